@@ -1,0 +1,92 @@
+/* libcow: the container interface (hcsshim cow.Container).
+ *
+ * A container is created by a backend (cow_guest_create_container(), cow_hcs_create_system()
+ * and friends) and is also a process host: cow_container_host() gives the view to pass to
+ * anything that expects a cow_host_t. The async contract is the one in <cow/process.h>. */
+#ifndef COW_CONTAINER_H
+#define COW_CONTAINER_H
+
+#include "common.h"
+#include "error.h"
+#include "host.h"
+
+COW_BEGIN_DECLS
+
+/** Completion of an operation on a container (and of its creation). */
+typedef void (*cow_container_cb)(cow_container_t *container, int status, const cow_error_t *err,
+                                 void *data);
+
+/** Completion of a properties query: `json` (UTF-8, borrowed for the callback) is the
+ *  properties document when `status` is 0, NULL otherwise. */
+typedef void (*cow_container_json_cb)(cow_container_t *container, int status, const char *json,
+                                      const cow_error_t *err, void *data);
+
+/** Runs once when a container close has finished; the handle is freed right after. */
+typedef void (*cow_container_close_cb)(cow_container_t *container, void *data);
+
+/** Close the handle. Closing does not stop the container (hcsshim semantics); pending
+ *  operations and waiters complete with COW_ECANCELED, then `cb` (may be NULL) runs.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_container_close(cow_container_t *container, cow_container_close_cb cb,
+                                   void *data);
+
+/** The container id. Ownership: owned by the container, valid until close. Thread: loop thread. */
+COW_EXTERN const char *cow_container_id(const cow_container_t *container);
+
+/** Query schema1 properties with a schema1 query document (NULL: the backend default).
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_container_properties(cow_container_t *container, const char *query_json,
+                                        cow_container_json_cb cb, void *data);
+
+/** Query schema2 properties with a schema2 PropertyQuery document (NULL: the default).
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_container_properties_v2(cow_container_t *container, const char *query_json,
+                                           cow_container_json_cb cb, void *data);
+
+/** Start the container. Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_container_start(cow_container_t *container, cow_container_cb cb, void *data);
+
+/** Ask the container to stop gracefully. The callback reports that the request was
+ *  accepted, not that the container exited: wait for that. "Already stopped" and
+ *  "does not exist" answers count as success. Default timeout 30 s.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_container_shutdown(cow_container_t *container, cow_container_cb cb, void *data);
+
+/** Forcibly stop the container; as cow_container_shutdown() otherwise. */
+COW_EXTERN int cow_container_terminate(cow_container_t *container, cow_container_cb cb, void *data);
+
+/** Wait for the container to exit. Any number of waiters, each called exactly once:
+ *  status 0 for a normal exit, the exit error otherwise (also available later from
+ *  cow_container_wait_error()), COW_ECANCELED if the handle is closed first.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_container_wait(cow_container_t *container, cow_container_cb cb, void *data);
+
+/** 1 once the container has exited (hcsshim WaitChannel closed), 0 otherwise. Thread: loop thread. */
+COW_EXTERN int cow_container_exited(const cow_container_t *container);
+
+/** The error the container exited with: 0 and `out` cleared for a normal exit;
+ *  COW_ENOT_EXITED before exit; otherwise the error code, with details copied into `out`
+ *  (may be NULL; the caller clears it). Thread: loop thread. */
+COW_EXTERN int cow_container_wait_error(const cow_container_t *container, cow_error_t *out);
+
+/** Modify the container with a backend request document (schema2 ModifySettingRequest or
+ *  the guest's ModifySettings request), copied.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_container_modify(cow_container_t *container, const char *request_json,
+                                    cow_container_cb cb, void *data);
+
+/** The container as a process host. Ownership: the view lives as long as the container.
+ *  Thread: loop thread. */
+COW_EXTERN cow_host_t *cow_container_host(cow_container_t *container);
+
+/** Set one timeout of this container; its processes inherit it. Thread: loop thread. */
+COW_EXTERN int cow_container_set_timeout(cow_container_t *container, cow_timeout_kind_t kind,
+                                         uint64_t timeout_ms);
+
+/** User data, untouched by the library. Thread: loop thread. */
+COW_EXTERN void cow_container_set_data(cow_container_t *container, void *data);
+COW_EXTERN void *cow_container_get_data(const cow_container_t *container);
+
+COW_END_DECLS
+
+#endif /* COW_CONTAINER_H */

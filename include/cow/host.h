@@ -1,0 +1,58 @@
+/* libcow: the process-host interface (hcsshim cow.ProcessHost).
+ *
+ * A host runs processes: a guest connection (the GCS in a utility VM) or a container (see
+ * cow_container_host()). The async contract is the one described in <cow/process.h>. */
+#ifndef COW_HOST_H
+#define COW_HOST_H
+
+#include "common.h"
+#include "error.h"
+#include "process.h"
+
+COW_BEGIN_DECLS
+
+/** Completion of an operation on a host. */
+typedef void (*cow_host_cb)(cow_host_t *host, int status, const cow_error_t *err, void *data);
+
+/** Runs once when a host close has finished; the handle is freed right after it returns. */
+typedef void (*cow_host_close_cb)(cow_host_t *host, void *data);
+
+/** Create a process from a backend configuration document (UTF-8 JSON, copied): for the
+ *  guest connection the LCOW process parameters (CommandArgs, Environment,
+ *  WorkingDirectory, EmulateConsole, CreateStd*Pipe, OciProcess); for HCS v1 a schema1
+ *  ProcessConfig; for HCS v2 schema2 ProcessParameters.
+ *
+ *  The handle is returned at once in `*out` so that waits can be attached and the process
+ *  closed while it is still being created; `cb` reports whether creation succeeded. Either
+ *  way the caller owns `*out` and must cow_process_close() it.
+ *  Ownership: `*out` belongs to the caller. Thread: loop thread.
+ *  Callback: exactly once when 0 is returned (then `*out` is set); when a negative code is
+ *  returned `*out` is NULL and nothing was created. */
+COW_EXTERN int cow_host_create_process(cow_host_t *host, cow_process_t **out,
+                                       const char *config_json, cow_process_cb cb, void *data);
+
+/** The operating system processes run on: "linux" or "windows".
+ *  Ownership: static storage. Thread: loop thread. */
+COW_EXTERN const char *cow_host_os(const cow_host_t *host);
+
+/** 1 when processes take OCI process specifications (LCOW), 0 otherwise. Thread: loop thread. */
+COW_EXTERN int cow_host_is_oci(const cow_host_t *host);
+
+/** Close the host. For a guest connection, every process and container on it fails with
+ *  COW_EBRIDGE_CLOSED. For a container's host view, this closes the container.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_host_close(cow_host_t *host, cow_host_close_cb cb, void *data);
+
+/** Set one timeout of this host; processes created afterwards inherit it. Thread: loop thread. */
+COW_EXTERN int cow_host_set_timeout(cow_host_t *host, cow_timeout_kind_t kind, uint64_t timeout_ms);
+
+/** User data, untouched by the library. Thread: loop thread. */
+COW_EXTERN void cow_host_set_data(cow_host_t *host, void *data);
+COW_EXTERN void *cow_host_get_data(const cow_host_t *host);
+
+/** The container behind a host view, or NULL when the host is not a container. */
+COW_EXTERN cow_container_t *cow_host_container(cow_host_t *host);
+
+COW_END_DECLS
+
+#endif /* COW_HOST_H */

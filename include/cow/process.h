@@ -1,0 +1,112 @@
+/* libcow: the process interface (hcsshim cow.Process).
+ *
+ * The async contract, common to every libcow handle:
+ *  - Every function here is called on the thread running the handle's loop.
+ *  - An asynchronous function returns 0, and then its callback runs exactly once, later,
+ *    on the loop thread, never inside the call; or it returns a negative COW_E* code, and
+ *    then its callback never runs.
+ *  - A callback's `err` is non-NULL exactly when `status` < 0; it is borrowed for the
+ *    duration of the callback.
+ *  - Closing is like uv_close(): operations still pending complete with COW_ECANCELED,
+ *    then the close callback runs, then the memory is released.
+ * Stdio streams are in <cow/stdio.h>, the one consumer header that needs <uv.h>. */
+#ifndef COW_PROCESS_H
+#define COW_PROCESS_H
+
+#include "common.h"
+#include "error.h"
+
+COW_BEGIN_DECLS
+
+/** Completion of an operation on a process (and of cow_host_create_process()). */
+typedef void (*cow_process_cb)(cow_process_t *process, int status, const cow_error_t *err,
+                               void *data);
+
+/** Completion of a wait.
+ *  status 0: the process exited, stdout and stderr reached end of file; `exit_code` is its
+ *    exit code (Windows codes are unsigned 32-bit values, e.g. 3221225786 for 0xC000013A;
+ *    a Linux process killed by a signal reports what its backend reports: 128+signal for
+ *    container processes, 4294967295 for UVM processes of the GCS).
+ *  status COW_EIO_TIMEOUT: the process exited with `exit_code`, but stdout or stderr did not
+ *    reach end of file within the drain timeout (COW_TIMEOUT_STDIO_DRAIN).
+ *  other negative status: no exit was observed (closed, connection lost, timed out);
+ *    `exit_code` is -1. */
+typedef void (*cow_process_wait_cb)(cow_process_t *process, int status, int64_t exit_code,
+                                    const cow_error_t *err, void *data);
+
+/** Runs once when a close has finished; the handle is freed right after it returns. */
+typedef void (*cow_process_close_cb)(cow_process_t *process, void *data);
+
+/** Close the process handle. Closing does NOT kill the process (hcsshim semantics): kill
+ *  it first if that is wanted. Pending operations and waiters complete with COW_ECANCELED,
+ *  the stdio streams are closed, then `cb` (may be NULL) runs.
+ *  Ownership: the handle must not be used after `cb` runs.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned.
+ *  @retval COW_EINVAL `process` is NULL. @retval COW_ECLOSING already closing. */
+COW_EXTERN int cow_process_close(cow_process_t *process, cow_process_close_cb cb, void *data);
+
+/** Half-close stdin: pending writes are flushed, then the process reads end of file.
+ *  Forwarded to the backend even when no stdin stream was requested. Idempotent.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_process_close_stdin(cow_process_t *process, cow_process_cb cb, void *data);
+
+/** Stop reading stdout (or stderr) and close the host's end: the output is no longer
+ *  wanted. It counts as end of file for the exit ordering. Idempotent.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_process_close_stdout(cow_process_t *process, cow_process_cb cb, void *data);
+COW_EXTERN int cow_process_close_stderr(cow_process_t *process, cow_process_cb cb, void *data);
+
+/** The process id in its own namespace (the guest's or the emulated system's).
+ *  @return the pid (>= 0), or COW_ENOT_STARTED before create completed successfully.
+ *  Thread: loop thread. */
+COW_EXTERN int64_t cow_process_pid(const cow_process_t *process);
+
+/** Resize the console of a process created with a console (tty). Resizing a process that
+ *  has not started or has exited succeeds and does nothing.
+ *  @retval COW_ENOTTY (via the callback or returned) the process has no console.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_process_resize_console(cow_process_t *process, uint16_t width, uint16_t height,
+                                          cow_process_cb cb, void *data);
+
+/** Forcibly kill the process. The callback's status is 0 when the kill was delivered,
+ *  COW_ESRCH when the process had already exited (not a failure for most callers).
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_process_kill(cow_process_t *process, cow_process_cb cb, void *data);
+
+/** Send a signal described by a backend options document (UTF-8 JSON, copied): for the
+ *  guest connection {"Signal": 15}; for HCS v2 a SignalProcessOptions document. Build it
+ *  with cow_signal_options_json() when in doubt. NULL means the backend's default
+ *  (a graceful stop). Status as for cow_process_kill().
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_process_signal(cow_process_t *process, const char *options_json,
+                                  cow_process_cb cb, void *data);
+
+/** Write {"Signal": signo} into `buf` (`size` bytes). Returns the length, or COW_E2BIG /
+ *  COW_EINVAL. Thread: any. */
+COW_EXTERN int cow_signal_options_json(char *buf, size_t size, int signo);
+
+/** Wait for the process to exit. Any number of waiters; each is called exactly once. A
+ *  waiter added after the exit is called on the next loop turn with the stored result.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_process_wait(cow_process_t *process, cow_process_wait_cb cb, void *data);
+
+/** The exit code, once the exit has been reported to waiters.
+ *  @retval COW_ENOT_EXITED not exited (or stdio not yet drained); `*out` untouched.
+ *  Thread: loop thread. */
+COW_EXTERN int cow_process_exit_code(const cow_process_t *process, int64_t *out);
+
+/** Set one timeout of this process (see cow_timeout_kind_t). Processes inherit their host's
+ *  timeouts at creation. Thread: loop thread. */
+COW_EXTERN int cow_process_set_timeout(cow_process_t *process, cow_timeout_kind_t kind,
+                                       uint64_t timeout_ms);
+
+/** User data, untouched by the library. Thread: loop thread. */
+COW_EXTERN void cow_process_set_data(cow_process_t *process, void *data);
+COW_EXTERN void *cow_process_get_data(const cow_process_t *process);
+
+/** The loop the process is bound to. Thread: any. */
+COW_EXTERN struct uv_loop_s *cow_process_loop(const cow_process_t *process);
+
+COW_END_DECLS
+
+#endif /* COW_PROCESS_H */

@@ -1,0 +1,55 @@
+/* libcow systems API: implementing the process-host interface. */
+#ifndef COW_SYS_HOST_H
+#define COW_SYS_HOST_H
+
+#include "../host.h"
+#include "op.h"
+#include "process.h"
+
+COW_BEGIN_DECLS
+
+#define COW_HOST_OPS_VERSION 1
+
+struct cow_host_ops {
+  unsigned int version; /**< COW_HOST_OPS_VERSION */
+  const char *name;     /**< backend name */
+  size_t priv_size;     /**< backend state per host (ignored for a container's host view,
+                             which shares the container's state) */
+
+  int (*init)(cow_host_t *h);   /**< may be NULL; see struct cow_process_ops */
+  void (*close)(cow_host_t *h); /**< may be NULL */
+  void (*fini)(cow_host_t *h);  /**< may be NULL */
+  void (*timeout)(cow_host_t *h, cow_op_t *op); /**< may be NULL */
+
+  /** The ops of the processes this host creates (required for create_process). */
+  const struct cow_process_ops *process_ops;
+  /** Start creating `p` (already allocated and initialised with process_ops) from
+   *  `config_json`; complete `op` when the process runs (stdio ready, pid set) or failed. */
+  int (*create_process)(cow_host_t *h, cow_process_t *p, const char *config_json, cow_op_t *op);
+  /** "linux" or "windows" (static storage). NULL slot: "unknown". */
+  const char *(*os)(const cow_host_t *h);
+  /** 1 for OCI hosts. NULL slot: 0. */
+  int (*is_oci)(const cow_host_t *h);
+  /* version 2 slots are appended below this line */
+};
+
+/** Create a host handle on `loop` with `ops` (version-checked: COW_EVERSION). Calls
+ *  ops->init. Ownership: the caller (the backend's constructor) hands `*out` to the
+ *  consumer, who closes it. Thread: loop thread. */
+COW_EXTERN int cow_host_new(cow_host_t **out, struct uv_loop_s *loop, const struct cow_host_ops *ops);
+
+/** Backend state, event id, references: as for processes. */
+COW_EXTERN void *cow_host_priv(const cow_host_t *h);
+COW_EXTERN uint64_t cow_host_event_id(const cow_host_t *h);
+COW_EXTERN void cow_host_ref(cow_host_t *h);
+COW_EXTERN void cow_host_unref(cow_host_t *h);
+COW_EXTERN int cow_host_is_closing(const cow_host_t *h);
+
+/** An op on the host for a backend-defined verb (connect, ...), completed like any op;
+ *  `cb` gets the host. Thread: loop thread. */
+COW_EXTERN int cow_host_op_new(cow_host_t *h, const char *name, cow_timeout_kind_t timeout,
+                               cow_host_cb cb, void *data, cow_op_t **out);
+
+COW_END_DECLS
+
+#endif /* COW_SYS_HOST_H */

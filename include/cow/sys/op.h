@@ -1,0 +1,60 @@
+/* libcow systems API: pending operations and cross-thread events, for backend authors.
+ *
+ * The core creates a cow_op_t for every asynchronous call a consumer makes and hands it to
+ * the backend's slot. The backend completes it exactly once with cow_op_complete(), from
+ * the loop thread. The core owns everything else: the consumer's callback (never run
+ * inside the backend call, never twice), timeouts, cancellation at close. When the core
+ * has already completed the consumer's side (timeout, close), the backend's completion is
+ * still required; its result is then discarded.
+ *
+ * This tier may change in a minor release; the consumer headers may not. */
+#ifndef COW_SYS_OP_H
+#define COW_SYS_OP_H
+
+#include "../common.h"
+#include "../error.h"
+
+COW_BEGIN_DECLS
+
+/** A pending operation. Opaque; owned by the core. */
+typedef struct cow_op_s cow_op_t;
+
+/** Complete `op` with `status` (0 or a negative COW_E* code) and, for failures, `err`
+ *  (borrowed and deep-copied; may be NULL, then a message is derived from `status`).
+ *  The consumer's callback runs later from the loop, never inside this call, so a backend
+ *  may call this while its own state is mid-update.
+ *  Ownership: after this call the backend must not touch `op`.
+ *  Thread: loop thread. */
+COW_EXTERN void cow_op_complete(cow_op_t *op, int status, const cow_error_t *err);
+
+/** Attach a JSON result (properties document) to `op` before completing it successfully;
+ *  the text is copied. Returns 0 or COW_ENOMEM. Thread: loop thread. */
+COW_EXTERN int cow_op_set_json(cow_op_t *op, const char *json);
+
+/** The static name of the operation ("start", "signal", ...), for logs and errors. */
+COW_EXTERN const char *cow_op_name(const cow_op_t *op);
+
+/** 1 when the consumer's side is already done (timed out or canceled by a close): the
+ *  backend may stop working on it early, but must still call cow_op_complete(). */
+COW_EXTERN int cow_op_abandoned(const cow_op_t *op);
+
+/** Backend data slot on the op (e.g. the request id it is waiting for). */
+COW_EXTERN void cow_op_set_backend_data(cow_op_t *op, void *data);
+COW_EXTERN void *cow_op_get_backend_data(const cow_op_t *op);
+
+/** An event posted from a foreign thread. `object` is the handle the event was posted to
+ *  (a cow_process_t *, cow_host_t * or cow_container_t *, as registered), or NULL when that
+ *  handle has been freed meanwhile: then the callback only releases `payload`.
+ *  Thread: runs on the loop thread. */
+typedef void (*cow_event_cb)(void *object, void *payload);
+
+/** Post an event for the handle with id `object_id` (cow_process_event_id() and friends)
+ *  from any thread. Events posted to one loop run in posting order, each exactly once.
+ *  @retval 0 posted; `cb` will run once on the loop thread and owns `payload`.
+ *  @retval COW_ENOENT the handle is gone; `cb` will not run; the caller keeps `payload`.
+ *  Thread: any. Safe to call from DLL callbacks and emulator threads. */
+COW_EXTERN int cow_event_post(uint64_t object_id, cow_event_cb cb, void *payload);
+
+COW_END_DECLS
+
+#endif /* COW_SYS_OP_H */

@@ -1,0 +1,82 @@
+/* libcow systems API: implementing the process interface.
+ *
+ * A backend fills a `static const struct cow_process_ops`, names it in its host ops
+ * (`process_ops`), and reports facts (pid, stdio, exit) through the functions below. The
+ * core checks arguments and handle state before any slot runs, so a slot never sees a NULL
+ * handle or a closing one. A NULL slot makes the consumer call fail with COW_ENOTSUP. */
+#ifndef COW_SYS_PROCESS_H
+#define COW_SYS_PROCESS_H
+
+#include <uv.h>
+
+#include "../process.h"
+#include "op.h"
+
+COW_BEGIN_DECLS
+
+#define COW_PROCESS_OPS_VERSION 1
+
+/** The process interface. Slots are only ever appended; `version` says which exist. */
+struct cow_process_ops {
+  unsigned int version; /**< COW_PROCESS_OPS_VERSION the table was written against */
+  const char *name;     /**< backend name for logs and errors ("guest", "hcs2", ...) */
+  size_t priv_size;     /**< bytes of backend state allocated with each handle (zeroed) */
+
+  /** Set up backend state; synchronous. On failure leave it safe for `fini`. May be NULL. */
+  int (*init)(cow_process_t *p);
+  /** Close started: stop work, complete every pending op (any status). Non-blocking.
+   *  The core closes stdio itself. May be NULL. */
+  void (*close)(cow_process_t *p);
+  /** Last reference gone: free what init allocated. May be NULL. */
+  void (*fini)(cow_process_t *p);
+  /** `op` timed out on the consumer side (already answered with COW_ETIMEDOUT); the backend
+   *  may abandon it but still completes it. May be NULL. */
+  void (*timeout)(cow_process_t *p, cow_op_t *op);
+
+  int (*close_stdin)(cow_process_t *p, cow_op_t *op);
+  int (*resize_console)(cow_process_t *p, uint16_t width, uint16_t height, cow_op_t *op);
+  int (*kill)(cow_process_t *p, cow_op_t *op);
+  int (*signal)(cow_process_t *p, const char *options_json, cow_op_t *op);
+  /* version 2 slots are appended below this line, never inserted above it */
+};
+
+/** The backend state (priv_size bytes, zeroed at creation). */
+COW_EXTERN void *cow_process_priv(const cow_process_t *p);
+
+/** The id to post foreign-thread events to this process with cow_event_post(). */
+COW_EXTERN uint64_t cow_process_event_id(const cow_process_t *p);
+
+/** The host that created the process. */
+COW_EXTERN cow_host_t *cow_process_host(const cow_process_t *p);
+
+/** Record the pid once known. Thread: loop thread. */
+COW_EXTERN void cow_process_set_pid(cow_process_t *p, int64_t pid);
+
+/** A core-owned pipe handle for one stdio stream, for the backend to uv_pipe_init() on the
+ *  process's loop and then open (uv_pipe_open) or accept into. Call cow_process_stdio_ready()
+ *  once it is usable. The core reads, shuts down and closes it.
+ *  Thread: loop thread. */
+COW_EXTERN uv_pipe_t *cow_process_stdio_pipe(cow_process_t *p, cow_stdio_t which);
+
+/** Declare the stream for `which` initialised and usable (the create op must not have been
+ *  completed yet). Thread: loop thread. */
+COW_EXTERN void cow_process_stdio_ready(cow_process_t *p, cow_stdio_t which);
+
+/** Report the exit. `exit_code` is -1 when unknown; `err` (borrowed, may be NULL) says why
+ *  no code was obtained (connection lost, ...) and makes waiters fail with err->code.
+ *  The core reports it to waiters once stdout and stderr have reached end of file (or the
+ *  drain timeout expired). Only the first report counts. Thread: loop thread. */
+COW_EXTERN void cow_process_report_exit(cow_process_t *p, int64_t exit_code,
+                                        const cow_error_t *err);
+
+/** Extra references for backend work that outlives a slot call (a threadpool request, a
+ *  DLL callback registration). The handle's memory stays valid until the last unref. */
+COW_EXTERN void cow_process_ref(cow_process_t *p);
+COW_EXTERN void cow_process_unref(cow_process_t *p);
+
+/** 1 once cow_process_close() has been called. */
+COW_EXTERN int cow_process_is_closing(const cow_process_t *p);
+
+COW_END_DECLS
+
+#endif /* COW_SYS_PROCESS_H */

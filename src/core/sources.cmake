@@ -1,0 +1,1 @@
+cow_sources(alloc.c log.c error.c)
