@@ -1,0 +1,164 @@
+/* Internal: the handle base shared by processes, hosts and containers, the operation
+ * object, and the three handle structs. One header because the three public types are
+ * thin layers over the same base and the files implementing them share these layouts. */
+#ifndef COW_CORE_HANDLE_H
+#define COW_CORE_HANDLE_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "core/list.h"
+#include "core/loop.h"
+#include "cow/sys/container.h"
+#include "cow/sys/host.h"
+#include "cow/sys/process.h"
+
+enum cow__htype { COW__HOST = 1, COW__CONTAINER = 2, COW__PROCESS = 3 };
+
+#define COW__CLOSING 0x1u
+
+/* The base of every handle (libuv's UV_HANDLE_FIELDS, kept private). */
+struct cow__handle {
+  enum cow__htype type;
+  unsigned flags;
+  unsigned refs; /* the user's (until close) + one per op, stdio handle, child, backend ref */
+  struct cow__loop *lp;
+  uint64_t id; /* event id in the id table */
+  void *data;  /* the user's */
+  void (*close_cb)(void); /* typed per handle type; cast back before the call */
+  void *close_data;
+  cow__list ops; /* ops whose user side is still pending */
+  uint64_t timeouts[COW_TIMEOUT__MAX];
+  void *priv;
+  struct cow__event fin_ev; /* finalisation, queued when refs reach 0 */
+};
+
+/* How an op's user callback is typed. */
+enum cow__cb_kind { COW__CB_PROCESS, COW__CB_WAIT, COW__CB_CONTAINER, COW__CB_JSON, COW__CB_HOST };
+
+struct cow_op_s {
+  struct cow__event ev; /* delivery of the user callback */
+  cow__list link;       /* in owner->ops while the user side is pending */
+  struct cow__handle *owner;
+  const char *name;
+  enum cow__cb_kind kind;
+  void (*cb)(void);
+  void *data;
+  /* Called once when the user side is decided (before the callback is queued): lets the
+   * core react to results, e.g. a failed create reports the process exit. */
+  void (*on_result)(cow_op_t *op);
+  unsigned user_done : 1;    /* result decided (completion, timeout or cancel) */
+  unsigned delivered : 1;    /* user callback has run */
+  unsigned backend_done : 1; /* backend called cow_op_complete (or never had a part) */
+  unsigned has_timer : 1;
+  unsigned is_wait : 1;      /* a waiter: released by the exit, not by a backend */
+  int status;
+  cow_error_t err;
+  char *json;
+  int64_t exit_code;
+  uint64_t timeout_ms;
+  void *backend_data;
+  uv_timer_t timer;
+};
+
+struct cow_host_s {
+  struct cow__handle base; /* unused for a container's view: see cow__host_handle() */
+  const struct cow_host_ops *ops;
+  cow_container_t *container; /* non-NULL for a container's host view */
+  void *view_data;
+};
+
+struct cow__stdio {
+  uv_pipe_t pipe;
+  cow_process_t *process;
+  uv_alloc_cb alloc_cb;
+  uv_read_cb read_cb;
+  uv_shutdown_t shutdown_req;
+  unsigned ready : 1;   /* backend declared it usable */
+  unsigned drained : 1; /* EOF or error seen, or closed by the user: counts for the exit */
+  unsigned closed : 1;  /* uv_close issued */
+  unsigned shutting : 1;
+};
+
+struct cow_process_s {
+  struct cow__handle base;
+  const struct cow_process_ops *ops;
+  cow_host_t *host;
+  int64_t pid;
+  unsigned created : 1;        /* create op succeeded */
+  unsigned exit_reported : 1;  /* backend reported (maybe not yet published) */
+  unsigned exit_published : 1; /* waiters released */
+  unsigned drain_timer_on : 1;
+  int64_t exit_code;
+  int exit_status; /* 0, COW_EIO_TIMEOUT, or the error code */
+  cow_error_t exit_err;
+  struct cow__stdio stdio[3];
+  uv_timer_t drain_timer;
+  cow_op_t *close_stdin_op; /* waiting for the local half-close */
+};
+
+struct cow_container_s {
+  struct cow__handle base;
+  const struct cow_container_ops *ops;
+  struct cow_host_s host; /* the process-host view */
+  char *id;
+  unsigned exited : 1;
+  cow_error_t exit_err;
+};
+
+/* ---- handle.c ---- */
+int cow__handle_init(struct cow__handle *h, enum cow__htype type, uv_loop_t *loop, void *object,
+                     size_t priv_size);
+/* Undo cow__handle_init for a handle that never reached the user. */
+void cow__handle_destroy(struct cow__handle *h);
+void cow__handle_ref(struct cow__handle *h);
+void cow__handle_unref(struct cow__handle *h);
+/* Start closing: cancel pending ops (COW_ECANCELED), then drop the user's reference. The
+ * caller runs the backend's close slot in between via `backend_close`. */
+int cow__handle_close(struct cow__handle *h, void (*close_cb)(void), void *data,
+                      void (*backend_close)(struct cow__handle *h));
+int cow__handle_set_timeout(struct cow__handle *h, cow_timeout_kind_t kind, uint64_t ms);
+struct cow__handle *cow__host_handle(const cow_host_t *h);
+
+/* ---- op.c ---- */
+int cow__op_new(struct cow__handle *owner, const char *name, enum cow__cb_kind kind,
+                void (*cb)(void), void *data, cow_timeout_kind_t timeout, int backend_part,
+                cow_op_t **out);
+/* Start the op's timeout, once it has been handed over successfully. */
+void cow__op_arm(cow_op_t *op);
+/* Free an op that was never armed nor handed to a backend (refused slot, constructor
+ * failure): synchronous, so the owner may be destroyed right after. */
+void cow__op_discard(cow_op_t *op);
+/* Decide the user side (no-op if already decided). `err` may be NULL. */
+void cow__op_finish(cow_op_t *op, int status, const cow_error_t *err);
+/* Hand `op` to a backend slot: if the slot refuses (negative), discard the op and return
+ * the code; otherwise arm its timeout. Keeps "negative return: the callback never runs"
+ * in one place. */
+#define COW__OP_START(op, call)                                                                   \
+  do {                                                                                             \
+    int cow__rc = (call);                                                                          \
+    if (cow__rc < 0) {                                                                             \
+      if (!(op)->backend_done && !(op)->user_done)                                                 \
+        cow__op_discard(op);                                                                       \
+      return cow__rc;                                                                              \
+    }                                                                                              \
+    cow__op_arm(op);                                                                               \
+  } while (0)
+
+/* Finalisers run by handle.c when the last reference goes (fini, close callback, free). */
+void cow__process_finalize(struct cow__handle *h);
+void cow__host_finalize(struct cow__handle *h);
+void cow__container_finalize(struct cow__handle *h);
+/* Offset of backend state after a handle struct of `base_size` bytes (max-aligned). */
+size_t cow__priv_offset(size_t base_size);
+
+/* ---- process.c / stdio.c ---- */
+int cow__process_create(cow_host_t *host, struct cow__handle *host_handle, cow_process_t **out,
+                        const char *config_json, cow_process_cb cb, void *data);
+void cow__process_drain_progress(cow_process_t *p);
+void cow__process_stdio_close_all(cow_process_t *p);
+void cow__process_check_drained(cow_process_t *p);
+void cow__process_publish_exit(cow_process_t *p, int status);
+
+#endif

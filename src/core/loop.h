@@ -1,0 +1,53 @@
+/* Internal: per-loop state and the one way onto the loop thread.
+ *
+ * Every libuv loop that has libcow handles gets one struct cow__loop, found through a
+ * small global registry and kept alive by its handles' references. It owns a uv_async_t
+ * and a locked FIFO of events, drained fully on each wake-up (uv_async_send coalesces).
+ * Operation completions from the loop thread and events from foreign threads (HCS
+ * callbacks, emulator threads) take this same path, so their order is the posting order
+ * and no callback ever runs inside the call that caused it.
+ *
+ * Objects are named to foreign threads by 64-bit ids in a global table, never by pointer:
+ * an event for an id that is no longer registered is dropped safely. */
+#ifndef COW_CORE_LOOP_H
+#define COW_CORE_LOOP_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "core/list.h"
+
+struct cow__event {
+  cow__list link;
+  void (*run)(struct cow__event *ev); /* on the loop thread */
+};
+
+struct cow__loop {
+  uv_loop_t *loop;
+  uv_async_t async;
+  uv_mutex_t mutex; /* guards queue */
+  cow__list queue;
+  unsigned refs;    /* handles on this loop; loop thread only */
+  unsigned active;  /* things that must keep uv_run going (pending ops, queued work) */
+  cow__list registry_link;
+};
+
+/* Find or create the state for `loop` and take a reference. COW_ENOMEM on failure. */
+int cow__loop_acquire(uv_loop_t *loop, struct cow__loop **out);
+void cow__loop_release(struct cow__loop *lp);
+
+/* Enqueue `ev` to run on the loop thread (from the loop thread). */
+void cow__loop_post(struct cow__loop *lp, struct cow__event *ev);
+
+/* Count something that must keep the loop running (an operation in flight): +1 / -1.
+ * While the count is non-zero the async handle is referenced. Loop thread only. */
+void cow__loop_activity(struct cow__loop *lp, int delta);
+
+/* The id table. `object` is what foreign events are delivered to. */
+int cow__id_register(struct cow__loop *lp, void *object, uint64_t *out_id);
+void cow__id_unregister(uint64_t id);
+/* Look up on the loop thread; NULL when gone. */
+void *cow__id_lookup(uint64_t id);
+
+#endif

@@ -1,0 +1,402 @@
+/* The process interface: argument and state checks, dispatch to the backend, the exit
+ * snapshot and its waiters. Stdio lives in stdio.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/handle.h"
+#include "core/log.h"
+
+
+#define CHECK_OPEN(p)                                                                              \
+  do {                                                                                             \
+    if ((p) == NULL)                                                                               \
+      return COW_EINVAL;                                                                           \
+    if ((p)->base.flags & COW__CLOSING)                                                            \
+      return COW_ECLOSING;                                                                         \
+  } while (0)
+
+/* ---- creation (called by cow_host_create_process) ---- */
+
+static void create_result(cow_op_t *op)
+{
+  cow_process_t *p = (cow_process_t *)op->owner;
+  if (op->status == 0) {
+    p->created = 1;
+    return;
+  }
+  /* A process that never ran still releases its waiters, with the reason. */
+  cow_process_report_exit(p, -1, &op->err);
+}
+
+static void process_free(cow_process_t *p)
+{
+  cow_error_clear(&p->exit_err);
+  cow__free(p);
+}
+
+int cow__process_create(cow_host_t *host, struct cow__handle *host_handle, cow_process_t **out,
+                        const char *config_json, cow_process_cb cb, void *data)
+{
+  const struct cow_process_ops *ops = host->ops->process_ops;
+  if (ops == NULL || host->ops->create_process == NULL)
+    return COW_ENOTSUP;
+  if (ops->version < 1 || ops->version > COW_PROCESS_OPS_VERSION)
+    return COW_EVERSION;
+  size_t off = cow__priv_offset(sizeof(cow_process_t));
+  cow_process_t *p = cow__calloc(1, off + ops->priv_size);
+  if (p == NULL)
+    return COW_ENOMEM;
+  int rc = cow__handle_init(&p->base, COW__PROCESS, host_handle->lp->loop, p, ops->priv_size);
+  if (rc != 0) {
+    cow__free(p);
+    return rc;
+  }
+  p->base.priv = ops->priv_size ? (char *)p + off : NULL;
+  memcpy(p->base.timeouts, host_handle->timeouts, sizeof p->base.timeouts);
+  p->ops = ops;
+  p->host = host;
+  p->pid = -1;
+  p->exit_code = -1;
+  for (int i = 0; i < 3; i++)
+    p->stdio[i].process = p;
+
+  cow_op_t *op;
+  rc = cow__op_new(&p->base, "create_process", COW__CB_PROCESS, (void (*)(void))cb, data,
+                   COW_TIMEOUT_CREATE, 1, &op);
+  if (rc != 0)
+    goto fail;
+  op->on_result = create_result;
+  if (ops->init != NULL && (rc = ops->init(p)) < 0) {
+    cow__op_discard(op);
+    goto fail_fini;
+  }
+  cow__handle_ref(host_handle); /* the process keeps its host alive */
+  rc = host->ops->create_process(host, p, config_json, op);
+  if (rc < 0) {
+    cow__handle_unref(host_handle);
+    if (!op->backend_done && !op->user_done)
+      cow__op_discard(op);
+    goto fail_fini;
+  }
+  cow__op_arm(op);
+  *out = p;
+  return 0;
+
+fail_fini:
+  if (ops->fini != NULL)
+    ops->fini(p);
+fail:
+  cow__handle_destroy(&p->base);
+  process_free(p);
+  return rc;
+}
+
+void cow__process_finalize(struct cow__handle *h)
+{
+  cow_process_t *p = (cow_process_t *)h;
+  cow__handle_unref(cow__host_handle(p->host));
+  if (p->ops->fini != NULL)
+    p->ops->fini(p);
+  cow_process_close_cb cb = (cow_process_close_cb)h->close_cb;
+  if (cb != NULL)
+    cb(p, h->close_data);
+  process_free(p);
+}
+
+/* ---- exit ---- */
+
+void cow__process_publish_exit(cow_process_t *p, int status)
+{
+  if (p->exit_published)
+    return;
+  p->exit_published = 1;
+  p->exit_status = status;
+  if (p->drain_timer_on)
+    uv_timer_stop(&p->drain_timer);
+  if (status == COW_EIO_TIMEOUT) {
+    cow__error_set(&p->exit_err, COW_EIO_TIMEOUT, COW_DOMAIN_LIB, 0, "wait", NULL,
+                   "the process exited with %lld but stdio did not reach end of file within "
+                   "%llu ms",
+                   (long long)p->exit_code,
+                   (unsigned long long)p->base.timeouts[COW_TIMEOUT_STDIO_DRAIN]);
+    cow__log(COW_LOG_WARN, "core", "process %lld: exit reported before stdio drained",
+             (long long)p->pid);
+  }
+  /* Finishing removes the op from the list: restart from the head each time. */
+  for (cow__list *n = p->base.ops.next; n != &p->base.ops;) {
+    cow_op_t *op = cow__container_of(n, cow_op_t, link);
+    n = n->next;
+    if (!op->is_wait)
+      continue;
+    op->exit_code = (status == 0 || status == COW_EIO_TIMEOUT) ? p->exit_code : -1;
+    cow__op_finish(op, status, status < 0 ? &p->exit_err : NULL);
+  }
+}
+
+static void drain_timeout(uv_timer_t *t)
+{
+  cow_process_t *p = cow__container_of(t, cow_process_t, drain_timer);
+  cow__process_publish_exit(p, COW_EIO_TIMEOUT);
+}
+
+void cow__process_drain_progress(cow_process_t *p)
+{
+  /* The drain timeout bounds a pause in the output, not the whole drain: a process that
+   * wrote 100 MB just before exiting is not cut short while its bytes still flow. */
+  if (p->drain_timer_on && uv_is_active((uv_handle_t *)&p->drain_timer))
+    uv_timer_again(&p->drain_timer);
+}
+
+void cow__process_check_drained(cow_process_t *p)
+{
+  if (!p->exit_reported || p->exit_published)
+    return;
+  for (int i = COW_STDOUT; i <= COW_STDERR; i++) {
+    struct cow__stdio *st = &p->stdio[i];
+    if (st->ready && !st->drained) {
+      uint64_t ms = p->base.timeouts[COW_TIMEOUT_STDIO_DRAIN];
+      if (ms == 0 || (p->base.flags & COW__CLOSING))
+        return;
+      if (!p->drain_timer_on) {
+        if (uv_timer_init(p->base.lp->loop, &p->drain_timer) != 0)
+          return;
+        p->drain_timer_on = 1;
+        cow__handle_ref(&p->base); /* released when the timer is closed */
+      }
+      if (!uv_is_active((uv_handle_t *)&p->drain_timer))
+        uv_timer_start(&p->drain_timer, drain_timeout, ms, ms);
+      return;
+    }
+  }
+  cow__process_publish_exit(p, 0);
+}
+
+void cow_process_report_exit(cow_process_t *p, int64_t exit_code, const cow_error_t *err)
+{
+  if (p == NULL || p->exit_reported)
+    return;
+  p->exit_reported = 1;
+  p->exit_code = exit_code;
+  if (err != NULL && err->code < 0) {
+    /* No exit was observed (connection lost, create failed): nothing more will come out
+     * of stdio that could be waited for, so release the waiters now. */
+    if (cow_error_copy(&p->exit_err, err) != 0)
+      p->exit_err.code = err->code;
+    p->exit_code = -1;
+    cow__process_publish_exit(p, err->code);
+    return;
+  }
+  cow__process_check_drained(p);
+}
+
+/* ---- consumer API ---- */
+
+static void drain_timer_closed(uv_handle_t *t)
+{
+  cow_process_t *p = cow__container_of((uv_timer_t *)t, cow_process_t, drain_timer);
+  cow__handle_unref(&p->base);
+}
+
+static void process_backend_close(struct cow__handle *h)
+{
+  cow_process_t *p = (cow_process_t *)h;
+  if (p->ops->close != NULL)
+    p->ops->close(p);
+  cow__process_stdio_close_all(p);
+  if (p->drain_timer_on)
+    uv_close((uv_handle_t *)&p->drain_timer, drain_timer_closed);
+}
+
+int cow_process_close(cow_process_t *p, cow_process_close_cb cb, void *data)
+{
+  CHECK_OPEN(p);
+  return cow__handle_close(&p->base, (void (*)(void))cb, data, process_backend_close);
+}
+
+int64_t cow_process_pid(const cow_process_t *p)
+{
+  if (p == NULL)
+    return COW_EINVAL;
+  return p->created && p->pid >= 0 ? p->pid : COW_ENOT_STARTED;
+}
+
+/* An op whose result is known without the backend: it still goes through the queue. */
+static int finish_now(cow_process_t *p, const char *name, cow_process_cb cb, void *data,
+                      int status)
+{
+  cow_op_t *op;
+  int rc = cow__op_new(&p->base, name, COW__CB_PROCESS, (void (*)(void))cb, data,
+                       COW_TIMEOUT__MAX, 0, &op);
+  if (rc != 0)
+    return rc;
+  cow__op_finish(op, status, NULL);
+  return 0;
+}
+
+static int start_op(cow_process_t *p, const char *name, cow_timeout_kind_t t, cow_process_cb cb,
+                    void *data, cow_op_t **op)
+{
+  return cow__op_new(&p->base, name, COW__CB_PROCESS, (void (*)(void))cb, data, t, 1, op);
+}
+
+int cow_process_resize_console(cow_process_t *p, uint16_t width, uint16_t height,
+                               cow_process_cb cb, void *data)
+{
+  CHECK_OPEN(p);
+  if (cb == NULL || width == 0 || height == 0)
+    return COW_EINVAL;
+  if (p->ops->resize_console == NULL)
+    return COW_ENOTSUP;
+  /* Lenient, as shims need (hcsshim#675): before start or after exit it is a no-op. */
+  if (!p->created || p->exit_reported)
+    return finish_now(p, "resize_console", cb, data, 0);
+  cow_op_t *op;
+  int rc = start_op(p, "resize_console", COW_TIMEOUT_RESIZE, cb, data, &op);
+  if (rc != 0)
+    return rc;
+  COW__OP_START(op, p->ops->resize_console(p, width, height, op));
+  return 0;
+}
+
+int cow_process_kill(cow_process_t *p, cow_process_cb cb, void *data)
+{
+  CHECK_OPEN(p);
+  if (cb == NULL)
+    return COW_EINVAL;
+  if (p->ops->kill == NULL)
+    return COW_ENOTSUP;
+  if (!p->created && !p->exit_reported)
+    return COW_ENOT_STARTED;
+  if (p->exit_reported)
+    return finish_now(p, "kill", cb, data, COW_ESRCH);
+  cow_op_t *op;
+  int rc = start_op(p, "kill", COW_TIMEOUT_SIGNAL, cb, data, &op);
+  if (rc != 0)
+    return rc;
+  COW__OP_START(op, p->ops->kill(p, op));
+  return 0;
+}
+
+int cow_process_signal(cow_process_t *p, const char *options_json, cow_process_cb cb, void *data)
+{
+  CHECK_OPEN(p);
+  if (cb == NULL)
+    return COW_EINVAL;
+  if (p->ops->signal == NULL)
+    return COW_ENOTSUP;
+  if (!p->created && !p->exit_reported)
+    return COW_ENOT_STARTED;
+  if (p->exit_reported)
+    return finish_now(p, "signal", cb, data, COW_ESRCH);
+  cow_op_t *op;
+  int rc = start_op(p, "signal", COW_TIMEOUT_SIGNAL, cb, data, &op);
+  if (rc != 0)
+    return rc;
+  COW__OP_START(op, p->ops->signal(p, options_json, op));
+  return 0;
+}
+
+int cow_signal_options_json(char *buf, size_t size, int signo)
+{
+  if (buf == NULL || signo <= 0)
+    return COW_EINVAL;
+  int n = snprintf(buf, size, "{\"Signal\":%d}", signo);
+  if (n < 0 || (size_t)n >= size)
+    return COW_E2BIG;
+  return n;
+}
+
+int cow_process_wait(cow_process_t *p, cow_process_wait_cb cb, void *data)
+{
+  CHECK_OPEN(p);
+  if (cb == NULL)
+    return COW_EINVAL;
+  cow_op_t *op;
+  int rc = cow__op_new(&p->base, "wait", COW__CB_WAIT, (void (*)(void))cb, data,
+                       COW_TIMEOUT_WAIT, 0, &op);
+  if (rc != 0)
+    return rc;
+  if (p->exit_published) {
+    int st = p->exit_status;
+    op->exit_code = (st == 0 || st == COW_EIO_TIMEOUT) ? p->exit_code : -1;
+    cow__op_finish(op, st, st < 0 ? &p->exit_err : NULL);
+  } else {
+    cow__op_arm(op);
+  }
+  return 0;
+}
+
+int cow_process_exit_code(const cow_process_t *p, int64_t *out)
+{
+  if (p == NULL || out == NULL)
+    return COW_EINVAL;
+  if (!p->exit_published || (p->exit_status != 0 && p->exit_status != COW_EIO_TIMEOUT))
+    return COW_ENOT_EXITED;
+  *out = p->exit_code;
+  return 0;
+}
+
+int cow_process_set_timeout(cow_process_t *p, cow_timeout_kind_t kind, uint64_t timeout_ms)
+{
+  if (p == NULL)
+    return COW_EINVAL;
+  return cow__handle_set_timeout(&p->base, kind, timeout_ms);
+}
+
+void cow_process_set_data(cow_process_t *p, void *data)
+{
+  if (p)
+    p->base.data = data;
+}
+
+void *cow_process_get_data(const cow_process_t *p)
+{
+  return p ? p->base.data : NULL;
+}
+
+struct uv_loop_s *cow_process_loop(const cow_process_t *p)
+{
+  return p ? p->base.lp->loop : NULL;
+}
+
+/* ---- systems API ---- */
+
+void *cow_process_priv(const cow_process_t *p)
+{
+  return p ? p->base.priv : NULL;
+}
+
+uint64_t cow_process_event_id(const cow_process_t *p)
+{
+  return p ? p->base.id : 0;
+}
+
+cow_host_t *cow_process_host(const cow_process_t *p)
+{
+  return p ? p->host : NULL;
+}
+
+void cow_process_set_pid(cow_process_t *p, int64_t pid)
+{
+  if (p)
+    p->pid = pid;
+}
+
+void cow_process_ref(cow_process_t *p)
+{
+  if (p)
+    cow__handle_ref(&p->base);
+}
+
+void cow_process_unref(cow_process_t *p)
+{
+  if (p)
+    cow__handle_unref(&p->base);
+}
+
+int cow_process_is_closing(const cow_process_t *p)
+{
+  return p != NULL && (p->base.flags & COW__CLOSING) != 0;
+}

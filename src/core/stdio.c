@@ -1,0 +1,205 @@
+/* Stdio of a process: core-owned pipe handles that the backend opens, reads the library
+ * can see (so the exit waits for end of file, as containerd and the GCS require), and the
+ * per-direction close calls. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/handle.h"
+#include "core/log.h"
+#include "cow/stdio.h"
+
+
+static int valid_stream(cow_stdio_t which)
+{
+  return which == COW_STDIN || which == COW_STDOUT || which == COW_STDERR;
+}
+
+static void stdio_closed(uv_handle_t *h)
+{
+  struct cow__stdio *st = cow__container_of((uv_pipe_t *)h, struct cow__stdio, pipe);
+  cow__handle_unref(&st->process->base);
+}
+
+/* Close one stream if the backend ever initialised it (uv_pipe_init sets the public
+ * `type` field, so a zeroed, untouched pipe is recognisable). */
+static void stdio_close(struct cow__stdio *st)
+{
+  if (st->closed)
+    return;
+  st->closed = 1;
+  st->drained = 1;
+  if (st->pipe.type != UV_NAMED_PIPE || uv_is_closing((uv_handle_t *)&st->pipe))
+    return;
+  uv_read_stop((uv_stream_t *)&st->pipe);
+  cow__handle_ref(&st->process->base);
+  uv_close((uv_handle_t *)&st->pipe, stdio_closed);
+}
+
+void cow__process_stdio_close_all(cow_process_t *p)
+{
+  for (int i = 0; i < 3; i++)
+    stdio_close(&p->stdio[i]);
+}
+
+uv_pipe_t *cow_process_stdio_pipe(cow_process_t *p, cow_stdio_t which)
+{
+  if (p == NULL || !valid_stream(which))
+    return NULL;
+  return &p->stdio[which].pipe;
+}
+
+void cow_process_stdio_ready(cow_process_t *p, cow_stdio_t which)
+{
+  if (p == NULL || !valid_stream(which))
+    return;
+  p->stdio[which].ready = 1;
+}
+
+int cow_process_stdio(cow_process_t *p, uv_stream_t **in, uv_stream_t **out, uv_stream_t **err)
+{
+  if (p == NULL)
+    return COW_EINVAL;
+  if (!p->created)
+    return COW_ENOT_STARTED;
+  uv_stream_t **dst[3] = {in, out, err};
+  for (int i = 0; i < 3; i++)
+    if (dst[i] != NULL)
+      *dst[i] = p->stdio[i].ready ? (uv_stream_t *)&p->stdio[i].pipe : NULL;
+  return 0;
+}
+
+static void stdio_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+  struct cow__stdio *st = cow__container_of((uv_pipe_t *)s, struct cow__stdio, pipe);
+  cow_process_t *p = st->process;
+  if (nread > 0)
+    cow__process_drain_progress(p);
+  st->read_cb(s, nread, buf);
+  if (nread >= 0)
+    return;
+  /* End of file (or a read error, which ends the stream just as surely). Close the host's
+   * end at once: the GCS holds back WaitForProcess until it does (gcs-protocol 5.3). The
+   * user callback may have closed the process meanwhile; stdio_close is idempotent. */
+  if (nread != UV_EOF)
+    cow__log(COW_LOG_DEBUG, "core", "process %lld: stdio read error %s", (long long)p->pid,
+             uv_err_name((int)nread));
+  stdio_close(st);
+  cow__process_check_drained(p);
+}
+
+int cow_process_read_start(cow_process_t *p, cow_stdio_t which, uv_alloc_cb alloc_cb,
+                           uv_read_cb read_cb)
+{
+  if (p == NULL || alloc_cb == NULL || read_cb == NULL)
+    return COW_EINVAL;
+  if (p->base.flags & COW__CLOSING)
+    return COW_ECLOSING;
+  if (which != COW_STDOUT && which != COW_STDERR)
+    return COW_EINVAL;
+  struct cow__stdio *st = &p->stdio[which];
+  if (!p->created)
+    return COW_ENOT_STARTED;
+  if (!st->ready)
+    return COW_EINVAL;
+  if (st->closed)
+    return COW_EALREADY;
+  st->alloc_cb = alloc_cb;
+  st->read_cb = read_cb;
+  return uv_read_start((uv_stream_t *)&st->pipe, alloc_cb, stdio_read);
+}
+
+int cow_process_read_stop(cow_process_t *p, cow_stdio_t which)
+{
+  if (p == NULL || (which != COW_STDOUT && which != COW_STDERR))
+    return COW_EINVAL;
+  struct cow__stdio *st = &p->stdio[which];
+  if (!st->ready || st->closed)
+    return 0;
+  return uv_read_stop((uv_stream_t *)&st->pipe);
+}
+
+static int close_output(cow_process_t *p, cow_stdio_t which, const char *name, cow_process_cb cb,
+                        void *data)
+{
+  if (p == NULL || cb == NULL)
+    return COW_EINVAL;
+  if (p->base.flags & COW__CLOSING)
+    return COW_ECLOSING;
+  cow_op_t *op;
+  int rc = cow__op_new(&p->base, name, COW__CB_PROCESS, (void (*)(void))cb, data,
+                       COW_TIMEOUT__MAX, 0, &op);
+  if (rc != 0)
+    return rc;
+  stdio_close(&p->stdio[which]);
+  cow__process_check_drained(p);
+  cow__op_finish(op, 0, NULL);
+  return 0;
+}
+
+int cow_process_close_stdout(cow_process_t *p, cow_process_cb cb, void *data)
+{
+  return close_output(p, COW_STDOUT, "close_stdout", cb, data);
+}
+
+int cow_process_close_stderr(cow_process_t *p, cow_process_cb cb, void *data)
+{
+  return close_output(p, COW_STDERR, "close_stderr", cb, data);
+}
+
+/* close_stdin: flush and half-close locally, then forward to the backend (R8: forwarded
+ * even when there is no local stream). */
+static void stdin_forward(cow_process_t *p, cow_op_t *op)
+{
+  if (p->ops->close_stdin == NULL || p->exit_reported || (p->base.flags & COW__CLOSING)) {
+    cow_op_complete(op, 0, NULL);
+    return;
+  }
+  int rc = p->ops->close_stdin(p, op);
+  if (rc < 0)
+    cow_op_complete(op, rc, NULL);
+}
+
+static void stdin_shutdown_done(uv_shutdown_t *req, int status)
+{
+  struct cow__stdio *st = cow__container_of(req, struct cow__stdio, shutdown_req);
+  cow_process_t *p = st->process;
+  cow_op_t *op = req->data;
+  st->shutting = 0;
+  if (status == UV_ECANCELED) { /* the process is closing */
+    cow_op_complete(op, COW_ECANCELED, NULL);
+    return;
+  }
+  if (status < 0) {
+    /* Not a socket (an anonymous pipe's write end): closing it is the half-close. */
+    stdio_close(st);
+  }
+  stdin_forward(p, op);
+}
+
+int cow_process_close_stdin(cow_process_t *p, cow_process_cb cb, void *data)
+{
+  if (p == NULL || cb == NULL)
+    return COW_EINVAL;
+  if (p->base.flags & COW__CLOSING)
+    return COW_ECLOSING;
+  if (!p->created && !p->exit_reported)
+    return COW_ENOT_STARTED;
+  cow_op_t *op;
+  int rc = cow__op_new(&p->base, "close_stdin", COW__CB_PROCESS, (void (*)(void))cb, data,
+                       COW_TIMEOUT_CLOSE_STDIN, 1, &op);
+  if (rc != 0)
+    return rc;
+  cow__op_arm(op);
+  struct cow__stdio *st = &p->stdio[COW_STDIN];
+  if (st->ready && !st->closed && !st->shutting) {
+    st->shutdown_req.data = op;
+    if (uv_shutdown(&st->shutdown_req, (uv_stream_t *)&st->pipe, stdin_shutdown_done) == 0) {
+      st->shutting = 1;
+      return 0;
+    }
+    stdio_close(st);
+  }
+  stdin_forward(p, op);
+  return 0;
+}
