@@ -23,6 +23,7 @@ struct id_slot {
 static struct id_slot *ids;
 static size_t ids_cap;  /* power of two */
 static size_t ids_used; /* live + deleted slots */
+static size_t ids_live;
 static uint64_t next_id = 1;
 
 #define ID_DELETED UINT64_MAX
@@ -200,6 +201,7 @@ int cow__id_register(struct cow__loop *lp, void *object, uint64_t *out_id)
     i = (i + 1) & mask;
   if (ids[i].id == 0)
     ids_used++;
+  ids_live++;
   ids[i].id = id;
   ids[i].object = object;
   ids[i].lp = lp;
@@ -217,6 +219,12 @@ void cow__id_unregister(uint64_t id)
     s->id = ID_DELETED;
     s->object = NULL;
     s->lp = NULL;
+    if (--ids_live == 0) {
+      /* Nothing registered: give the table back, so an idle library holds no memory. */
+      cow__free(ids);
+      ids = NULL;
+      ids_cap = ids_used = 0;
+    }
   }
   uv_mutex_unlock(&global_mutex);
 }

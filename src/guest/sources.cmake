@@ -1,0 +1,1 @@
+cow_sources(frame.c)

@@ -1,0 +1,65 @@
+#!/bin/sh
+# Syntax-check the Windows-only HCS sources with mingw-w64 against its own computecore
+# headers (C11, all warnings as errors). Exit status non-zero on failure. Usage (any cwd):
+#   src/hcs/common/check-mingw.sh
+set -eu
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+cc=${MINGW_CC:-x86_64-w64-mingw32-gcc}
+if ! command -v "$cc" >/dev/null 2>&1; then
+  echo "check-mingw: $cc not found (apt-get install gcc-mingw-w64-x86-64-win32)" >&2
+  exit 2
+fi
+status=0
+for f in "$root/src/hcs/common/bind-win.c" "$root/src/hcs/common/utf16.c"; do
+  for def in "" "-D_WIN32_WINNT=0x0A00"; do
+    # shellcheck disable=SC2086
+    if ! "$cc" -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wno-unused-parameter -Werror -fsyntax-only $def \
+        -I "$root/include" -I "$root/src" "$f"; then
+      echo "check-mingw: FAILED $f $def" >&2
+      status=1
+    fi
+  done
+done
+# The API headers also have to agree with mingw's computecore.h prototypes.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat > "$tmp/agree.c" <<'C'
+#include "hcs/common/computecore-api.h"
+#include <computecore.h>
+static struct cow__computecore_api t;
+void cow__check(void);
+void cow__check(void)
+{
+  t.HcsCreateOperation = HcsCreateOperation;
+  t.HcsWaitForOperationResultAndProcessInfo = HcsWaitForOperationResultAndProcessInfo;
+  t.HcsCreateComputeSystem = HcsCreateComputeSystem;
+  t.HcsOpenComputeSystem = HcsOpenComputeSystem;
+  t.HcsShutDownComputeSystem = HcsShutDownComputeSystem;
+  t.HcsModifyComputeSystem = HcsModifyComputeSystem;
+  t.HcsSetComputeSystemCallback = HcsSetComputeSystemCallback;
+  t.HcsCreateProcess = HcsCreateProcess;
+  t.HcsOpenProcess = HcsOpenProcess;
+  t.HcsCloseProcess = HcsCloseProcess;
+  t.HcsTerminateProcess = HcsTerminateProcess;
+  t.HcsSignalProcess = HcsSignalProcess;
+  t.HcsGetProcessInfo = HcsGetProcessInfo;
+  t.HcsGetProcessProperties = HcsGetProcessProperties;
+  t.HcsModifyProcess = HcsModifyProcess;
+  t.HcsSetProcessCallback = HcsSetProcessCallback;
+  t.HcsWaitForProcessExit = HcsWaitForProcessExit;
+  t.HcsGetServiceProperties = HcsGetServiceProperties;
+  t.HcsSetOperationCallback = HcsSetOperationCallback;
+  t.HcsGetOperationResult = HcsGetOperationResult;
+  t.HcsCancelOperation = HcsCancelOperation;
+  t.HcsEnumerateComputeSystems = HcsEnumerateComputeSystems;
+  t.HcsWaitForComputeSystemExit = HcsWaitForComputeSystemExit;
+}
+C
+if ! "$cc" -std=c11 -Wall -Wextra -Werror -fsyntax-only -I "$root/include" -I "$root/src" \
+    "$tmp/agree.c"; then
+  echo "check-mingw: FAILED computecore-api.h does not match mingw's computecore.h" >&2
+  status=1
+fi
+[ "$status" -eq 0 ] && echo "check-mingw: OK"
+exit "$status"

@@ -1,0 +1,712 @@
+/* The core's guarantees, driven through the scripted test backend: completion, failure,
+ * timeouts, close with pending operations, foreign-thread events, late events, waiters,
+ * stdio ordering, and allocation failure at every allocation of each constructor. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support/test-backend.h"
+
+/* ---- a record of every callback, to check "exactly once" and ordering ---- */
+
+#define MAX_EVENTS 256
+static struct {
+  int n;
+  char what[MAX_EVENTS][32];
+  int status[MAX_EVENTS];
+  int64_t code[MAX_EVENTS];
+  int had_err[MAX_EVENTS];
+} rec;
+static int in_call; /* set while a public call runs: callbacks must never see it set */
+
+static void record(const char *what, int status, int64_t code, const cow_error_t *err)
+{
+  assert_int_equal(in_call, 0);
+  assert_true(rec.n < MAX_EVENTS);
+  snprintf(rec.what[rec.n], sizeof rec.what[0], "%s", what);
+  rec.status[rec.n] = status;
+  rec.code[rec.n] = code;
+  rec.had_err[rec.n] = err != NULL;
+  /* the contract: err is non-NULL exactly when status < 0, with a message */
+  assert_int_equal(err != NULL, status < 0);
+  if (err != NULL) {
+    assert_int_equal(err->code, status);
+    assert_non_null(err->message);
+  }
+  rec.n++;
+}
+
+static int count_of(const char *what)
+{
+  int n = 0;
+  for (int i = 0; i < rec.n; i++)
+    n += strcmp(rec.what[i], what) == 0;
+  return n;
+}
+
+static int index_of(const char *what)
+{
+  for (int i = 0; i < rec.n; i++)
+    if (strcmp(rec.what[i], what) == 0)
+      return i;
+  return -1;
+}
+
+static void on_process(cow_process_t *p, int status, const cow_error_t *err, void *data)
+{
+  record(data ? data : "process", status, 0, err);
+}
+
+static void on_wait(cow_process_t *p, int status, int64_t code, const cow_error_t *err, void *data)
+{
+  record(data ? data : "wait", status, code, err);
+}
+
+static void on_container(cow_container_t *c, int status, const cow_error_t *err, void *data)
+{
+  record(data ? data : "container", status, 0, err);
+}
+
+static char last_json[256];
+static void on_json(cow_container_t *c, int status, const char *json, const cow_error_t *err,
+                    void *data)
+{
+  record(data ? data : "json", status, 0, err);
+  snprintf(last_json, sizeof last_json, "%s", json ? json : "(null)");
+}
+
+static void on_process_closed(cow_process_t *p, void *data)
+{
+  record("process_closed", 0, 0, NULL);
+}
+static void on_host_closed(cow_host_t *h, void *data)
+{
+  record("host_closed", 0, 0, NULL);
+}
+static void on_container_closed(cow_container_t *c, void *data)
+{
+  record("container_closed", 0, 0, NULL);
+}
+
+static uv_loop_t loop;
+static struct tb tb;
+static long alloc_baseline;
+
+static int setup(void **state)
+{
+  memset(&rec, 0, sizeof rec);
+  memset(&tb, 0, sizeof tb);
+  alloc_baseline = tb_alloc_outstanding();
+  return uv_loop_init(&loop);
+}
+
+static int teardown(void **state)
+{
+  assert_int_equal(tb_loop_finish(&loop), 0);
+  assert_int_equal(tb_alloc_outstanding(), alloc_baseline); /* nothing leaked */
+  return 0;
+}
+
+#define CALL(expr)                                                                                 \
+  do {                                                                                             \
+    in_call = 1;                                                                                   \
+    int rc_ = (expr);                                                                              \
+    in_call = 0;                                                                                   \
+    assert_int_equal(rc_, 0);                                                                      \
+  } while (0)
+
+static cow_process_t *new_process(cow_host_t *h)
+{
+  cow_process_t *p = NULL;
+  CALL(cow_host_create_process(h, &p, "{}", on_process, "created"));
+  assert_non_null(p);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  return p;
+}
+
+/* ---- tests ---- */
+
+static void op_completes(void **state)
+{
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  cow_process_t *p = new_process(h);
+  assert_int_equal(count_of("created"), 1);
+  assert_int_equal(rec.status[index_of("created")], 0);
+  assert_int_equal(cow_process_pid(p), 4242);
+  CALL(cow_process_kill(p, on_process, "kill"));
+  assert_int_equal(count_of("kill"), 0); /* never inside the call */
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(count_of("kill"), 1);
+  assert_int_equal(rec.status[index_of("kill")], 0);
+  assert_int_equal(tb.calls[TB_KILL], 1);
+  assert_string_equal(cow_host_os(h), "linux");
+  assert_int_equal(cow_host_is_oci(h), 1);
+  CALL(cow_process_close(p, on_process_closed, NULL));
+  CALL(cow_host_close(h, on_host_closed, NULL));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(count_of("process_closed"), 1);
+  assert_int_equal(count_of("host_closed"), 1);
+  assert_int_equal(tb.finis, 2);
+}
+
+static void op_fails(void **state)
+{
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  cow_process_t *p = new_process(h);
+  tb.mode = TB_COMPLETE_FAIL;
+  tb.fail_code = COW_EHCS;
+  CALL(cow_process_signal(p, "{\"Signal\":15}", on_process, "signal"));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(count_of("signal"), 1);
+  assert_int_equal(rec.status[index_of("signal")], COW_EHCS);
+  /* A refused slot: negative return, and the callback never runs. */
+  tb.mode = TB_REFUSE;
+  tb.fail_code = COW_EINVALID_STATE;
+  in_call = 1;
+  assert_int_equal(cow_process_kill(p, on_process, "refused"), COW_EINVALID_STATE);
+  in_call = 0;
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(count_of("refused"), 0);
+  CALL(cow_process_close(p, NULL, NULL));
+  CALL(cow_host_close(h, NULL, NULL));
+}
+
+static void create_fails_releases_waiters(void **state)
+{
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  tb.mode = TB_MANUAL;
+  cow_process_t *p;
+  CALL(cow_host_create_process(h, &p, "{}", on_process, "created"));
+  CALL(cow_process_wait(p, on_wait, "wait"));
+  assert_int_equal(cow_process_pid(p), COW_ENOT_STARTED);
+  in_call = 1;
+  assert_int_equal(cow_process_kill(p, on_process, "kill"), COW_ENOT_STARTED);
+  in_call = 0;
+  assert_int_equal(tb_complete(&tb, COW_ENOENT, NULL), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(rec.status[index_of("created")], COW_ENOENT);
+  assert_int_equal(rec.status[index_of("wait")], COW_ENOENT);
+  assert_int_equal(rec.code[index_of("wait")], -1);
+  /* a slot that refuses creation: negative return, no handle, no callback */
+  cow_process_t *bad = (cow_process_t *)&bad;
+  in_call = 1;
+  assert_int_equal(cow_host_create_process(h, &bad, "{\"bad\":true}", on_process, "bad"),
+                   COW_EINVAL);
+  in_call = 0;
+  assert_null(bad);
+  CALL(cow_process_close(p, NULL, NULL));
+  CALL(cow_host_close(h, NULL, NULL));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(count_of("bad"), 0);
+}
+
+static void op_times_out(void **state)
+{
+  cow_container_t *c;
+  assert_int_equal(tb_container_new(&c, &loop, &tb, "c1"), 0);
+  tb.mode = TB_MANUAL;
+  assert_int_equal(cow_container_set_timeout(c, COW_TIMEOUT_SHUTDOWN, 20), 0);
+  CALL(cow_container_shutdown(c, on_container, "shutdown"));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(count_of("shutdown"), 1);
+  assert_int_equal(rec.status[index_of("shutdown")], COW_ETIMEDOUT);
+  assert_int_equal(tb.timeouts, 1);
+  /* The backend's late completion is absorbed: no second callback. */
+  assert_int_equal(tb_complete(&tb, 0, NULL), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(count_of("shutdown"), 1);
+  /* A timed-out waiter does not affect others or the container. */
+  assert_int_equal(cow_container_set_timeout(c, COW_TIMEOUT_WAIT, 10), 0);
+  CALL(cow_container_wait(c, on_container, "wait_short"));
+  assert_int_equal(cow_container_set_timeout(c, COW_TIMEOUT_WAIT, 0), 0);
+  CALL(cow_container_wait(c, on_container, "wait_long"));
+  uv_run(&loop, UV_RUN_ONCE);
+  while (count_of("wait_short") == 0)
+    uv_run(&loop, UV_RUN_ONCE);
+  assert_int_equal(rec.status[index_of("wait_short")], COW_ETIMEDOUT);
+  assert_int_equal(count_of("wait_long"), 0);
+  cow_container_report_exit(c, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(rec.status[index_of("wait_long")], 0);
+  CALL(cow_container_close(c, NULL, NULL));
+}
+
+static void close_with_pending(void **state)
+{
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  cow_process_t *p = new_process(h);
+  tb.mode = TB_MANUAL;
+  CALL(cow_process_kill(p, on_process, "kill"));
+  CALL(cow_process_signal(p, NULL, on_process, "signal"));
+  CALL(cow_process_wait(p, on_wait, "wait1"));
+  CALL(cow_process_wait(p, on_wait, "wait2"));
+  assert_int_equal(tb.npending, 2);
+  CALL(cow_process_close(p, on_process_closed, NULL));
+  in_call = 1;
+  assert_int_equal(cow_process_close(p, on_process_closed, NULL), COW_ECLOSING);
+  assert_int_equal(cow_process_kill(p, on_process, "late"), COW_ECLOSING);
+  in_call = 0;
+  uv_run(&loop, UV_RUN_DEFAULT);
+  const char *names[] = {"kill", "signal", "wait1", "wait2"};
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(count_of(names[i]), 1);
+    assert_int_equal(rec.status[index_of(names[i])], COW_ECANCELED);
+    assert_true(index_of(names[i]) < index_of("process_closed"));
+  }
+  assert_int_equal(count_of("process_closed"), 1);
+  assert_int_equal(tb.npending, 0); /* the backend's close completed its side */
+  CALL(cow_host_close(h, on_host_closed, NULL));
+}
+
+static void host_close_waits_for_processes(void **state)
+{
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  cow_process_t *p = new_process(h);
+  CALL(cow_host_close(h, on_host_closed, NULL));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  /* The process still refers to its host: the host's memory outlives it. */
+  assert_int_equal(count_of("host_closed"), 0);
+  assert_ptr_equal(cow_process_host(p), h);
+  CALL(cow_process_close(p, on_process_closed, NULL));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(count_of("host_closed"), 1);
+  assert_true(index_of("process_closed") < index_of("host_closed"));
+}
+
+static void many_waiters_and_late_waiter(void **state)
+{
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  cow_process_t *p = new_process(h);
+  static char names[10][8];
+  for (int i = 0; i < 10; i++) {
+    snprintf(names[i], sizeof names[i], "w%d", i);
+    CALL(cow_process_wait(p, on_wait, names[i]));
+  }
+  int64_t code;
+  assert_int_equal(cow_process_exit_code(p, &code), COW_ENOT_EXITED);
+  cow_process_report_exit(p, 7, NULL);
+  cow_process_report_exit(p, 9, NULL); /* only the first report counts */
+  uv_run(&loop, UV_RUN_DEFAULT);
+  for (int i = 0; i < 10; i++) {
+    assert_int_equal(count_of(names[i]), 1);
+    assert_int_equal(rec.status[index_of(names[i])], 0);
+    assert_int_equal(rec.code[index_of(names[i])], 7);
+  }
+  assert_int_equal(cow_process_exit_code(p, &code), 0);
+  assert_int_equal(code, 7);
+  CALL(cow_process_wait(p, on_wait, "late"));
+  assert_int_equal(count_of("late"), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(rec.code[index_of("late")], 7);
+  /* kill after exit: ESRCH, without bothering the backend; resize after exit: no-op */
+  CALL(cow_process_kill(p, on_process, "kill"));
+  CALL(cow_process_resize_console(p, 80, 24, on_process, "resize"));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(rec.status[index_of("kill")], COW_ESRCH);
+  assert_int_equal(rec.status[index_of("resize")], 0);
+  assert_int_equal(tb.calls[TB_KILL], 0);
+  assert_int_equal(tb.calls[TB_RESIZE], 0);
+  CALL(cow_process_close(p, NULL, NULL));
+  CALL(cow_host_close(h, NULL, NULL));
+}
+
+/* ---- foreign threads ---- */
+
+#define HAMMER_THREADS 4
+#define HAMMER_EVENTS 2000
+
+static atomic_int delivered;
+static void count_event(void *object, void *payload)
+{
+  if (object != NULL)
+    atomic_fetch_add(&delivered, 1);
+  free(payload);
+}
+
+struct hammer {
+  uint64_t id;
+  int posted;
+};
+
+static void *hammer_thread(void *arg)
+{
+  struct hammer *hm = arg;
+  for (int i = 0; i < HAMMER_EVENTS; i++) {
+    int *payload = malloc(sizeof *payload);
+    *payload = i;
+    if (cow_event_post(hm->id, count_event, payload) == 0)
+      hm->posted++;
+    else
+      free(payload);
+  }
+  return NULL;
+}
+
+static void stop_when_done(uv_timer_t *t)
+{
+  if (atomic_load(&delivered) == HAMMER_THREADS * HAMMER_EVENTS)
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void *exit_thread(void *arg)
+{
+  assert_int_equal(tb_post_exit(arg, 0), 0);
+  return NULL;
+}
+
+static void events_from_threads(void **state)
+{
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  cow_process_t *p = new_process(h);
+  atomic_store(&delivered, 0);
+  pthread_t th[HAMMER_THREADS];
+  struct hammer hm[HAMMER_THREADS];
+  for (int i = 0; i < HAMMER_THREADS; i++) {
+    hm[i].id = cow_process_event_id(p);
+    hm[i].posted = 0;
+    assert_int_equal(pthread_create(&th[i], NULL, hammer_thread, &hm[i]), 0);
+  }
+  /* The loop runs while the threads post; a timer keeps it alive until all arrived. */
+  uv_timer_t t;
+  uv_timer_init(&loop, &t);
+  uv_timer_start(&t, stop_when_done, 1, 1);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  for (int i = 0; i < HAMMER_THREADS; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(hm[i].posted, HAMMER_EVENTS);
+  }
+  assert_int_equal(atomic_load(&delivered), HAMMER_THREADS * HAMMER_EVENTS);
+  /* An exit reported from a thread reaches the waiters on the loop. */
+  CALL(cow_process_wait(p, on_wait, "wait"));
+  pthread_t ex;
+  assert_int_equal(pthread_create(&ex, NULL, exit_thread, p), 0);
+  pthread_join(ex, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(count_of("wait"), 1);
+  CALL(cow_process_close(p, NULL, NULL));
+  CALL(cow_host_close(h, NULL, NULL));
+}
+
+static atomic_int poster_done;
+
+static void *post_during_close(void *arg)
+{
+  uint64_t id = *(uint64_t *)arg;
+  int dropped = 0;
+  for (int i = 0; i < 20000; i++) {
+    int *payload = malloc(sizeof *payload);
+    int rc = cow_event_post(id, count_event, payload);
+    if (rc == COW_ENOENT) {
+      free(payload);
+      dropped = 1;
+      break;
+    }
+    assert_int_equal(rc, 0);
+  }
+  atomic_store(&poster_done, 1);
+  return (void *)(intptr_t)dropped;
+}
+
+static void late_event_after_close(void **state)
+{
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  cow_process_t *p = new_process(h);
+  uint64_t id = cow_process_event_id(p);
+  atomic_store(&delivered, 0);
+  /* Posted before close, delivered after the handle is gone: the callback sees NULL and
+   * frees the payload (the queue runs the finalisation first, in posting order). */
+  CALL(cow_process_close(p, on_process_closed, NULL));
+  int *payload = malloc(sizeof *payload);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(count_of("process_closed"), 1);
+  /* After the close callback the id is unknown: posting says so at once. */
+  assert_int_equal(cow_event_post(id, count_event, payload), COW_ENOENT);
+  free(payload);
+  /* A thread posting while a handle closes: every post either lands (and runs once, with
+   * the object or with NULL) or is refused; never lost, never a crash. */
+  cow_process_t *q = new_process(h);
+  uint64_t qid = cow_process_event_id(q);
+  pthread_t th;
+  atomic_store(&poster_done, 0);
+  assert_int_equal(pthread_create(&th, NULL, post_during_close, &qid), 0);
+  usleep(1000);
+  CALL(cow_process_close(q, NULL, NULL));
+  while (!atomic_load(&poster_done))
+    uv_run(&loop, UV_RUN_NOWAIT);
+  void *dropped;
+  pthread_join(th, &dropped);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  /* the handle went away while the thread posted: its later posts were refused */
+  assert_int_equal((intptr_t)dropped, 1);
+  CALL(cow_host_close(h, NULL, NULL));
+}
+
+/* ---- stdio ordering ---- */
+
+static char outbuf[65536];
+static size_t outlen;
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+  static char chunk[4096];
+  buf->base = chunk;
+  buf->len = sizeof chunk;
+}
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+  if (n > 0) {
+    assert_true(outlen + (size_t)n <= sizeof outbuf);
+    memcpy(outbuf + outlen, buf->base, (size_t)n);
+    outlen += (size_t)n;
+    record("data", 0, n, NULL);
+  } else if (n == UV_EOF) {
+    record("eof", 0, 0, NULL);
+  }
+}
+
+static void exit_after_stdio_eof(void **state)
+{
+  tb.want_stdio = 1;
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  cow_process_t *p = new_process(h);
+  struct tb_process *tp = cow_process_priv(p);
+  uv_stream_t *in, *out, *err;
+  assert_int_equal(cow_process_stdio(p, &in, &out, &err), 0);
+  assert_non_null(in);
+  assert_non_null(out);
+  assert_non_null(err);
+  outlen = 0;
+  assert_int_equal(cow_process_read_start(p, COW_STDOUT, alloc_cb, read_cb), 0);
+  assert_int_equal(cow_process_read_start(p, COW_STDIN, alloc_cb, read_cb), COW_EINVAL);
+  CALL(cow_process_wait(p, on_wait, "wait"));
+  assert_int_equal(write(tp->stdout_fd, "hello", 5), 5);
+  cow_process_report_exit(p, 3, NULL); /* exit arrives while output is still unread */
+  uv_run(&loop, UV_RUN_NOWAIT);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  assert_int_equal(count_of("wait"), 0); /* stdout and stderr are still open */
+  close(tp->stdout_fd);
+  tp->stdout_fd = -1;
+  CALL(cow_process_close_stderr(p, on_process, "close_stderr"));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(outlen, 5);
+  assert_memory_equal(outbuf, "hello", 5);
+  assert_true(index_of("eof") >= 0);
+  assert_true(index_of("eof") < index_of("wait"));
+  assert_int_equal(rec.status[index_of("wait")], 0);
+  assert_int_equal(rec.code[index_of("wait")], 3);
+  /* close_stdin: pending writes flushed, the reader sees EOF, the backend is told. */
+  uv_write_t wr;
+  uv_buf_t b = uv_buf_init("in", 2);
+  assert_int_equal(uv_write(&wr, in, &b, 1, NULL), 0);
+  CALL(cow_process_close_stdin(p, on_process, "close_stdin"));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(rec.status[index_of("close_stdin")], 0);
+  char got[8];
+  assert_int_equal(read(tp->stdin_fd, got, sizeof got), 2);
+  assert_int_equal(read(tp->stdin_fd, got, sizeof got), 0); /* EOF */
+  CALL(cow_process_close(p, NULL, NULL));
+  CALL(cow_host_close(h, NULL, NULL));
+}
+
+static void drain_timeout_reported(void **state)
+{
+  tb.want_stdio = 1;
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  assert_int_equal(cow_host_set_timeout(h, COW_TIMEOUT_STDIO_DRAIN, 30), 0);
+  cow_process_t *p = new_process(h);
+  CALL(cow_process_wait(p, on_wait, "wait"));
+  cow_process_report_exit(p, 0, NULL); /* nobody reads stdout: the drain timeout fires */
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(count_of("wait"), 1);
+  assert_int_equal(rec.status[index_of("wait")], COW_EIO_TIMEOUT);
+  assert_int_equal(rec.code[index_of("wait")], 0); /* the code is still known */
+  int64_t code = -5;
+  assert_int_equal(cow_process_exit_code(p, &code), 0);
+  assert_int_equal(code, 0);
+  CALL(cow_process_close(p, NULL, NULL));
+  CALL(cow_host_close(h, NULL, NULL));
+}
+
+/* ---- containers ---- */
+
+static void container_lifecycle(void **state)
+{
+  cow_container_t *c;
+  assert_int_equal(tb_container_new(&c, &loop, &tb, "ctr-1"), 0);
+  assert_string_equal(cow_container_id(c), "ctr-1");
+  CALL(cow_container_start(c, on_container, "start"));
+  CALL(cow_container_properties(c, NULL, on_json, "props"));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_string_equal(last_json, "{\"ProcessList\":[]}");
+  CALL(cow_container_properties_v2(c, "{}", on_json, "props2"));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_string_equal(last_json, "{\"Statistics\":{}}");
+  CALL(cow_container_modify(c, "{}", on_container, "modify"));
+  /* the container is a process host */
+  cow_host_t *view = cow_container_host(c);
+  assert_ptr_equal(cow_host_container(view), c);
+  cow_process_t *p = new_process(view);
+  assert_ptr_equal(cow_process_host(p), view);
+  CALL(cow_container_wait(c, on_container, "wait"));
+  assert_int_equal(cow_container_exited(c), 0);
+  assert_int_equal(cow_container_wait_error(c, NULL), COW_ENOT_EXITED);
+  cow_error_t why = COW_ERROR_INIT;
+  why.code = COW_EHCS;
+  why.domain = COW_DOMAIN_HCS;
+  why.sys_code = 0x80370106u;
+  why.message = "exited unexpectedly";
+  cow_container_report_exit(c, &why);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(rec.status[index_of("wait")], COW_EHCS);
+  assert_int_equal(cow_container_exited(c), 1);
+  cow_error_t got = COW_ERROR_INIT;
+  assert_int_equal(cow_container_wait_error(c, &got), COW_EHCS);
+  assert_int_equal(got.sys_code, 0x80370106u);
+  assert_string_equal(got.message, "exited unexpectedly");
+  cow_error_clear(&got);
+  /* stopping an exited container succeeds without the backend */
+  int before = tb.calls[TB_SHUTDOWN];
+  CALL(cow_container_shutdown(c, on_container, "shutdown"));
+  CALL(cow_container_terminate(c, on_container, "terminate"));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(rec.status[index_of("shutdown")], 0);
+  assert_int_equal(rec.status[index_of("terminate")], 0);
+  assert_int_equal(tb.calls[TB_SHUTDOWN], before);
+  CALL(cow_process_close(p, on_process_closed, NULL));
+  /* closing the host view closes the container */
+  CALL(cow_host_close(view, on_host_closed, NULL));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(count_of("host_closed"), 1);
+  assert_int_equal(count_of("start"), 1);
+  assert_int_equal(count_of("modify"), 1);
+}
+
+/* ---- ops tables: versions and missing slots ---- */
+
+static const struct cow_container_ops sparse_ops = {
+    .version = COW_CONTAINER_OPS_VERSION,
+    .name = "sparse",
+};
+static const struct cow_container_ops future_ops = {
+    .version = COW_CONTAINER_OPS_VERSION + 1,
+    .name = "future",
+};
+
+static void missing_slots_and_versions(void **state)
+{
+  cow_container_t *c = (cow_container_t *)&c;
+  assert_int_equal(cow_container_new(&c, &loop, &future_ops, "x"), COW_EVERSION);
+  assert_null(c);
+  assert_int_equal(cow_container_new(&c, &loop, &sparse_ops, "x"), 0);
+  in_call = 1;
+  assert_int_equal(cow_container_start(c, on_container, "x"), COW_ENOTSUP);
+  assert_int_equal(cow_container_properties(c, NULL, on_json, "x"), COW_ENOTSUP);
+  assert_int_equal(cow_container_modify(c, "{}", on_container, "x"), COW_ENOTSUP);
+  cow_process_t *p = (cow_process_t *)&p;
+  assert_int_equal(cow_host_create_process(cow_container_host(c), &p, "{}", on_process, "x"),
+                   COW_ENOTSUP);
+  assert_null(p);
+  assert_string_equal(cow_host_os(cow_container_host(c)), "unknown");
+  assert_int_equal(cow_container_start(NULL, on_container, "x"), COW_EINVAL);
+  assert_int_equal(cow_container_start(c, NULL, "x"), COW_EINVAL);
+  assert_int_equal(cow_container_set_timeout(c, COW_TIMEOUT__MAX, 1), COW_EINVAL);
+  in_call = 0;
+  CALL(cow_container_close(c, on_container_closed, NULL));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(count_of("x"), 0);
+  assert_int_equal(count_of("container_closed"), 1);
+}
+
+/* ---- allocation failure at every allocation of each constructor ---- */
+
+static void oom_every_allocation(void **state)
+{
+  int host_ok = 0, proc_ok = 0, ctr_ok = 0;
+  for (long n = 0; n < 64 && !(host_ok && proc_ok && ctr_ok); n++) {
+    cow_host_t *h = NULL;
+    tb_alloc_fail_at(n);
+    int rc = tb_host_new(&h, &loop, &tb);
+    tb_alloc_fail_at(-1);
+    if (rc != 0) {
+      assert_int_equal(rc, COW_ENOMEM);
+      assert_null(h);
+      uv_run(&loop, UV_RUN_DEFAULT); /* the loop state is released through uv_close */
+      assert_int_equal(tb_alloc_outstanding(), alloc_baseline);
+      continue;
+    }
+    host_ok = 1;
+    cow_process_t *p = NULL;
+    tb_alloc_fail_at(n);
+    rc = cow_host_create_process(h, &p, "{}", on_process, "created");
+    tb_alloc_fail_at(-1);
+    if (rc != 0) {
+      assert_int_equal(rc, COW_ENOMEM);
+      assert_null(p);
+    } else {
+      proc_ok = 1;
+      CALL(cow_process_close(p, NULL, NULL));
+    }
+    cow_container_t *c = NULL;
+    tb_alloc_fail_at(n);
+    rc = tb_container_new(&c, &loop, &tb, "oom");
+    tb_alloc_fail_at(-1);
+    if (rc != 0) {
+      assert_int_equal(rc, COW_ENOMEM);
+      assert_null(c);
+    } else {
+      ctr_ok = 1;
+      /* an op's allocation failing is a clean COW_ENOMEM too */
+      tb_alloc_fail_at(0);
+      in_call = 1;
+      assert_int_equal(cow_container_start(c, on_container, "never"), COW_ENOMEM);
+      in_call = 0;
+      tb_alloc_fail_at(-1);
+      CALL(cow_container_close(c, NULL, NULL));
+    }
+    CALL(cow_host_close(h, NULL, NULL));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(tb_alloc_outstanding(), alloc_baseline);
+  }
+  assert_true(host_ok && proc_ok && ctr_ok);
+  assert_int_equal(count_of("never"), 0);
+}
+
+int main(void)
+{
+  tb_alloc_install();
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(op_completes, setup, teardown),
+      cmocka_unit_test_setup_teardown(op_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(create_fails_releases_waiters, setup, teardown),
+      cmocka_unit_test_setup_teardown(op_times_out, setup, teardown),
+      cmocka_unit_test_setup_teardown(close_with_pending, setup, teardown),
+      cmocka_unit_test_setup_teardown(host_close_waits_for_processes, setup, teardown),
+      cmocka_unit_test_setup_teardown(many_waiters_and_late_waiter, setup, teardown),
+      cmocka_unit_test_setup_teardown(events_from_threads, setup, teardown),
+      cmocka_unit_test_setup_teardown(late_event_after_close, setup, teardown),
+      cmocka_unit_test_setup_teardown(exit_after_stdio_eof, setup, teardown),
+      cmocka_unit_test_setup_teardown(drain_timeout_reported, setup, teardown),
+      cmocka_unit_test_setup_teardown(container_lifecycle, setup, teardown),
+      cmocka_unit_test_setup_teardown(missing_slots_and_versions, setup, teardown),
+      cmocka_unit_test_setup_teardown(oom_every_allocation, setup, teardown),
+  };
+  return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}

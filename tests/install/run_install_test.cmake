@@ -1,0 +1,147 @@
+# Install the current build tree and build two consumers against it (tests/install, label unit).
+#
+#   1. cmake --install <build> --prefix <work>/a/prefix
+#   2. pkg-config consumer: the compiler called directly with `pkg-config --cflags/--libs cow`
+#      (PKG_CONFIG_PATH = prefix A), the way a Makefile user links libcow. The .pc file carries
+#      the absolute prefix, so this leg runs before the move; it checks that `--prefix` reached it.
+#   3. Move the whole prefix to <work>/moved/to/a/deeper/prefix (a different depth), so that any
+#      absolute path to A left in the CMake package files points at nothing.
+#   4. find_package(cow CONFIG REQUIRED) consumer (downstream/, CMAKE_PREFIX_PATH = prefix B).
+# Each consumer runs its program, which calls real libcow functions and checks the results.
+#
+# Inputs (-D): BUILD_DIR CONFIG WORK_DIR DOWNSTREAM_DIR SOURCE_DIR C_COMPILER GENERATOR
+#              MAKE_PROGRAM C_FLAGS EXE_LINKER_FLAGS LIBDIR INCLUDEDIR LIB_TYPE VERSION
+#              PKG_CONFIG
+cmake_minimum_required(VERSION 3.25)
+
+foreach(v BUILD_DIR WORK_DIR DOWNSTREAM_DIR SOURCE_DIR C_COMPILER GENERATOR LIBDIR INCLUDEDIR
+          LIB_TYPE VERSION PKG_CONFIG)
+  if(NOT DEFINED ${v} OR "${${v}}" STREQUAL "")
+    message(FATAL_ERROR "run_install_test.cmake: -D${v}= is required")
+  endif()
+endforeach()
+if(IS_ABSOLUTE "${LIBDIR}" OR IS_ABSOLUTE "${INCLUDEDIR}")
+  # An absolute CMAKE_INSTALL_LIBDIR cannot follow --prefix, let alone a move.
+  message(FATAL_ERROR "this test needs relative CMAKE_INSTALL_LIBDIR/INCLUDEDIR (got ${LIBDIR}, ${INCLUDEDIR})")
+endif()
+
+# Runs a command; on failure prints it with its output and aborts the test.
+function(run what)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  list(JOIN ARGN " " cmd)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${what} failed (${rc}):\n  ${cmd}\n${out}")
+  endif()
+  message("-- ${what}: ok")
+  set(run_out "${out}" PARENT_SCOPE)
+endfunction()
+
+set(A "${WORK_DIR}/a/prefix")
+set(B "${WORK_DIR}/moved/to/a/deeper/prefix")
+file(REMOVE_RECURSE "${WORK_DIR}")
+file(MAKE_DIRECTORY "${WORK_DIR}/a" "${WORK_DIR}/moved/to/a/deeper")
+
+set(_cfg "")
+if(CONFIG)
+  set(_cfg --config "${CONFIG}")
+endif()
+
+# --- 1. install ---------------------------------------------------------------------------
+run("cmake --install" "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${A}" ${_cfg})
+foreach(f "${INCLUDEDIR}/cow.h" "${INCLUDEDIR}/cow/stdio.h" "${INCLUDEDIR}/cow/sys/op.h"
+          "${LIBDIR}/cmake/cow/cowConfig.cmake" "${LIBDIR}/cmake/cow/cowConfigVersion.cmake"
+          "${LIBDIR}/cmake/cow/cowTargets.cmake" "${LIBDIR}/pkgconfig/cow.pc")
+  if(NOT EXISTS "${A}/${f}")
+    message(FATAL_ERROR "not installed: ${A}/${f}")
+  endif()
+endforeach()
+# The library itself, in the form the build produced (a shared lib must come with its
+# SONAME link and the dev symlink; CMake's export names the versioned file).
+if(LIB_TYPE STREQUAL "SHARED_LIBRARY")
+  if(NOT WIN32)
+    file(GLOB _libs "${A}/${LIBDIR}/libcow.so" "${A}/${LIBDIR}/libcow.so.*" "${A}/${LIBDIR}/libcow*.dylib")
+  else()
+    file(GLOB _libs "${A}/bin/*cow*.dll")
+  endif()
+else()
+  file(GLOB _libs "${A}/${LIBDIR}/libcow.a" "${A}/${LIBDIR}/cow.lib")
+endif()
+if(NOT _libs)
+  message(FATAL_ERROR "no ${LIB_TYPE} libcow installed under ${A}")
+endif()
+# Nothing of the build or source tree may leak into the installed package files: a consumer
+# machine has neither.
+file(GLOB _pkgfiles "${A}/${LIBDIR}/cmake/cow/*.cmake")
+foreach(f IN LISTS _pkgfiles)
+  file(READ "${f}" txt)
+  foreach(leak "${BUILD_DIR}" "${SOURCE_DIR}" "${A}")
+    string(FIND "${txt}" "${leak}" pos)
+    if(NOT pos EQUAL -1)
+      message(FATAL_ERROR "${f} contains the absolute path ${leak}: not relocatable")
+    endif()
+  endforeach()
+endforeach()
+
+# Flags of the build under test (e.g. -fsanitize=...: an instrumented libcow needs an
+# instrumented executable to link).
+separate_arguments(_cflags UNIX_COMMAND "${C_FLAGS}")
+separate_arguments(_ldflags UNIX_COMMAND "${EXE_LINKER_FLAGS}")
+
+# --- 2. pkg-config consumer, compiler invoked directly ---------------------------------------
+# Only our prefix plus the system's dirs: a cow.pc installed elsewhere must not be picked up.
+set(ENV{PKG_CONFIG_PATH} "${A}/${LIBDIR}/pkgconfig")
+run("pkg-config --modversion cow" "${PKG_CONFIG}" --modversion cow)
+string(STRIP "${run_out}" _pcver)
+if(NOT _pcver STREQUAL VERSION)
+  message(FATAL_ERROR "pkg-config says cow ${_pcver}, the build is ${VERSION}")
+endif()
+run("pkg-config --variable=prefix cow" "${PKG_CONFIG}" --variable=prefix cow)
+string(STRIP "${run_out}" _pcprefix)
+if(NOT _pcprefix STREQUAL A)
+  message(FATAL_ERROR "cow.pc has prefix=${_pcprefix}, installed to ${A} (--prefix ignored?)")
+endif()
+set(_static "")
+if(LIB_TYPE STREQUAL "STATIC_LIBRARY")
+  set(_static --static)   # private deps (jansson, pthread, util) must be on the link line
+endif()
+run("pkg-config --cflags cow" "${PKG_CONFIG}" --cflags cow)
+separate_arguments(_pc_cflags UNIX_COMMAND "${run_out}")
+run("pkg-config --libs cow" "${PKG_CONFIG}" --libs ${_static} cow)
+separate_arguments(_pc_libs UNIX_COMMAND "${run_out}")
+set(_rpath "")
+if(LIB_TYPE STREQUAL "SHARED_LIBRARY" AND NOT WIN32)
+  set(_rpath "-Wl,-rpath,${A}/${LIBDIR}")   # run without LD_LIBRARY_PATH
+endif()
+set(_exe "${WORK_DIR}/pc-consumer")
+run("pkg-config consumer: build"
+  "${C_COMPILER}" ${_cflags} -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -pedantic -Werror
+  "-DCOW_EXPECTED_VERSION=\"${VERSION}\"" ${_pc_cflags}
+  "${DOWNSTREAM_DIR}/main.c" -o "${_exe}" ${_pc_libs} ${_ldflags} ${_rpath})
+run("pkg-config consumer: run" "${_exe}")
+message("${run_out}")
+unset(ENV{PKG_CONFIG_PATH})
+
+# --- 3. relocate -------------------------------------------------------------------------
+file(RENAME "${A}" "${B}")
+if(EXISTS "${A}")
+  message(FATAL_ERROR "${A} still exists after the move")
+endif()
+
+# --- 4. find_package consumer against the moved prefix --------------------------------------
+set(_bd "${WORK_DIR}/cmake-consumer")
+set(_mk "")
+if(MAKE_PROGRAM)
+  set(_mk "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
+endif()
+run("find_package consumer: configure"
+  "${CMAKE_COMMAND}" -S "${DOWNSTREAM_DIR}" -B "${_bd}" -G "${GENERATOR}" ${_mk}
+  "-DCMAKE_C_COMPILER=${C_COMPILER}" "-DCMAKE_C_FLAGS=${C_FLAGS}"
+  "-DCMAKE_EXE_LINKER_FLAGS=${EXE_LINKER_FLAGS}" "-DCMAKE_BUILD_TYPE=${CONFIG}"
+  "-DCMAKE_PREFIX_PATH=${B}" "-DCOW_EXPECTED_PREFIX=${B}" "-DCOW_EXPECTED_VERSION=${VERSION}"
+  # Only B may provide cow: no user/system package registry.
+  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF)
+run("find_package consumer: build" "${CMAKE_COMMAND}" --build "${_bd}" ${_cfg})
+file(READ "${_bd}/exe-path-${CONFIG}.txt" _exe)
+run("find_package consumer: run" "${_exe}")
+message("${run_out}")
+message("install test passed: installed to ${A}, moved to ${B}, both consumers ran")
