@@ -1,0 +1,371 @@
+/* The contract suite; see contract.h. Every test uses only the consumer API, real
+ * processes of the backend under test and real bytes, and ends with uv_loop_close() == 0. */
+#include "contract/contract.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct contract_fixture *fx;
+static uv_loop_t loop;
+static cow_host_t *host;
+static void *ctx;
+
+struct result {
+  int done;
+  int status;
+  int64_t code;
+  char message[256];
+};
+
+static void on_proc(cow_process_t *p, int status, const cow_error_t *err, void *data)
+{
+  struct result *r = data;
+  assert_int_equal(r->done, 0); /* exactly once */
+  r->done = 1;
+  r->status = status;
+  assert_int_equal(err != NULL, status < 0);
+  if (err)
+    snprintf(r->message, sizeof r->message, "%s", err->message ? err->message : "");
+}
+
+static void on_wait(cow_process_t *p, int status, int64_t code, const cow_error_t *err, void *data)
+{
+  struct result *r = data;
+  assert_int_equal(r->done, 0);
+  r->done = 1;
+  r->status = status;
+  r->code = code;
+  assert_int_equal(err != NULL, status < 0);
+}
+
+static void on_closed(cow_process_t *p, void *data)
+{
+  (*(int *)data)++;
+}
+
+static void run_until(const int *flag)
+{
+  while (!*flag)
+    if (uv_run(&loop, UV_RUN_ONCE) == 0 && !*flag)
+      fail_msg("loop went idle before the awaited callback");
+}
+
+static int setup(void **state)
+{
+  assert_int_equal(uv_loop_init(&loop), 0);
+  int rc = fx->setup(&loop, &host, &ctx);
+  if (rc != 0)
+    fail_msg("%s setup failed: %s", fx->name, cow_strerror(rc));
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  fx->teardown(&loop, host, ctx);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  return 0;
+}
+
+/* Start argv; run the loop until the create callback; fail the test on error. */
+static cow_process_t *start(const char *const *argv, unsigned flags)
+{
+  char *cfg = fx->process_config(ctx, argv, flags);
+  assert_non_null(cfg);
+  cow_process_t *p;
+  struct result created = {0};
+  int rc = cow_host_create_process(host, &p, cfg, on_proc, &created);
+  free(cfg);
+  assert_int_equal(rc, 0);
+  run_until(&created.done);
+  if (created.status != 0)
+    fail_msg("create failed: %s: %s", cow_err_name(created.status), created.message);
+  return p;
+}
+
+static void close_process(cow_process_t *p)
+{
+  int closed = 0;
+  assert_int_equal(cow_process_close(p, on_closed, &closed), 0);
+  run_until(&closed);
+}
+
+/* ---- stdio capture ---- */
+
+struct capture {
+  char *buf;
+  size_t len, cap;
+  int eof;
+  uint64_t sum;
+};
+static struct capture cap_out, cap_err;
+static int waited_before_eof;
+static struct result *watch_wait;
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+  static char chunk[65536];
+  *buf = uv_buf_init(chunk, sizeof chunk);
+}
+
+static void capture_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+  struct capture *c = s->data;
+  if (watch_wait && watch_wait->done)
+    waited_before_eof = 1; /* the exit must never be reported before the output ended */
+  if (n > 0) {
+    for (ssize_t i = 0; i < n; i++)
+      c->sum = c->sum * 31 + (unsigned char)buf->base[i];
+    if (c->len + (size_t)n + 1 > c->cap) {
+      c->cap = (c->len + (size_t)n + 1) * 2;
+      c->buf = realloc(c->buf, c->cap);
+    }
+    memcpy(c->buf + c->len, buf->base, (size_t)n);
+    c->len += (size_t)n;
+    c->buf[c->len] = '\0';
+  } else if (n < 0) {
+    c->eof = 1;
+  }
+}
+
+static void capture_start(cow_process_t *p)
+{
+  memset(&cap_out, 0, sizeof cap_out);
+  memset(&cap_err, 0, sizeof cap_err);
+  uv_stream_t *out = NULL, *err = NULL;
+  assert_int_equal(cow_process_stdio(p, NULL, &out, &err), 0);
+  if (out) {
+    out->data = &cap_out;
+    assert_int_equal(cow_process_read_start(p, COW_STDOUT, alloc_cb, capture_read), 0);
+  }
+  if (err) {
+    err->data = &cap_err;
+    assert_int_equal(cow_process_read_start(p, COW_STDERR, alloc_cb, capture_read), 0);
+  }
+}
+
+static void capture_free(void)
+{
+  free(cap_out.buf);
+  free(cap_err.buf);
+  memset(&cap_out, 0, sizeof cap_out);
+  memset(&cap_err, 0, sizeof cap_err);
+}
+
+/* ---- the contract ---- */
+
+static void exit_codes(void **state)
+{
+  static const int codes[] = {0, 1, 7, 42, 255};
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+    char script[32];
+    snprintf(script, sizeof script, "exit %d", codes[i]);
+    const char *argv[] = {"/bin/sh", "-c", script, NULL};
+    cow_process_t *p = start(argv, 0);
+    assert_true(cow_process_pid(p) >= 0);
+    struct result w = {0};
+    assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+    run_until(&w.done);
+    assert_int_equal(w.status, 0);
+    assert_int_equal(w.code, codes[i]);
+    int64_t code = -1;
+    assert_int_equal(cow_process_exit_code(p, &code), 0);
+    assert_int_equal(code, codes[i]);
+    close_process(p);
+  }
+}
+
+static void many_waiters_and_wait_after_exit(void **state)
+{
+  const char *argv[] = {"/bin/sh", "-c", "sleep 0.1; exit 5", NULL};
+  cow_process_t *p = start(argv, 0);
+  struct result w[8] = {{0}};
+  for (int i = 0; i < 8; i++)
+    assert_int_equal(cow_process_wait(p, on_wait, &w[i]), 0);
+  int64_t code;
+  assert_int_equal(cow_process_exit_code(p, &code), COW_ENOT_EXITED);
+  for (int i = 0; i < 8; i++) {
+    run_until(&w[i].done);
+    assert_int_equal(w[i].status, 0);
+    assert_int_equal(w[i].code, 5);
+  }
+  struct result late = {0};
+  assert_int_equal(cow_process_wait(p, on_wait, &late), 0);
+  assert_int_equal(late.done, 0); /* never inside the call */
+  run_until(&late.done);
+  assert_int_equal(late.code, 5);
+  close_process(p);
+}
+
+static void kill_running_then_after_exit(void **state)
+{
+  const char *argv[] = {"/bin/sh", "-c", "exec sleep 30", NULL};
+  cow_process_t *p = start(argv, 0);
+  struct result w = {0}, k = {0}, k2 = {0};
+  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  assert_int_equal(cow_process_kill(p, on_proc, &k), 0);
+  run_until(&k.done);
+  assert_int_equal(k.status, 0);
+  run_until(&w.done);
+  assert_int_equal(w.status, 0);
+  assert_true(w.code != 0); /* killed: 137 or 4294967295 or a Windows code, never 0 */
+  assert_int_equal(cow_process_kill(p, on_proc, &k2), 0);
+  run_until(&k2.done);
+  assert_int_equal(k2.status, COW_ESRCH);
+  close_process(p);
+}
+
+static void close_with_pending_operations(void **state)
+{
+  const char *argv[] = {"/bin/sh", "-c", "exec sleep 30", NULL};
+  cow_process_t *p = start(argv, 0);
+  struct result w1 = {0}, w2 = {0};
+  assert_int_equal(cow_process_wait(p, on_wait, &w1), 0);
+  assert_int_equal(cow_process_wait(p, on_wait, &w2), 0);
+  int closed = 0;
+  assert_int_equal(cow_process_close(p, on_closed, &closed), 0);
+  assert_int_equal(cow_process_close(p, on_closed, &closed), COW_ECLOSING);
+  run_until(&closed);
+  assert_int_equal(w1.done, 1);
+  assert_int_equal(w1.status, COW_ECANCELED);
+  assert_int_equal(w2.status, COW_ECANCELED);
+  assert_int_equal(closed, 1);
+  /* closing did not kill it (hcsshim semantics); the fixture's teardown reaps the rest */
+}
+
+static void stdout_drained_before_exit(void **state)
+{
+  /* 4 MiB on stdout and some on stderr, then an immediate exit. */
+  const char *argv[] = {"/bin/sh", "-c",
+                        "head -c 4194304 /dev/zero | tr '\\0' 'x'; echo done >&2; exit 9", NULL};
+  cow_process_t *p = start(argv, CONTRACT_STDOUT | CONTRACT_STDERR);
+  struct result w = {0};
+  waited_before_eof = 0;
+  watch_wait = &w;
+  capture_start(p);
+  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  run_until(&w.done);
+  watch_wait = NULL;
+  assert_int_equal(w.status, 0);
+  assert_int_equal(w.code, 9);
+  assert_int_equal(waited_before_eof, 0);
+  assert_true(cap_out.eof);
+  assert_int_equal(cap_out.len, 4194304);
+  assert_string_equal(cap_err.buf, "done\n");
+  capture_free();
+  close_process(p);
+}
+
+static void stdin_roundtrip_and_close_stdin(void **state)
+{
+  const char *argv[] = {"/bin/cat", NULL};
+  cow_process_t *p = start(argv, CONTRACT_STDIN | CONTRACT_STDOUT | CONTRACT_STDERR);
+  capture_start(p);
+  uv_stream_t *in = NULL;
+  assert_int_equal(cow_process_stdio(p, &in, NULL, NULL), 0);
+  assert_non_null(in);
+  uv_write_t wr;
+  uv_buf_t b = uv_buf_init("ping\n", 5);
+  assert_int_equal(uv_write(&wr, in, &b, 1, NULL), 0);
+  struct result cs = {0}, w = {0};
+  assert_int_equal(cow_process_close_stdin(p, on_proc, &cs), 0);
+  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  run_until(&cs.done);
+  assert_int_equal(cs.status, 0);
+  run_until(&w.done); /* cat exits only because stdin reached end of file */
+  assert_int_equal(w.code, 0);
+  assert_string_equal(cap_out.buf, "ping\n");
+  capture_free();
+  close_process(p);
+}
+
+static void bad_input_errors(void **state)
+{
+  cow_process_t *p = NULL;
+  assert_int_equal(cow_host_create_process(NULL, &p, "{}", on_proc, NULL), COW_EINVAL);
+  assert_int_equal(cow_host_create_process(host, NULL, "{}", on_proc, NULL), COW_EINVAL);
+  assert_int_equal(cow_host_create_process(host, &p, NULL, on_proc, NULL), COW_EINVAL);
+  assert_int_equal(cow_process_kill(NULL, on_proc, NULL), COW_EINVAL);
+  struct result created = {0};
+  int rc = cow_host_create_process(host, &p, fx->bad_config, on_proc, &created);
+  if (rc == 0) {
+    /* accepted at the call: then the callback must report the failure, and waiters too */
+    struct result w = {0};
+    assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+    run_until(&created.done);
+    assert_true(created.status < 0);
+    run_until(&w.done);
+    assert_true(w.status < 0);
+    assert_int_equal(w.code, -1);
+    close_process(p);
+  } else {
+    assert_true(rc < 0);
+    assert_null(p);
+  }
+  const char *missing[] = {"/nonexistent/program", NULL};
+  char *cfg = fx->process_config(ctx, missing, 0);
+  struct result c2 = {0};
+  rc = cow_host_create_process(host, &p, cfg, on_proc, &c2);
+  free(cfg);
+  if (rc == 0) {
+    run_until(&c2.done);
+    if (c2.status == 0) {
+      /* some backends report a missing program as exit 127 rather than a failed create */
+      struct result w = {0};
+      assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+      run_until(&w.done);
+      assert_true(w.status < 0 || w.code != 0);
+    }
+    close_process(p);
+  }
+}
+
+static void signal_then_resize_without_console(void **state)
+{
+  const char *argv[] = {"/bin/sh", "-c", "exec sleep 30", NULL};
+  cow_process_t *p = start(argv, 0);
+  struct result r = {0}, w = {0}, s = {0};
+  int rc = cow_process_resize_console(p, 100, 30, on_proc, &r);
+  if (rc == 0) {
+    run_until(&r.done);
+    /* a process without a console cannot be resized (R12: FAILED_PRECONDITION) */
+    assert_true(r.status == COW_ENOTTY || r.status < 0);
+  } else {
+    assert_true(rc == COW_ENOTSUP || rc == COW_ENOTTY);
+  }
+  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  rc = cow_process_signal(p, NULL, on_proc, &s);
+  if (rc == COW_ENOTSUP) {
+    assert_int_equal(cow_process_kill(p, on_proc, &s), 0);
+  } else {
+    assert_int_equal(rc, 0);
+  }
+  run_until(&s.done);
+  assert_int_equal(s.status, 0);
+  run_until(&w.done);
+  assert_int_equal(w.status, 0);
+  close_process(p);
+}
+
+int contract_main(const struct contract_fixture *fixture)
+{
+  fx = fixture;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(exit_codes, setup, teardown),
+      cmocka_unit_test_setup_teardown(many_waiters_and_wait_after_exit, setup, teardown),
+      cmocka_unit_test_setup_teardown(kill_running_then_after_exit, setup, teardown),
+      cmocka_unit_test_setup_teardown(close_with_pending_operations, setup, teardown),
+      cmocka_unit_test_setup_teardown(stdout_drained_before_exit, setup, teardown),
+      cmocka_unit_test_setup_teardown(stdin_roundtrip_and_close_stdin, setup, teardown),
+      cmocka_unit_test_setup_teardown(bad_input_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(signal_then_resize_without_console, setup, teardown),
+  };
+  return _cmocka_run_group_tests(fx->name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
+}
