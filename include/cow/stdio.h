@@ -24,9 +24,10 @@ COW_EXTERN int cow_process_stdio(cow_process_t *process, uv_stream_t **stdin_str
                                  uv_stream_t **stdout_stream, uv_stream_t **stderr_stream);
 
 /** Start reading stdout or stderr. `read_cb` sees exactly what uv_read_start() would give
- *  it, including UV_EOF; after end of file the library closes the host's end of that
- *  stream (the GCS withholds the exit until it does) and counts it as drained. The
- *  stream's `data` field stays the caller's.
+ *  it, including UV_EOF (or a read error); right after that callback returns, the library
+ *  closes that stream (the GCS withholds the exit until the host closes its end) and
+ *  counts it as drained. The stream pointer stays valid memory until the process's close
+ *  callback, but is closed. The stream's `data` field stays the caller's.
  *  @retval COW_EINVAL `which` is not stdout/stderr, or that stream was not requested.
  *  @retval COW_EALREADY end of file was already seen or the stream was closed.
  *  Thread: loop thread. Callback: alloc_cb and read_cb run on the loop thread, per read. */

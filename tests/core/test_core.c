@@ -212,8 +212,22 @@ static void create_fails_releases_waiters(void **state)
   assert_int_equal(count_of("bad"), 0);
 }
 
+static int warn_lines, debug_lines;
+static char last_line[256];
+static void log_cb(cow_log_level_t level, const char *sub, const char *msg, void *data)
+{
+  assert_ptr_equal(data, &warn_lines);
+  if (level == COW_LOG_WARN)
+    warn_lines++;
+  if (level >= COW_LOG_DEBUG)
+    debug_lines++;
+  snprintf(last_line, sizeof last_line, "%s: %s", sub, msg);
+}
+
 static void op_times_out(void **state)
 {
+  warn_lines = debug_lines = 0;
+  cow_log_set(COW_LOG_WARN, log_cb, &warn_lines); /* warnings and worse only */
   cow_container_t *c;
   assert_int_equal(tb_container_new(&c, &loop, &tb, "c1"), 0);
   tb.mode = TB_MANUAL;
@@ -223,6 +237,11 @@ static void op_times_out(void **state)
   assert_int_equal(count_of("shutdown"), 1);
   assert_int_equal(rec.status[index_of("shutdown")], COW_ETIMEDOUT);
   assert_int_equal(tb.timeouts, 1);
+  /* the timeout was logged as a warning; nothing below the level got through */
+  cow_log_set(COW_LOG_ERROR, NULL, NULL);
+  assert_int_equal(warn_lines, 1);
+  assert_int_equal(debug_lines, 0);
+  assert_non_null(strstr(last_line, "core: operation shutdown"));
   /* The backend's late completion is absorbed: no second callback. */
   assert_int_equal(tb_complete(&tb, 0, NULL), 0);
   uv_run(&loop, UV_RUN_DEFAULT);

@@ -3,7 +3,12 @@
  * A backend fills a `static const struct cow_process_ops`, names it in its host ops
  * (`process_ops`), and reports facts (pid, stdio, exit) through the functions below. The
  * core checks arguments and handle state before any slot runs, so a slot never sees a NULL
- * handle or a closing one. A NULL slot makes the consumer call fail with COW_ENOTSUP. */
+ * handle or a closing one. A NULL slot makes the consumer call fail with COW_ENOTSUP
+ * (close_stdin excepted, see there).
+ *
+ * Every slot runs on the loop thread. A slot that returns 0 owns the op and must complete
+ * it exactly once with cow_op_complete() (possibly before returning); a slot that returns a
+ * negative code must not have completed it: the consumer's call then returns that code. */
 #ifndef COW_SYS_PROCESS_H
 #define COW_SYS_PROCESS_H
 
@@ -33,6 +38,8 @@ struct cow_process_ops {
    *  may abandon it but still completes it. May be NULL. */
   void (*timeout)(cow_process_t *p, cow_op_t *op);
 
+  /** Forward a stdin close to the service/guest. The core has already flushed and
+   *  half-closed the local stdin stream. NULL: there is nothing to forward (success). */
   int (*close_stdin)(cow_process_t *p, cow_op_t *op);
   int (*resize_console)(cow_process_t *p, uint16_t width, uint16_t height, cow_op_t *op);
   int (*kill)(cow_process_t *p, cow_op_t *op);
@@ -40,10 +47,14 @@ struct cow_process_ops {
   /* version 2 slots are appended below this line, never inserted above it */
 };
 
-/** The backend state (priv_size bytes, zeroed at creation). */
+/* The functions below are called by backends on the loop thread, except where noted. */
+
+/** The backend state (priv_size bytes, zeroed at creation, max-aligned). Ownership: freed
+ *  by the core after `fini`. */
 COW_EXTERN void *cow_process_priv(const cow_process_t *p);
 
-/** The id to post foreign-thread events to this process with cow_event_post(). */
+/** The id to post foreign-thread events to this process with cow_event_post(); hand this
+ *  to DLL callbacks and threads instead of the pointer. Thread: any, once obtained. */
 COW_EXTERN uint64_t cow_process_event_id(const cow_process_t *p);
 
 /** The host that created the process. */
