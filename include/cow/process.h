@@ -9,6 +9,10 @@
  *    duration of the callback.
  *  - Closing is like uv_close(): operations still pending complete with COW_ECANCELED,
  *    then the close callback runs, then the memory is released.
+ *  - SIGPIPE: writes to a peer that went away must fail with EPIPE instead of killing the
+ *    process, so when the first libcow handle is created and SIGPIPE is still at its
+ *    default disposition, the library sets it to SIG_IGN. A handler or disposition the
+ *    application installed itself is left alone.
  * Stdio streams are in <cow/stdio.h>, the one consumer header that needs <uv.h>. */
 #ifndef COW_PROCESS_H
 #define COW_PROCESS_H

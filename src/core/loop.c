@@ -2,6 +2,9 @@
 #include "core/loop.h"
 
 #include <string.h>
+#ifndef _WIN32
+#  include <signal.h>
+#endif
 
 #include "core/alloc.h"
 #include "core/log.h"
@@ -67,9 +70,30 @@ static void loop_free_cb(uv_handle_t *h)
   cow__free(lp);
 }
 
+/* A write to a peer that went away (a guest that died, a reader that closed its end) must
+ * fail with EPIPE, not kill the host process: libuv writes with write(2), which raises
+ * SIGPIPE. So when SIGPIPE is still at its default the library ignores it, once; a handler
+ * or disposition the application chose is left alone. Documented in <cow/process.h>. */
+static void sigpipe_once(void)
+{
+#ifndef _WIN32
+  struct sigaction old;
+  if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
+      !(old.sa_flags & SA_SIGINFO)) {
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, NULL);
+  }
+#endif
+}
+static uv_once_t sigpipe_guard = UV_ONCE_INIT;
+
 int cow__loop_acquire(uv_loop_t *loop, struct cow__loop **out)
 {
   *out = NULL;
+  uv_once(&sigpipe_guard, sigpipe_once);
   int rc = global_lock();
   if (rc != 0)
     return rc;

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,10 @@ static void op_completes(void **state)
   cow_host_t *h;
   assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
   cow_process_t *p = new_process(h);
+  /* a write to a vanished peer gives EPIPE rather than killing the process */
+  struct sigaction sa;
+  assert_int_equal(sigaction(SIGPIPE, NULL, &sa), 0);
+  assert_true(sa.sa_handler == SIG_IGN);
   assert_int_equal(count_of("created"), 1);
   assert_int_equal(rec.status[index_of("created")], 0);
   assert_int_equal(cow_process_pid(p), 4242);
