@@ -11,5 +11,6 @@
 #include "cow/host.h"
 #include "cow/container.h"
 #include "cow/stdio.h"
+#include "cow/blocking.h"
 
 #endif /* COW_H */

@@ -134,6 +134,17 @@ nomem:
   return COW_ENOMEM;
 }
 
+int cow__loop_in_use(uv_loop_t *loop)
+{
+  if (global_lock() != 0)
+    return 0;
+  int found = 0;
+  for (cow__list *n = loops.next; n != &loops && !found; n = n->next)
+    found = cow__container_of(n, struct cow__loop, registry_link)->loop == loop;
+  uv_mutex_unlock(&global_mutex);
+  return found;
+}
+
 void cow__loop_release(struct cow__loop *lp)
 {
   uv_mutex_lock(&global_mutex);

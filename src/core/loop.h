@@ -36,6 +36,8 @@ struct cow__loop {
 /* Find or create the state for `loop` and take a reference. COW_ENOMEM on failure. */
 int cow__loop_acquire(uv_loop_t *loop, struct cow__loop **out);
 void cow__loop_release(struct cow__loop *lp);
+/* 1 while any libcow handle exists on `loop`. */
+int cow__loop_in_use(uv_loop_t *loop);
 
 /* Enqueue `ev` to run on the loop thread (from the loop thread). */
 void cow__loop_post(struct cow__loop *lp, struct cow__event *ev);

@@ -1,0 +1,101 @@
+/* libcow: the blocking API, for callers without a libuv loop (other runtimes, FFI from
+ * Python, Rust, Go).
+ *
+ * A cow_blocking_t owns a libuv loop running on a thread of its own. Every function below
+ * submits the matching asynchronous libcow call to that thread and waits for its callback,
+ * up to `timeout_ms` (0: wait as long as it takes). The handles it returns are ordinary
+ * libcow handles bound to that private loop: use them only through this header (never with
+ * the asynchronous functions, which must run on the loop's thread).
+ *
+ * Thread: every function is safe to call from any thread, concurrently, except
+ * cow_blocking_free(); calls on one handle after its close has begun are invalid.
+ * Errors: functions return 0 or a negative COW_E* code; `err` (may be NULL) receives the
+ * details and is cleared by the caller with cow_error_clear(). A call that times out
+ * returns COW_ETIMEDOUT; the operation itself still runs to completion on the loop thread
+ * and its result is discarded (a process created too late is closed for you). */
+#ifndef COW_BLOCKING_H
+#define COW_BLOCKING_H
+
+#include "common.h"
+#include "error.h"
+
+COW_BEGIN_DECLS
+
+typedef struct cow_blocking_s cow_blocking_t;
+
+/** Start a private loop thread. Ownership: free with cow_blocking_free(). */
+COW_EXTERN int cow_blocking_new(cow_blocking_t **out);
+
+/** Stop the loop thread and free it.
+ *  @retval COW_EBUSY handles created through it are still open (close them first);
+ *          nothing was freed. */
+COW_EXTERN int cow_blocking_free(cow_blocking_t *b);
+
+/** Run `fn(loop, arg)` on the loop thread and return what it returns: the hook for
+ *  backend constructors that have no blocking wrapper yet. `fn` must not block. */
+COW_EXTERN int cow_blocking_run(cow_blocking_t *b, int (*fn)(struct uv_loop_s *loop, void *arg),
+                                void *arg);
+
+/** Create a process on `host` from a backend document (see cow_host_create_process()) and
+ *  wait until it runs. Its stdio streams are relayed to descriptors fetched with
+ *  cow_blocking_process_stdio().
+ *  Ownership: `*out` is the caller's; close it with cow_blocking_process_close(). */
+COW_EXTERN int cow_blocking_create_process(cow_blocking_t *b, cow_host_t *host,
+                                           const char *config_json, uint64_t timeout_ms,
+                                           cow_process_t **out, cow_error_t *err);
+
+/** Hand over the process's stdio as file descriptors (POSIX; COW_ENOTSUP on Windows). A
+ *  stream that was not requested gives -1. Each descriptor is handed out once: a later call
+ *  gives -1 for it. Ownership: the caller closes them.
+ *  - stdin: write to it; closing it (or shutting down writing) closes the process's stdin.
+ *  - stdout/stderr: read to end of file. The exit is reported once both reached end of file
+ *    inside the library, not when you read them, so read them concurrently with a wait
+ *    if the output may be large. Closing one early discards the rest of that stream. */
+COW_EXTERN int cow_blocking_process_stdio(cow_blocking_t *b, cow_process_t *p, int *stdin_fd,
+                                          int *stdout_fd, int *stderr_fd);
+
+/** Wait for the exit. `*exit_code` as for cow_process_wait_cb. @retval COW_EIO_TIMEOUT
+ *  exited (code valid) but stdio did not drain in time. */
+COW_EXTERN int cow_blocking_process_wait(cow_blocking_t *b, cow_process_t *p, uint64_t timeout_ms,
+                                         int64_t *exit_code, cow_error_t *err);
+
+COW_EXTERN int cow_blocking_process_kill(cow_blocking_t *b, cow_process_t *p, uint64_t timeout_ms,
+                                         cow_error_t *err);
+COW_EXTERN int cow_blocking_process_signal(cow_blocking_t *b, cow_process_t *p,
+                                           const char *options_json, uint64_t timeout_ms,
+                                           cow_error_t *err);
+COW_EXTERN int cow_blocking_process_resize_console(cow_blocking_t *b, cow_process_t *p,
+                                                   uint16_t width, uint16_t height,
+                                                   uint64_t timeout_ms, cow_error_t *err);
+COW_EXTERN int cow_blocking_process_close_stdin(cow_blocking_t *b, cow_process_t *p,
+                                                uint64_t timeout_ms, cow_error_t *err);
+/** The pid, or COW_ENOT_STARTED. */
+COW_EXTERN int64_t cow_blocking_process_pid(cow_blocking_t *b, cow_process_t *p);
+/** Close the handle (does not kill the process) and wait until it is released. */
+COW_EXTERN int cow_blocking_process_close(cow_blocking_t *b, cow_process_t *p);
+
+COW_EXTERN int cow_blocking_container_start(cow_blocking_t *b, cow_container_t *c,
+                                            uint64_t timeout_ms, cow_error_t *err);
+COW_EXTERN int cow_blocking_container_shutdown(cow_blocking_t *b, cow_container_t *c,
+                                               uint64_t timeout_ms, cow_error_t *err);
+COW_EXTERN int cow_blocking_container_terminate(cow_blocking_t *b, cow_container_t *c,
+                                                uint64_t timeout_ms, cow_error_t *err);
+COW_EXTERN int cow_blocking_container_wait(cow_blocking_t *b, cow_container_t *c,
+                                           uint64_t timeout_ms, cow_error_t *err);
+COW_EXTERN int cow_blocking_container_modify(cow_blocking_t *b, cow_container_t *c,
+                                             const char *request_json, uint64_t timeout_ms,
+                                             cow_error_t *err);
+/** Properties (schema1 when `v2` is 0, schema2 otherwise). Ownership: `*json_out` is the
+ *  caller's, released with cow_blocking_free_string(). */
+COW_EXTERN int cow_blocking_container_properties(cow_blocking_t *b, cow_container_t *c, int v2,
+                                                 const char *query_json, uint64_t timeout_ms,
+                                                 char **json_out, cow_error_t *err);
+COW_EXTERN int cow_blocking_container_close(cow_blocking_t *b, cow_container_t *c);
+COW_EXTERN int cow_blocking_host_close(cow_blocking_t *b, cow_host_t *h);
+
+/** Release a string returned by this API. NULL is allowed. Thread: any. */
+COW_EXTERN void cow_blocking_free_string(char *s);
+
+COW_END_DECLS
+
+#endif /* COW_BLOCKING_H */

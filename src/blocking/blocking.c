@@ -1,0 +1,552 @@
+/* The blocking API: a private loop on its own thread, and one request per call, handed over
+ * through a locked queue + uv_async_t and answered through a condition variable. */
+#include "blocking/blocking.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/loop.h"
+
+static void breq_free(struct breq *r)
+{
+  uv_cond_destroy(&r->cond);
+  cow_error_clear(&r->err);
+  cow__free(r->json);
+  cow__free(r->text);
+  cow__free(r);
+}
+
+static void created_closed(void *arg)
+{
+  (void)arg;
+}
+
+void cow__breq_finish(struct breq *r, int status, const cow_error_t *err)
+{
+  cow_blocking_t *b = r->b;
+  uv_mutex_lock(&b->mutex);
+  if (r->abandoned) {
+    uv_mutex_unlock(&b->mutex);
+    /* Nobody will take the result: release what it holds. A process created after its
+     * caller gave up is closed here, so it does not leak. */
+    if (r->is_create && status == 0 && r->obj != NULL)
+      cow__bproc_close(r->obj, created_closed, NULL);
+    breq_free(r);
+    return;
+  }
+  r->status = status;
+  if (err != NULL && status < 0)
+    cow_error_copy(&r->err, err);
+  else if (status < 0)
+    r->err.code = status;
+  r->done = 1;
+  uv_cond_signal(&r->cond);
+  uv_mutex_unlock(&b->mutex);
+}
+
+static void wake_cb(uv_async_t *a)
+{
+  cow_blocking_t *b = cow__container_of(a, cow_blocking_t, wake);
+  cow__list batch;
+  cow__list_init(&batch);
+  uv_mutex_lock(&b->mutex);
+  cow__list_move(&b->queue, &batch);
+  int stop = b->stop;
+  uv_mutex_unlock(&b->mutex);
+  while (!cow__list_empty(&batch)) {
+    struct breq *r = cow__container_of(batch.next, struct breq, link);
+    cow__list_remove(&r->link);
+    int rc = r->start(r);
+    if (rc < 0)
+      cow__breq_finish(r, rc, NULL);
+  }
+  if (stop)
+    uv_close((uv_handle_t *)&b->wake, NULL);
+}
+
+static void loop_thread(void *arg)
+{
+  cow_blocking_t *b = arg;
+  uv_run(&b->loop, UV_RUN_DEFAULT);
+}
+
+int cow_blocking_new(cow_blocking_t **out)
+{
+  if (out == NULL)
+    return COW_EINVAL;
+  *out = NULL;
+  cow_blocking_t *b = cow__calloc(1, sizeof *b);
+  if (b == NULL)
+    return COW_ENOMEM;
+  cow__list_init(&b->queue);
+  int rc = uv_loop_init(&b->loop);
+  if (rc != 0)
+    goto fail_free;
+  if ((rc = uv_mutex_init(&b->mutex)) != 0)
+    goto fail_loop;
+  if ((rc = uv_async_init(&b->loop, &b->wake, wake_cb)) != 0)
+    goto fail_mutex;
+  if ((rc = uv_thread_create(&b->thread, loop_thread, b)) != 0) {
+    uv_close((uv_handle_t *)&b->wake, NULL);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+    goto fail_mutex;
+  }
+  *out = b;
+  return 0;
+fail_mutex:
+  uv_mutex_destroy(&b->mutex);
+fail_loop:
+  uv_loop_close(&b->loop);
+fail_free:
+  cow__free(b);
+  return rc;
+}
+
+/* Submit `r` and wait for it (or for the timeout). Takes ownership of `r`. */
+static int submit(cow_blocking_t *b, struct breq *r, uint64_t timeout_ms, cow_error_t *err)
+{
+  r->b = b;
+  uv_mutex_lock(&b->mutex);
+  cow__list_insert_tail(&b->queue, &r->link);
+  uv_mutex_unlock(&b->mutex);
+  uv_async_send(&b->wake);
+  uv_mutex_lock(&b->mutex);
+  uint64_t deadline = timeout_ms ? uv_hrtime() + timeout_ms * 1000000ull : 0;
+  while (!r->done) {
+    if (deadline == 0) {
+      uv_cond_wait(&r->cond, &b->mutex);
+      continue;
+    }
+    uint64_t now = uv_hrtime();
+    if (now >= deadline || uv_cond_timedwait(&r->cond, &b->mutex, deadline - now) != 0) {
+      if (r->done)
+        break;
+      r->abandoned = 1; /* the loop thread frees it when the operation ends */
+      uv_mutex_unlock(&b->mutex);
+      return cow__error_set(err, COW_ETIMEDOUT, COW_DOMAIN_LIB, 0, "blocking", NULL,
+                            "no answer within %llu ms", (unsigned long long)timeout_ms);
+    }
+  }
+  uv_mutex_unlock(&b->mutex);
+  int status = r->status;
+  if (err != NULL && status < 0) {
+    cow_error_move(err, &r->err);
+    if (err->message == NULL)
+      err->message = cow__strdup(cow_strerror(status));
+  }
+  return status;
+}
+
+static struct breq *breq_new(int (*start)(struct breq *r), void *obj, const char *text)
+{
+  struct breq *r = cow__calloc(1, sizeof *r);
+  if (r == NULL)
+    return NULL;
+  if (uv_cond_init(&r->cond) != 0) {
+    cow__free(r);
+    return NULL;
+  }
+  r->start = start;
+  r->obj = obj;
+  r->code = -1;
+  if (text != NULL && (r->text = cow__strdup(text)) == NULL) {
+    breq_free(r);
+    return NULL;
+  }
+  return r;
+}
+
+/* Run a request and collect it: the common tail of every wrapper. */
+static int call(cow_blocking_t *b, int (*start)(struct breq *), void *obj, const char *text,
+                uint64_t timeout_ms, cow_error_t *err, struct breq **keep)
+{
+  if (b == NULL)
+    return COW_EINVAL;
+  struct breq *r = breq_new(start, obj, text);
+  if (r == NULL)
+    return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "blocking", NULL, NULL);
+  int rc = submit(b, r, timeout_ms, err);
+  if (rc == COW_ETIMEDOUT && !r->done)
+    return rc; /* abandoned: the loop thread owns r now */
+  if (keep != NULL)
+    *keep = r;
+  else
+    breq_free(r);
+  return rc;
+}
+
+static int start_check_idle(struct breq *r)
+{
+  /* Any libcow handle on the loop keeps the core's per-loop state alive. */
+  cow__breq_finish(r, cow__loop_in_use(&r->b->loop) ? COW_EBUSY : 0, NULL);
+  return 0;
+}
+
+int cow_blocking_free(cow_blocking_t *b)
+{
+  if (b == NULL)
+    return COW_EINVAL;
+  int rc = call(b, start_check_idle, NULL, NULL, 0, NULL, NULL);
+  if (rc != 0)
+    return rc;
+  uv_mutex_lock(&b->mutex);
+  b->stop = 1;
+  uv_mutex_unlock(&b->mutex);
+  uv_async_send(&b->wake);
+  uv_thread_join(&b->thread);
+  /* Operations abandoned by timeouts may still hold handles' memory; the loop ran until
+   * nothing was left, so everything is released now. */
+  rc = uv_loop_close(&b->loop);
+  uv_mutex_destroy(&b->mutex);
+  cow__free(b);
+  return rc == 0 ? 0 : COW_EBUSY;
+}
+
+/* ---- run ---- */
+
+struct run_arg {
+  int (*fn)(uv_loop_t *, void *);
+  void *arg;
+};
+
+static int start_run(struct breq *r)
+{
+  struct run_arg *ra = r->obj;
+  cow__breq_finish(r, ra->fn(&r->b->loop, ra->arg), NULL);
+  return 0;
+}
+
+int cow_blocking_run(cow_blocking_t *b, int (*fn)(uv_loop_t *, void *), void *arg)
+{
+  if (fn == NULL)
+    return COW_EINVAL;
+  struct run_arg ra = {fn, arg};
+  return call(b, start_run, &ra, NULL, 0, NULL, NULL);
+}
+
+/* ---- processes ---- */
+
+static void created(cow_process_t *p, int status, const cow_error_t *err, void *data)
+{
+  struct breq *r = data;
+  if (status == 0)
+    status = cow__bproc_attach(r->b, p);
+  if (status < 0) {
+    /* the process never ran (or cannot be relayed): close it, the caller gets the error */
+    cow__bproc_close(p, created_closed, NULL);
+    r->obj = NULL;
+    cow__breq_finish(r, status, err);
+    return;
+  }
+  r->obj = p;
+  cow__breq_finish(r, 0, NULL);
+}
+
+static int start_create(struct breq *r)
+{
+  cow_process_t *p;
+  r->is_create = 1;
+  return cow_host_create_process(r->obj, &p, r->text, created, r);
+}
+
+int cow_blocking_create_process(cow_blocking_t *b, cow_host_t *host, const char *config_json,
+                                uint64_t timeout_ms, cow_process_t **out, cow_error_t *err)
+{
+  if (out == NULL || host == NULL || config_json == NULL)
+    return COW_EINVAL;
+  *out = NULL;
+  struct breq *r = NULL;
+  int rc = call(b, start_create, host, config_json, timeout_ms, err, &r);
+  if (r != NULL) {
+    if (rc == 0)
+      *out = r->obj;
+    breq_free(r);
+  }
+  return rc;
+}
+
+struct fds_arg {
+  cow_process_t *p;
+  int fds[3];
+};
+
+static int start_fds(struct breq *r)
+{
+  struct fds_arg *fa = r->obj;
+  cow__bproc_take_fds(fa->p, fa->fds);
+  cow__breq_finish(r, 0, NULL);
+  return 0;
+}
+
+int cow_blocking_process_stdio(cow_blocking_t *b, cow_process_t *p, int *in, int *out, int *errfd)
+{
+#ifdef _WIN32
+  (void)b;
+  (void)p;
+  (void)in;
+  (void)out;
+  (void)errfd;
+  return COW_ENOTSUP;
+#else
+  if (p == NULL)
+    return COW_EINVAL;
+  struct fds_arg fa = {p, {-1, -1, -1}};
+  int rc = call(b, start_fds, &fa, NULL, 0, NULL, NULL);
+  if (in)
+    *in = fa.fds[0];
+  else if (fa.fds[0] >= 0)
+    uv_fs_close(NULL, NULL, fa.fds[0], NULL);
+  if (out)
+    *out = fa.fds[1];
+  else if (fa.fds[1] >= 0)
+    uv_fs_close(NULL, NULL, fa.fds[1], NULL);
+  if (errfd)
+    *errfd = fa.fds[2];
+  else if (fa.fds[2] >= 0)
+    uv_fs_close(NULL, NULL, fa.fds[2], NULL);
+  return rc;
+#endif
+}
+
+static void proc_done(cow_process_t *p, int status, const cow_error_t *err, void *data)
+{
+  cow__breq_finish(data, status, err);
+}
+
+static void waited(cow_process_t *p, int status, int64_t code, const cow_error_t *err, void *data)
+{
+  struct breq *r = data;
+  r->code = code; /* read by the caller only after done, under the mutex */
+  cow__breq_finish(r, status, err);
+}
+
+static int start_wait(struct breq *r)
+{
+  return cow_process_wait(r->obj, waited, r);
+}
+
+int cow_blocking_process_wait(cow_blocking_t *b, cow_process_t *p, uint64_t timeout_ms,
+                              int64_t *exit_code, cow_error_t *err)
+{
+  if (p == NULL)
+    return COW_EINVAL;
+  struct breq *r = NULL;
+  int rc = call(b, start_wait, p, NULL, timeout_ms, err, &r);
+  if (r != NULL) {
+    if (exit_code)
+      *exit_code = r->code;
+    breq_free(r);
+  }
+  return rc;
+}
+
+static int start_kill(struct breq *r)
+{
+  return cow_process_kill(r->obj, proc_done, r);
+}
+static int start_signal(struct breq *r)
+{
+  return cow_process_signal(r->obj, r->text, proc_done, r);
+}
+static int start_resize(struct breq *r)
+{
+  return cow_process_resize_console(r->obj, r->width, r->height, proc_done, r);
+}
+static int start_close_stdin(struct breq *r)
+{
+  return cow_process_close_stdin(r->obj, proc_done, r);
+}
+
+int cow_blocking_process_kill(cow_blocking_t *b, cow_process_t *p, uint64_t t, cow_error_t *err)
+{
+  return p ? call(b, start_kill, p, NULL, t, err, NULL) : COW_EINVAL;
+}
+
+int cow_blocking_process_signal(cow_blocking_t *b, cow_process_t *p, const char *options,
+                                uint64_t t, cow_error_t *err)
+{
+  return p ? call(b, start_signal, p, options, t, err, NULL) : COW_EINVAL;
+}
+
+int cow_blocking_process_resize_console(cow_blocking_t *b, cow_process_t *p, uint16_t width,
+                                        uint16_t height, uint64_t t, cow_error_t *err)
+{
+  if (p == NULL || b == NULL)
+    return COW_EINVAL;
+  struct breq *r = breq_new(start_resize, p, NULL);
+  if (r == NULL)
+    return COW_ENOMEM;
+  r->width = width;
+  r->height = height;
+  int rc = submit(b, r, t, err);
+  if (!(rc == COW_ETIMEDOUT && !r->done))
+    breq_free(r);
+  return rc;
+}
+
+int cow_blocking_process_close_stdin(cow_blocking_t *b, cow_process_t *p, uint64_t t,
+                                     cow_error_t *err)
+{
+  return p ? call(b, start_close_stdin, p, NULL, t, err, NULL) : COW_EINVAL;
+}
+
+static int start_pid(struct breq *r)
+{
+  r->code = cow_process_pid(r->obj);
+  cow__breq_finish(r, 0, NULL);
+  return 0;
+}
+
+int64_t cow_blocking_process_pid(cow_blocking_t *b, cow_process_t *p)
+{
+  if (p == NULL)
+    return COW_EINVAL;
+  struct breq *r = NULL;
+  int rc = call(b, start_pid, p, NULL, 0, NULL, &r);
+  int64_t pid = rc < 0 ? rc : r->code;
+  if (r != NULL)
+    breq_free(r);
+  return pid;
+}
+
+static void handle_closed(void *arg)
+{
+  cow__breq_finish(arg, 0, NULL);
+}
+
+static int start_close(struct breq *r)
+{
+  cow__bproc_close(r->obj, handle_closed, r);
+  return 0;
+}
+
+int cow_blocking_process_close(cow_blocking_t *b, cow_process_t *p)
+{
+  return p ? call(b, start_close, p, NULL, 0, NULL, NULL) : COW_EINVAL;
+}
+
+/* ---- containers and hosts ---- */
+
+static void ctr_done(cow_container_t *c, int status, const cow_error_t *err, void *data)
+{
+  cow__breq_finish(data, status, err);
+}
+
+static int start_start(struct breq *r)
+{
+  return cow_container_start(r->obj, ctr_done, r);
+}
+static int start_shutdown(struct breq *r)
+{
+  return cow_container_shutdown(r->obj, ctr_done, r);
+}
+static int start_terminate(struct breq *r)
+{
+  return cow_container_terminate(r->obj, ctr_done, r);
+}
+static int start_cwait(struct breq *r)
+{
+  return cow_container_wait(r->obj, ctr_done, r);
+}
+static int start_modify(struct breq *r)
+{
+  return cow_container_modify(r->obj, r->text, ctr_done, r);
+}
+
+int cow_blocking_container_start(cow_blocking_t *b, cow_container_t *c, uint64_t t,
+                                 cow_error_t *err)
+{
+  return c ? call(b, start_start, c, NULL, t, err, NULL) : COW_EINVAL;
+}
+int cow_blocking_container_shutdown(cow_blocking_t *b, cow_container_t *c, uint64_t t,
+                                    cow_error_t *err)
+{
+  return c ? call(b, start_shutdown, c, NULL, t, err, NULL) : COW_EINVAL;
+}
+int cow_blocking_container_terminate(cow_blocking_t *b, cow_container_t *c, uint64_t t,
+                                     cow_error_t *err)
+{
+  return c ? call(b, start_terminate, c, NULL, t, err, NULL) : COW_EINVAL;
+}
+int cow_blocking_container_wait(cow_blocking_t *b, cow_container_t *c, uint64_t t,
+                                cow_error_t *err)
+{
+  return c ? call(b, start_cwait, c, NULL, t, err, NULL) : COW_EINVAL;
+}
+int cow_blocking_container_modify(cow_blocking_t *b, cow_container_t *c, const char *request,
+                                  uint64_t t, cow_error_t *err)
+{
+  return c && request ? call(b, start_modify, c, request, t, err, NULL) : COW_EINVAL;
+}
+
+static void props_done(cow_container_t *c, int status, const char *json, const cow_error_t *err,
+                       void *data)
+{
+  struct breq *r = data;
+  if (status == 0 && json != NULL && (r->json = cow__strdup(json)) == NULL)
+    status = COW_ENOMEM;
+  cow__breq_finish(r, status, err);
+}
+
+static int start_props(struct breq *r)
+{
+  if (r->flag)
+    return cow_container_properties_v2(r->obj, r->text, props_done, r);
+  return cow_container_properties(r->obj, r->text, props_done, r);
+}
+
+int cow_blocking_container_properties(cow_blocking_t *b, cow_container_t *c, int v2,
+                                      const char *query, uint64_t t, char **json_out,
+                                      cow_error_t *err)
+{
+  if (c == NULL || json_out == NULL || b == NULL)
+    return COW_EINVAL;
+  *json_out = NULL;
+  struct breq *r = breq_new(start_props, c, query);
+  if (r == NULL)
+    return COW_ENOMEM;
+  r->flag = v2 != 0;
+  int rc = submit(b, r, t, err);
+  if (rc == COW_ETIMEDOUT && !r->done)
+    return rc;
+  if (rc == 0) {
+    *json_out = r->json;
+    r->json = NULL;
+  }
+  breq_free(r);
+  return rc;
+}
+
+static void container_closed(cow_container_t *c, void *data)
+{
+  cow__breq_finish(data, 0, NULL);
+}
+static void host_closed(cow_host_t *h, void *data)
+{
+  cow__breq_finish(data, 0, NULL);
+}
+static int start_cclose(struct breq *r)
+{
+  return cow_container_close(r->obj, container_closed, r);
+}
+static int start_hclose(struct breq *r)
+{
+  return cow_host_close(r->obj, host_closed, r);
+}
+
+int cow_blocking_container_close(cow_blocking_t *b, cow_container_t *c)
+{
+  return c ? call(b, start_cclose, c, NULL, 0, NULL, NULL) : COW_EINVAL;
+}
+
+int cow_blocking_host_close(cow_blocking_t *b, cow_host_t *h)
+{
+  return h ? call(b, start_hclose, h, NULL, 0, NULL, NULL) : COW_EINVAL;
+}
+
+void cow_blocking_free_string(char *s)
+{
+  cow__free(s);
+}

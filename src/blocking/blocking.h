@@ -1,0 +1,51 @@
+/* Internal: the blocking layer's request machinery and stdio relays. */
+#ifndef COW_BLOCKING_INTERNAL_H
+#define COW_BLOCKING_INTERNAL_H
+
+#include <uv.h>
+
+#include "core/list.h"
+#include "cow.h"
+#include "cow/blocking.h"
+
+struct cow_blocking_s {
+  uv_loop_t loop;
+  uv_thread_t thread;
+  uv_async_t wake;
+  uv_mutex_t mutex; /* guards queue, every request's done/abandoned/results */
+  cow__list queue;
+  int stop;
+};
+
+/* One blocking call: built by the caller, started and finished on the loop thread. */
+struct breq {
+  cow__list link;
+  cow_blocking_t *b;
+  int (*start)(struct breq *r); /* loop thread; <0: failed at once */
+  uv_cond_t cond;
+  unsigned done : 1, abandoned : 1;
+  unsigned is_create : 1; /* an abandoned create closes the process it made */
+  int status;
+  cow_error_t err;
+  int64_t code;
+  char *json;
+  void *obj; /* the handle the call is about, or the one it created */
+  /* arguments, owned by the request */
+  char *text;
+  uint16_t width, height;
+  int flag;
+};
+
+/* Finish `r` from the loop thread: publish the result, or discard it if the caller gave up. */
+void cow__breq_finish(struct breq *r, int status, const cow_error_t *err);
+
+/* Per-process state of the blocking layer (the process's user data). */
+struct bproc;
+/* Set up relays for every stream the process has. Loop thread. */
+int cow__bproc_attach(cow_blocking_t *b, cow_process_t *p);
+/* Take the user's ends (POSIX fds; -1 when absent or taken). Loop thread. */
+void cow__bproc_take_fds(cow_process_t *p, int fds[3]);
+/* Close the relays, then the process; `done` runs after the process's close callback. */
+void cow__bproc_close(cow_process_t *p, void (*done)(void *arg), void *arg);
+
+#endif

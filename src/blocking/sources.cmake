@@ -1,0 +1,1 @@
+cow_sources(blocking.c relay.c)

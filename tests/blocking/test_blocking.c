@@ -1,0 +1,188 @@
+/* The blocking API over the scripted test backend: calls from plain threads, timeouts,
+ * stdio as descriptors (with end of file both ways), concurrent waiters, and freeing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support/test-backend.h"
+
+static struct tb tb;
+static cow_host_t *host;
+
+static int make_host(uv_loop_t *loop, void *arg)
+{
+  return tb_host_new(&host, loop, &tb);
+}
+
+struct exit_arg {
+  cow_process_t *p;
+  int64_t code;
+};
+static int report_exit(uv_loop_t *loop, void *arg)
+{
+  struct exit_arg *ea = arg;
+  cow_process_report_exit(ea->p, ea->code, NULL);
+  return 0;
+}
+
+static int close_test_stdout(uv_loop_t *loop, void *arg)
+{
+  struct tb_process *tp = cow_process_priv(arg);
+  int fd = tp->stdout_fd;
+  tp->stdout_fd = -1;
+  return close(fd);
+}
+
+static int close_test_stderr(uv_loop_t *loop, void *arg)
+{
+  struct tb_process *tp = cow_process_priv(arg);
+  int fd = tp->stderr_fd;
+  tp->stderr_fd = -1;
+  return close(fd);
+}
+
+static int barrier(uv_loop_t *loop, void *arg)
+{
+  return 0;
+}
+
+static void lifecycle_with_stdio(void **state)
+{
+  memset(&tb, 0, sizeof tb);
+  tb.want_stdio = 1;
+  cow_blocking_t *b;
+  assert_int_equal(cow_blocking_new(&b), 0);
+  assert_int_equal(cow_blocking_run(b, make_host, NULL), 0);
+  cow_process_t *p;
+  cow_error_t err = COW_ERROR_INIT;
+  assert_int_equal(cow_blocking_create_process(b, host, "{}", 5000, &p, &err), 0);
+  assert_int_equal(cow_blocking_process_pid(b, p), 4242);
+  int in, out, errfd;
+  assert_int_equal(cow_blocking_process_stdio(b, p, &in, &out, &errfd), 0);
+  assert_true(in >= 0 && out >= 0 && errfd >= 0);
+  int again[3];
+  assert_int_equal(cow_blocking_process_stdio(b, p, &again[0], &again[1], &again[2]), 0);
+  assert_int_equal(again[0], -1); /* handed out once */
+  struct tb_process *tp = cow_process_priv(p);
+  /* process output reaches the caller's descriptor */
+  assert_int_equal(write(tp->stdout_fd, "out!", 4), 4);
+  char buf[16];
+  assert_int_equal(read(out, buf, sizeof buf), 4);
+  assert_memory_equal(buf, "out!", 4);
+  /* the caller's input reaches the process; closing it closes the process's stdin */
+  assert_int_equal(write(in, "in!", 3), 3);
+  close(in);
+  ssize_t got = 0, n;
+  while ((n = read(tp->stdin_fd, buf + got, sizeof buf - (size_t)got)) > 0)
+    got += n;
+  assert_int_equal(got, 3);
+  assert_int_equal(n, 0); /* end of file */
+  assert_memory_equal(buf, "in!", 3);
+  /* The local end closes first, then the backend is told, in the same loop callback: a
+   * run on the loop thread is a barrier behind it. */
+  assert_int_equal(cow_blocking_run(b, barrier, NULL), 0);
+  assert_int_equal(tb.calls[TB_CLOSE_STDIN], 1);
+  /* a wait with a short timeout gives up; the process is still running */
+  int64_t code = 99;
+  assert_int_equal(cow_blocking_process_wait(b, p, 30, &code, &err), COW_ETIMEDOUT);
+  assert_non_null(err.message);
+  cow_error_clear(&err);
+  /* exit + end of file on both streams: the wait returns the code */
+  struct exit_arg ea = {p, 6};
+  assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stdout, p), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
+  assert_int_equal(cow_blocking_process_wait(b, p, 5000, &code, &err), 0);
+  assert_int_equal(code, 6);
+  assert_int_equal(read(out, buf, sizeof buf), 0); /* end of file reached the caller */
+  assert_int_equal(read(errfd, buf, sizeof buf), 0);
+  close(out);
+  close(errfd);
+  assert_int_equal(cow_blocking_process_kill(b, p, 0, &err), COW_ESRCH);
+  cow_error_clear(&err);
+  assert_int_equal(cow_blocking_free(b), COW_EBUSY); /* handles are open */
+  assert_int_equal(cow_blocking_process_close(b, p), 0);
+  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_free(b), 0);
+}
+
+struct waiter {
+  cow_blocking_t *b;
+  cow_process_t *p;
+  int rc;
+  int64_t code;
+};
+
+static void *wait_thread(void *arg)
+{
+  struct waiter *w = arg;
+  w->rc = cow_blocking_process_wait(w->b, w->p, 0, &w->code, NULL);
+  return NULL;
+}
+
+static int complete_it(uv_loop_t *loop, void *arg)
+{
+  return tb_complete(&tb, 0, NULL);
+}
+
+static void concurrent_waiters_and_failures(void **state)
+{
+  memset(&tb, 0, sizeof tb);
+  cow_blocking_t *b;
+  assert_int_equal(cow_blocking_new(&b), 0);
+  assert_int_equal(cow_blocking_run(b, make_host, NULL), 0);
+  cow_process_t *p;
+  assert_int_equal(cow_blocking_create_process(b, host, "{}", 0, &p, NULL), 0);
+  int fds[3];
+  assert_int_equal(cow_blocking_process_stdio(b, p, &fds[0], &fds[1], &fds[2]), 0);
+  assert_int_equal(fds[0], -1); /* no stdio requested */
+  struct waiter w[4];
+  pthread_t th[4];
+  for (int i = 0; i < 4; i++) {
+    w[i] = (struct waiter){b, p, 1, -5};
+    assert_int_equal(pthread_create(&th[i], NULL, wait_thread, &w[i]), 0);
+  }
+  usleep(20000);
+  struct exit_arg ea = {p, 0};
+  assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(w[i].rc, 0);
+    assert_int_equal(w[i].code, 0);
+  }
+  /* a failing create: the error comes back, no handle */
+  tb.mode = TB_COMPLETE_FAIL;
+  tb.fail_code = COW_EHCS;
+  cow_process_t *q = (cow_process_t *)&q;
+  cow_error_t err = COW_ERROR_INIT;
+  assert_int_equal(cow_blocking_create_process(b, host, "{}", 0, &q, &err), COW_EHCS);
+  assert_null(q);
+  assert_int_equal(err.code, COW_EHCS);
+  assert_string_equal(err.message, "scripted failure");
+  cow_error_clear(&err);
+  /* a create that outlives its caller's timeout is closed by the library */
+  tb.mode = TB_MANUAL;
+  assert_int_equal(cow_blocking_create_process(b, host, "{}", 20, &q, &err), COW_ETIMEDOUT);
+  cow_error_clear(&err);
+  assert_null(q);
+  assert_int_equal(cow_blocking_run(b, complete_it, NULL), 0);
+  assert_int_equal(cow_blocking_process_close(b, p), 0);
+  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_free(b), 0);
+  assert_int_equal(cow_blocking_free(NULL), COW_EINVAL);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(lifecycle_with_stdio),
+      cmocka_unit_test(concurrent_waiters_and_failures),
+  };
+  return cmocka_run_group_tests_name("blocking", tests, NULL, NULL);
+}
