@@ -12,5 +12,6 @@
 #include "cow/container.h"
 #include "cow/stdio.h"
 #include "cow/blocking.h"
+#include "cow/guest.h"
 
 #endif /* COW_H */

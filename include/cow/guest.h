@@ -1,0 +1,207 @@
+/* libcow: the guest connection (LCOW): a process host backed by the GCS agent in a Linux
+ * utility VM, reached over a byte stream (the "bridge").
+ *
+ * A connection is a cow_host_t: cow_host_create_process() runs processes in the utility
+ * VM, cow_guest_create_container() creates containers whose host view runs processes in
+ * the container. The async contract is the one in <cow/process.h>.
+ *
+ * Connection loss. When the bridge dies (the guest closed it, sent something malformed,
+ * an RPC got no answer within the RPC timeout, a write failed, or the host was closed),
+ * every request in flight, every process wait and every container wait completes exactly
+ * once with COW_EBRIDGE_CLOSED, whose message carries the cause; later calls fail at once
+ * with COW_EBRIDGE_CLOSED. cow_guest_bridge_error() returns the cause.
+ *
+ * Processes. Stdio listeners exist before ExecuteProcess is written; ports are allocated
+ * from `first_stdio_port` upward and never reused. A WaitForProcess with an infinite
+ * timeout is sent for every process right after it started. Exit codes are reported as
+ * the guest sends them (an unsigned 32-bit value: a UVM process killed by a signal reports
+ * 4294967295, a container process 128+signal). Kill/signal answered "not found"
+ * (0x80070490) complete with COW_ESRCH. The GCS cannot signal or resize processes that
+ * run directly in the utility VM: those calls complete with COW_ENOTSUP.
+ *
+ * Notifications for containers this connection does not track (closed handles, containers
+ * created by someone else) are logged and dropped; they do not kill the bridge (hcsshim
+ * treats them as fatal; the guest can legitimately send them). */
+#ifndef COW_GUEST_H
+#define COW_GUEST_H
+
+#include "common.h"
+#include "container.h"
+#include "error.h"
+#include "host.h"
+
+COW_BEGIN_DECLS
+
+/** A transport (see <cow/sys/transport.h> for writing one). Reference counted. */
+typedef struct cow_guest_transport_s cow_guest_transport_t;
+
+/** AF_UNIX "port directory" transport: port N is the socket DIR/N (decimal). The host
+ *  listens, the guest dials (the convention of Firecracker and Cloud Hypervisor hybrid
+ *  vsock). `dir` is copied; DIR/N must fit in sun_path (about 100 bytes).
+ *  Ownership: the caller owns one reference (cow_guest_transport_release()).
+ *  Thread: any. @retval COW_EINVAL NULL, empty or too long a directory
+ *  @retval COW_ENOTSUP on platforms without AF_UNIX stream sockets. */
+COW_EXTERN int cow_guest_transport_unix(cow_guest_transport_t **out, const char *dir);
+
+/** AF_VSOCK transport (Linux): listens on VMADDR_CID_ANY:port. It only ever binds and
+ *  listens; the guest dials CID 2. Accepted connections are not filtered by peer CID: a
+ *  host serving several VMs through one vsock port space must keep their ports apart.
+ *  @retval COW_ENOTSUP elsewhere. Thread: any. */
+COW_EXTERN int cow_guest_transport_vsock(cow_guest_transport_t **out);
+
+/** Hyper-V socket transport (Windows): meant to listen on VMID `vm_id` (a GUID string)
+ *  with service id XXXXXXXX-facb-11e6-bd58-64006a7986d3 (Data1 = port). NOT YET
+ *  FUNCTIONAL: the VM id is validated, but every listen fails with COW_ENOTSUP until the
+ *  core can hand a backend a socket-capable stream on Windows (libuv's uv_pipe_t cannot
+ *  wrap an AF_HYPERV socket).
+ *  @retval COW_EINVAL malformed GUID @retval COW_ENOTSUP on other platforms.
+ *  Thread: any. */
+COW_EXTERN int cow_guest_transport_hvsock(cow_guest_transport_t **out, const char *vm_id);
+
+/** Drop one reference; the transport is freed with the last one. NULL is allowed.
+ *  Thread: any (but not concurrently with a listen on it). */
+COW_EXTERN void cow_guest_transport_release(cow_guest_transport_t *transport);
+
+/** Supplies the W3C `traceparent` (and optionally `tracestate`) for the next request.
+ *  Called on the loop thread for every request written; the returned strings are borrowed
+ *  and copied at once. Return NULL for "no trace context". */
+typedef const char *(*cow_guest_trace_cb)(const char **tracestate, void *data);
+
+#define COW_GUEST_OPTIONS_VERSION 1
+#define COW_GUEST_BRIDGE_PORT 0x40000000u
+#define COW_GUEST_FIRST_STDIO_PORT 0x40000001u
+
+/** Options of cow_guest_connect(). Start from COW_GUEST_OPTIONS_INIT (or
+ *  cow_guest_options_init()); fields are only ever appended. All pointers are borrowed
+ *  for the duration of the call that takes the options, except `trace_data`. */
+typedef struct cow_guest_options {
+  unsigned int version;             /**< COW_GUEST_OPTIONS_VERSION */
+  cow_guest_transport_t *transport; /**< listener factory (bridge and stdio); required
+                                         by cow_guest_connect(), for stdio by both */
+  uint64_t rpc_timeout_ms;    /**< a synchronous request unanswered this long kills the
+                                   bridge (R1). 0: the default, 300000 (5 min) */
+  uint32_t max_message_size;  /**< largest incoming frame, header included. 0: 65536 */
+  uint32_t first_stdio_port;  /**< 0: COW_GUEST_FIRST_STDIO_PORT */
+  uint64_t connect_timeout_ms; /**< accept + negotiate; 0: 120000 (hcsshim: 2 min) */
+  cow_guest_trace_cb trace_cb; /**< trace context provider for RequestBase.otsc, or NULL */
+  void *trace_data;            /**< handed to trace_cb; must outlive the connection */
+} cow_guest_options_t;
+
+#define COW_GUEST_OPTIONS_INIT {COW_GUEST_OPTIONS_VERSION, NULL, 0, 0, 0, 0, NULL, NULL}
+
+/** Fill `opts` with the defaults (same as COW_GUEST_OPTIONS_INIT). Thread: any. */
+COW_EXTERN void cow_guest_options_init(cow_guest_options_t *opts);
+
+/** Listen for the guest's bridge connection on COW_GUEST_BRIDGE_PORT of opts->transport,
+ *  accept exactly one connection, negotiate the protocol (version 4, nothing else is sent
+ *  until the answer arrived) and, when the guest asks for them, send the host Create and
+ *  Start messages. The listener exists when this returns 0: start the VM after that.
+ *
+ *  `*out` is returned at once; `cb` reports whether the connection is usable. Requests
+ *  made before that fail with COW_EINVALID_STATE. The caller owns `*out` and closes it
+ *  with cow_host_close() whatever the outcome.
+ *  Ownership: `*out` belongs to the caller; the transport is referenced, not taken.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned (status 0, or the
+ *  failure: COW_ETIMEDOUT, COW_EBRIDGE_CLOSED, COW_EPROTOCOL, a guest error).
+ *  @retval COW_EINVAL @retval COW_EVERSION options from a newer library
+ *  @retval other the transport could not listen. */
+COW_EXTERN int cow_guest_connect(cow_host_t **out, struct uv_loop_s *loop,
+                                 const cow_guest_options_t *opts, cow_host_cb cb, void *data);
+
+/** As cow_guest_connect(), over a stream that is already connected to the guest (a
+ *  socketpair, a vsock accepted elsewhere). `stream` must be initialised on `loop`; the
+ *  library reads, writes and uv_close()s it, and it must stay allocated until the host's
+ *  close callback has run. opts->transport (may be NULL) is used for stdio only; without
+ *  it processes cannot have stdio pipes (COW_ENOTSUP).
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_guest_connect_stream(cow_host_t **out, struct uv_loop_s *loop,
+                                        struct uv_stream_s *stream,
+                                        const cow_guest_options_t *opts, cow_host_cb cb,
+                                        void *data);
+
+/** The Capabilities object of the negotiate answer, as JSON text, or NULL before the
+ *  connection is up. Ownership: owned by the host, valid until its close callback.
+ *  Thread: loop thread. */
+COW_EXTERN const char *cow_guest_capabilities(const cow_host_t *host);
+
+/** LCOW GuestDefinedCapabilities, as flags. */
+#define COW_GUEST_CAP_NAMESPACE_ADD 0x1u   /**< NamespaceAddRequestSupported */
+#define COW_GUEST_CAP_SIGNAL_PROCESS 0x2u  /**< SignalProcessSupported */
+#define COW_GUEST_CAP_DUMP_STACKS 0x4u     /**< DumpStacksSupported */
+#define COW_GUEST_CAP_DELETE_CONTAINER_STATE 0x8u /**< DeleteContainerStateSupported */
+
+/** The capability flags above (0 before the connection is up). Thread: loop thread. */
+COW_EXTERN unsigned cow_guest_capability_flags(const cow_host_t *host);
+
+/** The protocol version negotiated (4), or 0 before. Thread: loop thread. */
+COW_EXTERN int cow_guest_protocol_version(const cow_host_t *host);
+
+/** Why the bridge died: 0 while it is alive; otherwise the code of the cause
+ *  (COW_EOF for a clean close by the guest, COW_EPROTOCOL for malformed input,
+ *  COW_ETIMEDOUT for the RPC timeout, COW_ECANCELED for a close by the host, an I/O
+ *  error...) with details copied into `out` (may be NULL; the caller clears it).
+ *  Thread: loop thread. */
+COW_EXTERN int cow_guest_bridge_error(const cow_host_t *host, cow_error_t *out);
+
+/** Set the trace context of the requests written from now on (until changed), which
+ *  takes precedence over the options' trace_cb: W3C `traceparent` (e.g.
+ *  "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") and optional `tracestate`.
+ *  NULL traceparent clears it. Strings are copied.
+ *  Thread: loop thread. @retval COW_EINVAL malformed traceparent @retval COW_ENOMEM */
+COW_EXTERN int cow_guest_set_trace_context(cow_host_t *host, const char *traceparent,
+                                           const char *tracestate);
+
+/** Completion of a request that returns text (DumpStacks): `text` is borrowed for the
+ *  callback, NULL unless status is 0. */
+typedef void (*cow_guest_text_cb)(cow_host_t *host, int status, const char *text,
+                                  const cow_error_t *err, void *data);
+
+/** ModifySettings on the utility VM (null container id): `request_json` is the guest's
+ *  ModifySettingRequest object ({"ResourceType":..., "RequestType":..., "Settings":{...}}),
+ *  copied. Thread: loop thread. Callback: exactly once when 0 is returned.
+ *  @retval COW_EINVAL not a JSON object @retval COW_EMSG_TOO_LARGE over 64 KiB */
+COW_EXTERN int cow_guest_modify(cow_host_t *host, const char *request_json, cow_host_cb cb,
+                                void *data);
+
+/** DumpStacks: the guest's goroutine stacks. @retval COW_ENOTSUP the guest does not
+ *  advertise DumpStacksSupported. Thread: loop thread. Callback: exactly once when 0. */
+COW_EXTERN int cow_guest_dump_stacks(cow_host_t *host, cow_guest_text_cb cb, void *data);
+
+/** DeleteContainerState for container `id` (after its exit and resource release).
+ *  @retval COW_ENOTSUP the guest does not advertise DeleteContainerStateSupported.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+COW_EXTERN int cow_guest_delete_container_state(cow_host_t *host, const char *id,
+                                                cow_host_cb cb, void *data);
+
+/** Create container `id` from `config_json`, the LCOW hosted-system document
+ *  ({"SchemaVersion":{"Major":2,"Minor":1},"OciBundlePath":...,"OciSpecification":{...},
+ *  "ScratchDirPath":...}), sent as the ContainerConfig string. OciSpecification must
+ *  hold `linux`, `process` and `root` objects (the GCS dereferences them unchecked).
+ *  The container starts running at the first process created on cow_container_host(c)
+ *  without OciProcess (its init); its exit is reported through cow_container_wait().
+ *
+ *  `*out` is returned at once; `cb` reports the creation. The caller owns `*out` and
+ *  closes it with cow_container_close() whatever the outcome.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned.
+ *  @retval COW_EINVAL bad id or document @retval COW_EEXIST id already used on this
+ *  connection @retval COW_EINVALID_STATE not connected @retval COW_EBRIDGE_CLOSED */
+COW_EXTERN int cow_guest_create_container(cow_container_t **out, cow_host_t *host,
+                                          const char *id, const char *config_json,
+                                          cow_container_cb cb, void *data);
+
+/** Attach to container `id` that already exists in the guest (no request is sent). Its
+ *  exit notification is delivered only if a WaitForProcess on its init process completes.
+ *  Thread: loop thread. @retval COW_EEXIST already tracked on this connection. */
+COW_EXTERN int cow_guest_open_container(cow_container_t **out, cow_host_t *host,
+                                        const char *id);
+
+/** How the container exited, from the guest's exit notification: "GracefulExit" (after
+ *  SIGTERM through shutdown or a signal to init), "ForcedExit" (SIGKILL),
+ *  "UnexpectedExit" (init exited on its own), or NULL when no notification arrived (not
+ *  exited, or the connection was lost: see cow_container_wait_error()).
+ *  Ownership: owned by the container, valid until its close callback. Thread: loop thread. */
+COW_EXTERN const char *cow_guest_container_exit_type(const cow_container_t *container);
+
+COW_END_DECLS
+
+#endif /* COW_GUEST_H */

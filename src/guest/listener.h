@@ -1,0 +1,36 @@
+/* Internal: transports and their one-connection listeners (see <cow/sys/transport.h>).
+ *
+ * The library side of a listen: it allocates the listener (with the transport's state
+ * behind it), hands it to the transport, and receives exactly one completion through
+ * `done_cb`, after which the listener is freed. Thread: loop thread, except the
+ * transport's reference count, which any thread may touch. */
+#ifndef COW_GUEST_LISTENER_H
+#define COW_GUEST_LISTENER_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "cow/guest.h"
+#include "cow/sys/transport.h"
+
+typedef void (*cow__listener_cb)(cow_guest_listener_t *l, int status, void *arg);
+
+/* Start listening on `port`; `pipe` receives the accepted connection. `done_cb` runs
+ * exactly once (never inside this call) unless a negative code is returned; the listener
+ * is freed right after it returns. */
+int cow__listener_start(cow_guest_listener_t **out, cow_guest_transport_t *t, uv_loop_t *loop,
+                        uint32_t port, uv_pipe_t *pipe, cow__listener_cb done_cb, void *arg);
+
+/* Abandon: done_cb still runs once (COW_ECANCELED, or 0 if the connection had already
+ * been accepted). Idempotent. */
+void cow__listener_cancel(cow_guest_listener_t *l);
+
+void cow__transport_ref(cow_guest_transport_t *t);
+
+/* Built-in transports (src/unix, src/win). Each returns 0 and fills *out, or a code. */
+int cow__transport_unix_new(cow_guest_transport_t **out, const char *dir);
+int cow__transport_vsock_new(cow_guest_transport_t **out);
+int cow__transport_hvsock_new(cow_guest_transport_t **out, const char *vm_id);
+
+#endif

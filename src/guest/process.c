@@ -1,0 +1,501 @@
+/* Processes on a guest connection (gcs-protocol §4.5-§4.8, §5): ExecuteProcess with stdio
+ * listeners that exist before the request is written, the WaitForProcess sent for every
+ * process, signals, console resize. The core owns the stdio streams once they are ready,
+ * holds the exit until stdout/stderr reach end of file and closes the host's side then,
+ * which is what lets the guest complete WaitForProcess for container processes. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "guest/guest.h"
+
+static const char *const stream_names[3] = {"stdin", "stdout", "stderr"};
+
+static int listeners_pending(const struct cow__guest_process *gp)
+{
+  return gp->listeners[0] || gp->listeners[1] || gp->listeners[2];
+}
+
+static void cancel_listeners(struct cow__guest_process *gp)
+{
+  for (int i = 0; i < 3; i++)
+    cow__listener_cancel(gp->listeners[i]);
+}
+
+static void report_exit(struct cow__guest_process *gp)
+{
+  cow_process_report_exit(gp->p, gp->exit_err.code < 0 ? -1 : gp->exit_code,
+                          gp->exit_err.code < 0 ? &gp->exit_err : NULL);
+}
+
+/* The create op completes once the exec answered and every requested stream has been
+ * accepted (the guest dials before answering, but the accepts may still sit in the
+ * backlog), or once the failure is known and every listener has reported back. */
+static void maybe_finish_create(struct cow__guest_process *gp)
+{
+  if (gp->create_done || listeners_pending(gp) || gp->create_op == NULL)
+    return;
+  if (gp->exec_call != NULL && gp->exit_err.code == 0)
+    return; /* exec still in flight */
+  cow_op_t *op = gp->create_op;
+  gp->create_op = NULL;
+  gp->create_done = 1;
+  if (!gp->started) {
+    cow_op_complete(op, gp->exit_err.code ? gp->exit_err.code : COW_EPROTOCOL,
+                    gp->exit_err.code ? &gp->exit_err : NULL);
+    return;
+  }
+  for (int i = 0; i < 3; i++)
+    if (gp->want[i] && gp->accepted[i])
+      cow_process_stdio_ready(gp->p, (cow_stdio_t)i);
+  cow_op_complete(op, 0, NULL);
+  if (gp->exit_pending) {
+    gp->exit_pending = 0;
+    report_exit(gp);
+  }
+}
+
+static void fail_create(struct cow__guest_process *gp, const cow_error_t *err)
+{
+  if (gp->exit_err.code == 0 && cow_error_copy(&gp->exit_err, err) != 0)
+    gp->exit_err.code = err->code;
+  if (gp->exit_err.code == 0)
+    gp->exit_err.code = COW_EPROTOCOL;
+  cancel_listeners(gp);
+  maybe_finish_create(gp);
+}
+
+static void accepted_closed(uv_handle_t *h)
+{
+  cow_process_unref(h->data);
+}
+
+static void stdio_accepted(cow_guest_listener_t *l, int status, void *arg)
+{
+  struct cow__guest_process *gp = arg;
+  int i = 0;
+  while (i < 3 && gp->listeners[i] != l)
+    i++;
+  if (i == 3)
+    return; /* cannot happen: every listener is registered before it can complete */
+  gp->listeners[i] = NULL;
+  if (status == 0) {
+    if (gp->closing || (gp->exit_err.code != 0 && !gp->started)) {
+      /* Nobody will use it: close it now rather than leave the guest's dial hanging
+       * (§10 E.53). The core skips a pipe that is already closing. */
+      uv_pipe_t *pipe = cow_process_stdio_pipe(gp->p, (cow_stdio_t)i);
+      pipe->data = gp->p;
+      cow_process_ref(gp->p);
+      uv_close((uv_handle_t *)pipe, accepted_closed);
+    } else {
+      gp->accepted[i] = 1;
+    }
+  } else if (status != COW_ECANCELED && !gp->closing) {
+    cow_error_t err = COW_ERROR_INIT;
+    cow__error_set(&err, status, COW_DOMAIN_OS, 0, "create_process", NULL,
+                   "accepting the %s connection on port %" PRIu32 " failed: %s",
+                   stream_names[i], gp->ports[i], cow_strerror(status));
+    fail_create(gp, &err);
+    cow_error_clear(&err);
+  }
+  maybe_finish_create(gp);
+  cow_process_unref(gp->p); /* taken when the listener started */
+}
+
+/* ---- wait ---- */
+
+static void wait_done(struct cow__guest_call *call, int status, const struct cow__proto_resp *resp,
+                      const cow_error_t *err)
+{
+  struct cow__guest_process *gp = call->owner;
+  gp->wait_call = NULL;
+  cow_error_t e = COW_ERROR_INIT;
+  if (status < 0) {
+    cow_error_copy(&e, err);
+  } else if (resp->result == 0) {
+    gp->exit_code = cow__proto_int(resp->body, "ExitCode", 0);
+  } else {
+    /* Includes 0x80070490: the guest forgot the process (its exit was consumed by another
+     * wait), so the code is lost. HEAD hcsshim reads that as "exit 0"; an error (ENOENT
+     * with the HRESULT) is the honest answer. */
+    cow__proto_resp_error(resp, "wait", NULL, &e);
+  }
+  if (e.code < 0 && gp->exit_err.code == 0)
+    cow_error_move(&gp->exit_err, &e);
+  cow_error_clear(&e);
+  cow__log(COW_LOG_DEBUG, "guest", "process %" PRIu32 " in %s exited: code %lld, status %s",
+           gp->pid, gp->cid, (long long)gp->exit_code, cow_err_name(gp->exit_err.code));
+  if (!gp->create_done) {
+    if (gp->exit_err.code < 0) {
+      /* The stdio accepts may never come now (connection lost): give up on them. */
+      cancel_listeners(gp);
+    }
+    gp->exit_pending = 1;
+    maybe_finish_create(gp);
+    return;
+  }
+  report_exit(gp);
+}
+
+static void send_wait(struct cow__guest_process *gp)
+{
+  struct cow__proto_trace trace;
+  cow__guest_trace(gp->conn, &trace);
+  json_t *body = cow__proto_wait(gp->cid, gp->pid, COW__WAIT_INFINITE, &trace);
+  cow_error_t err = COW_ERROR_INIT;
+  /* Untimed: a wait legitimately lasts as long as the process (§4.1: no timeout at all). */
+  int rc = body ? cow__guest_call(gp->conn, &gp->calls, COW__MSG_WAIT_FOR_PROCESS, body, 0, NULL,
+                                  gp, NULL, wait_done, &gp->wait_call, &err)
+                : cow__error_set(&err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "wait", NULL, NULL);
+  json_decref(body);
+  if (rc != 0) {
+    cow__log(COW_LOG_ERROR, "guest", "failed to wait on process %" PRIu32 ": %s", gp->pid,
+             err.message ? err.message : "");
+    if (gp->exit_err.code == 0)
+      cow_error_move(&gp->exit_err, &err);
+    gp->exit_pending = 1;
+  }
+  cow_error_clear(&err);
+}
+
+/* ---- exec ---- */
+
+static void exec_done(struct cow__guest_call *call, int status, const struct cow__proto_resp *resp,
+                      const cow_error_t *err)
+{
+  struct cow__guest_process *gp = call->owner;
+  cow_process_t *p = gp->p;
+  gp->exec_call = NULL;
+  if (status == 0 && resp->result == 0) {
+    gp->pid = (uint32_t)cow__proto_int(resp->body, "ProcessId", 0);
+    gp->started = 1;
+    cow_process_set_pid(p, gp->pid);
+    /* Every process is waited for, even one whose handle is already closed: the guest
+     * keeps an unwaited process forever, and a container's exit notification depends on
+     * the wait on its init (§6.4). */
+    send_wait(gp);
+    if (gp->closing && gp->wait_call != NULL) {
+      cow__guest_call_abandon(gp->wait_call, COW_ECANCELED);
+      gp->wait_call = NULL;
+    }
+    if (gp->exit_pending && !gp->create_done && gp->exit_err.code < 0)
+      cancel_listeners(gp);
+  } else {
+    cow_error_t e = COW_ERROR_INIT;
+    if (status < 0)
+      cow_error_copy(&e, err);
+    else
+      cow__proto_resp_error(resp, "create_process", NULL, &e);
+    fail_create(gp, &e);
+    cow_error_clear(&e);
+  }
+  maybe_finish_create(gp);
+  cow_process_unref(p); /* taken when the exec was sent */
+}
+
+static int has_command(const json_t *params)
+{
+  json_t *args = json_object_get(params, "CommandArgs");
+  if (json_is_array(args) && json_array_size(args) > 0 &&
+      json_is_string(json_array_get(args, 0)) && json_string_length(json_array_get(args, 0)) > 0)
+    return 1;
+  json_t *line = json_object_get(params, "CommandLine");
+  return json_is_string(line) && json_string_length(line) > 0;
+}
+
+int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_container *gc,
+                              cow_process_t *p, const char *config_json, cow_op_t *op)
+{
+  struct cow__guest_process *gp = cow_process_priv(p);
+  gp->p = p;
+  gp->conn = conn;
+  gp->container = gc;
+  gp->exit_code = -1;
+  cow__list_init(&gp->calls);
+  const char *cid = gc ? cow_container_id(gc->c) : COW__NULL_CONTAINER_ID;
+  snprintf(gp->cid, sizeof gp->cid, "%s", cid);
+
+  cow_error_t err = COW_ERROR_INIT;
+  int rc = cow__guest_check_ready(conn, "create_process", &err);
+  cow_error_clear(&err);
+  if (rc != 0)
+    return rc;
+  json_t *params = cow__proto_parse_object(config_json, "the process parameters", NULL);
+  if (params == NULL)
+    return COW_EINVAL;
+  int external = gc == NULL || json_is_true(json_object_get(params, "CreateInUtilityVM"));
+  json_t *oci = json_object_get(params, "OciProcess");
+  if (external && !has_command(params)) {
+    /* The GCS indexes argv[0] unchecked and dies (recording j9): never send it. */
+    cow__log(COW_LOG_WARN, "guest", "refused an exec without CommandArgs or CommandLine");
+    json_decref(params);
+    return COW_EINVAL;
+  }
+  if (oci != NULL && !json_is_object(oci)) {
+    json_decref(params);
+    return COW_EINVAL;
+  }
+  if (external)
+    gp->tty = json_is_true(json_object_get(params, "EmulateConsole"));
+  else if (oci != NULL)
+    gp->tty = json_is_true(json_object_get(oci, "terminal"));
+  else
+    gp->tty = gc->terminal;
+  static const char *const pipe_keys[3] = {"CreateStdInPipe", "CreateStdOutPipe",
+                                           "CreateStdErrPipe"};
+  int any = 0;
+  for (int i = 0; i < 3; i++) {
+    gp->want[i] = json_is_true(json_object_get(params, pipe_keys[i]));
+    any |= gp->want[i];
+  }
+  if (any && conn->transport == NULL) {
+    json_decref(params);
+    return COW_ENOTSUP; /* no listener factory: stdio cannot be relayed */
+  }
+  /* Ports are allocated in stdin, stdout, stderr order and never reused (§5.1), even
+   * when the request below is refused. */
+  for (int i = 0; i < 3; i++)
+    gp->ports[i] = gp->want[i] ? cow__guest_alloc_port(conn) : 0;
+  struct cow__proto_trace trace;
+  cow__guest_trace(conn, &trace);
+  json_t *body = cow__proto_execute(gp->cid, params, gp->ports, &trace);
+  json_decref(params);
+  if (body == NULL)
+    return COW_ENOMEM;
+  char *text = cow__proto_dump(body);
+  rc = text == NULL ? COW_ENOMEM
+                    : strlen(text) + COW__FRAME_HEADER_SIZE > COW__FRAME_MAX_SIZE ? COW_EMSG_TOO_LARGE
+                                                                                  : 0;
+  cow__free(text);
+  if (rc != 0) {
+    json_decref(body);
+    return rc;
+  }
+
+  /* Listeners first: the guest dials while it handles ExecuteProcess (§5.1). From here on
+   * failures are reported through the op, because a started listener completes later. */
+  gp->create_op = op;
+  int started = 0;
+  for (int i = 0; i < 3 && rc == 0; i++) {
+    if (!gp->want[i])
+      continue;
+    rc = cow__listener_start(&gp->listeners[i], conn->transport, conn->loop, gp->ports[i],
+                             cow_process_stdio_pipe(p, (cow_stdio_t)i), stdio_accepted, gp);
+    if (rc == 0) {
+      cow_process_ref(p);
+      started++;
+    }
+  }
+  if (rc != 0) {
+    cow__error_set(&err, rc, COW_DOMAIN_OS, 0, "create_process", NULL,
+                   "cannot listen for the stdio of the process: %s", cow_strerror(rc));
+    json_decref(body);
+    if (started == 0) {
+      cow_error_clear(&err);
+      gp->create_op = NULL;
+      return rc;
+    }
+    fail_create(gp, &err);
+    cow_error_clear(&err);
+    return 0;
+  }
+  cow_process_ref(p); /* until exec_done: the process must outlive its exec */
+  rc = cow__guest_call(conn, &gp->calls, COW__MSG_EXECUTE_PROCESS, body, 1, NULL, gp, NULL,
+                       exec_done, &gp->exec_call, &err);
+  json_decref(body);
+  if (rc != 0) {
+    cow_process_unref(p);
+    if (started == 0) {
+      cow_error_clear(&err);
+      gp->create_op = NULL;
+      return rc;
+    }
+    fail_create(gp, &err);
+  } else {
+    /* The exec outlives a close of the handle (it is not cancellable, §4.1): keep it out
+     * of the list that close abandons. */
+    cow__list_remove(&gp->exec_call->link);
+    cow__list_init(&gp->exec_call->link);
+  }
+  cow_error_clear(&err);
+  return 0;
+}
+
+/* ---- process ops ---- */
+
+static void gp_close(cow_process_t *p)
+{
+  struct cow__guest_process *gp = cow_process_priv(p);
+  if (gp->conn == NULL)
+    return; /* never set up */
+  gp->closing = 1;
+  cancel_listeners(gp);
+  /* Pending signals, resizes and the wait become tombstones: the guest's late answers
+   * are absorbed, not "unknown id" (§5.4). */
+  cow__guest_calls_abandon_all(&gp->calls, COW_ECANCELED);
+  gp->wait_call = NULL;
+  if (gp->create_op != NULL && !gp->create_done) {
+    cow_op_t *op = gp->create_op;
+    gp->create_op = NULL;
+    gp->create_done = 1;
+    cow_op_complete(op, COW_ECANCELED, NULL);
+  }
+}
+
+static void gp_fini(cow_process_t *p)
+{
+  struct cow__guest_process *gp = cow_process_priv(p);
+  cow_error_clear(&gp->exit_err);
+}
+
+static void gp_timeout(cow_process_t *p, cow_op_t *op)
+{
+  struct cow__guest_process *gp = cow_process_priv(p);
+  struct cow__guest_call *call = cow__guest_call_find(&gp->calls, op);
+  if (call != NULL)
+    cow__guest_call_abandon(call, COW_ETIMEDOUT);
+  /* The create op is not cancellable (§4.1): it completes when the exec does. */
+}
+
+/* Signal and resize of a utility-VM process: the GCS looks the null id up as a container
+ * and answers 0xC037010E (§9.2). Say what that means instead of "system not found". */
+static int uvm_refusal(struct cow__guest_call *call, const struct cow__proto_resp *resp,
+                       cow_error_t *e)
+{
+  struct cow__guest_process *gp = call->owner;
+  if (gp->container != NULL || (uint32_t)resp->result != COW__HR_SYSTEM_NOT_FOUND)
+    return 0;
+  return cow__error_set(e, COW_ENOTSUP, COW_DOMAIN_GUEST, (uint32_t)resp->result,
+                        cow_op_name(call->op), NULL,
+                        "the guest agent cannot %s processes that run in the utility VM "
+                        "(HRESULT 0x%08X)",
+                        strcmp(cow_op_name(call->op), "resize_console") == 0 ? "resize" : "signal",
+                        (unsigned)resp->result);
+}
+
+static void signal_done(struct cow__guest_call *call, int status,
+                        const struct cow__proto_resp *resp, const cow_error_t *err)
+{
+  if (status < 0 || resp->result == 0) {
+    cow__guest_call_complete_simple(call, status, resp, err);
+    return;
+  }
+  cow_error_t e = COW_ERROR_INIT;
+  int code;
+  if ((uint32_t)resp->result == COW__HR_NOT_FOUND) {
+    /* "Already gone": not delivered, which callers treat as success-ish (§2.5). */
+    code = cow__error_set(&e, COW_ESRCH, COW_DOMAIN_GUEST, (uint32_t)resp->result,
+                          cow_op_name(call->op), NULL, "the process has already exited");
+  } else if ((code = uvm_refusal(call, resp, &e)) == 0) {
+    code = cow__proto_resp_error(resp, cow_op_name(call->op), NULL, &e);
+  }
+  cow_op_complete(call->op, code, &e);
+  cow_error_clear(&e);
+}
+
+static void resize_done(struct cow__guest_call *call, int status,
+                        const struct cow__proto_resp *resp, const cow_error_t *err)
+{
+  cow_error_t e = COW_ERROR_INIT;
+  int code;
+  if (status == 0 && resp->result != 0 && (code = uvm_refusal(call, resp, &e)) != 0) {
+    cow_op_complete(call->op, code, &e);
+    cow_error_clear(&e);
+    return;
+  }
+  cow__guest_call_complete_simple(call, status, resp, err);
+}
+
+static int send_signal(cow_process_t *p, const json_t *options, cow_op_t *op)
+{
+  struct cow__guest_process *gp = cow_process_priv(p);
+  cow_error_t err = COW_ERROR_INIT;
+  int rc = cow__guest_check_ready(gp->conn, cow_op_name(op), &err);
+  if (rc == 0) {
+    struct cow__proto_trace trace;
+    cow__guest_trace(gp->conn, &trace);
+    json_t *body = cow__proto_signal(gp->cid, gp->pid, options, &trace);
+    rc = body ? cow__guest_call(gp->conn, &gp->calls, COW__MSG_SIGNAL_PROCESS, body, 1, op, gp,
+                                NULL, signal_done, NULL, &err)
+              : COW_ENOMEM;
+    json_decref(body);
+  }
+  cow_error_clear(&err);
+  return rc;
+}
+
+static int gp_kill(cow_process_t *p, cow_op_t *op)
+{
+  return send_signal(p, NULL, op); /* no Options: SIGKILL in the guest (§4.7) */
+}
+
+static int gp_signal(cow_process_t *p, const char *options_json, cow_op_t *op)
+{
+  struct cow__guest_process *gp = cow_process_priv(p);
+  json_t *opts = options_json ? cow__proto_parse_object(options_json, "signal options", NULL)
+                              : json_pack("{s:i}", "Signal", 15); /* graceful by default */
+  if (opts == NULL)
+    return options_json ? COW_EINVAL : COW_ENOMEM;
+  json_t *sig = json_object_get(opts, "Signal");
+  if (sig != NULL && !json_is_null(sig) &&
+      (!json_is_integer(sig) || json_integer_value(sig) < 0 || json_integer_value(sig) > 64)) {
+    json_decref(opts);
+    return COW_EINVAL;
+  }
+  json_int_t signo = json_integer_value(sig);
+  int rc;
+  if (!(gp->conn->caps & COW_GUEST_CAP_SIGNAL_PROCESS)) {
+    /* hcsshim: without SignalProcessSupported only TERM and KILL exist, both delivered as
+     * a kill without options (§3.2). */
+    rc = signo == 0 || signo == 9 || signo == 15 ? send_signal(p, NULL, op) : COW_ENOTSUP;
+  } else {
+    rc = send_signal(p, opts, op);
+  }
+  json_decref(opts);
+  return rc;
+}
+
+static int gp_resize(cow_process_t *p, uint16_t width, uint16_t height, cow_op_t *op)
+{
+  struct cow__guest_process *gp = cow_process_priv(p);
+  if (!gp->tty)
+    return COW_ENOTTY;
+  cow_error_t err = COW_ERROR_INIT;
+  int rc = cow__guest_check_ready(gp->conn, "resize_console", &err);
+  if (rc == 0) {
+    struct cow__proto_trace trace;
+    cow__guest_trace(gp->conn, &trace);
+    json_t *body = cow__proto_resize(gp->cid, gp->pid, width, height, &trace);
+    rc = body ? cow__guest_call(gp->conn, &gp->calls, COW__MSG_RESIZE_CONSOLE, body, 1, op, gp,
+                                NULL, resize_done, NULL, &err)
+              : COW_ENOMEM;
+    json_decref(body);
+  }
+  cow_error_clear(&err);
+  return rc;
+}
+
+static int gp_close_stdin(cow_process_t *p, cow_op_t *op)
+{
+  /* The GCS has no CloseStdin message: the half-close of the stdin socket, which the core
+   * has just done, is the whole protocol (§5.3). */
+  (void)p;
+  cow_op_complete(op, 0, NULL);
+  return 0;
+}
+
+const struct cow_process_ops cow__guest_process_ops = {
+    .version = COW_PROCESS_OPS_VERSION,
+    .name = "guest",
+    .priv_size = sizeof(struct cow__guest_process),
+    .init = NULL,
+    .close = gp_close,
+    .fini = gp_fini,
+    .timeout = gp_timeout,
+    .close_stdin = gp_close_stdin,
+    .resize_console = gp_resize,
+    .kill = gp_kill,
+    .signal = gp_signal,
+};

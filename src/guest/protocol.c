@@ -1,0 +1,545 @@
+/* GCS message bodies <-> JSON (see protocol.h). */
+#include "guest/protocol.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "guest/frame.h"
+
+/* Memory from json_dumps() belongs to jansson's allocator, which the application may have
+ * replaced: free it through jansson's own hook, never with a bare free(). */
+static void jfree(void *p)
+{
+  json_malloc_t m;
+  json_free_t f;
+  json_get_alloc_funcs(&m, &f);
+  (void)m;
+  f(p);
+}
+
+/* ---- builders ---- */
+
+static int set_new(json_t *obj, const char *key, json_t *v)
+{
+  return v == NULL || json_object_set_new(obj, key, v) != 0 ? -1 : 0;
+}
+
+json_t *cow__proto_request_base(const char *container_id, const struct cow__proto_trace *trace)
+{
+  json_t *o = json_object();
+  if (o == NULL)
+    return NULL;
+  if (set_new(o, "ContainerId", json_string(container_id)) != 0 ||
+      set_new(o, "ActivityId", json_string(COW__NULL_CONTAINER_ID)) != 0)
+    goto fail;
+  if (trace != NULL && trace->traceparent != NULL) {
+    json_t *otsc = json_object();
+    if (otsc == NULL || set_new(otsc, "traceparent", json_string(trace->traceparent)) != 0 ||
+        (trace->tracestate != NULL && trace->tracestate[0] != '\0' &&
+         set_new(otsc, "tracestate", json_string(trace->tracestate)) != 0)) {
+      json_decref(otsc);
+      goto fail;
+    }
+    if (set_new(o, "otsc", otsc) != 0)
+      goto fail;
+  }
+  return o;
+fail:
+  json_decref(o);
+  return NULL;
+}
+
+json_t *cow__proto_negotiate(int min_version, int max_version, const struct cow__proto_trace *t)
+{
+  /* ContainerId: the null id, as the recordings' host sent it (hcsshim sends ""; the
+   * guest ignores it for this request). */
+  json_t *o = cow__proto_request_base(COW__NULL_CONTAINER_ID, t);
+  if (o == NULL || set_new(o, "MinimumVersion", json_integer(min_version)) != 0 ||
+      set_new(o, "MaximumVersion", json_integer(max_version)) != 0) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* A JSON document carried as a string (§1.7). */
+static json_t *json_text(const json_t *doc)
+{
+  char *s = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+  if (s == NULL)
+    return NULL;
+  json_t *v = json_string(s);
+  jfree(s);
+  return v;
+}
+
+json_t *cow__proto_create(const char *cid, const json_t *config, const struct cow__proto_trace *t)
+{
+  json_t *o = cow__proto_request_base(cid, t);
+  if (o == NULL || set_new(o, "ContainerConfig", json_text(config)) != 0) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+json_t *cow__proto_execute(const char *cid, const json_t *params, const uint32_t ports[3],
+                           const struct cow__proto_trace *t)
+{
+  static const char *const names[3] = {"StdIn", "StdOut", "StdErr"};
+  json_t *o = cow__proto_request_base(cid, t);
+  json_t *settings = json_object();
+  json_t *relay = json_object();
+  if (o == NULL || settings == NULL || relay == NULL)
+    goto fail;
+  for (int i = 0; i < 3; i++)
+    if (ports[i] != 0 && set_new(relay, names[i], json_integer(ports[i])) != 0)
+      goto fail;
+  if (set_new(settings, "ProcessParameters", json_text(params)) != 0)
+    goto fail;
+  /* Always present for a Linux guest, {} when no pipe is requested (§4.5). */
+  if (json_object_set_new(settings, "VsockStdioRelaySettings", relay) != 0) {
+    relay = NULL;
+    goto fail;
+  }
+  relay = NULL;
+  if (json_object_set_new(o, "Settings", settings) != 0) {
+    settings = NULL;
+    goto fail;
+  }
+  return o;
+fail:
+  json_decref(relay);
+  json_decref(settings);
+  json_decref(o);
+  return NULL;
+}
+
+json_t *cow__proto_wait(const char *cid, uint32_t pid, uint32_t timeout_ms,
+                        const struct cow__proto_trace *t)
+{
+  json_t *o = cow__proto_request_base(cid, t);
+  if (o == NULL || set_new(o, "ProcessId", json_integer(pid)) != 0 ||
+      set_new(o, "TimeoutInMs", json_integer(timeout_ms)) != 0) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+json_t *cow__proto_signal(const char *cid, uint32_t pid, const json_t *options,
+                          const struct cow__proto_trace *t)
+{
+  json_t *o = cow__proto_request_base(cid, t);
+  if (o == NULL || set_new(o, "ProcessId", json_integer(pid)) != 0 ||
+      (options != NULL && set_new(o, "Options", json_deep_copy(options)) != 0)) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+json_t *cow__proto_resize(const char *cid, uint32_t pid, uint16_t width, uint16_t height,
+                          const struct cow__proto_trace *t)
+{
+  json_t *o = cow__proto_request_base(cid, t);
+  if (o == NULL || set_new(o, "ProcessId", json_integer(pid)) != 0 ||
+      set_new(o, "Height", json_integer(height)) != 0 ||
+      set_new(o, "Width", json_integer(width)) != 0) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+json_t *cow__proto_get_properties(const char *cid, const json_t *query,
+                                  const struct cow__proto_trace *t)
+{
+  json_t *o = cow__proto_request_base(cid, t);
+  if (o == NULL || set_new(o, "Query", json_text(query)) != 0) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+json_t *cow__proto_modify(const char *cid, const json_t *request, const struct cow__proto_trace *t)
+{
+  json_t *o = cow__proto_request_base(cid, t);
+  /* Request is a nested object, not a string (§1.7). */
+  if (o == NULL || set_new(o, "Request", json_deep_copy(request)) != 0) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+char *cow__proto_dump(const json_t *body)
+{
+  char *s = json_dumps(body, JSON_COMPACT);
+  if (s == NULL)
+    return NULL;
+  char *copy = cow__strdup(s);
+  jfree(s);
+  return copy;
+}
+
+json_t *cow__proto_parse_object(const char *text, const char *what, cow_error_t *err)
+{
+  if (text == NULL) {
+    cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, NULL, NULL, "%s is missing", what);
+    return NULL;
+  }
+  json_error_t jerr;
+  json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+  if (v == NULL) {
+    cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, NULL, NULL, "%s is not valid JSON: %s",
+                   what, jerr.text);
+    return NULL;
+  }
+  if (!json_is_object(v)) {
+    json_decref(v);
+    cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, NULL, NULL, "%s must be a JSON object",
+                   what);
+    return NULL;
+  }
+  return v;
+}
+
+/* ---- validation ---- */
+
+int cow__proto_is_guid(const char *s)
+{
+  if (s == NULL || strlen(s) != 36)
+    return 0;
+  for (int i = 0; i < 36; i++) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (s[i] != '-')
+        return 0;
+    } else if (!isxdigit((unsigned char)s[i])) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static int hexrun(const char *s, int n)
+{
+  for (int i = 0; i < n; i++)
+    if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+      return 0;
+  return 1;
+}
+
+int cow__proto_valid_traceparent(const char *s)
+{
+  if (s == NULL || strlen(s) < 55)
+    return 0;
+  if (!hexrun(s, 2) || s[2] != '-' || !hexrun(s + 3, 32) || s[35] != '-' ||
+      !hexrun(s + 36, 16) || s[52] != '-' || !hexrun(s + 53, 2))
+    return 0;
+  if (strncmp(s, "ff", 2) == 0)
+    return 0;
+  /* Version 00 has exactly 55 characters; later versions may append "-..." fields. */
+  return strlen(s) == 55 || (strncmp(s, "00", 2) != 0 && s[55] == '-');
+}
+
+static int bad(cow_error_t *err, const char *what, const char *key, const char *why)
+{
+  return cow__error_set(err, COW_EPROTOCOL, COW_DOMAIN_LIB, 0, "read", NULL,
+                        "malformed %s from the guest: %s %s", what, key, why);
+}
+
+/* Integer in [lo, hi], or absent/null. Reals ("1e2", "100.0"), strings and booleans are
+ * refused, as Go's decoder refuses them for integer fields (§1.7). */
+static int check_int(const json_t *o, const char *key, json_int_t lo, json_int_t hi,
+                     const char *what, cow_error_t *err)
+{
+  json_t *v = json_object_get(o, key);
+  if (v == NULL || json_is_null(v))
+    return 0;
+  if (!json_is_integer(v))
+    return bad(err, what, key, "is not an integer");
+  json_int_t n = json_integer_value(v);
+  if (n < lo || n > hi)
+    return bad(err, what, key, "is out of range");
+  return 0;
+}
+
+static int check_type(const json_t *o, const char *key, json_type type, const char *what,
+                      cow_error_t *err)
+{
+  json_t *v = json_object_get(o, key);
+  if (v == NULL || json_is_null(v) || json_typeof(v) == type)
+    return 0;
+  return bad(err, what, key, "has the wrong type");
+}
+
+/* A JSON-in-a-string field: absent, null, or a string holding a JSON document. "" is an
+ * error for Go's UnmarshalText, so it is one here too (§4.9). */
+static int check_json_string(const json_t *o, const char *key, const char *what, cow_error_t *err)
+{
+  json_t *v = json_object_get(o, key);
+  if (v == NULL || json_is_null(v))
+    return 0;
+  if (!json_is_string(v))
+    return bad(err, what, key, "must be a JSON document in a string");
+  json_error_t jerr;
+  json_t *inner = json_loadb(json_string_value(v), json_string_length(v), JSON_DECODE_ANY, &jerr);
+  if (inner == NULL)
+    return bad(err, what, key, "does not hold valid JSON");
+  json_decref(inner);
+  return 0;
+}
+
+static json_t *load_payload(const uint8_t *payload, size_t len, const char *what, cow_error_t *err)
+{
+  json_error_t jerr;
+  /* JSON_ALLOW_NUL: "\u0000" is legal JSON and kept by Go; jansson refuses it by default. */
+  json_t *v = json_loadb((const char *)payload, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+  if (v == NULL) {
+    cow__error_set(err, COW_EPROTOCOL, COW_DOMAIN_LIB, 0, "read", NULL,
+                   "malformed %s from the guest: not valid JSON (%s at byte %d)", what, jerr.text,
+                   jerr.position);
+    return NULL;
+  }
+  if (json_is_null(v)) { /* Go: null leaves every field at its zero value */
+    json_decref(v);
+    v = json_object();
+    if (v == NULL)
+      cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "read", NULL, NULL);
+    return v;
+  }
+  if (!json_is_object(v)) {
+    json_decref(v);
+    cow__error_set(err, COW_EPROTOCOL, COW_DOMAIN_LIB, 0, "read", NULL,
+                   "malformed %s from the guest: not a JSON object", what);
+    return NULL;
+  }
+  return v;
+}
+
+static int check_activity(const json_t *o, const char *what, cow_error_t *err)
+{
+  json_t *v = json_object_get(o, "ActivityId");
+  if (v == NULL || json_is_null(v))
+    return 0;
+  if (!json_is_string(v) || !cow__proto_is_guid(json_string_value(v)))
+    return bad(err, what, "ActivityId", "is not a GUID");
+  return 0;
+}
+
+#define I32_MIN (-2147483647LL - 1)
+#define I32_MAX 2147483647LL
+#define U32_MAX 4294967295LL
+
+int cow__proto_parse_response(uint32_t req_type, const uint8_t *payload, size_t len,
+                              struct cow__proto_resp *out, cow_error_t *err)
+{
+  memset(out, 0, sizeof *out);
+  const char *what = "response";
+  json_t *o = load_payload(payload, len, what, err);
+  if (o == NULL)
+    return err ? err->code : COW_EPROTOCOL;
+  int rc = check_int(o, "Result", I32_MIN, I32_MAX, what, err);
+  if (rc == 0)
+    rc = check_activity(o, what, err);
+  if (rc == 0)
+    rc = check_type(o, "ErrorMessage", JSON_STRING, what, err);
+  if (rc == 0)
+    rc = check_type(o, "ErrorRecords", JSON_ARRAY, what, err);
+  if (rc == 0) {
+    switch (req_type) {
+    case COW__MSG_NEGOTIATE_PROTOCOL:
+      rc = check_int(o, "Version", I32_MIN, I32_MAX, what, err);
+      if (rc == 0)
+        rc = check_type(o, "Capabilities", JSON_OBJECT, what, err);
+      break;
+    case COW__MSG_CREATE:
+      rc = check_int(o, "SelectedProtocolVersion", 0, U32_MAX, what, err);
+      break;
+    case COW__MSG_EXECUTE_PROCESS:
+      rc = check_int(o, "ProcessId", 0, U32_MAX, what, err);
+      break;
+    case COW__MSG_WAIT_FOR_PROCESS:
+      rc = check_int(o, "ExitCode", 0, U32_MAX, what, err);
+      break;
+    case COW__MSG_GET_PROPERTIES:
+      rc = check_json_string(o, "Properties", what, err);
+      break;
+    case COW__MSG_DUMP_STACKS:
+      rc = check_type(o, "GuestStacks", JSON_STRING, what, err);
+      break;
+    default:
+      break;
+    }
+  }
+  if (rc != 0) {
+    json_decref(o);
+    return rc;
+  }
+  out->body = o;
+  out->result = (int32_t)cow__proto_int(o, "Result", 0);
+  out->message = cow__proto_str(o, "ErrorMessage");
+  return 0;
+}
+
+void cow__proto_resp_clear(struct cow__proto_resp *r)
+{
+  if (r == NULL)
+    return;
+  json_decref(r->body);
+  memset(r, 0, sizeof *r);
+}
+
+int cow__proto_resp_error(const struct cow__proto_resp *r, const char *operation,
+                          const char *object_id, cow_error_t *err)
+{
+  uint32_t hr = (uint32_t)r->result; /* zero-extended (R22, hcsshim#2849) */
+  int code = cow__error_hresult(err, COW_DOMAIN_GUEST, hr, operation, object_id, r->message);
+  json_t *records = json_object_get(r->body, "ErrorRecords");
+  if (err != NULL && json_is_array(records) && json_array_size(records) > 0) {
+    char *s = json_dumps(records, JSON_COMPACT);
+    if (s != NULL) {
+      cow__error_set_detail(err, s);
+      jfree(s);
+    }
+  }
+  return code;
+}
+
+int cow__proto_parse_notification(const uint8_t *payload, size_t len,
+                                  struct cow__proto_notification *out, cow_error_t *err)
+{
+  memset(out, 0, sizeof *out);
+  const char *what = "notification";
+  json_t *o = load_payload(payload, len, what, err);
+  if (o == NULL)
+    return err ? err->code : COW_EPROTOCOL;
+  int rc = check_type(o, "ContainerId", JSON_STRING, what, err);
+  if (rc == 0)
+    rc = check_activity(o, what, err);
+  if (rc == 0)
+    rc = check_type(o, "Type", JSON_STRING, what, err);
+  if (rc == 0)
+    rc = check_type(o, "Operation", JSON_STRING, what, err);
+  if (rc == 0)
+    rc = check_int(o, "Result", I32_MIN, I32_MAX, what, err);
+  if (rc == 0)
+    rc = check_json_string(o, "ResultInfo", what, err);
+  if (rc != 0) {
+    json_decref(o);
+    return rc;
+  }
+  out->body = o;
+  out->container_id = cow__proto_str(o, "ContainerId");
+  if (out->container_id == NULL)
+    out->container_id = "";
+  out->type = cow__proto_str(o, "Type");
+  if (out->type == NULL)
+    out->type = "";
+  out->operation = cow__proto_str(o, "Operation");
+  out->result = (int32_t)cow__proto_int(o, "Result", 0);
+  return 0;
+}
+
+void cow__proto_notification_clear(struct cow__proto_notification *n)
+{
+  if (n == NULL)
+    return;
+  json_decref(n->body);
+  memset(n, 0, sizeof *n);
+}
+
+int64_t cow__proto_int(const json_t *obj, const char *key, int64_t def)
+{
+  json_t *v = json_object_get(obj, key);
+  return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
+}
+
+const char *cow__proto_str(const json_t *obj, const char *key)
+{
+  json_t *v = json_object_get(obj, key);
+  return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* ---- log scrubbing ---- */
+
+static void scrub_env_object(json_t *env)
+{
+  const char *k;
+  json_t *v;
+  json_object_foreach(env, k, v)
+  {
+    (void)v;
+    json_object_set_new(env, k, json_string("<redacted>"));
+  }
+}
+
+static void scrub_env_array(json_t *env)
+{
+  size_t i;
+  json_t *v;
+  json_array_foreach(env, i, v)
+  {
+    if (!json_is_string(v))
+      continue;
+    const char *s = json_string_value(v);
+    const char *eq = strchr(s, '=');
+    size_t n = eq ? (size_t)(eq - s) : strlen(s);
+    char buf[256];
+    if (n > sizeof buf - 16)
+      n = sizeof buf - 16;
+    memcpy(buf, s, n);
+    memcpy(buf + n, "=<redacted>", sizeof "=<redacted>");
+    json_array_set_new(env, i, json_string(buf));
+  }
+}
+
+static void scrub_doc(json_t *doc)
+{
+  if (!json_is_object(doc))
+    return;
+  scrub_env_object(json_object_get(doc, "Environment"));
+  json_t *proc = json_object_get(doc, "OciProcess");
+  if (json_is_object(proc))
+    scrub_env_array(json_object_get(proc, "env"));
+  json_t *spec = json_object_get(doc, "OciSpecification");
+  if (json_is_object(spec)) {
+    proc = json_object_get(spec, "process");
+    if (json_is_object(proc))
+      scrub_env_array(json_object_get(proc, "env"));
+  }
+}
+
+/* Scrub a JSON-in-a-string field in place. */
+static void scrub_string_field(json_t *obj, const char *key)
+{
+  json_t *v = json_object_get(obj, key);
+  if (!json_is_string(v))
+    return;
+  json_t *inner = json_loads(json_string_value(v), 0, NULL);
+  if (inner == NULL)
+    return;
+  scrub_doc(inner);
+  json_t *text = json_text(inner);
+  json_decref(inner);
+  if (text != NULL)
+    json_object_set_new(obj, key, text);
+}
+
+char *cow__proto_log_text(const json_t *body)
+{
+  json_t *copy = json_deep_copy(body);
+  if (copy == NULL)
+    return NULL;
+  json_t *settings = json_object_get(copy, "Settings");
+  if (json_is_object(settings))
+    scrub_string_field(settings, "ProcessParameters");
+  scrub_string_field(copy, "ContainerConfig");
+  char *s = cow__proto_dump(copy);
+  json_decref(copy);
+  return s;
+}

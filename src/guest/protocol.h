@@ -1,0 +1,107 @@
+/* Internal: GCS message bodies <-> JSON (docs/gcs-protocol.md §2-§6). Builders return new
+ * jansson objects (NULL on allocation failure); parsers validate exactly what hcsshim's
+ * Go decoder would reject, so a malformed answer is caught here and kills the bridge
+ * instead of reaching a caller half-decoded. No I/O, no state. */
+#ifndef COW_GUEST_PROTOCOL_H
+#define COW_GUEST_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cow/error.h"
+
+#define COW__NULL_CONTAINER_ID "00000000-0000-0000-0000-000000000000"
+#define COW__PROTOCOL_VERSION 4
+#define COW__WAIT_INFINITE 0xFFFFFFFFu
+
+/* HRESULTs the host side interprets (gcs-protocol §2.4, §2.5). */
+#define COW__HR_NOT_FOUND 0x80070490u
+#define COW__HR_SYSTEM_NOT_FOUND 0xC037010Eu
+#define COW__HR_ALREADY_STOPPED 0xC0370110u
+#define COW__HR_ALREADY_STOPPED_V1 0x80370110u
+
+/* W3C trace context for RequestBase.otsc (R26); either may be NULL. */
+struct cow__proto_trace {
+  const char *traceparent;
+  const char *tracestate;
+};
+
+/* {"ContainerId":..,"ActivityId":"0000..","otsc":{..}?}. hcsshim never sets ActivityId,
+ * so it is always the null GUID; `ocsc` is deprecated and never emitted. */
+json_t *cow__proto_request_base(const char *container_id, const struct cow__proto_trace *trace);
+
+json_t *cow__proto_negotiate(int min_version, int max_version,
+                             const struct cow__proto_trace *trace);
+/* `config` is serialised into the ContainerConfig string. */
+json_t *cow__proto_create(const char *cid, const json_t *config, const struct cow__proto_trace *t);
+/* ports[i] == 0: stream i not requested (VsockStdioRelaySettings is {} without any). */
+json_t *cow__proto_execute(const char *cid, const json_t *params, const uint32_t ports[3],
+                           const struct cow__proto_trace *t);
+json_t *cow__proto_wait(const char *cid, uint32_t pid, uint32_t timeout_ms,
+                        const struct cow__proto_trace *t);
+/* options NULL: no Options key (SIGKILL in the guest). */
+json_t *cow__proto_signal(const char *cid, uint32_t pid, const json_t *options,
+                          const struct cow__proto_trace *t);
+json_t *cow__proto_resize(const char *cid, uint32_t pid, uint16_t width, uint16_t height,
+                          const struct cow__proto_trace *t);
+json_t *cow__proto_get_properties(const char *cid, const json_t *query,
+                                  const struct cow__proto_trace *t);
+json_t *cow__proto_modify(const char *cid, const json_t *request, const struct cow__proto_trace *t);
+
+/* Serialise a body for the wire (compact, key order kept). NULL on failure. */
+char *cow__proto_dump(const json_t *body);
+
+/* Parse user-supplied JSON text that must be an object. Returns the object or NULL with
+ * COW_EINVAL in err. */
+json_t *cow__proto_parse_object(const char *text, const char *what, cow_error_t *err);
+
+/* A decoded, validated response. */
+struct cow__proto_resp {
+  json_t *body;        /* the object (an empty one for a `null` payload); owned */
+  int32_t result;      /* HRESULT, signed as on the wire */
+  const char *message; /* ErrorMessage or NULL; points into body */
+};
+
+/* Validate a response payload for request type `req_type` (the checks hcsshim's decoder
+ * makes: integer ranges, GUID ActivityId, JSON-in-string fields). 0, or COW_EPROTOCOL with
+ * the reason in err. */
+int cow__proto_parse_response(uint32_t req_type, const uint8_t *payload, size_t len,
+                              struct cow__proto_resp *out, cow_error_t *err);
+void cow__proto_resp_clear(struct cow__proto_resp *r);
+
+/* Fill err from a failed response: code from the HRESULT, the guest's message, the
+ * ErrorRecords as detail_json. Returns err->code. */
+int cow__proto_resp_error(const struct cow__proto_resp *r, const char *operation,
+                          const char *object_id, cow_error_t *err);
+
+/* A decoded container notification (§6.4). */
+struct cow__proto_notification {
+  json_t *body;
+  const char *container_id;
+  const char *type;      /* "GracefulExit", "ForcedExit", "UnexpectedExit", ... or "" */
+  const char *operation;
+  int32_t result;
+};
+
+int cow__proto_parse_notification(const uint8_t *payload, size_t len,
+                                  struct cow__proto_notification *out, cow_error_t *err);
+void cow__proto_notification_clear(struct cow__proto_notification *n);
+
+/* Integer field helpers for validated bodies: the value or `def` when absent/null. */
+int64_t cow__proto_int(const json_t *obj, const char *key, int64_t def);
+const char *cow__proto_str(const json_t *obj, const char *key);
+
+/* Text of a request body for logs, with secrets scrubbed: Environment values and the
+ * values of OciProcess/OciSpecification env entries become "<redacted>". From cow__malloc;
+ * NULL on failure. */
+char *cow__proto_log_text(const json_t *body);
+
+/* 1 when `s` is a GUID in the 8-4-4-4-12 hex form. */
+int cow__proto_is_guid(const char *s);
+
+/* A W3C traceparent: "vv-<32 hex>-<16 hex>-<2 hex>" (version ff is invalid). */
+int cow__proto_valid_traceparent(const char *s);
+
+#endif
