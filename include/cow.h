@@ -13,5 +13,6 @@
 #include "cow/stdio.h"
 #include "cow/blocking.h"
 #include "cow/guest.h"
+#include "cow/hcs.h"
 
 #endif /* COW_H */

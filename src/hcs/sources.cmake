@@ -1,5 +1,18 @@
-# HCS module: DLL API tables, UTF-16 helpers, the Windows binding and the Linux emulator.
-cow_sources(common/utf16.c)
+# HCS module: DLL API tables, UTF-16 helpers, the Windows binding, the Linux emulator, and
+# the v1 (vmcompute) and v2 (computecore) backends behind <cow/hcs.h>.
+cow_sources(
+  common/utf16.c
+  common/hcs-error.c
+  common/state.c
+  common/stdio.c
+  common/builders.c
+  common/api.c
+  v2/call.c
+  v2/system.c
+  v2/process.c
+  v1/work.c
+  v1/system.c
+  v1/process.c)
 if(WIN32)
   cow_sources(common/bind-win.c)
 endif()

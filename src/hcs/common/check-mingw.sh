@@ -21,9 +21,31 @@ for f in "$root/src/hcs/common/bind-win.c" "$root/src/hcs/common/utf16.c"; do
     fi
   done
 done
-# The API headers also have to agree with mingw's computecore.h prototypes.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# The backends also include <uv.h> and <jansson.h>. Only those headers are copied from the
+# host include directory (never the whole of it: glibc headers would shadow mingw's);
+# libuv's uv/win.h is part of every libuv -dev package.
+hostinc=${HOST_INCLUDE:-/usr/include}
+if [ -f "$hostinc/uv.h" ] && [ -f "$hostinc/uv/win.h" ] && [ -f "$hostinc/jansson.h" ]; then
+  mkdir -p "$tmp/inc/uv"
+  cp "$hostinc/uv.h" "$hostinc"/jansson*.h "$tmp/inc/"
+  cp "$hostinc"/uv/*.h "$tmp/inc/uv/"
+  for f in "$root"/src/hcs/common/stdio.c "$root"/src/hcs/common/api.c \
+           "$root"/src/hcs/common/state.c "$root"/src/hcs/common/hcs-error.c \
+           "$root"/src/hcs/common/builders.c "$root"/src/hcs/v1/*.c "$root"/src/hcs/v2/*.c; do
+    if ! "$cc" -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wno-unused-parameter -Werror -fsyntax-only -D_WIN32_WINNT=0x0A00 \
+        -I "$root/include" -I "$root/src" -I "$tmp/inc" "$f"; then
+      echo "check-mingw: FAILED $f" >&2
+      status=1
+    fi
+  done
+else
+  echo "check-mingw: libuv/jansson headers not found in $hostinc: backends not checked" >&2
+  status=1
+fi
+# The API headers also have to agree with mingw's computecore.h prototypes.
 cat > "$tmp/agree.c" <<'C'
 #include "hcs/common/computecore-api.h"
 #include <computecore.h>

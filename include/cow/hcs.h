@@ -1,0 +1,145 @@
+/* libcow: compute systems of the Windows Host Compute Service, through vmcompute.dll (HCS v1,
+ * schema1 documents) or computecore.dll (HCS v2, schema2 documents, HCS_OPERATION based).
+ *
+ * A compute system is a cow_container_t: start, shutdown, terminate, properties, modify,
+ * wait and close are the calls of <cow/container.h>, and cow_container_host() runs
+ * processes in it (cow_host_create_process() with a schema1 ProcessConfig for v1 or a
+ * schema2 ProcessParameters for v2). This header adds the constructors and typed builders
+ * of the common documents. JSON crosses it as UTF-8 text; no jansson header is needed.
+ *
+ * The DLL is chosen at run time: on Windows the real DLL from System32 (a missing DLL or
+ * export is COW_EBACKEND_UNAVAILABLE, never a crash); on Linux the embedded emulator of the
+ * DLL, which runs Container systems as real process trees. Tests may pass a table.
+ *
+ * Semantics follow hcsshim (internal/hcs and internal/hcs/v2): shutdown and terminate of a
+ * stopped or vanished system succeed; a kill goes through a second system handle so it is
+ * never queued behind another signal; the exit code of a process is snapshotted at its
+ * exit notification; a console process always gets a stdin pipe; every failure keeps the
+ * raw HRESULT (cow_error_t.sys_code) and the service's ResultError document
+ * (cow_error_t.detail_json). The async contract is the one in <cow/process.h>. */
+#ifndef COW_HCS_H
+#define COW_HCS_H
+
+#include "common.h"
+#include "container.h"
+#include "error.h"
+
+COW_BEGIN_DECLS
+
+/** Which DLL API. The numbering is ABI. */
+typedef enum cow_hcs_api {
+  COW_HCS_V1 = 1, /**< vmcompute.dll (legacy; schema1 documents) */
+  COW_HCS_V2 = 2  /**< computecore.dll (Windows 10 1809 and later; schema2 documents) */
+} cow_hcs_api_t;
+
+/** How to reach HCS. Start from cow_hcs_options_init(); fields are only ever appended. */
+typedef struct cow_hcs_options {
+  cow_hcs_api_t api;
+  /** NULL: the DLL (Windows) or the emulator (Linux). Otherwise a filled function table of
+   *  the internal layout `struct cow__computecore_api` (v2) or `struct cow__vmcompute_api`
+   *  (v1), for tests that interpose on the DLL. Borrowed: it must outlive every handle
+   *  created with it. */
+  const void *dll_table;
+  /** Bound on the create (or open) operation in ms; 0: none (hcsshim uses 4 minutes).
+   *  When it expires the system is terminated and the callback gets COW_ETIMEDOUT. */
+  uint64_t create_timeout_ms;
+} cow_hcs_options_t;
+
+/** Fill `opts` with the defaults for `api`. Thread: any. @retval COW_EINVAL */
+COW_EXTERN int cow_hcs_options_init(cow_hcs_options_t *opts, cow_hcs_api_t api);
+
+/** 0 when `api` can be used on this machine; COW_EBACKEND_UNAVAILABLE otherwise, with
+ *  `err` (may be NULL; the caller clears it) naming the missing DLL or export.
+ *  Thread: any. */
+COW_EXTERN int cow_hcs_available(cow_hcs_api_t api, cow_error_t *err);
+
+/** Create a compute system `id` (UTF-8, copied) from `config_json` (UTF-8, copied: a schema1
+ *  ContainerConfig or a schema2 ComputeSystem for v1; a schema2 ComputeSystem for v2,
+ *  passed through unchanged), on `loop`. Then register for its notifications and read its
+ *  basic properties (hcsshim CreateComputeSystem); the system is created, not started.
+ *
+ *  The handle is returned at once in `*out` so that waits can be attached and the handle
+ *  closed while creation is in flight; `cb` reports whether creation succeeded. Either way
+ *  the caller owns `*out` and must cow_container_close() it. Closing does not stop the
+ *  system unless its document asked for that (ShouldTerminateOnLastHandleClosed).
+ *  A failed creation also releases the container's waiters with the failure.
+ *  Ownership: `*out` belongs to the caller. Thread: loop thread.
+ *  Callback: exactly once on the loop thread when 0 is returned, never inside this call.
+ *  @retval COW_EINVAL a NULL argument, or `id`/`config_json` not valid UTF-8.
+ *  @retval COW_EBACKEND_UNAVAILABLE the DLL cannot be loaded. @retval COW_ENOMEM */
+COW_EXTERN int cow_hcs_create_system(struct uv_loop_s *loop, const cow_hcs_options_t *opts,
+                                     const char *id, const char *config_json,
+                                     cow_container_t **out, cow_container_cb cb, void *data);
+
+/** Open an existing compute system `id` (hcsshim OpenComputeSystem): a second, independent
+ *  handle. Same ownership, thread and callback rules as cow_hcs_create_system(); an unknown
+ *  id fails through the callback with COW_ENOENT (HRESULT 0x8037010E/0xC037010E). */
+COW_EXTERN int cow_hcs_open_system(struct uv_loop_s *loop, const cow_hcs_options_t *opts,
+                                   const char *id, cow_container_t **out, cow_container_cb cb,
+                                   void *data);
+
+/** Release a string returned by a builder below. NULL is allowed. Thread: any. */
+COW_EXTERN void cow_hcs_free(char *json);
+
+/* ---- typed builders. Each returns 0 and a NUL-terminated UTF-8 document in `*out`
+ * (release it with cow_hcs_free()), or COW_EINVAL (bad argument; `*out` NULL) or
+ * COW_ENOMEM. They check shape, not meaning: HCS has the last word. Thread: any. ---- */
+
+/** Process parameters shared by schema1 ProcessConfig and schema2 ProcessParameters. A NULL
+ *  string or list is omitted. Borrowed by the builder only. */
+typedef struct cow_hcs_process_params {
+  const char *application_name;
+  const char *command_line;             /**< Windows-quoted command line */
+  const char *const *command_args;      /**< argv (LCOW), NULL-terminated */
+  const char *const *environment;       /**< "NAME=VALUE" entries, NULL-terminated */
+  const char *working_directory;
+  const char *user;
+  int emulate_console;                  /**< a console (tty); forces a stdin pipe (R13) */
+  int create_stdin, create_stdout, create_stderr;
+  uint16_t console_width, console_height; /**< initial console size; 0,0 = unset */
+} cow_hcs_process_params_t;
+
+/** `schema` 1: a schema1 ProcessConfig (ConsoleSize always written, as hcsshim does);
+ *  2: a schema2 ProcessParameters (ConsoleSize only when set). An environment entry
+ *  without '=' is COW_EINVAL. */
+COW_EXTERN int cow_hcs_process_params_json(const cow_hcs_process_params_t *params, int schema,
+                                           char **out);
+
+/** The common fields of a compute system document. Borrowed by the builder only. */
+typedef struct cow_hcs_system_params {
+  const char *owner;                   /**< "Owner"; NULL: omitted */
+  int terminate_on_last_handle_closed; /**< schema2 ShouldTerminateOnLastHandleClosed /
+                                            schema1 TerminateOnLastHandleClosed */
+  const char *container_json;          /**< schema2: the "Container" object as JSON text
+                                            (NULL: {}); must be a JSON object */
+  const char *host_name;               /**< schema1 HostName; NULL: omitted */
+} cow_hcs_system_params_t;
+
+/** A schema2 ComputeSystem document, SchemaVersion 2.1, holding a Container. */
+COW_EXTERN int cow_hcs_compute_system_json(const cow_hcs_system_params_t *params, char **out);
+
+/** A schema1 ContainerConfig document for a container named `name` (SystemType "Container",
+ *  no layers: an emulator or process-isolated test system). */
+COW_EXTERN int cow_hcs_container_config_json(const char *name,
+                                             const cow_hcs_system_params_t *params, char **out);
+
+/** SignalProcessOptions for a Linux guest: {"Signal": signo}, signo 1..64. */
+COW_EXTERN int cow_hcs_signal_options_json(int signo, char **out);
+
+/** SignalProcessOptions for Windows: {"Signal": "CtrlC"|"CtrlBreak"|"CtrlClose"|
+ *  "CtrlLogOff"|"CtrlShutdown"}; any other name is COW_EINVAL. */
+COW_EXTERN int cow_hcs_signal_options_windows_json(const char *signal_name, char **out);
+
+/** A property query {"PropertyTypes": [...]} from a NULL-terminated list of type names
+ *  ("Statistics", "ProcessList", "Memory", ...); NULL or empty gives {} (basic properties). */
+COW_EXTERN int cow_hcs_property_query_json(const char *const *property_types, char **out);
+
+/** A schema2 ModifySettingRequest: `resource_path` ("Container/Memory/SizeInMB"),
+ *  `request_type` ("Add", "Remove", "Update"), `settings_json` (any JSON value as text;
+ *  NULL: omitted). */
+COW_EXTERN int cow_hcs_modify_setting_json(const char *resource_path, const char *request_type,
+                                           const char *settings_json, char **out);
+
+COW_END_DECLS
+
+#endif /* COW_HCS_H */

@@ -1,0 +1,153 @@
+/* Shared by the HCS backend tests and the HCS contract fixtures: create and start an
+ * emulated compute system through the public constructors, build process documents with the
+ * public builders, and tear everything down (terminate, wait, close). Header-only. */
+#ifndef COW_TESTS_HCS_FIXTURE_H
+#define COW_TESTS_HCS_FIXTURE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "cow.h"
+#include "cow/hcs.h"
+
+struct hf_result {
+  int done;
+  int status;
+  int calls;
+  cow_error_t err;
+  char *json;
+};
+
+static inline void hf_container_cb(cow_container_t *c, int status, const cow_error_t *err,
+                                   void *data)
+{
+  struct hf_result *r = data;
+  (void)c;
+  r->calls++;
+  r->done = 1;
+  r->status = status;
+  if (err != NULL)
+    cow_error_copy(&r->err, err);
+}
+
+static inline void hf_json_cb(cow_container_t *c, int status, const char *json,
+                              const cow_error_t *err, void *data)
+{
+  struct hf_result *r = data;
+  hf_container_cb(c, status, err, data);
+  free(r->json);
+  r->json = json ? strdup(json) : NULL;
+}
+
+static inline void hf_result_clear(struct hf_result *r)
+{
+  cow_error_clear(&r->err);
+  free(r->json);
+  memset(r, 0, sizeof *r);
+}
+
+/* Run the loop until *flag; 0 when it went idle first. */
+static inline int hf_run_until(uv_loop_t *loop, const int *flag)
+{
+  while (!*flag)
+    if (uv_run(loop, UV_RUN_ONCE) == 0 && !*flag)
+      return 0;
+  return 1;
+}
+
+/* A system document for `api` (cow_hcs_free it). */
+static inline char *hf_system_doc(cow_hcs_api_t api, const char *id, int terminate_on_close)
+{
+  cow_hcs_system_params_t sp = {.owner = "libcow-test",
+                                .terminate_on_last_handle_closed = terminate_on_close};
+  char *doc = NULL;
+  int rc = api == COW_HCS_V2 ? cow_hcs_compute_system_json(&sp, &doc)
+                             : cow_hcs_container_config_json(id, &sp, &doc);
+  return rc == 0 ? doc : NULL;
+}
+
+/* Create (and optionally start) system `id`; NULL and *status set on failure. */
+static inline cow_container_t *hf_system(uv_loop_t *loop, cow_hcs_api_t api, const char *id,
+                                         int start, int *status)
+{
+  cow_hcs_options_t o;
+  cow_hcs_options_init(&o, api);
+  char *doc = hf_system_doc(api, id, 1);
+  cow_container_t *c = NULL;
+  struct hf_result r = {0};
+  int rc = cow_hcs_create_system(loop, &o, id, doc, &c, hf_container_cb, &r);
+  cow_hcs_free(doc);
+  if (rc == 0 && !hf_run_until(loop, &r.done))
+    rc = COW_EINVAL;
+  if (rc == 0)
+    rc = r.status;
+  hf_result_clear(&r);
+  if (rc == 0 && start) {
+    rc = cow_container_start(c, hf_container_cb, &r);
+    if (rc == 0 && !hf_run_until(loop, &r.done))
+      rc = COW_EINVAL;
+    if (rc == 0)
+      rc = r.status;
+    hf_result_clear(&r);
+  }
+  if (rc != 0 && c != NULL) {
+    int closed = 0;
+    cow_container_close(c, NULL, NULL);
+    (void)closed;
+    uv_run(loop, UV_RUN_DEFAULT);
+    c = NULL;
+  }
+  if (status)
+    *status = rc;
+  return c;
+}
+
+static inline void hf_closed_cb(cow_container_t *c, void *data)
+{
+  (void)c;
+  (*(int *)data)++;
+}
+
+/* Terminate, wait for the exit, close. */
+static inline void hf_system_destroy(uv_loop_t *loop, cow_container_t *c)
+{
+  struct hf_result t = {0}, w = {0};
+  if (cow_container_terminate(c, hf_container_cb, &t) == 0)
+    hf_run_until(loop, &t.done);
+  if (cow_container_wait(c, hf_container_cb, &w) == 0)
+    hf_run_until(loop, &w.done);
+  hf_result_clear(&t);
+  hf_result_clear(&w);
+  int closed = 0;
+  if (cow_container_close(c, hf_closed_cb, &closed) == 0)
+    hf_run_until(loop, &closed);
+}
+
+#define HF_STDIN 0x1u
+#define HF_STDOUT 0x2u
+#define HF_STDERR 0x4u
+#define HF_TTY 0x8u
+
+/* A process document running argv with the given streams (malloc'd; free()). */
+static inline char *hf_process_doc(cow_hcs_api_t api, const char *const *argv, unsigned flags,
+                                   const char *const *env)
+{
+  cow_hcs_process_params_t pp = {0};
+  pp.command_args = argv;
+  pp.environment = env;
+  pp.create_stdin = (flags & HF_STDIN) != 0;
+  pp.create_stdout = (flags & HF_STDOUT) != 0;
+  pp.create_stderr = (flags & HF_STDERR) != 0;
+  pp.emulate_console = (flags & HF_TTY) != 0;
+  char *doc = NULL;
+  if (cow_hcs_process_params_json(&pp, api == COW_HCS_V2 ? 2 : 1, &doc) != 0)
+    return NULL;
+  char *copy = strdup(doc);
+  cow_hcs_free(doc);
+  return copy;
+}
+
+#endif
