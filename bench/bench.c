@@ -1,0 +1,354 @@
+/* libcow benchmarks: each libcow path is timed against a baseline run in the same process,
+ * and reported as a ratio (libcow time / baseline time), never asserted on.
+ *
+ *   cow-bench PEER_PATH [MiB] [EXECS]
+ *
+ * stdio_hcs_v2   `head -c N /dev/zero` through the HCS v2 backend on the emulator, read
+ *                with cow_process_read_start     vs  the same child on a raw libuv pipe
+ * stdio_guest    the same command as a UVM process through the guest connection and
+ *                cow-gcs-peer (stdout is a unix socket)  vs  the child writing straight
+ *                into a socketpair read with libuv
+ * exec_guest     EXECS sequential create+wait of `true` through the guest connection
+ *                vs  EXECS uv_spawn+exit of `true`
+ * exec_hcs_v2    the same through the HCS v2 backend on the emulator */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "cow.h"
+
+static uv_loop_t loop;
+static uint64_t total;
+static int done, exits;
+
+static void alloc_cb(uv_handle_t *h, size_t s, uv_buf_t *b)
+{
+  static char buf[256 * 1024];
+  *b = uv_buf_init(buf, sizeof buf);
+}
+
+static void count_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+  if (n > 0)
+    total += (uint64_t)n;
+  else if (n < 0) {
+    done++;
+    if (s->data == NULL) /* a baseline stream the benchmark owns */
+      uv_close((uv_handle_t *)s, NULL);
+  }
+}
+
+static void child_exit(uv_process_t *p, int64_t status, int sig)
+{
+  exits++;
+  uv_close((uv_handle_t *)p, NULL);
+}
+
+static void free_handle(uv_handle_t *h)
+{
+  free(h);
+}
+
+static void heap_child_exit(uv_process_t *p, int64_t status, int sig)
+{
+  exits++;
+  uv_close((uv_handle_t *)p, free_handle);
+}
+
+static void run_until(const int *flag, int n)
+{
+  while (*flag < n)
+    uv_run(&loop, UV_RUN_ONCE);
+}
+
+static double ms_since(uint64_t t0)
+{
+  return (double)(uv_hrtime() - t0) / 1e6;
+}
+
+/* Let closing handles finish. Not uv_run(DEFAULT): a guest connection keeps the loop
+ * alive for as long as it is open. */
+static void settle(void)
+{
+  for (int i = 0; i < 4; i++)
+    uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+/* ---- baselines ---- */
+
+static double raw_stream(uint64_t bytes, int socket_mode)
+{
+  char cmd[64];
+  snprintf(cmd, sizeof cmd, "head -c %llu /dev/zero", (unsigned long long)bytes);
+  char *args[] = {"/bin/sh", "-c", cmd, NULL};
+  uv_process_t child;
+  uv_pipe_t pipe;
+  uv_pipe_init(&loop, &pipe, 0);
+  pipe.data = NULL;
+  uv_stdio_container_t stdio[2];
+  stdio[0].flags = UV_IGNORE;
+  int sv[2] = {-1, -1};
+  if (socket_mode) {
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+    uv_pipe_open(&pipe, sv[0]);
+    stdio[1].flags = UV_INHERIT_FD;
+    stdio[1].data.fd = sv[1];
+  } else {
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&pipe;
+  }
+  uv_process_options_t o = {0};
+  o.file = args[0];
+  o.args = args;
+  o.exit_cb = child_exit;
+  o.stdio = stdio;
+  o.stdio_count = 2;
+  total = 0;
+  done = exits = 0;
+  uint64_t t0 = uv_hrtime();
+  if (uv_spawn(&loop, &child, &o) != 0)
+    abort();
+  if (socket_mode)
+    close(sv[1]);
+  uv_read_start((uv_stream_t *)&pipe, alloc_cb, count_read);
+  run_until(&done, 1);
+  run_until(&exits, 1);
+  double ms = ms_since(t0);
+  settle();
+  if (total != bytes)
+    fprintf(stderr, "baseline lost bytes: %llu of %llu\n", (unsigned long long)total,
+            (unsigned long long)bytes);
+  return ms;
+}
+
+static double raw_execs(int n)
+{
+  char *args[] = {"/bin/true", NULL};
+  uv_process_options_t o = {0};
+  o.file = args[0];
+  o.args = args;
+  o.exit_cb = heap_child_exit;
+  exits = 0;
+  uint64_t t0 = uv_hrtime();
+  for (int i = 0; i < n; i++) {
+    uv_process_t *child = malloc(sizeof *child);
+    if (uv_spawn(&loop, child, &o) != 0)
+      abort();
+    run_until(&exits, i + 1);
+  }
+  double ms = ms_since(t0);
+  settle();
+  return ms;
+}
+
+/* ---- libcow ---- */
+
+static int created, create_status, waited;
+static int64_t exit_code;
+
+static void on_created(cow_process_t *p, int status, const cow_error_t *err, void *d)
+{
+  created++;
+  create_status = status;
+  if (status == 0 && d != NULL) {
+    uv_stream_t *out;
+    cow_process_stdio(p, NULL, &out, NULL);
+    out->data = p;
+    cow_process_read_start(p, COW_STDOUT, alloc_cb, count_read);
+  }
+  if (status < 0)
+    fprintf(stderr, "create failed: %s\n", err->message);
+}
+
+static void on_wait(cow_process_t *p, int status, int64_t code, const cow_error_t *err, void *d)
+{
+  waited++;
+  exit_code = code;
+}
+
+static void on_closed(cow_process_t *p, void *d)
+{
+}
+
+/* Run one process on `host` to completion; returns ms from create to exit. */
+static double cow_run(cow_host_t *host, const char *cfg, int read_stdout)
+{
+  cow_process_t *p;
+  created = waited = done = 0;
+  total = 0;
+  uint64_t t0 = uv_hrtime();
+  if (cow_host_create_process(host, &p, cfg, on_created, read_stdout ? &total : NULL) != 0 ||
+      cow_process_wait(p, on_wait, NULL) != 0)
+    abort();
+  run_until(&waited, 1);
+  double ms = ms_since(t0);
+  cow_process_close(p, on_closed, NULL);
+  return ms;
+}
+
+static void on_container(cow_container_t *c, int status, const cow_error_t *err, void *d)
+{
+  (*(int *)d)++;
+  if (status < 0)
+    fprintf(stderr, "container: %s\n", err->message);
+}
+
+static cow_container_t *hcs_system(void)
+{
+  cow_hcs_options_t o;
+  cow_hcs_options_init(&o, COW_HCS_V2);
+  cow_hcs_system_params_t sp = {0};
+  char *doc;
+  if (cow_hcs_compute_system_json(&sp, &doc) != 0)
+    abort();
+  cow_container_t *c;
+  int n = 0;
+  if (cow_hcs_create_system(&loop, &o, "bench", doc, &c, on_container, &n) != 0)
+    abort();
+  cow_hcs_free(doc);
+  run_until(&n, 1);
+  cow_container_start(c, on_container, &n);
+  run_until(&n, 2);
+  return c;
+}
+
+static char *hcs_params(const char *cmd, int out)
+{
+  const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+  char line[256];
+  snprintf(line, sizeof line, "/bin/sh -c \"%s\"", cmd);
+  cow_hcs_process_params_t pp = {0};
+  pp.command_line = line;
+  pp.command_args = argv;
+  pp.create_stdout = out;
+  char *json;
+  if (cow_hcs_process_params_json(&pp, 2, &json) != 0)
+    abort();
+  return json;
+}
+
+static char *guest_params(const char *cmd, int out)
+{
+  char *s = malloc(512);
+  snprintf(s, 512,
+           "{\"CommandArgs\":[\"/bin/sh\",\"-c\",\"%s\"],\"WorkingDirectory\":\"/\","
+           "\"Environment\":{\"PATH\":\"/usr/bin:/bin\"}%s}",
+           cmd, out ? ",\"CreateStdOutPipe\":true" : "");
+  return s;
+}
+
+static int connected;
+static void on_connected(cow_host_t *h, int status, const cow_error_t *err, void *d)
+{
+  connected = status == 0 ? 1 : -1;
+}
+
+static double median3(double a, double b, double c)
+{
+  if (a > b) {
+    double t = a;
+    a = b;
+    b = t;
+  }
+  if (b > c)
+    b = c;
+  return a > b ? a : b;
+}
+
+static void report(const char *name, double cow_ms, double base_ms, const char *unit,
+                   double amount)
+{
+  printf("%-13s libcow %9.1f ms  baseline %9.1f ms  ratio %5.2f  (%.0f %s/s through libcow)\n",
+         name, cow_ms, base_ms, cow_ms / base_ms, amount / (cow_ms / 1000.0), unit);
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) {
+    fprintf(stderr, "usage: cow-bench PEER_PATH [MiB] [EXECS]\n");
+    return 2;
+  }
+  uint64_t mib = argc > 2 ? strtoull(argv[2], NULL, 10) : 100;
+  int execs = argc > 3 ? atoi(argv[3]) : 200;
+  uint64_t bytes = mib << 20;
+  char cmd[64];
+  snprintf(cmd, sizeof cmd, "head -c %llu /dev/zero", (unsigned long long)bytes);
+  uv_loop_init(&loop);
+
+  /* HCS v2 on the emulator vs a raw pipe */
+  cow_container_t *sys = hcs_system();
+  char *cfg = hcs_params(cmd, 1);
+  double c[3], b[3];
+  for (int i = 0; i < 3; i++) {
+    c[i] = cow_run(cow_container_host(sys), cfg, 1);
+    if (total != bytes || exit_code != 0)
+      fprintf(stderr, "hcs: %llu bytes, exit %lld\n", (unsigned long long)total,
+              (long long)exit_code);
+    b[i] = raw_stream(bytes, 0);
+  }
+  free(cfg);
+  report("stdio_hcs_v2", median3(c[0], c[1], c[2]), median3(b[0], b[1], b[2]), "MiB",
+         (double)mib);
+  cfg = hcs_params("exit 0", 0);
+  double ce = 0;
+  for (int i = 0; i < execs; i++)
+    ce += cow_run(cow_container_host(sys), cfg, 0);
+  free(cfg);
+  report("exec_hcs_v2", ce, raw_execs(execs), "execs", execs);
+  int n = 0;
+  cow_container_terminate(sys, on_container, &n);
+  cow_container_close(sys, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+
+  /* guest connection + peer vs a raw socket */
+  char dir[] = "/tmp/cow-bench-XXXXXX";
+  if (mkdtemp(dir) == NULL)
+    return 1;
+  cow_guest_transport_t *t;
+  cow_guest_transport_unix(&t, dir);
+  cow_guest_options_t go = COW_GUEST_OPTIONS_INIT;
+  go.transport = t;
+  cow_host_t *gh;
+  cow_guest_connect(&gh, &loop, &go, on_connected, NULL);
+  char *pargs[] = {argv[1], "--port-dir", dir, NULL};
+  uv_process_t peer;
+  uv_process_options_t po = {0};
+  po.file = argv[1];
+  po.args = pargs;
+  po.exit_cb = child_exit;
+  exits = 0;
+  if (uv_spawn(&loop, &peer, &po) != 0)
+    return 1;
+  while (connected == 0)
+    uv_run(&loop, UV_RUN_ONCE);
+  if (connected < 0)
+    return 1;
+  cfg = guest_params(cmd, 1);
+  for (int i = 0; i < 3; i++) {
+    c[i] = cow_run(gh, cfg, 1);
+    if (total != bytes)
+      fprintf(stderr, "guest: %llu bytes\n", (unsigned long long)total);
+    b[i] = raw_stream(bytes, 1);
+  }
+  free(cfg);
+  report("stdio_guest", median3(c[0], c[1], c[2]), median3(b[0], b[1], b[2]), "MiB",
+         (double)mib);
+  cfg = guest_params("exit 0", 0);
+  ce = 0;
+  for (int i = 0; i < execs; i++)
+    ce += cow_run(gh, cfg, 0);
+  free(cfg);
+  report("exec_guest", ce, raw_execs(execs), "execs", execs);
+  cow_host_close(gh, NULL, NULL);
+  int peer_exits = exits;
+  while (exits == peer_exits && uv_loop_alive(&loop))
+    uv_run(&loop, UV_RUN_ONCE);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cow_guest_transport_release(t);
+  rmdir(dir);
+  return uv_loop_close(&loop) == 0 ? 0 : 1;
+}

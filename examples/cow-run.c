@@ -1,0 +1,239 @@
+/* cow-run: run a command in a compute system of the Host Compute Service, like
+ * `docker run` / `ctr run`: create the system, start it, run the command with the
+ * terminal wired to it, forward signals, exit with the command's exit code, then shut the
+ * system down. On Linux the HCS is the emulator embedded in libcow (real processes). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "common/session.h"
+#include "common/stop.h"
+#include "cow.h"
+#include "cow/hcs.h"
+
+static const char usage[] =
+    "Usage: cow-run [OPTIONS] [--] CMD [ARG...]\n"
+    "\n"
+    "Run CMD in a new compute system of the Host Compute Service and exit with its exit\n"
+    "code. The system is created from a document built by libcow's typed builders (schema1\n"
+    "ContainerConfig for --hcs v1, schema2 ComputeSystem for v2), started, and shut down\n"
+    "when the command ends (terminated if it does not stop within --stop-timeout). On\n"
+    "Linux the service is libcow's embedded emulator, which runs CMD as a real process of\n"
+    "this machine; on Windows it is vmcompute.dll / computecore.dll.\n"
+    "\n"
+    "Options:\n"
+    "      --hcs v1|v2       the DLL API: v1 = vmcompute.dll (schema1), v2 = computecore.dll\n"
+    "                        (schema2, the default)\n"
+    "      --id NAME         the compute system's id (default: cow-run-PID)\n"
+    "      --stop-timeout S  seconds to wait for a graceful shutdown before terminating the\n"
+    "                        system (default 10)\n"
+    "%s"
+    "\n"
+    "Signals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to cow-run are\n"
+    "forwarded to the command; with -t, SIGWINCH resizes its console to this terminal's.\n"
+    "\n"
+    "Exit status:\n"
+    "  the command's exit code (128+N when a signal N killed it)\n"
+    "  2    bad command line\n"
+    "  125  cow-run itself or the Host Compute Service failed (the message gives the\n"
+    "       libcow error and the HRESULT)\n"
+    "  126  the command exists but cannot be run\n"
+    "  127  the command was not found\n"
+    "\n"
+    "Example: cow-run -- sh -c 'echo hello; exit 3'; echo $?\n";
+
+struct run {
+  uv_loop_t loop;
+  session_opts_t opts;
+  session_t *s;
+  cow_hcs_options_t hopts;
+  char id[64];
+  const char *id_arg;
+  uint64_t stop_timeout_ms;
+  cow_container_t *c;
+  stopper_t stop;
+  int exit_code;
+  int aborted;
+};
+
+static const char prog[] = "cow-run";
+
+static void finish(struct run *r)
+{
+  if (r->c != NULL)
+    cow_container_close(r->c, NULL, NULL);
+  r->c = NULL;
+  session_close(r->s);
+}
+
+static void stopped(stopper_t *st, void *data)
+{
+  finish(data);
+}
+
+static void stop_system(struct run *r)
+{
+  stopper_run(&r->stop, &r->loop, r->c, r->stop_timeout_ms, prog, stopped, r);
+}
+
+static void command_done(session_t *s, int exit_code, void *data)
+{
+  struct run *r = data;
+  r->exit_code = exit_code;
+  stop_system(r);
+}
+
+static void started(cow_container_t *c, int status, const cow_error_t *err, void *data)
+{
+  struct run *r = data;
+  if (status < 0 || r->aborted) {
+    if (status < 0 && status != COW_ECANCELED)
+      session_report(prog, "starting the compute system", status, err);
+    stop_system(r);
+    return;
+  }
+  cow_hcs_process_params_t pp = {0};
+  pp.command_args = (const char *const *)r->opts.argv;
+  pp.environment = (const char *const *)r->opts.env;
+  pp.working_directory = r->opts.workdir;
+  pp.emulate_console = r->opts.tty;
+  pp.create_stdin = r->opts.interactive;
+  pp.create_stdout = 1;
+  pp.create_stderr = !r->opts.tty; /* a console merges stderr into its output */
+  if (r->opts.tty)
+    session_console_size(r->s, &pp.console_width, &pp.console_height);
+  char *doc = NULL;
+  int rc = cow_hcs_process_params_json(&pp, r->hopts.api == COW_HCS_V1 ? 1 : 2, &doc);
+  if (rc != 0) {
+    session_report(prog, "building the process document", rc, NULL);
+    stop_system(r);
+    return;
+  }
+  session_start(r->s, cow_container_host(c), doc, command_done, r);
+  cow_hcs_free(doc);
+}
+
+static void created(cow_container_t *c, int status, const cow_error_t *err, void *data)
+{
+  struct run *r = data;
+  if (status < 0) {
+    if (status != COW_ECANCELED)
+      session_report(prog, "creating the compute system", status, err);
+    finish(r);
+  } else if (r->aborted) {
+    stop_system(r);
+  } else if ((status = cow_container_start(c, started, r)) != 0) {
+    session_report(prog, "starting the compute system", status, NULL);
+    stop_system(r);
+  }
+}
+
+static void aborted(session_t *s, int signo, void *data)
+{
+  struct run *r = data;
+  r->aborted = 1; /* the create or start callback in flight tears down */
+  r->exit_code = 128 + signo;
+}
+
+static int create_system(struct run *r)
+{
+  cow_error_t err = COW_ERROR_INIT;
+  int rc = cow_hcs_available(r->hopts.api, &err);
+  if (rc != 0) {
+    session_report(prog, "the Host Compute Service is not available", rc, &err);
+    cow_error_clear(&err);
+    return rc;
+  }
+  /* The system goes away with our handle even if cow-run dies before its teardown. */
+  cow_hcs_system_params_t sp = {.owner = prog, .terminate_on_last_handle_closed = 1};
+  char *doc = NULL;
+  rc = r->hopts.api == COW_HCS_V1 ? cow_hcs_container_config_json(r->id, &sp, &doc)
+                                  : cow_hcs_compute_system_json(&sp, &doc);
+  if (rc != 0) {
+    session_report(prog, "building the compute system document", rc, NULL);
+    return rc;
+  }
+  rc = cow_hcs_create_system(&r->loop, &r->hopts, r->id, doc, &r->c, created, r);
+  cow_hcs_free(doc);
+  if (rc != 0)
+    session_report(prog, "creating the compute system", rc, NULL);
+  return rc;
+}
+
+/* Returns -1 to go on, or the exit code. */
+static int parse(struct run *r, int argc, char **argv)
+{
+  int i = 1;
+  cow_hcs_api_t api = COW_HCS_V2;
+  double stop_s = 10;
+  while (i < argc) {
+    const char *a = argv[i];
+    int rc = session_parse_flag(&r->opts, prog, argc, argv, &i);
+    if (rc < 0)
+      return SESSION_EXIT_USAGE;
+    if (rc > 0)
+      continue;
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      printf(usage, session_common_help);
+      return 0;
+    }
+    if (strcmp(a, "--") == 0 || a[0] != '-') {
+      i += a[0] == '-';
+      break;
+    }
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--hcs") == 0 && v != NULL && (!strcmp(v, "v1") || !strcmp(v, "v2"))) {
+      api = v[1] == '1' ? COW_HCS_V1 : COW_HCS_V2;
+    } else if (strcmp(a, "--id") == 0 && v != NULL && v[0] != '\0') {
+      r->id_arg = v;
+    } else if (strcmp(a, "--stop-timeout") == 0 && v != NULL) {
+      char *end;
+      stop_s = strtod(v, &end);
+      if (*end != '\0' || end == v || stop_s < 0 || stop_s > 86400)
+        return session_usage_error(prog, "bad --stop-timeout '%s'", v);
+    } else if (!strcmp(a, "--hcs") || !strcmp(a, "--id") || !strcmp(a, "--stop-timeout")) {
+      return session_usage_error(prog, "option '%s' needs %s", a,
+                                 a[2] == 'h' ? "v1 or v2" : "a value");
+    } else {
+      return session_usage_error(prog, "unknown option '%s'", a);
+    }
+    i += 2;
+  }
+  if (i >= argc)
+    return session_usage_error(prog, "no command given");
+  r->opts.argv = argv + i;
+  r->stop_timeout_ms = (uint64_t)(stop_s * 1000);
+  if (r->id_arg != NULL && strlen(r->id_arg) >= sizeof r->id)
+    return session_usage_error(prog, "--id is too long");
+  snprintf(r->id, sizeof r->id, "%s", r->id_arg ? r->id_arg : "");
+  if (r->id_arg == NULL)
+    snprintf(r->id, sizeof r->id, "cow-run-%ld", (long)getpid());
+  cow_hcs_options_init(&r->hopts, api);
+  return -1;
+}
+
+int main(int argc, char **argv)
+{
+  static struct run r; /* outlives the loop: the stopper and handles live in it */
+  r.exit_code = SESSION_EXIT_FAILED;
+  int rc = parse(&r, argc, argv);
+  if (rc >= 0) {
+    session_opts_free(&r.opts);
+    return rc;
+  }
+  if (uv_loop_init(&r.loop) != 0)
+    return SESSION_EXIT_FAILED;
+  if (session_open(&r.s, &r.loop, &r.opts, prog, aborted, &r) != 0 || create_system(&r) != 0)
+    finish(&r);
+  uv_run(&r.loop, UV_RUN_DEFAULT);
+  rc = uv_loop_close(&r.loop);
+  session_opts_free(&r.opts);
+  if (rc != 0) {
+    fprintf(stderr, "%s: internal error: handles left open (%s)\n", prog, uv_strerror(rc));
+    return SESSION_EXIT_FAILED;
+  }
+  return r.exit_code;
+}

@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""cow_ctypes: run a command through libcow from Python, with ctypes and the blocking API.
+
+The blocking API (include/cow/blocking.h) owns a libuv loop on a thread of its own, so a
+caller without a loop (Python here) makes plain blocking calls. libcow has no blocking
+constructor for HCS compute systems yet, so the system is created with the asynchronous
+constructor run on that loop thread through cow_blocking_run(); everything after that
+(start, process, stdio descriptors, wait, shutdown, close) is blocking.h.
+
+    cow_ctypes.py --lib build/src/libcow.so [--hcs v1|v2] -- sh -c 'echo hi; exit 3'
+
+Prints the command's stdout and stderr as they arrive on the descriptors, then
+"[cow_ctypes] exit code N", and exits with N (125 when libcow itself failed).
+"""
+import argparse
+import ctypes
+import json
+import os
+import sys
+import threading
+from ctypes import (CFUNCTYPE, POINTER, byref, c_char_p, c_int, c_int64, c_uint32,
+                    c_uint64, c_void_p)
+
+TIMEOUT_MS = 30000
+COW_HCS_V1, COW_HCS_V2 = 1, 2
+
+
+class CowError(ctypes.Structure):
+    """cow_error_t (include/cow/error.h): transparent for FFI callers."""
+    _fields_ = [("code", c_int), ("domain", c_int), ("sys_code", c_uint32),
+                ("operation", c_char_p), ("message", c_char_p), ("object_id", c_char_p),
+                ("detail_json", c_char_p)]
+
+
+class HcsOptions(ctypes.Structure):
+    """cow_hcs_options_t (include/cow/hcs.h); filled by cow_hcs_options_init()."""
+    _fields_ = [("api", c_int), ("dll_table", c_void_p), ("create_timeout_ms", c_uint64)]
+
+
+class SystemParams(ctypes.Structure):
+    """cow_hcs_system_params_t (include/cow/hcs.h)."""
+    _fields_ = [("owner", c_char_p), ("terminate_on_last_handle_closed", c_int),
+                ("container_json", c_char_p), ("host_name", c_char_p)]
+
+
+RUN_FN = CFUNCTYPE(c_int, c_void_p, c_void_p)  # int (*)(uv_loop_t *, void *)
+CONTAINER_CB = CFUNCTYPE(None, c_void_p, c_int, POINTER(CowError), c_void_p)
+
+
+class CowFailure(Exception):
+    pass
+
+
+def load(path):
+    lib = ctypes.CDLL(path)
+    sigs = {
+        "cow_strerror": (c_char_p, [c_int]),
+        "cow_err_name": (c_char_p, [c_int]),
+        "cow_error_clear": (None, [POINTER(CowError)]),
+        "cow_blocking_new": (c_int, [POINTER(c_void_p)]),
+        "cow_blocking_free": (c_int, [c_void_p]),
+        "cow_blocking_run": (c_int, [c_void_p, RUN_FN, c_void_p]),
+        "cow_blocking_container_start": (c_int, [c_void_p, c_void_p, c_uint64, POINTER(CowError)]),
+        "cow_blocking_container_shutdown": (c_int, [c_void_p, c_void_p, c_uint64,
+                                                    POINTER(CowError)]),
+        "cow_blocking_container_terminate": (c_int, [c_void_p, c_void_p, c_uint64,
+                                                     POINTER(CowError)]),
+        "cow_blocking_container_wait": (c_int, [c_void_p, c_void_p, c_uint64, POINTER(CowError)]),
+        "cow_blocking_container_close": (c_int, [c_void_p, c_void_p]),
+        "cow_blocking_create_process": (c_int, [c_void_p, c_void_p, c_char_p, c_uint64,
+                                                POINTER(c_void_p), POINTER(CowError)]),
+        "cow_blocking_process_stdio": (c_int, [c_void_p, c_void_p, POINTER(c_int),
+                                               POINTER(c_int), POINTER(c_int)]),
+        "cow_blocking_process_wait": (c_int, [c_void_p, c_void_p, c_uint64, POINTER(c_int64),
+                                              POINTER(CowError)]),
+        "cow_blocking_process_close": (c_int, [c_void_p, c_void_p]),
+        # Called on the loop thread, inside cow_blocking_run() hooks only:
+        "cow_hcs_options_init": (c_int, [POINTER(HcsOptions), c_int]),
+        "cow_hcs_create_system": (c_int, [c_void_p, POINTER(HcsOptions), c_char_p, c_char_p,
+                                          POINTER(c_void_p), CONTAINER_CB, c_void_p]),
+        "cow_container_host": (c_void_p, [c_void_p]),
+        # Builders: any thread.
+        "cow_hcs_compute_system_json": (c_int, [POINTER(SystemParams), POINTER(c_void_p)]),
+        "cow_hcs_container_config_json": (c_int, [c_char_p, POINTER(SystemParams),
+                                                  POINTER(c_void_p)]),
+        "cow_hcs_free": (None, [c_void_p]),
+    }
+    for name, (res, args) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
+    return lib
+
+
+class Cow:
+    def __init__(self, lib):
+        self.lib = lib
+        self.b = c_void_p()
+        self.check(lib.cow_blocking_new(byref(self.b)), "starting the loop thread")
+
+    def check(self, rc, what, err=None):
+        if rc == 0:
+            return
+        msg = self.lib.cow_strerror(rc).decode()
+        hr = ""
+        if err is not None:
+            if err.message:
+                msg = err.message.decode(errors="replace")
+            if err.domain in (3, 4):  # COW_DOMAIN_HCS, COW_DOMAIN_GUEST
+                hr = ", HRESULT 0x%08X" % err.sys_code
+            self.lib.cow_error_clear(byref(err))
+        raise CowFailure("%s: %s (%s%s)" % (what, msg, self.lib.cow_err_name(rc).decode(), hr))
+
+    def call(self, what, fn, *args):
+        """A blocking.h call whose last argument is a cow_error_t *."""
+        err = CowError()
+        self.check(fn(self.b, *args, byref(err)), what, err)
+
+    def on_loop(self, fn):
+        """Run fn(loop) on the loop thread (cow_blocking_run); returns its int result."""
+        hook = RUN_FN(lambda loop, arg: fn(loop))
+        return self.lib.cow_blocking_run(self.b, hook, None)
+
+    def create_system(self, api, sysid):
+        """The missing blocking constructor, built from cow_blocking_run + a completion."""
+        params = SystemParams(b"cow_ctypes", 1, None, None)
+        doc = c_void_p()
+        rc = (self.lib.cow_hcs_container_config_json(sysid, byref(params), byref(doc))
+              if api == COW_HCS_V1 else
+              self.lib.cow_hcs_compute_system_json(byref(params), byref(doc)))
+        self.check(rc, "building the system document")
+        container, done, result = c_void_p(), threading.Event(), {}
+
+        def created(c, status, err, data):  # on the loop thread; ctypes takes the GIL
+            result["status"] = status
+            if status < 0 and err:
+                e = err.contents
+                result["msg"] = (e.message or b"").decode(errors="replace")
+                result["hr"] = e.sys_code
+            done.set()
+        created_cb = CONTAINER_CB(created)  # must outlive the call: kept in this frame
+
+        def start(loop):
+            opts = HcsOptions()
+            self.lib.cow_hcs_options_init(byref(opts), api)
+            return self.lib.cow_hcs_create_system(loop, byref(opts), sysid,
+                                                  ctypes.cast(doc, c_char_p),
+                                                  byref(container), created_cb, None)
+        rc = self.on_loop(start)
+        self.lib.cow_hcs_free(doc)
+        self.check(rc, "creating the compute system")
+        if not done.wait(TIMEOUT_MS / 1000):
+            raise CowFailure("creating the compute system: no answer")
+        if result["status"] < 0:
+            self.lib.cow_blocking_container_close(self.b, container)
+            raise CowFailure("creating the compute system: %s (%s, HRESULT 0x%08X)" % (
+                result.get("msg"), self.lib.cow_err_name(result["status"]).decode(),
+                result.get("hr", 0)))
+        return container
+
+    def host_of(self, container):
+        host = {}
+
+        def get(loop):
+            host["h"] = self.lib.cow_container_host(container)
+            return 0
+        self.on_loop(get)
+        return c_void_p(host["h"])
+
+
+def drain(fd, sink, chunks):
+    """Copy a descriptor to our own stream until end of file, keeping what was read."""
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        while True:
+            data = f.read(65536)
+            if not data:
+                return
+            chunks.append(data)
+            sink.write(data)
+            sink.flush()
+
+
+def run(lib_path, api, argv):
+    cow = Cow(load(lib_path))
+    lib, b = cow.lib, cow.b
+    sysid = ("cow-ctypes-%d" % os.getpid()).encode()
+    container = cow.create_system(api, sysid)
+    try:
+        cow.call("starting the system", lib.cow_blocking_container_start, container, TIMEOUT_MS)
+        # Process parameters are JSON text: schema2 ProcessParameters / schema1 ProcessConfig.
+        doc = json.dumps({"CommandArgs": argv, "CreateStdOutPipe": True,
+                          "CreateStdErrPipe": True}).encode()
+        proc = c_void_p()
+        cow.call("starting the command", lib.cow_blocking_create_process,
+                 cow.host_of(container), doc, TIMEOUT_MS, byref(proc))
+        fds = [c_int(-1), c_int(-1), c_int(-1)]
+        cow.check(lib.cow_blocking_process_stdio(b, proc, *[byref(f) for f in fds]), "stdio")
+        out, err = [], []
+        # Both streams concurrently: the exit is reported once both reached end of file.
+        t = threading.Thread(target=drain, args=(fds[2].value, sys.stderr.buffer, err))
+        t.start()
+        drain(fds[1].value, sys.stdout.buffer, out)
+        t.join()
+        code = c_int64(-1)
+        cow.call("waiting for the command", lib.cow_blocking_process_wait, proc, TIMEOUT_MS,
+                 byref(code))
+        lib.cow_blocking_process_close(b, proc)
+        print("[cow_ctypes] exit code %d" % code.value, flush=True)
+        return code.value & 0xFF
+    finally:
+        try:
+            cow.call("shutting down", lib.cow_blocking_container_shutdown, container, TIMEOUT_MS)
+            cow.call("waiting for the system", lib.cow_blocking_container_wait, container,
+                     TIMEOUT_MS)
+        except CowFailure as e:
+            print("cow_ctypes: %s; terminating" % e, file=sys.stderr)
+            err = CowError()
+            lib.cow_blocking_container_terminate(b, container, TIMEOUT_MS, byref(err))
+            lib.cow_error_clear(byref(err))
+        lib.cow_blocking_container_close(b, container)
+        cow.check(lib.cow_blocking_free(b), "stopping the loop thread (handles left open?)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--lib", required=True, help="path of the libcow shared library")
+    ap.add_argument("--hcs", choices=["v1", "v2"], default="v2", help="HCS API (default v2)")
+    ap.add_argument("cmd", nargs="+", help="the command and its arguments")
+    a = ap.parse_args()
+    try:
+        return run(a.lib, COW_HCS_V1 if a.hcs == "v1" else COW_HCS_V2, a.cmd)
+    except CowFailure as e:
+        print("cow_ctypes: %s" % e, file=sys.stderr)
+        return 125
+
+
+if __name__ == "__main__":
+    sys.exit(main())

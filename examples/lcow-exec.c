@@ -1,0 +1,461 @@
+/* lcow-exec: drive the GCS agent of a Linux utility VM through libcow's guest connection:
+ * wait for the guest to dial the bridge, negotiate, then run a command in the utility VM,
+ * or create a container from an OCI bundle (layers attached first, as hcsshim does) and
+ * run the command as its init. Terminal, stdio, signals and exit code as `docker run`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "common/session.h"
+#include "common/stop.h"
+#include "cow.h"
+#include "cow/guest.h"
+
+static const char usage[] =
+    "Usage: lcow-exec (--port-dir DIR | --vsock-port N) [OPTIONS] [--] CMD [ARG...]\n"
+    "       lcow-exec (--port-dir DIR | --vsock-port N) --container ID --bundle PATH\n"
+    "                 [--layer PATH]... [--scratch PATH] [OPTIONS] [--] [CMD [ARG...]]\n"
+    "\n"
+    "Listen for the GCS agent of a Linux utility VM, negotiate the bridge protocol, and run\n"
+    "CMD: directly in the utility VM, or, with --container, as the init process of a new\n"
+    "container made from the OCI bundle PATH (its config.json; CMD replaces process.args,\n"
+    "-e adds to process.env, -w sets process.cwd, -t sets process.terminal). With --layer,\n"
+    "the layers are attached first (a CombinedLayers ModifySettings on the utility VM, root\n"
+    "/run/gcs/c/ID/rootfs, as hcsshim sends it) and root.path points there. When the command\n"
+    "ends the container is stopped, its layers removed and its state deleted.\n"
+    "\n"
+    "Guest connection:\n"
+    "      --port-dir DIR    AF_UNIX port directory: listen on DIR/1073741824 for the bridge\n"
+    "                        and DIR/<port> for stdio (Firecracker / Cloud Hypervisor hybrid\n"
+    "                        vsock, or cow-gcs-peer --port-dir DIR)\n"
+    "      --vsock-port N    AF_VSOCK: listen on port N of any CID; the GCS dials the bridge\n"
+    "                        port 1073741824 (0x40000000), the only value accepted\n"
+    "      --timeout S       seconds to wait for the guest to dial and negotiate (default 30)\n"
+    "Container:\n"
+    "      --container ID    create container ID (needs --bundle)\n"
+    "      --bundle PATH     OCI bundle on this machine; PATH/config.json is read\n"
+    "      --layer PATH      a read-only layer, as a path inside the utility VM (repeatable,\n"
+    "                        lowest first)\n"
+    "      --scratch PATH    the container's scratch directory inside the utility VM (sent as\n"
+    "                        ScratchPath and ScratchDirPath; without it the rootfs is\n"
+    "                        read-only)\n"
+    "Process:\n"
+    "%s"
+    "\n"
+    "Signals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded. The GCS\n"
+    "cannot signal or resize processes that run directly in the utility VM: there, SIGINT,\n"
+    "SIGTERM and SIGHUP kill the command instead; when even that is refused, a second\n"
+    "signal abandons the command (lcow-exec exits with 128+N). Their console keeps its size.\n"
+    "\n"
+    "Exit status:\n"
+    "  the command's exit code (container processes killed by signal N: 128+N; utility VM\n"
+    "       processes killed by a signal report 4294967295, seen as 255)\n"
+    "  2    bad command line\n"
+    "  125  lcow-exec or the guest failed, or no guest connected in time (the message gives\n"
+    "       the libcow error and the HRESULT)\n"
+    "  126, 127  the command could not be run / was not found (as reported by the guest)\n"
+    "\n"
+    "Example: cow-gcs-peer --port-dir /tmp/uvm & lcow-exec --port-dir /tmp/uvm -- uname -a\n";
+
+static const char prog[] = "lcow-exec";
+
+struct lx {
+  uv_loop_t loop;
+  session_opts_t opts;
+  session_t *s;
+  const char *port_dir;
+  int vsock;
+  double timeout_s;
+  const char *id, *bundle, *scratch;
+  const char **layers;
+  size_t nlayers;
+  char root[256]; /* ContainerRootPath in the guest */
+  cow_guest_transport_t *tr;
+  cow_host_t *host;
+  cow_container_t *c;
+  stopper_t stop;
+  int created, layers_added, aborted, connecting, finished;
+  int exit_code;
+};
+
+/* ---- teardown: layers, container state, handles ---- */
+
+static void finish(struct lx *x)
+{
+  if (x->finished)
+    return;
+  x->finished = 1;
+  if (x->c != NULL)
+    cow_container_close(x->c, NULL, NULL);
+  if (x->host != NULL)
+    cow_host_close(x->host, NULL, NULL);
+  x->c = NULL;
+  x->host = NULL;
+  session_close(x->s);
+}
+
+static void state_deleted(cow_host_t *h, int status, const cow_error_t *err, void *data)
+{
+  if (status < 0 && status != COW_ECANCELED)
+    session_report(prog, "deleting the container state", status, err);
+  finish(data);
+}
+
+static void delete_state(struct lx *x)
+{
+  if (x->created && (cow_guest_capability_flags(x->host) & COW_GUEST_CAP_DELETE_CONTAINER_STATE) &&
+      cow_guest_delete_container_state(x->host, x->id, state_deleted, x) == 0)
+    return;
+  finish(x);
+}
+
+static void layers_removed(cow_host_t *h, int status, const cow_error_t *err, void *data)
+{
+  if (status < 0 && status != COW_ECANCELED)
+    session_report(prog, "removing the layers", status, err);
+  delete_state(data);
+}
+
+static char *layers_request(struct lx *x, const char *type);
+
+/* hcsshim's order: the container's resources go first, DeleteContainerState last. */
+static void cleanup(stopper_t *st, void *data)
+{
+  struct lx *x = data;
+  char *req = x->layers_added ? layers_request(x, "Remove") : NULL;
+  int rc = req != NULL ? cow_guest_modify(x->host, req, layers_removed, x) : -1;
+  free(req);
+  if (rc != 0)
+    delete_state(x);
+}
+
+static void teardown(struct lx *x)
+{
+  if (x->c != NULL && x->created)
+    stopper_run(&x->stop, &x->loop, x->c, 10000, prog, cleanup, x);
+  else
+    cleanup(NULL, x);
+}
+
+static void command_done(session_t *s, int exit_code, void *data)
+{
+  struct lx *x = data;
+  x->exit_code = exit_code;
+  teardown(x);
+}
+
+/* ---- documents ---- */
+
+static char *dump(json_t *j)
+{
+  char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  return s;
+}
+
+static json_t *strings(char **v)
+{
+  json_t *a = json_array();
+  for (; v != NULL && *v != NULL; v++)
+    json_array_append_new(a, json_string(*v));
+  return a;
+}
+
+/* CombinedLayers, as hcsshim's lcowLayersCloser sends it (gcs-protocol.md 6.1). */
+static char *layers_request(struct lx *x, const char *type)
+{
+  json_t *settings = json_pack("{s:s}", "ContainerRootPath", x->root);
+  if (strcmp(type, "Add") == 0) {
+    json_t *layers = json_array();
+    for (size_t i = 0; i < x->nlayers; i++)
+      json_array_append_new(layers, json_pack("{s:s}", "Path", x->layers[i]));
+    json_object_set_new(settings, "ContainerID", json_string(x->id));
+    json_object_set_new(settings, "Layers", layers);
+    json_object_set_new(settings, "ScratchPath", json_string(x->scratch ? x->scratch : ""));
+  }
+  return dump(json_pack("{s:s,s:s,s:o}", "ResourceType", "CombinedLayers", "RequestType", type,
+                        "Settings", settings));
+}
+
+/* Process parameters of the GCS: a utility VM process, or a container's init (no
+ * OciProcess: the spec's process is the init). */
+static char *process_params(struct lx *x)
+{
+  json_t *p = json_pack("{s:b,s:b,s:b,s:b}", "CreateStdInPipe", x->opts.interactive,
+                        "CreateStdOutPipe", 1, "CreateStdErrPipe", !x->opts.tty,
+                        "EmulateConsole", x->opts.tty);
+  if (x->c == NULL) {
+    json_t *env = json_object();
+    for (size_t i = 0; i < x->opts.nenv; i++) {
+      char *kv = x->opts.env[i], *eq = strchr(kv, '=');
+      *eq = '\0';
+      json_object_set_new(env, kv, json_string(eq + 1));
+      *eq = '=';
+    }
+    json_object_set_new(p, "CommandArgs", strings(x->opts.argv));
+    json_object_set_new(p, "Environment", env);
+    if (x->opts.workdir != NULL)
+      json_object_set_new(p, "WorkingDirectory", json_string(x->opts.workdir));
+  }
+  return dump(p);
+}
+
+/* The LCOW hosted-system document from the bundle's config.json (gcs-protocol.md 4.2). */
+static char *container_doc(struct lx *x)
+{
+  char path[4096];
+  json_error_t e;
+  snprintf(path, sizeof path, "%s/config.json", x->bundle);
+  json_t *spec = json_load_file(path, 0, &e);
+  if (!json_is_object(spec)) {
+    fprintf(stderr, "%s: %s: %s (line %d)\n", prog, path, e.text, e.line);
+    json_decref(spec);
+    return NULL;
+  }
+  json_t *proc = json_object_get(spec, "process");
+  if (!json_is_object(proc)) { /* the GCS dereferences process, root and linux unchecked */
+    proc = json_object();
+    json_object_set_new(spec, "process", proc);
+  }
+  if (x->opts.argv[0] != NULL)
+    json_object_set_new(proc, "args", strings(x->opts.argv));
+  if (!json_is_array(json_object_get(proc, "env")))
+    json_object_set_new(proc, "env", json_array());
+  json_t *extra = strings(x->opts.env);
+  json_array_extend(json_object_get(proc, "env"), extra); /* later entries win */
+  json_decref(extra);
+  if (x->opts.workdir != NULL)
+    json_object_set_new(proc, "cwd", json_string(x->opts.workdir));
+  uint16_t w, h;
+  if (x->opts.tty)
+    json_object_set_new(proc, "terminal", json_true());
+  if (x->opts.tty && session_console_size(x->s, &w, &h) == 0) /* what runc applies */
+    json_object_set_new(proc, "consoleSize", json_pack("{s:i,s:i}", "height", h, "width", w));
+  if (!json_is_object(json_object_get(spec, "linux")))
+    json_object_set_new(spec, "linux", json_object());
+  if (!json_is_object(json_object_get(spec, "root")))
+    json_object_set_new(spec, "root", json_pack("{s:s}", "path", "rootfs"));
+  if (x->nlayers > 0)
+    json_object_set_new(json_object_get(spec, "root"), "path", json_string(x->root));
+  char bundle[300];
+  snprintf(bundle, sizeof bundle, "/run/gcs/c/%s", x->id);
+  json_t *doc = json_pack("{s:{s:i,s:i},s:s,s:o}", "SchemaVersion", "Major", 2, "Minor", 1,
+                          "OciBundlePath", bundle, "OciSpecification", spec);
+  if (x->scratch != NULL)
+    json_object_set_new(doc, "ScratchDirPath", json_string(x->scratch));
+  return dump(doc);
+}
+
+/* ---- setup ---- */
+
+static void run_command(struct lx *x, cow_host_t *host)
+{
+  char *doc = process_params(x);
+  if (doc == NULL) {
+    fprintf(stderr, "%s: out of memory\n", prog);
+    teardown(x);
+    return;
+  }
+  session_start(x->s, host, doc, command_done, x);
+  free(doc);
+}
+
+static void container_created(cow_container_t *c, int status, const cow_error_t *err, void *data)
+{
+  struct lx *x = data;
+  x->created = status == 0;
+  if (status < 0 || x->aborted) {
+    if (status < 0 && status != COW_ECANCELED)
+      session_report(prog, "creating the container", status, err);
+    teardown(x);
+    return;
+  }
+  run_command(x, cow_container_host(c)); /* the first process is the container's init */
+}
+
+static void create_container(struct lx *x)
+{
+  char *doc = container_doc(x);
+  int rc = doc != NULL ? cow_guest_create_container(&x->c, x->host, x->id, doc,
+                                                    container_created, x)
+                       : COW_EINVAL;
+  free(doc);
+  if (rc != 0) {
+    if (doc != NULL)
+      session_report(prog, "creating the container", rc, NULL);
+    x->c = NULL;
+    teardown(x);
+  }
+}
+
+static void layers_added(cow_host_t *h, int status, const cow_error_t *err, void *data)
+{
+  struct lx *x = data;
+  if (status < 0 || x->aborted) {
+    if (status < 0 && status != COW_ECANCELED)
+      session_report(prog, "adding the layers", status, err);
+    x->layers_added = status == 0;
+    teardown(x);
+    return;
+  }
+  x->layers_added = 1;
+  create_container(x);
+}
+
+static void connected(cow_host_t *h, int status, const cow_error_t *err, void *data)
+{
+  struct lx *x = data;
+  x->connecting = 0;
+  if (status < 0 || x->aborted) {
+    if (status == COW_ETIMEDOUT)
+      fprintf(stderr, "%s: no guest connected to %s%s%u within %g s (%s)\n", prog,
+              x->port_dir ? x->port_dir : "vsock port ", x->port_dir ? "/" : "",
+              COW_GUEST_BRIDGE_PORT, x->timeout_s, cow_err_name(status));
+    else if (status < 0 && !x->aborted)
+      session_report(prog, "connecting to the guest", status, err);
+    finish(x);
+    return;
+  }
+  if (x->id == NULL) {
+    run_command(x, h);
+    return;
+  }
+  char *req = x->nlayers > 0 ? layers_request(x, "Add") : NULL;
+  if (req == NULL) {
+    create_container(x);
+    return;
+  }
+  int rc = cow_guest_modify(h, req, layers_added, x);
+  free(req);
+  if (rc != 0) {
+    session_report(prog, "adding the layers", rc, NULL);
+    finish(x);
+  }
+}
+
+static void aborted(session_t *s, int signo, void *data)
+{
+  struct lx *x = data;
+  x->aborted = 1;
+  x->exit_code = 128 + signo;
+  if (x->connecting)
+    finish(x); /* closing the host ends the wait for the guest */
+}
+
+static int connect_guest(struct lx *x)
+{
+  int rc = x->vsock ? cow_guest_transport_vsock(&x->tr)
+                    : cow_guest_transport_unix(&x->tr, x->port_dir);
+  if (rc != 0) {
+    session_report(prog, "setting up the transport", rc, NULL);
+    return rc;
+  }
+  cow_guest_options_t o = COW_GUEST_OPTIONS_INIT;
+  o.transport = x->tr;
+  o.connect_timeout_ms = (uint64_t)(x->timeout_s * 1000);
+  if (o.connect_timeout_ms == 0)
+    o.connect_timeout_ms = 1; /* 0 would mean the library's default (2 minutes) */
+  rc = cow_guest_connect(&x->host, &x->loop, &o, connected, x);
+  if (rc != 0)
+    session_report(prog, "listening for the guest", rc, NULL);
+  x->connecting = rc == 0;
+  return rc;
+}
+
+/* ---- command line ---- */
+
+static int parse(struct lx *x, int argc, char **argv)
+{
+  int i = 1;
+  x->timeout_s = 30;
+  while (i < argc) {
+    const char *a = argv[i];
+    int rc = session_parse_flag(&x->opts, prog, argc, argv, &i);
+    if (rc < 0)
+      return SESSION_EXIT_USAGE;
+    if (rc > 0)
+      continue;
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      printf(usage, session_common_help);
+      return 0;
+    }
+    if (strcmp(a, "--") == 0 || a[0] != '-') {
+      i += a[0] == '-';
+      break;
+    }
+    static const char *const valued[] = {"--port-dir", "--vsock-port", "--timeout", "--container",
+                                         "--bundle",   "--layer",      "--scratch"};
+    size_t k = 0;
+    while (k < sizeof valued / sizeof *valued && strcmp(a, valued[k]) != 0)
+      k++;
+    if (k == sizeof valued / sizeof *valued)
+      return session_usage_error(prog, "unknown option '%s'", a);
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (v == NULL || v[0] == '\0')
+      return session_usage_error(prog, "option '%s' needs a value", a);
+    char *end;
+    switch (k) {
+    case 0: x->port_dir = v; break;
+    case 1:
+      if (strtoul(v, &end, 0) != COW_GUEST_BRIDGE_PORT || *end != '\0')
+        return session_usage_error(prog, "--vsock-port must be the GCS bridge port %u (0x%X)",
+                                   COW_GUEST_BRIDGE_PORT, COW_GUEST_BRIDGE_PORT);
+      x->vsock = 1;
+      break;
+    case 2:
+      x->timeout_s = strtod(v, &end);
+      if (*end != '\0' || !(x->timeout_s > 0 && x->timeout_s <= 86400))
+        return session_usage_error(prog, "bad --timeout '%s'", v);
+      break;
+    case 3: x->id = v; break;
+    case 4: x->bundle = v; break;
+    case 5: {
+      const char **l = realloc(x->layers, (x->nlayers + 1) * sizeof *l);
+      if (l == NULL)
+        return SESSION_EXIT_FAILED;
+      x->layers = l;
+      l[x->nlayers++] = v;
+      break;
+    }
+    default: x->scratch = v; break;
+    }
+    i += 2;
+  }
+  x->opts.argv = argv + i;
+  if ((x->port_dir != NULL) == x->vsock)
+    return session_usage_error(prog, "give exactly one of --port-dir and --vsock-port");
+  if ((x->id != NULL) != (x->bundle != NULL))
+    return session_usage_error(prog, "--container and --bundle go together");
+  if (x->id == NULL && (x->nlayers > 0 || x->scratch != NULL))
+    return session_usage_error(prog, "--layer and --scratch need --container");
+  if (x->id == NULL && i >= argc)
+    return session_usage_error(prog, "no command given");
+  if (x->id != NULL && snprintf(x->root, sizeof x->root, "/run/gcs/c/%s/rootfs", x->id) >=
+                           (int)sizeof x->root)
+    return session_usage_error(prog, "--container ID is too long");
+  return -1;
+}
+
+int main(int argc, char **argv)
+{
+  static struct lx x; /* outlives the loop: the stopper lives in it */
+  x.exit_code = SESSION_EXIT_FAILED;
+  int rc = parse(&x, argc, argv);
+  if (rc < 0 && uv_loop_init(&x.loop) == 0) {
+    if (session_open(&x.s, &x.loop, &x.opts, prog, aborted, &x) != 0 || connect_guest(&x) != 0)
+      finish(&x);
+    uv_run(&x.loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(&x.loop) == 0 ? x.exit_code : SESSION_EXIT_FAILED;
+    if (rc == SESSION_EXIT_FAILED && x.exit_code != SESSION_EXIT_FAILED)
+      fprintf(stderr, "%s: internal error: handles left open\n", prog);
+  } else if (rc < 0) {
+    rc = SESSION_EXIT_FAILED;
+  }
+  cow_guest_transport_release(x.tr);
+  session_opts_free(&x.opts);
+  free(x.layers);
+  return rc;
+}

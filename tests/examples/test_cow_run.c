@@ -1,0 +1,182 @@
+/* cow-run from the user's seat: output and exit codes through both HCS APIs, stdin, signal
+ * forwarding, and the console on a real pseudo-terminal (size, resize, raw mode). */
+#include "driver.h"
+
+#ifndef COW_RUN_PATH
+#  error "COW_RUN_PATH must name the cow-run binary"
+#endif
+#define COW_RUN COW_RUN_PATH
+
+static void output_and_exit_code(void **state)
+{
+  const char *apis[] = {"v1", "v2"};
+  for (int i = 0; i < 2; i++) {
+    struct result r;
+    run(&r, NULL,
+        ARGV(COW_RUN, "--hcs", (char *)apis[i], "-e", "GREETING=hello", "-w", "/tmp", "--",
+             "sh", "-c", "echo \"$GREETING from $(pwd)\"; echo oops >&2; exit 3"));
+    assert_int_equal(r.code, 3);
+    assert_string_equal(r.out, "hello from /tmp\n");
+    assert_string_equal(r.err, "oops\n");
+  }
+}
+
+static void stdin_is_forwarded(void **state)
+{
+  struct result r;
+  run(&r, "hi\nthere\n", ARGV(COW_RUN, "-i", "--", "cat"));
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.out, "hi\nthere\n");
+  /* Without -i the command's stdin is empty, whatever ours holds. */
+  run(&r, "ignored\n", ARGV(COW_RUN, "--", "sh", "-c", "cat; echo end"));
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.out, "end\n");
+}
+
+static void missing_command_is_127(void **state)
+{
+  struct result r;
+  run(&r, NULL, ARGV(COW_RUN, "--", "/nonexistent/program"));
+  assert_int_equal(r.code, 127);
+  assert_non_null(strstr(r.err, "cow-run: starting the command:"));
+  assert_non_null(strstr(r.err, "HRESULT 0x80070002"));
+}
+
+static void usage_errors_and_help(void **state)
+{
+  struct result r;
+  run(&r, NULL, ARGV(COW_RUN, "--bogus", "--", "true"));
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "unknown option '--bogus'"));
+  run(&r, NULL, ARGV(COW_RUN, "--hcs", "v3", "--", "true"));
+  assert_int_equal(r.code, 2);
+  run(&r, NULL, ARGV(COW_RUN, "-e"));
+  assert_int_equal(r.code, 2);
+  run(&r, NULL, ARGV(COW_RUN, "-t"));
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "no command given"));
+  run(&r, NULL, ARGV(COW_RUN, "--help"));
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.err, "");
+  assert_non_null(strstr(r.out, "Usage: cow-run"));
+  assert_non_null(strstr(r.out, "Exit status:"));
+  assert_non_null(strstr(r.out, "125"));
+}
+
+/* SIGTERM to cow-run reaches the command; cow-run exits with the command's code. */
+static void sigterm_is_forwarded(void **state)
+{
+  const char *apis[] = {"v1", "v2"};
+  for (int i = 0; i < 2; i++) {
+    int out;
+    char buf[4096];
+    size_t len = 0;
+    pid_t pid = spawn_pipes(
+        ARGV(COW_RUN, "--hcs", (char *)apis[i], "--", "sh", "-c",
+             "sleep 30 & trap 'kill $!; echo got-TERM; exit 42' TERM; echo ready; wait"),
+        NULL, &out, NULL);
+    EXPECT_OUTPUT(out, buf, len, "ready\n");
+    kill(pid, SIGTERM);
+    assert_true(read_until(out, buf, sizeof buf, &len, NULL));
+    close(out);
+    assert_int_equal(wait_exit(pid), 42);
+    assert_string_equal(buf, "ready\ngot-TERM\n");
+  }
+  /* A command that does not handle it dies of it: 128 + 15. */
+  int out;
+  char buf[256];
+  size_t len = 0;
+  pid_t pid = spawn_pipes(ARGV(COW_RUN, "--", "sh", "-c", "echo ready; exec sleep 30"), NULL,
+                          &out, NULL);
+  EXPECT_OUTPUT(out, buf, len, "ready\n");
+  kill(pid, SIGTERM);
+  assert_true(read_until(out, buf, sizeof buf, &len, NULL));
+  close(out);
+  assert_int_equal(wait_exit(pid), 143);
+}
+
+/* ---- the console, on a pseudo-terminal of our own ---- */
+
+static pid_t spawn_on_pty(char *const argv[], unsigned short rows, unsigned short cols, int *master)
+{
+  struct winsize ws = {rows, cols, 0, 0};
+  pid_t pid = forkpty(master, NULL, NULL, &ws);
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    execv(argv[0], argv);
+    _exit(99);
+  }
+  return pid;
+}
+
+static int is_cooked(int master)
+{
+  struct termios t;
+  assert_int_equal(tcgetattr(master, &t), 0); /* the master reports the slave's settings */
+  return (t.c_lflag & (ICANON | ECHO | ISIG)) == (ICANON | ECHO | ISIG);
+}
+
+/* -t: the console starts with our size and follows our resizes (SIGWINCH). */
+static void tty_size_and_resize(void **state)
+{
+  int m;
+  char buf[8192];
+  size_t len = 0;
+  pid_t pid = spawn_on_pty(
+      ARGV(COW_RUN, "-t", "--", "sh", "-c",
+           "sleep 30 & trap 'stty size; kill $!; exit 5' WINCH; stty size; wait; echo no-winch"),
+      33, 101, &m);
+  /* Our terminal stays cooked with -t alone (as docker's): its ONLCR turns the console's
+   * "\r\n" into "\r\r\n". */
+  EXPECT_OUTPUT(m, buf, len, "33 101\r\r\n");
+  /* A resize of the terminal: the kernel sends SIGWINCH to its foreground process group,
+   * which is cow-run's; the explicit one is what a terminal emulator's is, a no-op twice. */
+  struct winsize ws = {40, 120, 0, 0};
+  assert_int_equal(ioctl(m, TIOCSWINSZ, &ws), 0);
+  kill(pid, SIGWINCH);
+  EXPECT_OUTPUT(m, buf, len, "40 120\r\r\n");
+  assert_int_equal(wait_exit(pid), 5);
+  assert_null(strstr(buf, "no-winch"));
+  assert_true(is_cooked(m));
+  close(m);
+}
+
+/* -it: our terminal is raw while the command runs (keys go through, Ctrl-C included) and
+ * cooked again afterwards, also when the command is interrupted. */
+static void tty_raw_mode(void **state)
+{
+  int m;
+  char buf[8192];
+  size_t len = 0;
+  pid_t pid = spawn_on_pty(ARGV(COW_RUN, "-it", "--", "sh", "-c",
+                                "echo ready; read line; echo \"got:$line\"; exit 6"),
+                           24, 80, &m);
+  EXPECT_OUTPUT(m, buf, len, "ready\r\n");
+  assert_false(is_cooked(m));
+  assert_int_equal(write(m, "hello\r", 6), 6); /* Enter sends CR; the console maps it */
+  EXPECT_OUTPUT(m, buf, len, "got:hello\r\n");
+  assert_int_equal(wait_exit(pid), 6);
+  assert_true(is_cooked(m));
+  close(m);
+
+  len = 0;
+  pid = spawn_on_pty(ARGV(COW_RUN, "-it", "--", "sh", "-c", "echo ready; exec sleep 30"), 24, 80,
+                     &m);
+  EXPECT_OUTPUT(m, buf, len, "ready\r\n");
+  assert_int_equal(write(m, "\003", 1), 1); /* Ctrl-C: an interrupt in the console */
+  assert_int_equal(wait_exit(pid), 130);
+  assert_true(is_cooked(m));
+  close(m);
+}
+
+int main(void)
+{
+  signal(SIGPIPE, SIG_IGN);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(output_and_exit_code), cmocka_unit_test(stdin_is_forwarded),
+      cmocka_unit_test(missing_command_is_127), cmocka_unit_test(usage_errors_and_help),
+      cmocka_unit_test(sigterm_is_forwarded),   cmocka_unit_test(tty_size_and_resize),
+      cmocka_unit_test(tty_raw_mode),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

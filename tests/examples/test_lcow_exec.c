@@ -1,0 +1,196 @@
+/* lcow-exec from the user's seat, against cow-gcs-peer started in the background on a
+ * temporary port directory: utility VM processes, containers from a bundle, stdin,
+ * signals, a console on a pty, and a guest that never dials. */
+#include "driver.h"
+
+#if !defined(LCOW_EXEC_PATH) || !defined(COW_GCS_PEER_PATH)
+#  error "LCOW_EXEC_PATH and COW_GCS_PEER_PATH must name the binaries"
+#endif
+#define LCOW LCOW_EXEC_PATH
+
+static char dir[128], bundle[192];
+
+static int setup(void **state)
+{
+  make_tmpdir(dir, sizeof dir, "lcow");
+  snprintf(bundle, sizeof bundle, "%s/bundle", dir);
+  assert_int_equal(mkdir(bundle, 0755), 0);
+  char path[256];
+  snprintf(path, sizeof path, "%s/config.json", bundle);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\",\"-c\",\"echo from-bundle "
+        "$FOO\"],\"env\":[\"PATH=/usr/bin:/bin\",\"FOO=bundle\"],\"cwd\":\"/\"},"
+        "\"root\":{\"path\":\"rootfs\"},\"linux\":{}}\n",
+        f);
+  fclose(f);
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  remove_tree(dir);
+  return 0;
+}
+
+/* The guest: dials DIR/1073741824 (retrying until lcow-exec listens) and serves it until
+ * lcow-exec closes the bridge, then exits 0. */
+static pid_t start_peer(void)
+{
+  return spawn_fds(ARGV(COW_GCS_PEER_PATH, "--port-dir", dir), -1, -1, -1);
+}
+
+static void run_with_peer(struct result *r, const char *input, char *const argv[])
+{
+  pid_t peer = start_peer();
+  run(r, input, argv);
+  assert_int_equal(wait_exit(peer), 0);
+}
+
+static void unreachable_guest(void **state)
+{
+  struct result r;
+  long long t0 = now_ms();
+  run(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--timeout", "1", "--", "true"));
+  assert_int_equal(r.code, 125);
+  assert_non_null(strstr(r.err, "lcow-exec: no guest connected to "));
+  assert_non_null(strstr(r.err, "/1073741824 within 1 s (ETIMEDOUT)"));
+  assert_true(now_ms() - t0 < 10000);
+}
+
+static void usage_errors_and_help(void **state)
+{
+  struct result r;
+  run(&r, NULL, ARGV(LCOW, "--", "true"));
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "exactly one of --port-dir and --vsock-port"));
+  run(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--container", "c", "--", "true"));
+  assert_int_equal(r.code, 2);
+  run(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--layer", "/l", "--", "true"));
+  assert_int_equal(r.code, 2);
+  run(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--timeout", "soon", "--", "true"));
+  assert_int_equal(r.code, 2);
+  run(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--frobnicate"));
+  assert_int_equal(r.code, 2);
+  run(&r, NULL, ARGV(LCOW, "--help"));
+  assert_int_equal(r.code, 0);
+  assert_non_null(strstr(r.out, "Usage: lcow-exec"));
+  assert_non_null(strstr(r.out, "Exit status:"));
+}
+
+static void uvm_process(void **state)
+{
+  struct result r;
+  run_with_peer(&r, NULL,
+                ARGV(LCOW, "--port-dir", dir, "-e", "WHO=uvm", "-w", "/tmp", "--", "sh", "-c",
+                     "echo \"hi from $WHO in $(pwd)\"; echo err >&2; exit 3"));
+  assert_int_equal(r.code, 3);
+  assert_string_equal(r.out, "hi from uvm in /tmp\n");
+  assert_string_equal(r.err, "err\n");
+  run_with_peer(&r, "piped\n", ARGV(LCOW, "--port-dir", dir, "-i", "--", "cat"));
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.out, "piped\n");
+  run_with_peer(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--", "/nonexistent/program"));
+  assert_int_not_equal(r.code, 0);
+  assert_non_null(strstr(r.err, "lcow-exec: starting the command:"));
+}
+
+static void container_from_bundle(void **state)
+{
+  struct result r;
+  /* CMD, -e and -w override the bundle's process; layers and scratch are attached. */
+  run_with_peer(&r, NULL,
+                ARGV(LCOW, "--port-dir", dir, "--container", "c1", "--bundle", bundle, "--layer",
+                     "/run/layers/p0", "--layer", "/run/layers/p1", "--scratch",
+                     "/run/gcs/c/c1/scratch", "-e", "FOO=override", "-w", "/tmp", "--", "sh",
+                     "-c", "echo in-container $FOO $(pwd); echo e >&2; exit 4"));
+  assert_int_equal(r.code, 4);
+  assert_string_equal(r.out, "in-container override /tmp\n");
+  assert_string_equal(r.err, "e\n");
+  /* Without a command the bundle's own process runs. */
+  run_with_peer(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--container", "c2", "--bundle", bundle));
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.out, "from-bundle bundle\n");
+  assert_string_equal(r.err, "");
+  run_with_peer(&r, "in\n",
+                ARGV(LCOW, "--port-dir", dir, "--container", "c3", "--bundle", bundle, "-i", "--",
+                     "cat"));
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.out, "in\n");
+}
+
+static void container_sigterm(void **state)
+{
+  int out;
+  char buf[256];
+  size_t len = 0;
+  pid_t lx = spawn_pipes(ARGV(LCOW, "--port-dir", dir, "--container", "c4", "--bundle", bundle,
+                              "--", "sh", "-c", "echo ready; exec sleep 30"),
+                         NULL, &out, NULL);
+  pid_t peer = start_peer();
+  EXPECT_OUTPUT(out, buf, len, "ready\n");
+  kill(lx, SIGTERM);
+  assert_true(read_until(out, buf, sizeof buf, &len, NULL));
+  close(out);
+  assert_int_equal(wait_exit(lx), 143);
+  assert_int_equal(wait_exit(peer), 0);
+}
+
+/* The GCS can neither signal nor kill a utility VM process: the first SIGTERM says so,
+ * the second abandons the command. */
+static void uvm_signal_abandons(void **state)
+{
+  int out, err;
+  char buf[256], ebuf[1024];
+  size_t len = 0, elen = 0;
+  pid_t lx = spawn_pipes(
+      ARGV(LCOW, "--port-dir", dir, "--", "sh", "-c", "echo ready; exec sleep 30"), NULL, &out,
+      &err);
+  pid_t peer = start_peer();
+  EXPECT_OUTPUT(out, buf, len, "ready\n");
+  kill(lx, SIGTERM);
+  assert_true(read_until(err, ebuf, sizeof ebuf, &elen, "send the signal again to abandon it"));
+  kill(lx, SIGTERM);
+  assert_int_equal(wait_exit(lx), 143);
+  assert_int_equal(wait_exit(peer), 0); /* the bridge closed: the peer killed the command */
+  close(out);
+  close(err);
+}
+
+/* -t in a container: the console follows our terminal's size. */
+static void container_tty_resize(void **state)
+{
+  int m;
+  char buf[8192];
+  size_t len = 0;
+  struct winsize ws = {33, 101, 0, 0};
+  pid_t lx = forkpty(&m, NULL, NULL, &ws);
+  assert_true(lx >= 0);
+  if (lx == 0) {
+    execv(LCOW, ARGV(LCOW, "--port-dir", dir, "--container", "c5", "--bundle", bundle, "-t", "--",
+                     "sh", "-c",
+                     "trap 'stty size' WINCH; echo ready; while :; do sleep 0.05; done"));
+    _exit(99);
+  }
+  pid_t peer = start_peer();
+  EXPECT_OUTPUT(m, buf, len, "ready");
+  ws = (struct winsize){40, 120, 0, 0};
+  assert_int_equal(ioctl(m, TIOCSWINSZ, &ws), 0); /* SIGWINCH to lcow-exec, from the kernel */
+  EXPECT_OUTPUT(m, buf, len, "40 120");
+  kill(lx, SIGTERM);
+  assert_int_equal(wait_exit(lx), 143);
+  assert_int_equal(wait_exit(peer), 0);
+  close(m);
+}
+
+int main(void)
+{
+  signal(SIGPIPE, SIG_IGN);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(unreachable_guest),    cmocka_unit_test(usage_errors_and_help),
+      cmocka_unit_test(uvm_process),          cmocka_unit_test(container_from_bundle),
+      cmocka_unit_test(container_sigterm),    cmocka_unit_test(uvm_signal_abandons),
+      cmocka_unit_test(container_tty_resize),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
