@@ -2,10 +2,9 @@
 """cow_ctypes: run a command through libcow from Python, with ctypes and the blocking API.
 
 The blocking API (include/cow/blocking.h) owns a libuv loop on a thread of its own, so a
-caller without a loop (Python here) makes plain blocking calls. libcow has no blocking
-constructor for HCS compute systems yet, so the system is created with the asynchronous
-constructor run on that loop thread through cow_blocking_run(); everything after that
-(start, process, stdio descriptors, wait, shutdown, close) is blocking.h.
+caller without a loop (Python here) makes plain blocking calls and never writes C:
+create the compute system, start it, run the process, read its stdio descriptors, wait,
+shut down and close, all through blocking.h (plus the document builders of hcs.h).
 
     cow_ctypes.py --lib build/src/libcow.so [--hcs v1|v2] -- sh -c 'echo hi; exit 3'
 
@@ -18,7 +17,7 @@ import json
 import os
 import sys
 import threading
-from ctypes import (CFUNCTYPE, POINTER, byref, c_char_p, c_int, c_int64, c_uint32,
+from ctypes import (POINTER, byref, c_char_p, c_int, c_int64, c_uint32,
                     c_uint64, c_void_p)
 
 TIMEOUT_MS = 30000
@@ -43,8 +42,6 @@ class SystemParams(ctypes.Structure):
                 ("container_json", c_char_p), ("host_name", c_char_p)]
 
 
-RUN_FN = CFUNCTYPE(c_int, c_void_p, c_void_p)  # int (*)(uv_loop_t *, void *)
-CONTAINER_CB = CFUNCTYPE(None, c_void_p, c_int, POINTER(CowError), c_void_p)
 
 
 class CowFailure(Exception):
@@ -59,7 +56,9 @@ def load(path):
         "cow_error_clear": (None, [POINTER(CowError)]),
         "cow_blocking_new": (c_int, [POINTER(c_void_p)]),
         "cow_blocking_free": (c_int, [c_void_p]),
-        "cow_blocking_run": (c_int, [c_void_p, RUN_FN, c_void_p]),
+        "cow_blocking_hcs_create_system": (c_int, [c_void_p, POINTER(HcsOptions), c_char_p,
+                                                   c_char_p, c_uint64, POINTER(c_void_p),
+                                                   POINTER(CowError)]),
         "cow_blocking_container_start": (c_int, [c_void_p, c_void_p, c_uint64, POINTER(CowError)]),
         "cow_blocking_container_shutdown": (c_int, [c_void_p, c_void_p, c_uint64,
                                                     POINTER(CowError)]),
@@ -74,12 +73,9 @@ def load(path):
         "cow_blocking_process_wait": (c_int, [c_void_p, c_void_p, c_uint64, POINTER(c_int64),
                                               POINTER(CowError)]),
         "cow_blocking_process_close": (c_int, [c_void_p, c_void_p]),
-        # Called on the loop thread, inside cow_blocking_run() hooks only:
+        # Any thread: options, the host view's address, the builders.
         "cow_hcs_options_init": (c_int, [POINTER(HcsOptions), c_int]),
-        "cow_hcs_create_system": (c_int, [c_void_p, POINTER(HcsOptions), c_char_p, c_char_p,
-                                          POINTER(c_void_p), CONTAINER_CB, c_void_p]),
         "cow_container_host": (c_void_p, [c_void_p]),
-        # Builders: any thread.
         "cow_hcs_compute_system_json": (c_int, [POINTER(SystemParams), POINTER(c_void_p)]),
         "cow_hcs_container_config_json": (c_int, [c_char_p, POINTER(SystemParams),
                                                   POINTER(c_void_p)]),
@@ -115,56 +111,27 @@ class Cow:
         err = CowError()
         self.check(fn(self.b, *args, byref(err)), what, err)
 
-    def on_loop(self, fn):
-        """Run fn(loop) on the loop thread (cow_blocking_run); returns its int result."""
-        hook = RUN_FN(lambda loop, arg: fn(loop))
-        return self.lib.cow_blocking_run(self.b, hook, None)
-
     def create_system(self, api, sysid):
-        """The missing blocking constructor, built from cow_blocking_run + a completion."""
+        """An HCS compute system, created through the blocking constructor."""
         params = SystemParams(b"cow_ctypes", 1, None, None)
         doc = c_void_p()
         rc = (self.lib.cow_hcs_container_config_json(sysid, byref(params), byref(doc))
               if api == COW_HCS_V1 else
               self.lib.cow_hcs_compute_system_json(byref(params), byref(doc)))
         self.check(rc, "building the system document")
-        container, done, result = c_void_p(), threading.Event(), {}
-
-        def created(c, status, err, data):  # on the loop thread; ctypes takes the GIL
-            result["status"] = status
-            if status < 0 and err:
-                e = err.contents
-                result["msg"] = (e.message or b"").decode(errors="replace")
-                result["hr"] = e.sys_code
-            done.set()
-        created_cb = CONTAINER_CB(created)  # must outlive the call: kept in this frame
-
-        def start(loop):
-            opts = HcsOptions()
-            self.lib.cow_hcs_options_init(byref(opts), api)
-            return self.lib.cow_hcs_create_system(loop, byref(opts), sysid,
-                                                  ctypes.cast(doc, c_char_p),
-                                                  byref(container), created_cb, None)
-        rc = self.on_loop(start)
-        self.lib.cow_hcs_free(doc)
-        self.check(rc, "creating the compute system")
-        if not done.wait(TIMEOUT_MS / 1000):
-            raise CowFailure("creating the compute system: no answer")
-        if result["status"] < 0:
-            self.lib.cow_blocking_container_close(self.b, container)
-            raise CowFailure("creating the compute system: %s (%s, HRESULT 0x%08X)" % (
-                result.get("msg"), self.lib.cow_err_name(result["status"]).decode(),
-                result.get("hr", 0)))
+        opts = HcsOptions()
+        self.check(self.lib.cow_hcs_options_init(byref(opts), api), "HCS options")
+        container = c_void_p()
+        try:
+            self.call("creating the compute system", self.lib.cow_blocking_hcs_create_system,
+                      byref(opts), sysid, ctypes.cast(doc, c_char_p), TIMEOUT_MS,
+                      byref(container))
+        finally:
+            self.lib.cow_hcs_free(doc)
         return container
 
     def host_of(self, container):
-        host = {}
-
-        def get(loop):
-            host["h"] = self.lib.cow_container_host(container)
-            return 0
-        self.on_loop(get)
-        return c_void_p(host["h"])
+        return c_void_p(self.lib.cow_container_host(container))
 
 
 def drain(fd, sink, chunks):

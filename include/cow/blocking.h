@@ -18,6 +18,8 @@
 
 #include "common.h"
 #include "error.h"
+#include "guest.h"
+#include "hcs.h"
 
 COW_BEGIN_DECLS
 
@@ -26,7 +28,8 @@ typedef struct cow_blocking_s cow_blocking_t;
 /** Start a private loop thread. Ownership: free with cow_blocking_free(). */
 COW_EXTERN int cow_blocking_new(cow_blocking_t **out);
 
-/** Stop the loop thread and free it.
+/** Stop the loop thread and free it. Handles that are still closing (a create that timed
+ *  out, a connection that failed) are given about a second to finish.
  *  @retval COW_EBUSY handles created through it are still open (close them first);
  *          nothing was freed. */
 COW_EXTERN int cow_blocking_free(cow_blocking_t *b);
@@ -35,6 +38,25 @@ COW_EXTERN int cow_blocking_free(cow_blocking_t *b);
  *  backend constructors that have no blocking wrapper yet. `fn` must not block. */
 COW_EXTERN int cow_blocking_run(cow_blocking_t *b, int (*fn)(struct uv_loop_s *loop, void *arg),
                                 void *arg);
+
+/** Create a compute system through HCS (cow_hcs_create_system()) on the private loop and
+ *  wait until it exists (not started: use cow_blocking_container_start()).
+ *  Ownership: `*out` is the caller's; close it with cow_blocking_container_close(). The
+ *  options and strings are copied before this returns.
+ *  @retval COW_ENOTSUP libcow was built without the HCS backends. */
+COW_EXTERN int cow_blocking_hcs_create_system(cow_blocking_t *b, const cow_hcs_options_t *opts,
+                                              const char *id, const char *config_json,
+                                              uint64_t timeout_ms, cow_container_t **out,
+                                              cow_error_t *err);
+
+/** Connect to a guest (cow_guest_connect()) on the private loop and wait until the
+ *  connection is negotiated, or failed, or `timeout_ms` passed (0: the connection's own
+ *  connect timeout). Start the VM from another thread while this waits.
+ *  Ownership: `*out` is the caller's; close it with cow_blocking_host_close().
+ *  @retval COW_ENOTSUP libcow was built without the guest connection. */
+COW_EXTERN int cow_blocking_guest_connect(cow_blocking_t *b, const cow_guest_options_t *opts,
+                                          uint64_t timeout_ms, cow_host_t **out,
+                                          cow_error_t *err);
 
 /** Create a process on `host` from a backend document (see cow_host_create_process()) and
  *  wait until it runs. Its stdio streams are relayed to descriptors fetched with

@@ -76,7 +76,8 @@ COW_EXTERN int cow_container_modify(cow_container_t *container, const char *requ
                                     cow_container_cb cb, void *data);
 
 /** The container as a process host. Ownership: the view lives as long as the container.
- *  Thread: loop thread. */
+ *  Thread: any (it only computes an address; use the view on the loop thread, or through
+ *  <cow/blocking.h> for a blocking handle). */
 COW_EXTERN cow_host_t *cow_container_host(cow_container_t *container);
 
 /** Set one timeout of this container; its processes inherit it. Thread: loop thread. */

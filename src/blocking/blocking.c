@@ -11,6 +11,8 @@
 
 static void breq_free(struct breq *r)
 {
+  if (r->extra_free != NULL)
+    r->extra_free(r->extra);
   uv_cond_destroy(&r->cond);
   cow_error_clear(&r->err);
   cow__free(r->json);
@@ -31,8 +33,14 @@ void cow__breq_finish(struct breq *r, int status, const cow_error_t *err)
     uv_mutex_unlock(&b->mutex);
     /* Nobody will take the result: release what it holds. A process created after its
      * caller gave up is closed here, so it does not leak. */
-    if (r->is_create && status == 0 && r->obj != NULL)
-      cow__bproc_close(r->obj, created_closed, NULL);
+    if (r->is_create && status == 0 && r->obj != NULL) {
+      if (r->kind == COW__BREQ_PROCESS)
+        cow__bproc_close(r->obj, created_closed, NULL);
+      else if (r->kind == COW__BREQ_CONTAINER)
+        cow_container_close(r->obj, NULL, NULL);
+      else
+        cow_host_close(r->obj, NULL, NULL);
+    }
     breq_free(r);
     return;
   }
@@ -158,15 +166,11 @@ static struct breq *breq_new(int (*start)(struct breq *r), void *obj, const char
   return r;
 }
 
-/* Run a request and collect it: the common tail of every wrapper. */
-static int call(cow_blocking_t *b, int (*start)(struct breq *), void *obj, const char *text,
-                uint64_t timeout_ms, cow_error_t *err, struct breq **keep)
+/* Submit `r` and collect it: the common tail of every wrapper. With `keep`, a finished
+ * request is handed back for its results (the caller frees it); otherwise it is freed. */
+static int run_request(cow_blocking_t *b, struct breq *r, uint64_t timeout_ms, cow_error_t *err,
+                       struct breq **keep)
 {
-  if (b == NULL)
-    return COW_EINVAL;
-  struct breq *r = breq_new(start, obj, text);
-  if (r == NULL)
-    return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "blocking", NULL, NULL);
   int rc = submit(b, r, timeout_ms, err);
   if (rc == COW_ETIMEDOUT && !r->done)
     return rc; /* abandoned: the loop thread owns r now */
@@ -177,10 +181,78 @@ static int call(cow_blocking_t *b, int (*start)(struct breq *), void *obj, const
   return rc;
 }
 
-static int start_check_idle(struct breq *r)
+static int call(cow_blocking_t *b, int (*start)(struct breq *), void *obj, const char *text,
+                uint64_t timeout_ms, cow_error_t *err, struct breq **keep)
+{
+  if (b == NULL)
+    return COW_EINVAL;
+  struct breq *r = breq_new(start, obj, text);
+  if (r == NULL)
+    return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "blocking", NULL, NULL);
+  return run_request(b, r, timeout_ms, err, keep);
+}
+
+int cow__blocking_call_extra(cow_blocking_t *b, int (*start)(struct breq *r), void *obj,
+                             const char *text, void *extra, void (*extra_free)(void *),
+                             uint64_t timeout_ms, cow_error_t *err, void **obj_out)
+{
+  struct breq *r = b ? breq_new(start, obj, text) : NULL;
+  if (r == NULL) {
+    extra_free(extra);
+    return b ? cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "blocking", NULL, NULL)
+             : COW_EINVAL;
+  }
+  r->extra = extra;
+  r->extra_free = extra_free;
+  struct breq *kept = NULL;
+  int rc = run_request(b, r, timeout_ms, err, &kept);
+  if (kept != NULL) {
+    if (rc == 0 && obj_out != NULL)
+      *obj_out = kept->obj;
+    breq_free(kept);
+  }
+  return rc;
+}
+
+/* Handles already closing finish within a few loop turns; only handles still open after
+ * about a second make cow_blocking_free() refuse. */
+#define IDLE_CHECKS 100
+#define IDLE_CHECK_MS 10
+
+static void idle_timer_closed(uv_handle_t *t)
+{
+  cow__free(t);
+}
+
+static void check_idle(struct breq *r);
+
+static void idle_timer_fired(uv_timer_t *t)
+{
+  struct breq *r = t->data;
+  uv_close((uv_handle_t *)t, idle_timer_closed);
+  check_idle(r);
+}
+
+static void check_idle(struct breq *r)
 {
   /* Any libcow handle on the loop keeps the core's per-loop state alive. */
-  cow__breq_finish(r, cow__loop_in_use(&r->b->loop) ? COW_EBUSY : 0, NULL);
+  if (!cow__loop_in_use(&r->b->loop)) {
+    cow__breq_finish(r, 0, NULL);
+    return;
+  }
+  uv_timer_t *t = r->flag++ < IDLE_CHECKS ? cow__malloc(sizeof *t) : NULL;
+  if (t == NULL || uv_timer_init(&r->b->loop, t) != 0) {
+    cow__free(t);
+    cow__breq_finish(r, COW_EBUSY, NULL);
+    return;
+  }
+  t->data = r;
+  uv_timer_start(t, idle_timer_fired, IDLE_CHECK_MS, 0);
+}
+
+static int start_check_idle(struct breq *r)
+{
+  check_idle(r);
   return 0;
 }
 
@@ -380,10 +452,7 @@ int cow_blocking_process_resize_console(cow_blocking_t *b, cow_process_t *p, uin
     return COW_ENOMEM;
   r->width = width;
   r->height = height;
-  int rc = submit(b, r, t, err);
-  if (!(rc == COW_ETIMEDOUT && !r->done))
-    breq_free(r);
-  return rc;
+  return run_request(b, r, t, err, NULL);
 }
 
 int cow_blocking_process_close_stdin(cow_blocking_t *b, cow_process_t *p, uint64_t t,
@@ -508,14 +577,15 @@ int cow_blocking_container_properties(cow_blocking_t *b, cow_container_t *c, int
   if (r == NULL)
     return COW_ENOMEM;
   r->flag = v2 != 0;
-  int rc = submit(b, r, t, err);
-  if (rc == COW_ETIMEDOUT && !r->done)
-    return rc;
-  if (rc == 0) {
-    *json_out = r->json;
-    r->json = NULL;
+  struct breq *kept = NULL;
+  int rc = run_request(b, r, t, err, &kept);
+  if (kept != NULL) {
+    if (rc == 0) {
+      *json_out = kept->json;
+      kept->json = NULL;
+    }
+    breq_free(kept);
   }
-  breq_free(r);
   return rc;
 }
 

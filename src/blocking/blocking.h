@@ -24,7 +24,10 @@ struct breq {
   int (*start)(struct breq *r); /* loop thread; <0: failed at once */
   uv_cond_t cond;
   unsigned done : 1, abandoned : 1;
-  unsigned is_create : 1; /* an abandoned create closes the process it made */
+  unsigned is_create : 1; /* an abandoned create closes what it made (see kind) */
+  enum { COW__BREQ_PROCESS, COW__BREQ_CONTAINER, COW__BREQ_HOST } kind;
+  void *extra; /* constructor arguments, freed with the request */
+  void (*extra_free)(void *extra);
   int status;
   cow_error_t err;
   int64_t code;
@@ -38,6 +41,12 @@ struct breq {
 
 /* Finish `r` from the loop thread: publish the result, or discard it if the caller gave up. */
 void cow__breq_finish(struct breq *r, int status, const cow_error_t *err);
+
+/* Submit a request built from these parts and wait; on success `*obj_out` (may be NULL)
+ * receives r->obj. `extra` is owned by the request from here on (freed with extra_free). */
+int cow__blocking_call_extra(cow_blocking_t *b, int (*start)(struct breq *r), void *obj,
+                             const char *text, void *extra, void (*extra_free)(void *),
+                             uint64_t timeout_ms, cow_error_t *err, void **obj_out);
 
 /* Per-process state of the blocking layer (the process's user data). */
 struct bproc;

@@ -1,1 +1,1 @@
-cow_sources(blocking.c relay.c)
+cow_sources(blocking.c relay.c constructors.c)
