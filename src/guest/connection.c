@@ -194,21 +194,30 @@ static void connect_fail(struct cow__guest_conn *conn, int code, const char *fmt
   cow_error_clear(&err);
 }
 
+/* A failed step of connecting (transport error or an HRESULT in the answer) ends the
+ * connect with that error. Returns 1 when it did. */
+static int connect_failed(struct cow__guest_conn *conn, int status,
+                          const struct cow__proto_resp *resp, const cow_error_t *err)
+{
+  if (status < 0) {
+    connect_finish(conn, status, err);
+    return 1;
+  }
+  if (resp->result == 0)
+    return 0;
+  cow_error_t e = COW_ERROR_INIT;
+  int code = cow__proto_resp_error(resp, "connect", NULL, &e);
+  connect_finish(conn, code, &e);
+  cow_error_clear(&e);
+  return 1;
+}
+
 static void host_start_done(struct cow__guest_call *call, int status,
                             const struct cow__proto_resp *resp, const cow_error_t *err)
 {
   struct cow__guest_conn *conn = call->owner;
-  if (status < 0) {
-    connect_finish(conn, status, err);
+  if (connect_failed(conn, status, resp, err))
     return;
-  }
-  if (resp->result != 0) {
-    cow_error_t e = COW_ERROR_INIT;
-    int code = cow__proto_resp_error(resp, "connect", NULL, &e);
-    connect_finish(conn, code, &e);
-    cow_error_clear(&e);
-    return;
-  }
   connect_finish(conn, 0, NULL);
 }
 
@@ -264,17 +273,8 @@ static void negotiated(struct cow__guest_call *call, int status,
                        const struct cow__proto_resp *resp, const cow_error_t *err)
 {
   struct cow__guest_conn *conn = call->owner;
-  if (status < 0) {
-    connect_finish(conn, status, err);
+  if (connect_failed(conn, status, resp, err))
     return;
-  }
-  if (resp->result != 0) {
-    cow_error_t e = COW_ERROR_INIT;
-    int code = cow__proto_resp_error(resp, "connect", NULL, &e);
-    connect_finish(conn, code, &e);
-    cow_error_clear(&e);
-    return;
-  }
   int64_t version = cow__proto_int(resp->body, "Version", 0);
   if (version != COW__PROTOCOL_VERSION) {
     char v[24];
@@ -707,13 +707,8 @@ static int precheck(struct cow__guest_conn *conn, const char *name, uint32_t typ
   cow_error_clear(&err);
   if (rc != 0)
     return rc;
-  char *text = cow__proto_dump(body);
-  if (text == NULL)
-    return COW_ENOMEM;
-  size_t n = strlen(text);
-  cow__free(text);
   (void)type;
-  return n + COW__FRAME_HEADER_SIZE > COW__FRAME_MAX_SIZE ? COW_EMSG_TOO_LARGE : 0;
+  return cow__proto_check_size(body);
 }
 
 static int conn_request(cow_host_t *host, const char *name, uint32_t type, json_t *body,

@@ -140,11 +140,7 @@ int cow_guest_create_container(cow_container_t **out, cow_host_t *host, const ch
   json_decref(cfg);
   if (body == NULL)
     return COW_ENOMEM;
-  char *text = cow__proto_dump(body);
-  rc = text == NULL ? COW_ENOMEM
-                    : strlen(text) + COW__FRAME_HEADER_SIZE > COW__FRAME_MAX_SIZE ? COW_EMSG_TOO_LARGE
-                                                                                  : 0;
-  cow__free(text);
+  rc = cow__proto_check_size(body);
   cow_container_t *c = NULL;
   if (rc == 0)
     rc = attach(&c, conn, id);

@@ -264,11 +264,7 @@ int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_co
   json_decref(params);
   if (body == NULL)
     return COW_ENOMEM;
-  char *text = cow__proto_dump(body);
-  rc = text == NULL ? COW_ENOMEM
-                    : strlen(text) + COW__FRAME_HEADER_SIZE > COW__FRAME_MAX_SIZE ? COW_EMSG_TOO_LARGE
-                                                                                  : 0;
-  cow__free(text);
+  rc = cow__proto_check_size(body);
   if (rc != 0) {
     json_decref(body);
     return rc;

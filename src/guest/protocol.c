@@ -186,6 +186,16 @@ char *cow__proto_dump(const json_t *body)
   return copy;
 }
 
+int cow__proto_check_size(const json_t *body)
+{
+  char *text = cow__proto_dump(body);
+  if (text == NULL)
+    return COW_ENOMEM;
+  size_t n = strlen(text);
+  cow__free(text);
+  return n + COW__FRAME_HEADER_SIZE > COW__FRAME_MAX_SIZE ? COW_EMSG_TOO_LARGE : 0;
+}
+
 json_t *cow__proto_parse_object(const char *text, const char *what, cow_error_t *err)
 {
   if (text == NULL) {

@@ -53,6 +53,11 @@ json_t *cow__proto_modify(const char *cid, const json_t *request, const struct c
 /* Serialise a body for the wire (compact, key order kept). NULL on failure. */
 char *cow__proto_dump(const json_t *body);
 
+/* 0 when `body` fits one frame (header included), COW_EMSG_TOO_LARGE when it does not,
+ * COW_ENOMEM. Requests are checked before anything is started so that a refusal is a
+ * synchronous error and no callback runs (R3: never send more than 64 KiB). */
+int cow__proto_check_size(const json_t *body);
+
 /* Parse user-supplied JSON text that must be an object. Returns the object or NULL with
  * COW_EINVAL in err. */
 json_t *cow__proto_parse_object(const char *text, const char *what, cow_error_t *err);
