@@ -101,9 +101,10 @@ static int new_op(cow_container_t *c, const char *name, enum cow__cb_kind kind, 
   return cow__op_new(&c->base, name, kind, cb, data, t, backend, op);
 }
 
-static int json_call(cow_container_t *c, const char *name,
-                     int (*slot)(cow_container_t *, const char *, cow_op_t *), const char *doc,
-                     cow_timeout_kind_t t, cow_container_json_cb cb, void *data)
+/* The calls that hand one document to the backend: properties, properties_v2, modify. */
+static int doc_call(cow_container_t *c, const char *name, enum cow__cb_kind kind,
+                    int (*slot)(cow_container_t *, const char *, cow_op_t *), const char *doc,
+                    cow_timeout_kind_t t, void (*cb)(void), void *data)
 {
   CHECK_OPEN(c);
   if (cb == NULL)
@@ -111,7 +112,7 @@ static int json_call(cow_container_t *c, const char *name,
   if (slot == NULL)
     return COW_ENOTSUP;
   cow_op_t *op;
-  int rc = new_op(c, name, COW__CB_JSON, (void (*)(void))cb, data, t, 1, &op);
+  int rc = new_op(c, name, kind, cb, data, t, 1, &op);
   if (rc != 0)
     return rc;
   COW__OP_START(op, slot(c, doc, op));
@@ -121,15 +122,15 @@ static int json_call(cow_container_t *c, const char *name,
 int cow_container_properties(cow_container_t *c, const char *query_json,
                              cow_container_json_cb cb, void *data)
 {
-  return json_call(c, "properties", c ? c->ops->properties : NULL, query_json,
-                   COW_TIMEOUT_PROPERTIES, cb, data);
+  return doc_call(c, "properties", COW__CB_JSON, c ? c->ops->properties : NULL, query_json,
+                  COW_TIMEOUT_PROPERTIES, (void (*)(void))cb, data);
 }
 
 int cow_container_properties_v2(cow_container_t *c, const char *query_json,
                                 cow_container_json_cb cb, void *data)
 {
-  return json_call(c, "properties_v2", c ? c->ops->properties_v2 : NULL, query_json,
-                   COW_TIMEOUT_PROPERTIES, cb, data);
+  return doc_call(c, "properties_v2", COW__CB_JSON, c ? c->ops->properties_v2 : NULL,
+                  query_json, COW_TIMEOUT_PROPERTIES, (void (*)(void))cb, data);
 }
 
 static int simple_call(cow_container_t *c, const char *name,
@@ -176,18 +177,10 @@ int cow_container_terminate(cow_container_t *c, cow_container_cb cb, void *data)
 int cow_container_modify(cow_container_t *c, const char *request_json, cow_container_cb cb,
                          void *data)
 {
-  CHECK_OPEN(c);
-  if (cb == NULL || request_json == NULL)
+  if (request_json == NULL)
     return COW_EINVAL;
-  if (c->ops->modify == NULL)
-    return COW_ENOTSUP;
-  cow_op_t *op;
-  int rc = new_op(c, "modify", COW__CB_CONTAINER, (void (*)(void))cb, data, COW_TIMEOUT_MODIFY, 1,
-                  &op);
-  if (rc != 0)
-    return rc;
-  COW__OP_START(op, c->ops->modify(c, request_json, op));
-  return 0;
+  return doc_call(c, "modify", COW__CB_CONTAINER, c ? c->ops->modify : NULL, request_json,
+                  COW_TIMEOUT_MODIFY, (void (*)(void))cb, data);
 }
 
 int cow_container_wait(cow_container_t *c, cow_container_cb cb, void *data)

@@ -260,40 +260,42 @@ int cow_process_resize_console(cow_process_t *p, uint16_t width, uint16_t height
   return 0;
 }
 
-int cow_process_kill(cow_process_t *p, cow_process_cb cb, void *data)
+/* Kill and signal share their rules: refused before the process runs (containerd's
+ * FailedPrecondition), answered COW_ESRCH without the backend once it has exited.
+ * Returns < 0 to refuse, 1 when already answered, 0 with `*op` ready for the slot. */
+static int prepare_signal(cow_process_t *p, const char *name, int has_slot, cow_process_cb cb,
+                          void *data, cow_op_t **op)
 {
   CHECK_OPEN(p);
   if (cb == NULL)
     return COW_EINVAL;
-  if (p->ops->kill == NULL)
+  if (!has_slot)
     return COW_ENOTSUP;
   if (!p->created && !p->exit_reported)
     return COW_ENOT_STARTED;
-  if (p->exit_reported)
-    return finish_now(p, "kill", cb, data, COW_ESRCH);
+  if (p->exit_reported) {
+    int rc = finish_now(p, name, cb, data, COW_ESRCH);
+    return rc < 0 ? rc : 1;
+  }
+  return start_op(p, name, COW_TIMEOUT_SIGNAL, cb, data, op);
+}
+
+int cow_process_kill(cow_process_t *p, cow_process_cb cb, void *data)
+{
   cow_op_t *op;
-  int rc = start_op(p, "kill", COW_TIMEOUT_SIGNAL, cb, data, &op);
+  int rc = prepare_signal(p, "kill", p && p->ops->kill, cb, data, &op);
   if (rc != 0)
-    return rc;
+    return rc < 0 ? rc : 0;
   COW__OP_START(op, p->ops->kill(p, op));
   return 0;
 }
 
 int cow_process_signal(cow_process_t *p, const char *options_json, cow_process_cb cb, void *data)
 {
-  CHECK_OPEN(p);
-  if (cb == NULL)
-    return COW_EINVAL;
-  if (p->ops->signal == NULL)
-    return COW_ENOTSUP;
-  if (!p->created && !p->exit_reported)
-    return COW_ENOT_STARTED;
-  if (p->exit_reported)
-    return finish_now(p, "signal", cb, data, COW_ESRCH);
   cow_op_t *op;
-  int rc = start_op(p, "signal", COW_TIMEOUT_SIGNAL, cb, data, &op);
+  int rc = prepare_signal(p, "signal", p && p->ops->signal, cb, data, &op);
   if (rc != 0)
-    return rc;
+    return rc < 0 ? rc : 0;
   COW__OP_START(op, p->ops->signal(p, options_json, op));
   return 0;
 }
