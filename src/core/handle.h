@@ -89,10 +89,12 @@ struct cow_process_s {
   unsigned created : 1;        /* create op succeeded */
   unsigned exit_reported : 1;  /* backend reported (maybe not yet published) */
   unsigned exit_published : 1; /* waiters released */
-  unsigned drain_timer_on : 1;
+  unsigned drain_timer_on : 1; /* drain_timer initialised (it also serves expect_exit) */
+  unsigned expecting_exit : 1; /* drain_timer runs for cow_process_expect_exit() */
   int64_t exit_code;
   int exit_status; /* 0, COW_EIO_TIMEOUT, or the error code */
   cow_error_t exit_err;
+  cow_error_t expect_err; /* reported if an expected exit does not come */
   struct cow__stdio stdio[3];
   uv_timer_t drain_timer;
   cow_op_t *close_stdin_op; /* waiting for the local half-close */

@@ -33,6 +33,7 @@ static void create_result(cow_op_t *op)
 static void process_free(cow_process_t *p)
 {
   cow_error_clear(&p->exit_err);
+  cow_error_clear(&p->expect_err);
   cow__free(p);
 }
 
@@ -149,6 +150,44 @@ void cow__process_drain_progress(cow_process_t *p)
     uv_timer_again(&p->drain_timer);
 }
 
+/* The one timer a process may need: the stdio drain after exit, or an expected exit
+ * before it. Initialised on first use; closed with the process. */
+static int process_timer(cow_process_t *p)
+{
+  if (p->drain_timer_on)
+    return 0;
+  if (uv_timer_init(p->base.lp->loop, &p->drain_timer) != 0)
+    return -1;
+  p->drain_timer_on = 1;
+  cow__handle_ref(&p->base); /* released when the timer is closed */
+  return 0;
+}
+
+static void expected_exit_missing(uv_timer_t *t)
+{
+  cow_process_t *p = cow__container_of(t, cow_process_t, drain_timer);
+  uv_timer_stop(t);
+  p->expecting_exit = 0;
+  cow__log(COW_LOG_WARN, "core", "process %lld: gone, but no exit was reported; releasing waiters",
+           (long long)p->pid);
+  cow_process_report_exit(p, -1, &p->expect_err);
+}
+
+void cow_process_expect_exit(cow_process_t *p, uint64_t timeout_ms, const cow_error_t *err)
+{
+  if (p == NULL || p->exit_reported || p->expecting_exit || (p->base.flags & COW__CLOSING))
+    return;
+  if (err != NULL && err->code < 0)
+    cow_error_copy(&p->expect_err, err);
+  if (p->expect_err.code >= 0)
+    cow__error_set(&p->expect_err, COW_ESRCH, COW_DOMAIN_LIB, 0, "wait", NULL,
+                   "the process exited without an exit notification");
+  if (process_timer(p) != 0)
+    return;
+  p->expecting_exit = 1;
+  uv_timer_start(&p->drain_timer, expected_exit_missing, timeout_ms, 0);
+}
+
 void cow__process_check_drained(cow_process_t *p)
 {
   if (!p->exit_reported || p->exit_published)
@@ -159,12 +198,8 @@ void cow__process_check_drained(cow_process_t *p)
       uint64_t ms = p->base.timeouts[COW_TIMEOUT_STDIO_DRAIN];
       if (ms == 0 || (p->base.flags & COW__CLOSING))
         return;
-      if (!p->drain_timer_on) {
-        if (uv_timer_init(p->base.lp->loop, &p->drain_timer) != 0)
-          return;
-        p->drain_timer_on = 1;
-        cow__handle_ref(&p->base); /* released when the timer is closed */
-      }
+      if (process_timer(p) != 0)
+        return;
       if (!uv_is_active((uv_handle_t *)&p->drain_timer))
         uv_timer_start(&p->drain_timer, drain_timeout, ms, ms);
       return;
@@ -179,6 +214,10 @@ void cow_process_report_exit(cow_process_t *p, int64_t exit_code, const cow_erro
     return;
   p->exit_reported = 1;
   p->exit_code = exit_code;
+  if (p->expecting_exit) { /* the exit came after all: the fallback is not needed */
+    p->expecting_exit = 0;
+    uv_timer_stop(&p->drain_timer);
+  }
   if (err != NULL && err->code < 0) {
     /* No exit was observed (connection lost, create failed): nothing more will come out
      * of stdio that could be waited for, so release the waiters now. */

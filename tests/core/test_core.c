@@ -349,6 +349,30 @@ static void many_waiters_and_late_waiter(void **state)
   CALL(cow_host_close(h, NULL, NULL));
 }
 
+static void expected_exit_fallback(void **state)
+{
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  /* the backend says "gone" but the exit never comes: waiters are released anyway */
+  cow_process_t *p = new_process(h);
+  CALL(cow_process_wait(p, on_wait, "wait"));
+  cow_process_expect_exit(p, 20, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(rec.status[index_of("wait")], COW_ESRCH);
+  assert_int_equal(rec.code[index_of("wait")], -1);
+  /* the exit does come in time: the fallback stays silent */
+  cow_process_t *q = new_process(h);
+  CALL(cow_process_wait(q, on_wait, "wait2"));
+  cow_process_expect_exit(q, 10000, NULL);
+  cow_process_report_exit(q, 3, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT); /* returns at once: no timer left running */
+  assert_int_equal(rec.status[index_of("wait2")], 0);
+  assert_int_equal(rec.code[index_of("wait2")], 3);
+  CALL(cow_process_close(p, NULL, NULL));
+  CALL(cow_process_close(q, NULL, NULL));
+  CALL(cow_host_close(h, NULL, NULL));
+}
+
 /* ---- foreign threads ---- */
 
 #define HAMMER_THREADS 4
@@ -728,6 +752,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(close_with_pending, setup, teardown),
       cmocka_unit_test_setup_teardown(host_close_waits_for_processes, setup, teardown),
       cmocka_unit_test_setup_teardown(many_waiters_and_late_waiter, setup, teardown),
+      cmocka_unit_test_setup_teardown(expected_exit_fallback, setup, teardown),
       cmocka_unit_test_setup_teardown(events_from_threads, setup, teardown),
       cmocka_unit_test_setup_teardown(late_event_after_close, setup, teardown),
       cmocka_unit_test_setup_teardown(exit_after_stdio_eof, setup, teardown),

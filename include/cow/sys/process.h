@@ -80,6 +80,15 @@ COW_EXTERN void cow_process_stdio_ready(cow_process_t *p, cow_stdio_t which);
 COW_EXTERN void cow_process_report_exit(cow_process_t *p, int64_t exit_code,
                                         const cow_error_t *err);
 
+/** The backend has evidence that the process is gone (a kill or signal answered "not
+ *  found" / "already stopped") but no exit has been reported. If none is reported within
+ *  `timeout_ms`, the core reports one itself: exit code -1 and `err` (borrowed, copied; NULL
+ *  gives COW_ESRCH "exited without an exit notification"), so waiters are never stranded
+ *  by a lost notification (hcsshim force-releases them the same way, after 1 s).
+ *  Idempotent; a no-op once the exit was reported. Thread: loop thread. */
+COW_EXTERN void cow_process_expect_exit(cow_process_t *p, uint64_t timeout_ms,
+                                        const cow_error_t *err);
+
 /** Extra references for backend work that outlives a slot call (a threadpool request, a
  *  DLL callback registration). The handle's memory stays valid until the last unref. */
 COW_EXTERN void cow_process_ref(cow_process_t *p);

@@ -38,4 +38,8 @@ int cow__hcs_kill_tolerated(HRESULT hr);
  * state to receive it" (hcsshim processSignalResult): invalid state, not found. */
 int cow__hcs_signal_gone(HRESULT hr);
 
+/* After HCS says a process is gone, how long its exit notification may take before the
+ * core releases the waiters anyway (hcsshim waits 1 s the same way). */
+#define COW__HCS_GONE_GRACE_MS 1000
+
 #endif

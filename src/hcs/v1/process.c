@@ -210,8 +210,10 @@ static void run_kill(struct cow__hcs1_work *w)
 
 static void after_kill(struct cow__hcs1_work *w)
 {
-  if (w->hr < 0 && cow__hcs_kill_tolerated(w->hr))
+  if (w->hr < 0 && cow__hcs_kill_tolerated(w->hr)) {
     w->hr = 0; /* access denied or already stopped: the process is gone (hcsshim) */
+    cow_process_expect_exit(w->owner, COW__HCS_GONE_GRACE_MS, NULL);
+  }
   cow__hcs1_complete(w, NULL);
 }
 
@@ -230,6 +232,7 @@ static void run_signal(struct cow__hcs1_work *w)
 static void after_signal(struct cow__hcs1_work *w)
 {
   if (w->hr < 0 && cow__hcs_signal_gone(w->hr)) {
+    cow_process_expect_exit(w->owner, COW__HCS_GONE_GRACE_MS, NULL);
     cow_op_complete(w->op, COW_ESRCH, NULL); /* not delivered: gone */
     return;
   }

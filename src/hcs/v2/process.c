@@ -156,10 +156,13 @@ void cow__hcs2_process_event(cow_process_t *p, uint32_t type, const char *doc)
 static void kill_done(struct cow__hcs2_call *call, HRESULT hr, const char *doc)
 {
   /* Access denied or "already stopped" means the process is gone: delivered (hcsshim). */
-  if (hr < 0 && !cow__hcs_kill_tolerated(hr))
+  if (hr < 0 && !cow__hcs_kill_tolerated(hr)) {
     fail_hr(call->cop, hr, doc);
-  else
-    cow_op_complete(call->cop, 0, NULL);
+    return;
+  }
+  if (hr < 0)
+    cow_process_expect_exit(call->owner, COW__HCS_GONE_GRACE_MS, NULL);
+  cow_op_complete(call->cop, 0, NULL);
 }
 
 static int v2_kill(cow_process_t *p, cow_op_t *op)
@@ -213,8 +216,10 @@ static void signal_done(struct cow__hcs2_call *call, HRESULT hr, const char *doc
 {
   if (hr >= 0)
     cow_op_complete(call->cop, 0, NULL);
-  else if (cow__hcs_signal_gone(hr))
+  else if (cow__hcs_signal_gone(hr)) {
+    cow_process_expect_exit(call->owner, COW__HCS_GONE_GRACE_MS, NULL);
     cow_op_complete(call->cop, COW_ESRCH, NULL); /* not delivered: the process is gone */
+  }
   else
     fail_hr(call->cop, hr, doc);
 }
