@@ -55,7 +55,13 @@ static int parse_argv(const char *json, char ***out)
       goto bad;
     if (n + 2 > cap && (argv = realloc(argv, (cap *= 2) * sizeof *argv)) == NULL)
       return COW_ENOMEM;
-    argv[n++] = strndup(s, (size_t)(end - s));
+    size_t len = (size_t)(end - s);
+    char *arg = malloc(len + 1); /* not strndup(): POSIX only, Windows' C runtime lacks it */
+    if (arg != NULL) {
+      memcpy(arg, s, len);
+      arg[len] = '\0';
+    }
+    argv[n++] = arg;
     argv[n] = NULL;
     s = end + 1;
   }

@@ -339,6 +339,7 @@ int cow_blocking_create_process(cow_blocking_t *b, cow_host_t *host, const char 
   return rc;
 }
 
+#ifndef _WIN32 /* Windows has no descriptor relays (cow__bproc_attach) */
 struct fds_arg {
   cow_process_t *p;
   int fds[3];
@@ -351,6 +352,7 @@ static int start_fds(struct breq *r)
   cow__breq_finish(r, 0, NULL);
   return 0;
 }
+#endif
 
 int cow_blocking_process_stdio(cow_blocking_t *b, cow_process_t *p, int *in, int *out, int *errfd)
 {

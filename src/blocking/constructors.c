@@ -41,7 +41,18 @@ static int start_system(struct breq *r)
   cow_container_t *c;
   r->is_create = 1;
   r->kind = COW__BREQ_CONTAINER;
-  return cow_hcs_create_system(&r->b->loop, &a->hcs, a->id, r->text, &c, system_created, r);
+  int rc = cow_hcs_create_system(&r->b->loop, &a->hcs, a->id, r->text, &c, system_created, r);
+  if (rc == COW_EBACKEND_UNAVAILABLE) {
+    /* The constructor has no error out-parameter: ask which DLL or export is missing. */
+    cow_error_t e = COW_ERROR_INIT;
+    if (cow_hcs_available(a->hcs.api, &e) != 0 && e.code < 0) {
+      cow__breq_finish(r, rc, &e);
+      cow_error_clear(&e);
+      return 0;
+    }
+    cow_error_clear(&e);
+  }
+  return rc;
 }
 #endif
 

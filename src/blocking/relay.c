@@ -101,6 +101,7 @@ static void out_resume(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 }
 
 /* ---- input: caller -> process ---- */
+#ifndef _WIN32 /* only cow__bproc_attach's POSIX branch starts an input relay */
 
 struct in_chunk {
   uv_write_t req;
@@ -147,6 +148,7 @@ static void in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     cow_process_close_stdin(r->bp->p, stdin_closed, NULL);
   }
 }
+#endif
 
 /* ---- set-up and tear-down ---- */
 

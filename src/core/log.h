@@ -4,7 +4,11 @@
 
 #include "cow/log.h"
 
-#if defined(__GNUC__)
+#if defined(__MINGW32__) && !defined(__clang__)
+/* mingw's GCC checks plain "printf" against msvcrt's dialect (no %zu); the library is built
+ * with __USE_MINGW_ANSI_STDIO=1, so its vsnprintf is the C99 one that gnu_printf describes. */
+#  define COW__PRINTF(a, b) __attribute__((format(gnu_printf, a, b)))
+#elif defined(__GNUC__)
 #  define COW__PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #  define COW__PRINTF(a, b)

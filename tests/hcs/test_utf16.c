@@ -93,7 +93,9 @@ static void test_abi(void **state)
   assert_int_equal(sizeof(HCS_EVENT), sizeof(void *) == 8 ? 24 : 12);
   assert_int_equal((uint32_t)HcsEventServiceDisconnect, 0x02000000u);
   assert_int_equal((uint32_t)HcsNotificationServiceDisconnect, 0x01000000u);
+#ifndef _WIN32 /* mingw-w64 10's computedefs.h has no HcsEventGroup* values */
   assert_int_equal((uint32_t)HcsEventGroupOperationInfo, 0xC0000001u);
+#endif
   assert_int_equal((uint32_t)COW__HR_V1_OPERATION_PENDING, 0xC0370103u);
   assert_true(COW__HR_OPERATION_PENDING < 0);
 }

@@ -74,8 +74,17 @@ void tb_complete_all(struct tb *tb, int status)
 static int pipe_into(cow_process_t *p, cow_stdio_t which, int *test_end)
 {
   int fds[2];
+#ifdef _WIN32
+  /* No pipe2() on Windows: uv_pipe() gives two non-inherited CRT descriptors. libuv's end
+   * is overlapped, as libuv recommends for the handles it drives; the test's end stays
+   * synchronous for plain read()/write(). */
+  int ours_flags = UV_NONBLOCK_PIPE;
+  if (uv_pipe(fds, which == COW_STDIN ? 0 : ours_flags, which == COW_STDIN ? ours_flags : 0) != 0)
+    return COW_EIO;
+#else
   if (pipe2(fds, O_CLOEXEC) != 0)
     return COW_EIO;
+#endif
   /* stdin: the process's end is the write side we hand out; the test reads. */
   int ours = which == COW_STDIN ? fds[1] : fds[0];
   *test_end = which == COW_STDIN ? fds[0] : fds[1];

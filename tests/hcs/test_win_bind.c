@@ -1,0 +1,217 @@
+/* Windows only: the run-time binding of computecore.dll (HCS v2) and vmcompute.dll (HCS v1).
+ * Where a DLL is absent (Wine ships neither; nor does Windows without the Hyper-V or
+ * Containers feature) every entry point fails with COW_EBACKEND_UNAVAILABLE and an error
+ * naming the DLL: no loader failure at start-up, no crash, no callback, no handle left on
+ * the loop. Each case checks for the DLL itself first and skips where it is present, so the
+ * suite stays true on a Hyper-V host.
+ *
+ * Also the hvsocket transport: it builds and validates its VM id, and a connection through
+ * it fails synchronously with COW_ENOTSUP (its listen is not implemented yet, see
+ * <cow/guest.h>), leaving nothing on the loop; the AF_UNIX and vsock transports answer
+ * COW_ENOTSUP. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#define WIN32_LEAN_AND_MEAN
+#include <winsock2.h> /* before windows.h, which would otherwise pull in winsock 1 */
+#include <windows.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "cow.h"
+
+static int dll_present(const wchar_t *name)
+{
+  HMODULE m = LoadLibraryExW(name, NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
+  if (m == NULL)
+    return 0;
+  FreeLibrary(m);
+  return 1;
+}
+
+static const wchar_t *dll_of(cow_hcs_api_t api)
+{
+  return api == COW_HCS_V2 ? L"computecore.dll" : L"vmcompute.dll";
+}
+
+static const char *dll_name_of(cow_hcs_api_t api)
+{
+  return api == COW_HCS_V2 ? "computecore.dll" : "vmcompute.dll";
+}
+
+static void check_unavailable(cow_hcs_api_t api)
+{
+  if (dll_present(dll_of(api)))
+    skip(); /* a Hyper-V host: nothing to prove here */
+  cow_error_t err;
+  memset(&err, 0, sizeof err);
+  assert_int_equal(cow_hcs_available(api, &err), COW_EBACKEND_UNAVAILABLE);
+  assert_int_equal(err.code, COW_EBACKEND_UNAVAILABLE);
+  assert_int_equal(err.domain, COW_DOMAIN_OS);
+  assert_int_equal(err.sys_code, ERROR_MOD_NOT_FOUND);
+  assert_non_null(err.message);
+  printf("cow_hcs_available(v%d): %s: %s\n", (int)api, cow_err_name(err.code), err.message);
+  assert_non_null(strstr(err.message, dll_name_of(api)));
+  cow_error_clear(&err);
+  /* The tables are bound once per process; asking again gives the same answer. */
+  assert_int_equal(cow_hcs_available(api, NULL), COW_EBACKEND_UNAVAILABLE);
+  assert_int_equal(cow_hcs_available(api, &err), COW_EBACKEND_UNAVAILABLE);
+  assert_non_null(strstr(err.message, dll_name_of(api)));
+  cow_error_clear(&err);
+}
+
+static void v2_unavailable_names_computecore(void **state)
+{
+  check_unavailable(COW_HCS_V2);
+}
+
+static void v1_unavailable_names_vmcompute(void **state)
+{
+  check_unavailable(COW_HCS_V1);
+}
+
+static int callbacks;
+
+static void on_container(cow_container_t *c, int status, const cow_error_t *err, void *data)
+{
+  callbacks++;
+}
+
+static char *config_for(cow_hcs_api_t api)
+{
+  cow_hcs_system_params_t params;
+  memset(&params, 0, sizeof params);
+  params.owner = "test_win_bind";
+  char *json = NULL;
+  if (api == COW_HCS_V2)
+    assert_int_equal(cow_hcs_compute_system_json(&params, &json), 0);
+  else
+    assert_int_equal(cow_hcs_container_config_json("win-bind", &params, &json), 0);
+  return json;
+}
+
+/* cow_hcs_create_system()/cow_hcs_open_system() document COW_EBACKEND_UNAVAILABLE as a
+ * synchronous return: the callback must never run and no handle is returned. */
+static void check_constructors(cow_hcs_api_t api)
+{
+  if (dll_present(dll_of(api)))
+    skip();
+  uv_loop_t loop;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  cow_hcs_options_t opts;
+  assert_int_equal(cow_hcs_options_init(&opts, api), 0);
+  char *config = config_for(api);
+  callbacks = 0;
+  cow_container_t *c = (cow_container_t *)&loop; /* must be overwritten with NULL */
+  assert_int_equal(cow_hcs_create_system(&loop, &opts, "win-bind", config, &c, on_container, NULL),
+                   COW_EBACKEND_UNAVAILABLE);
+  assert_null(c);
+  c = (cow_container_t *)&loop;
+  assert_int_equal(cow_hcs_open_system(&loop, &opts, "win-bind", &c, on_container, NULL),
+                   COW_EBACKEND_UNAVAILABLE);
+  assert_null(c);
+  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(callbacks, 0);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  cow_hcs_free(config);
+}
+
+static void v2_create_system_fails_cleanly(void **state)
+{
+  check_constructors(COW_HCS_V2);
+}
+
+static void v1_create_system_fails_cleanly(void **state)
+{
+  check_constructors(COW_HCS_V1);
+}
+
+/* The same through the blocking API: its private loop thread reports the failure and
+ * shuts down cleanly. */
+static void blocking_create_system_fails_cleanly(void **state)
+{
+  if (dll_present(dll_of(COW_HCS_V2)))
+    skip();
+  cow_blocking_t *b = NULL;
+  assert_int_equal(cow_blocking_new(&b), 0);
+  cow_hcs_options_t opts;
+  assert_int_equal(cow_hcs_options_init(&opts, COW_HCS_V2), 0);
+  char *config = config_for(COW_HCS_V2);
+  cow_container_t *c = NULL;
+  cow_error_t err;
+  memset(&err, 0, sizeof err);
+  assert_int_equal(cow_blocking_hcs_create_system(b, &opts, "win-bind", config, 10000, &c, &err),
+                   COW_EBACKEND_UNAVAILABLE);
+  assert_null(c);
+  printf("cow_blocking_hcs_create_system(v2): %s%s%s\n", cow_err_name(err.code),
+         err.message ? ": " : "", err.message ? err.message : "");
+  cow_error_clear(&err);
+  cow_hcs_free(config);
+  assert_int_equal(cow_blocking_free(b), 0);
+}
+
+#if defined(COW_HAVE_BACKEND_GUEST)
+static int host_callbacks;
+
+static void on_host(cow_host_t *h, int status, const cow_error_t *err, void *data)
+{
+  host_callbacks++;
+}
+
+static void hvsock_transport_fails_cleanly(void **state)
+{
+  uv_loop_t loop;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  cow_guest_transport_t *t = (cow_guest_transport_t *)&loop; /* must be overwritten */
+  assert_int_equal(cow_guest_transport_hvsock(&t, "not-a-guid"), COW_EINVAL);
+  assert_null(t);
+  assert_int_equal(cow_guest_transport_hvsock(&t, "3f2504e0-4f89-11d3-9a0c-0305e82c3301"), 0);
+  assert_non_null(t);
+
+  cow_guest_options_t opts = COW_GUEST_OPTIONS_INIT;
+  opts.transport = t;
+  cow_host_t *h = (cow_host_t *)&loop;
+  host_callbacks = 0;
+  int rc = cow_guest_connect(&h, &loop, &opts, on_host, NULL);
+  printf("cow_guest_connect(hvsock): %s\n", cow_err_name(rc));
+  assert_int_equal(rc, COW_ENOTSUP);
+  assert_null(h);
+  cow_guest_transport_release(t);
+  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(host_callbacks, 0);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* The POSIX transports are not built on Windows; their constructors say so. */
+static void posix_transports_not_supported(void **state)
+{
+  cow_guest_transport_t *t = (cow_guest_transport_t *)&t;
+  assert_int_equal(cow_guest_transport_unix(&t, "C:\\ports"), COW_ENOTSUP);
+  assert_null(t);
+  t = (cow_guest_transport_t *)&t;
+  assert_int_equal(cow_guest_transport_vsock(&t), COW_ENOTSUP);
+  assert_null(t);
+}
+#endif
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(v2_unavailable_names_computecore),
+      cmocka_unit_test(v1_unavailable_names_vmcompute),
+      cmocka_unit_test(v2_create_system_fails_cleanly),
+      cmocka_unit_test(v1_create_system_fails_cleanly),
+      cmocka_unit_test(blocking_create_system_fails_cleanly),
+#if defined(COW_HAVE_BACKEND_GUEST)
+      cmocka_unit_test(hvsock_transport_fails_cleanly),
+      cmocka_unit_test(posix_transports_not_supported),
+#endif
+  };
+  return cmocka_run_group_tests_name("hcs_win_bind", tests, NULL, NULL);
+}
