@@ -259,8 +259,7 @@ static double median3(double a, double b, double c)
   return a > b ? a : b;
 }
 
-static void report(const char *name, double cow_ms, double base_ms, const char *unit,
-                   double amount)
+static void report(const char *name, double cow_ms, double base_ms, const char *unit, double amount)
 {
   printf("%-13s libcow %9.1f ms  baseline %9.1f ms  ratio %5.2f  (%.0f %s/s through libcow)\n",
          name, cow_ms, base_ms, cow_ms / base_ms, amount / (cow_ms / 1000.0), unit);
@@ -291,8 +290,7 @@ int main(int argc, char **argv)
     b[i] = raw_stream(bytes, 0);
   }
   free(cfg);
-  report("stdio_hcs_v2", median3(c[0], c[1], c[2]), median3(b[0], b[1], b[2]), "MiB",
-         (double)mib);
+  report("stdio_hcs_v2", median3(c[0], c[1], c[2]), median3(b[0], b[1], b[2]), "MiB", (double)mib);
   cfg = hcs_params("exit 0", 0);
   double ce = 0;
   for (int i = 0; i < execs; i++)
@@ -335,8 +333,7 @@ int main(int argc, char **argv)
     b[i] = raw_stream(bytes, 1);
   }
   free(cfg);
-  report("stdio_guest", median3(c[0], c[1], c[2]), median3(b[0], b[1], b[2]), "MiB",
-         (double)mib);
+  report("stdio_guest", median3(c[0], c[1], c[2]), median3(b[0], b[1], b[2]), "MiB", (double)mib);
   cfg = guest_params("exit 0", 0);
   ce = 0;
   for (int i = 0; i < execs; i++)

@@ -184,9 +184,9 @@ static char *layers_request(struct lx *x, const char *type)
  * OciProcess: the spec's process is the init). */
 static char *process_params(struct lx *x)
 {
-  json_t *p = json_pack("{s:b,s:b,s:b,s:b}", "CreateStdInPipe", x->opts.interactive,
-                        "CreateStdOutPipe", 1, "CreateStdErrPipe", !x->opts.tty,
-                        "EmulateConsole", x->opts.tty);
+  json_t *p =
+      json_pack("{s:b,s:b,s:b,s:b}", "CreateStdInPipe", x->opts.interactive, "CreateStdOutPipe", 1,
+                "CreateStdErrPipe", !x->opts.tty, "EmulateConsole", x->opts.tty);
   if (x->c == NULL) {
     json_t *env = json_object();
     for (size_t i = 0; i < x->opts.nenv; i++) {
@@ -279,9 +279,9 @@ static void container_created(cow_container_t *c, int status, const cow_error_t 
 static void create_container(struct lx *x)
 {
   char *doc = container_doc(x);
-  int rc = doc != NULL ? cow_guest_create_container(&x->c, x->host, x->id, doc,
-                                                    container_created, x)
-                       : COW_EINVAL;
+  int rc = doc != NULL
+               ? cow_guest_create_container(&x->c, x->host, x->id, doc, container_created, x)
+               : COW_EINVAL;
   free(doc);
   if (rc != 0) {
     if (doc != NULL)
@@ -347,8 +347,8 @@ static void aborted(session_t *s, int signo, void *data)
 
 static int connect_guest(struct lx *x)
 {
-  int rc = x->vsock ? cow_guest_transport_vsock(&x->tr)
-                    : cow_guest_transport_unix(&x->tr, x->port_dir);
+  int rc =
+      x->vsock ? cow_guest_transport_vsock(&x->tr) : cow_guest_transport_unix(&x->tr, x->port_dir);
   if (rc != 0) {
     session_report(prog, "setting up the transport", rc, NULL);
     return rc;
@@ -398,7 +398,9 @@ static int parse(struct lx *x, int argc, char **argv)
       return session_usage_error(prog, "option '%s' needs a value", a);
     char *end;
     switch (k) {
-    case 0: x->port_dir = v; break;
+    case 0:
+      x->port_dir = v;
+      break;
     case 1:
       if (strtoul(v, &end, 0) != COW_GUEST_BRIDGE_PORT || *end != '\0')
         return session_usage_error(prog, "--vsock-port must be the GCS bridge port %u (0x%X)",
@@ -410,8 +412,12 @@ static int parse(struct lx *x, int argc, char **argv)
       if (*end != '\0' || !(x->timeout_s > 0 && x->timeout_s <= 86400))
         return session_usage_error(prog, "bad --timeout '%s'", v);
       break;
-    case 3: x->id = v; break;
-    case 4: x->bundle = v; break;
+    case 3:
+      x->id = v;
+      break;
+    case 4:
+      x->bundle = v;
+      break;
     case 5: {
       const char **l = realloc(x->layers, (x->nlayers + 1) * sizeof *l);
       if (l == NULL)
@@ -420,7 +426,9 @@ static int parse(struct lx *x, int argc, char **argv)
       l[x->nlayers++] = v;
       break;
     }
-    default: x->scratch = v; break;
+    default:
+      x->scratch = v;
+      break;
     }
     i += 2;
   }
@@ -433,8 +441,8 @@ static int parse(struct lx *x, int argc, char **argv)
     return session_usage_error(prog, "--layer and --scratch need --container");
   if (x->id == NULL && i >= argc)
     return session_usage_error(prog, "no command given");
-  if (x->id != NULL && snprintf(x->root, sizeof x->root, "/run/gcs/c/%s/rootfs", x->id) >=
-                           (int)sizeof x->root)
+  if (x->id != NULL &&
+      snprintf(x->root, sizeof x->root, "/run/gcs/c/%s/rootfs", x->id) >= (int)sizeof x->root)
     return session_usage_error(prog, "--container ID is too long");
   return -1;
 }

@@ -55,10 +55,10 @@ struct session {
   int created, create_failed, pending_signal;
   int stdin_closed, in_paused;
   int undeliverable; /* the backend can neither signal nor kill the process */
-  int paused[2];        /* reading stdout/stderr paused for backpressure */
+  int paused[2];     /* reading stdout/stderr paused for backpressure */
   int exited, done_called;
   int exit_code;
-  unsigned writes;      /* writes to fds 1/2 in flight */
+  unsigned writes; /* writes to fds 1/2 in flight */
   session_done_cb done;
   void *done_data;
   session_abort_cb abort_cb;
@@ -418,8 +418,8 @@ int session_console_size(session_t *s, uint16_t *width, uint16_t *height)
 {
   int w, h;
   uv_tty_t *t = s->out[0].kind == K_TTY && s->out[0].open ? &s->out[0].u.tty
-                : s->in.kind == K_TTY && s->in.open    ? &s->in.u.tty
-                                                        : NULL;
+                : s->in.kind == K_TTY && s->in.open       ? &s->in.u.tty
+                                                          : NULL;
   if (t == NULL || uv_tty_get_winsize(t, &w, &h) != 0 || w <= 0 || h <= 0)
     return -1;
   *width = (uint16_t)w;
@@ -506,8 +506,8 @@ static void created(cow_process_t *p, int status, const cow_error_t *err, void *
     forward_signal(s, s->pending_signal);
 }
 
-void session_start(session_t *s, cow_host_t *host, const char *config_json,
-                   session_done_cb done, void *data)
+void session_start(session_t *s, cow_host_t *host, const char *config_json, session_done_cb done,
+                   void *data)
 {
   s->done = done;
   s->done_data = data;

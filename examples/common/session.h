@@ -18,19 +18,19 @@
 #include "cow.h"
 
 /* docker's exit codes for failures of the runner itself, not of the command. */
-#define SESSION_EXIT_USAGE 2          /* bad command line */
-#define SESSION_EXIT_FAILED 125       /* the runner or the backend failed */
+#define SESSION_EXIT_USAGE         2   /* bad command line */
+#define SESSION_EXIT_FAILED        125 /* the runner or the backend failed */
 #define SESSION_EXIT_CANNOT_INVOKE 126 /* the command exists but cannot be run */
-#define SESSION_EXIT_NOT_FOUND 127    /* the command does not exist */
+#define SESSION_EXIT_NOT_FOUND     127 /* the command does not exist */
 
 /* The flags shared by both programs. */
 typedef struct session_opts {
-  int tty;           /* -t: the process gets a console */
-  int interactive;   /* -i: forward stdin */
-  char **env;        /* "NAME=VALUE", NULL-terminated; owned */
+  int tty;         /* -t: the process gets a console */
+  int interactive; /* -i: forward stdin */
+  char **env;      /* "NAME=VALUE", NULL-terminated; owned */
   size_t nenv;
   const char *workdir; /* -w; borrowed from argv */
-  char **argv;       /* the command; borrowed from argv, NULL-terminated, may be empty */
+  char **argv;         /* the command; borrowed from argv, NULL-terminated, may be empty */
 } session_opts_t;
 
 /* Help text of the shared flags, for the programs' --help. */
@@ -75,8 +75,8 @@ int session_console_size(session_t *s, uint16_t *width, uint16_t *height);
 
 /* Create the process on `host` from `config_json` and run it to the end. `done` runs
  * exactly once: later, or inside this call when the process cannot even be requested. */
-void session_start(session_t *s, cow_host_t *host, const char *config_json,
-                   session_done_cb done, void *data);
+void session_start(session_t *s, cow_host_t *host, const char *config_json, session_done_cb done,
+                   void *data);
 
 /* Restore the terminal and close every handle; the memory is freed when the close
  * callbacks have run (uv_run the loop to the end). Safe to call once, on any path. */

@@ -55,8 +55,7 @@ COW_EXTERN int cow_blocking_hcs_create_system(cow_blocking_t *b, const cow_hcs_o
  *  Ownership: `*out` is the caller's; close it with cow_blocking_host_close().
  *  @retval COW_ENOTSUP libcow was built without the guest connection. */
 COW_EXTERN int cow_blocking_guest_connect(cow_blocking_t *b, const cow_guest_options_t *opts,
-                                          uint64_t timeout_ms, cow_host_t **out,
-                                          cow_error_t *err);
+                                          uint64_t timeout_ms, cow_host_t **out, cow_error_t *err);
 
 /** Create a process on `host` from a backend document (see cow_host_create_process()) and
  *  wait until it runs. Its stdio streams are relayed to descriptors fetched with

@@ -31,7 +31,7 @@
 
 #ifdef __cplusplus
 #  define COW_BEGIN_DECLS extern "C" {
-#  define COW_END_DECLS }
+#  define COW_END_DECLS   }
 #else
 #  define COW_BEGIN_DECLS
 #  define COW_END_DECLS
@@ -59,27 +59,23 @@ typedef struct cow_container_s cow_container_t;
 /** Per-operation timeouts, set per handle with cow_*_set_timeout(). Values are in
  *  milliseconds; 0 means "no timeout". The numbering is ABI: values are never reused. */
 typedef enum cow_timeout_kind {
-  COW_TIMEOUT_CREATE = 0,       /**< create_process / create container. Default 0. */
-  COW_TIMEOUT_START = 1,        /**< container start. Default 0. */
-  COW_TIMEOUT_SHUTDOWN = 2,     /**< graceful shutdown request. Default 30000 (hcsshim). */
-  COW_TIMEOUT_TERMINATE = 3,    /**< forced terminate request. Default 30000 (hcsshim). */
-  COW_TIMEOUT_SIGNAL = 4,       /**< kill / signal. Default 0. */
-  COW_TIMEOUT_RESIZE = 5,       /**< resize_console. Default 0. */
-  COW_TIMEOUT_CLOSE_STDIN = 6,  /**< close_stdin. Default 0. */
-  COW_TIMEOUT_PROPERTIES = 7,   /**< properties / properties_v2. Default 0. */
-  COW_TIMEOUT_MODIFY = 8,       /**< modify. Default 0. */
-  COW_TIMEOUT_WAIT = 9,         /**< each wait; a timed-out waiter does not affect others. Default 0. */
+  COW_TIMEOUT_CREATE = 0,      /**< create_process / create container. Default 0. */
+  COW_TIMEOUT_START = 1,       /**< container start. Default 0. */
+  COW_TIMEOUT_SHUTDOWN = 2,    /**< graceful shutdown request. Default 30000 (hcsshim). */
+  COW_TIMEOUT_TERMINATE = 3,   /**< forced terminate request. Default 30000 (hcsshim). */
+  COW_TIMEOUT_SIGNAL = 4,      /**< kill / signal. Default 0. */
+  COW_TIMEOUT_RESIZE = 5,      /**< resize_console. Default 0. */
+  COW_TIMEOUT_CLOSE_STDIN = 6, /**< close_stdin. Default 0. */
+  COW_TIMEOUT_PROPERTIES = 7,  /**< properties / properties_v2. Default 0. */
+  COW_TIMEOUT_MODIFY = 8,      /**< modify. Default 0. */
+  COW_TIMEOUT_WAIT = 9, /**< each wait; a timed-out waiter does not affect others. Default 0. */
   COW_TIMEOUT_STDIO_DRAIN = 10, /**< after exit, longest pause in stdout/stderr before the exit
                                      is reported without EOF (COW_EIO_TIMEOUT). Default 1000. */
   COW_TIMEOUT__MAX = 11         /**< not part of the ABI */
 } cow_timeout_kind_t;
 
 /** Which standard stream. */
-typedef enum cow_stdio {
-  COW_STDIN = 0,
-  COW_STDOUT = 1,
-  COW_STDERR = 2
-} cow_stdio_t;
+typedef enum cow_stdio { COW_STDIN = 0, COW_STDOUT = 1, COW_STDERR = 2 } cow_stdio_t;
 
 COW_END_DECLS
 

@@ -61,7 +61,8 @@ COW_EXTERN int cow_container_terminate(cow_container_t *container, cow_container
  *  Thread: loop thread. Callback: exactly once when 0 is returned. */
 COW_EXTERN int cow_container_wait(cow_container_t *container, cow_container_cb cb, void *data);
 
-/** 1 once the container has exited (hcsshim WaitChannel closed), 0 otherwise. Thread: loop thread. */
+/** 1 once the container has exited (hcsshim WaitChannel closed), 0 otherwise. Thread: loop thread.
+ */
 COW_EXTERN int cow_container_exited(const cow_container_t *container);
 
 /** The error the container exited with: 0 and `out` cleared for a normal exit;

@@ -61,7 +61,7 @@ typedef enum cow_errno {
 #define COW__ERR_ENUM(name, value, msg) COW_##name = (value),
   COW_ERRNO_MAP(COW__ERR_ENUM)
 #undef COW__ERR_ENUM
-  COW_ERRNO__MAX = -31000 /**< not part of the ABI */
+      COW_ERRNO__MAX = -31000 /**< not part of the ABI */
 } cow_errno_t;
 
 /** Short message for a COW_E* code ("unknown error" for anything else).
@@ -74,11 +74,11 @@ COW_EXTERN const char *cow_err_name(int code);
 
 /** Where a system code in a cow_error_t comes from. */
 typedef enum cow_error_domain {
-  COW_DOMAIN_NONE = 0,  /**< no system code; only the libcow code */
-  COW_DOMAIN_LIB = 1,   /**< detected by libcow itself (bad input, state, protocol) */
-  COW_DOMAIN_OS = 2,    /**< sys_code is an errno (or Win32 error on Windows) */
-  COW_DOMAIN_HCS = 3,   /**< sys_code is an HRESULT from the Host Compute Service */
-  COW_DOMAIN_GUEST = 4  /**< sys_code is an HRESULT from the guest agent */
+  COW_DOMAIN_NONE = 0, /**< no system code; only the libcow code */
+  COW_DOMAIN_LIB = 1,  /**< detected by libcow itself (bad input, state, protocol) */
+  COW_DOMAIN_OS = 2,   /**< sys_code is an errno (or Win32 error on Windows) */
+  COW_DOMAIN_HCS = 3,  /**< sys_code is an HRESULT from the Host Compute Service */
+  COW_DOMAIN_GUEST = 4 /**< sys_code is an HRESULT from the guest agent */
 } cow_error_domain_t;
 
 /** A rich error. Transparent so that FFI callers can read it directly.
@@ -93,10 +93,13 @@ typedef struct cow_error {
   const char *operation;     /**< static name of the operation ("start", "signal", ...) or NULL */
   char *message;             /**< human-readable text or NULL */
   char *object_id;           /**< container id or process id the error is about, or NULL */
-  char *detail_json;         /**< result document / ErrorRecords JSON from HCS or the guest, or NULL */
+  char *detail_json; /**< result document / ErrorRecords JSON from HCS or the guest, or NULL */
 } cow_error_t;
 
-#define COW_ERROR_INIT {0, COW_DOMAIN_NONE, 0, NULL, NULL, NULL, NULL}
+#define COW_ERROR_INIT                                                                             \
+  {                                                                                                \
+    0, COW_DOMAIN_NONE, 0, NULL, NULL, NULL, NULL                                                  \
+  }
 
 /** Release the strings of `err` and reset it to COW_ERROR_INIT. NULL is allowed.
  *  Thread: any (the error is plain memory). */

@@ -67,8 +67,8 @@ COW_EXTERN void cow_guest_transport_release(cow_guest_transport_t *transport);
  *  and copied at once. Return NULL for "no trace context". */
 typedef const char *(*cow_guest_trace_cb)(const char **tracestate, void *data);
 
-#define COW_GUEST_OPTIONS_VERSION 1
-#define COW_GUEST_BRIDGE_PORT 0x40000000u
+#define COW_GUEST_OPTIONS_VERSION  1
+#define COW_GUEST_BRIDGE_PORT      0x40000000u
 #define COW_GUEST_FIRST_STDIO_PORT 0x40000001u
 
 /** Options of cow_guest_connect(). Start from COW_GUEST_OPTIONS_INIT (or
@@ -78,16 +78,19 @@ typedef struct cow_guest_options {
   unsigned int version;             /**< COW_GUEST_OPTIONS_VERSION */
   cow_guest_transport_t *transport; /**< listener factory (bridge and stdio); required
                                          by cow_guest_connect(), for stdio by both */
-  uint64_t rpc_timeout_ms;    /**< a synchronous request unanswered this long kills the
-                                   bridge (R1). 0: the default, 300000 (5 min) */
-  uint32_t max_message_size;  /**< largest incoming frame, header included. 0: 65536 */
-  uint32_t first_stdio_port;  /**< 0: COW_GUEST_FIRST_STDIO_PORT */
-  uint64_t connect_timeout_ms; /**< accept + negotiate; 0: 120000 (hcsshim: 2 min) */
-  cow_guest_trace_cb trace_cb; /**< trace context provider for RequestBase.otsc, or NULL */
-  void *trace_data;            /**< handed to trace_cb; must outlive the connection */
+  uint64_t rpc_timeout_ms;          /**< a synchronous request unanswered this long kills the
+                                         bridge (R1). 0: the default, 300000 (5 min) */
+  uint32_t max_message_size;        /**< largest incoming frame, header included. 0: 65536 */
+  uint32_t first_stdio_port;        /**< 0: COW_GUEST_FIRST_STDIO_PORT */
+  uint64_t connect_timeout_ms;      /**< accept + negotiate; 0: 120000 (hcsshim: 2 min) */
+  cow_guest_trace_cb trace_cb;      /**< trace context provider for RequestBase.otsc, or NULL */
+  void *trace_data;                 /**< handed to trace_cb; must outlive the connection */
 } cow_guest_options_t;
 
-#define COW_GUEST_OPTIONS_INIT {COW_GUEST_OPTIONS_VERSION, NULL, 0, 0, 0, 0, NULL, NULL}
+#define COW_GUEST_OPTIONS_INIT                                                                     \
+  {                                                                                                \
+    COW_GUEST_OPTIONS_VERSION, NULL, 0, 0, 0, 0, NULL, NULL                                        \
+  }
 
 /** Fill `opts` with the defaults (same as COW_GUEST_OPTIONS_INIT). Thread: any. */
 COW_EXTERN void cow_guest_options_init(cow_guest_options_t *opts);
@@ -115,9 +118,8 @@ COW_EXTERN int cow_guest_connect(cow_host_t **out, struct uv_loop_s *loop,
  *  it processes cannot have stdio pipes (COW_ENOTSUP).
  *  Thread: loop thread. Callback: exactly once when 0 is returned. */
 COW_EXTERN int cow_guest_connect_stream(cow_host_t **out, struct uv_loop_s *loop,
-                                        struct uv_stream_s *stream,
-                                        const cow_guest_options_t *opts, cow_host_cb cb,
-                                        void *data);
+                                        struct uv_stream_s *stream, const cow_guest_options_t *opts,
+                                        cow_host_cb cb, void *data);
 
 /** The Capabilities object of the negotiate answer, as JSON text, or NULL before the
  *  connection is up. Ownership: owned by the host, valid until its close callback.
@@ -125,9 +127,9 @@ COW_EXTERN int cow_guest_connect_stream(cow_host_t **out, struct uv_loop_s *loop
 COW_EXTERN const char *cow_guest_capabilities(const cow_host_t *host);
 
 /** LCOW GuestDefinedCapabilities, as flags. */
-#define COW_GUEST_CAP_NAMESPACE_ADD 0x1u   /**< NamespaceAddRequestSupported */
-#define COW_GUEST_CAP_SIGNAL_PROCESS 0x2u  /**< SignalProcessSupported */
-#define COW_GUEST_CAP_DUMP_STACKS 0x4u     /**< DumpStacksSupported */
+#define COW_GUEST_CAP_NAMESPACE_ADD          0x1u /**< NamespaceAddRequestSupported */
+#define COW_GUEST_CAP_SIGNAL_PROCESS         0x2u /**< SignalProcessSupported */
+#define COW_GUEST_CAP_DUMP_STACKS            0x4u /**< DumpStacksSupported */
 #define COW_GUEST_CAP_DELETE_CONTAINER_STATE 0x8u /**< DeleteContainerStateSupported */
 
 /** The capability flags above (0 before the connection is up). Thread: loop thread. */
@@ -170,8 +172,8 @@ COW_EXTERN int cow_guest_dump_stacks(cow_host_t *host, cow_guest_text_cb cb, voi
 /** DeleteContainerState for container `id` (after its exit and resource release).
  *  @retval COW_ENOTSUP the guest does not advertise DeleteContainerStateSupported.
  *  Thread: loop thread. Callback: exactly once when 0 is returned. */
-COW_EXTERN int cow_guest_delete_container_state(cow_host_t *host, const char *id,
-                                                cow_host_cb cb, void *data);
+COW_EXTERN int cow_guest_delete_container_state(cow_host_t *host, const char *id, cow_host_cb cb,
+                                                void *data);
 
 /** Create container `id` from `config_json`, the LCOW hosted-system document
  *  ({"SchemaVersion":{"Major":2,"Minor":1},"OciBundlePath":...,"OciSpecification":{...},
@@ -185,15 +187,13 @@ COW_EXTERN int cow_guest_delete_container_state(cow_host_t *host, const char *id
  *  Thread: loop thread. Callback: exactly once when 0 is returned.
  *  @retval COW_EINVAL bad id or document @retval COW_EEXIST id already used on this
  *  connection @retval COW_EINVALID_STATE not connected @retval COW_EBRIDGE_CLOSED */
-COW_EXTERN int cow_guest_create_container(cow_container_t **out, cow_host_t *host,
-                                          const char *id, const char *config_json,
-                                          cow_container_cb cb, void *data);
+COW_EXTERN int cow_guest_create_container(cow_container_t **out, cow_host_t *host, const char *id,
+                                          const char *config_json, cow_container_cb cb, void *data);
 
 /** Attach to container `id` that already exists in the guest (no request is sent). Its
  *  exit notification is delivered only if a WaitForProcess on its init process completes.
  *  Thread: loop thread. @retval COW_EEXIST already tracked on this connection. */
-COW_EXTERN int cow_guest_open_container(cow_container_t **out, cow_host_t *host,
-                                        const char *id);
+COW_EXTERN int cow_guest_open_container(cow_container_t **out, cow_host_t *host, const char *id);
 
 /** How the container exited, from the guest's exit notification: "GracefulExit" (after
  *  SIGTERM through shutdown or a signal to init), "ForcedExit" (SIGKILL),

@@ -68,8 +68,8 @@ COW_EXTERN int cow_hcs_available(cow_hcs_api_t api, cow_error_t *err);
  *  @retval COW_EINVAL a NULL argument, or `id`/`config_json` not valid UTF-8.
  *  @retval COW_EBACKEND_UNAVAILABLE the DLL cannot be loaded. @retval COW_ENOMEM */
 COW_EXTERN int cow_hcs_create_system(struct uv_loop_s *loop, const cow_hcs_options_t *opts,
-                                     const char *id, const char *config_json,
-                                     cow_container_t **out, cow_container_cb cb, void *data);
+                                     const char *id, const char *config_json, cow_container_t **out,
+                                     cow_container_cb cb, void *data);
 
 /** Open an existing compute system `id` (hcsshim OpenComputeSystem): a second, independent
  *  handle. Same ownership, thread and callback rules as cow_hcs_create_system(); an unknown
@@ -89,12 +89,12 @@ COW_EXTERN void cow_hcs_free(char *json);
  *  string or list is omitted. Borrowed by the builder only. */
 typedef struct cow_hcs_process_params {
   const char *application_name;
-  const char *command_line;             /**< Windows-quoted command line */
-  const char *const *command_args;      /**< argv (LCOW), NULL-terminated */
-  const char *const *environment;       /**< "NAME=VALUE" entries, NULL-terminated */
+  const char *command_line;        /**< Windows-quoted command line */
+  const char *const *command_args; /**< argv (LCOW), NULL-terminated */
+  const char *const *environment;  /**< "NAME=VALUE" entries, NULL-terminated */
   const char *working_directory;
   const char *user;
-  int emulate_console;                  /**< a console (tty); forces a stdin pipe (R13) */
+  int emulate_console; /**< a console (tty); forces a stdin pipe (R13) */
   int create_stdin, create_stdout, create_stderr;
   uint16_t console_width, console_height; /**< initial console size; 0,0 = unset */
 } cow_hcs_process_params_t;

@@ -7,8 +7,7 @@
 #define COW_VERSION_MAJOR 0
 #define COW_VERSION_MINOR 1
 #define COW_VERSION_PATCH 0
-#define COW_VERSION_HEX                                                                            \
-  ((COW_VERSION_MAJOR << 16) | (COW_VERSION_MINOR << 8) | (COW_VERSION_PATCH))
+#define COW_VERSION_HEX   ((COW_VERSION_MAJOR << 16) | (COW_VERSION_MINOR << 8) | (COW_VERSION_PATCH))
 
 COW_BEGIN_DECLS
 

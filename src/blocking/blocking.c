@@ -216,7 +216,7 @@ int cow__blocking_call_extra(cow_blocking_t *b, int (*start)(struct breq *r), vo
 
 /* Handles already closing finish within a few loop turns; only handles still open after
  * about a second make cow_blocking_free() refuse. */
-#define IDLE_CHECKS 100
+#define IDLE_CHECKS   100
 #define IDLE_CHECK_MS 10
 
 static void idle_timer_closed(uv_handle_t *t)
@@ -541,8 +541,7 @@ int cow_blocking_container_terminate(cow_blocking_t *b, cow_container_t *c, uint
 {
   return c ? call(b, start_terminate, c, NULL, t, err, NULL) : COW_EINVAL;
 }
-int cow_blocking_container_wait(cow_blocking_t *b, cow_container_t *c, uint64_t t,
-                                cow_error_t *err)
+int cow_blocking_container_wait(cow_blocking_t *b, cow_container_t *c, uint64_t t, cow_error_t *err)
 {
   return c ? call(b, start_cwait, c, NULL, t, err, NULL) : COW_EINVAL;
 }

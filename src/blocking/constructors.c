@@ -56,8 +56,8 @@ static int start_system(struct breq *r)
 }
 #endif
 
-int cow_blocking_hcs_create_system(cow_blocking_t *b, const cow_hcs_options_t *opts,
-                                   const char *id, const char *config_json, uint64_t timeout_ms,
+int cow_blocking_hcs_create_system(cow_blocking_t *b, const cow_hcs_options_t *opts, const char *id,
+                                   const char *config_json, uint64_t timeout_ms,
                                    cow_container_t **out, cow_error_t *err)
 {
   if (out == NULL)

@@ -15,8 +15,8 @@
 #include "core/list.h"
 
 #define RELAY_CHUNK 65536
-#define RELAY_HIGH (1u << 20) /* pause reading above this many queued bytes */
-#define RELAY_LOW (1u << 18)  /* resume below this */
+#define RELAY_HIGH  (1u << 20) /* pause reading above this many queued bytes */
+#define RELAY_LOW   (1u << 18) /* resume below this */
 
 struct relay {
   struct bproc *bp;

@@ -5,7 +5,6 @@
 #include "core/error.h"
 #include "core/handle.h"
 
-
 #define CHECK_OPEN(c)                                                                              \
   do {                                                                                             \
     if ((c) == NULL)                                                                               \
@@ -119,8 +118,8 @@ static int doc_call(cow_container_t *c, const char *name, enum cow__cb_kind kind
   return 0;
 }
 
-int cow_container_properties(cow_container_t *c, const char *query_json,
-                             cow_container_json_cb cb, void *data)
+int cow_container_properties(cow_container_t *c, const char *query_json, cow_container_json_cb cb,
+                             void *data)
 {
   return doc_call(c, "properties", COW__CB_JSON, c ? c->ops->properties : NULL, query_json,
                   COW_TIMEOUT_PROPERTIES, (void (*)(void))cb, data);
@@ -129,8 +128,8 @@ int cow_container_properties(cow_container_t *c, const char *query_json,
 int cow_container_properties_v2(cow_container_t *c, const char *query_json,
                                 cow_container_json_cb cb, void *data)
 {
-  return doc_call(c, "properties_v2", COW__CB_JSON, c ? c->ops->properties_v2 : NULL,
-                  query_json, COW_TIMEOUT_PROPERTIES, (void (*)(void))cb, data);
+  return doc_call(c, "properties_v2", COW__CB_JSON, c ? c->ops->properties_v2 : NULL, query_json,
+                  COW_TIMEOUT_PROPERTIES, (void (*)(void))cb, data);
 }
 
 static int simple_call(cow_container_t *c, const char *name,
@@ -164,8 +163,7 @@ int cow_container_start(cow_container_t *c, cow_container_cb cb, void *data)
 
 int cow_container_shutdown(cow_container_t *c, cow_container_cb cb, void *data)
 {
-  return simple_call(c, "shutdown", c ? c->ops->shutdown : NULL, COW_TIMEOUT_SHUTDOWN, 1, cb,
-                     data);
+  return simple_call(c, "shutdown", c ? c->ops->shutdown : NULL, COW_TIMEOUT_SHUTDOWN, 1, cb, data);
 }
 
 int cow_container_terminate(cow_container_t *c, cow_container_cb cb, void *data)
@@ -189,8 +187,7 @@ int cow_container_wait(cow_container_t *c, cow_container_cb cb, void *data)
   if (cb == NULL)
     return COW_EINVAL;
   cow_op_t *op;
-  int rc = new_op(c, "wait", COW__CB_CONTAINER, (void (*)(void))cb, data, COW_TIMEOUT_WAIT, 0,
-                  &op);
+  int rc = new_op(c, "wait", COW__CB_CONTAINER, (void (*)(void))cb, data, COW_TIMEOUT_WAIT, 0, &op);
   if (rc != 0)
     return rc;
   op->is_wait = 1;

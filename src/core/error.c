@@ -224,24 +224,24 @@ static int hr_is(const cow_error_t *err, uint32_t hr)
 
 int cow_error_is_not_found(const cow_error_t *err)
 {
-  return err != NULL && (err->code == COW_ENOENT || err->code == COW_ESRCH ||
-                         hr_is(err, 0x8037010Eu) || hr_is(err, 0x80070490u) ||
-                         hr_is(err, 0x80070002u));
+  return err != NULL &&
+         (err->code == COW_ENOENT || err->code == COW_ESRCH || hr_is(err, 0x8037010Eu) ||
+          hr_is(err, 0x80070490u) || hr_is(err, 0x80070002u));
 }
 
 /* hcsshim's IsAlreadyStopped: not found, already stopped, process already exited. Never
  * ERROR_PROC_NOT_FOUND (0x8007007F), which is a failed procedure lookup (hcsshim#1064). */
 int cow_error_is_already_stopped(const cow_error_t *err)
 {
-  return err != NULL && (err->code == COW_ESRCH || hr_is(err, 0x8037010Eu) ||
-                         hr_is(err, 0x80370110u) || hr_is(err, 0x8037011Fu) ||
-                         hr_is(err, 0x80070490u));
+  return err != NULL &&
+         (err->code == COW_ESRCH || hr_is(err, 0x8037010Eu) || hr_is(err, 0x80370110u) ||
+          hr_is(err, 0x8037011Fu) || hr_is(err, 0x80070490u));
 }
 
 int cow_error_is_pending(const cow_error_t *err)
 {
-  return err != NULL && (err->code == COW_EAGAIN || hr_is(err, 0xC0370103u) ||
-                         hr_is(err, 0x80370117u));
+  return err != NULL &&
+         (err->code == COW_EAGAIN || hr_is(err, 0xC0370103u) || hr_is(err, 0x80370117u));
 }
 
 int cow_error_is_invalid_state(const cow_error_t *err)
@@ -257,9 +257,9 @@ int cow_error_is_access_denied(const cow_error_t *err)
 
 int cow_error_is_timeout(const cow_error_t *err)
 {
-  return err != NULL && (err->code == COW_ETIMEDOUT || err->code == COW_EIO_TIMEOUT ||
-                         hr_is(err, 0x80370109u) || hr_is(err, 0x80370118u) ||
-                         hr_is(err, 0x800705B4u));
+  return err != NULL &&
+         (err->code == COW_ETIMEDOUT || err->code == COW_EIO_TIMEOUT || hr_is(err, 0x80370109u) ||
+          hr_is(err, 0x80370118u) || hr_is(err, 0x800705B4u));
 }
 
 int cow_error_is_bridge_closed(const cow_error_t *err)
@@ -270,7 +270,7 @@ int cow_error_is_bridge_closed(const cow_error_t *err)
 
 int cow_error_is_not_supported(const cow_error_t *err)
 {
-  return err != NULL && (err->code == COW_ENOTSUP || hr_is(err, 0x80004001u) ||
-                         hr_is(err, 0x8037010Bu) || hr_is(err, 0x8037010Du) ||
-                         hr_is(err, 0x80070032u) || hr_is(err, 0x8007000Du));
+  return err != NULL &&
+         (err->code == COW_ENOTSUP || hr_is(err, 0x80004001u) || hr_is(err, 0x8037010Bu) ||
+          hr_is(err, 0x8037010Du) || hr_is(err, 0x80070032u) || hr_is(err, 0x8007000Du));
 }

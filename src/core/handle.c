@@ -12,7 +12,6 @@
 #include "core/alloc.h"
 #include "core/log.h"
 
-
 static const uint64_t default_timeouts[COW_TIMEOUT__MAX] = {
     [COW_TIMEOUT_SHUTDOWN] = 30000,
     [COW_TIMEOUT_TERMINATE] = 30000,

@@ -24,8 +24,8 @@ struct cow__handle {
   unsigned flags;
   unsigned refs; /* the user's (until close) + one per op, stdio handle, child, backend ref */
   struct cow__loop *lp;
-  uint64_t id; /* event id in the id table */
-  void *data;  /* the user's */
+  uint64_t id;            /* event id in the id table */
+  void *data;             /* the user's */
   void (*close_cb)(void); /* typed per handle type; cast back before the call */
   void *close_data;
   cow__list ops; /* ops whose user side is still pending */
@@ -52,7 +52,7 @@ struct cow_op_s {
   unsigned delivered : 1;    /* user callback has run */
   unsigned backend_done : 1; /* backend called cow_op_complete (or never had a part) */
   unsigned has_timer : 1;
-  unsigned is_wait : 1;      /* a waiter: released by the exit, not by a backend */
+  unsigned is_wait : 1; /* a waiter: released by the exit, not by a backend */
   int status;
   cow_error_t err;
   char *json;
@@ -137,7 +137,7 @@ void cow__op_finish(cow_op_t *op, int status, const cow_error_t *err);
 /* Hand `op` to a backend slot: if the slot refuses (negative), discard the op and return
  * the code; otherwise arm its timeout. Keeps "negative return: the callback never runs"
  * in one place. */
-#define COW__OP_START(op, call)                                                                   \
+#define COW__OP_START(op, call)                                                                    \
   do {                                                                                             \
     int cow__rc = (call);                                                                          \
     if (cow__rc < 0) {                                                                             \

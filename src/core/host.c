@@ -6,7 +6,6 @@
 #include "core/error.h"
 #include "core/handle.h"
 
-
 struct cow__handle *cow__host_handle(const cow_host_t *h)
 {
   return h->container ? &h->container->base : (struct cow__handle *)&h->base;

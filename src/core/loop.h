@@ -28,8 +28,8 @@ struct cow__loop {
   uv_async_t async;
   uv_mutex_t mutex; /* guards queue */
   cow__list queue;
-  unsigned refs;    /* handles on this loop; loop thread only */
-  unsigned active;  /* things that must keep uv_run going (pending ops, queued work) */
+  unsigned refs;   /* handles on this loop; loop thread only */
+  unsigned active; /* things that must keep uv_run going (pending ops, queued work) */
   cow__list registry_link;
 };
 

@@ -8,7 +8,6 @@
 #include "core/handle.h"
 #include "core/log.h"
 
-
 #define CHECK_OPEN(p)                                                                              \
   do {                                                                                             \
     if ((p) == NULL)                                                                               \
@@ -262,12 +261,11 @@ int64_t cow_process_pid(const cow_process_t *p)
 }
 
 /* An op whose result is known without the backend: it still goes through the queue. */
-static int finish_now(cow_process_t *p, const char *name, cow_process_cb cb, void *data,
-                      int status)
+static int finish_now(cow_process_t *p, const char *name, cow_process_cb cb, void *data, int status)
 {
   cow_op_t *op;
-  int rc = cow__op_new(&p->base, name, COW__CB_PROCESS, (void (*)(void))cb, data,
-                       COW_TIMEOUT__MAX, 0, &op);
+  int rc = cow__op_new(&p->base, name, COW__CB_PROCESS, (void (*)(void))cb, data, COW_TIMEOUT__MAX,
+                       0, &op);
   if (rc != 0)
     return rc;
   cow__op_finish(op, status, NULL);
@@ -280,8 +278,8 @@ static int start_op(cow_process_t *p, const char *name, cow_timeout_kind_t t, co
   return cow__op_new(&p->base, name, COW__CB_PROCESS, (void (*)(void))cb, data, t, 1, op);
 }
 
-int cow_process_resize_console(cow_process_t *p, uint16_t width, uint16_t height,
-                               cow_process_cb cb, void *data)
+int cow_process_resize_console(cow_process_t *p, uint16_t width, uint16_t height, cow_process_cb cb,
+                               void *data)
 {
   CHECK_OPEN(p);
   if (cb == NULL || width == 0 || height == 0)
@@ -355,8 +353,8 @@ int cow_process_wait(cow_process_t *p, cow_process_wait_cb cb, void *data)
   if (cb == NULL)
     return COW_EINVAL;
   cow_op_t *op;
-  int rc = cow__op_new(&p->base, "wait", COW__CB_WAIT, (void (*)(void))cb, data,
-                       COW_TIMEOUT_WAIT, 0, &op);
+  int rc = cow__op_new(&p->base, "wait", COW__CB_WAIT, (void (*)(void))cb, data, COW_TIMEOUT_WAIT,
+                       0, &op);
   if (rc != 0)
     return rc;
   if (p->exit_published) {

@@ -9,7 +9,6 @@
 #include "core/log.h"
 #include "cow/stdio.h"
 
-
 static int valid_stream(cow_stdio_t which)
 {
   return which == COW_STDIN || which == COW_STDOUT || which == COW_STDERR;
@@ -127,8 +126,8 @@ static int close_output(cow_process_t *p, cow_stdio_t which, const char *name, c
   if (p->base.flags & COW__CLOSING)
     return COW_ECLOSING;
   cow_op_t *op;
-  int rc = cow__op_new(&p->base, name, COW__CB_PROCESS, (void (*)(void))cb, data,
-                       COW_TIMEOUT__MAX, 0, &op);
+  int rc = cow__op_new(&p->base, name, COW__CB_PROCESS, (void (*)(void))cb, data, COW_TIMEOUT__MAX,
+                       0, &op);
   if (rc != 0)
     return rc;
   stdio_close(&p->stdio[which]);

@@ -4,7 +4,8 @@
 
 #include "cow/error.h"
 
-#define COW__SAME(name) _Static_assert((int)COW_##name == (int)UV_##name, "COW_" #name " must equal UV_" #name);
+#define COW__SAME(name)                                                                            \
+  _Static_assert((int)COW_##name == (int)UV_##name, "COW_" #name " must equal UV_" #name);
 COW__SAME(EINVAL)
 COW__SAME(ENOMEM)
 COW__SAME(ECANCELED)

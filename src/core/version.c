@@ -1,7 +1,7 @@
 #include "cow/version.h"
 
 #define COW__STR2(x) #x
-#define COW__STR(x) COW__STR2(x)
+#define COW__STR(x)  COW__STR2(x)
 
 unsigned int cow_version(void)
 {

@@ -14,9 +14,9 @@ struct cow__stream_listener {
   uv_pipe_t server;
   uv_pipe_t *client; /* the library's pipe, initialised only on accept */
   cow_guest_listener_t *l;
-  int result;          /* what done reports once the server handle is closed */
+  int result; /* what done reports once the server handle is closed */
   unsigned closing : 1;
-  char path[128];      /* AF_UNIX: unlinked when the listener closes; "" otherwise */
+  char path[128]; /* AF_UNIX: unlinked when the listener closes; "" otherwise */
 };
 
 /* Take over `fd` (bound and listening) and wait for one connection into `client`.

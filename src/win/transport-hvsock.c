@@ -27,8 +27,8 @@ static int parse_guid(const char *s, GUID *out)
   unsigned d2, d3, b[8];
   if (s == NULL || strlen(s) != 36)
     return -1;
-  if (sscanf(s, "%8lx-%4x-%4x-%2x%2x-%2x%2x%2x%2x%2x%2x", &d1, &d2, &d3, &b[0], &b[1], &b[2],
-             &b[3], &b[4], &b[5], &b[6], &b[7]) != 11)
+  if (sscanf(s, "%8lx-%4x-%4x-%2x%2x-%2x%2x%2x%2x%2x%2x", &d1, &d2, &d3, &b[0], &b[1], &b[2], &b[3],
+             &b[4], &b[5], &b[6], &b[7]) != 11)
     return -1;
   out->Data1 = d1;
   out->Data2 = (unsigned short)d2;

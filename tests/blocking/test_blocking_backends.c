@@ -23,8 +23,7 @@ static void hcs_system_end_to_end(void **state)
   assert_int_equal(cow_hcs_compute_system_json(&sp, &doc), 0);
   cow_container_t *c;
   cow_error_t err = COW_ERROR_INIT;
-  assert_int_equal(cow_blocking_hcs_create_system(b, &opts, "blocking-1", doc, 10000, &c, &err),
-                   0);
+  assert_int_equal(cow_blocking_hcs_create_system(b, &opts, "blocking-1", doc, 10000, &c, &err), 0);
   cow_hcs_free(doc);
   assert_int_equal(cow_blocking_container_start(b, c, 10000, &err), 0);
   const char *argv[] = {"/bin/sh", "-c", "echo from-the-system; exit 7", NULL};
@@ -34,8 +33,7 @@ static void hcs_system_end_to_end(void **state)
   char *cfg;
   assert_int_equal(cow_hcs_process_params_json(&pp, 2, &cfg), 0);
   cow_process_t *p;
-  assert_int_equal(cow_blocking_create_process(b, cow_container_host(c), cfg, 10000, &p, &err),
-                   0);
+  assert_int_equal(cow_blocking_create_process(b, cow_container_host(c), cfg, 10000, &p, &err), 0);
   cow_hcs_free(cfg);
   int out;
   assert_int_equal(cow_blocking_process_stdio(b, p, NULL, &out, NULL), 0);

@@ -10,7 +10,8 @@
 #  define COW_SOURCE_DIR "."
 #endif
 
-static void whyf(char *why, size_t whylen, const char *fmt, ...) {
+static void whyf(char *why, size_t whylen, const char *fmt, ...)
+{
   va_list ap;
   if (!why || !whylen)
     return;
@@ -19,7 +20,8 @@ static void whyf(char *why, size_t whylen, const char *fmt, ...) {
   va_end(ap);
 }
 
-char *cow_rec_path(const char *name) {
+char *cow_rec_path(const char *name)
+{
   const char *shared = getenv("COW_SHARED_DIR");
   char *p;
   size_t n;
@@ -32,7 +34,8 @@ char *cow_rec_path(const char *name) {
   return p;
 }
 
-int cow_rec_hex(const char *hex, uint8_t *out, size_t outlen) {
+int cow_rec_hex(const char *hex, uint8_t *out, size_t outlen)
+{
   size_t n = strlen(hex), i;
   if (n % 2 || n / 2 > outlen)
     return -1;
@@ -48,16 +51,23 @@ int cow_rec_hex(const char *hex, uint8_t *out, size_t outlen) {
   return (int)(n / 2);
 }
 
-static int b64val(int c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
+static int b64val(int c)
+{
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '+')
+    return 62;
+  if (c == '/')
+    return 63;
   return -1;
 }
 
-static uint8_t *b64decode(const char *s, size_t *outlen) {
+static uint8_t *b64decode(const char *s, size_t *outlen)
+{
   size_t n = strlen(s), o = 0, i;
   uint8_t *out = malloc(n / 4 * 3 + 3);
   uint32_t acc = 0;
@@ -84,26 +94,28 @@ static uint8_t *b64decode(const char *s, size_t *outlen) {
   return out;
 }
 
-static const char *sget(json_t *o, const char *k) {
+static const char *sget(json_t *o, const char *k)
+{
   json_t *v = json_object_get(o, k);
   return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static int fill(cow_rec_t *r, char *why, size_t whylen) {
+static int fill(cow_rec_t *r, char *why, size_t whylen)
+{
   const char *kind = sget(r->json, "kind");
   const char *dir = sget(r->json, "dir");
   json_t *v;
-  r->kind = !kind                          ? COW_REC_OTHER
-            : !strcmp(kind, "scenario")    ? COW_REC_SCENARIO
-            : !strcmp(kind, "frame")       ? COW_REC_FRAME
-            : !strcmp(kind, "stdio")       ? COW_REC_STDIO
-            : !strcmp(kind, "note")        ? COW_REC_NOTE
-            : !strcmp(kind, "result")      ? COW_REC_RESULT
-                                           : COW_REC_OTHER;
-  r->dir = !dir                          ? COW_REC_DIR_NONE
-           : !strcmp(dir, "host->gcs")   ? COW_REC_HOST_TO_GCS
-           : !strcmp(dir, "gcs->host")   ? COW_REC_GCS_TO_HOST
-                                         : COW_REC_DIR_NONE;
+  r->kind = !kind                       ? COW_REC_OTHER
+            : !strcmp(kind, "scenario") ? COW_REC_SCENARIO
+            : !strcmp(kind, "frame")    ? COW_REC_FRAME
+            : !strcmp(kind, "stdio")    ? COW_REC_STDIO
+            : !strcmp(kind, "note")     ? COW_REC_NOTE
+            : !strcmp(kind, "result")   ? COW_REC_RESULT
+                                        : COW_REC_OTHER;
+  r->dir = !dir                        ? COW_REC_DIR_NONE
+           : !strcmp(dir, "host->gcs") ? COW_REC_HOST_TO_GCS
+           : !strcmp(dir, "gcs->host") ? COW_REC_GCS_TO_HOST
+                                       : COW_REC_DIR_NONE;
   v = json_object_get(r->json, "t_ms");
   r->t_ms = json_is_number(v) ? json_number_value(v) : 0;
   r->text = sget(r->json, r->kind == COW_REC_FRAME ? "note" : "text");
@@ -155,7 +167,8 @@ static int fill(cow_rec_t *r, char *why, size_t whylen) {
   return 0;
 }
 
-int cow_rec_load(const char *path, cow_recording_t *out, char *why, size_t whylen) {
+int cow_rec_load(const char *path, cow_recording_t *out, char *why, size_t whylen)
+{
   FILE *f = fopen(path, "r");
   char *line = NULL;
   size_t cap = 0, alloc = 0;
@@ -203,7 +216,8 @@ fail:
   return -1;
 }
 
-void cow_rec_free(cow_recording_t *rec) {
+void cow_rec_free(cow_recording_t *rec)
+{
   size_t i;
   if (!rec)
     return;
@@ -219,46 +233,51 @@ void cow_rec_free(cow_recording_t *rec) {
 /* ---- comparison ---- */
 
 const cow_cmp_rule_t cow_cmp_default_rules[] = {
-  {"ActivityId", COW_CMP_PRESENCE},
-  {"ProcessId", COW_CMP_PRESENCE},
-  {"ErrorMessage", COW_CMP_MESSAGE},
-  {"Message", COW_CMP_MESSAGE},
-  {"StackTrace", COW_CMP_IGNORE},
-  {"FileName", COW_CMP_IGNORE},
-  {"Line", COW_CMP_IGNORE},
-  {"FunctionName", COW_CMP_IGNORE},
-  {"GuestStacks", COW_CMP_TYPE},
-  {"LCOWMetrics", COW_CMP_TYPE},
-  {"ProcessList", COW_CMP_SHAPE},
-  {NULL, COW_CMP_EXACT},
+    {"ActivityId", COW_CMP_PRESENCE},  {"ProcessId", COW_CMP_PRESENCE},
+    {"ErrorMessage", COW_CMP_MESSAGE}, {"Message", COW_CMP_MESSAGE},
+    {"StackTrace", COW_CMP_IGNORE},    {"FileName", COW_CMP_IGNORE},
+    {"Line", COW_CMP_IGNORE},          {"FunctionName", COW_CMP_IGNORE},
+    {"GuestStacks", COW_CMP_TYPE},     {"LCOWMetrics", COW_CMP_TYPE},
+    {"ProcessList", COW_CMP_SHAPE},    {NULL, COW_CMP_EXACT},
 };
 
-static cow_cmp_mode_t rule_for(const cow_cmp_rule_t *rules, const char *key) {
+static cow_cmp_mode_t rule_for(const cow_cmp_rule_t *rules, const char *key)
+{
   for (; rules && rules->key; rules++)
     if (!strcmp(rules->key, key))
       return rules->mode;
   return COW_CMP_EXACT;
 }
 
-static const char *type_name(const json_t *v) {
+static const char *type_name(const json_t *v)
+{
   switch (json_typeof(v)) {
-  case JSON_OBJECT: return "object";
-  case JSON_ARRAY: return "array";
-  case JSON_STRING: return "string";
-  case JSON_INTEGER: return "integer";
-  case JSON_REAL: return "real";
+  case JSON_OBJECT:
+    return "object";
+  case JSON_ARRAY:
+    return "array";
+  case JSON_STRING:
+    return "string";
+  case JSON_INTEGER:
+    return "integer";
+  case JSON_REAL:
+    return "real";
   case JSON_TRUE:
-  case JSON_FALSE: return "bool";
-  default: return "null";
+  case JSON_FALSE:
+    return "bool";
+  default:
+    return "null";
   }
 }
 
-static int same_type(const json_t *a, const json_t *b) {
+static int same_type(const json_t *a, const json_t *b)
+{
   return !strcmp(type_name(a), type_name(b));
 }
 
 /* A string that holds a JSON object or array: parsed, else NULL. */
-static json_t *inner_json(const json_t *v) {
+static json_t *inner_json(const json_t *v)
+{
   const char *s;
   if (!json_is_string(v))
     return NULL;
@@ -273,8 +292,8 @@ static json_t *inner_json(const json_t *v) {
 static int cmp_value(const json_t *e, const json_t *a, cow_cmp_mode_t mode,
                      const cow_cmp_rule_t *rules, const char *path, char *why, size_t whylen);
 
-static int cmp_shape(const json_t *e, const json_t *a, const char *path, char *why,
-                     size_t whylen) {
+static int cmp_shape(const json_t *e, const json_t *a, const char *path, char *why, size_t whylen)
+{
   if (!same_type(e, a)) {
     whyf(why, whylen, "%s: type %s, expected %s", path, type_name(a), type_name(e));
     return -1;
@@ -288,7 +307,8 @@ static int cmp_shape(const json_t *e, const json_t *a, const char *path, char *w
            json_object_size(e));
       return -1;
     }
-    json_object_foreach((json_t *)e, k, v) {
+    json_object_foreach((json_t *)e, k, v)
+    {
       json_t *av = json_object_get(a, k);
       snprintf(sub, sizeof sub, "%s.%s", path, k);
       if (!av) {
@@ -315,8 +335,8 @@ static int cmp_shape(const json_t *e, const json_t *a, const char *path, char *w
   return 0;
 }
 
-static int cmp_message(const json_t *e, const json_t *a, const char *path, char *why,
-                       size_t whylen) {
+static int cmp_message(const json_t *e, const json_t *a, const char *path, char *why, size_t whylen)
+{
   static const char marker[] = "HRESULT 0xc037010d: ";
   const char *es, *as, *m;
   size_t n;
@@ -336,11 +356,13 @@ static int cmp_message(const json_t *e, const json_t *a, const char *path, char 
 }
 
 static int cmp_object(const json_t *e, const json_t *a, const cow_cmp_rule_t *rules,
-                      const char *path, char *why, size_t whylen) {
+                      const char *path, char *why, size_t whylen)
+{
   const char *k;
   json_t *v;
   char sub[512];
-  json_object_foreach((json_t *)e, k, v) {
+  json_object_foreach((json_t *)e, k, v)
+  {
     json_t *av = json_object_get(a, k);
     cow_cmp_mode_t mode = rule_for(rules, k);
     snprintf(sub, sizeof sub, "%s.%s", path, k);
@@ -353,7 +375,8 @@ static int cmp_object(const json_t *e, const json_t *a, const cow_cmp_rule_t *ru
     if (cmp_value(v, av, mode, rules, sub, why, whylen) < 0)
       return -1;
   }
-  json_object_foreach((json_t *)a, k, v) {
+  json_object_foreach((json_t *)a, k, v)
+  {
     if (!json_object_get(e, k) && rule_for(rules, k) != COW_CMP_IGNORE) {
       snprintf(sub, sizeof sub, "%s.%s", path, k);
       whyf(why, whylen, "%s: unexpected key", sub);
@@ -364,19 +387,24 @@ static int cmp_object(const json_t *e, const json_t *a, const cow_cmp_rule_t *ru
 }
 
 static int cmp_value(const json_t *e, const json_t *a, cow_cmp_mode_t mode,
-                     const cow_cmp_rule_t *rules, const char *path, char *why, size_t whylen) {
+                     const cow_cmp_rule_t *rules, const char *path, char *why, size_t whylen)
+{
   switch (mode) {
   case COW_CMP_IGNORE:
-  case COW_CMP_PRESENCE: return 0;
+  case COW_CMP_PRESENCE:
+    return 0;
   case COW_CMP_TYPE:
     if (!same_type(e, a)) {
       whyf(why, whylen, "%s: type %s, expected %s", path, type_name(a), type_name(e));
       return -1;
     }
     return 0;
-  case COW_CMP_SHAPE: return cmp_shape(e, a, path, why, whylen);
-  case COW_CMP_MESSAGE: return cmp_message(e, a, path, why, whylen);
-  case COW_CMP_EXACT: break;
+  case COW_CMP_SHAPE:
+    return cmp_shape(e, a, path, why, whylen);
+  case COW_CMP_MESSAGE:
+    return cmp_message(e, a, path, why, whylen);
+  case COW_CMP_EXACT:
+    break;
   }
   if (json_is_string(e) && json_is_string(a)) {
     json_t *ei = inner_json(e);
@@ -429,7 +457,8 @@ static int cmp_value(const json_t *e, const json_t *a, cow_cmp_mode_t mode,
 }
 
 int cow_cmp_json(const json_t *expected, const json_t *actual, const cow_cmp_rule_t *rules,
-                 char *why, size_t whylen) {
+                 char *why, size_t whylen)
+{
   if (!expected || !actual) {
     whyf(why, whylen, "missing value");
     return -1;
@@ -438,7 +467,8 @@ int cow_cmp_json(const json_t *expected, const json_t *actual, const cow_cmp_rul
 }
 
 int cow_cmp_bodies(const uint8_t *expected, size_t expected_len, const uint8_t *actual,
-                   size_t actual_len, const cow_cmp_rule_t *rules, char *why, size_t whylen) {
+                   size_t actual_len, const cow_cmp_rule_t *rules, char *why, size_t whylen)
+{
   json_t *e = json_loadb((const char *)expected, expected_len, JSON_DECODE_ANY, NULL);
   json_t *a;
   int rc;

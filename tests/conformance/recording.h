@@ -29,7 +29,7 @@ typedef enum cow_rec_dir {
 
 typedef struct cow_rec {
   cow_rec_kind_t kind;
-  int seq;        /* frames only, else 0 */
+  int seq; /* frames only, else 0 */
   double t_ms;
   cow_rec_dir_t dir;
   /* frame */

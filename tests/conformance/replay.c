@@ -20,7 +20,7 @@
 #include "guest/frame.h"
 
 #define MAX_PORTS 64
-#define MAX_PIDS 64
+#define MAX_PIDS  64
 #define MAX_INBOX 64
 
 typedef struct port_state {
@@ -52,7 +52,8 @@ typedef struct replay {
   size_t whylen;
 } replay_t;
 
-static int fail(replay_t *r, const char *fmt, ...) {
+static int fail(replay_t *r, const char *fmt, ...)
+{
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(r->why, r->whylen, fmt, ap);
@@ -60,18 +61,21 @@ static int fail(replay_t *r, const char *fmt, ...) {
   return -1;
 }
 
-static int64_t now_ms(void) {
+static int64_t now_ms(void)
+{
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static unsigned timeout_ms(const replay_t *r) {
+static unsigned timeout_ms(const replay_t *r)
+{
   return r->o->frame_timeout_ms ? r->o->frame_timeout_ms : 15000;
 }
 
 /* Wait until fd is readable (or writable); 0 ready, -1 timeout/error. */
-static int wait_fd(int fd, short ev, int64_t deadline) {
+static int wait_fd(int fd, short ev, int64_t deadline)
+{
   for (;;) {
     struct pollfd pf = {fd, ev, 0};
     int64_t left = deadline - now_ms();
@@ -88,7 +92,8 @@ static int wait_fd(int fd, short ev, int64_t deadline) {
   }
 }
 
-static int write_all(replay_t *r, int fd, const uint8_t *p, size_t n) {
+static int write_all(replay_t *r, int fd, const uint8_t *p, size_t n)
+{
   while (n) {
     ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
     if (w < 0) {
@@ -102,7 +107,8 @@ static int write_all(replay_t *r, int fd, const uint8_t *p, size_t n) {
   return 0;
 }
 
-static int unix_listen(replay_t *r, uint32_t port) {
+static int unix_listen(replay_t *r, uint32_t port)
+{
   struct sockaddr_un sa;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   memset(&sa, 0, sizeof sa);
@@ -116,7 +122,8 @@ static int unix_listen(replay_t *r, uint32_t port) {
   return fd;
 }
 
-static int accept_timeout(replay_t *r, int lfd, const char *what) {
+static int accept_timeout(replay_t *r, int lfd, const char *what)
+{
   int fd;
   if (wait_fd(lfd, POLLIN, now_ms() + timeout_ms(r)) < 0)
     return fail(r, "timed out waiting for the guest to connect %s", what);
@@ -128,7 +135,8 @@ static int accept_timeout(replay_t *r, int lfd, const char *what) {
   return fd;
 }
 
-static port_state_t *port_get(replay_t *r, uint32_t port) {
+static port_state_t *port_get(replay_t *r, uint32_t port)
+{
   size_t i;
   for (i = 0; i < r->nports; i++)
     if (r->ports[i].port == port)
@@ -145,7 +153,8 @@ static port_state_t *port_get(replay_t *r, uint32_t port) {
 /* ---- bridge frames ---- */
 
 /* Read one more frame into the inbox; 0 ok, 1 EOF, -1 error/timeout. */
-static int read_frame(replay_t *r, int64_t deadline) {
+static int read_frame(replay_t *r, int64_t deadline)
+{
   uint8_t buf[65536];
   for (;;) {
     ssize_t n;
@@ -193,7 +202,8 @@ static int read_frame(replay_t *r, int64_t deadline) {
   }
 }
 
-static int take_frame(replay_t *r, uint32_t type, uint64_t id, cow__frame_t *out) {
+static int take_frame(replay_t *r, uint32_t type, uint64_t id, cow__frame_t *out)
+{
   int64_t deadline = now_ms() + timeout_ms(r);
   for (;;) {
     size_t i;
@@ -221,7 +231,8 @@ static int take_frame(replay_t *r, uint32_t type, uint64_t id, cow__frame_t *out
   }
 }
 
-static int64_t map_pid(const replay_t *r, int64_t pid) {
+static int64_t map_pid(const replay_t *r, int64_t pid)
+{
   size_t i;
   for (i = 0; i < r->npids; i++)
     if (r->pid_from[i] == pid)
@@ -231,7 +242,8 @@ static int64_t map_pid(const replay_t *r, int64_t pid) {
 
 /* Rewrite recorded pids (ProcessId, and CommandArgs words equal to a recorded pid such as
  * "kill -KILL 11") to the live ones. Returns a new body or NULL when nothing changed. */
-static char *rewrite_body(replay_t *r, const uint8_t *body, size_t len, size_t *outlen) {
+static char *rewrite_body(replay_t *r, const uint8_t *body, size_t len, size_t *outlen)
+{
   json_t *o = json_loadb((const char *)body, len, 0, NULL);
   json_t *v, *settings, *pp;
   int changed = 0;
@@ -283,7 +295,8 @@ static char *rewrite_body(replay_t *r, const uint8_t *body, size_t len, size_t *
 }
 
 /* Listeners for the stdio ports an ExecuteProcess names, created before it is sent. */
-static int prepare_ports(replay_t *r, const cow_rec_t *rec) {
+static int prepare_ports(replay_t *r, const cow_rec_t *rec)
+{
   static const char *const keys[3] = {"StdIn", "StdOut", "StdErr"};
   json_t *o, *relay;
   int i;
@@ -314,7 +327,8 @@ static int prepare_ports(replay_t *r, const cow_rec_t *rec) {
 }
 
 /* Append one host->gcs frame (rewritten as needed) to buf. */
-static int encode_frame(replay_t *r, const cow_rec_t *rec, uint8_t **buf, size_t *len) {
+static int encode_frame(replay_t *r, const cow_rec_t *rec, uint8_t **buf, size_t *len)
+{
   size_t nlen = 0, add;
   char *nbody = rec->data_is_b64 ? NULL : rewrite_body(r, rec->data, rec->data_len, &nlen);
   uint8_t *frame = NULL;
@@ -347,14 +361,15 @@ static int encode_frame(replay_t *r, const cow_rec_t *rec, uint8_t **buf, size_t
   return 0;
 }
 
-static int check_frame(replay_t *r, const cow_rec_t *rec) {
+static int check_frame(replay_t *r, const cow_rec_t *rec)
+{
   cow__frame_t f;
   char why[1024];
   const cow_cmp_rule_t *rules = r->o->rules ? r->o->rules : cow_cmp_default_rules;
   if (take_frame(r, rec->type, rec->id, &f) < 0)
     return -1;
-  if (cow_cmp_bodies(rec->data, rec->data_len, f.payload, f.payload_len, rules, why,
-                     sizeof why) < 0) {
+  if (cow_cmp_bodies(rec->data, rec->data_len, f.payload, f.payload_len, rules, why, sizeof why) <
+      0) {
     fail(r, "frame seq %d (%s id %llu) differs: %s\n  got: %.1500s", rec->seq,
          rec->type_name ? rec->type_name : "?", (unsigned long long)rec->id, why,
          (const char *)f.payload);
@@ -380,7 +395,8 @@ static int check_frame(replay_t *r, const cow_rec_t *rec) {
 
 /* ---- stdio ---- */
 
-static int read_to_eof(replay_t *r, int fd, uint8_t **out, size_t *len) {
+static int read_to_eof(replay_t *r, int fd, uint8_t **out, size_t *len)
+{
   int64_t deadline = now_ms() + timeout_ms(r);
   *out = NULL;
   *len = 0;
@@ -403,7 +419,8 @@ static int read_to_eof(replay_t *r, int fd, uint8_t **out, size_t *len) {
   }
 }
 
-static int play_stdio(replay_t *r, const cow_rec_t *rec) {
+static int play_stdio(replay_t *r, const cow_rec_t *rec)
+{
   port_state_t *ps = port_get(r, rec->port);
   if (!ps)
     return fail(r, "too many stdio ports");
@@ -468,7 +485,8 @@ static int play_stdio(replay_t *r, const cow_rec_t *rec) {
 
 /* ---- guest process ---- */
 
-static int start_guest(replay_t *r) {
+static int start_guest(replay_t *r)
+{
   const char *argv[32];
   size_t n = 0, i;
   argv[n++] = r->o->guest_path;
@@ -488,7 +506,8 @@ static int start_guest(replay_t *r) {
 }
 
 /* Wait up to ms for the guest to exit; 0 when it did. */
-static int wait_guest(replay_t *r, unsigned ms) {
+static int wait_guest(replay_t *r, unsigned ms)
+{
   int64_t deadline = now_ms() + ms;
   while (!r->guest_reaped) {
     pid_t p = waitpid(r->guest, &r->guest_status, WNOHANG);
@@ -504,7 +523,8 @@ static int wait_guest(replay_t *r, unsigned ms) {
   return 0;
 }
 
-static void cleanup(replay_t *r) {
+static void cleanup(replay_t *r)
+{
   size_t i;
   char path[128];
   if (r->bridge >= 0)
@@ -536,7 +556,8 @@ static void cleanup(replay_t *r) {
   rmdir(r->dir);
 }
 
-static int run(replay_t *r, const cow_recording_t *rec) {
+static int run(replay_t *r, const cow_recording_t *rec)
+{
   size_t i;
   r->listen_fd = unix_listen(r, 1073741824u);
   if (r->listen_fd < 0)
@@ -589,9 +610,8 @@ static int run(replay_t *r, const cow_recording_t *rec) {
         memmove(&r->inbox[0], &r->inbox[1], (r->ninbox - 1) * sizeof r->inbox[0]);
         r->ninbox--;
         r->stats->extra_frames++;
-        if (!r->o->extra_frame ||
-            r->o->extra_frame(r->o->ctx, f.hdr.type, f.hdr.id, f.payload, f.payload_len, why,
-                              sizeof why) != 0) {
+        if (!r->o->extra_frame || r->o->extra_frame(r->o->ctx, f.hdr.type, f.hdr.id, f.payload,
+                                                    f.payload_len, why, sizeof why) != 0) {
           fail(r, "unexpected frame from the guest: type 0x%08x id %llu: %.600s %s",
                (unsigned)f.hdr.type, (unsigned long long)f.hdr.id, (const char *)f.payload, why);
           cow__frame_release(&f);
@@ -625,7 +645,8 @@ static int run(replay_t *r, const cow_recording_t *rec) {
 }
 
 int cow_replay_run(const cow_replay_opts_t *opts, cow_replay_stats_t *stats, char *why,
-                   size_t whylen) {
+                   size_t whylen)
+{
   replay_t r;
   cow_recording_t rec;
   char *path;

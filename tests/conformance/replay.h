@@ -34,8 +34,8 @@ typedef struct cow_replay_opts {
   int (*extra_frame)(void *ctx, uint32_t type, uint64_t id, const uint8_t *body, size_t len,
                      char *why, size_t whylen);
   void *ctx;
-  int expect_guest_close;  /* the guest closes the bridge by itself at the end */
-  int expect_exit_status;  /* the guest's exit status once the bridge is gone (usually 0) */
+  int expect_guest_close;    /* the guest closes the bridge by itself at the end */
+  int expect_exit_status;    /* the guest's exit status once the bridge is gone (usually 0) */
   unsigned frame_timeout_ms; /* per awaited frame/stdio event; 0 = 15000 */
 } cow_replay_opts_t;
 

@@ -23,15 +23,21 @@
  * recorded ones unchanged, so the peer must echo them (and use the Create's in the exit
  * notification). */
 static const cow_cmp_rule_t strict_rules[] = {
-  {"ProcessId", COW_CMP_PRESENCE},     {"ErrorMessage", COW_CMP_MESSAGE},
-  {"Message", COW_CMP_MESSAGE},        {"StackTrace", COW_CMP_IGNORE},
-  {"FileName", COW_CMP_IGNORE},        {"Line", COW_CMP_IGNORE},
-  {"FunctionName", COW_CMP_IGNORE},    {"GuestStacks", COW_CMP_TYPE},
-  {"LCOWMetrics", COW_CMP_TYPE},       {"ProcessList", COW_CMP_SHAPE},
-  {NULL, COW_CMP_EXACT},
+    {"ProcessId", COW_CMP_PRESENCE},
+    {"ErrorMessage", COW_CMP_MESSAGE},
+    {"Message", COW_CMP_MESSAGE},
+    {"StackTrace", COW_CMP_IGNORE},
+    {"FileName", COW_CMP_IGNORE},
+    {"Line", COW_CMP_IGNORE},
+    {"FunctionName", COW_CMP_IGNORE},
+    {"GuestStacks", COW_CMP_TYPE},
+    {"LCOWMetrics", COW_CMP_TYPE},
+    {"ProcessList", COW_CMP_SHAPE},
+    {NULL, COW_CMP_EXACT},
 };
 
-static void replay(cow_replay_opts_t *o, unsigned min_frames) {
+static void replay(cow_replay_opts_t *o, unsigned min_frames)
+{
   char why[4096] = "";
   cow_replay_stats_t st;
   o->guest_path = COW_GCS_PEER_PATH;
@@ -45,23 +51,49 @@ static void replay(cow_replay_opts_t *o, unsigned min_frames) {
   assert_true(st.frames_compared >= min_frames);
 }
 
-static void simple(const char *name, unsigned min_frames) {
+static void simple(const char *name, unsigned min_frames)
+{
   cow_replay_opts_t o;
   memset(&o, 0, sizeof o);
   o.scenario = name;
   replay(&o, min_frames);
 }
 
-static void test_a_echo(void **s) { (void)s; simple("a_echo", 3); }
-static void test_b_exit7(void **s) { (void)s; simple("b_exit7", 3); }
-static void test_c_cat_stdin(void **s) { (void)s; simple("c_cat_stdin", 3); }
-static void test_d_signal_kill(void **s) { (void)s; simple("d_signal_kill", 13); }
-static void test_e_wait_timeout(void **s) { (void)s; simple("e_wait_timeout", 5); }
-static void test_f_unknown_pid(void **s) { (void)s; simple("f_unknown_pid", 8); }
+static void test_a_echo(void **s)
+{
+  (void)s;
+  simple("a_echo", 3);
+}
+static void test_b_exit7(void **s)
+{
+  (void)s;
+  simple("b_exit7", 3);
+}
+static void test_c_cat_stdin(void **s)
+{
+  (void)s;
+  simple("c_cat_stdin", 3);
+}
+static void test_d_signal_kill(void **s)
+{
+  (void)s;
+  simple("d_signal_kill", 13);
+}
+static void test_e_wait_timeout(void **s)
+{
+  (void)s;
+  simple("e_wait_timeout", 5);
+}
+static void test_f_unknown_pid(void **s)
+{
+  (void)s;
+  simple("f_unknown_pid", 8);
+}
 /* A console echoes input as soon as the host writes it, so where the echo lands among the
  * program's output is timing (in the recording it came after "is-a-tty", here it may come
  * first). The stream must have the same lines, each as often, and end the same way. */
-static int line_count(const uint8_t *s, size_t n, const uint8_t *line, size_t len) {
+static int line_count(const uint8_t *s, size_t n, const uint8_t *line, size_t len)
+{
   size_t i = 0;
   int c = 0;
   while (i < n) {
@@ -75,7 +107,8 @@ static int line_count(const uint8_t *s, size_t n, const uint8_t *line, size_t le
 }
 
 static int tty_check(void *ctx, uint32_t port, const char *stream, const uint8_t *exp, size_t elen,
-                     const uint8_t *got, size_t glen, char *why, size_t whylen) {
+                     const uint8_t *got, size_t glen, char *why, size_t whylen)
+{
   size_t i = 0;
   (void)ctx;
   (void)port;
@@ -105,7 +138,8 @@ bad:
   return -1;
 }
 
-static void test_g_tty(void **s) {
+static void test_g_tty(void **s)
+{
   cow_replay_opts_t o;
   (void)s;
   memset(&o, 0, sizeof o);
@@ -113,16 +147,37 @@ static void test_g_tty(void **s) {
   o.stdio_check = tty_check;
   replay(&o, 6);
 }
-static void test_h_dumpstacks(void **s) { (void)s; simple("h_dumpstacks", 2); }
-static void test_i_getproperties(void **s) { (void)s; simple("i_getproperties", 6); }
-static void test_j1_malformed_bodies(void **s) { (void)s; simple("j1_malformed_bodies", 22); }
-static void test_j2_before_negotiate(void **s) { (void)s; simple("j2_before_negotiate", 7); }
+static void test_h_dumpstacks(void **s)
+{
+  (void)s;
+  simple("h_dumpstacks", 2);
+}
+static void test_i_getproperties(void **s)
+{
+  (void)s;
+  simple("i_getproperties", 6);
+}
+static void test_j1_malformed_bodies(void **s)
+{
+  (void)s;
+  simple("j1_malformed_bodies", 22);
+}
+static void test_j2_before_negotiate(void **s)
+{
+  (void)s;
+  simple("j2_before_negotiate", 7);
+}
 /* The committed recording has the pipelined exec succeed; the peer handles requests in
  * arrival order, so it always does (the real agent races, §11). */
-static void test_j3_pipelined_negotiate(void **s) { (void)s; simple("j3_pipelined_negotiate", 3); }
+static void test_j3_pipelined_negotiate(void **s)
+{
+  (void)s;
+  simple("j3_pipelined_negotiate", 3);
+}
 
 /* The host half-closes the bridge: the agent exits (by itself), closing its side. */
-static void test_j7_clean_close(void **s) {
+static void test_j7_clean_close(void **s)
+{
   cow_replay_opts_t o;
   (void)s;
   memset(&o, 0, sizeof o);
@@ -133,7 +188,8 @@ static void test_j7_clean_close(void **s) {
 
 /* ShutdownForced on the null id: no response, the agent goes away (exit status 0, like the
  * recording's patched agent). */
-static void test_j8_uvm_shutdown(void **s) {
+static void test_j8_uvm_shutdown(void **s)
+{
   cow_replay_opts_t o;
   (void)s;
   memset(&o, 0, sizeof o);
@@ -146,7 +202,8 @@ static void test_j8_uvm_shutdown(void **s) {
  * without CommandArgs/CommandLine (no response, bridge closed, exit 2). The peer answers
  * E_FAIL instead and keeps the bridge up. */
 static int j9_extra(void *ctx, uint32_t type, uint64_t id, const uint8_t *body, size_t len,
-                    char *why, size_t whylen) {
+                    char *why, size_t whylen)
+{
   json_t *o = json_loadb((const char *)body, len, 0, NULL);
   int ok;
   int *seen = ctx;
@@ -161,7 +218,8 @@ static int j9_extra(void *ctx, uint32_t type, uint64_t id, const uint8_t *body, 
   return ok ? 0 : -1;
 }
 
-static void test_j9_exec_without_command(void **s) {
+static void test_j9_exec_without_command(void **s)
+{
   cow_replay_opts_t o;
   int seen = 0;
   (void)s;
@@ -177,13 +235,15 @@ static void test_j9_exec_without_command(void **s) {
  * rootfs, no hostname), so the container's own output differs where it shows pids, the
  * hostname or the root directory. Those streams are checked for what the peer does
  * reproduce; everything on the bridge is compared in full. */
-static int has_suffix(const uint8_t *s, size_t n, const char *suf) {
+static int has_suffix(const uint8_t *s, size_t n, const char *suf)
+{
   size_t k = strlen(suf);
   return n >= k && !memcmp(s + n - k, suf, k);
 }
 
 static int m_stdio(void *ctx, uint32_t port, const char *stream, const uint8_t *exp, size_t elen,
-                   const uint8_t *got, size_t glen, char *why, size_t whylen) {
+                   const uint8_t *got, size_t glen, char *why, size_t whylen)
+{
   (void)ctx;
   (void)stream;
   switch (port) {
@@ -205,16 +265,19 @@ static int m_stdio(void *ctx, uint32_t port, const char *stream, const uint8_t *
     break;
   case 1073741830u: /* tty exec: after ResizeConsole 33x99 the (last) stty shows it */
     /* The echo of "go" may come before the first stty (timing, see g_tty). */
-    if (has_suffix(got, glen, "33 99\r\n") && line_count(got, glen, (const uint8_t *)"go\r\n", 4) == 1)
+    if (has_suffix(got, glen, "33 99\r\n") &&
+        line_count(got, glen, (const uint8_t *)"go\r\n", 4) == 1)
       return 0;
     break;
-  default: break;
+  default:
+    break;
   }
   snprintf(why, whylen, "(custom m_container check for port %u)", (unsigned)port);
   return -1;
 }
 
-static void test_m_container(void **s) {
+static void test_m_container(void **s)
+{
   cow_replay_opts_t o;
   (void)s;
   memset(&o, 0, sizeof o);
@@ -225,11 +288,12 @@ static void test_m_container(void **s) {
 
 /* The comparer itself must be able to fail (a conformance suite that always passes proves
  * nothing). */
-static void test_comparer_detects_differences(void **s) {
+static void test_comparer_detects_differences(void **s)
+{
   char why[256];
   (void)s;
-#define CMP(e, a) \
-  cow_cmp_bodies((const uint8_t *)(e), strlen(e), (const uint8_t *)(a), strlen(a), strict_rules, \
+#define CMP(e, a)                                                                                  \
+  cow_cmp_bodies((const uint8_t *)(e), strlen(e), (const uint8_t *)(a), strlen(a), strict_rules,   \
                  why, sizeof why)
   assert_int_equal(CMP("{\"Result\":0,\"ExitCode\":7}", "{\"Result\":0,\"ExitCode\":7}"), 0);
   assert_int_equal(CMP("{\"Result\":0,\"ExitCode\":7}", "{\"Result\":0,\"ExitCode\":8}"), -1);
@@ -239,15 +303,17 @@ static void test_comparer_detects_differences(void **s) {
   assert_int_equal(CMP("{\"ProcessId\":11}", "{}"), -1);
   /* JSON-in-string fields are compared as JSON. */
   assert_int_equal(CMP("{\"Properties\":\"{\\\"ProcessList\\\":[{\\\"ProcessId\\\":1}]}\"}",
-                       "{\"Properties\":\"{\\\"ProcessList\\\":[{\\\"ProcessId\\\":9},{\\\"ProcessId\\\":10}]}\"}"),
+                       "{\"Properties\":\"{\\\"ProcessList\\\":[{\\\"ProcessId\\\":9},{"
+                       "\\\"ProcessId\\\":10}]}\"}"),
                    0);
   assert_int_equal(CMP("{\"Properties\":\"{\\\"ProcessList\\\":[{\\\"ProcessId\\\":1}]}\"}",
                        "{\"Properties\":\"{}\"}"),
                    -1);
   /* Go decoder details after the InvalidJSON marker are not compared; the prefix is. */
-  assert_int_equal(CMP("{\"ErrorMessage\":\"x \\\"a\\\": HRESULT 0xc037010d: invalid character\"}",
-                       "{\"ErrorMessage\":\"x \\\"a\\\": HRESULT 0xc037010d: '[' or '{' expected\"}"),
-                   0);
+  assert_int_equal(
+      CMP("{\"ErrorMessage\":\"x \\\"a\\\": HRESULT 0xc037010d: invalid character\"}",
+          "{\"ErrorMessage\":\"x \\\"a\\\": HRESULT 0xc037010d: '[' or '{' expected\"}"),
+      0);
   assert_int_equal(CMP("{\"ErrorMessage\":\"x \\\"a\\\": HRESULT 0xc037010d: invalid character\"}",
                        "{\"ErrorMessage\":\"x \\\"b\\\": HRESULT 0xc037010d: invalid character\"}"),
                    -1);
@@ -257,25 +323,26 @@ static void test_comparer_detects_differences(void **s) {
 #undef CMP
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_comparer_detects_differences),
-    cmocka_unit_test(test_a_echo),
-    cmocka_unit_test(test_b_exit7),
-    cmocka_unit_test(test_c_cat_stdin),
-    cmocka_unit_test(test_d_signal_kill),
-    cmocka_unit_test(test_e_wait_timeout),
-    cmocka_unit_test(test_f_unknown_pid),
-    cmocka_unit_test(test_g_tty),
-    cmocka_unit_test(test_h_dumpstacks),
-    cmocka_unit_test(test_i_getproperties),
-    cmocka_unit_test(test_j1_malformed_bodies),
-    cmocka_unit_test(test_j2_before_negotiate),
-    cmocka_unit_test(test_j3_pipelined_negotiate),
-    cmocka_unit_test(test_j7_clean_close),
-    cmocka_unit_test(test_j8_uvm_shutdown),
-    cmocka_unit_test(test_j9_exec_without_command),
-    cmocka_unit_test(test_m_container),
+      cmocka_unit_test(test_comparer_detects_differences),
+      cmocka_unit_test(test_a_echo),
+      cmocka_unit_test(test_b_exit7),
+      cmocka_unit_test(test_c_cat_stdin),
+      cmocka_unit_test(test_d_signal_kill),
+      cmocka_unit_test(test_e_wait_timeout),
+      cmocka_unit_test(test_f_unknown_pid),
+      cmocka_unit_test(test_g_tty),
+      cmocka_unit_test(test_h_dumpstacks),
+      cmocka_unit_test(test_i_getproperties),
+      cmocka_unit_test(test_j1_malformed_bodies),
+      cmocka_unit_test(test_j2_before_negotiate),
+      cmocka_unit_test(test_j3_pipelined_negotiate),
+      cmocka_unit_test(test_j7_clean_close),
+      cmocka_unit_test(test_j8_uvm_shutdown),
+      cmocka_unit_test(test_j9_exec_without_command),
+      cmocka_unit_test(test_m_container),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

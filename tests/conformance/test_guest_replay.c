@@ -64,11 +64,11 @@ typedef struct replay {
   /* fake guest */
   uv_pipe_t bridge;
   cow__frame_decoder_t dec;
-  const cow_rec_t *hf[MAXF];   /* recorded host->gcs frames */
+  const cow_rec_t *hf[MAXF]; /* recorded host->gcs frames */
   int hmatched[MAXF];
   uint64_t hlib_id[MAXF];
   int nh;
-  const cow_rec_t *gf[MAXF];   /* recorded gcs->host frames */
+  const cow_rec_t *gf[MAXF]; /* recorded gcs->host frames */
   int ng, cursor;
   struct gstream st[MAXS];
   int nst;
@@ -332,8 +332,8 @@ static void gb_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     size_t used = 0;
     cow__frame_t f;
     cow_error_t err = COW_ERROR_INIT;
-    int rc = cow__frame_decoder_feed(&R->dec, (uint8_t *)b->base + off, (size_t)n - off, &used,
-                                     &f, &err);
+    int rc = cow__frame_decoder_feed(&R->dec, (uint8_t *)b->base + off, (size_t)n - off, &used, &f,
+                                     &err);
     cow_error_clear(&err);
     if (rc < 0) {
       failf("the library sent a bad frame");
@@ -550,17 +550,18 @@ static void issue(struct step *s)
     cow_process_t *p = proc_by_rec_pid(json_integer_value(json_object_get(b, "ProcessId")));
     json_t *o = json_object_get(b, "Options");
     char *os = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    rc = p == NULL ? -1 : os ? cow_process_signal(p, os, d_proc, s) : cow_process_kill(p, d_proc, s);
+    rc = p == NULL ? -1
+         : os      ? cow_process_signal(p, os, d_proc, s)
+                   : cow_process_kill(p, d_proc, s);
     free(os);
     break;
   }
   case COW__MSG_RESIZE_CONSOLE: {
     cow_process_t *p = proc_by_rec_pid(json_integer_value(json_object_get(b, "ProcessId")));
     rc = p == NULL ? -1
-                   : cow_process_resize_console(p,
-                                                (uint16_t)json_integer_value(json_object_get(b, "Width")),
-                                                (uint16_t)json_integer_value(json_object_get(b, "Height")),
-                                                d_proc, s);
+                   : cow_process_resize_console(
+                         p, (uint16_t)json_integer_value(json_object_get(b, "Width")),
+                         (uint16_t)json_integer_value(json_object_get(b, "Height")), d_proc, s);
     break;
   }
   case COW__MSG_GET_PROPERTIES: {
@@ -579,9 +580,8 @@ static void issue(struct step *s)
   }
   case COW__MSG_CREATE: {
     cow_container_t *c;
-    rc = cow_guest_create_container(&c, R->host, cid,
-                                    json_string_value(json_object_get(b, "ContainerConfig")), d_ctr,
-                                    s);
+    rc = cow_guest_create_container(
+        &c, R->host, cid, json_string_value(json_object_get(b, "ContainerConfig")), d_ctr, s);
     if (rc == 0)
       R->ctrs[R->nctrs++] = c;
     break;
@@ -677,7 +677,8 @@ static void replay(const char *name, const int *skip, int close_at_end)
       continue;
     if (r->dir == COW_REC_HOST_TO_GCS) {
       R->hf[R->nh++] = r;
-      int auto_sent = r->type == COW__MSG_NEGOTIATE_PROTOCOL || r->type == COW__MSG_WAIT_FOR_PROCESS;
+      int auto_sent =
+          r->type == COW__MSG_NEGOTIATE_PROTOCOL || r->type == COW__MSG_WAIT_FOR_PROCESS;
       if (!auto_sent && !skipped(r->seq))
         R->steps[R->nsteps++].r = r;
     } else {
@@ -693,9 +694,9 @@ static void replay(const char *name, const int *skip, int close_at_end)
   assert_int_equal(cow_guest_connect(&R->host, &R->loop, &o, on_connected, NULL), 0);
   /* j2/j3: nothing may be requested before the negotiate answer. */
   cow_process_t *early;
-  assert_int_equal(cow_host_create_process(R->host, &early, "{\"CommandArgs\":[\"true\"]}",
-                                           d_proc, NULL),
-                   COW_EINVALID_STATE);
+  assert_int_equal(
+      cow_host_create_process(R->host, &early, "{\"CommandArgs\":[\"true\"]}", d_proc, NULL),
+      COW_EINVALID_STATE);
   int fd = dial(COW_GUEST_BRIDGE_PORT);
   assert_true(fd >= 0);
   cow__frame_decoder_init(&R->dec, 0);
@@ -780,9 +781,21 @@ static void replay(const char *name, const int *skip, int close_at_end)
           R->nh, R->extra_waits);
 }
 
-static void test_a(void **s) { (void)s; replay("a_echo", NULL, 0); }
-static void test_b(void **s) { (void)s; replay("b_exit7", NULL, 0); }
-static void test_c(void **s) { (void)s; replay("c_cat_stdin", NULL, 0); }
+static void test_a(void **s)
+{
+  (void)s;
+  replay("a_echo", NULL, 0);
+}
+static void test_b(void **s)
+{
+  (void)s;
+  replay("b_exit7", NULL, 0);
+}
+static void test_c(void **s)
+{
+  (void)s;
+  replay("c_cat_stdin", NULL, 0);
+}
 static void test_d(void **s)
 {
   (void)s;
@@ -802,15 +815,27 @@ static void test_f(void **s)
   static const int skip[] = {3, 5, 7, 9, 15, 0};
   replay("f_unknown_pid", skip, 0);
 }
-static void test_g(void **s) { (void)s; replay("g_tty", NULL, 0); }
-static void test_h(void **s) { (void)s; replay("h_dumpstacks", NULL, 0); }
+static void test_g(void **s)
+{
+  (void)s;
+  replay("g_tty", NULL, 0);
+}
+static void test_h(void **s)
+{
+  (void)s;
+  replay("h_dumpstacks", NULL, 0);
+}
 static void test_i(void **s)
 {
   (void)s;
   static const int skip[] = {5, 7, 0}; /* an empty and a malformed query: refused locally */
   replay("i_getproperties", skip, 0);
 }
-static void test_j7(void **s) { (void)s; replay("j7_clean_close", NULL, 1); }
+static void test_j7(void **s)
+{
+  (void)s;
+  replay("j7_clean_close", NULL, 1);
+}
 static void test_m(void **s)
 {
   (void)s;
@@ -823,9 +848,9 @@ static void test_m(void **s)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_a), cmocka_unit_test(test_b), cmocka_unit_test(test_c),
-      cmocka_unit_test(test_d), cmocka_unit_test(test_e), cmocka_unit_test(test_f),
-      cmocka_unit_test(test_g), cmocka_unit_test(test_h), cmocka_unit_test(test_i),
+      cmocka_unit_test(test_a),  cmocka_unit_test(test_b), cmocka_unit_test(test_c),
+      cmocka_unit_test(test_d),  cmocka_unit_test(test_e), cmocka_unit_test(test_f),
+      cmocka_unit_test(test_g),  cmocka_unit_test(test_h), cmocka_unit_test(test_i),
       cmocka_unit_test(test_j7), cmocka_unit_test(test_m),
   };
   if (getenv("TEST_FILTER"))

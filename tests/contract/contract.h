@@ -8,10 +8,10 @@
 
 #include "cow.h"
 
-#define CONTRACT_STDIN 0x1u
+#define CONTRACT_STDIN  0x1u
 #define CONTRACT_STDOUT 0x2u
 #define CONTRACT_STDERR 0x4u
-#define CONTRACT_TTY 0x8u
+#define CONTRACT_TTY    0x8u
 
 struct contract_fixture {
   const char *name;

@@ -58,13 +58,12 @@ static void on_init(cow_process_t *p, int status, const cow_error_t *err, void *
 
 static int start_container(uv_loop_t *loop, struct guest_ctx *g)
 {
-  json_t *spec = json_pack("{s:s, s:{s:b, s:{s:i, s:i}, s:[s,s], s:[s], s:s}, s:{s:s}, s:{}}",
-                           "ociVersion", "1.0.2-dev", "process", "terminal", 0, "user", "uid", 0,
-                           "gid", 0, "args", "/bin/sleep", "1000", "env",
-                           "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "cwd", "/", "root", "path", "/",
-                           "linux");
-  json_t *doc = json_pack("{s:{s:i,s:i}, s:s, s:o, s:s}", "SchemaVersion", "Major", 2, "Minor",
-                          1, "OciBundlePath", "/run/gcs/c/" CID, "OciSpecification", spec,
+  json_t *spec = json_pack(
+      "{s:s, s:{s:b, s:{s:i, s:i}, s:[s,s], s:[s], s:s}, s:{s:s}, s:{}}", "ociVersion", "1.0.2-dev",
+      "process", "terminal", 0, "user", "uid", 0, "gid", 0, "args", "/bin/sleep", "1000", "env",
+      "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "cwd", "/", "root", "path", "/", "linux");
+  json_t *doc = json_pack("{s:{s:i,s:i}, s:s, s:o, s:s}", "SchemaVersion", "Major", 2, "Minor", 1,
+                          "OciBundlePath", "/run/gcs/c/" CID, "OciSpecification", spec,
                           "ScratchDirPath", "/run/gcs/c/" CID "/scratch");
   char *cfg = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
@@ -125,10 +124,9 @@ static char *guest_process_config(void *ctx, const char *const *argv, unsigned f
   json_t *args = json_array();
   for (int i = 0; argv[i]; i++)
     json_array_append_new(args, json_string(argv[i]));
-  json_t *oci = json_pack("{s:b, s:o, s:[s], s:s, s:{s:i,s:i}}", "terminal",
-                          (flags & CONTRACT_TTY) != 0, "args", args, "env",
-                          "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "cwd", "/", "user", "uid", 0,
-                          "gid", 0);
+  json_t *oci = json_pack(
+      "{s:b, s:o, s:[s], s:s, s:{s:i,s:i}}", "terminal", (flags & CONTRACT_TTY) != 0, "args", args,
+      "env", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "cwd", "/", "user", "uid", 0, "gid", 0);
   json_t *o = json_object();
   json_object_set_new(o, "OciProcess", oci);
   if (flags & CONTRACT_STDIN)

@@ -378,7 +378,7 @@ static void expected_exit_fallback(void **state)
 /* ---- foreign threads ---- */
 
 #define HAMMER_THREADS 4
-#define HAMMER_EVENTS 2000
+#define HAMMER_EVENTS  2000
 
 static atomic_int delivered;
 static void count_event(void *object, void *payload)

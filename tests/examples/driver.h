@@ -113,10 +113,10 @@ static inline int read_until(int fd, char *buf, size_t cap, size_t *len, const c
 }
 
 /* read_until() that fails the test with what was read, escaped, when the marker never came. */
-#define EXPECT_OUTPUT(fd, buf, len, needle)                                                     \
-  do {                                                                                        \
-    if (!read_until((fd), (buf), sizeof(buf), &(len), (needle)))                              \
-      fail_msg("no '%s' in output: '%s'", escaped(needle), escaped(buf));                     \
+#define EXPECT_OUTPUT(fd, buf, len, needle)                                                        \
+  do {                                                                                             \
+    if (!read_until((fd), (buf), sizeof(buf), &(len), (needle)))                                   \
+      fail_msg("no '%s' in output: '%s'", escaped(needle), escaped(buf));                          \
   } while (0)
 
 static inline const char *escaped(const char *s)

@@ -13,8 +13,8 @@ static void output_and_exit_code(void **state)
   for (int i = 0; i < 2; i++) {
     struct result r;
     run(&r, NULL,
-        ARGV(COW_RUN, "--hcs", (char *)apis[i], "-e", "GREETING=hello", "-w", "/tmp", "--",
-             "sh", "-c", "echo \"$GREETING from $(pwd)\"; echo oops >&2; exit 3"));
+        ARGV(COW_RUN, "--hcs", (char *)apis[i], "-e", "GREETING=hello", "-w", "/tmp", "--", "sh",
+             "-c", "echo \"$GREETING from $(pwd)\"; echo oops >&2; exit 3"));
     assert_int_equal(r.code, 3);
     assert_string_equal(r.out, "hello from /tmp\n");
     assert_string_equal(r.err, "oops\n");
@@ -86,8 +86,8 @@ static void sigterm_is_forwarded(void **state)
   int out;
   char buf[256];
   size_t len = 0;
-  pid_t pid = spawn_pipes(ARGV(COW_RUN, "--", "sh", "-c", "echo ready; exec sleep 30"), NULL,
-                          &out, NULL);
+  pid_t pid =
+      spawn_pipes(ARGV(COW_RUN, "--", "sh", "-c", "echo ready; exec sleep 30"), NULL, &out, NULL);
   EXPECT_OUTPUT(out, buf, len, "ready\n");
   kill(pid, SIGTERM);
   assert_true(read_until(out, buf, sizeof buf, &len, NULL));
@@ -148,9 +148,9 @@ static void tty_raw_mode(void **state)
   int m;
   char buf[8192];
   size_t len = 0;
-  pid_t pid = spawn_on_pty(ARGV(COW_RUN, "-it", "--", "sh", "-c",
-                                "echo ready; read line; echo \"got:$line\"; exit 6"),
-                           24, 80, &m);
+  pid_t pid = spawn_on_pty(
+      ARGV(COW_RUN, "-it", "--", "sh", "-c", "echo ready; read line; echo \"got:$line\"; exit 6"),
+      24, 80, &m);
   EXPECT_OUTPUT(m, buf, len, "ready\r\n");
   assert_false(is_cooked(m));
   assert_int_equal(write(m, "hello\r", 6), 6); /* Enter sends CR; the console maps it */
@@ -160,8 +160,8 @@ static void tty_raw_mode(void **state)
   close(m);
 
   len = 0;
-  pid = spawn_on_pty(ARGV(COW_RUN, "-it", "--", "sh", "-c", "echo ready; exec sleep 30"), 24, 80,
-                     &m);
+  pid =
+      spawn_on_pty(ARGV(COW_RUN, "-it", "--", "sh", "-c", "echo ready; exec sleep 30"), 24, 80, &m);
   EXPECT_OUTPUT(m, buf, len, "ready\r\n");
   assert_int_equal(write(m, "\003", 1), 1); /* Ctrl-C: an interrupt in the console */
   assert_int_equal(wait_exit(pid), 130);
@@ -173,7 +173,7 @@ int main(void)
 {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(output_and_exit_code), cmocka_unit_test(stdin_is_forwarded),
+      cmocka_unit_test(output_and_exit_code),   cmocka_unit_test(stdin_is_forwarded),
       cmocka_unit_test(missing_command_is_127), cmocka_unit_test(usage_errors_and_help),
       cmocka_unit_test(sigterm_is_forwarded),   cmocka_unit_test(tty_size_and_resize),
       cmocka_unit_test(tty_raw_mode),

@@ -102,8 +102,8 @@ static void container_from_bundle(void **state)
   run_with_peer(&r, NULL,
                 ARGV(LCOW, "--port-dir", dir, "--container", "c1", "--bundle", bundle, "--layer",
                      "/run/layers/p0", "--layer", "/run/layers/p1", "--scratch",
-                     "/run/gcs/c/c1/scratch", "-e", "FOO=override", "-w", "/tmp", "--", "sh",
-                     "-c", "echo in-container $FOO $(pwd); echo e >&2; exit 4"));
+                     "/run/gcs/c/c1/scratch", "-e", "FOO=override", "-w", "/tmp", "--", "sh", "-c",
+                     "echo in-container $FOO $(pwd); echo e >&2; exit 4"));
   assert_int_equal(r.code, 4);
   assert_string_equal(r.out, "in-container override /tmp\n");
   assert_string_equal(r.err, "e\n");
@@ -112,9 +112,9 @@ static void container_from_bundle(void **state)
   assert_int_equal(r.code, 0);
   assert_string_equal(r.out, "from-bundle bundle\n");
   assert_string_equal(r.err, "");
-  run_with_peer(&r, "in\n",
-                ARGV(LCOW, "--port-dir", dir, "--container", "c3", "--bundle", bundle, "-i", "--",
-                     "cat"));
+  run_with_peer(
+      &r, "in\n",
+      ARGV(LCOW, "--port-dir", dir, "--container", "c3", "--bundle", bundle, "-i", "--", "cat"));
   assert_int_equal(r.code, 0);
   assert_string_equal(r.out, "in\n");
 }
@@ -143,9 +143,9 @@ static void uvm_signal_abandons(void **state)
   int out, err;
   char buf[256], ebuf[1024];
   size_t len = 0, elen = 0;
-  pid_t lx = spawn_pipes(
-      ARGV(LCOW, "--port-dir", dir, "--", "sh", "-c", "echo ready; exec sleep 30"), NULL, &out,
-      &err);
+  pid_t lx =
+      spawn_pipes(ARGV(LCOW, "--port-dir", dir, "--", "sh", "-c", "echo ready; exec sleep 30"),
+                  NULL, &out, &err);
   pid_t peer = start_peer();
   EXPECT_OUTPUT(out, buf, len, "ready\n");
   kill(lx, SIGTERM);
@@ -167,9 +167,9 @@ static void container_tty_resize(void **state)
   pid_t lx = forkpty(&m, NULL, NULL, &ws);
   assert_true(lx >= 0);
   if (lx == 0) {
-    execv(LCOW, ARGV(LCOW, "--port-dir", dir, "--container", "c5", "--bundle", bundle, "-t", "--",
-                     "sh", "-c",
-                     "trap 'stty size' WINCH; echo ready; while :; do sleep 0.05; done"));
+    execv(LCOW,
+          ARGV(LCOW, "--port-dir", dir, "--container", "c5", "--bundle", bundle, "-t", "--", "sh",
+               "-c", "trap 'stty size' WINCH; echo ready; while :; do sleep 0.05; done"));
     _exit(99);
   }
   pid_t peer = start_peer();

@@ -571,8 +571,8 @@ static void test_non_ascii_roundtrip(void **state)
 static void test_start_timeout_terminates(void **state)
 {
   (void)state;
-  cow__emu_fault_t f = {.kind = COW__EMU_FAULT_DELAY, .export_name = "HcsStartComputeSystem",
-                        .ms = 1500};
+  cow__emu_fault_t f = {
+      .kind = COW__EMU_FAULT_DELAY, .export_name = "HcsStartComputeSystem", .ms = 1500};
   assert_int_equal(cow__emu_set_fault(&f), 0);
   cow_container_t *c = hf_system(&loop, suite_api, new_id("tmo"), 0, NULL);
   assert_non_null(c);
@@ -611,7 +611,8 @@ static void test_properties_modify(void **state)
   assert_non_null(strstr(r.json, pid));
   hf_result_clear(&r);
   char *m = NULL;
-  assert_int_equal(cow_hcs_modify_setting_json("Container/Memory/SizeInMB", "Update", "512", &m), 0);
+  assert_int_equal(cow_hcs_modify_setting_json("Container/Memory/SizeInMB", "Update", "512", &m),
+                   0);
   assert_int_equal(cow_container_modify(c, m, hf_container_cb, &r), 0);
   cow_hcs_free(m);
   RUN(&r.done);
@@ -679,7 +680,8 @@ static void test_100mb_then_exit(void **state)
   (void)state;
   cow_container_t *c = hf_system(&loop, suite_api, new_id("big"), 1, NULL);
   assert_non_null(c);
-  const char *argv[] = {"/bin/sh", "-c", "yes abcdefghijklmnopqrstuvwxyz012345678 | head -c 104857600; exit 4", NULL};
+  const char *argv[] = {
+      "/bin/sh", "-c", "yes abcdefghijklmnopqrstuvwxyz012345678 | head -c 104857600; exit 4", NULL};
   cow_process_t *p = spawn(c, argv, HF_STDOUT | HF_STDERR);
   /* the exit must not be reported before the last byte: watch for it while reading */
   assert_int_equal(cow_process_set_timeout(p, COW_TIMEOUT_STDIO_DRAIN, 0), 0);
@@ -706,7 +708,6 @@ static void test_100mb_then_exit(void **state)
   hf_system_destroy(&loop, c);
 }
 
-
 /* ---- storms: DLL callbacks from several threads while handles close ---- */
 
 #include "core/alloc.h"
@@ -715,9 +716,9 @@ static void test_100mb_then_exit(void **state)
 #include "hcs/v1/v1.h"
 #include "hcs/v2/v2.h"
 
-#define STORM_PROCS 24
+#define STORM_PROCS   24
 #define STORM_THREADS 4
-#define STORM_ROUNDS 200
+#define STORM_ROUNDS  200
 
 static void *storm_ctx[STORM_PROCS + 1];
 static uint16_t *storm_doc;
@@ -735,8 +736,8 @@ static void *storm_thread(void *arg)
           ev.Type = (HCS_EVENT_TYPE)COW__HCS_V2_EVENT_SERVICE_DISCONNECT;
         cow__hcs2_event_cb(&ev, storm_ctx[i]);
       } else {
-        DWORD type = is_sys ? HcsNotificationSystemGuestConnectionClosed
-                            : HcsNotificationProcessExited;
+        DWORD type =
+            is_sys ? HcsNotificationSystemGuestConnectionClosed : HcsNotificationProcessExited;
         if (r % 7 == 3)
           type = COW__HCS_V1_NOTIFY_SERVICE_DISCONNECT;
         cow__hcs1_notify_cb(type, storm_ctx[i], 0, storm_doc);
@@ -750,8 +751,8 @@ static void test_callback_storm(void **state)
   (void)state;
   cow_container_t *c = hf_system(&loop, suite_api, new_id("storm"), 1, NULL);
   assert_non_null(c);
-  assert_int_equal(cow__utf16_from_utf8("{\"ProcessId\":1,\"Exited\":true,\"ExitCode\":99}",
-                                        &storm_doc), 0);
+  assert_int_equal(
+      cow__utf16_from_utf8("{\"ProcessId\":1,\"Exited\":true,\"ExitCode\":99}", &storm_doc), 0);
   cow_process_t *ps[STORM_PROCS];
   struct presult w[STORM_PROCS];
   memset(w, 0, sizeof w);
@@ -877,23 +878,40 @@ static void fault_scenario(const char *export_name)
 static void test_every_export_fails_once(void **state)
 {
   (void)state;
-  static const char *const v2_exports[] = {
-      "HcsCreateComputeSystem", "HcsGetComputeSystemProperties", "HcsStartComputeSystem",
-      "HcsCreateProcess", "HcsSignalProcess", "HcsModifyProcess", "HcsOpenComputeSystem",
-      "HcsOpenProcess", "HcsTerminateProcess", "HcsTerminateComputeSystem", NULL};
-  static const char *const v1_exports[] = {
-      "HcsCreateComputeSystem", "HcsRegisterComputeSystemCallback",
-      "HcsGetComputeSystemProperties", "HcsStartComputeSystem", "HcsCreateProcess",
-      "HcsRegisterProcessCallback", "HcsSignalProcess", "HcsModifyProcess",
-      "HcsOpenComputeSystem", "HcsOpenProcess", "HcsTerminateProcess", "HcsGetProcessProperties",
-      "HcsTerminateComputeSystem", NULL};
+  static const char *const v2_exports[] = {"HcsCreateComputeSystem",
+                                           "HcsGetComputeSystemProperties",
+                                           "HcsStartComputeSystem",
+                                           "HcsCreateProcess",
+                                           "HcsSignalProcess",
+                                           "HcsModifyProcess",
+                                           "HcsOpenComputeSystem",
+                                           "HcsOpenProcess",
+                                           "HcsTerminateProcess",
+                                           "HcsTerminateComputeSystem",
+                                           NULL};
+  static const char *const v1_exports[] = {"HcsCreateComputeSystem",
+                                           "HcsRegisterComputeSystemCallback",
+                                           "HcsGetComputeSystemProperties",
+                                           "HcsStartComputeSystem",
+                                           "HcsCreateProcess",
+                                           "HcsRegisterProcessCallback",
+                                           "HcsSignalProcess",
+                                           "HcsModifyProcess",
+                                           "HcsOpenComputeSystem",
+                                           "HcsOpenProcess",
+                                           "HcsTerminateProcess",
+                                           "HcsGetProcessProperties",
+                                           "HcsTerminateComputeSystem",
+                                           NULL};
   const char *const *names = suite_api == COW_HCS_V2 ? v2_exports : v1_exports;
   int scenarios = 0;
   for (const char *const *n = names; *n != NULL; n++)
     for (int kind = 0; kind < 2; kind++) {
       cow__emu_clear_faults();
       cow__emu_fault_t f = {.kind = kind ? COW__EMU_FAULT_REJECT : COW__EMU_FAULT_FAIL,
-                            .export_name = *n, .nth = 1, .hr = (int32_t)0x80004005u};
+                            .export_name = *n,
+                            .nth = 1,
+                            .hr = (int32_t)0x80004005u};
       assert_int_equal(cow__emu_set_fault(&f), 0);
       if (getenv("COW_TEST_VERBOSE"))
         fprintf(stderr, "fault: %s %s\n", kind ? "reject" : "fail", *n);

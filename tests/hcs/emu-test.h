@@ -42,7 +42,7 @@ static inline char *U8(const uint16_t *w)
 
 /* ---- event recorder: contexts are small integers (hcs-api.md 1 item 7) ---- */
 
-#define REC_MAX 8
+#define REC_MAX    8
 #define REC_EVENTS 64
 struct rec_event {
   uint32_t type;

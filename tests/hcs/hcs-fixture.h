@@ -126,10 +126,10 @@ static inline void hf_system_destroy(uv_loop_t *loop, cow_container_t *c)
     hf_run_until(loop, &closed);
 }
 
-#define HF_STDIN 0x1u
+#define HF_STDIN  0x1u
 #define HF_STDOUT 0x2u
 #define HF_STDERR 0x4u
-#define HF_TTY 0x8u
+#define HF_TTY    0x8u
 
 /* A process document running argv with the given streams (malloc'd; free()). */
 static inline char *hf_process_doc(cow_hcs_api_t api, const char *const *argv, unsigned flags,

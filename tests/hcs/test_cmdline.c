@@ -23,15 +23,15 @@ static const struct row rows[] = {
     {"prog a b  c", {"prog", "a", "b", "c"}},
     {"prog \"a b\" c", {"prog", "a b", "c"}},
     {"\"C:\\Program Files\\x.exe\" arg", {"C:\\Program Files\\x.exe", "arg"}},
-    {"\"a\\\"b\" c", {"a\\", "b c"}}, /* argv[0] ends at the next quote, no escapes */
-    {"p a\\\\b", {"p", "a\\\\b"}},              /* backslashes not before a quote */
-    {"p a\\\"b", {"p", "a\"b"}},                /* 1 backslash + quote: literal quote */
-    {"p a\\\\\"b c\"", {"p", "a\\b c"}},        /* 2 backslashes + quote: \ and quoting */
-    {"p a\\\\\\\"b", {"p", "a\\\"b"}},          /* 3 backslashes + quote: \ and literal " */
-    {"p \"\"", {"p", ""}},                       /* empty argument */
-    {"p \"a\"\"b\"", {"p", "a\"b"}},             /* "" inside quotes */
-    {"p \"\"\"a\"", {"p", "\"a"}},               /* three quotes: literal quote */
-    {"p\ta\t", {"p", "a"}},                      /* tabs, trailing blank */
+    {"\"a\\\"b\" c", {"a\\", "b c"}},    /* argv[0] ends at the next quote, no escapes */
+    {"p a\\\\b", {"p", "a\\\\b"}},       /* backslashes not before a quote */
+    {"p a\\\"b", {"p", "a\"b"}},         /* 1 backslash + quote: literal quote */
+    {"p a\\\\\"b c\"", {"p", "a\\b c"}}, /* 2 backslashes + quote: \ and quoting */
+    {"p a\\\\\\\"b", {"p", "a\\\"b"}},   /* 3 backslashes + quote: \ and literal " */
+    {"p \"\"", {"p", ""}},               /* empty argument */
+    {"p \"a\"\"b\"", {"p", "a\"b"}},     /* "" inside quotes */
+    {"p \"\"\"a\"", {"p", "\"a"}},       /* three quotes: literal quote */
+    {"p\ta\t", {"p", "a"}},              /* tabs, trailing blank */
     {"p \"unterminated arg", {"p", "unterminated arg"}},
     {"/bin/sh -c \"echo out; exit 3\"", {"/bin/sh", "-c", "echo out; exit 3"}},
     {"p \xC3\xA9t\xC3\xA9", {"p", "\xC3\xA9t\xC3\xA9"}}, /* UTF-8 passes through */

@@ -88,9 +88,9 @@ static void test_fail_nth_call(void **state)
                                          "reject:HcsGetComputeSystemProperties=0x80070005"),
                    0);
   HCS_SYSTEM a = create("f-a"), b = create("f-b");
-  assert_int_equal(start(a), 0);                            /* call 1 */
-  assert_int_equal((uint32_t)start(b), 0x80370105u);        /* call 2: fails as a result */
-  assert_int_equal(start(b), 0);                            /* call 3 */
+  assert_int_equal(start(a), 0);                     /* call 1 */
+  assert_int_equal((uint32_t)start(b), 0x80370105u); /* call 2: fails as a result */
+  assert_int_equal(start(b), 0);                     /* call 3 */
   HCS_OPERATION op = v2.HcsCreateOperation(NULL, NULL);
   assert_int_equal((uint32_t)v2.HcsGetComputeSystemProperties(a, op, NULL), 0x80070005u);
   assert_int_equal((uint32_t)v2.HcsGetOperationResult(op, NULL), 0x80370115u); /* unused */
@@ -102,14 +102,14 @@ static void test_fail_nth_call(void **state)
 static void test_delay_timeout(void **state)
 {
   (void)state;
-  cow__emu_fault_t f = {.kind = COW__EMU_FAULT_DELAY, .export_name = "HcsStartComputeSystem",
-                        .ms = 400};
+  cow__emu_fault_t f = {
+      .kind = COW__EMU_FAULT_DELAY, .export_name = "HcsStartComputeSystem", .ms = 400};
   assert_int_equal(cow__emu_set_fault(&f), 0);
   HCS_SYSTEM cs = create("f-delay");
   HCS_OPERATION op = v2.HcsCreateOperation(NULL, NULL);
   assert_int_equal(v2.HcsStartComputeSystem(cs, op, NULL), 0);
   assert_int_equal((uint32_t)v2.HcsGetOperationResult(op, NULL), 0x80370117u); /* pending */
-  assert_int_equal((uint32_t)wait_op(op, 50), 0x80370118u);                     /* timeout */
+  assert_int_equal((uint32_t)wait_op(op, 50), 0x80370118u);                    /* timeout */
   assert_int_equal(wait_op(op, 10000), 0); /* the operation stayed alive */
   v2.HcsCloseOperation(op);
   kill_and_close(cs);
@@ -130,8 +130,8 @@ static void test_disconnect(void **state)
   v2.HcsCloseOperation(op);
   assert_int_equal(v2.HcsSetProcessCallback(p, HcsEventOptionNone, (void *)2, rec_v2_cb), 0);
   /* A pending operation that the disconnect must complete. */
-  cow__emu_fault_t d = {.kind = COW__EMU_FAULT_DELAY, .export_name = "HcsGetComputeSystemProperties",
-                        .ms = 60000};
+  cow__emu_fault_t d = {
+      .kind = COW__EMU_FAULT_DELAY, .export_name = "HcsGetComputeSystemProperties", .ms = 60000};
   assert_int_equal(cow__emu_set_fault(&d), 0);
   HCS_OPERATION pend = v2.HcsCreateOperation(NULL, NULL);
   assert_int_equal(v2.HcsGetComputeSystemProperties(cs, pend, NULL), 0);

@@ -133,8 +133,7 @@ static void test_v1_errors(void **state)
                    0xC037010Du);
   api.free_string(result);
   result = NULL;
-  assert_int_equal((uint32_t)api.HcsCreateComputeSystem(other, vm, NULL, &x, &result),
-                   0x80070032u);
+  assert_int_equal((uint32_t)api.HcsCreateComputeSystem(other, vm, NULL, &x, &result), 0x80070032u);
   api.free_string(result);
   result = NULL;
   assert_int_equal((uint32_t)api.HcsOpenComputeSystem(other, &x, &result), 0xC037010Eu);
@@ -202,8 +201,7 @@ static void test_v1_sync(void **state)
   char *s = U8(list);
   json_t *j = json_loads(s, 0, NULL);
   assert_int_equal(json_array_size(j), 1);
-  assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "State")),
-                      "Running");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "State")), "Running");
   json_decref(j);
   cow__free(s);
   api.free_string(list);

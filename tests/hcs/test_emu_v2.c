@@ -98,11 +98,11 @@ static void test_exit_code_and_stdio(void **state)
   assert_int_equal(api.HcsSetComputeSystemCallback(cs, HcsEventOptionNone, (void *)1, rec_v2_cb),
                    0);
   HCS_PROCESS_INFORMATION pi;
-  HCS_PROCESS p = new_process(
-      cs,
-      "{\"CommandLine\":\"/bin/sh -c \\\"echo out; echo err >&2; exit 3\\\"\","
-      "\"CreateStdOutPipe\":true,\"CreateStdErrPipe\":true}",
-      &pi);
+  HCS_PROCESS p =
+      new_process(cs,
+                  "{\"CommandLine\":\"/bin/sh -c \\\"echo out; echo err >&2; exit 3\\\"\","
+                  "\"CreateStdOutPipe\":true,\"CreateStdErrPipe\":true}",
+                  &pi);
   assert_true(pi.ProcessId > 0);
   assert_null(pi.StdInput); /* not requested */
   int out = cow__emu_handle_fd(pi.StdOutput), err = cow__emu_handle_fd(pi.StdError);
@@ -167,7 +167,8 @@ static void test_console_resize(void **state)
   char buf[4096] = "";
   size_t len = 0;
   assert_true(read_until(out, buf, sizeof(buf), &len, "24 80"));
-  uint16_t *req = W("{\"Operation\":\"ConsoleSize\",\"ConsoleSize\":{\"Height\":30,\"Width\":100}}");
+  uint16_t *req =
+      W("{\"Operation\":\"ConsoleSize\",\"ConsoleSize\":{\"Height\":30,\"Width\":100}}");
   assert_int_equal(RUN(NULL, api.HcsModifyProcess(p, rop, req)), 0);
   wfree(req);
   assert_int_equal(write(in, "\n", 1), 1);
@@ -229,7 +230,7 @@ static void test_signal_terminate(void **state)
   i = rec_wait(4, HcsEventProcessExited, 10000);
   assert_true(i >= 0);
   assert_int_equal(json_int_of(recs[4].ev[i].data, "ExitCode"), 137); /* documented */
-  assert_true(rec_wait(5, HcsEventProcessExited, 10000) >= 0);      /* every handle */
+  assert_true(rec_wait(5, HcsEventProcessExited, 10000) >= 0);        /* every handle */
   assert_int_equal((uint32_t)RUN(NULL, api.HcsTerminateProcess(p2, rop, NULL)), 0x8037011Fu);
   api.HcsCloseProcess(p2);
   api.HcsCloseComputeSystem(cs2); /* non-last handle: the system stays */
@@ -280,8 +281,9 @@ static void test_states_and_errors(void **state)
   api.HcsCloseOperation(op);
   /* Duplicate id, unknown id, bad documents. */
   uint16_t *wid = W("v2-state"), *cfg = W(CONTAINER), *bad = W("{not json"),
-           *vm = W("{\"VirtualMachine\":{}}"), *both = W("{\"Container\":{},\"VirtualMachine\":{}}"),
-           *other = W("v2-other"), *unknown = W("nope");
+           *vm = W("{\"VirtualMachine\":{}}"),
+           *both = W("{\"Container\":{},\"VirtualMachine\":{}}"), *other = W("v2-other"),
+           *unknown = W("nope");
   HCS_SYSTEM cs2 = (HCS_SYSTEM)1;
   assert_int_equal((uint32_t)RUN(NULL, api.HcsCreateComputeSystem(wid, cfg, rop, NULL, &cs2)),
                    0x8037010Fu);
@@ -450,8 +452,8 @@ static void test_terminate_on_last_close(void **state)
   assert_int_equal(RUN(NULL, api.HcsCreateComputeSystem(wid, cfg, rop, NULL, &cs)), 0);
   assert_int_equal(RUN(NULL, api.HcsStartComputeSystem(cs, rop, NULL)), 0);
   HCS_PROCESS_INFORMATION pi;
-  HCS_PROCESS p = new_process(cs, "{\"CommandLine\":\"sleep 1000\",\"CreateStdOutPipe\":true}",
-                              &pi);
+  HCS_PROCESS p =
+      new_process(cs, "{\"CommandLine\":\"sleep 1000\",\"CreateStdOutPipe\":true}", &pi);
   api.HcsCloseProcess(p);
   assert_int_equal(kill((pid_t)pi.ProcessId, 0), 0); /* still running */
   /* Keep an operation open so the emulator itself stays up while we watch. */

@@ -203,14 +203,14 @@ static void posix_transports_not_supported(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(v2_unavailable_names_computecore),
-      cmocka_unit_test(v1_unavailable_names_vmcompute),
-      cmocka_unit_test(v2_create_system_fails_cleanly),
-      cmocka_unit_test(v1_create_system_fails_cleanly),
-      cmocka_unit_test(blocking_create_system_fails_cleanly),
+    cmocka_unit_test(v2_unavailable_names_computecore),
+    cmocka_unit_test(v1_unavailable_names_vmcompute),
+    cmocka_unit_test(v2_create_system_fails_cleanly),
+    cmocka_unit_test(v1_create_system_fails_cleanly),
+    cmocka_unit_test(blocking_create_system_fails_cleanly),
 #if defined(COW_HAVE_BACKEND_GUEST)
-      cmocka_unit_test(hvsock_transport_fails_cleanly),
-      cmocka_unit_test(posix_transports_not_supported),
+    cmocka_unit_test(hvsock_transport_fails_cleanly),
+    cmocka_unit_test(posix_transports_not_supported),
 #endif
   };
   return cmocka_run_group_tests_name("hcs_win_bind", tests, NULL, NULL);

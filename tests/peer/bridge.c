@@ -25,7 +25,8 @@ typedef struct write_req {
   int close_after; /* truncate/drop: stop the peer once written */
 } write_req_t;
 
-void peer_log(const char *fmt, ...) {
+void peer_log(const char *fmt, ...)
+{
   va_list ap;
   char buf[1024];
   va_start(ap, fmt);
@@ -34,7 +35,8 @@ void peer_log(const char *fmt, ...) {
   fprintf(stderr, "cow-gcs-peer[%d]: %s\n", (int)getpid(), buf);
 }
 
-static void on_write(uv_write_t *req, int status) {
+static void on_write(uv_write_t *req, int status)
+{
   write_req_t *w = (write_req_t *)req;
   peer_t *peer = req->data;
   if (status < 0 && status != UV_ECANCELED)
@@ -46,7 +48,8 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 /* Write raw bytes (takes ownership). */
-static void raw_write(peer_t *peer, uint8_t *bytes, size_t len, int close_after) {
+static void raw_write(peer_t *peer, uint8_t *bytes, size_t len, int close_after)
+{
   write_req_t *w;
   uv_buf_t buf;
   int rc;
@@ -74,7 +77,8 @@ static void raw_write(peer_t *peer, uint8_t *bytes, size_t len, int close_after)
 }
 
 /* The single point where frames reach the wire, in order. */
-static void frame_write(peer_t *peer, uint8_t *bytes, size_t len) {
+static void frame_write(peer_t *peer, uint8_t *bytes, size_t len)
+{
   if (!peer->bridge_open || peer->stopping) {
     free(bytes);
     return;
@@ -90,14 +94,16 @@ static void frame_write(peer_t *peer, uint8_t *bytes, size_t len) {
   peer_faults_after_send(peer);
 }
 
-static void out_free(uv_handle_t *h) {
+static void out_free(uv_handle_t *h)
+{
   peer_out_t *o = h->data;
   o->peer->ntimers--;
   free(o->bytes);
   free(o);
 }
 
-static void on_delay(uv_timer_t *t) {
+static void on_delay(uv_timer_t *t)
+{
   peer_out_t *o = t->data;
   peer_t *peer = o->peer;
   uint8_t *bytes = o->bytes;
@@ -107,7 +113,8 @@ static void on_delay(uv_timer_t *t) {
 }
 
 /* Delay if asked, else write now. */
-static void frame_emit(peer_t *peer, uint8_t *bytes, size_t len) {
+static void frame_emit(peer_t *peer, uint8_t *bytes, size_t len)
+{
   peer_out_t *o;
   if (!peer->faults.delay_ms) {
     frame_write(peer, bytes, len);
@@ -129,7 +136,8 @@ static void frame_emit(peer_t *peer, uint8_t *bytes, size_t len) {
 
 /* --reorder: responses produced while requests keep arriving are held and released in
  * reverse order once the host has been quiet for a short window. */
-static void on_reorder(uv_timer_t *t) {
+static void on_reorder(uv_timer_t *t)
+{
   peer_t *peer = t->data;
   peer_out_t *list = peer->held;
   peer->held = NULL;
@@ -141,7 +149,8 @@ static void on_reorder(uv_timer_t *t) {
   }
 }
 
-static void frame_send(peer_t *peer, uint32_t type, uint64_t id, json_t *body, int is_response) {
+static void frame_send(peer_t *peer, uint32_t type, uint64_t id, json_t *body, int is_response)
+{
   size_t plen = 0, flen = 0;
   char *payload;
   uint8_t *frame = NULL, *copy;
@@ -185,7 +194,8 @@ static void frame_send(peer_t *peer, uint32_t type, uint64_t id, json_t *body, i
   frame_emit(peer, copy, flen);
 }
 
-json_t *peer_resp_base(const peer_req_t *req, int32_t result) {
+json_t *peer_resp_base(const peer_req_t *req, int32_t result)
+{
   json_t *o = json_object();
   json_object_set_new(o, "Result", json_integer(result));
   if (req->activity && *req->activity)
@@ -193,15 +203,18 @@ json_t *peer_resp_base(const peer_req_t *req, int32_t result) {
   return o;
 }
 
-void peer_respond(peer_t *peer, const peer_req_t *req, json_t *body) {
+void peer_respond(peer_t *peer, const peer_req_t *req, json_t *body)
+{
   frame_send(peer, COW__FRAME_RESPONSE_OF(req->type), req->id, body, 1);
 }
 
-void peer_respond_ok(peer_t *peer, const peer_req_t *req) {
+void peer_respond_ok(peer_t *peer, const peer_req_t *req)
+{
   peer_respond(peer, req, peer_resp_base(req, 0));
 }
 
-static void respond_error_text(peer_t *peer, const peer_req_t *req, int32_t hr, const char *msg) {
+static void respond_error_text(peer_t *peer, const peer_req_t *req, int32_t hr, const char *msg)
+{
   json_t *o = peer_resp_base(req, hr);
   json_t *rec = json_object();
   json_t *recs = json_array();
@@ -221,7 +234,8 @@ static void respond_error_text(peer_t *peer, const peer_req_t *req, int32_t hr, 
   peer_respond(peer, req, o);
 }
 
-void peer_respond_error(peer_t *peer, const peer_req_t *req, int32_t hr, const char *fmt, ...) {
+void peer_respond_error(peer_t *peer, const peer_req_t *req, int32_t hr, const char *fmt, ...)
+{
   va_list ap;
   char *buf;
   int n;
@@ -238,27 +252,32 @@ void peer_respond_error(peer_t *peer, const peer_req_t *req, int32_t hr, const c
   free(buf);
 }
 
-void peer_respond_hr(peer_t *peer, const peer_req_t *req, int32_t hr) {
+void peer_respond_hr(peer_t *peer, const peer_req_t *req, int32_t hr)
+{
   peer_respond_error(peer, req, hr, "HRESULT: 0x%08x", (unsigned)hr);
 }
 
-void peer_send_notification(peer_t *peer, json_t *body) {
+void peer_send_notification(peer_t *peer, json_t *body)
+{
   frame_send(peer, COW__MSG_CONTAINER_NOTIFICATION, 0, body, 0);
 }
 
 /* Exposed for faults.c: write bytes that are not a counted frame. */
 void peer_bridge_raw(peer_t *peer, uint8_t *bytes, size_t len, int close_after);
-void peer_bridge_raw(peer_t *peer, uint8_t *bytes, size_t len, int close_after) {
+void peer_bridge_raw(peer_t *peer, uint8_t *bytes, size_t len, int close_after)
+{
   raw_write(peer, bytes, len, close_after);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
   (void)h;
   buf->base = malloc(suggested);
   buf->len = buf->base ? suggested : 0;
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
   peer_t *peer = s->data;
   const uint8_t *p = (const uint8_t *)buf->base;
   size_t left = nread > 0 ? (size_t)nread : 0;
@@ -300,7 +319,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   free(buf->base);
 }
 
-int peer_bridge_start(peer_t *peer, int fd) {
+int peer_bridge_start(peer_t *peer, int fd)
+{
   int rc = uv_pipe_init(&peer->loop, &peer->bridge, 0);
   if (rc < 0)
     return rc;
@@ -321,7 +341,8 @@ int peer_bridge_start(peer_t *peer, int fd) {
   return 0;
 }
 
-void peer_stop(peer_t *peer, int exit_code) {
+void peer_stop(peer_t *peer, int exit_code)
+{
   peer_out_t *o;
   if (peer->stopping)
     return;

@@ -12,7 +12,8 @@
 
 #include "peer.h"
 
-peer_container_t *peer_container_find(peer_t *peer, const char *id) {
+peer_container_t *peer_container_find(peer_t *peer, const char *id)
+{
   peer_container_t *c;
   for (c = peer->containers; c; c = c->next)
     if (!c->deleted && !strcmp(c->id, id))
@@ -20,7 +21,8 @@ peer_container_t *peer_container_find(peer_t *peer, const char *id) {
   return NULL;
 }
 
-void peer_container_add_pgid(peer_container_t *c, pid_t pgid) {
+void peer_container_add_pgid(peer_container_t *c, pid_t pgid)
+{
   pid_t *n = realloc(c->pgids, (c->npgids + 1) * sizeof *n);
   if (!n)
     return;
@@ -28,14 +30,16 @@ void peer_container_add_pgid(peer_container_t *c, pid_t pgid) {
   c->pgids[c->npgids++] = pgid;
 }
 
-void peer_container_kill_all(peer_container_t *c, int sig) {
+void peer_container_kill_all(peer_container_t *c, int sig)
+{
   size_t i;
   /* A group outlives its leader while members remain; ESRCH for empty groups is fine. */
   for (i = 0; i < c->npgids; i++)
     kill(-c->pgids[i], sig);
 }
 
-void peer_container_maybe_notify(peer_container_t *c) {
+void peer_container_maybe_notify(peer_container_t *c)
+{
   json_t *n;
   if (c->notified || c->peer->stopping)
     return;
@@ -50,7 +54,8 @@ void peer_container_maybe_notify(peer_container_t *c) {
   peer_send_notification(c->peer, n);
 }
 
-void peer_handle_create(peer_t *peer, const peer_req_t *req) {
+void peer_handle_create(peer_t *peer, const peer_req_t *req)
+{
   const char *cfg_text = "";
   char err[512];
   json_t *cfg, *sv, *spec;
@@ -69,17 +74,21 @@ void peer_handle_create(peer_t *peer, const peer_req_t *req) {
                         "prot.VMHostedContainerSettingsV2", err, sizeof err);
   if (!cfg) {
     char *raw = gj_utf8_sanitize((const uint8_t *)cfg_text, strlen(cfg_text));
-    peer_respond_error(peer, req, HR_INVALID_JSON,
-                       "failed to unmarshal JSON for ContainerConfig \"%s\": HRESULT 0xc037010d: %s",
-                       raw ? raw : "", err);
+    peer_respond_error(
+        peer, req, HR_INVALID_JSON,
+        "failed to unmarshal JSON for ContainerConfig \"%s\": HRESULT 0xc037010d: %s",
+        raw ? raw : "", err);
     free(raw);
     return;
   }
   sv = gj_get(cfg, "SchemaVersion");
-  if (sv && (gj_uint(sv, "Major", "SchemaVersion.Major", 0xFFFFFFFFu, &major, err, sizeof err) < 0 ||
-             gj_uint(sv, "Minor", "SchemaVersion.Minor", 0xFFFFFFFFu, &minor, err, sizeof err) < 0)) {
-    peer_respond_error(peer, req, HR_INVALID_JSON, "failed to unmarshal JSON for ContainerConfig: "
-                       "HRESULT 0xc037010d: %s", err);
+  if (sv &&
+      (gj_uint(sv, "Major", "SchemaVersion.Major", 0xFFFFFFFFu, &major, err, sizeof err) < 0 ||
+       gj_uint(sv, "Minor", "SchemaVersion.Minor", 0xFFFFFFFFu, &minor, err, sizeof err) < 0)) {
+    peer_respond_error(peer, req, HR_INVALID_JSON,
+                       "failed to unmarshal JSON for ContainerConfig: "
+                       "HRESULT 0xc037010d: %s",
+                       err);
     json_decref(cfg);
     return;
   }
@@ -127,7 +136,8 @@ void peer_handle_create(peer_t *peer, const peer_req_t *req) {
   }
 }
 
-void peer_handle_shutdown(peer_t *peer, const peer_req_t *req, int forced) {
+void peer_handle_shutdown(peer_t *peer, const peer_req_t *req, int forced)
+{
   peer_container_t *c;
   if (!strcmp(req->container_id, PEER_NULL_ID)) {
     /* The agent powers the UVM off and answers nothing (j8); the peer exits with 0. */
@@ -146,7 +156,8 @@ void peer_handle_shutdown(peer_t *peer, const peer_req_t *req, int forced) {
   peer_respond_ok(peer, req);
 }
 
-void peer_handle_delete(peer_t *peer, const peer_req_t *req) {
+void peer_handle_delete(peer_t *peer, const peer_req_t *req)
+{
   peer_container_t *c = peer_container_find(peer, req->container_id);
   peer_proc_t *p;
   if (!c) {
@@ -171,7 +182,8 @@ typedef struct pinfo {
 } pinfo_t;
 
 /* Processes whose process group belongs to the container (what `runc ps` would list). */
-static size_t list_container_pids(peer_container_t *c, pinfo_t *out, size_t max) {
+static size_t list_container_pids(peer_container_t *c, pinfo_t *out, size_t max)
+{
   DIR *d = opendir("/proc");
   struct dirent *e;
   size_t n = 0;
@@ -224,7 +236,8 @@ static size_t list_container_pids(peer_container_t *c, pinfo_t *out, size_t max)
   return n;
 }
 
-void peer_handle_get_properties(peer_t *peer, const peer_req_t *req) {
+void peer_handle_get_properties(peer_t *peer, const peer_req_t *req)
+{
   const char *query = "";
   char err[512];
   json_t *q = NULL, *types = NULL, *props;
@@ -245,8 +258,9 @@ void peer_handle_get_properties(peer_t *peer, const peer_req_t *req) {
     types = q ? gj_get(q, "PropertyTypes") : NULL;
     if (!q || (types && !json_is_array(types))) {
       if (q)
-        snprintf(err, sizeof err, "json: cannot unmarshal value into Go struct field "
-                                  "PropertyQuery.PropertyTypes of type []string");
+        snprintf(err, sizeof err,
+                 "json: cannot unmarshal value into Go struct field "
+                 "PropertyQuery.PropertyTypes of type []string");
       /* '{[]}' is how the agent prints its empty query struct (i_getproperties seq 8). */
       peer_respond_error(peer, req, HR_INVALID_JSON,
                          "The query could not be unmarshaled: '{[]}': HRESULT 0xc037010d: %s", err);
@@ -329,7 +343,8 @@ void peer_handle_get_properties(peer_t *peer, const peer_req_t *req) {
   }
 }
 
-void peer_container_free_all(peer_t *peer) {
+void peer_container_free_all(peer_t *peer)
+{
   peer_container_t *c;
   while ((c = peer->containers)) {
     peer->containers = c->next;

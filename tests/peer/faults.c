@@ -8,7 +8,8 @@
 
 void peer_bridge_raw(peer_t *peer, uint8_t *bytes, size_t len, int close_after);
 
-static int parse_count(const char *s, long *out) {
+static int parse_count(const char *s, long *out)
+{
   char *end;
   long v;
   if (!s || !*s)
@@ -20,7 +21,8 @@ static int parse_count(const char *s, long *out) {
   return 0;
 }
 
-static void usage(void) {
+static void usage(void)
+{
   fprintf(stderr,
           "usage: cow-gcs-peer --port-dir DIR [--drop-after N] [--garbage-after N]\n"
           "                    [--oversize-after N] [--truncate-after N] [--delay-ms MS]\n"
@@ -28,7 +30,8 @@ static void usage(void) {
           "Dials DIR/1073741824 as the GCS bridge and serves it like hcsshim v0.11.4's GCS.\n");
 }
 
-int peer_faults_parse(peer_faults_t *f, int argc, char **argv, const char **port_dir) {
+int peer_faults_parse(peer_faults_t *f, int argc, char **argv, const char **port_dir)
+{
   int i;
   memset(f, 0, sizeof *f);
   f->drop_after = f->garbage_after = f->oversize_after = f->truncate_after = -1;
@@ -71,14 +74,16 @@ int peer_faults_parse(peer_faults_t *f, int argc, char **argv, const char **port
   return 0;
 }
 
-int peer_faults_truncate_now(const peer_t *peer) {
+int peer_faults_truncate_now(const peer_t *peer)
+{
   return peer->faults.truncate_after >= 0 &&
          peer->frames_sent == (uint64_t)peer->faults.truncate_after;
 }
 
-static void send_garbage(peer_t *peer) {
+static void send_garbage(peer_t *peer)
+{
   /* Not a frame: a type no one defines and a size below the header size. */
-  static const uint8_t garbage[16] = {0xde, 0xad, 0xbe, 0xef, 0x07, 0, 0, 0,
+  static const uint8_t garbage[16] = {0xde, 0xad, 0xbe, 0xef, 0x07, 0,    0,    0,
                                       0x47, 0x41, 0x52, 0x42, 0x41, 0x47, 0x45, 0x21};
   uint8_t *b = malloc(sizeof garbage);
   if (!b)
@@ -88,7 +93,8 @@ static void send_garbage(peer_t *peer) {
   peer_bridge_raw(peer, b, sizeof garbage, 0);
 }
 
-static void send_oversize(peer_t *peer) {
+static void send_oversize(peer_t *peer)
+{
   /* A well-formed DumpStacks response whose Size is 0x10001: only the limit is wrong. */
   const uint32_t size = COW__FRAME_MAX_SIZE + 1;
   uint8_t *b = malloc(size);
@@ -108,7 +114,8 @@ static void send_oversize(peer_t *peer) {
   peer_bridge_raw(peer, b, size, 0);
 }
 
-void peer_faults_after_send(peer_t *peer) {
+void peer_faults_after_send(peer_t *peer)
+{
   uint64_t n = peer->frames_sent;
   peer_faults_t *f = &peer->faults;
   if (f->garbage_after >= 0 && n == (uint64_t)f->garbage_after)

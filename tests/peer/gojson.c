@@ -9,21 +9,29 @@
 
 #include "peer.h"
 
-static const char *go_kind(const json_t *v) {
+static const char *go_kind(const json_t *v)
+{
   switch (json_typeof(v)) {
-  case JSON_OBJECT: return "object";
-  case JSON_ARRAY: return "array";
-  case JSON_STRING: return "string";
+  case JSON_OBJECT:
+    return "object";
+  case JSON_ARRAY:
+    return "array";
+  case JSON_STRING:
+    return "string";
   case JSON_INTEGER:
-  case JSON_REAL: return "number";
+  case JSON_REAL:
+    return "number";
   case JSON_TRUE:
-  case JSON_FALSE: return "bool";
-  default: return "null";
+  case JSON_FALSE:
+    return "bool";
+  default:
+    return "null";
   }
 }
 
 json_t *gj_parse_object(const uint8_t *raw, size_t len, const char *go_type, char *err,
-                        size_t errlen) {
+                        size_t errlen)
+{
   json_error_t jerr;
   json_t *v;
   size_t i;
@@ -51,14 +59,16 @@ json_t *gj_parse_object(const uint8_t *raw, size_t len, const char *go_type, cha
   return v;
 }
 
-json_t *gj_get(const json_t *obj, const char *key) {
+json_t *gj_get(const json_t *obj, const char *key)
+{
   const char *k;
   json_t *v, *found = NULL;
   if (!json_is_object(obj))
     return NULL;
   v = json_object_get(obj, key);
   if (!v) {
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach((json_t *)obj, k, v)
+    {
       if (!strcasecmp(k, key))
         found = v; /* Go: the last case-insensitive match wins */
     }
@@ -68,7 +78,8 @@ json_t *gj_get(const json_t *obj, const char *key) {
 }
 
 static int type_err(const json_t *v, const char *go_field, const char *go_type, char *err,
-                    size_t errlen) {
+                    size_t errlen)
+{
   if (json_is_number(v)) {
     char *num = json_dumps(v, JSON_ENCODE_ANY);
     snprintf(err, errlen, "json: cannot unmarshal number %s into Go struct field %s of type %s",
@@ -81,8 +92,9 @@ static int type_err(const json_t *v, const char *go_field, const char *go_type, 
   return -1;
 }
 
-int gj_string(const json_t *obj, const char *key, const char *go_field, const char **out,
-              char *err, size_t errlen) {
+int gj_string(const json_t *obj, const char *key, const char *go_field, const char **out, char *err,
+              size_t errlen)
+{
   json_t *v = gj_get(obj, key);
   if (!v)
     return 0;
@@ -92,33 +104,34 @@ int gj_string(const json_t *obj, const char *key, const char *go_field, const ch
   return 0;
 }
 
-int gj_uint(const json_t *obj, const char *key, const char *go_field, uint64_t max,
-            uint64_t *out, char *err, size_t errlen) {
+int gj_uint(const json_t *obj, const char *key, const char *go_field, uint64_t max, uint64_t *out,
+            char *err, size_t errlen)
+{
   json_t *v = gj_get(obj, key);
   const char *t = max == 0xFFFFu ? "uint16" : max == 0xFFFFFFFFu ? "uint32" : "uint64";
   if (!v)
     return 0;
-  if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-      (uint64_t)json_integer_value(v) > max)
+  if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max)
     return type_err(v, go_field, t, err, errlen);
   *out = (uint64_t)json_integer_value(v);
   return 0;
 }
 
 int gj_int32(const json_t *obj, const char *key, const char *go_field, int32_t *out, char *err,
-             size_t errlen) {
+             size_t errlen)
+{
   json_t *v = gj_get(obj, key);
   if (!v)
     return 0;
-  if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN ||
-      json_integer_value(v) > INT32_MAX)
+  if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN || json_integer_value(v) > INT32_MAX)
     return type_err(v, go_field, "int32", err, errlen);
   *out = (int32_t)json_integer_value(v);
   return 0;
 }
 
 int gj_bool(const json_t *obj, const char *key, const char *go_field, int *out, char *err,
-            size_t errlen) {
+            size_t errlen)
+{
   json_t *v = gj_get(obj, key);
   if (!v)
     return 0;
@@ -129,7 +142,8 @@ int gj_bool(const json_t *obj, const char *key, const char *go_field, int *out, 
 }
 
 int gj_object(const json_t *obj, const char *key, const char *go_field, json_t **out, char *err,
-              size_t errlen) {
+              size_t errlen)
+{
   json_t *v = gj_get(obj, key);
   *out = NULL;
   if (!v)
@@ -140,7 +154,8 @@ int gj_object(const json_t *obj, const char *key, const char *go_field, json_t *
   return 0;
 }
 
-char *gj_dump(const json_t *v, size_t *len) {
+char *gj_dump(const json_t *v, size_t *len)
+{
   char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
   size_t n, extra = 0, i, o = 0;
   char *out;
@@ -173,15 +188,19 @@ char *gj_dump(const json_t *v, size_t *len) {
   return out;
 }
 
-char *gj_utf8_sanitize(const uint8_t *s, size_t len) {
+char *gj_utf8_sanitize(const uint8_t *s, size_t len)
+{
   char *out = malloc(len * 3 + 1);
   size_t i = 0, o = 0;
   if (!out)
     return NULL;
   while (i < len) {
     uint8_t c = s[i];
-    size_t need = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
-                             : (c & 0xF8) == 0xF0 ? 3 : 9;
+    size_t need = c < 0x80             ? 0
+                  : (c & 0xE0) == 0xC0 ? 1
+                  : (c & 0xF0) == 0xE0 ? 2
+                  : (c & 0xF8) == 0xF0 ? 3
+                                       : 9;
     size_t k;
     int ok = need <= 3 && i + need < len + (need == 0);
     if (ok && need) {
@@ -197,8 +216,8 @@ char *gj_utf8_sanitize(const uint8_t *s, size_t len) {
         ok = 0;
       if (ok && need == 2 && c == 0xE0 && s[i + 1] < 0xA0)
         ok = 0;
-      if (ok && need == 3 && (c > 0xF4 || (c == 0xF0 && s[i + 1] < 0x90) ||
-                              (c == 0xF4 && s[i + 1] >= 0x90)))
+      if (ok && need == 3 &&
+          (c > 0xF4 || (c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] >= 0x90)))
         ok = 0;
     }
     if (!ok) {

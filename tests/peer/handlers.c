@@ -13,14 +13,26 @@
 #include "peer.h"
 
 static const char *const go_rpc[] = {
-  NULL, "Create", "Start", "ShutdownGraceful", "ShutdownForced", "ExecuteProcess",
-  "WaitForProcess", "SignalProcess", "ResizeConsole", "GetProperties", "ModifySettings",
-  "NegotiateProtocol", "DumpStacks", "DeleteContainerState",
+    NULL,
+    "Create",
+    "Start",
+    "ShutdownGraceful",
+    "ShutdownForced",
+    "ExecuteProcess",
+    "WaitForProcess",
+    "SignalProcess",
+    "ResizeConsole",
+    "GetProperties",
+    "ModifySettings",
+    "NegotiateProtocol",
+    "DumpStacks",
+    "DeleteContainerState",
 };
 
 /* prot.MessageIdentifier.String() of v0.11.4: named requests 1..13, responses 1..12, the
  * notification and None; anything else in decimal. */
-void peer_go_type_name(uint32_t type, char *buf, size_t len) {
+void peer_go_type_name(uint32_t type, char *buf, size_t len)
+{
   uint32_t kind = type & COW__FRAME_KIND_MASK;
   uint32_t code = type & ~COW__FRAME_KIND_MASK;
   uint32_t n = (code & COW__FRAME_MSGID_MASK) >> 8;
@@ -38,7 +50,8 @@ void peer_go_type_name(uint32_t type, char *buf, size_t len) {
   }
 }
 
-static void respond_notimpl(peer_t *peer, const peer_req_t *req) {
+static void respond_notimpl(peer_t *peer, const peer_req_t *req)
+{
   char name[64];
   peer_go_type_name(req->type, name, sizeof name);
   peer_respond_error(peer, req, HR_E_NOTIMPL,
@@ -47,11 +60,12 @@ static void respond_notimpl(peer_t *peer, const peer_req_t *req) {
 
 /* "failed to unmarshal JSON in message \"<raw>\": <detail>" with the raw request echoed,
  * invalid UTF-8 replaced like Go does. */
-static void respond_bad_message(peer_t *peer, const peer_req_t *req, int32_t hr,
-                                const char *detail) {
+static void respond_bad_message(peer_t *peer, const peer_req_t *req, int32_t hr, const char *detail)
+{
   char *raw = gj_utf8_sanitize(req->raw, req->raw_len);
   if (hr == HR_INVALID_JSON)
-    peer_respond_error(peer, req, hr, "failed to unmarshal JSON in message \"%s\": HRESULT 0xc037010d: %s",
+    peer_respond_error(peer, req, hr,
+                       "failed to unmarshal JSON in message \"%s\": HRESULT 0xc037010d: %s",
                        raw ? raw : "", detail);
   else
     peer_respond_error(peer, req, hr, "failed to unmarshal JSON in message \"%s\": %s",
@@ -61,7 +75,8 @@ static void respond_bad_message(peer_t *peer, const peer_req_t *req, int32_t hr,
 
 /* ---- NegotiateProtocol ---- */
 
-static void handle_negotiate(peer_t *peer, const peer_req_t *req) {
+static void handle_negotiate(peer_t *peer, const peer_req_t *req)
+{
   uint64_t min = 0, max = 0;
   char err[512];
   json_t *o, *caps, *gdc, *schemas, *sv;
@@ -111,7 +126,8 @@ static void handle_negotiate(peer_t *peer, const peer_req_t *req) {
 /* ---- ExecuteProcess ---- */
 
 /* Shell-word split for CommandLine (quotes and backslashes), as the guest does. */
-static char **split_command_line(const char *s) {
+static char **split_command_line(const char *s)
+{
   size_t cap = 8, n = 0, len = strlen(s);
   char **argv = calloc(cap, sizeof *argv);
   char *word = malloc(len + 1);
@@ -170,7 +186,8 @@ static char **split_command_line(const char *s) {
   return argv;
 }
 
-static void free_strv(char **v) {
+static void free_strv(char **v)
+{
   size_t i;
   if (!v)
     return;
@@ -181,7 +198,8 @@ static void free_strv(char **v) {
 
 /* ["a","b"] -> NULL-terminated vector; -1 with a Go-style error on a wrong type. */
 static int strv_from_array(const json_t *arr, const char *go_field, char ***out, char *err,
-                           size_t errlen) {
+                           size_t errlen)
+{
   size_t i;
   char **v;
   *out = NULL;
@@ -209,18 +227,21 @@ static int strv_from_array(const json_t *arr, const char *go_field, char ***out,
   return 0;
 }
 
-static char **env_from_object(const json_t *obj, char *err, size_t errlen) {
+static char **env_from_object(const json_t *obj, char *err, size_t errlen)
+{
   const char *k;
   json_t *v;
   size_t i = 0;
   char **env = calloc(json_object_size(obj) + 1, sizeof *env);
   if (!env)
     return NULL;
-  json_object_foreach((json_t *)obj, k, v) {
+  json_object_foreach((json_t *)obj, k, v)
+  {
     size_t n;
     if (!json_is_string(v)) {
-      snprintf(err, errlen, "json: cannot unmarshal value into Go struct field "
-                            "ProcessParameters.Environment of type string");
+      snprintf(err, errlen,
+               "json: cannot unmarshal value into Go struct field "
+               "ProcessParameters.Environment of type string");
       free_strv(env);
       return NULL;
     }
@@ -231,7 +252,8 @@ static char **env_from_object(const json_t *obj, char *err, size_t errlen) {
   return env;
 }
 
-static const char *env_lookup(char **env, const char *name) {
+static const char *env_lookup(char **env, const char *name)
+{
   size_t n = strlen(name), i;
   for (i = 0; env && env[i]; i++)
     if (!strncmp(env[i], name, n) && env[i][n] == '=')
@@ -239,7 +261,8 @@ static const char *env_lookup(char **env, const char *name) {
   return NULL;
 }
 
-static void handle_execute(peer_t *peer, const peer_req_t *req) {
+static void handle_execute(peer_t *peer, const peer_req_t *req)
+{
   char err[1024] = "";
   json_t *settings = NULL, *relay = NULL, *params = NULL, *oci = NULL, *env_obj = NULL;
   const char *pp = "", *cmdline = "", *cwd = "";
@@ -258,8 +281,8 @@ static void handle_execute(peer_t *peer, const peer_req_t *req) {
   memset(&sr, 0, sizeof sr);
   if (gj_object(req->body, "Settings", "ContainerExecuteProcess.Settings", &settings, err,
                 sizeof err) < 0 ||
-      gj_string(settings, "ProcessParameters",
-                "ContainerExecuteProcess.Settings.ProcessParameters", &pp, err, sizeof err) < 0 ||
+      gj_string(settings, "ProcessParameters", "ContainerExecuteProcess.Settings.ProcessParameters",
+                &pp, err, sizeof err) < 0 ||
       gj_object(settings, "VsockStdioRelaySettings",
                 "ContainerExecuteProcess.Settings.VsockStdioRelaySettings", &relay, err,
                 sizeof err) < 0) {
@@ -305,9 +328,10 @@ static void handle_execute(peer_t *peer, const peer_req_t *req) {
   }
   if (!params || err[0]) {
     char *raw = gj_utf8_sanitize((const uint8_t *)pp, strlen(pp));
-    peer_respond_error(peer, req, HR_INVALID_JSON,
-                       "failed to unmarshal JSON for ProcessParameters \"%s\": HRESULT 0xc037010d: %s",
-                       raw ? raw : "", err);
+    peer_respond_error(
+        peer, req, HR_INVALID_JSON,
+        "failed to unmarshal JSON for ProcessParameters \"%s\": HRESULT 0xc037010d: %s",
+        raw ? raw : "", err);
     free(raw);
     goto out;
   }
@@ -332,9 +356,10 @@ static void handle_execute(peer_t *peer, const peer_req_t *req) {
       envp = env_from_object(env_obj, err, sizeof err);
       if (!envp) {
         char *raw = gj_utf8_sanitize((const uint8_t *)pp, strlen(pp));
-        peer_respond_error(peer, req, HR_INVALID_JSON,
-                           "failed to unmarshal JSON for ProcessParameters \"%s\": HRESULT 0xc037010d: %s",
-                           raw ? raw : "", err);
+        peer_respond_error(
+            peer, req, HR_INVALID_JSON,
+            "failed to unmarshal JSON for ProcessParameters \"%s\": HRESULT 0xc037010d: %s",
+            raw ? raw : "", err);
         free(raw);
         goto out;
       }
@@ -423,7 +448,8 @@ out:
 
 /* ---- WaitForProcess / SignalProcess / ResizeConsole ---- */
 
-static int parse_pid(peer_t *peer, const peer_req_t *req, const char *go_struct, uint64_t *pid) {
+static int parse_pid(peer_t *peer, const peer_req_t *req, const char *go_struct, uint64_t *pid)
+{
   char err[512], field[96];
   snprintf(field, sizeof field, "%s.ProcessId", go_struct);
   if (gj_uint(req->body, "ProcessId", field, 0xFFFFFFFFu, pid, err, sizeof err) < 0) {
@@ -433,7 +459,8 @@ static int parse_pid(peer_t *peer, const peer_req_t *req, const char *go_struct,
   return 0;
 }
 
-static void handle_wait(peer_t *peer, const peer_req_t *req) {
+static void handle_wait(peer_t *peer, const peer_req_t *req)
+{
   uint64_t pid = 0, timeout = 0;
   char err[512];
   peer_proc_t *p;
@@ -461,7 +488,8 @@ static void handle_wait(peer_t *peer, const peer_req_t *req) {
   peer_proc_wait(peer, p, req, (uint32_t)timeout);
 }
 
-static void handle_signal(peer_t *peer, const peer_req_t *req) {
+static void handle_signal(peer_t *peer, const peer_req_t *req)
+{
   uint64_t pid = 0;
   int32_t sig = 0;
   char err[512];
@@ -470,8 +498,8 @@ static void handle_signal(peer_t *peer, const peer_req_t *req) {
   peer_proc_t *p;
   if (parse_pid(peer, req, "ContainerSignalProcess", &pid) < 0)
     return;
-  if (gj_object(req->body, "Options", "ContainerSignalProcess.Options", &opts, err,
-                sizeof err) < 0 ||
+  if (gj_object(req->body, "Options", "ContainerSignalProcess.Options", &opts, err, sizeof err) <
+          0 ||
       gj_int32(opts, "Signal", "SignalProcessOptionsLCOW.Signal", &sig, err, sizeof err) < 0) {
     respond_bad_message(peer, req, HR_INVALID_JSON, err);
     return;
@@ -509,7 +537,8 @@ static void handle_signal(peer_t *peer, const peer_req_t *req) {
   peer_respond_ok(peer, req);
 }
 
-static void handle_resize(peer_t *peer, const peer_req_t *req) {
+static void handle_resize(peer_t *peer, const peer_req_t *req)
+{
   uint64_t pid = 0, h = 0, w = 0;
   char err[512];
   peer_container_t *c;
@@ -517,8 +546,8 @@ static void handle_resize(peer_t *peer, const peer_req_t *req) {
   struct winsize ws;
   if (parse_pid(peer, req, "ContainerResizeConsole", &pid) < 0)
     return;
-  if (gj_uint(req->body, "Height", "ContainerResizeConsole.Height", 0xFFFFu, &h, err,
-              sizeof err) < 0 ||
+  if (gj_uint(req->body, "Height", "ContainerResizeConsole.Height", 0xFFFFu, &h, err, sizeof err) <
+          0 ||
       gj_uint(req->body, "Width", "ContainerResizeConsole.Width", 0xFFFFu, &w, err, sizeof err) <
           0) {
     respond_bad_message(peer, req, HR_INVALID_JSON, err);
@@ -551,18 +580,21 @@ static void handle_resize(peer_t *peer, const peer_req_t *req) {
 
 /* ---- ModifySettings / DumpStacks / Start ---- */
 
-static void handle_modify(peer_t *peer, const peer_req_t *req) {
+static void handle_modify(peer_t *peer, const peer_req_t *req)
+{
   static const char *const known[] = {
-    "MappedVirtualDisk", "MappedDirectory", "SCSIDevice", "VPMemDevice", "CombinedLayers",
-    "Network", "VPCIDevice", "ContainerConstraints", "SecurityPolicy", "SecurityPolicyFragment",
+      "MappedVirtualDisk", "MappedDirectory",
+      "SCSIDevice",        "VPMemDevice",
+      "CombinedLayers",    "Network",
+      "VPCIDevice",        "ContainerConstraints",
+      "SecurityPolicy",    "SecurityPolicyFragment",
   };
   char err[512];
   json_t *r = NULL;
   const char *rtype = "", *rqtype = "";
   size_t i;
   int ok = 0;
-  if (gj_object(req->body, "Request", "ContainerModifySettings.Request", &r, err, sizeof err) <
-          0 ||
+  if (gj_object(req->body, "Request", "ContainerModifySettings.Request", &r, err, sizeof err) < 0 ||
       gj_string(r, "ResourceType", "ModificationRequest.ResourceType", &rtype, err, sizeof err) <
           0 ||
       gj_string(r, "RequestType", "ModificationRequest.RequestType", &rqtype, err, sizeof err) <
@@ -593,8 +625,8 @@ static void handle_modify(peer_t *peer, const peer_req_t *req) {
       return;
     }
     if (strcmp(rtype, "ContainerConstraints") != 0) {
-      peer_respond_error(peer, req, HR_E_FAIL, "the ResourceType '%s' is not supported for containers",
-                         rtype);
+      peer_respond_error(peer, req, HR_E_FAIL,
+                         "the ResourceType '%s' is not supported for containers", rtype);
       return;
     }
     peer_respond_ok(peer, req);
@@ -610,15 +642,16 @@ static void handle_modify(peer_t *peer, const peer_req_t *req) {
   peer_respond_ok(peer, req);
 }
 
-static void handle_dumpstacks(peer_t *peer, const peer_req_t *req) {
+static void handle_dumpstacks(peer_t *peer, const peer_req_t *req)
+{
   /* Never parses its body (j1 seq 9-10): an empty body still succeeds. */
   json_t *o = peer_resp_base(req, 0);
   char text[4096];
   size_t n;
   peer_proc_t *p;
   n = (size_t)snprintf(text, sizeof text,
-                       "cow-gcs-peer %d [running]:\nnegotiated=%d frames_sent=%llu\n", (int)getpid(),
-                       peer->negotiated, (unsigned long long)peer->frames_sent);
+                       "cow-gcs-peer %d [running]:\nnegotiated=%d frames_sent=%llu\n",
+                       (int)getpid(), peer->negotiated, (unsigned long long)peer->frames_sent);
   for (p = peer->procs; p && n < sizeof text - 128; p = p->next)
     n += (size_t)snprintf(text + n, sizeof text - n, "process %d container=%s reaped=%d\n",
                           (int)p->pid, p->ctr ? p->ctr->id : "uvm", p->reaped);
@@ -628,7 +661,8 @@ static void handle_dumpstacks(peer_t *peer, const peer_req_t *req) {
 
 /* ---- dispatch ---- */
 
-void peer_dispatch(peer_t *peer, const cow__frame_t *frame) {
+void peer_dispatch(peer_t *peer, const cow__frame_t *frame)
+{
   peer_req_t req;
   char err[512];
   char go_type[64];
@@ -642,15 +676,33 @@ void peer_dispatch(peer_t *peer, const cow__frame_t *frame) {
   req.container_id = "";
 
   switch (type) {
-  case COW__MSG_CREATE: snprintf(go_type, sizeof go_type, "prot.ContainerCreate"); break;
-  case COW__MSG_EXECUTE_PROCESS: snprintf(go_type, sizeof go_type, "prot.ContainerExecuteProcess"); break;
-  case COW__MSG_WAIT_FOR_PROCESS: snprintf(go_type, sizeof go_type, "prot.ContainerWaitForProcess"); break;
-  case COW__MSG_SIGNAL_PROCESS: snprintf(go_type, sizeof go_type, "prot.ContainerSignalProcess"); break;
-  case COW__MSG_RESIZE_CONSOLE: snprintf(go_type, sizeof go_type, "prot.ContainerResizeConsole"); break;
-  case COW__MSG_GET_PROPERTIES: snprintf(go_type, sizeof go_type, "prot.ContainerGetProperties"); break;
-  case COW__MSG_MODIFY_SETTINGS: snprintf(go_type, sizeof go_type, "prot.ContainerModifySettings"); break;
-  case COW__MSG_NEGOTIATE_PROTOCOL: snprintf(go_type, sizeof go_type, "prot.NegotiateProtocol"); break;
-  default: snprintf(go_type, sizeof go_type, "prot.MessageBase"); break;
+  case COW__MSG_CREATE:
+    snprintf(go_type, sizeof go_type, "prot.ContainerCreate");
+    break;
+  case COW__MSG_EXECUTE_PROCESS:
+    snprintf(go_type, sizeof go_type, "prot.ContainerExecuteProcess");
+    break;
+  case COW__MSG_WAIT_FOR_PROCESS:
+    snprintf(go_type, sizeof go_type, "prot.ContainerWaitForProcess");
+    break;
+  case COW__MSG_SIGNAL_PROCESS:
+    snprintf(go_type, sizeof go_type, "prot.ContainerSignalProcess");
+    break;
+  case COW__MSG_RESIZE_CONSOLE:
+    snprintf(go_type, sizeof go_type, "prot.ContainerResizeConsole");
+    break;
+  case COW__MSG_GET_PROPERTIES:
+    snprintf(go_type, sizeof go_type, "prot.ContainerGetProperties");
+    break;
+  case COW__MSG_MODIFY_SETTINGS:
+    snprintf(go_type, sizeof go_type, "prot.ContainerModifySettings");
+    break;
+  case COW__MSG_NEGOTIATE_PROTOCOL:
+    snprintf(go_type, sizeof go_type, "prot.NegotiateProtocol");
+    break;
+  default:
+    snprintf(go_type, sizeof go_type, "prot.MessageBase");
+    break;
   }
   req.body = gj_parse_object(frame->payload, frame->payload_len, go_type, err, sizeof err);
   if (req.body) {
@@ -669,7 +721,9 @@ void peer_dispatch(peer_t *peer, const cow__frame_t *frame) {
     goto out;
   }
   switch (type) {
-  case COW__MSG_DUMP_STACKS: handle_dumpstacks(peer, &req); goto out;
+  case COW__MSG_DUMP_STACKS:
+    handle_dumpstacks(peer, &req);
+    goto out;
   case COW__MSG_CREATE:
   case COW__MSG_START:
   case COW__MSG_SHUTDOWN_GRACEFUL:
@@ -680,14 +734,17 @@ void peer_dispatch(peer_t *peer, const cow__frame_t *frame) {
   case COW__MSG_RESIZE_CONSOLE:
   case COW__MSG_GET_PROPERTIES:
   case COW__MSG_MODIFY_SETTINGS:
-  case COW__MSG_DELETE_CONTAINER_STATE: break;
+  case COW__MSG_DELETE_CONTAINER_STATE:
+    break;
   case COW__MSG_NEGOTIATE_PROTOCOL:
     if (!peer->negotiated)
       break;
     /* A second NegotiateProtocol is not supported (j1 seq 37-38). */
     respond_notimpl(peer, &req);
     goto out;
-  default: respond_notimpl(peer, &req); goto out;
+  default:
+    respond_notimpl(peer, &req);
+    goto out;
   }
   if (!req.body) {
     respond_bad_message(peer, &req, HR_INVALID_JSON, err);
@@ -703,19 +760,44 @@ void peer_dispatch(peer_t *peer, const cow__frame_t *frame) {
     }
   }
   switch (type) {
-  case COW__MSG_NEGOTIATE_PROTOCOL: handle_negotiate(peer, &req); break;
-  case COW__MSG_CREATE: peer_handle_create(peer, &req); break;
-  case COW__MSG_START: peer_respond_ok(peer, &req); break; /* a no-op, even for unknown ids */
-  case COW__MSG_SHUTDOWN_GRACEFUL: peer_handle_shutdown(peer, &req, 0); break;
-  case COW__MSG_SHUTDOWN_FORCED: peer_handle_shutdown(peer, &req, 1); break;
-  case COW__MSG_EXECUTE_PROCESS: handle_execute(peer, &req); break;
-  case COW__MSG_WAIT_FOR_PROCESS: handle_wait(peer, &req); break;
-  case COW__MSG_SIGNAL_PROCESS: handle_signal(peer, &req); break;
-  case COW__MSG_RESIZE_CONSOLE: handle_resize(peer, &req); break;
-  case COW__MSG_GET_PROPERTIES: peer_handle_get_properties(peer, &req); break;
-  case COW__MSG_MODIFY_SETTINGS: handle_modify(peer, &req); break;
-  case COW__MSG_DELETE_CONTAINER_STATE: peer_handle_delete(peer, &req); break;
-  default: break;
+  case COW__MSG_NEGOTIATE_PROTOCOL:
+    handle_negotiate(peer, &req);
+    break;
+  case COW__MSG_CREATE:
+    peer_handle_create(peer, &req);
+    break;
+  case COW__MSG_START:
+    peer_respond_ok(peer, &req);
+    break; /* a no-op, even for unknown ids */
+  case COW__MSG_SHUTDOWN_GRACEFUL:
+    peer_handle_shutdown(peer, &req, 0);
+    break;
+  case COW__MSG_SHUTDOWN_FORCED:
+    peer_handle_shutdown(peer, &req, 1);
+    break;
+  case COW__MSG_EXECUTE_PROCESS:
+    handle_execute(peer, &req);
+    break;
+  case COW__MSG_WAIT_FOR_PROCESS:
+    handle_wait(peer, &req);
+    break;
+  case COW__MSG_SIGNAL_PROCESS:
+    handle_signal(peer, &req);
+    break;
+  case COW__MSG_RESIZE_CONSOLE:
+    handle_resize(peer, &req);
+    break;
+  case COW__MSG_GET_PROPERTIES:
+    peer_handle_get_properties(peer, &req);
+    break;
+  case COW__MSG_MODIFY_SETTINGS:
+    handle_modify(peer, &req);
+    break;
+  case COW__MSG_DELETE_CONTAINER_STATE:
+    peer_handle_delete(peer, &req);
+    break;
+  default:
+    break;
   }
 out:
   json_decref(req.body);

@@ -19,7 +19,8 @@
 
 #include "peer.h"
 
-static int dial_bridge(const char *dir) {
+static int dial_bridge(const char *dir)
+{
   struct sockaddr_un sa;
   int attempt;
   memset(&sa, 0, sizeof sa);
@@ -50,14 +51,16 @@ static int dial_bridge(const char *dir) {
   return -1;
 }
 
-static void on_term(uv_signal_t *h, int signum) {
+static void on_term(uv_signal_t *h, int signum)
+{
   peer_t *peer = h->data;
   peer_log("signal %d: stopping", signum);
   peer_stop(peer, 0);
 }
 
 /* After the loop: collect the children killed by peer_stop (bounded, they got SIGKILL). */
-static void reap_remaining(peer_t *peer) {
+static void reap_remaining(peer_t *peer)
+{
   int i;
   for (i = 0; i < 200; i++) {
     int status;
@@ -73,7 +76,8 @@ static void reap_remaining(peer_t *peer) {
   peer_log("some children did not exit");
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   static peer_t peer;
   int fd, rc, i;
   memset(&peer, 0, sizeof peer);

@@ -15,19 +15,19 @@
 
 #include "guest/frame.h"
 
-#define PEER_NULL_ID "00000000-0000-0000-0000-000000000000"
+#define PEER_NULL_ID     "00000000-0000-0000-0000-000000000000"
 #define PEER_BRIDGE_PORT 1073741824u
 
 /* HRESULTs the v0.11.4 guest emits (gcs-protocol.md §2.4), as sent on the wire. */
-#define HR_E_NOTIMPL ((int32_t)0x80004001u)
-#define HR_E_FAIL ((int32_t)0x80004005u)
-#define HR_NOT_FOUND ((int32_t)0x80070490u)
-#define HR_INVALIDARG ((int32_t)0x80070057u)
-#define HR_TIMEOUT ((int32_t)0xC0370109u)
+#define HR_E_NOTIMPL            ((int32_t)0x80004001u)
+#define HR_E_FAIL               ((int32_t)0x80004005u)
+#define HR_NOT_FOUND            ((int32_t)0x80070490u)
+#define HR_INVALIDARG           ((int32_t)0x80070057u)
+#define HR_TIMEOUT              ((int32_t)0xC0370109u)
 #define HR_UNSUPPORTED_PROTOCOL ((int32_t)0xC037010Cu)
-#define HR_INVALID_JSON ((int32_t)0xC037010Du)
-#define HR_SYSTEM_NOT_FOUND ((int32_t)0xC037010Eu)
-#define HR_SYSTEM_EXISTS ((int32_t)0xC037010Fu)
+#define HR_INVALID_JSON         ((int32_t)0xC037010Du)
+#define HR_SYSTEM_NOT_FOUND     ((int32_t)0xC037010Eu)
+#define HR_SYSTEM_EXISTS        ((int32_t)0xC037010Fu)
 
 typedef struct peer_faults {
   long drop_after;     /* close the bridge after N frames sent; -1 off */
@@ -50,7 +50,7 @@ typedef struct peer {
   peer_faults_t faults;
   uv_pipe_t bridge;
   int bridge_open;
-  int stopping;  /* shutting down: send nothing more */
+  int stopping; /* shutting down: send nothing more */
   int exit_code;
   cow__frame_decoder_t dec;
   int negotiated;
@@ -71,8 +71,8 @@ typedef struct peer_req {
   uint64_t id;
   const uint8_t *raw;
   size_t raw_len;
-  json_t *body;         /* object (null body -> empty object); NULL if it did not parse */
-  const char *activity; /* the echoed ActivityId, NULL when empty/absent */
+  json_t *body;             /* object (null body -> empty object); NULL if it did not parse */
+  const char *activity;     /* the echoed ActivityId, NULL when empty/absent */
   const char *container_id; /* "" when absent */
 } peer_req_t;
 
@@ -121,10 +121,10 @@ json_t *gj_parse_object(const uint8_t *raw, size_t len, const char *go_type, cha
 /* Lookup with Go's rules: exact key, else case-insensitive; JSON null counts as absent. */
 json_t *gj_get(const json_t *obj, const char *key);
 /* Typed getters: 0 (absent leaves *out unchanged) or -1 with a Go-style message in err. */
-int gj_string(const json_t *obj, const char *key, const char *go_field, const char **out,
-              char *err, size_t errlen);
-int gj_uint(const json_t *obj, const char *key, const char *go_field, uint64_t max,
-            uint64_t *out, char *err, size_t errlen);
+int gj_string(const json_t *obj, const char *key, const char *go_field, const char **out, char *err,
+              size_t errlen);
+int gj_uint(const json_t *obj, const char *key, const char *go_field, uint64_t max, uint64_t *out,
+            char *err, size_t errlen);
 int gj_int32(const json_t *obj, const char *key, const char *go_field, int32_t *out, char *err,
              size_t errlen);
 int gj_bool(const json_t *obj, const char *key, const char *go_field, int *out, char *err,
@@ -162,16 +162,16 @@ struct peer_proc {
   int published; /* exit code available */
   int removed;   /* no longer answers waits (retention rules) */
   int tty;
-  int master_fd; /* pty master kept for ResizeConsole; -1 */
-  int held_fd;   /* tty mode: the unused stderr socket, closed at exit; -1 */
-  pid_t relay_in;  /* helper pids, 0 when none/exited */
+  int master_fd;  /* pty master kept for ResizeConsole; -1 */
+  int held_fd;    /* tty mode: the unused stderr socket, closed at exit; -1 */
+  pid_t relay_in; /* helper pids, 0 when none/exited */
   pid_t relay_out;
   pid_t relay_err;
   peer_waiter_t *waiters;
 };
 
 typedef struct peer_stdio_req {
-  int want[3];     /* CreateStdInPipe, CreateStdOutPipe, CreateStdErrPipe */
+  int want[3]; /* CreateStdInPipe, CreateStdOutPipe, CreateStdErrPipe */
   uint32_t port[3];
 } peer_stdio_req_t;
 
@@ -185,8 +185,7 @@ typedef struct peer_spawn {
 
 /* Dial the requested stdio ports in the order stdin, stdout, stderr. fds[i] = -1 when not
  * requested. Returns 0 or -1 with a message. */
-int peer_dial_stdio(peer_t *peer, const peer_stdio_req_t *sr, int fds[3], char *err,
-                    size_t errlen);
+int peer_dial_stdio(peer_t *peer, const peer_stdio_req_t *sr, int fds[3], char *err, size_t errlen);
 /* Start a process; `pipes_mode`: 1 = container (pipes + handshake relays), 0 = external
  * (sockets handed straight to the child). Takes ownership of fds. Returns the process or
  * NULL with err (Go-like message). */

@@ -22,7 +22,8 @@
 
 extern char **environ;
 
-static void set_cloexec(int fd) {
+static void set_cloexec(int fd)
+{
   int fl = fcntl(fd, F_GETFD);
   if (fl >= 0)
     fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
@@ -31,7 +32,8 @@ static void set_cloexec(int fd) {
 /* Close every descriptor >= 3 except `keep` (sorted ascending). Forked helpers do not exec,
  * so FD_CLOEXEC does not protect them: without this a helper would hold other processes'
  * stdio sockets open and the host would never see their EOF. */
-static void close_fds_except(const int *keep, int n) {
+static void close_fds_except(const int *keep, int n)
+{
   int lo = 3, i;
   for (i = 0; i <= n; i++) {
     int hi = i < n ? keep[i] - 1 : -1; /* -1: to the end */
@@ -54,7 +56,8 @@ static void close_fds_except(const int *keep, int n) {
   }
 }
 
-static void sort_fds(int *v, int n) {
+static void sort_fds(int *v, int n)
+{
   int i, j;
   for (i = 0; i < n; i++)
     for (j = i + 1; j < n; j++)
@@ -67,7 +70,8 @@ static void sort_fds(int *v, int n) {
 
 /* ---- stdio dialling ---- */
 
-static int dial_port(const char *dir, uint32_t port, char *err, size_t errlen) {
+static int dial_port(const char *dir, uint32_t port, char *err, size_t errlen)
+{
   struct sockaddr_un sa;
   int attempt;
   memset(&sa, 0, sizeof sa);
@@ -98,8 +102,8 @@ static int dial_port(const char *dir, uint32_t port, char *err, size_t errlen) {
   }
 }
 
-int peer_dial_stdio(peer_t *peer, const peer_stdio_req_t *sr, int fds[3], char *err,
-                    size_t errlen) {
+int peer_dial_stdio(peer_t *peer, const peer_stdio_req_t *sr, int fds[3], char *err, size_t errlen)
+{
   static const char *const names[3] = {"stdin", "stdout", "stderr"};
   int i;
   char e[512];
@@ -123,7 +127,8 @@ int peer_dial_stdio(peer_t *peer, const peer_stdio_req_t *sr, int fds[3], char *
 
 /* ---- relay helpers (forked, blocking) ---- */
 
-static int write_all(int fd, const char *p, size_t n) {
+static int write_all(int fd, const char *p, size_t n)
+{
   while (n) {
     ssize_t w = write(fd, p, n);
     if (w < 0) {
@@ -139,7 +144,8 @@ static int write_all(int fd, const char *p, size_t n) {
 
 /* Container stdout/stderr: copy pipe -> socket until every writer closed the pipe, then
  * half-close and wait for the host to close its side (§5.3). */
-static void relay_out_handshake(int src, int sock) {
+static void relay_out_handshake(int src, int sock)
+{
   char buf[16384];
   int dead = 0;
   for (;;) {
@@ -164,7 +170,8 @@ static void relay_out_handshake(int src, int sock) {
 }
 
 /* Container stdin: socket -> pipe; EOF closes the pipe so the process reads EOF. */
-static void relay_in(int sock, int dst) {
+static void relay_in(int sock, int dst)
+{
   char buf[16384];
   for (;;) {
     ssize_t n = read(sock, buf, sizeof buf);
@@ -178,7 +185,8 @@ static void relay_in(int sock, int dst) {
 
 /* Console: stdin socket -> pty, pty -> stdout socket, until the pty hangs up (all slave
  * descriptors closed). Stdin EOF is not passed on (no EOT), as in the agent. */
-static void relay_pty(int in, int master, int out) {
+static void relay_pty(int in, int master, int out)
+{
   char buf[16384];
   int out_dead = out < 0;
   for (;;) {
@@ -224,16 +232,20 @@ static void relay_pty(int in, int master, int out) {
 
 enum { RELAY_OUT, RELAY_IN, RELAY_PTY };
 
-static pid_t relay_spawn(int kind, int a, int b, int c) {
+static pid_t relay_spawn(int kind, int a, int b, int c)
+{
   pid_t pid = fork();
   if (pid != 0)
     return pid;
   {
     int keep[3], n = 0;
     sigset_t all;
-    if (a >= 0) keep[n++] = a;
-    if (b >= 0) keep[n++] = b;
-    if (c >= 0) keep[n++] = c;
+    if (a >= 0)
+      keep[n++] = a;
+    if (b >= 0)
+      keep[n++] = b;
+    if (c >= 0)
+      keep[n++] = c;
     sort_fds(keep, n);
     close_fds_except(keep, n);
     signal(SIGCHLD, SIG_DFL);
@@ -241,9 +253,15 @@ static pid_t relay_spawn(int kind, int a, int b, int c) {
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     switch (kind) {
-    case RELAY_OUT: relay_out_handshake(a, b); break;
-    case RELAY_IN: relay_in(a, b); break;
-    default: relay_pty(a, b, c); break;
+    case RELAY_OUT:
+      relay_out_handshake(a, b);
+      break;
+    case RELAY_IN:
+      relay_in(a, b);
+      break;
+    default:
+      relay_pty(a, b, c);
+      break;
     }
     _exit(0);
   }
@@ -251,7 +269,8 @@ static pid_t relay_spawn(int kind, int a, int b, int c) {
 
 /* ---- spawning ---- */
 
-static char *look_path(const char *name, const char *path) {
+static char *look_path(const char *name, const char *path)
+{
   const char *p = path ? path : "/usr/local/bin:/usr/bin:/bin";
   size_t nlen = strlen(name);
   while (*p) {
@@ -278,7 +297,8 @@ static char *look_path(const char *name, const char *path) {
 /* fork + exec. fd0..2 = the child's stdio (-1: /dev/null). Returns the pid, or -1 with a
  * Go-style message ("fork/exec /x: no such file or directory"). */
 static pid_t spawn(const peer_spawn_t *sp, int fd0, int fd1, int fd2, int slave, char *err,
-                   size_t errlen) {
+                   size_t errlen)
+{
   int ep[2];
   pid_t pid;
   char *path;
@@ -361,7 +381,8 @@ static pid_t spawn(const peer_spawn_t *sp, int fd0, int fd1, int fd2, int slave,
 }
 
 peer_proc_t *peer_proc_start(peer_t *peer, peer_container_t *ctr, const peer_spawn_t *sp,
-                             int fds[3], int pipes_mode, char *err, size_t errlen) {
+                             int fds[3], int pipes_mode, char *err, size_t errlen)
+{
   peer_proc_t *p = calloc(1, sizeof *p);
   int child[3] = {-1, -1, -1}, mine[3] = {-1, -1, -1}, master = -1, slave = -1, i;
   if (!p)
@@ -429,9 +450,12 @@ peer_proc_t *peer_proc_start(peer_t *peer, peer_container_t *ctr, const peer_spa
       close(fds[i]);
     fds[i] = -1;
   }
-  if (p->relay_in < 0) p->relay_in = 0;
-  if (p->relay_out < 0) p->relay_out = 0;
-  if (p->relay_err < 0) p->relay_err = 0;
+  if (p->relay_in < 0)
+    p->relay_in = 0;
+  if (p->relay_out < 0)
+    p->relay_out = 0;
+  if (p->relay_err < 0)
+    p->relay_err = 0;
   if (ctr)
     peer_container_add_pgid(ctr, p->pid);
   p->next = peer->procs;
@@ -455,7 +479,8 @@ fail:
   return NULL;
 }
 
-peer_proc_t *peer_proc_find(peer_t *peer, peer_container_t *ctr, uint32_t pid) {
+peer_proc_t *peer_proc_find(peer_t *peer, peer_container_t *ctr, uint32_t pid)
+{
   peer_proc_t *p;
   for (p = peer->procs; p; p = p->next)
     if (!p->removed && p->ctr == ctr && (uint32_t)p->pid == pid)
@@ -463,7 +488,8 @@ peer_proc_t *peer_proc_find(peer_t *peer, peer_container_t *ctr, uint32_t pid) {
   return NULL;
 }
 
-uint32_t peer_exit_code(const peer_proc_t *p) {
+uint32_t peer_exit_code(const peer_proc_t *p)
+{
   if (WIFEXITED(p->status))
     return (uint32_t)WEXITSTATUS(p->status);
   if (WIFSIGNALED(p->status))
@@ -474,14 +500,16 @@ uint32_t peer_exit_code(const peer_proc_t *p) {
 
 /* ---- waits ---- */
 
-static void waiter_closed(uv_handle_t *h) {
+static void waiter_closed(uv_handle_t *h)
+{
   peer_waiter_t *w = h->data;
   w->peer->ntimers--;
   free(w->activity);
   free(w);
 }
 
-static void waiter_free(peer_waiter_t *w) {
+static void waiter_free(peer_waiter_t *w)
+{
   if (w->has_timer) {
     uv_close((uv_handle_t *)&w->timer, waiter_closed);
   } else {
@@ -490,7 +518,8 @@ static void waiter_free(peer_waiter_t *w) {
   }
 }
 
-static void waiter_unlink(peer_waiter_t *w) {
+static void waiter_unlink(peer_waiter_t *w)
+{
   peer_waiter_t **pp;
   for (pp = &w->proc->waiters; *pp; pp = &(*pp)->next)
     if (*pp == w) {
@@ -499,7 +528,8 @@ static void waiter_unlink(peer_waiter_t *w) {
     }
 }
 
-static void waiter_respond(peer_waiter_t *w, int32_t hr, uint32_t code) {
+static void waiter_respond(peer_waiter_t *w, int32_t hr, uint32_t code)
+{
   peer_req_t req;
   memset(&req, 0, sizeof req);
   req.type = w->req_type;
@@ -514,7 +544,8 @@ static void waiter_respond(peer_waiter_t *w, int32_t hr, uint32_t code) {
   }
 }
 
-static void on_wait_timeout(uv_timer_t *t) {
+static void on_wait_timeout(uv_timer_t *t)
+{
   peer_waiter_t *w = t->data;
   waiter_unlink(w);
   waiter_respond(w, HR_TIMEOUT, 0);
@@ -522,14 +553,16 @@ static void on_wait_timeout(uv_timer_t *t) {
 }
 
 /* The exit code went to at least one waiter: apply retention, then the notification. */
-static void after_delivery(peer_proc_t *p) {
+static void after_delivery(peer_proc_t *p)
+{
   if (!p->is_init)
     p->removed = 1; /* exec/external: gone after the first successful wait (§5.4) */
   else if (p->ctr)
     peer_container_maybe_notify(p->ctr);
 }
 
-void peer_proc_wait(peer_t *peer, peer_proc_t *p, const peer_req_t *req, uint32_t timeout_ms) {
+void peer_proc_wait(peer_t *peer, peer_proc_t *p, const peer_req_t *req, uint32_t timeout_ms)
+{
   peer_waiter_t *w;
   if (p->published) {
     peer_req_t r = *req;
@@ -566,7 +599,8 @@ void peer_proc_wait(peer_t *peer, peer_proc_t *p, const peer_req_t *req, uint32_
 
 /* Exit code becomes visible once the process is reaped and its output relays finished
  * (container processes: after the host closed its side). */
-static void check_publish(peer_proc_t *p) {
+static void check_publish(peer_proc_t *p)
+{
   peer_waiter_t *w, *list;
   int delivered = 0;
   if (p->published || !p->reaped || p->relay_out || p->relay_err)
@@ -602,7 +636,8 @@ static void check_publish(peer_proc_t *p) {
     after_delivery(p);
 }
 
-static void on_reaped(peer_t *peer, pid_t pid, int status) {
+static void on_reaped(peer_t *peer, pid_t pid, int status)
+{
   peer_proc_t *p;
   for (p = peer->procs; p; p = p->next) {
     if (p->pid == pid && !p->reaped) {
@@ -628,7 +663,8 @@ static void on_reaped(peer_t *peer, pid_t pid, int status) {
   /* An orphan re-parented to us (we are a child subreaper): nothing to do. */
 }
 
-void peer_on_sigchld(uv_signal_t *h, int signum) {
+void peer_on_sigchld(uv_signal_t *h, int signum)
+{
   peer_t *peer = h->data;
   (void)signum;
   for (;;) {
@@ -640,7 +676,8 @@ void peer_on_sigchld(uv_signal_t *h, int signum) {
   }
 }
 
-void peer_kill_all_children(peer_t *peer) {
+void peer_kill_all_children(peer_t *peer)
+{
   peer_proc_t *p;
   peer_container_t *c;
   for (c = peer->containers; c; c = c->next)
@@ -651,9 +688,12 @@ void peer_kill_all_children(peer_t *peer) {
       kill(-p->pid, SIGKILL);
       kill(p->pid, SIGKILL);
     }
-    if (p->relay_in) kill(p->relay_in, SIGKILL);
-    if (p->relay_out) kill(p->relay_out, SIGKILL);
-    if (p->relay_err) kill(p->relay_err, SIGKILL);
+    if (p->relay_in)
+      kill(p->relay_in, SIGKILL);
+    if (p->relay_out)
+      kill(p->relay_out, SIGKILL);
+    if (p->relay_err)
+      kill(p->relay_err, SIGKILL);
     while ((w = p->waiters)) {
       p->waiters = w->next;
       waiter_free(w);
@@ -661,7 +701,8 @@ void peer_kill_all_children(peer_t *peer) {
   }
 }
 
-void peer_proc_free_all(peer_t *peer) {
+void peer_proc_free_all(peer_t *peer)
+{
   peer_proc_t *p;
   while ((p = peer->procs)) {
     peer->procs = p->next;

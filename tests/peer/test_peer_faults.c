@@ -39,13 +39,15 @@ typedef struct host {
   int eof;
 } host_t;
 
-static int64_t now_ms(void) {
+static int64_t now_ms(void)
+{
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void host_start(host_t *h, const char *a1, const char *a2) {
+static void host_start(host_t *h, const char *a1, const char *a2)
+{
   struct sockaddr_un sa;
   struct pollfd pf;
   memset(h, 0, sizeof *h);
@@ -73,7 +75,8 @@ static void host_start(host_t *h, const char *a1, const char *a2) {
 }
 
 /* Exit status of the peer after the host closed its side (killed after 5 s). */
-static int host_stop(host_t *h) {
+static int host_stop(host_t *h)
+{
   int status = -1, i;
   char path[128];
   if (h->fd >= 0)
@@ -96,7 +99,8 @@ static int host_stop(host_t *h) {
   return status;
 }
 
-static void host_send(host_t *h, uint32_t type, uint64_t id, const char *body) {
+static void host_send(host_t *h, uint32_t type, uint64_t id, const char *body)
+{
   uint8_t *f;
   size_t len;
   assert_int_equal(cow__frame_build(type, id, body, strlen(body), &f, &len, NULL), 0);
@@ -106,7 +110,8 @@ static void host_send(host_t *h, uint32_t type, uint64_t id, const char *body) {
 
 /* Next frame: 1 got one, 0 clean EOF, negative: the decoder's error (bad header or EOF in
  * the middle of a frame). */
-static int host_recv(host_t *h, cow__frame_t *f, unsigned timeout_ms) {
+static int host_recv(host_t *h, cow__frame_t *f, unsigned timeout_ms)
+{
   int64_t deadline = now_ms() + timeout_ms;
   for (;;) {
     if (h->off < h->have) {
@@ -135,12 +140,13 @@ static int host_recv(host_t *h, cow__frame_t *f, unsigned timeout_ms) {
 }
 
 static const char negotiate[] =
-  "{\"ContainerId\":\"\",\"ActivityId\":\"00000000-0000-0000-0000-000000000000\","
-  "\"MinimumVersion\":4,\"MaximumVersion\":4}\n";
-static const char dump[] =
-  "{\"ContainerId\":\"00000000-0000-0000-0000-000000000000\",\"ActivityId\":\"00000000-0000-0000-0000-000000000000\"}";
+    "{\"ContainerId\":\"\",\"ActivityId\":\"00000000-0000-0000-0000-000000000000\","
+    "\"MinimumVersion\":4,\"MaximumVersion\":4}\n";
+static const char dump[] = "{\"ContainerId\":\"00000000-0000-0000-0000-000000000000\","
+                           "\"ActivityId\":\"00000000-0000-0000-0000-000000000000\"}";
 
-static void negotiate_ok(host_t *h) {
+static void negotiate_ok(host_t *h)
+{
   cow__frame_t f;
   host_send(h, COW__MSG_NEGOTIATE_PROTOCOL, 0, negotiate);
   assert_int_equal(host_recv(h, &f, 5000), 1);
@@ -152,7 +158,8 @@ static void negotiate_ok(host_t *h) {
 
 /* Without faults the same sequence works and the peer exits 0 when the host leaves: the
  * baseline that makes every fault below observable. */
-static void test_no_fault(void **s) {
+static void test_no_fault(void **s)
+{
   host_t h;
   cow__frame_t f;
   int st;
@@ -167,7 +174,8 @@ static void test_no_fault(void **s) {
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-static void test_drop_after(void **s) {
+static void test_drop_after(void **s)
+{
   host_t h;
   cow__frame_t f;
   int st;
@@ -179,7 +187,8 @@ static void test_drop_after(void **s) {
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-static void test_garbage_after(void **s) {
+static void test_garbage_after(void **s)
+{
   host_t h;
   cow__frame_t f;
   (void)s;
@@ -189,7 +198,8 @@ static void test_garbage_after(void **s) {
   host_stop(&h);
 }
 
-static void test_oversize_after(void **s) {
+static void test_oversize_after(void **s)
+{
   host_t h;
   cow__frame_t f;
   cow__frame_header_t hdr;
@@ -204,7 +214,8 @@ static void test_oversize_after(void **s) {
   host_stop(&h);
 }
 
-static void test_truncate_after(void **s) {
+static void test_truncate_after(void **s)
+{
   host_t h;
   cow__frame_t f;
   int st;
@@ -219,7 +230,8 @@ static void test_truncate_after(void **s) {
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-static void test_delay(void **s) {
+static void test_delay(void **s)
+{
   host_t h;
   cow__frame_t f;
   int64_t t0;
@@ -233,7 +245,8 @@ static void test_delay(void **s) {
   host_stop(&h);
 }
 
-static void test_reorder(void **s) {
+static void test_reorder(void **s)
+{
   host_t h;
   cow__frame_t f;
   uint8_t *all = NULL;
@@ -246,7 +259,8 @@ static void test_reorder(void **s) {
   for (id = 10; id <= 12; id++) {
     uint8_t *fr;
     size_t fl;
-    assert_int_equal(cow__frame_build(COW__MSG_DUMP_STACKS, id, dump, strlen(dump), &fr, &fl, NULL), 0);
+    assert_int_equal(cow__frame_build(COW__MSG_DUMP_STACKS, id, dump, strlen(dump), &fr, &fl, NULL),
+                     0);
     all = realloc(all, len + fl);
     memcpy(all + len, fr, fl);
     len += fl;
@@ -262,7 +276,8 @@ static void test_reorder(void **s) {
   host_stop(&h);
 }
 
-static void test_notify_unknown(void **s) {
+static void test_notify_unknown(void **s)
+{
   host_t h;
   cow__frame_t f;
   json_t *o;
@@ -282,7 +297,8 @@ static void test_notify_unknown(void **s) {
 }
 
 /* A frame with Size < 16 from the host: the real agent would wedge; the peer exits 1. */
-static void test_bad_host_header(void **s) {
+static void test_bad_host_header(void **s)
+{
   host_t h;
   cow__frame_t f;
   static const uint8_t bad[16] = {0x01, 0x0b, 0x10, 0x10, 0x07, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -295,13 +311,14 @@ static void test_bad_host_header(void **s) {
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_no_fault),       cmocka_unit_test(test_drop_after),
-    cmocka_unit_test(test_garbage_after),  cmocka_unit_test(test_oversize_after),
-    cmocka_unit_test(test_truncate_after), cmocka_unit_test(test_delay),
-    cmocka_unit_test(test_reorder),        cmocka_unit_test(test_notify_unknown),
-    cmocka_unit_test(test_bad_host_header),
+      cmocka_unit_test(test_no_fault),        cmocka_unit_test(test_drop_after),
+      cmocka_unit_test(test_garbage_after),   cmocka_unit_test(test_oversize_after),
+      cmocka_unit_test(test_truncate_after),  cmocka_unit_test(test_delay),
+      cmocka_unit_test(test_reorder),         cmocka_unit_test(test_notify_unknown),
+      cmocka_unit_test(test_bad_host_header),
   };
   signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,8 +26,8 @@ enum tb_mode {
 struct tb {
   enum tb_mode mode;
   int fail_code;
-  int want_stdio;      /* create processes with stdin/stdout/stderr pipes */
-  int calls[16];       /* per slot, see enum tb_slot */
+  int want_stdio; /* create processes with stdin/stdout/stderr pipes */
+  int calls[16];  /* per slot, see enum tb_slot */
   int closes, finis, timeouts;
   cow_op_t *pending[TB_MAX_PENDING];
   int npending;

@@ -15,9 +15,9 @@ struct cow_container_ops {
   const char *name;     /**< backend name */
   size_t priv_size;     /**< backend state per container, zeroed */
 
-  int (*init)(cow_container_t *c);   /**< may be NULL */
-  void (*close)(cow_container_t *c); /**< may be NULL; complete every pending op */
-  void (*fini)(cow_container_t *c);  /**< may be NULL */
+  int (*init)(cow_container_t *c);                   /**< may be NULL */
+  void (*close)(cow_container_t *c);                 /**< may be NULL; complete every pending op */
+  void (*fini)(cow_container_t *c);                  /**< may be NULL */
   void (*timeout)(cow_container_t *c, cow_op_t *op); /**< may be NULL */
 
   /** The container's process-host view: process_ops, create_process, os, is_oci are

@@ -16,9 +16,9 @@ struct cow_host_ops {
   size_t priv_size;     /**< backend state per host (ignored for a container's host view,
                              which shares the container's state) */
 
-  int (*init)(cow_host_t *h);   /**< may be NULL; see struct cow_process_ops */
-  void (*close)(cow_host_t *h); /**< may be NULL */
-  void (*fini)(cow_host_t *h);  /**< may be NULL */
+  int (*init)(cow_host_t *h);                   /**< may be NULL; see struct cow_process_ops */
+  void (*close)(cow_host_t *h);                 /**< may be NULL */
+  void (*fini)(cow_host_t *h);                  /**< may be NULL */
   void (*timeout)(cow_host_t *h, cow_op_t *op); /**< may be NULL */
 
   /** The ops of the processes this host creates (required for create_process). */
@@ -36,7 +36,8 @@ struct cow_host_ops {
 /** Create a host handle on `loop` with `ops` (version-checked: COW_EVERSION). Calls
  *  ops->init. Ownership: the caller (the backend's constructor) hands `*out` to the
  *  consumer, who closes it. Thread: loop thread. */
-COW_EXTERN int cow_host_new(cow_host_t **out, struct uv_loop_s *loop, const struct cow_host_ops *ops);
+COW_EXTERN int cow_host_new(cow_host_t **out, struct uv_loop_s *loop,
+                            const struct cow_host_ops *ops);
 
 /** Backend state, event id, references: as for processes. */
 COW_EXTERN void *cow_host_priv(const cow_host_t *h);

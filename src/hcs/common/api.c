@@ -36,8 +36,8 @@ static int resolve(cow_hcs_api_t api, const void *explicit_table, const void **o
 {
   *out = NULL;
   if (api != COW_HCS_V1 && api != COW_HCS_V2)
-    return cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, "bind", NULL,
-                          "unknown HCS API %d", (int)api);
+    return cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, "bind", NULL, "unknown HCS API %d",
+                          (int)api);
   if (explicit_table != NULL) {
     *out = explicit_table;
     return 0;
@@ -96,8 +96,7 @@ static int construct(struct uv_loop_s *loop, const cow_hcs_options_t *opts, cons
   if (opts->api == COW_HCS_V2)
     return cow__hcs2_system_new(loop, table, id, config_json, opts->create_timeout_ms, out, cb,
                                 data);
-  return cow__hcs1_system_new(loop, table, id, config_json, opts->create_timeout_ms, out, cb,
-                              data);
+  return cow__hcs1_system_new(loop, table, id, config_json, opts->create_timeout_ms, out, cb, data);
 }
 
 int cow_hcs_create_system(struct uv_loop_s *loop, const cow_hcs_options_t *opts, const char *id,

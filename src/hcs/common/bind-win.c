@@ -27,17 +27,16 @@ static int missing(cow_error_t *err, const char *dll, const char *export_name)
   if (export_name == NULL)
     return cow__error_set(err, COW_EBACKEND_UNAVAILABLE, COW_DOMAIN_OS, (uint32_t)code, "bind",
                           NULL, "%s cannot be loaded (error %lu)", dll, (unsigned long)code);
-  return cow__error_set(err, COW_EBACKEND_UNAVAILABLE, COW_DOMAIN_OS, (uint32_t)code, "bind",
-                        NULL, "%s has no export %s (error %lu)", dll, export_name,
-                        (unsigned long)code);
+  return cow__error_set(err, COW_EBACKEND_UNAVAILABLE, COW_DOMAIN_OS, (uint32_t)code, "bind", NULL,
+                        "%s has no export %s (error %lu)", dll, export_name, (unsigned long)code);
 }
 
-#define BIND(mod, dll, table, name)                                                              \
-  do {                                                                                           \
-    FARPROC p_ = GetProcAddress((mod), #name);                                                   \
-    if (p_ == NULL)                                                                              \
-      return missing(err, (dll), #name);                                                         \
-    (table)->name = (__typeof__((table)->name))(void (*)(void))p_;                               \
+#define BIND(mod, dll, table, name)                                                                \
+  do {                                                                                             \
+    FARPROC p_ = GetProcAddress((mod), #name);                                                     \
+    if (p_ == NULL)                                                                                \
+      return missing(err, (dll), #name);                                                           \
+    (table)->name = (__typeof__((table)->name))(void (*)(void))p_;                                 \
   } while (0)
 
 /* v2 strings are released with LocalFree (hcs-api.md 1 item 5). */

@@ -134,8 +134,7 @@ int cow_hcs_compute_system_json(const cow_hcs_system_params_t *p, char **out)
   *out = NULL;
   if (p == NULL)
     return COW_EINVAL;
-  json_t *container =
-      p->container_json ? json_loads(p->container_json, 0, NULL) : json_object();
+  json_t *container = p->container_json ? json_loads(p->container_json, 0, NULL) : json_object();
   if (!json_is_object(container)) {
     json_decref(container);
     return COW_EINVAL;

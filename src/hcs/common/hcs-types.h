@@ -17,7 +17,7 @@
 #  include <windows.h>
 #  include <computedefs.h>
 /* mingw-w64 10 lacks these (newer SDK only); values from hcs-api.md 3.1. */
-#  define COW__HCS_EVENT_OPTION_ENABLE_VM_LIFECYCLE 2u
+#  define COW__HCS_EVENT_OPTION_ENABLE_VM_LIFECYCLE          2u
 #  define COW__HCS_EVENT_OPTION_ENABLE_LIVE_MIGRATION_EVENTS 4u
 #else
 
@@ -41,8 +41,8 @@ typedef struct HCS_OPERATION__ *HCS_OPERATION;
 typedef struct HCS_CALLBACK__ *HCS_CALLBACK;
 
 #  define INVALID_HANDLE_VALUE ((HANDLE)(intptr_t)-1)
-#  define INFINITE 0xFFFFFFFFu
-#  define GENERIC_ALL 0x10000000u
+#  define INFINITE             0xFFFFFFFFu
+#  define GENERIC_ALL          0x10000000u
 
 typedef enum HCS_OPERATION_TYPE {
   HcsOperationTypeNone = -1,
@@ -64,7 +64,7 @@ typedef enum HCS_OPERATION_TYPE {
   HcsOperationTypeCrash = 15
 } HCS_OPERATION_TYPE;
 
-#  define HCS_INVALID_OPERATION_ID ((UINT64)(-1))
+#  define HCS_INVALID_OPERATION_ID                           ((UINT64)(-1))
 
 typedef void(CALLBACK *HCS_OPERATION_COMPLETION)(HCS_OPERATION operation, void *context);
 
@@ -81,7 +81,7 @@ typedef enum HCS_EVENT_TYPE {
   HcsEventProcessExited = 0x00010000,
   HcsEventOperationCallback = 0x01000000,
   HcsEventServiceDisconnect = 0x02000000,
-  HcsEventGroupVmLifecycle = (int)(0x80000002 - 0x100000000), /* 0x80000002 */
+  HcsEventGroupVmLifecycle = (int)(0x80000002 - 0x100000000),   /* 0x80000002 */
   HcsEventGroupLiveMigration = (int)(0x80000003 - 0x100000000), /* 0x80000003 */
   HcsEventGroupOperationInfo = (int)(0xC0000001 - 0x100000000)  /* 0xC0000001 */
 } HCS_EVENT_TYPE;
@@ -96,7 +96,7 @@ typedef enum HCS_EVENT_OPTIONS {
   HcsEventOptionNone = 0x00000000,
   HcsEventOptionEnableOperationCallbacks = 0x00000001
 } HCS_EVENT_OPTIONS;
-#  define COW__HCS_EVENT_OPTION_ENABLE_VM_LIFECYCLE 2u
+#  define COW__HCS_EVENT_OPTION_ENABLE_VM_LIFECYCLE          2u
 #  define COW__HCS_EVENT_OPTION_ENABLE_LIVE_MIGRATION_EVENTS 4u
 
 typedef void(CALLBACK *HCS_EVENT_CALLBACK)(HCS_EVENT *event, void *context);
@@ -153,46 +153,46 @@ _Static_assert(sizeof(HCS_EVENT) == (sizeof(void *) == 8 ? 24 : 12), "HCS_EVENT 
 
 /* HRESULTs used by the backends and the emulator (hcs-api.md 4.1). Named COW__HR_* so they
  * never clash with SDK macros. The v1 (vmcompute) forms are 0xC037xxxx. */
-#define COW__HR(x) ((HRESULT)(int32_t)(uint32_t)(x))
-#define COW__HR_S_OK COW__HR(0x00000000u)
-#define COW__HR_E_NOTIMPL COW__HR(0x80004001u)
-#define COW__HR_E_POINTER COW__HR(0x80004003u)
-#define COW__HR_E_OUTOFMEMORY COW__HR(0x8007000Eu)
-#define COW__HR_E_INVALIDARG COW__HR(0x80070057u)
-#define COW__HR_ACCESS_DENIED COW__HR(0x80070005u)
-#define COW__HR_INVALID_HANDLE COW__HR(0x80070006u)
-#define COW__HR_FILE_NOT_FOUND COW__HR(0x80070002u)
-#define COW__HR_PATH_NOT_FOUND COW__HR(0x80070003u)
-#define COW__HR_INVALID_DATA COW__HR(0x8007000Du)
-#define COW__HR_NOT_SUPPORTED COW__HR(0x80070032u)
-#define COW__HR_PROC_NOT_FOUND COW__HR(0x8007007Fu)
-#define COW__HR_ALREADY_EXISTS COW__HR(0x800700B7u)
-#define COW__HR_NOT_FOUND COW__HR(0x80070490u)
-#define COW__HR_V1_OPERATION_PENDING COW__HR(0xC0370103u)
-#define COW__HR_V1_INVALID_STATE COW__HR(0xC0370105u)
-#define COW__HR_V1_UNEXPECTED_EXIT COW__HR(0xC0370106u)
-#define COW__HR_V1_INVALID_JSON COW__HR(0xC037010Du)
-#define COW__HR_V1_SYSTEM_NOT_FOUND COW__HR(0xC037010Eu)
-#define COW__HR_V1_SYSTEM_ALREADY_EXISTS COW__HR(0xC037010Fu)
-#define COW__HR_V1_SYSTEM_ALREADY_STOPPED COW__HR(0xC0370110u)
-#define COW__HR_INVALID_STATE COW__HR(0x80370105u)
-#define COW__HR_UNEXPECTED_EXIT COW__HR(0x80370106u)
-#define COW__HR_TERMINATED COW__HR(0x80370107u)
-#define COW__HR_INVALID_JSON COW__HR(0x8037010Du)
-#define COW__HR_SYSTEM_NOT_FOUND COW__HR(0x8037010Eu)
-#define COW__HR_SYSTEM_ALREADY_EXISTS COW__HR(0x8037010Fu)
-#define COW__HR_SYSTEM_ALREADY_STOPPED COW__HR(0x80370110u)
-#define COW__HR_OPERATION_NOT_STARTED COW__HR(0x80370115u)
-#define COW__HR_OPERATION_ALREADY_STARTED COW__HR(0x80370116u)
-#define COW__HR_OPERATION_PENDING COW__HR(0x80370117u)
-#define COW__HR_OPERATION_TIMEOUT COW__HR(0x80370118u)
+#define COW__HR(x)                                    ((HRESULT)(int32_t)(uint32_t)(x))
+#define COW__HR_S_OK                                  COW__HR(0x00000000u)
+#define COW__HR_E_NOTIMPL                             COW__HR(0x80004001u)
+#define COW__HR_E_POINTER                             COW__HR(0x80004003u)
+#define COW__HR_E_OUTOFMEMORY                         COW__HR(0x8007000Eu)
+#define COW__HR_E_INVALIDARG                          COW__HR(0x80070057u)
+#define COW__HR_ACCESS_DENIED                         COW__HR(0x80070005u)
+#define COW__HR_INVALID_HANDLE                        COW__HR(0x80070006u)
+#define COW__HR_FILE_NOT_FOUND                        COW__HR(0x80070002u)
+#define COW__HR_PATH_NOT_FOUND                        COW__HR(0x80070003u)
+#define COW__HR_INVALID_DATA                          COW__HR(0x8007000Du)
+#define COW__HR_NOT_SUPPORTED                         COW__HR(0x80070032u)
+#define COW__HR_PROC_NOT_FOUND                        COW__HR(0x8007007Fu)
+#define COW__HR_ALREADY_EXISTS                        COW__HR(0x800700B7u)
+#define COW__HR_NOT_FOUND                             COW__HR(0x80070490u)
+#define COW__HR_V1_OPERATION_PENDING                  COW__HR(0xC0370103u)
+#define COW__HR_V1_INVALID_STATE                      COW__HR(0xC0370105u)
+#define COW__HR_V1_UNEXPECTED_EXIT                    COW__HR(0xC0370106u)
+#define COW__HR_V1_INVALID_JSON                       COW__HR(0xC037010Du)
+#define COW__HR_V1_SYSTEM_NOT_FOUND                   COW__HR(0xC037010Eu)
+#define COW__HR_V1_SYSTEM_ALREADY_EXISTS              COW__HR(0xC037010Fu)
+#define COW__HR_V1_SYSTEM_ALREADY_STOPPED             COW__HR(0xC0370110u)
+#define COW__HR_INVALID_STATE                         COW__HR(0x80370105u)
+#define COW__HR_UNEXPECTED_EXIT                       COW__HR(0x80370106u)
+#define COW__HR_TERMINATED                            COW__HR(0x80370107u)
+#define COW__HR_INVALID_JSON                          COW__HR(0x8037010Du)
+#define COW__HR_SYSTEM_NOT_FOUND                      COW__HR(0x8037010Eu)
+#define COW__HR_SYSTEM_ALREADY_EXISTS                 COW__HR(0x8037010Fu)
+#define COW__HR_SYSTEM_ALREADY_STOPPED                COW__HR(0x80370110u)
+#define COW__HR_OPERATION_NOT_STARTED                 COW__HR(0x80370115u)
+#define COW__HR_OPERATION_ALREADY_STARTED             COW__HR(0x80370116u)
+#define COW__HR_OPERATION_PENDING                     COW__HR(0x80370117u)
+#define COW__HR_OPERATION_TIMEOUT                     COW__HR(0x80370118u)
 #define COW__HR_OPERATION_SYSTEM_CALLBACK_ALREADY_SET COW__HR(0x80370119u)
-#define COW__HR_PROCESS_INFO_NOT_AVAILABLE COW__HR(0x8037011Du)
-#define COW__HR_SERVICE_DISCONNECT COW__HR(0x8037011Eu)
-#define COW__HR_PROCESS_ALREADY_STOPPED COW__HR(0x8037011Fu)
+#define COW__HR_PROCESS_INFO_NOT_AVAILABLE            COW__HR(0x8037011Du)
+#define COW__HR_SERVICE_DISCONNECT                    COW__HR(0x8037011Eu)
+#define COW__HR_PROCESS_ALREADY_STOPPED               COW__HR(0x8037011Fu)
 
 /* v1 ServiceDisconnect is 0x01000000, v2 is 0x02000000 (hcs-api.md 2.3 pitfall). */
 #define COW__HCS_V1_NOTIFY_SERVICE_DISCONNECT 0x01000000u
-#define COW__HCS_V2_EVENT_SERVICE_DISCONNECT 0x02000000u
+#define COW__HCS_V2_EVENT_SERVICE_DISCONNECT  0x02000000u
 
 #endif

@@ -104,8 +104,11 @@ int64_t cow__hcs_process_status_code(const char *doc, int *flag)
   json_t *lwr = json_object_get(j, "LastWaitResult");
   int64_t out = -1;
   /* ExitCode is omitted when 0 (Go omitempty); LastWaitResult likewise. */
-  if (json_is_true(exited) && (lwr == NULL || (json_is_integer(lwr) && json_integer_value(lwr) == 0)))
-    out = code == NULL ? 0 : json_is_integer(code) ? (int64_t)(uint32_t)json_integer_value(code) : -1;
+  if (json_is_true(exited) &&
+      (lwr == NULL || (json_is_integer(lwr) && json_integer_value(lwr) == 0)))
+    out = code == NULL            ? 0
+          : json_is_integer(code) ? (int64_t)(uint32_t)json_integer_value(code)
+                                  : -1;
   json_decref(j);
   if (out == -1 && flag != NULL)
     *flag = 1;

@@ -71,7 +71,7 @@ void cow__hcs_proc_report_disconnect(cow_process_t *p);
 
 /* Event ids are handed to the DLLs as callback contexts (an integer, never a pointer,
  * hcs-api.md 1 item 7). The low bit says which kind of handle the id names. */
-#define COW__HCS_CTX_SYSTEM 0u
+#define COW__HCS_CTX_SYSTEM  0u
 #define COW__HCS_CTX_PROCESS 1u
 static inline void *cow__hcs_ctx(uint64_t event_id, unsigned kind)
 {

@@ -10,18 +10,18 @@
 #include "core/log.h"
 #include "hcs/emu/emu-internal.h"
 
-#define LOCK() pthread_mutex_lock(&cow__emu_lock)
+#define LOCK()   pthread_mutex_lock(&cow__emu_lock)
 #define UNLOCK() pthread_mutex_unlock(&cow__emu_lock)
 
 /* Common checks at the start of a call on an existing handle: the service must be up. */
-#define V2_CHECK_SERVICE(e, name)                                                               \
-  do {                                                                                           \
-    if ((e) != NULL && cow__emu_fault_disconnect(EMU_V2, (name)))                               \
-      cow__emu_disconnect(e);                                                                    \
-    if ((e) != NULL && (e)->disconnected) {                                                      \
-      UNLOCK();                                                                                  \
-      return COW__HR_SERVICE_DISCONNECT;                                                         \
-    }                                                                                            \
+#define V2_CHECK_SERVICE(e, name)                                                                  \
+  do {                                                                                             \
+    if ((e) != NULL && cow__emu_fault_disconnect(EMU_V2, (name)))                                  \
+      cow__emu_disconnect(e);                                                                      \
+    if ((e) != NULL && (e)->disconnected) {                                                        \
+      UNLOCK();                                                                                    \
+      return COW__HR_SERVICE_DISCONNECT;                                                           \
+    }                                                                                              \
   } while (0)
 
 static void WINAPI v2_free_string(PWSTR s)
@@ -374,8 +374,7 @@ static HRESULT WINAPI emu_HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration
                           EMU_FAILED(hr = cow__emu_arg_utf8(configuration, &cfg8))))
     op_fail_now(e, oh, hr, NULL);
   struct emu_system *s = NULL;
-  if (!EMU_FAILED(hr) &&
-      EMU_FAILED(hr = cow__emu_system_create(e, EMU_V2, id8, cfg8, &s, &doc))) {
+  if (!EMU_FAILED(hr) && EMU_FAILED(hr = cow__emu_system_create(e, EMU_V2, id8, cfg8, &s, &doc))) {
     op_fail_now(e, oh, hr, doc);
     doc = NULL;
   }
@@ -523,15 +522,13 @@ static HRESULT WINAPI emu_HcsStartComputeSystem(HCS_SYSTEM cs, HCS_OPERATION op,
                      "HcsStartComputeSystem");
 }
 
-static HRESULT WINAPI emu_HcsShutDownComputeSystem(HCS_SYSTEM cs, HCS_OPERATION op,
-                                                   PCWSTR options)
+static HRESULT WINAPI emu_HcsShutDownComputeSystem(HCS_SYSTEM cs, HCS_OPERATION op, PCWSTR options)
 {
   return system_verb(cs, op, options, EMU_VERB_SHUTDOWN, HcsOperationTypeShutdown,
                      "HcsShutDownComputeSystem");
 }
 
-static HRESULT WINAPI emu_HcsTerminateComputeSystem(HCS_SYSTEM cs, HCS_OPERATION op,
-                                                    PCWSTR options)
+static HRESULT WINAPI emu_HcsTerminateComputeSystem(HCS_SYSTEM cs, HCS_OPERATION op, PCWSTR options)
 {
   return system_verb(cs, op, options, EMU_VERB_TERMINATE, HcsOperationTypeTerminate,
                      "HcsTerminateComputeSystem");
@@ -552,11 +549,10 @@ static HRESULT WINAPI emu_HcsResumeComputeSystem(HCS_SYSTEM cs, HCS_OPERATION op
 /* Calls answered from the current state: compute now, complete (maybe delayed). */
 enum sys_query { Q_PROPERTIES, Q_MODIFY };
 
-static HRESULT system_query(HCS_SYSTEM cs, HCS_OPERATION operation, PCWSTR arg,
-                            enum sys_query what)
+static HRESULT system_query(HCS_SYSTEM cs, HCS_OPERATION operation, PCWSTR arg, enum sys_query what)
 {
-  const char *name = what == Q_PROPERTIES ? "HcsGetComputeSystemProperties"
-                                          : "HcsModifyComputeSystem";
+  const char *name =
+      what == Q_PROPERTIES ? "HcsGetComputeSystemProperties" : "HcsModifyComputeSystem";
   LOCK();
   struct emu *e = cow__emu_current();
   struct emu_handle *h = cow__emu_handle_lookup(e, (uintptr_t)cs, EMU_H_SYSTEM, EMU_V2);
@@ -568,9 +564,9 @@ static HRESULT system_query(HCS_SYSTEM cs, HCS_OPERATION operation, PCWSTR arg,
   struct emu_handle *oh;
   char *a = NULL, *doc = NULL;
   HRESULT inj = COW__HR_S_OK, hr = op_begin(e, operation,
-                             what == Q_PROPERTIES ? HcsOperationTypeGetProperties
-                                                  : HcsOperationTypeModify,
-                             h, &oh);
+                                            what == Q_PROPERTIES ? HcsOperationTypeGetProperties
+                                                                 : HcsOperationTypeModify,
+                                            h, &oh);
   if (!EMU_FAILED(hr) && injected(name, &inj)) {
     oh->op->state = EMU_OP_NOT_STARTED;
     hr = inj;
@@ -637,8 +633,7 @@ static int system_done(struct emu_handle *h)
   return h->sys == NULL || h->sys->state == EMU_SYS_STOPPED;
 }
 
-static HRESULT WINAPI emu_HcsWaitForComputeSystemExit(HCS_SYSTEM cs, DWORD timeoutMs,
-                                                      PWSTR *result)
+static HRESULT WINAPI emu_HcsWaitForComputeSystemExit(HCS_SYSTEM cs, DWORD timeoutMs, PWSTR *result)
 {
   if (result != NULL)
     *result = NULL;
@@ -739,7 +734,7 @@ static HRESULT WINAPI emu_HcsCreateProcess(HCS_SYSTEM cs, PCWSTR processParamete
         op->pi_invalid[k] = invalid[k];
       }
       HRESULT r = cow__emu_fault_flag(COW__EMU_FAULT_CREATE_PROCESS_QUIRK) ? COW__HR_E_INVALIDARG
-                                                                          : COW__HR_S_OK;
+                                                                           : COW__HR_S_OK;
       cow__emu_op_complete(e, oh->value, r, NULL, s,
                            cow__emu_fault_delay(EMU_V2, "HcsCreateProcess"));
       *process = (HCS_PROCESS)ph->value;
@@ -833,9 +828,15 @@ static HRESULT process_verb(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR
     HRESULT r = inj;
     if (!EMU_FAILED(r)) {
       switch (verb) {
-      case P_TERMINATE: r = cow__emu_process_terminate(p); break;
-      case P_SIGNAL: r = cow__emu_process_signal(p, a); break;
-      case P_MODIFY: r = cow__emu_process_modify(p, a); break;
+      case P_TERMINATE:
+        r = cow__emu_process_terminate(p);
+        break;
+      case P_SIGNAL:
+        r = cow__emu_process_signal(p, a);
+        break;
+      case P_MODIFY:
+        r = cow__emu_process_modify(p, a);
+        break;
       case P_PROPERTIES:
         doc = cow__emu_process_status_json(p);
         r = doc ? COW__HR_S_OK : COW__HR_E_OUTOFMEMORY;
@@ -848,8 +849,7 @@ static HRESULT process_verb(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR
           oh->op->pid = (uint32_t)p->pid;
           for (int k = 0; k < 3; k++) {
             oh->op->pi_fd[k] = fds[k];
-            oh->op->pi_invalid[k] =
-                fds[k] < 0 && cow__emu_fault_flag(COW__EMU_FAULT_STDIO_INVALID);
+            oh->op->pi_invalid[k] = fds[k] < 0 && cow__emu_fault_flag(COW__EMU_FAULT_STDIO_INVALID);
           }
         }
         break;
@@ -902,8 +902,7 @@ static int process_done(struct emu_handle *h)
   return h->proc == NULL || h->proc->exited;
 }
 
-static HRESULT WINAPI emu_HcsWaitForProcessExit(HCS_PROCESS process, DWORD timeoutMs,
-                                                PWSTR *result)
+static HRESULT WINAPI emu_HcsWaitForProcessExit(HCS_PROCESS process, DWORD timeoutMs, PWSTR *result)
 {
   if (result != NULL)
     *result = NULL;

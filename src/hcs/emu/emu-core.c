@@ -25,8 +25,8 @@ static _Thread_local int t_dispatcher;
 /* Handle values: (generation << 20) | (slot + 1). A closed handle's value stays invalid
  * until the slot's generation wraps (4096 reuses), so stale handles are caught. */
 #define EMU_SLOT_BITS 20u
-#define EMU_SLOT_MAX ((1u << EMU_SLOT_BITS) - 2u)
-#define EMU_GEN_MASK 0xFFFu
+#define EMU_SLOT_MAX  ((1u << EMU_SLOT_BITS) - 2u)
+#define EMU_GEN_MASK  0xFFFu
 
 static void once_init(void)
 {
@@ -281,7 +281,7 @@ void cow__emu_idle_check(struct emu *e)
 
 void cow__emu_handle_close(struct emu *e, struct emu_handle *h)
 {
-  h->closed = 1; /* lookups fail from now on: no new callback can start */
+  h->closed = 1;                       /* lookups fail from now on: no new callback can start */
   pthread_cond_broadcast(&e->cv_done); /* wake waiters on this handle */
   /* Drain in-flight callbacks, except our own (closing from inside the callback). */
   while (h->in_cb > 0 && !(t_dispatcher && pthread_equal(h->cb_thread, pthread_self())))
@@ -333,8 +333,7 @@ void cow__emu_free_wstr(int api, PWSTR s)
   struct wstr_hdr *hd = (struct wstr_hdr *)(void *)s - 1;
   if (hd->magic != WSTR_LIVE || hd->api != (uint32_t)api) {
     cow__log(COW_LOG_ERROR, EMU_LOG, "string %p freed %s (v%d free_string)", (void *)s,
-             hd->magic == WSTR_DEAD ? "twice" : "through the wrong table or never allocated",
-             api);
+             hd->magic == WSTR_DEAD ? "twice" : "through the wrong table or never allocated", api);
 #ifndef NDEBUG
     abort(); /* on Windows this would corrupt the heap: make it loud */
 #else
@@ -360,8 +359,8 @@ char *cow__emu_result_error(HRESULT hr, const char *message)
 {
   if (cow__emu_fault_flag(COW__EMU_FAULT_NO_RESULT_DOC))
     return NULL;
-  return cow__emu_json_text(json_pack("{s:I, s:s}", "Error", (json_int_t)hr, "ErrorMessage",
-                                       message ? message : ""));
+  return cow__emu_json_text(
+      json_pack("{s:I, s:s}", "Error", (json_int_t)hr, "ErrorMessage", message ? message : ""));
 }
 
 char *cow__emu_json_text(json_t *j)

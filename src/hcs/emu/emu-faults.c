@@ -171,8 +171,7 @@ static int parse_item(char *item, cow__emu_fault_t *f)
     /* need: 1 required, -1 forbidden, 0 optional */
     if ((kinds[i].need_name == 1 && name == NULL) || (kinds[i].need_name == -1 && name != NULL))
       return -1;
-    if ((kinds[i].need_value == 1 && value == NULL) ||
-        (kinds[i].need_value == -1 && value != NULL))
+    if ((kinds[i].need_value == 1 && value == NULL) || (kinds[i].need_value == -1 && value != NULL))
       return -1;
     if (value != NULL && parse_u32(value, &v) != 0)
       return -1;

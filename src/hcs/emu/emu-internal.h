@@ -40,17 +40,17 @@ enum emu_ev_kind { EMU_EV_NONE, EMU_EV_JOB, EMU_EV_NOTIFY, EMU_EV_OP_DONE };
 struct emu_event {
   struct emu_event *next;
   uint64_t due_ns;
-  const void *key;       /* ordering key (the system), NULL = unordered */
+  const void *key; /* ordering key (the system), NULL = unordered */
   enum emu_ev_kind kind;
-  uintptr_t handle;      /* NOTIFY: target handle; OP_DONE: the operation handle */
-  uint32_t type;         /* NOTIFY: HCS_EVENT_TYPE (v2) or HCS_NOTIFICATIONS (v1) */
-  HRESULT status;        /* NOTIFY v1: notificationStatus */
-  char *data;            /* NOTIFY: UTF-8 JSON or NULL (owned) */
-  emu_job_fn job;        /* JOB */
+  uintptr_t handle;         /* NOTIFY: target handle; OP_DONE: the operation handle */
+  uint32_t type;            /* NOTIFY: HCS_EVENT_TYPE (v2) or HCS_NOTIFICATIONS (v1) */
+  HRESULT status;           /* NOTIFY v1: notificationStatus */
+  char *data;               /* NOTIFY: UTF-8 JSON or NULL (owned) */
+  emu_job_fn job;           /* JOB */
   struct emu_system *sys;   /* JOB: referenced system (emu_system_unref after) */
   struct emu_process *proc; /* JOB: process (owned by sys) */
-  uintptr_t op;          /* JOB: operation handle to complete, or 0 */
-  int arg;               /* JOB: job specific */
+  uintptr_t op;             /* JOB: operation handle to complete, or 0 */
+  int arg;                  /* JOB: job specific */
 };
 
 struct emu_op {
@@ -63,10 +63,10 @@ struct emu_op {
   char *doc;            /* UTF-8 result document or NULL */
   uintptr_t sys_handle; /* handle the operation was used on */
   uintptr_t proc_handle;
-  int have_pi;          /* CreateProcess / GetProcessInfo */
+  int have_pi; /* CreateProcess / GetProcessInfo */
   uint32_t pid;
-  int pi_fd[3];         /* handed over on the first ...AndProcessInfo, then -1 */
-  int pi_invalid[3];    /* report INVALID_HANDLE_VALUE for this unrequested stream */
+  int pi_fd[3];      /* handed over on the first ...AndProcessInfo, then -1 */
+  int pi_invalid[3]; /* report INVALID_HANDLE_VALUE for this unrequested stream */
 };
 
 struct emu_handle {
@@ -74,11 +74,11 @@ struct emu_handle {
   int api;
   uint32_t idx;
   uintptr_t value;
-  int refs;      /* 1 while open + 1 per in-flight use (callback, wait) */
+  int refs; /* 1 while open + 1 per in-flight use (callback, wait) */
   int closed;
-  struct emu_system *sys;   /* SYSTEM, PROCESS */
-  struct emu_process *proc; /* PROCESS */
-  struct emu_op *op;        /* OPERATION */
+  struct emu_system *sys;      /* SYSTEM, PROCESS */
+  struct emu_process *proc;    /* PROCESS */
+  struct emu_op *op;           /* OPERATION */
   struct emu_handle *obj_next; /* next handle on the same system/process */
   /* v2 event callback */
   HCS_EVENT_CALLBACK ev_cb;
@@ -105,32 +105,32 @@ struct emu_process {
   int reaped_status;
   uint32_t exit_code;
   int console;
-  int stdin_host;     /* emulator's copy of the caller's stdin end (socket), or -1 */
-  int console_master; /* emulator's copy of the pty master, or -1 */
+  int stdin_host;         /* emulator's copy of the caller's stdin end (socket), or -1 */
+  int console_master;     /* emulator's copy of the pty master, or -1 */
   int out_copy, err_copy; /* copies of the caller's read ends, for HcsGetProcessInfo */
-  char *image;        /* argv[0] */
+  char *image;            /* argv[0] */
   uint64_t start_ns;
   struct emu_handle *handles;
 };
 
 struct emu_system {
   struct emu_system *next;
-  int refs;       /* handles + jobs */
-  int listed;     /* in emu->systems (findable by id) */
+  int refs;   /* handles + jobs */
+  int listed; /* in emu->systems (findable by id) */
   char *id;
   char *owner;
   char *name;
-  int schema;     /* 1 or 2 */
+  int schema; /* 1 or 2 */
   int terminate_on_close;
   enum emu_sys_state state;
   int create_done;
-  int stopping;   /* 0, or the exit type being produced */
+  int stopping; /* 0, or the exit type being produced */
   enum emu_exit_type exit_type;
   HRESULT exit_status;
   int nhandles;
   struct emu_handle *handles;
   struct emu_process *procs;
-  uintptr_t *stop_ops;  /* v2 Shutdown/Terminate operations completed at stop */
+  uintptr_t *stop_ops; /* v2 Shutdown/Terminate operations completed at stop */
   size_t nstop_ops;
   uint64_t start_ns;
   int64_t start_wall; /* seconds since the epoch */
@@ -140,7 +140,7 @@ struct emu {
   pthread_t dispatcher, reaper;
   int quit;
   int disconnected;
-  int wake_fd;      /* eventfd waking the reaper */
+  int wake_fd;            /* eventfd waking the reaper */
   pthread_cond_t cv;      /* dispatcher wake-up (CLOCK_MONOTONIC) */
   pthread_cond_t cv_done; /* state changes: op done, callback returned, process exit */
   struct emu_event *q_head, *q_tail;
@@ -193,8 +193,8 @@ void cow__emu_post(struct emu *e, struct emu_event *ev, unsigned delay_ms);
 void cow__emu_notify(struct emu *e, struct emu_handle *h, const void *key, uint32_t type,
                      HRESULT status, const char *data, unsigned delay_ms);
 /* Complete an operation: record the result (doc copied) and queue its callback. */
-void cow__emu_op_complete(struct emu *e, uintptr_t op, HRESULT hr, const char *doc,
-                          const void *key, unsigned delay_ms);
+void cow__emu_op_complete(struct emu *e, uintptr_t op, HRESULT hr, const char *doc, const void *key,
+                          unsigned delay_ms);
 /* Move a handle's sticky notifications back to the head of the queue. */
 void cow__emu_flush_pending(struct emu *e, struct emu_handle *h);
 /* Simulate a service disconnect (hcs-api.md 6.6 item 24). */
@@ -216,8 +216,14 @@ void cow__emu_system_unref(struct emu *e, struct emu_system *s);
 void cow__emu_system_attach(struct emu *e, struct emu_system *s, struct emu_handle *h);
 void cow__emu_system_detach(struct emu *e, struct emu_handle *h);
 /* Lifecycle requests, run as jobs at their due time. `op` (v2) or v1 notification. */
-enum emu_sys_verb { EMU_VERB_CREATE, EMU_VERB_START, EMU_VERB_SHUTDOWN, EMU_VERB_TERMINATE,
-                    EMU_VERB_PAUSE, EMU_VERB_RESUME };
+enum emu_sys_verb {
+  EMU_VERB_CREATE,
+  EMU_VERB_START,
+  EMU_VERB_SHUTDOWN,
+  EMU_VERB_TERMINATE,
+  EMU_VERB_PAUSE,
+  EMU_VERB_RESUME
+};
 /* Synchronous state check for a verb: S_OK or the HRESULT the verb would fail with. */
 HRESULT cow__emu_system_check(struct emu_system *s, enum emu_sys_verb verb, int api);
 void cow__emu_system_job(struct emu_event *ev);

@@ -132,7 +132,8 @@ static HRESULT parse_params(json_t *j, struct spawn_req *r, const char **why)
   if (args != NULL && json_array_size(args) > 0) {
     size_t i;
     json_t *a;
-    json_array_foreach(args, i, a) {
+    json_array_foreach(args, i, a)
+    {
       if (!json_is_string(a)) {
         *why = "CommandArgs must be strings";
         return COW__HR_INVALID_JSON;
@@ -165,7 +166,8 @@ static HRESULT parse_params(json_t *j, struct spawn_req *r, const char **why)
   if (json_is_object(env)) {
     const char *k;
     json_t *v;
-    json_object_foreach(env, k, v) {
+    json_object_foreach(env, k, v)
+    {
       if (!json_is_string(v) || k[0] == '\0' || strchr(k, '=') != NULL) {
         *why = "Environment must map names to strings";
         return COW__HR_INVALID_JSON;
@@ -181,7 +183,8 @@ static HRESULT parse_params(json_t *j, struct spawn_req *r, const char **why)
   if (json_is_object(oci) && json_is_array(json_object_get(oci, "Env"))) {
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(oci, "Env"), i, a) {
+    json_array_foreach(json_object_get(oci, "Env"), i, a)
+    {
       const char *kv = json_string_value(a);
       if (kv == NULL || strchr(kv, '=') == NULL)
         continue;
@@ -588,8 +591,11 @@ static int signal_from_json(json_t *sig, int *out)
   static const struct {
     const char *name;
     int sig;
-  } map[] = {{"CtrlC", SIGINT},       {"CtrlBreak", SIGQUIT},      {"CtrlClose", SIGHUP},
-             {"CtrlLogOff", SIGHUP},  {"CtrlShutdown", SIGTERM}};
+  } map[] = {{"CtrlC", SIGINT},
+             {"CtrlBreak", SIGQUIT},
+             {"CtrlClose", SIGHUP},
+             {"CtrlLogOff", SIGHUP},
+             {"CtrlShutdown", SIGTERM}};
   const char *name = json_string_value(sig);
   for (size_t i = 0; name != NULL && i < sizeof(map) / sizeof(map[0]); i++)
     if (strcmp(name, map[i].name) == 0) {
@@ -655,8 +661,8 @@ HRESULT cow__emu_process_modify(struct emu_process *p, const char *settings)
                          (unsigned short)json_integer_value(ww), 0, 0};
     hr = ioctl(p->console_master, TIOCSWINSZ, &ws) == 0 ? COW__HR_S_OK : COW__HR_INVALID_STATE;
   } else if (strcmp(op, "CloseHandle") == 0) {
-    const char *which = json_string_value(json_object_get(json_object_get(j, "CloseHandle"),
-                                                          "Handle"));
+    const char *which =
+        json_string_value(json_object_get(json_object_get(j, "CloseHandle"), "Handle"));
     if (which == NULL) {
       hr = COW__HR_E_INVALIDARG;
       goto out;

@@ -25,14 +25,16 @@ static int read_stat(pid_t pid, struct pstat *ps)
   char *l = strchr(buf, '('), *r = strrchr(buf, ')');
   if (l == NULL || r == NULL || r < l)
     return -1;
-  size_t cl = (size_t)(r - l - 1) < sizeof(ps->comm) - 1 ? (size_t)(r - l - 1) : sizeof(ps->comm) - 1;
+  size_t cl =
+      (size_t)(r - l - 1) < sizeof(ps->comm) - 1 ? (size_t)(r - l - 1) : sizeof(ps->comm) - 1;
   memcpy(ps->comm, l + 1, cl);
   ps->comm[cl] = '\0';
   /* Fields after ")": 3 state ... 14 utime 15 stime ... 24 rss. */
   unsigned long long ut = 0, st = 0;
   long long rss = 0;
-  if (sscanf(r + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
-                    "%*u %*u %lld",
+  if (sscanf(r + 2,
+             "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d "
+             "%*u %*u %lld",
              &ut, &st, &rss) != 3)
     return -1;
   ps->utime = ut;
@@ -61,11 +63,10 @@ void cow__emu_procfs_process_list(struct emu_system *s, json_t *props)
     }
     json_array_append_new(
         list, json_pack("{s:I, s:s, s:I, s:I, s:I, s:I}", "ProcessId", (json_int_t)p->pid,
-                        "ImageName", ps.comm, "UserTime100ns",
-                        (json_int_t)ticks_to_100ns(ps.utime), "KernelTime100ns",
-                        (json_int_t)ticks_to_100ns(ps.stime), "MemoryWorkingSetPrivateBytes",
-                        (json_int_t)(ps.rss_pages * page), "MemoryCommitBytes",
-                        (json_int_t)(ps.rss_pages * page)));
+                        "ImageName", ps.comm, "UserTime100ns", (json_int_t)ticks_to_100ns(ps.utime),
+                        "KernelTime100ns", (json_int_t)ticks_to_100ns(ps.stime),
+                        "MemoryWorkingSetPrivateBytes", (json_int_t)(ps.rss_pages * page),
+                        "MemoryCommitBytes", (json_int_t)(ps.rss_pages * page)));
   }
   json_object_set_new(props, "ProcessList", list);
 }
@@ -87,13 +88,13 @@ void cow__emu_procfs_statistics(struct emu_system *s, json_t *props)
   strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
   strftime(start, sizeof(start), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t0, &tm));
   uint64_t up = s->start_ns ? (cow__emu_now_ns() - s->start_ns) / 100u : 0;
-  json_object_set_new(
-      props, "Statistics",
-      json_pack("{s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "Timestamp", now,
-                "ContainerStartTime", start, "Uptime100ns", (json_int_t)up, "Processor",
-                "TotalRuntime100ns", (json_int_t)ticks_to_100ns(ut + st), "RuntimeUser100ns",
-                (json_int_t)ticks_to_100ns(ut), "RuntimeKernel100ns",
-                (json_int_t)ticks_to_100ns(st), "Memory", "MemoryUsageCommitBytes",
-                (json_int_t)rss, "MemoryUsageCommitPeakBytes", (json_int_t)rss,
-                "MemoryUsagePrivateWorkingSetBytes", (json_int_t)rss));
+  json_object_set_new(props, "Statistics",
+                      json_pack("{s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}",
+                                "Timestamp", now, "ContainerStartTime", start, "Uptime100ns",
+                                (json_int_t)up, "Processor", "TotalRuntime100ns",
+                                (json_int_t)ticks_to_100ns(ut + st), "RuntimeUser100ns",
+                                (json_int_t)ticks_to_100ns(ut), "RuntimeKernel100ns",
+                                (json_int_t)ticks_to_100ns(st), "Memory", "MemoryUsageCommitBytes",
+                                (json_int_t)rss, "MemoryUsageCommitPeakBytes", (json_int_t)rss,
+                                "MemoryUsagePrivateWorkingSetBytes", (json_int_t)rss));
 }

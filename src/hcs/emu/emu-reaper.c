@@ -82,8 +82,7 @@ void *cow__emu_reaper_main(void *arg)
           goto rescan;
         } else if (w < 0 && errno == ECHILD) {
           /* Reaped behind our back (SIGCHLD ignored by the host program?). */
-          cow__log(COW_LOG_WARN, EMU_LOG, "pid %d vanished; reporting exit code -1",
-                   (int)p->pid);
+          cow__log(COW_LOG_WARN, EMU_LOG, "pid %d vanished; reporting exit code -1", (int)p->pid);
           cow__emu_process_exited(e, p, -1);
           goto rescan;
         }

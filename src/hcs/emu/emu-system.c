@@ -231,8 +231,8 @@ void cow__emu_system_job_unexpected(struct emu_event *ev)
   ev->kind = EMU_EV_NONE;
 }
 
-static void post_system_job(struct emu *e, struct emu_system *s, emu_job_fn fn,
-                            const void *key, unsigned ms)
+static void post_system_job(struct emu *e, struct emu_system *s, emu_job_fn fn, const void *key,
+                            unsigned ms)
 {
   struct emu_event *ev = cow__emu_event_new(EMU_EV_JOB, key);
   if (ev == NULL)
@@ -317,7 +317,8 @@ void cow__emu_system_job(struct emu_event *ev)
       s->start_ns = cow__emu_now_ns();
       s->start_wall = (int64_t)time(NULL);
       if (cow__emu_fault_exit_unexpected(s->id, &ms))
-        post_system_job(e, s, cow__emu_system_job_unexpected, NULL, ms); /* unordered, like a timer */
+        post_system_job(e, s, cow__emu_system_job_unexpected, NULL,
+                        ms); /* unordered, like a timer */
       break;
     case EMU_VERB_SHUTDOWN:
     case EMU_VERB_TERMINATE:
@@ -354,11 +355,20 @@ void cow__emu_system_job(struct emu_event *ev)
    * their completion is SystemExited). */
   uint32_t type = 0;
   switch (verb) {
-  case EMU_VERB_CREATE: type = HcsNotificationSystemCreateCompleted; break;
-  case EMU_VERB_START: type = HcsNotificationSystemStartCompleted; break;
-  case EMU_VERB_PAUSE: type = HcsNotificationSystemPauseCompleted; break;
-  case EMU_VERB_RESUME: type = HcsNotificationSystemResumeCompleted; break;
-  default: return;
+  case EMU_VERB_CREATE:
+    type = HcsNotificationSystemCreateCompleted;
+    break;
+  case EMU_VERB_START:
+    type = HcsNotificationSystemStartCompleted;
+    break;
+  case EMU_VERB_PAUSE:
+    type = HcsNotificationSystemPauseCompleted;
+    break;
+  case EMU_VERB_RESUME:
+    type = HcsNotificationSystemResumeCompleted;
+    break;
+  default:
+    return;
   }
   struct emu_handle *h = cow__emu_handle_lookup(e, ev->handle, EMU_H_SYSTEM, EMU_V1);
   if (h != NULL) {
@@ -373,10 +383,14 @@ void cow__emu_system_job(struct emu_event *ev)
 static const char *state_name(enum emu_sys_state st)
 {
   switch (st) {
-  case EMU_SYS_CREATED: return "Created";
-  case EMU_SYS_RUNNING: return "Running";
-  case EMU_SYS_PAUSED: return "Paused";
-  case EMU_SYS_STOPPED: return "Stopped";
+  case EMU_SYS_CREATED:
+    return "Created";
+  case EMU_SYS_RUNNING:
+    return "Running";
+  case EMU_SYS_PAUSED:
+    return "Paused";
+  case EMU_SYS_STOPPED:
+    return "Stopped";
   }
   return "Unknown";
 }
@@ -384,10 +398,14 @@ static const char *state_name(enum emu_sys_state st)
 static const char *exit_type_name(enum emu_exit_type t)
 {
   switch (t) {
-  case EMU_EXIT_GRACEFUL: return "GracefulExit";
-  case EMU_EXIT_FORCED: return "ForcedExit";
-  case EMU_EXIT_UNEXPECTED: return "UnexpectedExit";
-  case EMU_EXIT_NONE: break;
+  case EMU_EXIT_GRACEFUL:
+    return "GracefulExit";
+  case EMU_EXIT_FORCED:
+    return "ForcedExit";
+  case EMU_EXIT_UNEXPECTED:
+    return "UnexpectedExit";
+  case EMU_EXIT_NONE:
+    break;
   }
   return "None";
 }
@@ -415,9 +433,8 @@ HRESULT cow__emu_system_properties(struct emu_system *s, const char *query, char
     }
   }
   json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "Id", s->id, "SystemType",
-                        "Container", "RuntimeOsType", "Linux", "Owner", s->owner, "Name",
-                        s->name, "State", state_name(s->state), "Stopped",
-                        s->state == EMU_SYS_STOPPED);
+                        "Container", "RuntimeOsType", "Linux", "Owner", s->owner, "Name", s->name,
+                        "State", state_name(s->state), "Stopped", s->state == EMU_SYS_STOPPED);
   if (p == NULL) {
     json_decref(q);
     return COW__HR_E_OUTOFMEMORY;
@@ -426,7 +443,8 @@ HRESULT cow__emu_system_properties(struct emu_system *s, const char *query, char
     json_object_set_new(p, "ExitType", json_string(exit_type_name(s->exit_type)));
   size_t i;
   json_t *t;
-  json_array_foreach(types, i, t) {
+  json_array_foreach(types, i, t)
+  {
     const char *name = json_string_value(t);
     if (name == NULL)
       continue;
@@ -449,7 +467,7 @@ HRESULT cow__emu_validate_modify(const char *json)
     return COW__HR_INVALID_JSON;
   json_t *j = json_loads(json, 0, NULL);
   int ok = json_is_object(j) &&
-           (json_is_string(json_object_get(j, "ResourcePath")) ||   /* schema2 */
+           (json_is_string(json_object_get(j, "ResourcePath")) ||  /* schema2 */
             json_is_string(json_object_get(j, "ResourceType"))) && /* schema1 */
            json_is_string(json_object_get(j, "RequestType"));
   json_decref(j);
@@ -463,8 +481,8 @@ static int query_match(json_t *q, const char *key, const char *value)
     return 1;
   size_t i;
   json_t *v;
-  json_array_foreach(arr, i, v) if (json_is_string(v) && strcmp(json_string_value(v), value) == 0)
-    return 1;
+  json_array_foreach(arr, i,
+                     v) if (json_is_string(v) && strcmp(json_string_value(v), value) == 0) return 1;
   return 0;
 }
 

@@ -10,7 +10,7 @@
 #include "core/log.h"
 #include "hcs/emu/emu-internal.h"
 
-#define LOCK() pthread_mutex_lock(&cow__emu_lock)
+#define LOCK()   pthread_mutex_lock(&cow__emu_lock)
 #define UNLOCK() pthread_mutex_unlock(&cow__emu_lock)
 
 static void WINAPI v1_free_string(PWSTR s)
@@ -66,8 +66,8 @@ static struct emu_handle *proc_lookup(struct emu *e, HCS_PROCESS p)
 }
 
 /* Queue a lifecycle job; returns pending, or S_OK when it ran inline (v1-sync). */
-static HRESULT post_verb(struct emu *e, struct emu_handle *h, enum emu_sys_verb verb,
-                         HRESULT soft, const char *name)
+static HRESULT post_verb(struct emu *e, struct emu_handle *h, enum emu_sys_verb verb, HRESULT soft,
+                         const char *name)
 {
   int sync = cow__emu_fault_flag(COW__EMU_FAULT_V1_SYNC) &&
              (verb == EMU_VERB_CREATE || verb == EMU_VERB_START) && !EMU_FAILED(soft);
@@ -162,8 +162,7 @@ static HRESULT WINAPI emu_HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration
   return hr;
 }
 
-static HRESULT WINAPI emu_HcsOpenComputeSystem(PCWSTR id, HCS_SYSTEM *computeSystem,
-                                               PWSTR *result)
+static HRESULT WINAPI emu_HcsOpenComputeSystem(PCWSTR id, HCS_SYSTEM *computeSystem, PWSTR *result)
 {
   out_null(result);
   if (computeSystem == NULL)
@@ -299,8 +298,7 @@ static HRESULT WINAPI emu_HcsGetComputeSystemProperties(HCS_SYSTEM cs, PCWSTR pr
   return v1_done(hr, result, "query failed");
 }
 
-static HRESULT WINAPI emu_HcsModifyComputeSystem(HCS_SYSTEM cs, PCWSTR configuration,
-                                                 PWSTR *result)
+static HRESULT WINAPI emu_HcsModifyComputeSystem(HCS_SYSTEM cs, PCWSTR configuration, PWSTR *result)
 {
   out_null(result);
   LOCK();
@@ -344,7 +342,7 @@ static HRESULT register_cb(uintptr_t target, enum emu_kind kind, HCS_NOTIFICATIO
     r->target = h->value;
     h->registration = r->value;
     h->nt_cb = cb;
-    h->nt_ctx = context; /* opaque: never dereferenced */
+    h->nt_ctx = context;          /* opaque: never dereferenced */
     cow__emu_flush_pending(e, h); /* sticky notifications (hcs-api.md 2.2) */
     *out = (HCS_CALLBACK)r->value;
   }
@@ -368,7 +366,8 @@ static HRESULT unregister_cb(HCS_CALLBACK handle)
     h->registration = 0;
     /* Wait for in-flight callbacks, unless we are inside one (hcs-api.md 6.2 item 9). */
     h->refs++;
-    while (h->in_cb > 0 && !(cow__emu_on_dispatcher() && pthread_equal(h->cb_thread, pthread_self())))
+    while (h->in_cb > 0 &&
+           !(cow__emu_on_dispatcher() && pthread_equal(h->cb_thread, pthread_self())))
       pthread_cond_wait(&e->cv_done, &cow__emu_lock);
     cow__emu_handle_unref(e, h);
   }
@@ -505,9 +504,15 @@ static HRESULT process_verb(HCS_PROCESS process, PCWSTR arg, HCS_PROCESS_INFORMA
   struct emu_process *p = h->proc;
   if (!EMU_FAILED(hr)) {
     switch (verb) {
-    case P_TERMINATE: hr = cow__emu_process_terminate(p); break;
-    case P_SIGNAL: hr = cow__emu_process_signal(p, a); break;
-    case P_MODIFY: hr = cow__emu_process_modify(p, a); break;
+    case P_TERMINATE:
+      hr = cow__emu_process_terminate(p);
+      break;
+    case P_SIGNAL:
+      hr = cow__emu_process_signal(p, a);
+      break;
+    case P_MODIFY:
+      hr = cow__emu_process_modify(p, a);
+      break;
     case P_PROPERTIES:
       /* Keeps working after exit: hcsshim v1 reads the exit code here. */
       doc = cow__emu_process_status_json(p);
@@ -589,9 +594,8 @@ static HRESULT WINAPI emu_HcsGetServiceProperties(PCWSTR propertyQuery, PWSTR *p
   HRESULT hr = cow__emu_arg_utf8(propertyQuery, &q);
   cow__free(q);
   if (!EMU_FAILED(hr) &&
-      (*properties = cow__emu_wstr(
-           EMU_V1, "{\"SupportedSchemaVersions\":[{\"Major\":1,\"Minor\":0},{\"Major\":2,\"Minor\":1}]}")) ==
-          NULL)
+      (*properties = cow__emu_wstr(EMU_V1, "{\"SupportedSchemaVersions\":[{\"Major\":1,\"Minor\":0}"
+                                           ",{\"Major\":2,\"Minor\":1}]}")) == NULL)
     hr = COW__HR_E_OUTOFMEMORY;
   return v1_done(hr, result, "service query failed");
 }

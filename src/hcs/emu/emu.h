@@ -91,12 +91,12 @@ typedef enum cow__emu_fault_kind {
 
 typedef struct cow__emu_fault {
   cow__emu_fault_kind_t kind;
-  int api;               /* 0 = both tables, 1 = vmcompute, 2 = computecore */
+  int api;                 /* 0 = both tables, 1 = vmcompute, 2 = computecore */
   const char *export_name; /* FAIL/REJECT/DELAY/DISCONNECT; "*" = any (DELAY) */
-  unsigned nth;          /* FAIL/REJECT: 1-based call number, 0 = every call */
-  int32_t hr;            /* FAIL/REJECT/LAST_WAIT_RESULT */
-  unsigned ms;           /* DELAY, EXIT_UNEXPECTED, SHUTDOWN_GRACE */
-  const char *system_id; /* EXIT_UNEXPECTED: NULL = every system */
+  unsigned nth;            /* FAIL/REJECT: 1-based call number, 0 = every call */
+  int32_t hr;              /* FAIL/REJECT/LAST_WAIT_RESULT */
+  unsigned ms;             /* DELAY, EXIT_UNEXPECTED, SHUTDOWN_GRACE */
+  const char *system_id;   /* EXIT_UNEXPECTED: NULL = every system */
 } cow__emu_fault_t;
 
 /* Add a fault (strings copied). COW_EINVAL, COW_ENOMEM. Thread: any. */

@@ -64,8 +64,8 @@ static void terminate_quietly(cow_container_t *c)
 
 /* ---- create / open ---- */
 
-static void create_failed(cow_container_t *c, cow_op_t *op, int code, HRESULT hr,
-                          const char *doc, const char *why)
+static void create_failed(cow_container_t *c, cow_op_t *op, int code, HRESULT hr, const char *doc,
+                          const char *why)
 {
   struct cow__hcs1_system *s = sys_of(c);
   cow_error_t err = COW_ERROR_INIT;
@@ -119,8 +119,8 @@ static void after_cached_properties(struct cow__hcs1_work *w)
 static void created(cow_container_t *c, cow_op_t *op)
 {
   struct cow__hcs1_system *s = sys_of(c);
-  struct cow__hcs1_work *w = cow__hcs1_work_new(c, COW__HCS_CTX_SYSTEM, op, s->api,
-                                                run_properties, after_cached_properties);
+  struct cow__hcs1_work *w = cow__hcs1_work_new(c, COW__HCS_CTX_SYSTEM, op, s->api, run_properties,
+                                                after_cached_properties);
   int rc = w ? 0 : COW_ENOMEM;
   if (w != NULL) {
     w->sys = s->h;

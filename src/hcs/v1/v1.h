@@ -92,7 +92,6 @@ int cow__hcs1_system_new(struct uv_loop_s *loop, const struct cow__vmcompute_api
                          cow_container_t **out, cow_container_cb cb, void *data);
 
 extern const struct cow_process_ops cow__hcs1_process_ops;
-int cow__hcs1_create_process(cow_host_t *host, cow_process_t *p, const char *config,
-                             cow_op_t *op);
+int cow__hcs1_create_process(cow_host_t *host, cow_process_t *p, const char *config, cow_op_t *op);
 
 #endif

@@ -64,10 +64,9 @@ static void work_after(uv_work_t *req, int status)
 
 int cow__hcs1_work_queue(struct cow__hcs1_work *w)
 {
-  uv_loop_t *loop =
-      w->kind == COW__HCS_CTX_SYSTEM
-          ? ((struct cow__hcs1_system *)cow_container_priv(w->owner))->loop
-          : cow_process_loop(w->owner);
+  uv_loop_t *loop = w->kind == COW__HCS_CTX_SYSTEM
+                        ? ((struct cow__hcs1_system *)cow_container_priv(w->owner))->loop
+                        : cow_process_loop(w->owner);
   w->req.data = w;
   int rc = uv_queue_work(loop, &w->req, work_run, work_after);
   if (rc != 0) {

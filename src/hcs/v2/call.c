@@ -35,8 +35,7 @@ static void owner_unref(void *owner, unsigned kind)
 
 static uint64_t owner_id(void *owner, unsigned kind)
 {
-  return kind == COW__HCS_CTX_SYSTEM ? cow_container_event_id(owner)
-                                     : cow_process_event_id(owner);
+  return kind == COW__HCS_CTX_SYSTEM ? cow_container_event_id(owner) : cow_process_event_id(owner);
 }
 
 /* ---- DLL threads ---- */
@@ -117,8 +116,7 @@ struct cow__hcs2_call *cow__hcs2_call_new(void *owner, unsigned kind, cow_op_t *
   struct cow__hcs2_call *call = cow__calloc(1, sizeof *call);
   if (call == NULL)
     return NULL;
-  call->op = base->api->HcsCreateOperation(cow__hcs_ctx(owner_id(owner, kind), kind),
-                                           op_completed);
+  call->op = base->api->HcsCreateOperation(cow__hcs_ctx(owner_id(owner, kind), kind), op_completed);
   if (call->op == NULL) {
     cow__free(call);
     return NULL;

@@ -121,7 +121,8 @@ int cow__hcs2_create_process(cow_host_t *host, cow_process_t *p, const char *con
   pp->tty = tty != 0;
   pp->os = s->st.os;
   pp->sys_id = cow__strdup(cow_container_id(c));
-  struct cow__hcs2_call *call = pp->sys_id ? cow__hcs2_call_new(p, COW__HCS_CTX_PROCESS, op, create_done) : NULL;
+  struct cow__hcs2_call *call =
+      pp->sys_id ? cow__hcs2_call_new(p, COW__HCS_CTX_PROCESS, op, create_done) : NULL;
   if (call == NULL) {
     cow__free(wdoc);
     return COW_ENOMEM;
@@ -219,8 +220,7 @@ static void signal_done(struct cow__hcs2_call *call, HRESULT hr, const char *doc
   else if (cow__hcs_signal_gone(hr)) {
     cow_process_expect_exit(call->owner, COW__HCS_GONE_GRACE_MS, NULL);
     cow_op_complete(call->cop, COW_ESRCH, NULL); /* not delivered: the process is gone */
-  }
-  else
+  } else
     fail_hr(call->cop, hr, doc);
 }
 

@@ -39,8 +39,7 @@ static void terminate_quietly(struct cow__hcs2_system *s)
   char *doc = NULL;
   HRESULT hr = cow__hcs2_submit(s->base.api, issue_terminate, s->h, &doc);
   if (hr < 0 && !cow__hcs_stop_tolerated(hr))
-    cow__log(COW_LOG_WARN, "hcs2", "terminate after a failed create: HRESULT 0x%08X",
-             (unsigned)hr);
+    cow__log(COW_LOG_WARN, "hcs2", "terminate after a failed create: HRESULT 0x%08X", (unsigned)hr);
   cow__free(doc);
 }
 
@@ -48,8 +47,7 @@ static void terminate_quietly(struct cow__hcs2_system *s)
 
 /* Creation failed (or was given up): hcsshim terminates and closes what exists, and the
  * container's waiters are released with the reason. */
-static void create_failed(cow_container_t *c, cow_op_t *op, HRESULT hr, const char *doc,
-                          int code)
+static void create_failed(cow_container_t *c, cow_op_t *op, HRESULT hr, const char *doc, int code)
 {
   struct cow__hcs2_system *s = sys_of(c);
   cow_error_t err = COW_ERROR_INIT;
@@ -102,7 +100,8 @@ static void after_created(cow_container_t *c, cow_op_t *op)
     create_failed(c, op, hr, NULL, 0);
     return;
   }
-  struct cow__hcs2_call *call = cow__hcs2_call_new(c, COW__HCS_CTX_SYSTEM, op, cached_properties_done);
+  struct cow__hcs2_call *call =
+      cow__hcs2_call_new(c, COW__HCS_CTX_SYSTEM, op, cached_properties_done);
   if (call == NULL) {
     create_failed(c, op, 0, NULL, COW_ENOMEM);
     return;

@@ -27,9 +27,9 @@ struct cow__hcs2_call {
   unsigned kind; /* COW__HCS_CTX_SYSTEM / _PROCESS */
   cow_op_t *cop; /* the consumer's op this call serves, or NULL */
   cow__hcs2_done_fn done;
-  int with_pi;   /* read the result with ...AndProcessInfo */
+  int with_pi; /* read the result with ...AndProcessInfo */
   HCS_PROCESS_INFORMATION pi;
-  HCS_SYSTEM tmp_sys;   /* second handles of a kill, closed with the call */
+  HCS_SYSTEM tmp_sys; /* second handles of a kill, closed with the call */
   HCS_PROCESS tmp_proc;
 };
 
@@ -75,7 +75,6 @@ int cow__hcs2_system_new(struct uv_loop_s *loop, const struct cow__computecore_a
 
 /* ---- process.c ---- */
 extern const struct cow_process_ops cow__hcs2_process_ops;
-int cow__hcs2_create_process(cow_host_t *host, cow_process_t *p, const char *config,
-                             cow_op_t *op);
+int cow__hcs2_create_process(cow_host_t *host, cow_process_t *p, const char *config, cow_op_t *op);
 
 #endif
