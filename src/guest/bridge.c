@@ -350,8 +350,7 @@ int cow__bridge_call(cow__bridge_t *b, uint32_t type, const json_t *body, int ti
   }
   if (cow__log_enabled(COW_LOG_DEBUG)) {
     char *text = cow__proto_log_text(body);
-    cow__log(COW_LOG_DEBUG, "guest", "-> %s id %" PRIu64 " %s", name, b->next_id,
-             text ? text : "");
+    cow__log(COW_LOG_DEBUG, "guest", "-> %s id %" PRIu64 " %s", name, b->next_id, text ? text : "");
     cow__free(text);
   }
   cow__free(payload);

@@ -11,7 +11,7 @@
 #include "core/log.h"
 #include "guest/guest.h"
 
-#define DEFAULT_RPC_TIMEOUT_MS 300000u    /* hcsshim bridgeFailureTimeout */
+#define DEFAULT_RPC_TIMEOUT_MS     300000u /* hcsshim bridgeFailureTimeout */
 #define DEFAULT_CONNECT_TIMEOUT_MS 120000u /* hcsshim GCSConnectionTimeout */
 
 void cow_guest_options_init(cow_guest_options_t *opts)
@@ -49,9 +49,8 @@ static void call_done(void *ctx, int status, const struct cow__proto_resp *resp,
 }
 
 int cow__guest_call(struct cow__guest_conn *conn, cow__list *list, uint32_t type,
-                    const json_t *body, int timed, cow_op_t *op, void *owner,
-                    const char *object_id, cow__guest_call_fn fn, struct cow__guest_call **out,
-                    cow_error_t *err)
+                    const json_t *body, int timed, cow_op_t *op, void *owner, const char *object_id,
+                    cow__guest_call_fn fn, struct cow__guest_call **out, cow_error_t *err)
 {
   if (out)
     *out = NULL;
@@ -241,8 +240,7 @@ static void send_host_message(struct cow__guest_conn *conn, uint32_t type)
   int rc = body ? 0 : COW_ENOMEM;
   if (rc == 0) {
     rc = cow__guest_call(conn, &conn->calls, type, body, 1, NULL, conn, NULL,
-                         type == COW__MSG_CREATE ? host_create_done : host_start_done, NULL,
-                         &err);
+                         type == COW__MSG_CREATE ? host_create_done : host_start_done, NULL, &err);
   }
   json_decref(body);
   if (rc != 0)
@@ -269,8 +267,8 @@ static int str_ieq(const char *a, const char *b)
   return *a == *b;
 }
 
-static void negotiated(struct cow__guest_call *call, int status,
-                       const struct cow__proto_resp *resp, const cow_error_t *err)
+static void negotiated(struct cow__guest_call *call, int status, const struct cow__proto_resp *resp,
+                       const cow_error_t *err)
 {
   struct cow__guest_conn *conn = call->owner;
   if (connect_failed(conn, status, resp, err))
@@ -338,8 +336,8 @@ static void on_notification(cow__bridge_t *b, const cow__frame_t *f)
   if (gc == NULL) {
     /* Closed handles, containers of a previous host: hcsshim dies here; we drop it with a
      * log line (gcs-protocol §9.6 lists legitimate causes). */
-    cow__log(COW_LOG_WARN, "guest", "notification %s for unknown container \"%s\" dropped",
-             n.type, n.container_id);
+    cow__log(COW_LOG_WARN, "guest", "notification %s for unknown container \"%s\" dropped", n.type,
+             n.container_id);
   } else {
     cow__guest_container_notify(gc, &n);
   }
@@ -474,12 +472,12 @@ static int conn_new(cow_host_t **out, uv_loop_t *loop, const cow_guest_options_t
   uint64_t rpc = opts && opts->rpc_timeout_ms ? opts->rpc_timeout_ms : DEFAULT_RPC_TIMEOUT_MS;
   cow__bridge_init(&conn->bridge, loop, rpc);
   conn->bridge.data = conn;
-  conn->next_port = opts && opts->first_stdio_port ? opts->first_stdio_port
-                                                   : COW_GUEST_FIRST_STDIO_PORT;
+  conn->next_port =
+      opts && opts->first_stdio_port ? opts->first_stdio_port : COW_GUEST_FIRST_STDIO_PORT;
   conn->max_message_size =
       opts && opts->max_message_size ? opts->max_message_size : COW__FRAME_MAX_SIZE;
-  conn->connect_timeout_ms = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
-                                                              : DEFAULT_CONNECT_TIMEOUT_MS;
+  conn->connect_timeout_ms =
+      opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
   if (opts && opts->transport) {
     conn->transport = opts->transport;
     cow__transport_ref(conn->transport);
@@ -827,8 +825,8 @@ int cow_guest_dump_stacks(cow_host_t *host, cow_guest_text_cb cb, void *data)
   }
   cow_error_t err = COW_ERROR_INIT;
   struct cow__guest_call *call;
-  rc = cow__guest_call(c, &c->calls, COW__MSG_DUMP_STACKS, body, 1, op, c, NULL, stacks_done,
-                       &call, &err);
+  rc = cow__guest_call(c, &c->calls, COW__MSG_DUMP_STACKS, body, 1, op, c, NULL, stacks_done, &call,
+                       &err);
   json_decref(body);
   if (rc != 0)
     cow_op_complete(op, rc, &err);

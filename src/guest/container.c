@@ -10,8 +10,7 @@
 #include "core/log.h"
 #include "guest/guest.h"
 
-struct cow__guest_container *cow__guest_find_container(struct cow__guest_conn *conn,
-                                                       const char *id)
+struct cow__guest_container *cow__guest_find_container(struct cow__guest_conn *conn, const char *id)
 {
   for (cow__list *n = conn->containers.next; n != &conn->containers; n = n->next) {
     struct cow__guest_container *gc = cow__container_of(n, struct cow__guest_container, link);
@@ -229,8 +228,8 @@ static int request(cow_container_t *c, uint32_t type, json_t *body, cow_op_t *op
   cow_error_t err = COW_ERROR_INIT;
   int rc = body ? cow__guest_check_ready(gc->conn, cow_op_name(op), &err) : COW_ENOMEM;
   if (rc == 0)
-    rc = cow__guest_call(gc->conn, &gc->calls, type, body, 1, op, gc, cow_container_id(c), fn,
-                         NULL, &err);
+    rc = cow__guest_call(gc->conn, &gc->calls, type, body, 1, op, gc, cow_container_id(c), fn, NULL,
+                         &err);
   json_decref(body);
   cow_error_clear(&err);
   return rc;

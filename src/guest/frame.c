@@ -8,26 +8,27 @@
 #include "core/error.h"
 
 static const char *const rpc_names[] = {
-  /* message id 1..15 in the ComputeSystem category */
-  NULL,
-  "Create",
-  "Start",
-  "ShutdownGraceful",
-  "ShutdownForced",
-  "ExecuteProcess",
-  "WaitForProcess",
-  "SignalProcess",
-  "ResizeConsole",
-  "GetProperties",
-  "ModifySettings",
-  "NegotiateProtocol",
-  "DumpStacks",
-  "DeleteContainerState",
-  "UpdateContainer",
-  "LifecycleNotification",
+    /* message id 1..15 in the ComputeSystem category */
+    NULL,
+    "Create",
+    "Start",
+    "ShutdownGraceful",
+    "ShutdownForced",
+    "ExecuteProcess",
+    "WaitForProcess",
+    "SignalProcess",
+    "ResizeConsole",
+    "GetProperties",
+    "ModifySettings",
+    "NegotiateProtocol",
+    "DumpStacks",
+    "DeleteContainerState",
+    "UpdateContainer",
+    "LifecycleNotification",
 };
 
-const char *cow__frame_rpc_name(uint32_t type) {
+const char *cow__frame_rpc_name(uint32_t type)
+{
   uint32_t code = type & ~COW__FRAME_KIND_MASK;
   uint32_t kind = cow__frame_kind(type);
   if (kind == COW__FRAME_KIND_NOTIFICATION)
@@ -45,16 +46,25 @@ const char *cow__frame_rpc_name(uint32_t type) {
   return NULL;
 }
 
-char *cow__frame_type_name(uint32_t type, char *buf, size_t len) {
+char *cow__frame_type_name(uint32_t type, char *buf, size_t len)
+{
   const char *kind;
   const char *rpc;
   if (!buf || len == 0)
     return buf;
   switch (cow__frame_kind(type)) {
-  case COW__FRAME_KIND_REQUEST: kind = "Request"; break;
-  case COW__FRAME_KIND_RESPONSE: kind = "Response"; break;
-  case COW__FRAME_KIND_NOTIFICATION: kind = "Notification"; break;
-  default: snprintf(buf, len, "Unknown(0x%08x)", (unsigned)type); return buf;
+  case COW__FRAME_KIND_REQUEST:
+    kind = "Request";
+    break;
+  case COW__FRAME_KIND_RESPONSE:
+    kind = "Response";
+    break;
+  case COW__FRAME_KIND_NOTIFICATION:
+    kind = "Notification";
+    break;
+  default:
+    snprintf(buf, len, "Unknown(0x%08x)", (unsigned)type);
+    return buf;
   }
   rpc = cow__frame_rpc_name(type);
   if (rpc)
@@ -64,31 +74,36 @@ char *cow__frame_type_name(uint32_t type, char *buf, size_t len) {
   return buf;
 }
 
-static void put_le32(uint8_t *p, uint32_t v) {
+static void put_le32(uint8_t *p, uint32_t v)
+{
   p[0] = (uint8_t)v;
   p[1] = (uint8_t)(v >> 8);
   p[2] = (uint8_t)(v >> 16);
   p[3] = (uint8_t)(v >> 24);
 }
 
-static uint32_t get_le32(const uint8_t *p) {
+static uint32_t get_le32(const uint8_t *p)
+{
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-void cow__frame_header_encode(const cow__frame_header_t *hdr, uint8_t out[16]) {
+void cow__frame_header_encode(const cow__frame_header_t *hdr, uint8_t out[16])
+{
   put_le32(out, hdr->type);
   put_le32(out + 4, hdr->size);
   put_le32(out + 8, (uint32_t)hdr->id);
   put_le32(out + 12, (uint32_t)(hdr->id >> 32));
 }
 
-void cow__frame_header_decode(const uint8_t in[16], cow__frame_header_t *hdr) {
+void cow__frame_header_decode(const uint8_t in[16], cow__frame_header_t *hdr)
+{
   hdr->type = get_le32(in);
   hdr->size = get_le32(in + 4);
   hdr->id = (uint64_t)get_le32(in + 8) | (uint64_t)get_le32(in + 12) << 32;
 }
 
-int cow__frame_header_check(const cow__frame_header_t *hdr, uint32_t max_size, cow_error_t *err) {
+int cow__frame_header_check(const cow__frame_header_t *hdr, uint32_t max_size, cow_error_t *err)
+{
   char name[48];
   if (max_size == 0)
     max_size = COW__FRAME_MAX_SIZE;
@@ -107,7 +122,8 @@ int cow__frame_header_check(const cow__frame_header_t *hdr, uint32_t max_size, c
 }
 
 int cow__frame_build(uint32_t type, uint64_t id, const void *payload, size_t payload_len,
-                     uint8_t **out, size_t *out_len, cow_error_t *err) {
+                     uint8_t **out, size_t *out_len, cow_error_t *err)
+{
   cow__frame_header_t hdr;
   uint8_t *buf;
   if (!out || !out_len || (payload_len && !payload))
@@ -132,30 +148,35 @@ int cow__frame_build(uint32_t type, uint64_t id, const void *payload, size_t pay
   return 0;
 }
 
-void cow__frame_release(cow__frame_t *frame) {
+void cow__frame_release(cow__frame_t *frame)
+{
   if (!frame)
     return;
   cow__free(frame->payload);
   memset(frame, 0, sizeof *frame);
 }
 
-void cow__frame_decoder_init(cow__frame_decoder_t *dec, uint32_t max_size) {
+void cow__frame_decoder_init(cow__frame_decoder_t *dec, uint32_t max_size)
+{
   memset(dec, 0, sizeof *dec);
   dec->max_size = max_size ? max_size : COW__FRAME_MAX_SIZE;
 }
 
-void cow__frame_decoder_reset(cow__frame_decoder_t *dec) {
+void cow__frame_decoder_reset(cow__frame_decoder_t *dec)
+{
   uint32_t max = dec->max_size;
   cow__free(dec->payload);
   cow__frame_decoder_init(dec, max);
 }
 
-size_t cow__frame_decoder_pending(const cow__frame_decoder_t *dec) {
+size_t cow__frame_decoder_pending(const cow__frame_decoder_t *dec)
+{
   return dec->hdr_have + dec->payload_have;
 }
 
 int cow__frame_decoder_feed(cow__frame_decoder_t *dec, const uint8_t *data, size_t len,
-                            size_t *consumed, cow__frame_t *out, cow_error_t *err) {
+                            size_t *consumed, cow__frame_t *out, cow_error_t *err)
+{
   size_t used = 0;
   size_t body;
   int rc;
@@ -220,7 +241,8 @@ int cow__frame_decoder_feed(cow__frame_decoder_t *dec, const uint8_t *data, size
   return 1;
 }
 
-int cow__frame_decoder_finish(const cow__frame_decoder_t *dec, cow_error_t *err) {
+int cow__frame_decoder_finish(const cow__frame_decoder_t *dec, cow_error_t *err)
+{
   if (dec->error)
     return cow__error_set(err, dec->error, COW_DOMAIN_LIB, 0, "frame", NULL,
                           "the frame stream already failed");

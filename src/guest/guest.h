@@ -33,12 +33,12 @@ struct cow__guest_conn {
   cow__bridge_t bridge;
   cow_guest_transport_t *transport; /* referenced; NULL: no stdio */
   cow_guest_listener_t *bridge_listener;
-  uv_pipe_t bridge_pipe;     /* the accepted bridge connection (cow_guest_connect) */
-  uv_stream_t *stream;       /* the bridge stream in use */
+  uv_pipe_t bridge_pipe; /* the accepted bridge connection (cow_guest_connect) */
+  uv_stream_t *stream;   /* the bridge stream in use */
   cow_op_t *connect_op;
   uv_timer_t connect_timer;
   unsigned connect_timer_on : 1;
-  unsigned bridge_open : 1;  /* the bridge holds a host reference until on_closed */
+  unsigned bridge_open : 1; /* the bridge holds a host reference until on_closed */
   unsigned host_create : 1, host_start : 1;
   uint32_t next_port;
   uint32_t max_message_size;
@@ -49,8 +49,8 @@ struct cow__guest_conn {
   char *capabilities;             /* JSON text of Capabilities */
   unsigned caps;                  /* COW_GUEST_CAP_* */
   int version;
-  cow__list containers;           /* struct cow__guest_container, for notifications */
-  cow__list calls;                /* connection-level calls in flight */
+  cow__list containers; /* struct cow__guest_container, for notifications */
+  cow__list calls;      /* connection-level calls in flight */
 };
 
 /* A request on behalf of a core op: the pending call of a process, container or the
@@ -63,18 +63,18 @@ struct cow__guest_call {
   cow__list link;
   struct cow__guest_conn *conn;
   cow__bridge_req_t *req;
-  cow_op_t *op;           /* NULL for internal requests (the process wait) */
-  cow__guest_call_fn fn;  /* handles the outcome; must complete op; the call is freed after */
-  void *owner;            /* the process or container state, or the connection */
-  const char *object_id;  /* for errors; points into the owner */
-  void *extra;            /* per-call data, freed with cow__free by the call */
-  void *ctx;              /* per-call data owned elsewhere (never freed by the call) */
+  cow_op_t *op;          /* NULL for internal requests (the process wait) */
+  cow__guest_call_fn fn; /* handles the outcome; must complete op; the call is freed after */
+  void *owner;           /* the process or container state, or the connection */
+  const char *object_id; /* for errors; points into the owner */
+  void *extra;           /* per-call data, freed with cow__free by the call */
+  void *ctx;             /* per-call data owned elsewhere (never freed by the call) */
 };
 
 struct cow__guest_container {
   cow_container_t *c;
   struct cow__guest_conn *conn;
-  cow__list link;   /* in conn->containers while registered */
+  cow__list link; /* in conn->containers while registered */
   unsigned registered : 1;
   unsigned terminal : 1; /* the Create spec's process.terminal: the init's console */
   char exit_type[32];    /* the notification's Type ("GracefulExit", ...) once exited */
@@ -85,16 +85,16 @@ struct cow__guest_process {
   cow_process_t *p;
   struct cow__guest_conn *conn;
   struct cow__guest_container *container; /* NULL: a process in the utility VM */
-  char cid[80];                            /* ContainerId of every request about it */
+  char cid[80];                           /* ContainerId of every request about it */
   uint32_t pid;
   uint32_t ports[3];
   cow_guest_listener_t *listeners[3];
   unsigned want[3];
   unsigned accepted[3];
   unsigned tty : 1;
-  unsigned started : 1;       /* ExecuteProcess succeeded */
-  unsigned create_done : 1;   /* create op completed */
-  unsigned exit_pending : 1;  /* wait answered before create completed */
+  unsigned started : 1;      /* ExecuteProcess succeeded */
+  unsigned create_done : 1;  /* create op completed */
+  unsigned exit_pending : 1; /* wait answered before create completed */
   unsigned closing : 1;
   int64_t exit_code;
   cow_error_t exit_err;
@@ -121,9 +121,8 @@ int cow__guest_check_ready(struct cow__guest_conn *conn, const char *operation, 
  * once later, unless the call is abandoned) or a negative code (nothing sent; the call is
  * freed; the caller still owns op). */
 int cow__guest_call(struct cow__guest_conn *conn, cow__list *list, uint32_t type,
-                    const json_t *body, int timed, cow_op_t *op, void *owner,
-                    const char *object_id, cow__guest_call_fn fn, struct cow__guest_call **out,
-                    cow_error_t *err);
+                    const json_t *body, int timed, cow_op_t *op, void *owner, const char *object_id,
+                    cow__guest_call_fn fn, struct cow__guest_call **out, cow_error_t *err);
 
 /* Give up on a call: the request stays registered as a tombstone; its op (if any) is
  * completed with `status`; the call is freed. */

@@ -30,6 +30,19 @@ static void report_exit(struct cow__guest_process *gp)
                           gp->exit_err.code < 0 ? &gp->exit_err : NULL);
 }
 
+static void accepted_closed(uv_handle_t *h);
+
+/* Close stdio connection i, accepted from the guest but never handed to the core (the
+ * create failed): nobody will use it, and the guest must not wait on it forever (§10
+ * E53). The core skips a pipe that is already closing. */
+static void close_accepted(struct cow__guest_process *gp, int i)
+{
+  uv_pipe_t *pipe = cow_process_stdio_pipe(gp->p, (cow_stdio_t)i);
+  pipe->data = gp->p;
+  cow_process_ref(gp->p);
+  uv_close((uv_handle_t *)pipe, accepted_closed);
+}
+
 /* The create op completes once the exec answered and every requested stream has been
  * accepted (the guest dials before answering, but the accepts may still sit in the
  * backlog), or once the failure is known and every listener has reported back. */
@@ -43,6 +56,13 @@ static void maybe_finish_create(struct cow__guest_process *gp)
   gp->create_op = NULL;
   gp->create_done = 1;
   if (!gp->started) {
+    /* Streams the guest connected before the failure was known: close them now, not at
+     * the close of the handle (E53: the guest may block reading them). */
+    for (int i = 0; i < 3; i++)
+      if (gp->accepted[i]) {
+        gp->accepted[i] = 0;
+        close_accepted(gp, i);
+      }
     cow_op_complete(op, gp->exit_err.code ? gp->exit_err.code : COW_EPROTOCOL,
                     gp->exit_err.code ? &gp->exit_err : NULL);
     return;
@@ -83,20 +103,16 @@ static void stdio_accepted(cow_guest_listener_t *l, int status, void *arg)
   gp->listeners[i] = NULL;
   if (status == 0) {
     if (gp->closing || (gp->exit_err.code != 0 && !gp->started)) {
-      /* Nobody will use it: close it now rather than leave the guest's dial hanging
-       * (§10 E.53). The core skips a pipe that is already closing. */
-      uv_pipe_t *pipe = cow_process_stdio_pipe(gp->p, (cow_stdio_t)i);
-      pipe->data = gp->p;
-      cow_process_ref(gp->p);
-      uv_close((uv_handle_t *)pipe, accepted_closed);
+      /* Nobody will use it: close it now rather than leave the guest's dial hanging. */
+      close_accepted(gp, i);
     } else {
       gp->accepted[i] = 1;
     }
   } else if (status != COW_ECANCELED && !gp->closing) {
     cow_error_t err = COW_ERROR_INIT;
     cow__error_set(&err, status, COW_DOMAIN_OS, 0, "create_process", NULL,
-                   "accepting the %s connection on port %" PRIu32 " failed: %s",
-                   stream_names[i], gp->ports[i], cow_strerror(status));
+                   "accepting the %s connection on port %" PRIu32 " failed: %s", stream_names[i],
+                   gp->ports[i], cow_strerror(status));
     fail_create(gp, &err);
     cow_error_clear(&err);
   }
@@ -198,8 +214,8 @@ static void exec_done(struct cow__guest_call *call, int status, const struct cow
 static int has_command(const json_t *params)
 {
   json_t *args = json_object_get(params, "CommandArgs");
-  if (json_is_array(args) && json_array_size(args) > 0 &&
-      json_is_string(json_array_get(args, 0)) && json_string_length(json_array_get(args, 0)) > 0)
+  if (json_is_array(args) && json_array_size(args) > 0 && json_is_string(json_array_get(args, 0)) &&
+      json_string_length(json_array_get(args, 0)) > 0)
     return 1;
   json_t *line = json_object_get(params, "CommandLine");
   return json_is_string(line) && json_string_length(line) > 0;

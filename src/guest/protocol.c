@@ -205,8 +205,8 @@ json_t *cow__proto_parse_object(const char *text, const char *what, cow_error_t 
   json_error_t jerr;
   json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
   if (v == NULL) {
-    cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, NULL, NULL, "%s is not valid JSON: %s",
-                   what, jerr.text);
+    cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, NULL, NULL, "%s is not valid JSON: %s", what,
+                   jerr.text);
     return NULL;
   }
   if (!json_is_object(v)) {
@@ -247,8 +247,8 @@ int cow__proto_valid_traceparent(const char *s)
 {
   if (s == NULL || strlen(s) < 55)
     return 0;
-  if (!hexrun(s, 2) || s[2] != '-' || !hexrun(s + 3, 32) || s[35] != '-' ||
-      !hexrun(s + 36, 16) || s[52] != '-' || !hexrun(s + 53, 2))
+  if (!hexrun(s, 2) || s[2] != '-' || !hexrun(s + 3, 32) || s[35] != '-' || !hexrun(s + 36, 16) ||
+      s[52] != '-' || !hexrun(s + 53, 2))
     return 0;
   if (strncmp(s, "ff", 2) == 0)
     return 0;
@@ -445,6 +445,12 @@ int cow__proto_parse_notification(const uint8_t *payload, size_t len,
   }
   out->body = o;
   out->container_id = cow__proto_str(o, "ContainerId");
+  /* "\u0000" is legal JSON and kept (load_payload): an id with an embedded NUL read as a
+   * C string would be its prefix and route the notification to another container (§10
+   * B26). No container id contains a NUL, so such an id matches none: "" (never valid). */
+  if (out->container_id != NULL &&
+      strlen(out->container_id) != json_string_length(json_object_get(o, "ContainerId")))
+    out->container_id = "";
   if (out->container_id == NULL)
     out->container_id = "";
   out->type = cow__proto_str(o, "Type");

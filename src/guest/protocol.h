@@ -13,13 +13,13 @@
 #include "cow/error.h"
 
 #define COW__NULL_CONTAINER_ID "00000000-0000-0000-0000-000000000000"
-#define COW__PROTOCOL_VERSION 4
-#define COW__WAIT_INFINITE 0xFFFFFFFFu
+#define COW__PROTOCOL_VERSION  4
+#define COW__WAIT_INFINITE     0xFFFFFFFFu
 
 /* HRESULTs the host side interprets (gcs-protocol §2.4, §2.5). */
-#define COW__HR_NOT_FOUND 0x80070490u
-#define COW__HR_SYSTEM_NOT_FOUND 0xC037010Eu
-#define COW__HR_ALREADY_STOPPED 0xC0370110u
+#define COW__HR_NOT_FOUND          0x80070490u
+#define COW__HR_SYSTEM_NOT_FOUND   0xC037010Eu
+#define COW__HR_ALREADY_STOPPED    0xC0370110u
 #define COW__HR_ALREADY_STOPPED_V1 0x80370110u
 
 /* W3C trace context for RequestBase.otsc (R26); either may be NULL. */
@@ -85,7 +85,7 @@ int cow__proto_resp_error(const struct cow__proto_resp *r, const char *operation
 struct cow__proto_notification {
   json_t *body;
   const char *container_id;
-  const char *type;      /* "GracefulExit", "ForcedExit", "UnexpectedExit", ... or "" */
+  const char *type; /* "GracefulExit", "ForcedExit", "UnexpectedExit", ... or "" */
   const char *operation;
   int32_t result;
 };

@@ -157,8 +157,8 @@ int cow__wire_send(cow__wire_t *w, uint8_t *frame, size_t len)
     cow__free(frame);
     cow__free(wr);
     cow_error_t err = COW_ERROR_INIT;
-    cow__error_set(&err, rc, COW_DOMAIN_OS, (uint32_t)-rc, "write", NULL,
-                   "bridge write failed: %s", uv_strerror(rc));
+    cow__error_set(&err, rc, COW_DOMAIN_OS, (uint32_t)-rc, "write", NULL, "bridge write failed: %s",
+                   uv_strerror(rc));
     wire_fail(w, &err);
     cow_error_clear(&err);
     return COW_EBRIDGE_CLOSED;

@@ -326,8 +326,9 @@ char *fx_params(const char *const *argv, int in, int out, int err, int tty)
     json_array_append_new(a, json_string(argv[i]));
   json_object_set_new(o, "CommandArgs", a);
   json_object_set_new(o, "WorkingDirectory", json_string("/"));
-  json_object_set_new(o, "Environment",
-                      json_pack("{s:s}", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+  json_object_set_new(
+      o, "Environment",
+      json_pack("{s:s}", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
   if (tty)
     json_object_set_new(o, "EmulateConsole", json_true());
   if (in)

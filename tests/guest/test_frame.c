@@ -16,14 +16,27 @@
 #include "guest/frame.h"
 
 static const char *const scenarios[] = {
-  "a_echo", "b_exit7", "c_cat_stdin", "d_signal_kill", "e_wait_timeout", "f_unknown_pid",
-  "g_tty", "h_dumpstacks", "i_getproperties", "j1_malformed_bodies", "j2_before_negotiate",
-  "j3_pipelined_negotiate", "j7_clean_close", "j8_uvm_shutdown", "j9_exec_without_command",
-  "m_container",
+    "a_echo",
+    "b_exit7",
+    "c_cat_stdin",
+    "d_signal_kill",
+    "e_wait_timeout",
+    "f_unknown_pid",
+    "g_tty",
+    "h_dumpstacks",
+    "i_getproperties",
+    "j1_malformed_bodies",
+    "j2_before_negotiate",
+    "j3_pipelined_negotiate",
+    "j7_clean_close",
+    "j8_uvm_shutdown",
+    "j9_exec_without_command",
+    "m_container",
 };
 #define NSCEN (sizeof scenarios / sizeof scenarios[0])
 
-static void load(const char *name, cow_recording_t *rec) {
+static void load(const char *name, cow_recording_t *rec)
+{
   char why[512] = "";
   char *path = cow_rec_path(name);
   assert_non_null(path);
@@ -35,7 +48,8 @@ static void load(const char *name, cow_recording_t *rec) {
 
 /* Every recorded header decodes to the recorded type/size/id, re-encodes to the same 16
  * bytes, and its name matches the recording's type_name. */
-static void test_headers_match_recordings(void **state) {
+static void test_headers_match_recordings(void **state)
+{
   size_t s, i, frames = 0;
   (void)state;
   for (s = 0; s < NSCEN; s++) {
@@ -65,7 +79,8 @@ static void test_headers_match_recordings(void **state) {
 }
 
 /* cow__frame_build reproduces the real agent's frames byte for byte (header + body). */
-static void test_build_matches_recordings(void **state) {
+static void test_build_matches_recordings(void **state)
+{
   size_t s, i, built = 0;
   (void)state;
   for (s = 0; s < NSCEN; s++) {
@@ -100,7 +115,8 @@ typedef struct stream {
   size_t off[256]; /* payload offsets in bytes */
 } stream_t;
 
-static void stream_add(stream_t *st, const uint8_t *data, size_t len) {
+static void stream_add(stream_t *st, const uint8_t *data, size_t len)
+{
   st->bytes = realloc(st->bytes, st->len + len);
   assert_non_null(st->bytes);
   memcpy(st->bytes + st->len, data, len);
@@ -110,7 +126,8 @@ static void stream_add(stream_t *st, const uint8_t *data, size_t len) {
 /* Every recorded frame of one direction, concatenated as it went over the wire (the j1 record
  * with body_b64 holds two frames in one write). The expected frame list comes from walking the
  * headers independently of the decoder. */
-static void build_stream(const char *name, stream_t *st) {
+static void build_stream(const char *name, stream_t *st)
+{
   cow_recording_t rec;
   size_t i, pos = 0;
   memset(st, 0, sizeof *st);
@@ -136,7 +153,8 @@ static void build_stream(const char *name, stream_t *st) {
 }
 
 /* Feed `st` to a decoder in chunks from `next_chunk` and check every frame comes out intact. */
-static void decode_stream(const stream_t *st, size_t (*next_chunk)(size_t i)) {
+static void decode_stream(const stream_t *st, size_t (*next_chunk)(size_t i))
+{
   cow__frame_decoder_t dec;
   size_t pos = 0, got = 0, call = 0;
   cow__frame_decoder_init(&dec, 0);
@@ -177,16 +195,38 @@ static void decode_stream(const stream_t *st, size_t (*next_chunk)(size_t i)) {
   cow__frame_decoder_reset(&dec);
 }
 
-static size_t chunk_1(size_t i) { (void)i; return 1; }
-static size_t chunk_7(size_t i) { (void)i; return 7; }
-static size_t chunk_16(size_t i) { (void)i; return 16; }
-static size_t chunk_17(size_t i) { (void)i; return 17; }
-static size_t chunk_all(size_t i) { (void)i; return (size_t)-1; }
-static size_t chunk_varied(size_t i) {
+static size_t chunk_1(size_t i)
+{
+  (void)i;
+  return 1;
+}
+static size_t chunk_7(size_t i)
+{
+  (void)i;
+  return 7;
+}
+static size_t chunk_16(size_t i)
+{
+  (void)i;
+  return 16;
+}
+static size_t chunk_17(size_t i)
+{
+  (void)i;
+  return 17;
+}
+static size_t chunk_all(size_t i)
+{
+  (void)i;
+  return (size_t)-1;
+}
+static size_t chunk_varied(size_t i)
+{
   static const size_t sizes[] = {3, 1, 29, 16, 2, 400, 15, 5000, 9, 64};
   return sizes[i % 10];
 }
-static size_t chunk_random(size_t i) {
+static size_t chunk_random(size_t i)
+{
   /* Deterministic LCG so a failure is reproducible. */
   static uint32_t x = 12345;
   (void)i;
@@ -194,9 +234,10 @@ static size_t chunk_random(size_t i) {
   return 1 + (x >> 16) % 700;
 }
 
-static void test_decoder_chunks(void **state) {
-  size_t (*chunkers[])(size_t) = {chunk_1, chunk_7, chunk_16, chunk_17, chunk_all, chunk_varied,
-                                  chunk_random};
+static void test_decoder_chunks(void **state)
+{
+  size_t (*chunkers[])(size_t) = {chunk_1,   chunk_7,      chunk_16,    chunk_17,
+                                  chunk_all, chunk_varied, chunk_random};
   static const char *const names[] = {"j1_malformed_bodies", "m_container", "a_echo",
                                       "h_dumpstacks"};
   size_t n, c;
@@ -213,7 +254,8 @@ static void test_decoder_chunks(void **state) {
 
 /* The j1 record that carried two requests with the same id in one write decodes as two
  * frames from a single feed buffer. */
-static void test_decoder_two_frames_one_write(void **state) {
+static void test_decoder_two_frames_one_write(void **state)
+{
   cow_recording_t rec;
   size_t i;
   int seen = 0;
@@ -252,12 +294,25 @@ static void test_decoder_two_frames_one_write(void **state) {
 
 /* Allocation counter: proves the decoder allocates nothing for a rejected header. */
 static size_t g_allocs;
-static void *count_malloc(size_t n) { g_allocs++; return malloc(n); }
-static void *count_realloc(void *p, size_t n) { g_allocs++; return realloc(p, n); }
-static void *count_calloc(size_t c, size_t n) { g_allocs++; return calloc(c, n); }
+static void *count_malloc(size_t n)
+{
+  g_allocs++;
+  return malloc(n);
+}
+static void *count_realloc(void *p, size_t n)
+{
+  g_allocs++;
+  return realloc(p, n);
+}
+static void *count_calloc(size_t c, size_t n)
+{
+  g_allocs++;
+  return calloc(c, n);
+}
 
 static int feed_header(uint32_t type, uint32_t size, uint32_t max, cow_error_t *err,
-                       cow__frame_t *out) {
+                       cow__frame_t *out)
+{
   cow__frame_decoder_t dec;
   cow__frame_header_t h = {type, size, 7};
   uint8_t buf[16];
@@ -271,7 +326,8 @@ static int feed_header(uint32_t type, uint32_t size, uint32_t max, cow_error_t *
   return rc;
 }
 
-static void test_size_limits(void **state) {
+static void test_size_limits(void **state)
+{
   static const uint32_t bad[] = {0, 1, 15, 0x10001, 0x7fffffff, 0xffffffffu};
   cow__frame_t f = {0};
   size_t i;
@@ -330,14 +386,16 @@ static void test_size_limits(void **state) {
   }
 }
 
-static void test_build_limits(void **state) {
+static void test_build_limits(void **state)
+{
   uint8_t *payload = calloc(1, 0x10000);
   uint8_t *out = NULL;
   size_t len = 0;
   cow_error_t err = COW_ERROR_INIT;
   (void)state;
   assert_non_null(payload);
-  assert_int_equal(cow__frame_build(COW__MSG_CREATE, 1, payload, 0x10000 - 16, &out, &len, &err), 0);
+  assert_int_equal(cow__frame_build(COW__MSG_CREATE, 1, payload, 0x10000 - 16, &out, &len, &err),
+                   0);
   assert_int_equal(len, 0x10000);
   cow__free(out);
   assert_int_equal(cow__frame_build(COW__MSG_CREATE, 1, payload, 0x10000 - 15, &out, &len, &err),
@@ -346,10 +404,11 @@ static void test_build_limits(void **state) {
   assert_int_equal(err.code, COW_EMSG_TOO_LARGE);
   cow_error_clear(&err);
   /* Empty payload: header only. */
-  assert_int_equal(cow__frame_build(COW__MSG_START, 0x1122334455667788ull, NULL, 0, &out, &len, NULL), 0);
+  assert_int_equal(
+      cow__frame_build(COW__MSG_START, 0x1122334455667788ull, NULL, 0, &out, &len, NULL), 0);
   assert_int_equal(len, 16);
   {
-    static const uint8_t want[16] = {0x01, 0x02, 0x10, 0x10, 0x10, 0, 0, 0,
+    static const uint8_t want[16] = {0x01, 0x02, 0x10, 0x10, 0x10, 0,    0,    0,
                                      0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11};
     assert_memory_equal(out, want, 16);
   }
@@ -358,7 +417,8 @@ static void test_build_limits(void **state) {
 }
 
 /* A garbage header is a hard, sticky error; later bytes are refused too. */
-static void test_garbage(void **state) {
+static void test_garbage(void **state)
+{
   static const uint8_t garbage[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   cow__frame_decoder_t dec;
   cow__frame_t f = {0};
@@ -386,7 +446,8 @@ static void test_garbage(void **state) {
   cow__frame_decoder_reset(&dec);
 }
 
-static void test_truncation(void **state) {
+static void test_truncation(void **state)
+{
   cow__frame_decoder_t dec;
   cow__frame_t f = {0};
   cow_error_t err = COW_ERROR_INIT;
@@ -415,13 +476,15 @@ static void test_truncation(void **state) {
   assert_int_equal(used, 0);
 }
 
-static void test_names_and_types(void **state) {
+static void test_names_and_types(void **state)
+{
   char buf[48];
   (void)state;
   assert_string_equal(cow__frame_rpc_name(COW__MSG_NEGOTIATE_PROTOCOL), "NegotiateProtocol");
   assert_string_equal(cow__frame_rpc_name(COW__MSG_DELETE_CONTAINER_STATE_RESPONSE),
                       "DeleteContainerState");
-  assert_string_equal(cow__frame_rpc_name(COW__MSG_MODIFY_SERVICE_SETTINGS), "ModifyServiceSettings");
+  assert_string_equal(cow__frame_rpc_name(COW__MSG_MODIFY_SERVICE_SETTINGS),
+                      "ModifyServiceSettings");
   assert_string_equal(cow__frame_rpc_name(COW__MSG_CONTAINER_NOTIFICATION), "Container");
   assert_null(cow__frame_rpc_name(0x10109901u));
   assert_null(cow__frame_rpc_name(0x30100201u));
@@ -439,17 +502,18 @@ static void test_names_and_types(void **state) {
   assert_string_equal(cow__frame_type_name(COW__MSG_CREATE, buf, 5), "Requ");
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_headers_match_recordings),
-    cmocka_unit_test(test_build_matches_recordings),
-    cmocka_unit_test(test_decoder_chunks),
-    cmocka_unit_test(test_decoder_two_frames_one_write),
-    cmocka_unit_test(test_size_limits),
-    cmocka_unit_test(test_build_limits),
-    cmocka_unit_test(test_garbage),
-    cmocka_unit_test(test_truncation),
-    cmocka_unit_test(test_names_and_types),
+      cmocka_unit_test(test_headers_match_recordings),
+      cmocka_unit_test(test_build_matches_recordings),
+      cmocka_unit_test(test_decoder_chunks),
+      cmocka_unit_test(test_decoder_two_frames_one_write),
+      cmocka_unit_test(test_size_limits),
+      cmocka_unit_test(test_build_limits),
+      cmocka_unit_test(test_garbage),
+      cmocka_unit_test(test_truncation),
+      cmocka_unit_test(test_names_and_types),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -285,14 +285,13 @@ static void test_refused_requests(void **state)
   fx_setup(&fx, NULL, NULL);
   cow_process_t *p = NULL;
   /* j9: an exec without a command kills the agent: refused, nothing sent. */
-  assert_int_equal(cow_host_create_process(fx.host, &p, "{\"WorkingDirectory\":\"/\"}",
-                                           on_proc_cb, NULL),
-                   COW_EINVAL);
+  assert_int_equal(
+      cow_host_create_process(fx.host, &p, "{\"WorkingDirectory\":\"/\"}", on_proc_cb, NULL),
+      COW_EINVAL);
   assert_null(p);
   assert_int_equal(cow_host_create_process(fx.host, &p, "{\"CommandArgs\":[]}", on_proc_cb, NULL),
                    COW_EINVAL);
-  assert_int_equal(cow_host_create_process(fx.host, &p, "{\"CommandLine\":\"\"}", on_proc_cb,
-                                           NULL),
+  assert_int_equal(cow_host_create_process(fx.host, &p, "{\"CommandLine\":\"\"}", on_proc_cb, NULL),
                    COW_EINVAL);
   /* j1: malformed bodies are never produced: non-JSON or non-object input is refused. */
   assert_int_equal(cow_host_create_process(fx.host, &p, "{this is not json", on_proc_cb, NULL),
@@ -305,8 +304,7 @@ static void test_refused_requests(void **state)
   int n = snprintf(cfg, 64, "{\"CommandArgs\":[\"echo\",\"");
   memset(cfg + n, 'x', big);
   strcpy(cfg + n + big, "\"]}");
-  assert_int_equal(cow_host_create_process(fx.host, &p, cfg, on_proc_cb, NULL),
-                   COW_EMSG_TOO_LARGE);
+  assert_int_equal(cow_host_create_process(fx.host, &p, cfg, on_proc_cb, NULL), COW_EMSG_TOO_LARGE);
   free(cfg);
   /* The bridge is intact: a normal exec still works. */
   const char *argv[] = {"true", NULL};
@@ -346,7 +344,7 @@ static void test_env_scrubbed_in_logs(void **state)
   cow_log_set(COW_LOG_ERROR, NULL, NULL);
   assert_int_equal(pr.exit_code, 0);
   assert_string_equal(pr.out.data ? pr.out.data : "", "[hunter2]\n"); /* it reached the process */
-  assert_true(log_key_seen > 0);     /* the request was logged */
+  assert_true(log_key_seen > 0);                                      /* the request was logged */
   assert_int_equal(log_secret_seen, 0);
   fx_proc_close(&pr);
   fx_teardown(&fx);
@@ -454,18 +452,17 @@ static void test_host_close_fails_everything(void **state)
   fx_teardown(&fx);
 }
 
-
 /* ---- containers ---- */
 
 #define CID "c0ffee00-0000-4000-8000-000000000001"
 
 static char *container_config(const char *init_script, int terminal)
 {
-  json_t *spec = json_pack(
-      "{s:s, s:{s:b, s:{s:i, s:i}, s:[s,s,s], s:[s], s:s}, s:{s:s}, s:{}}", "ociVersion",
-      "1.0.2-dev", "process", "terminal", terminal, "user", "uid", 0, "gid", 0, "args", "/bin/sh",
-      "-c", init_script, "env", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "cwd", "/", "root", "path",
-      "/", "linux");
+  json_t *spec =
+      json_pack("{s:s, s:{s:b, s:{s:i, s:i}, s:[s,s,s], s:[s], s:s}, s:{s:s}, s:{}}", "ociVersion",
+                "1.0.2-dev", "process", "terminal", terminal, "user", "uid", 0, "gid", 0, "args",
+                "/bin/sh", "-c", init_script, "env", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "cwd",
+                "/", "root", "path", "/", "linux");
   json_t *doc = json_pack("{s:{s:i,s:i}, s:s, s:o, s:s}", "SchemaVersion", "Major", 2, "Minor", 1,
                           "OciBundlePath", "/run/gcs/c/" CID, "OciSpecification", spec,
                           "ScratchDirPath", "/run/gcs/c/" CID "/scratch");
@@ -476,10 +473,9 @@ static char *container_config(const char *init_script, int terminal)
 
 static char *oci_exec(const char *script, int in, int out, int err, int terminal)
 {
-  json_t *o = json_pack("{s:b, s:[s,s,s], s:[s], s:s, s:{s:i,s:i}}", "terminal", terminal,
-                        "args", "/bin/sh", "-c", script, "env",
-                        "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "cwd", "/", "user", "uid", 0, "gid",
-                        0);
+  json_t *o = json_pack("{s:b, s:[s,s,s], s:[s], s:s, s:{s:i,s:i}}", "terminal", terminal, "args",
+                        "/bin/sh", "-c", script, "env", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "cwd",
+                        "/", "user", "uid", 0, "gid", 0);
   json_t *p = json_object();
   if (terminal)
     json_object_set_new(p, "EmulateConsole", json_true());
@@ -546,9 +542,9 @@ static void test_container_lifecycle(void **state)
   assert_int_equal(cow_guest_create_container(&c, fx.host, CID, cfg, on_c, NULL), 0);
   cow_container_t *dup;
   assert_int_equal(cow_guest_create_container(&dup, fx.host, CID, cfg, on_c, NULL), COW_EEXIST);
-  assert_int_equal(cow_guest_create_container(&dup, fx.host, "x2", "{\"OciSpecification\":{}}",
-                                              on_c, NULL),
-                   COW_EINVAL);
+  assert_int_equal(
+      cow_guest_create_container(&dup, fx.host, "x2", "{\"OciSpecification\":{}}", on_c, NULL),
+      COW_EINVAL);
   free(cfg);
   run_c(&fx);
   assert_int_equal(c_status, 0);
@@ -562,7 +558,8 @@ static void test_container_lifecycle(void **state)
 
   /* The init process: no OciProcess. */
   fx_proc_t init;
-  assert_int_equal(fx_proc_start(&init, &fx, ch, "{\"CreateStdOutPipe\":true,\"CreateStdErrPipe\":true}"), 0);
+  assert_int_equal(
+      fx_proc_start(&init, &fx, ch, "{\"CreateStdOutPipe\":true,\"CreateStdErrPipe\":true}"), 0);
   assert_true(fx_run_until(&fx, &init.create_calls, 10000));
   assert_int_equal(init.create_status, 0);
   for (int i = 0; i < 200 && !(init.out.data && strstr(init.out.data, "init-started")); i++)

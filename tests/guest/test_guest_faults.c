@@ -88,8 +88,7 @@ static void expect_dead(fx_t *fx, int cause)
     if (code != first && code != COW_ECONNRESET && code != COW_EPIPE)
       fail_msg("bridge cause %s, expected %s, ECONNRESET or EPIPE", cow_err_name(code),
                cow_err_name(first));
-  }
-  else if (cause != 0)
+  } else if (cause != 0)
     assert_int_equal(code, cause);
   else
     assert_true(code < 0);
@@ -99,7 +98,8 @@ static void expect_dead(fx_t *fx, int cause)
   cow_process_t *p = NULL;
   const char *argv[] = {"true", NULL};
   char *cfg = fx_params(argv, 0, 0, 0, 0);
-  assert_int_equal(cow_host_create_process(fx->host, &p, cfg, on_proc_cb, NULL), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_host_create_process(fx->host, &p, cfg, on_proc_cb, NULL),
+                   COW_EBRIDGE_CLOSED);
   free(cfg);
   assert_null(p);
 }
@@ -354,14 +354,10 @@ int main(int argc, char **argv)
 {
   fx_main_args(argc, argv);
   const struct CMUnitTest faults[] = {
-      cmocka_unit_test(test_fault_drop),
-      cmocka_unit_test(test_fault_garbage),
-      cmocka_unit_test(test_fault_oversize),
-      cmocka_unit_test(test_fault_truncate),
-      cmocka_unit_test(test_fault_delay),
-      cmocka_unit_test(test_fault_reorder),
-      cmocka_unit_test(test_fault_notify_unknown),
-      cmocka_unit_test(test_rpc_timeout_kills_bridge),
+      cmocka_unit_test(test_fault_drop),           cmocka_unit_test(test_fault_garbage),
+      cmocka_unit_test(test_fault_oversize),       cmocka_unit_test(test_fault_truncate),
+      cmocka_unit_test(test_fault_delay),          cmocka_unit_test(test_fault_reorder),
+      cmocka_unit_test(test_fault_notify_unknown), cmocka_unit_test(test_rpc_timeout_kills_bridge),
       cmocka_unit_test(test_peer_killed_anywhere),
   };
   const struct CMUnitTest load[] = {

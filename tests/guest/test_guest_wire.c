@@ -22,10 +22,10 @@
 #include "guest/frame.h"
 
 #define NEGOTIATED                                                                                 \
-  "{\"Result\":0,\"ActivityId\":\"834b1e7f-3925-42ca-aa4c-53f30465318e\",\"Version\":4,"         \
-  "\"Capabilities\":{\"SupportedSchemaVersions\":[{\"Major\":2,\"Minor\":1}],"                    \
-  "\"RuntimeOsType\":\"Linux\",\"GuestDefinedCapabilities\":{\"NamespaceAddRequestSupported\":"  \
-  "true,\"SignalProcessSupported\":true,\"DumpStacksSupported\":true,"                            \
+  "{\"Result\":0,\"ActivityId\":\"834b1e7f-3925-42ca-aa4c-53f30465318e\",\"Version\":4,"           \
+  "\"Capabilities\":{\"SupportedSchemaVersions\":[{\"Major\":2,\"Minor\":1}],"                     \
+  "\"RuntimeOsType\":\"Linux\",\"GuestDefinedCapabilities\":{\"NamespaceAddRequestSupported\":"    \
+  "true,\"SignalProcessSupported\":true,\"DumpStacksSupported\":true,"                             \
   "\"DeleteContainerStateSupported\":true}}}"
 
 /* ---- the scripted guest (its own thread, blocking socket I/O) ---- */
