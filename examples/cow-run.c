@@ -174,16 +174,14 @@ static int parse(struct run *r, int argc, char **argv)
     int rc = session_parse_flag(&r->opts, prog, argc, argv, &i);
     if (rc < 0)
       return SESSION_EXIT_USAGE;
-    if (rc > 0)
-      continue;
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+    if (rc == SESSION_FLAG_HELP) {
       printf(usage, session_common_help);
       return 0;
     }
-    if (strcmp(a, "--") == 0 || a[0] != '-') {
-      i += a[0] == '-';
+    if (rc == SESSION_FLAG_END)
       break;
-    }
+    if (rc > 0)
+      continue;
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--hcs") == 0 && v != NULL && (!strcmp(v, "v1") || !strcmp(v, "v2"))) {
       api = v[1] == '1' ? COW_HCS_V1 : COW_HCS_V2;

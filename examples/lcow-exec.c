@@ -376,16 +376,14 @@ static int parse(struct lx *x, int argc, char **argv)
     int rc = session_parse_flag(&x->opts, prog, argc, argv, &i);
     if (rc < 0)
       return SESSION_EXIT_USAGE;
-    if (rc > 0)
-      continue;
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+    if (rc == SESSION_FLAG_HELP) {
       printf(usage, session_common_help);
       return 0;
     }
-    if (strcmp(a, "--") == 0 || a[0] != '-') {
-      i += a[0] == '-';
+    if (rc == SESSION_FLAG_END)
       break;
-    }
+    if (rc > 0)
+      continue;
     static const char *const valued[] = {"--port-dir", "--vsock-port", "--timeout", "--container",
                                          "--bundle",   "--layer",      "--scratch"};
     size_t k = 0;

@@ -75,6 +75,12 @@ int session_parse_flag(session_opts_t *o, const char *prog, int argc, char **arg
 {
   const char *a = argv[*i];
   int matched;
+  if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+    return SESSION_FLAG_HELP;
+  if (strcmp(a, "--") == 0 || a[0] != '-') {
+    *i += a[0] == '-';
+    return SESSION_FLAG_END;
+  }
   if (strcmp(a, "--tty") == 0 || strcmp(a, "--interactive") == 0) {
     *(a[2] == 't' ? &o->tty : &o->interactive) = 1;
     ++*i;

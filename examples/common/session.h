@@ -36,9 +36,13 @@ typedef struct session_opts {
 /* Help text of the shared flags, for the programs' --help. */
 extern const char session_common_help[];
 
+#define SESSION_FLAG_HELP 2 /* -h / --help */
+#define SESSION_FLAG_END  3 /* "--" (consumed) or the first non-option: the command starts */
+
 /* Parse one shared flag at argv[*i]. Returns 1 when consumed (*i advanced past its value),
- * 0 when argv[*i] is not a shared flag, -1 after printing a usage error. `-e NAME` without
- * '=' takes NAME's value from this environment (skipped when unset), as docker does. */
+ * SESSION_FLAG_HELP or SESSION_FLAG_END (see above), 0 when argv[*i] is a program-specific
+ * option, -1 after printing a usage error. `-e NAME` without '=' takes NAME's value from
+ * this environment (skipped when unset), as docker does. */
 int session_parse_flag(session_opts_t *o, const char *prog, int argc, char **argv, int *i);
 
 /* Print "PROG: message" and "Try 'PROG --help'." on stderr; returns SESSION_EXIT_USAGE. */
