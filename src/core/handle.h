@@ -72,7 +72,6 @@ struct cow_host_s {
 struct cow__stdio {
   uv_pipe_t pipe;
   cow_process_t *process;
-  uv_alloc_cb alloc_cb;
   uv_read_cb read_cb;
   uv_shutdown_t shutdown_req;
   unsigned ready : 1;   /* backend declared it usable */

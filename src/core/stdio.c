@@ -103,7 +103,6 @@ int cow_process_read_start(cow_process_t *p, cow_stdio_t which, uv_alloc_cb allo
     return COW_EINVAL;
   if (st->closed)
     return COW_EALREADY;
-  st->alloc_cb = alloc_cb;
   st->read_cb = read_cb;
   return uv_read_start((uv_stream_t *)&st->pipe, alloc_cb, stdio_read);
 }
