@@ -8,6 +8,9 @@
 #   3. build     libcow with cmake/mingw-w64-x86_64.cmake (the emulator is off on Windows)
 #   4. wine      ctest under wine64 with a persistent wineserver; the wine prefix is deleted
 #                at the end whatever happened
+#   5. HCS DLLs  cow-run.exe where Wine has no HCS DLL (exit 125, names computecore.dll);
+#                then stub HCS DLLs that lack exports in System32: the hcs-stub test and
+#                cow-run.exe again (exit 125, names the missing export)
 #
 # Usage (any cwd, as root or with passwordless sudo): .ci/windows.sh
 # Exit status non-zero on any failure. Cold: about 2 minutes on 2 cores; warm: under 1.
@@ -138,7 +141,7 @@ grep -q "^WINE_EXECUTABLE:FILEPATH=/" "$BUILD/CMakeCache.txt" ||
   { echo "wine was not found at configure time: ctest would run .exe files natively" >&2; exit 1; }
 cmake --build "$BUILD" -j"$JOBS"
 # Only system DLLs and our own: the HCS DLLs must never be load-time imports (G7).
-for exe in "$BUILD"/tests/*/*.exe; do
+for exe in "$BUILD"/src/libcow.dll "$BUILD"/tests/*/*.exe "$BUILD"/examples/*.exe; do
   if x86_64-w64-mingw32-objdump -p "$exe" | grep -iE 'DLL Name: (computecore|vmcompute)'; then
     echo "$exe imports an HCS DLL at load time: it could not start without Hyper-V" >&2
     exit 1
@@ -177,7 +180,40 @@ mkdir -p "$WINEPREFIX"                      # wineserver -p fails if the directo
 "$WINE" wineboot --init </dev/null >/dev/null 2>&1
 ctest --test-dir "$BUILD" --output-on-failure --timeout 120 -j"$JOBS" -LE windows
 # The Windows-only suite verbosely: its log shows the errors a user would see.
-ctest --test-dir "$BUILD" --verbose --timeout 120 -L windows
+# hcs-stub needs the stub DLLs in System32: the next step.
+ctest --test-dir "$BUILD" --verbose --timeout 120 -L windows -LE hcs-stub
+step_done
+
+# ---------------------------------------------------------------------------------------------
+step "HCS DLLs absent, then lacking exports (cow-run.exe, hcs-stub)"
+SYS32=$WINEPREFIX/drive_c/windows/system32
+STUBS=(computecore.dll vmcompute.dll)
+for d in "${STUBS[@]}"; do
+  [[ ! -e $SYS32/$d ]] || { echo "$SYS32/$d exists before the stubs were copied" >&2; exit 1; }
+done
+# cow-run.exe must reach the binding, fail there with 125 and name the DLL, and run nothing
+# locally (no "hi" on stdout). Its stdio on files, never a pipe of ours (G5).
+cow_run_expect() {   # <what the message must name> [cow-run options...]
+  local want=$1 out=$WIN/cow-run.out errf=$WIN/cow-run.err rc=0
+  shift
+  "$WINE" "$BUILD/examples/cow-run.exe" "$@" -- cmd /c echo hi </dev/null >"$out" 2>"$errf" ||
+    rc=$?
+  echo "cow-run.exe${*:+ $*} -- cmd /c echo hi: exit $rc"
+  sed 's/^/  stderr: /' "$errf"
+  sed 's/^/  stdout: /' "$out"
+  if [[ $rc -ne 125 ]] || ! grep -q "computecore.dll" "$errf" || ! grep -q -- "$want" "$errf" ||
+     [[ -s $out ]]; then
+    echo "cow-run.exe: expected exit 125, a message naming computecore.dll and '$want'," \
+         "and nothing on stdout" >&2
+    exit 1
+  fi
+}
+cow_run_expect "cannot be loaded"
+cow_run_expect "cannot be loaded" -i -t   # the -i/-t set-up too: stdin, the SIGWINCH watcher
+for d in "${STUBS[@]}"; do cp "$BUILD/tests/hcs/$d" "$SYS32/$d"; done
+COW_EXPECT_HCS_STUB=1 ctest --test-dir "$BUILD" --verbose --timeout 120 -L hcs-stub
+cow_run_expect "has no export HcsSetOperationContext"
+for d in "${STUBS[@]}"; do rm -f "$SYS32/$d"; done
 step_done
 
 printf -- '-- windows: all OK in %ss\n' "$(($(date +%s) - START))"

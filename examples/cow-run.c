@@ -1,11 +1,12 @@
 /* cow-run: run a command in a compute system of the Host Compute Service, like
  * `docker run` / `ctr run`: create the system, start it, run the command with the
  * terminal wired to it, forward signals, exit with the command's exit code, then shut the
- * system down. On Linux the HCS is the emulator embedded in libcow (real processes). */
+ * system down. On Linux the HCS is the emulator embedded in libcow (real processes); on
+ * Windows computecore.dll / vmcompute.dll, loaded at run time (a Windows without them gets
+ * exit code 125 and a message naming the DLL, not a loader failure). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <uv.h>
 
@@ -32,8 +33,14 @@ static const char usage[] =
     "                        system (default 10)\n"
     "%s"
     "\n"
+#ifdef _WIN32
+    "Console events: Ctrl-C, Ctrl-Break and closing the console are forwarded to the\n"
+    "command as CtrlC, CtrlBreak and CtrlClose; with -t, resizing this console resizes\n"
+    "its console.\n"
+#else
     "Signals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to cow-run are\n"
     "forwarded to the command; with -t, SIGWINCH resizes its console to this terminal's.\n"
+#endif
     "\n"
     "Exit status:\n"
     "  the command's exit code (128+N when a signal N killed it)\n"
@@ -43,7 +50,11 @@ static const char usage[] =
     "  126  the command exists but cannot be run\n"
     "  127  the command was not found\n"
     "\n"
+#ifdef _WIN32
+    "Example: cow-run -- cmd /c \"echo hello & exit 3\" & echo %%ERRORLEVEL%%\n";
+#else
     "Example: cow-run -- sh -c 'echo hello; exit 3'; echo $?\n";
+#endif
 
 struct run {
   uv_loop_t loop;
@@ -208,7 +219,7 @@ static int parse(struct run *r, int argc, char **argv)
     return session_usage_error(prog, "--id is too long");
   snprintf(r->id, sizeof r->id, "%s", r->id_arg ? r->id_arg : "");
   if (r->id_arg == NULL)
-    snprintf(r->id, sizeof r->id, "cow-run-%ld", (long)getpid());
+    snprintf(r->id, sizeof r->id, "cow-run-%ld", (long)uv_os_getpid()); /* no getpid on Windows */
   cow_hcs_options_init(&r->hopts, api);
   return -1;
 }

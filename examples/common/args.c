@@ -128,8 +128,15 @@ void session_report(const char *prog, const char *what, int status, const cow_er
   if (err != NULL && (err->domain == COW_DOMAIN_HCS || err->domain == COW_DOMAIN_GUEST) &&
       strstr(msg, "HRESULT") == NULL)
     fprintf(stderr, ", HRESULT 0x%08X", (unsigned)err->sys_code);
-  else if (err != NULL && err->domain == COW_DOMAIN_OS && err->sys_code != 0)
+  else if (err != NULL && err->domain == COW_DOMAIN_OS && err->sys_code != 0) {
+#ifdef _WIN32
+    /* GetLastError(), which the DLL binding's messages already give as "(error N)". */
+    if (strstr(msg, "(error ") == NULL)
+      fprintf(stderr, ", Win32 error %u", (unsigned)err->sys_code);
+#else
     fprintf(stderr, ", errno %u", (unsigned)err->sys_code);
+#endif
+  }
   fprintf(stderr, ")\n");
 }
 

@@ -1,12 +1,20 @@
-/* The runtime half of the session: local stdio <-> process stdio, terminal, signals. */
+/* The runtime half of the session: local stdio <-> process stdio, terminal, signals.
+ * Portable through libuv (tty, pipes, signals are emulated on Windows); the #ifdef _WIN32
+ * parts are the few things libuv does not cover: fd flags, plain writes to a file, and
+ * which signals exist and how a process is told about them. */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#ifdef _WIN32
+#  include <io.h>
+#else
+#  include <fcntl.h>
+#  include <poll.h>
+#  include <unistd.h>
+#endif
 
 #include "session.h"
 
@@ -31,7 +39,13 @@ struct local {
   } u;
 };
 
+#ifdef _WIN32
+/* libuv raises these three from console control events (Ctrl-C, Ctrl-Break, the console
+ * closing); no other signal ever reaches a Windows process. */
+static const int forwarded[] = {SIGINT, SIGBREAK, SIGHUP};
+#else
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+#endif
 #define NSIG_FWD (sizeof forwarded / sizeof forwarded[0])
 
 struct session {
@@ -119,10 +133,52 @@ void session_restore_terminal(void)
 
 /* ---- local descriptors ---- */
 
+#ifdef _WIN32
+/* Windows has no fd flags to save: libuv duplicates the OS handle of fds 0-2 and leaves
+ * the fd alone. An fd without a usable handle counts as closed. */
+static int fd_get_flags(int fd)
+{
+  return uv_guess_handle(fd) == UV_UNKNOWN_HANDLE ? -1 : 0;
+}
+
+static void fd_set_flags(int fd, int flags)
+{
+}
+
+/* One write to a file or device (not a tty or pipe: those are libuv streams). */
+static long fd_write(int fd, const char *p, size_t n)
+{
+  return _write(fd, p, n > INT_MAX ? INT_MAX : (unsigned)n);
+}
+#else
+static int fd_get_flags(int fd)
+{
+  return fcntl(fd, F_GETFL);
+}
+
+static void fd_set_flags(int fd, int flags)
+{
+  fcntl(fd, F_SETFL, flags);
+}
+
+static long fd_write(int fd, const char *p, size_t n)
+{
+  for (;;) {
+    ssize_t w = write(fd, p, n);
+    if (w >= 0 || (errno != EAGAIN && errno != EINTR))
+      return (long)w;
+    if (errno == EAGAIN) { /* someone else made it non-blocking */
+      struct pollfd pfd = {fd, POLLOUT, 0};
+      poll(&pfd, 1, -1);
+    }
+  }
+}
+#endif
+
 static int local_open(session_t *s, struct local *l, int fd)
 {
   l->fd = fd;
-  l->saved_flags = fcntl(fd, F_GETFL);
+  l->saved_flags = fd_get_flags(fd);
   if (l->saved_flags < 0)
     return l->kind = K_NONE, 0;
   int rc = 0;
@@ -159,7 +215,7 @@ static void local_close(session_t *s, struct local *l)
     close_handle(s, &l->u.h);
   }
   if (l->kind != K_NONE && l->saved_flags >= 0)
-    fcntl(l->fd, F_SETFL, l->saved_flags);
+    fd_set_flags(l->fd, l->saved_flags);
 }
 
 /* ---- output: process stdout/stderr -> fds 1/2 ---- */
@@ -182,14 +238,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void blocking_write(int fd, const char *p, size_t n)
 {
   while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EAGAIN) { /* someone else made it non-blocking */
-      struct pollfd pfd = {fd, POLLOUT, 0};
-      poll(&pfd, 1, -1);
-      continue;
-    }
-    if (w < 0 && errno == EINTR)
-      continue;
+    long w = fd_write(fd, p, n);
     if (w <= 0)
       return; /* the reader went away: the output is dropped, as docker does */
     p += w;
@@ -389,7 +438,16 @@ static void signal_sent(cow_process_t *p, int status, const cow_error_t *err, vo
 static void forward_signal(session_t *s, int signo)
 {
   char opts[32];
+#ifdef _WIN32
+  /* The command is a Windows process: it gets the console control event by name
+   * (SignalProcessOptions), not a number. */
+  snprintf(opts, sizeof opts, "{\"Signal\":\"%s\"}",
+           signo == SIGINT     ? "CtrlC"
+           : signo == SIGBREAK ? "CtrlBreak"
+                               : "CtrlClose");
+#else
   cow_signal_options_json(opts, sizeof opts, signo);
+#endif
   if (cow_process_signal(s->proc, opts, signal_sent, (void *)(intptr_t)signo) != 0)
     fprintf(stderr, "%s: cannot forward signal %d\n", s->prog, signo);
 }
@@ -494,9 +552,16 @@ static void created(cow_process_t *p, int status, const cow_error_t *err, void *
     }
   if (s->opts->interactive && s->pin != NULL) {
     /* cfmakeraw() (UV_TTY_MODE_IO), as docker and ssh do: libuv's "raw" mode keeps
-     * ONLCR, which would turn the console's "\r\n" into "\r\r\n". */
+     * ONLCR, which would turn the console's "\r\n" into "\r\r\n". Windows has no
+     * UV_TTY_MODE_IO, and its raw mode (no line input, no echo, no Ctrl-C processing) is
+     * what the console needs there. */
+#ifdef _WIN32
+    const uv_tty_mode_t raw = UV_TTY_MODE_RAW;
+#else
+    const uv_tty_mode_t raw = UV_TTY_MODE_IO;
+#endif
     if (s->opts->tty && s->in.kind == K_TTY && s->in.open &&
-        uv_tty_set_mode(&s->in.u.tty, UV_TTY_MODE_IO) == 0)
+        uv_tty_set_mode(&s->in.u.tty, raw) == 0)
       s->raw = 1;
     start_input(s);
   }
