@@ -794,10 +794,8 @@ static void WINAPI emu_HcsCloseProcess(HCS_PROCESS process)
   UNLOCK();
 }
 
-enum proc_verb { P_TERMINATE, P_SIGNAL, P_INFO, P_PROPERTIES, P_MODIFY };
-
 static HRESULT process_verb(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR arg,
-                            enum proc_verb verb)
+                            enum emu_proc_verb verb)
 {
   static const char *const names[] = {"HcsTerminateProcess", "HcsSignalProcess",
                                       "HcsGetProcessInfo", "HcsGetProcessProperties",
@@ -827,33 +825,15 @@ static HRESULT process_verb(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR
     struct emu_process *p = h->proc;
     HRESULT r = inj;
     if (!EMU_FAILED(r)) {
-      switch (verb) {
-      case P_TERMINATE:
-        r = cow__emu_process_terminate(p);
-        break;
-      case P_SIGNAL:
-        r = cow__emu_process_signal(p, a);
-        break;
-      case P_MODIFY:
-        r = cow__emu_process_modify(p, a);
-        break;
-      case P_PROPERTIES:
-        doc = cow__emu_process_status_json(p);
-        r = doc ? COW__HR_S_OK : COW__HR_E_OUTOFMEMORY;
-        break;
-      case P_INFO: {
-        int fds[3];
-        r = cow__emu_process_info_fds(p, fds);
-        if (!EMU_FAILED(r)) {
-          oh->op->have_pi = 1;
-          oh->op->pid = (uint32_t)p->pid;
-          for (int k = 0; k < 3; k++) {
-            oh->op->pi_fd[k] = fds[k];
-            oh->op->pi_invalid[k] = fds[k] < 0 && cow__emu_fault_flag(COW__EMU_FAULT_STDIO_INVALID);
-          }
+      int fds[3], invalid[3];
+      r = cow__emu_process_verb(p, verb, a, &doc, fds, invalid);
+      if (verb == P_INFO && !EMU_FAILED(r)) {
+        oh->op->have_pi = 1;
+        oh->op->pid = (uint32_t)p->pid;
+        for (int k = 0; k < 3; k++) {
+          oh->op->pi_fd[k] = fds[k];
+          oh->op->pi_invalid[k] = invalid[k];
         }
-        break;
-      }
       }
     }
     if (EMU_FAILED(r) && doc == NULL)

@@ -253,6 +253,16 @@ HRESULT cow__emu_process_terminate(struct emu_process *p);
 HRESULT cow__emu_process_modify(struct emu_process *p, const char *settings);
 /* Fresh duplicates of the caller-side stdio ends (HcsGetProcessInfo). */
 HRESULT cow__emu_process_info_fds(struct emu_process *p, int fds[3]);
+
+/* The per-process requests both DLL APIs offer, in this order in both export tables. */
+enum emu_proc_verb { P_TERMINATE, P_SIGNAL, P_INFO, P_PROPERTIES, P_MODIFY };
+
+/* Carry out `verb` on `p` (the API-independent part; lock held): terminate, signal and
+ * modify take `arg`; P_PROPERTIES returns the status document in *doc (cow__free);
+ * P_INFO returns fresh stdio duplicates in fds[] and which of them the stdio-invalid fault
+ * marks invalid. Returns the HRESULT in its v2 form. */
+HRESULT cow__emu_process_verb(struct emu_process *p, enum emu_proc_verb verb, const char *arg,
+                              char **doc, int fds[3], int invalid[3]);
 void cow__emu_process_free(struct emu_process *p);
 /* kill(-pgid, sig) for every process of s that has not been reaped. */
 void cow__emu_system_signal_all(struct emu_system *s, int sig);

@@ -712,3 +712,27 @@ HRESULT cow__emu_process_info_fds(struct emu_process *p, int fds[3])
   }
   return COW__HR_S_OK;
 }
+
+HRESULT cow__emu_process_verb(struct emu_process *p, enum emu_proc_verb verb, const char *arg,
+                              char **doc, int fds[3], int invalid[3])
+{
+  switch (verb) {
+  case P_TERMINATE:
+    return cow__emu_process_terminate(p);
+  case P_SIGNAL:
+    return cow__emu_process_signal(p, arg);
+  case P_MODIFY:
+    return cow__emu_process_modify(p, arg);
+  case P_PROPERTIES:
+    /* Keeps working after exit: hcsshim v1 reads the exit code here. */
+    *doc = cow__emu_process_status_json(p);
+    return *doc ? COW__HR_S_OK : COW__HR_E_OUTOFMEMORY;
+  case P_INFO: {
+    HRESULT hr = cow__emu_process_info_fds(p, fds);
+    for (int k = 0; k < 3; k++)
+      invalid[k] = fds[k] < 0 && cow__emu_fault_flag(COW__EMU_FAULT_STDIO_INVALID);
+    return hr;
+  }
+  }
+  return COW__HR_E_INVALIDARG;
+}

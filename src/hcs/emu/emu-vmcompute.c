@@ -478,10 +478,8 @@ static HRESULT WINAPI emu_HcsCloseProcess(HCS_PROCESS process)
   return close_handle((uintptr_t)process, EMU_H_PROCESS);
 }
 
-enum proc_verb { P_TERMINATE, P_SIGNAL, P_INFO, P_PROPERTIES, P_MODIFY };
-
 static HRESULT process_verb(HCS_PROCESS process, PCWSTR arg, HCS_PROCESS_INFORMATION *pi,
-                            PWSTR *payload, PWSTR *result, enum proc_verb verb)
+                            PWSTR *payload, PWSTR *result, enum emu_proc_verb verb)
 {
   static const char *const names[] = {"HcsTerminateProcess", "HcsSignalProcess",
                                       "HcsGetProcessInfo", "HcsGetProcessProperties",
@@ -503,33 +501,12 @@ static HRESULT process_verb(HCS_PROCESS process, PCWSTR arg, HCS_PROCESS_INFORMA
     hr = EMU_FAILED(soft) ? soft : cow__emu_arg_utf8(arg, &a);
   struct emu_process *p = h->proc;
   if (!EMU_FAILED(hr)) {
-    switch (verb) {
-    case P_TERMINATE:
-      hr = cow__emu_process_terminate(p);
-      break;
-    case P_SIGNAL:
-      hr = cow__emu_process_signal(p, a);
-      break;
-    case P_MODIFY:
-      hr = cow__emu_process_modify(p, a);
-      break;
-    case P_PROPERTIES:
-      /* Keeps working after exit: hcsshim v1 reads the exit code here. */
-      doc = cow__emu_process_status_json(p);
-      hr = doc ? COW__HR_S_OK : COW__HR_E_OUTOFMEMORY;
-      if (doc != NULL && (*payload = cow__emu_wstr(EMU_V1, doc)) == NULL)
-        hr = COW__HR_E_OUTOFMEMORY;
-      break;
-    case P_INFO: {
-      int fds[3], invalid[3];
-      hr = cow__emu_process_info_fds(p, fds);
-      for (int k = 0; k < 3; k++)
-        invalid[k] = fds[k] < 0 && cow__emu_fault_flag(COW__EMU_FAULT_STDIO_INVALID);
-      if (!EMU_FAILED(hr))
-        cow__emu_fill_pi(pi, (uint32_t)p->pid, fds, invalid); /* fresh duplicates */
-      break;
-    }
-    }
+    int fds[3], invalid[3];
+    hr = cow__emu_process_verb(p, verb, a, &doc, fds, invalid);
+    if (verb == P_PROPERTIES && !EMU_FAILED(hr) && (*payload = cow__emu_wstr(EMU_V1, doc)) == NULL)
+      hr = COW__HR_E_OUTOFMEMORY;
+    if (verb == P_INFO && !EMU_FAILED(hr))
+      cow__emu_fill_pi(pi, (uint32_t)p->pid, fds, invalid); /* fresh duplicates */
     hr = emu_hr(EMU_V1, hr);
   }
   cow__free(a);
