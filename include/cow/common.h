@@ -71,7 +71,9 @@ typedef enum cow_timeout_kind {
   COW_TIMEOUT_WAIT = 9, /**< each wait; a timed-out waiter does not affect others. Default 0. */
   COW_TIMEOUT_STDIO_DRAIN = 10, /**< after exit, longest pause in stdout/stderr before the exit
                                      is reported without EOF (COW_EIO_TIMEOUT). Default 1000. */
-  COW_TIMEOUT__MAX = 11         /**< not part of the ABI */
+  COW_TIMEOUT_CONNECT = 11,     /**< a backend's connect (guest: accept + negotiate). The
+                                     guest connection sets it from its connect_timeout_ms. */
+  COW_TIMEOUT__MAX = 12         /**< not part of the ABI */
 } cow_timeout_kind_t;
 
 /** Which standard stream. */

@@ -169,8 +169,6 @@ uint32_t cow__guest_alloc_port(struct cow__guest_conn *conn)
 
 static void connect_finish(struct cow__guest_conn *conn, int status, const cow_error_t *err)
 {
-  if (conn->connect_timer_on)
-    uv_timer_stop(&conn->connect_timer);
   cow_op_t *op = conn->connect_op;
   conn->connect_op = NULL;
   if (status == 0) {
@@ -419,31 +417,6 @@ static void bridge_accepted(cow_guest_listener_t *l, int status, void *arg)
   cow_host_unref(conn->host);
 }
 
-static void connect_timer_closed(uv_handle_t *h)
-{
-  struct cow__guest_conn *conn = h->data;
-  cow_host_unref(conn->host);
-}
-
-static void on_connect_timeout(uv_timer_t *t)
-{
-  struct cow__guest_conn *conn = t->data;
-  if (conn->connect_op == NULL)
-    return;
-  char ms[32];
-  snprintf(ms, sizeof ms, "%llu", (unsigned long long)conn->connect_timeout_ms);
-  cow__listener_cancel(conn->bridge_listener);
-  cow_error_t err = COW_ERROR_INIT;
-  cow__error_set(&err, COW_ETIMEDOUT, COW_DOMAIN_LIB, 0, "connect", NULL,
-                 "the guest did not connect and negotiate within %s ms", ms);
-  conn->state = COW__GUEST_DEAD;
-  cow_op_t *op = conn->connect_op;
-  conn->connect_op = NULL;
-  cow__bridge_kill(&conn->bridge, &err);
-  cow_op_complete(op, COW_ETIMEDOUT, &err);
-  cow_error_clear(&err);
-}
-
 static int check_options(const cow_guest_options_t *opts)
 {
   if (opts == NULL)
@@ -490,18 +463,12 @@ static int conn_new(cow_host_t **out, uv_loop_t *loop, const cow_guest_options_t
   return 0;
 }
 
+/* The connect deadline is the core's timer on the connect op (COW_TIMEOUT_CONNECT); its
+ * expiry reaches conn_timeout(), which tears the half-made connection down. */
 static int conn_begin(struct cow__guest_conn *conn, cow_host_cb cb, void *data)
 {
-  int rc = cow_host_op_new(conn->host, "connect", COW_TIMEOUT__MAX, cb, data, &conn->connect_op);
-  if (rc != 0)
-    return rc;
-  if (uv_timer_init(conn->loop, &conn->connect_timer) == 0) {
-    conn->connect_timer.data = conn;
-    conn->connect_timer_on = 1;
-    cow_host_ref(conn->host);
-    uv_timer_start(&conn->connect_timer, on_connect_timeout, conn->connect_timeout_ms, 0);
-  }
-  return 0;
+  cow_host_set_timeout(conn->host, COW_TIMEOUT_CONNECT, conn->connect_timeout_ms);
+  return cow_host_op_new(conn->host, "connect", COW_TIMEOUT_CONNECT, cb, data, &conn->connect_op);
 }
 
 int cow_guest_connect(cow_host_t **out, uv_loop_t *loop, const cow_guest_options_t *opts,
@@ -569,10 +536,6 @@ static void conn_close(cow_host_t *h)
 {
   struct cow__guest_conn *conn = cow_host_priv(h);
   cow__listener_cancel(conn->bridge_listener);
-  if (conn->connect_timer_on) {
-    conn->connect_timer_on = 0;
-    uv_close((uv_handle_t *)&conn->connect_timer, connect_timer_closed);
-  }
   if (conn->connect_op != NULL) {
     cow_op_t *op = conn->connect_op;
     conn->connect_op = NULL;
@@ -598,6 +561,20 @@ static void conn_fini(cow_host_t *h)
 static void conn_timeout(cow_host_t *h, cow_op_t *op)
 {
   struct cow__guest_conn *conn = cow_host_priv(h);
+  if (op == conn->connect_op) {
+    /* The guest did not dial and negotiate in time: nothing more goes on this connection. */
+    cow__listener_cancel(conn->bridge_listener);
+    cow_error_t err = COW_ERROR_INIT;
+    cow__error_set(&err, COW_ETIMEDOUT, COW_DOMAIN_LIB, 0, "connect", NULL,
+                   "the guest did not connect and negotiate within %llu ms",
+                   (unsigned long long)conn->connect_timeout_ms);
+    conn->state = COW__GUEST_DEAD;
+    conn->connect_op = NULL;
+    cow__bridge_kill(&conn->bridge, &err);
+    cow_op_complete(op, COW_ETIMEDOUT, &err); /* the caller already has its answer */
+    cow_error_clear(&err);
+    return;
+  }
   struct cow__guest_call *call = cow__guest_call_find(&conn->calls, op);
   if (call != NULL)
     cow__guest_call_abandon(call, COW_ETIMEDOUT);

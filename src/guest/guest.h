@@ -36,8 +36,6 @@ struct cow__guest_conn {
   uv_pipe_t bridge_pipe; /* the accepted bridge connection (cow_guest_connect) */
   uv_stream_t *stream;   /* the bridge stream in use */
   cow_op_t *connect_op;
-  uv_timer_t connect_timer;
-  unsigned connect_timer_on : 1;
   unsigned bridge_open : 1; /* the bridge holds a host reference until on_closed */
   unsigned host_create : 1, host_start : 1;
   uint32_t next_port;
