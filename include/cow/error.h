@@ -64,11 +64,14 @@ typedef enum cow_errno {
       COW_ERRNO__MAX = -31000 /**< not part of the ABI */
 } cow_errno_t;
 
-/** Short message for a COW_E* code ("unknown error" for anything else).
+/** Short message for a COW_E* code. Codes outside the list are libuv's (a transport or
+ *  the OS passed them through, such as UV_EADDRINUSE from a bind): they get libuv's
+ *  message; anything else gets "unknown error".
  *  Ownership: static storage. Thread: any. */
 COW_EXTERN const char *cow_strerror(int code);
 
-/** Name of a COW_E* code ("EINVAL"); "UNKNOWN" for anything else.
+/** Name of a COW_E* code ("EINVAL"), or of a libuv code as libuv names it
+ *  ("EADDRINUSE"); "UNKNOWN" for anything else.
  *  Ownership: static storage. Thread: any. */
 COW_EXTERN const char *cow_err_name(int code);
 

@@ -5,7 +5,38 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <uv.h>
+
 #include "core/alloc.h"
+
+/* Codes passed through from libuv or the OS (a transport's bind failing with EADDRINUSE,
+ * ...): libuv's own names and messages, from its public map rather than uv_strerror(),
+ * which allocates (and leaks) a string for a code it does not know. */
+static const char *uv_message(int code)
+{
+  switch (code) {
+#define XX(name, msg)                                                                              \
+  case UV_##name:                                                                                  \
+    return msg;
+    UV_ERRNO_MAP(XX)
+#undef XX
+  default:
+    return NULL;
+  }
+}
+
+static const char *uv_name(int code)
+{
+  switch (code) {
+#define XX(name, msg)                                                                              \
+  case UV_##name:                                                                                  \
+    return #name;
+    UV_ERRNO_MAP(XX)
+#undef XX
+  default:
+    return NULL;
+  }
+}
 
 const char *cow_strerror(int code)
 {
@@ -17,8 +48,10 @@ const char *cow_strerror(int code)
 #undef XX
   case 0:
     return "success";
-  default:
-    return "unknown error";
+  default: {
+    const char *m = uv_message(code);
+    return m != NULL ? m : "unknown error";
+  }
   }
 }
 
@@ -30,8 +63,10 @@ const char *cow_err_name(int code)
     return #name;
     COW_ERRNO_MAP(XX)
 #undef XX
-  default:
-    return "UNKNOWN";
+  default: {
+    const char *n = uv_name(code);
+    return n != NULL ? n : "UNKNOWN";
+  }
   }
 }
 

@@ -21,6 +21,10 @@ static void codes_match_libuv(void **state)
   assert_string_equal(cow_err_name(12345), "UNKNOWN");
   assert_string_equal(cow_strerror(COW_ENOT_EXITED), "the process or container has not exited");
   assert_string_equal(cow_strerror(1), "unknown error");
+  /* libuv codes a transport passes through are named as libuv names them */
+  assert_string_equal(cow_err_name(UV_EADDRINUSE), "EADDRINUSE");
+  assert_string_equal(cow_strerror(UV_EADDRINUSE), uv_strerror(UV_EADDRINUSE));
+  assert_string_equal(cow_err_name(UV_EAFNOSUPPORT), "EAFNOSUPPORT");
   /* every own code sits in the reserved block */
   assert_true(COW_EHCS <= -30000 && COW_EHCS > -31000);
   assert_true(COW_ENOT_STARTED <= -30000 && COW_ENOT_STARTED > -31000);
