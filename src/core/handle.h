@@ -69,8 +69,25 @@ struct cow_host_s {
   void *view_data;
 };
 
-struct cow__stdio {
+/* Storage for one library-owned stream that a backend or a transport initialises as either
+ * kind libuv offers: a pipe (pipes, AF_UNIX, AF_VSOCK) or a socket stream (uv_tcp_t, the
+ * only libuv stream that can carry a Windows socket such as AF_HYPERV). `handle.type` says
+ * which, and is UV_UNKNOWN_HANDLE (0) while the zeroed storage is untouched. */
+union cow__stream {
+  uv_handle_t handle;
+  uv_stream_t stream;
   uv_pipe_t pipe;
+  uv_tcp_t tcp;
+};
+
+/* Whether a stream slot was initialised (and so must be closed). */
+static inline int cow__stream_initialised(const union cow__stream *s)
+{
+  return s->handle.type == UV_NAMED_PIPE || s->handle.type == UV_TCP;
+}
+
+struct cow__stdio {
+  union cow__stream s;
   cow_process_t *process;
   uv_read_cb read_cb;
   uv_shutdown_t shutdown_req;
@@ -159,6 +176,8 @@ int cow__process_create(cow_host_t *host, struct cow__handle *host_handle, cow_p
                         const char *config_json, cow_process_cb cb, void *data);
 void cow__process_drain_progress(cow_process_t *p);
 void cow__process_stdio_close_all(cow_process_t *p);
+/* The stream slot behind cow_process_stdio_pipe()/_tcp() (`which` already validated). */
+union cow__stream *cow__process_stdio_slot(cow_process_t *p, cow_stdio_t which);
 void cow__process_check_drained(cow_process_t *p);
 void cow__process_publish_exit(cow_process_t *p, int status);
 

@@ -1,5 +1,5 @@
-/* Stdio of a process: core-owned pipe handles that the backend opens, reads the library
- * can see (so the exit waits for end of file, as containerd and the GCS require), and the
+/* Stdio of a process: core-owned stream handles (pipe or socket) that the backend opens, reads the
+ * library can see (so the exit waits for end of file, as containerd and the GCS require), and the
  * per-direction close calls. */
 #include <string.h>
 
@@ -16,23 +16,23 @@ static int valid_stream(cow_stdio_t which)
 
 static void stdio_closed(uv_handle_t *h)
 {
-  struct cow__stdio *st = cow__container_of((uv_pipe_t *)h, struct cow__stdio, pipe);
+  struct cow__stdio *st = cow__container_of((union cow__stream *)h, struct cow__stdio, s);
   cow__handle_unref(&st->process->base);
 }
 
-/* Close one stream if the backend ever initialised it (uv_pipe_init sets the public
- * `type` field, so a zeroed, untouched pipe is recognisable). */
+/* Close one stream if the backend ever initialised it (uv_pipe_init and uv_tcp_init set
+ * the public `type` field, so a zeroed, untouched slot is recognisable). */
 static void stdio_close(struct cow__stdio *st)
 {
   if (st->closed)
     return;
   st->closed = 1;
   st->drained = 1;
-  if (st->pipe.type != UV_NAMED_PIPE || uv_is_closing((uv_handle_t *)&st->pipe))
+  if (!cow__stream_initialised(&st->s) || uv_is_closing(&st->s.handle))
     return;
-  uv_read_stop((uv_stream_t *)&st->pipe);
+  uv_read_stop(&st->s.stream);
   cow__handle_ref(&st->process->base);
-  uv_close((uv_handle_t *)&st->pipe, stdio_closed);
+  uv_close(&st->s.handle, stdio_closed);
 }
 
 void cow__process_stdio_close_all(cow_process_t *p)
@@ -45,7 +45,19 @@ uv_pipe_t *cow_process_stdio_pipe(cow_process_t *p, cow_stdio_t which)
 {
   if (p == NULL || !valid_stream(which))
     return NULL;
-  return &p->stdio[which].pipe;
+  return &p->stdio[which].s.pipe;
+}
+
+uv_tcp_t *cow_process_stdio_tcp(cow_process_t *p, cow_stdio_t which)
+{
+  if (p == NULL || !valid_stream(which))
+    return NULL;
+  return &p->stdio[which].s.tcp;
+}
+
+union cow__stream *cow__process_stdio_slot(cow_process_t *p, cow_stdio_t which)
+{
+  return &p->stdio[which].s;
 }
 
 void cow_process_stdio_ready(cow_process_t *p, cow_stdio_t which)
@@ -64,13 +76,13 @@ int cow_process_stdio(cow_process_t *p, uv_stream_t **in, uv_stream_t **out, uv_
   uv_stream_t **dst[3] = {in, out, err};
   for (int i = 0; i < 3; i++)
     if (dst[i] != NULL)
-      *dst[i] = p->stdio[i].ready ? (uv_stream_t *)&p->stdio[i].pipe : NULL;
+      *dst[i] = p->stdio[i].ready ? &p->stdio[i].s.stream : NULL;
   return 0;
 }
 
 static void stdio_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-  struct cow__stdio *st = cow__container_of((uv_pipe_t *)s, struct cow__stdio, pipe);
+  struct cow__stdio *st = cow__container_of((union cow__stream *)s, struct cow__stdio, s);
   cow_process_t *p = st->process;
   if (nread > 0)
     cow__process_drain_progress(p);
@@ -104,7 +116,7 @@ int cow_process_read_start(cow_process_t *p, cow_stdio_t which, uv_alloc_cb allo
   if (st->closed)
     return COW_EALREADY;
   st->read_cb = read_cb;
-  return uv_read_start((uv_stream_t *)&st->pipe, alloc_cb, stdio_read);
+  return uv_read_start(&st->s.stream, alloc_cb, stdio_read);
 }
 
 int cow_process_read_stop(cow_process_t *p, cow_stdio_t which)
@@ -114,7 +126,7 @@ int cow_process_read_stop(cow_process_t *p, cow_stdio_t which)
   struct cow__stdio *st = &p->stdio[which];
   if (!st->ready || st->closed)
     return 0;
-  return uv_read_stop((uv_stream_t *)&st->pipe);
+  return uv_read_stop(&st->s.stream);
 }
 
 static int close_output(cow_process_t *p, cow_stdio_t which, const char *name, cow_process_cb cb,
@@ -192,7 +204,7 @@ int cow_process_close_stdin(cow_process_t *p, cow_process_cb cb, void *data)
   struct cow__stdio *st = &p->stdio[COW_STDIN];
   if (st->ready && !st->closed && !st->shutting) {
     st->shutdown_req.data = op;
-    if (uv_shutdown(&st->shutdown_req, (uv_stream_t *)&st->pipe, stdin_shutdown_done) == 0) {
+    if (uv_shutdown(&st->shutdown_req, &st->s.stream, stdin_shutdown_done) == 0) {
       st->shutting = 1;
       return 0;
     }

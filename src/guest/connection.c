@@ -388,7 +388,7 @@ static void start_bridge(struct cow__guest_conn *conn, uv_stream_t *stream)
   cow_error_clear(&err);
 }
 
-static void accepted_pipe_closed(uv_handle_t *h)
+static void accepted_stream_closed(uv_handle_t *h)
 {
   struct cow__guest_conn *conn = h->data;
   cow_host_unref(conn->host);
@@ -401,11 +401,11 @@ static void bridge_accepted(cow_guest_listener_t *l, int status, void *arg)
   conn->bridge_listener = NULL;
   if (status == 0 && cow_host_is_closing(conn->host)) {
     /* Accepted just as the host was closed: nobody will use this stream. */
-    conn->bridge_pipe.data = conn;
+    conn->bridge_stream.handle.data = conn;
     cow_host_ref(conn->host);
-    uv_close((uv_handle_t *)&conn->bridge_pipe, accepted_pipe_closed);
+    uv_close(&conn->bridge_stream.handle, accepted_stream_closed);
   } else if (status == 0) {
-    start_bridge(conn, (uv_stream_t *)&conn->bridge_pipe);
+    start_bridge(conn, &conn->bridge_stream.stream);
   } else if (conn->connect_op != NULL) {
     cow_error_t err = COW_ERROR_INIT;
     cow__error_set(&err, status, COW_DOMAIN_LIB, 0, "connect", NULL,
@@ -489,7 +489,7 @@ int cow_guest_connect(cow_host_t **out, uv_loop_t *loop, const cow_guest_options
   struct cow__guest_conn *conn = cow_host_priv(h);
   /* Listen before anything else can fail late: a failure here returns synchronously. */
   rc = cow__listener_start(&conn->bridge_listener, conn->transport, loop, COW_GUEST_BRIDGE_PORT,
-                           &conn->bridge_pipe, bridge_accepted, conn);
+                           &conn->bridge_stream, bridge_accepted, conn);
   if (rc != 0) {
     cow_host_close(h, NULL, NULL);
     return rc;

@@ -33,8 +33,8 @@ struct cow__guest_conn {
   cow__bridge_t bridge;
   cow_guest_transport_t *transport; /* referenced; NULL: no stdio */
   cow_guest_listener_t *bridge_listener;
-  uv_pipe_t bridge_pipe; /* the accepted bridge connection (cow_guest_connect) */
-  uv_stream_t *stream;   /* the bridge stream in use */
+  union cow__stream bridge_stream; /* the accepted bridge connection (cow_guest_connect) */
+  uv_stream_t *stream;             /* the bridge stream in use */
   cow_op_t *connect_op;
   unsigned bridge_open : 1; /* the bridge holds a host reference until on_closed */
   unsigned host_create : 1, host_start : 1;

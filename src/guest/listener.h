@@ -11,16 +11,19 @@
 
 #include <uv.h>
 
+#include "core/handle.h"
 #include "cow/guest.h"
 #include "cow/sys/transport.h"
 
 typedef void (*cow__listener_cb)(cow_guest_listener_t *l, int status, void *arg);
 
-/* Start listening on `port`; `pipe` receives the accepted connection. `done_cb` runs
+/* Start listening on `port`; `slot` receives the accepted connection, as a pipe or a
+ * socket stream depending on the transport. `done_cb` runs
  * exactly once (never inside this call) unless a negative code is returned; the listener
  * is freed right after it returns. */
 int cow__listener_start(cow_guest_listener_t **out, cow_guest_transport_t *t, uv_loop_t *loop,
-                        uint32_t port, uv_pipe_t *pipe, cow__listener_cb done_cb, void *arg);
+                        uint32_t port, union cow__stream *slot, cow__listener_cb done_cb,
+                        void *arg);
 
 /* Abandon: done_cb still runs once (COW_ECANCELED, or 0 if the connection had already
  * been accepted). Idempotent. */

@@ -34,13 +34,13 @@ static void accepted_closed(uv_handle_t *h);
 
 /* Close stdio connection i, accepted from the guest but never handed to the core (the
  * create failed): nobody will use it, and the guest must not wait on it forever (§10
- * E53). The core skips a pipe that is already closing. */
+ * E53). The core skips a stream that is already closing. */
 static void close_accepted(struct cow__guest_process *gp, int i)
 {
-  uv_pipe_t *pipe = cow_process_stdio_pipe(gp->p, (cow_stdio_t)i);
-  pipe->data = gp->p;
+  uv_handle_t *h = &cow__process_stdio_slot(gp->p, (cow_stdio_t)i)->handle;
+  h->data = gp->p;
   cow_process_ref(gp->p);
-  uv_close((uv_handle_t *)pipe, accepted_closed);
+  uv_close(h, accepted_closed);
 }
 
 /* The create op completes once the exec answered and every requested stream has been
@@ -294,7 +294,7 @@ int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_co
     if (!gp->want[i])
       continue;
     rc = cow__listener_start(&gp->listeners[i], conn->transport, conn->loop, gp->ports[i],
-                             cow_process_stdio_pipe(p, (cow_stdio_t)i), stdio_accepted, gp);
+                             cow__process_stdio_slot(p, (cow_stdio_t)i), stdio_accepted, gp);
     if (rc == 0) {
       cow_process_ref(p);
       started++;

@@ -30,10 +30,14 @@ int cow_guest_transport_new(cow_guest_transport_t **out, const struct cow_guest_
   if (out == NULL)
     return COW_EINVAL;
   *out = NULL;
-  if (ops == NULL || ops->listen == NULL || ops->cancel == NULL)
+  if (ops == NULL)
     return COW_EINVAL;
   if (ops->version < 1 || ops->version > COW_GUEST_TRANSPORT_OPS_VERSION)
     return COW_EVERSION;
+  /* Slots past the caller's version are not read: the table may be shorter. */
+  int has_tcp = ops->version >= 2 && ops->listen_tcp != NULL;
+  if (ops->cancel == NULL || (ops->listen == NULL) == !has_tcp)
+    return COW_EINVAL;
   cow_guest_transport_t *t = cow__calloc(1, sizeof *t);
   if (t == NULL)
     return COW_ENOMEM;
@@ -120,7 +124,7 @@ static void listener_free(cow_guest_listener_t *l)
 }
 
 int cow__listener_start(cow_guest_listener_t **out, cow_guest_transport_t *t, uv_loop_t *loop,
-                        uint32_t port, uv_pipe_t *pipe, cow__listener_cb done_cb, void *arg)
+                        uint32_t port, union cow__stream *slot, cow__listener_cb done_cb, void *arg)
 {
   *out = NULL;
   size_t off = cow__priv_offset(sizeof(cow_guest_listener_t));
@@ -134,7 +138,8 @@ int cow__listener_start(cow_guest_listener_t **out, cow_guest_transport_t *t, uv
   l->arg = arg;
   l->priv = t->ops->listener_size ? (char *)l + off : NULL;
   l->listening = 1; /* before the call: a buggy transport calling done inline is caught */
-  int rc = t->ops->listen(l, loop, port, pipe);
+  int rc = t->ops->listen != NULL ? t->ops->listen(l, loop, port, &slot->pipe)
+                                  : t->ops->listen_tcp(l, loop, port, &slot->tcp);
   if (rc < 0) {
     listener_free(l);
     return rc;

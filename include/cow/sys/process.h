@@ -63,11 +63,18 @@ COW_EXTERN cow_host_t *cow_process_host(const cow_process_t *p);
 /** Record the pid once known. Thread: loop thread. */
 COW_EXTERN void cow_process_set_pid(cow_process_t *p, int64_t pid);
 
-/** A core-owned pipe handle for one stdio stream, for the backend to uv_pipe_init() on the
- *  process's loop and then open (uv_pipe_open) or accept into. Call cow_process_stdio_ready()
- *  once it is usable. The core reads, shuts down and closes it.
- *  Thread: loop thread. */
+/** The core-owned storage for one stdio stream, as a libuv pipe: the backend calls
+ *  uv_pipe_init() on the process's loop and then opens (uv_pipe_open) or accepts into it.
+ *  Call cow_process_stdio_ready() once it is usable. The core reads, shuts down and closes
+ *  it. NULL for a bad argument. Thread: loop thread. */
 COW_EXTERN uv_pipe_t *cow_process_stdio_pipe(cow_process_t *p, cow_stdio_t which);
+
+/** The same storage as cow_process_stdio_pipe(), as a libuv socket stream: for a backend
+ *  whose stream is a socket libuv can only carry in a uv_tcp_t (uv_tcp_init() then
+ *  uv_tcp_open() or uv_accept(); on Windows every non-pipe socket, AF_HYPERV included).
+ *  Initialise the slot as one kind or the other, never both; the core closes whichever it
+ *  finds. NULL for a bad argument. Thread: loop thread. */
+COW_EXTERN uv_tcp_t *cow_process_stdio_tcp(cow_process_t *p, cow_stdio_t which);
 
 /** Declare the stream for `which` initialised and usable (the create op must not have been
  *  completed yet). Thread: loop thread. */

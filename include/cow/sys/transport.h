@@ -21,7 +21,7 @@
 
 COW_BEGIN_DECLS
 
-#define COW_GUEST_TRANSPORT_OPS_VERSION 1
+#define COW_GUEST_TRANSPORT_OPS_VERSION 2
 
 /** A transport: an ops table plus the user's data. Opaque, reference counted; created by
  *  cow_guest_transport_new() or a built-in constructor, released with
@@ -32,7 +32,12 @@ typedef struct cow_guest_transport_s cow_guest_transport_t;
  *  the library with `listener_size` bytes of transport state (zeroed). */
 typedef struct cow_guest_listener_s cow_guest_listener_t;
 
-/** The transport interface. Slots are only ever appended; `version` says which exist. */
+/** The transport interface. Slots are only ever appended; `version` says which exist.
+ *  A transport fills exactly one of `listen` (its connections are libuv pipes: AF_UNIX,
+ *  AF_VSOCK, any descriptor uv_pipe_open() takes) and `listen_tcp` (version 2: its
+ *  connections are sockets libuv carries in a uv_tcp_t, which on Windows is every socket
+ *  that is not a named pipe, AF_HYPERV included). Everything said of `listen` and its
+ *  `pipe` holds for `listen_tcp` and its `tcp`. */
 struct cow_guest_transport_ops {
   unsigned int version; /**< COW_GUEST_TRANSPORT_OPS_VERSION */
   const char *name;     /**< for logs and errors ("unix", "vsock", ...) */
@@ -57,10 +62,18 @@ struct cow_guest_transport_ops {
 
   /** The transport's last reference is gone: free the user's data. May be NULL. */
   void (*release)(void *data);
-  /* version 2 slots are appended below this line, never inserted above it */
+
+  /* ---- version 2 ---- */
+
+  /** As `listen`, but the transport initialises `tcp` (uv_tcp_init on `loop`, then
+   *  uv_accept or uv_tcp_open with the connected socket) instead of a pipe. NULL when the
+   *  transport fills `listen`. Thread: loop thread. */
+  int (*listen_tcp)(cow_guest_listener_t *l, uv_loop_t *loop, uint32_t port, uv_tcp_t *tcp);
+  /* version 3 slots are appended below this line, never inserted above it */
 };
 
-/** Create a transport from an ops table (version-checked: COW_EVERSION) and user data.
+/** Create a transport from an ops table (version-checked: COW_EVERSION; COW_EINVAL unless
+ *  exactly one of listen/listen_tcp and cancel are set) and user data.
  *  Ownership: `ops` must stay valid for the transport's life (normally static); `data` is
  *  handed to ops->release with the last reference. The caller owns one reference.
  *  Thread: any. @retval COW_EINVAL @retval COW_EVERSION @retval COW_ENOMEM */
@@ -78,8 +91,8 @@ COW_EXTERN void *cow_guest_listener_priv(const cow_guest_listener_t *l);
 COW_EXTERN uint32_t cow_guest_listener_port(const cow_guest_listener_t *l);
 
 /** Report the outcome of a listen: exactly once per successful listen() call, from the
- *  loop thread, never inside listen() or cancel(). 0 means `pipe` is initialised and
- *  connected. After this call the transport must not touch `l` or `pipe` again.
+ *  loop thread, never inside listen() or cancel(). 0 means `pipe` (or `tcp`) is
+ *  initialised and connected. After this call the transport must not touch `l` or `pipe` again.
  *  Thread: loop thread. */
 COW_EXTERN void cow_guest_listener_done(cow_guest_listener_t *l, int status);
 
