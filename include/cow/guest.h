@@ -49,13 +49,16 @@ COW_EXTERN int cow_guest_transport_unix(cow_guest_transport_t **out, const char 
  *  @retval COW_ENOTSUP elsewhere. Thread: any. */
 COW_EXTERN int cow_guest_transport_vsock(cow_guest_transport_t **out);
 
-/** Hyper-V socket transport (Windows): meant to listen on VMID `vm_id` (a GUID string)
- *  with service id XXXXXXXX-facb-11e6-bd58-64006a7986d3 (Data1 = port). NOT YET
- *  FUNCTIONAL: the VM id is validated, but every listen fails with COW_ENOTSUP until the
- *  core can hand a backend a socket-capable stream on Windows (libuv's uv_pipe_t cannot
- *  wrap an AF_HYPERV socket).
- *  @retval COW_EINVAL malformed GUID @retval COW_ENOTSUP on other platforms.
- *  Thread: any. */
+/** Hyper-V socket transport (Windows): listens on AF_HYPERV address (VM id `vm_id`, a GUID
+ *  string such as the utility VM's runtime id; service id
+ *  XXXXXXXX-facb-11e6-bd58-64006a7986d3 with XXXXXXXX = the port), as hcsshim does for
+ *  LCOW; the guest dials. Connections are carried in libuv socket streams (uv_tcp_t).
+ *  A listen on a machine without Hyper-V sockets fails with COW_EBACKEND_UNAVAILABLE
+ *  (logged with the Winsock error); other listen failures return libuv's code for the
+ *  Winsock error (e.g. UV_EADDRINUSE; cow_strerror() names those too).
+ *  Ownership: the caller owns one reference (cow_guest_transport_release()).
+ *  @retval COW_EINVAL NULL `out`, or `vm_id` not 8-4-4-4-12 hex digits
+ *  @retval COW_ENOTSUP on other platforms. Thread: any. */
 COW_EXTERN int cow_guest_transport_hvsock(cow_guest_transport_t **out, const char *vm_id);
 
 /** Drop one reference; the transport is freed with the last one. NULL is allowed.

@@ -1,21 +1,30 @@
-/* The Hyper-V socket transport (Windows host): listen on (VMID, service id
- * XXXXXXXX-facb-11e6-bd58-64006a7986d3 with Data1 = port), the guest dials
- * (gcs-protocol §1.1).
- *
- * libuv on Windows cannot wrap an AF_HYPERV SOCKET in the uv_pipe_t the core hands out for
- * stdio (uv_pipe_open takes a HANDLE to a named pipe, and libuv's TCP code assumes IP
- * address families), so this transport refuses to listen with COW_ENOTSUP until the core
- * can give a backend a socket-capable stream. The constructor validates the VM id so
- * callers get that answer at connect time. */
-#define WIN32_LEAN_AND_MEAN
-#include <winsock2.h>
-#include <windows.h>
-
+/* The Hyper-V socket transport (Windows host): listen on (VM id, service id
+ * XXXXXXXX-facb-11e6-bd58-64006a7986d3 with Data1 = port) and let the guest dial, as
+ * hcsshim does for LCOW (gcs-protocol §1.1). Only the address is hvsocket's own; the
+ * listening, accepting and libuv stream are the Winsock transport's (transport-winsock.c),
+ * which the tests run under Wine on loopback TCP. */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "guest/listener.h"
+#include "win/winsock-listen.h"
+
+/* <hvsocket.h> is in the Windows SDK and in mingw-w64, but mingw's pulls in <initguid.h>
+ * (every GUID it declares becomes a definition in this file); the layout is fixed by the
+ * ABI, so it is spelled out here. */
+#ifndef AF_HYPERV
+#  define AF_HYPERV 34
+#endif
+#define COW_HV_PROTOCOL_RAW 1
+
+struct cow_sockaddr_hv {
+  ADDRESS_FAMILY family; /* AF_HYPERV */
+  USHORT reserved;
+  GUID vm_id;
+  GUID service_id;
+};
 
 struct hv_transport {
   GUID vm_id;
@@ -27,6 +36,12 @@ static int parse_guid(const char *s, GUID *out)
   unsigned d2, d3, b[8];
   if (s == NULL || strlen(s) != 36)
     return -1;
+  /* Exactly 8-4-4-4-12 hex digits: sscanf alone would also take signs and "0x". */
+  for (int i = 0; i < 36; i++) {
+    int dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+      return -1;
+  }
   if (sscanf(s, "%8lx-%4x-%4x-%2x%2x-%2x%2x%2x%2x%2x%2x", &d1, &d2, &d3, &b[0], &b[1], &b[2], &b[3],
              &b[4], &b[5], &b[6], &b[7]) != 11)
     return -1;
@@ -38,31 +53,38 @@ static int parse_guid(const char *s, GUID *out)
   return 0;
 }
 
-static int hv_listen(cow_guest_listener_t *l, uv_loop_t *loop, uint32_t port, uv_pipe_t *pipe)
+/* The service id of a vsock-style port (hcsshim winio.VsockServiceID). */
+static GUID service_id(uint32_t port)
 {
-  (void)l;
-  (void)loop;
-  (void)port;
-  (void)pipe;
-  return COW_ENOTSUP;
+  GUID g = {port, 0xfacb, 0x11e6, {0xbd, 0x58, 0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3}};
+  return g;
 }
 
-static void hv_cancel(cow_guest_listener_t *l)
+static int hv_make(void *arg, uint32_t port, struct sockaddr_storage *sa, int *len)
 {
-  (void)l; /* listen never succeeds, so there is nothing to cancel */
+  const struct hv_transport *t = arg;
+  struct cow_sockaddr_hv hv;
+  memset(&hv, 0, sizeof hv);
+  hv.family = AF_HYPERV;
+  hv.vm_id = t->vm_id;
+  hv.service_id = service_id(port);
+  memcpy(sa, &hv, sizeof hv);
+  *len = (int)sizeof hv;
+  return 0;
 }
 
-static void hv_release(void *data)
+static void hv_release(void *arg)
 {
-  cow__free(data);
+  cow__free(arg);
 }
 
-static const struct cow_guest_transport_ops hv_ops = {
-    .version = COW_GUEST_TRANSPORT_OPS_VERSION,
+static const struct cow__winsock_addr hv_addr = {
     .name = "hvsock",
-    .listener_size = 0,
-    .listen = hv_listen,
-    .cancel = hv_cancel,
+    .family = AF_HYPERV,
+    .type = SOCK_STREAM,
+    .protocol = COW_HV_PROTOCOL_RAW,
+    .make = hv_make,
+    .bound = NULL,
     .release = hv_release,
 };
 
@@ -75,7 +97,7 @@ int cow__transport_hvsock_new(cow_guest_transport_t **out, const char *vm_id)
     cow__free(t);
     return COW_EINVAL;
   }
-  int rc = cow_guest_transport_new(out, &hv_ops, t);
+  int rc = cow__transport_winsock_new(out, &hv_addr, t);
   if (rc != 0)
     cow__free(t);
   return rc;

@@ -167,18 +167,50 @@ static int fill(cow_rec_t *r, char *why, size_t whylen)
   return 0;
 }
 
+/* The whole file in one malloc'd, NUL-terminated buffer (no getline: Windows has none). */
+static char *slurp(FILE *f, size_t *len)
+{
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  while (buf != NULL) {
+    n += fread(buf + n, 1, cap - n - 1, f);
+    if (n < cap - 1)
+      break;
+    char *nb = realloc(buf, cap * 2);
+    if (nb == NULL) {
+      free(buf);
+      return NULL;
+    }
+    buf = nb;
+    cap *= 2;
+  }
+  if (buf != NULL)
+    buf[n] = '\0';
+  *len = n;
+  return buf;
+}
+
 int cow_rec_load(const char *path, cow_recording_t *out, char *why, size_t whylen)
 {
-  FILE *f = fopen(path, "r");
-  char *line = NULL;
-  size_t cap = 0, alloc = 0;
-  ssize_t n;
+  FILE *f = fopen(path, "rb");
+  char *text = NULL;
+  size_t alloc = 0, len = 0;
   memset(out, 0, sizeof *out);
   if (!f) {
     whyf(why, whylen, "cannot open %s", path);
     return -1;
   }
-  while ((n = getline(&line, &cap, f)) > 0) {
+  text = slurp(f, &len);
+  if (text == NULL) {
+    whyf(why, whylen, "%s: out of memory", path);
+    fclose(f);
+    return -1;
+  }
+  char *line = text;
+  for (char *next; line < text + len; line = next) {
+    char *nl = memchr(line, '\n', (size_t)(text + len - line));
+    next = nl ? nl + 1 : text + len;
+    size_t n = (size_t)(next - line);
     json_error_t jerr;
     cow_rec_t *r;
     if (n == 1 && line[0] == '\n')
@@ -193,7 +225,7 @@ int cow_rec_load(const char *path, cow_recording_t *out, char *why, size_t whyle
     }
     r = &out->recs[out->count];
     memset(r, 0, sizeof *r);
-    r->json = json_loadb(line, (size_t)n, 0, &jerr);
+    r->json = json_loadb(line, n, 0, &jerr);
     if (!r->json) {
       whyf(why, whylen, "%s: line %zu: %s", path, out->count + 1, jerr.text);
       goto fail;
@@ -206,11 +238,11 @@ int cow_rec_load(const char *path, cow_recording_t *out, char *why, size_t whyle
       out->scenario = s ? strdup(s) : NULL;
     }
   }
-  free(line);
+  free(text);
   fclose(f);
   return 0;
 fail:
-  free(line);
+  free(text);
   fclose(f);
   cow_rec_free(out);
   return -1;

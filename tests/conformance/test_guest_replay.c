@@ -16,9 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
+#if !defined(_WIN32)
+#  include <sys/socket.h>
+#  include <sys/un.h>
+#  include <unistd.h>
+#endif
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -28,6 +30,7 @@
 #include "cow.h"
 #include "cow/guest.h"
 #include "guest/frame.h"
+#include "support/tcp-transport.h"
 
 #define MAXF 128
 #define MAXS 16
@@ -38,8 +41,21 @@ static const cow_cmp_rule_t host_rules[] = {
     {"StdErr", COW_CMP_PRESENCE},   {NULL, COW_CMP_EXACT},
 };
 
-struct gstream { /* a stdio connection of the fake guest */
+/* How the library listens and the fake guest dials: an AF_UNIX port directory (the
+ * built-in transport, libuv pipes) or loopback TCP through the transport interface's
+ * `listen_tcp` slot (uv_tcp_t), with a libuv-only user transport or, on Windows, the
+ * library's own Winsock listener (the hvsocket transport's code). */
+enum tkind { T_UNIX, T_TCP_UV, T_WINSOCK };
+
+union gsock { /* a connection of the fake guest, pipe or socket stream */
+  uv_handle_t h;
+  uv_stream_t s;
   uv_pipe_t pipe;
+  uv_tcp_t tcp;
+};
+
+struct gstream { /* a stdio connection of the fake guest */
+  union gsock sock;
   int open;
   uint32_t lib_port, rec_port;
   char name[8];
@@ -55,14 +71,16 @@ struct step { /* one driver call derived from a recorded host frame */
 
 typedef struct replay {
   uv_loop_t loop;
-  char dir[64];
+  enum tkind kind;
+  char dir[64];     /* T_UNIX */
+  tcpt_map_t ports; /* T_TCP_UV, T_WINSOCK */
   cow_recording_t rec;
   const int *skip;
   cow_guest_transport_t *t;
   cow_host_t *host;
   int connected, connect_status;
   /* fake guest */
-  uv_pipe_t bridge;
+  union gsock bridge;
   cow__frame_decoder_t dec;
   const cow_rec_t *hf[MAXF]; /* recorded host->gcs frames */
   int hmatched[MAXF];
@@ -138,9 +156,9 @@ static void send_frame(uint32_t type, uint64_t id, const uint8_t *body, size_t l
   uint8_t hdr[16];
   cow__frame_header_t h = {type, (uint32_t)(len + 16), id};
   cow__frame_header_encode(&h, hdr);
-  gwrite((uv_stream_t *)&R->bridge, hdr, 16);
+  gwrite(&R->bridge.s, hdr, 16);
   if (len)
-    gwrite((uv_stream_t *)&R->bridge, body, len);
+    gwrite(&R->bridge.s, body, len);
 }
 
 static struct gstream *stream_for_rec_port(uint32_t port)
@@ -186,17 +204,28 @@ static void play_stdio(const uint32_t rec_ports[3])
     if (g == NULL || !g->open)
       continue;
     if (r->event == NULL && r->data_len > 0)
-      gwrite((uv_stream_t *)&g->pipe, r->data, r->data_len);
+      gwrite(&g->sock.s, r->data, r->data_len);
     else if (r->event && strcmp(r->event, "EOF") == 0) {
       uv_shutdown_t *sd = malloc(sizeof *sd);
-      if (uv_shutdown(sd, (uv_stream_t *)&g->pipe, (uv_shutdown_cb)(void (*)(void))free) != 0)
+      if (uv_shutdown(sd, &g->sock.s, (uv_shutdown_cb)(void (*)(void))free) != 0)
         free(sd);
     }
   }
 }
 
-static int dial(uint32_t port)
+/* Dial guest port `port` of the library into `u`, as the guest does; 0 or -1 (failf). */
+static int dial(uint32_t port, union gsock *u)
 {
+  if (R->kind != T_UNIX) {
+    int rc = tcpt_dial(&R->loop, &u->tcp, tcpt_port(&R->ports, port));
+    if (rc != 0)
+      failf("dial guest port %u over TCP: %s", (unsigned)port, uv_strerror(rc));
+    return rc == 0 ? 0 : -1;
+  }
+#if defined(_WIN32)
+  failf("no AF_UNIX port directories on this platform");
+  return -1;
+#else
   struct sockaddr_un sa;
   memset(&sa, 0, sizeof sa);
   sa.sun_family = AF_UNIX;
@@ -208,7 +237,14 @@ static int dial(uint32_t port)
       close(fd);
     return -1;
   }
-  return fd;
+  uv_pipe_init(&R->loop, &u->pipe, 0);
+  if (uv_pipe_open(&u->pipe, fd) != 0) {
+    failf("uv_pipe_open failed");
+    uv_close(&u->h, NULL);
+    return -1;
+  }
+  return 0;
+#endif
 }
 
 /* The library's ExecuteProcess: dial its ports (stdin, stdout, stderr) as the GCS does
@@ -231,14 +267,11 @@ static void exec_dial(json_t *lib, json_t *rec, uint32_t rec_ports[3])
     g->lib_port = (uint32_t)json_integer_value(lp);
     g->rec_port = rec_ports[i];
     snprintf(g->name, sizeof g->name, "%s", keys[i]);
-    int fd = dial(g->lib_port);
-    if (fd < 0)
+    if (dial(g->lib_port, &g->sock) != 0)
       return;
-    uv_pipe_init(&R->loop, &g->pipe, 0);
-    uv_pipe_open(&g->pipe, fd);
     g->open = 1;
-    g->pipe.data = g;
-    uv_read_start((uv_stream_t *)&g->pipe, st_alloc, st_read);
+    g->sock.h.data = g;
+    uv_read_start(&g->sock.s, st_alloc, st_read);
   }
 }
 
@@ -347,7 +380,7 @@ static void gb_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
   }
   if (n < 0) {
     uv_read_stop(s);
-    uv_close((uv_handle_t *)&R->bridge, NULL);
+    uv_close(&R->bridge.h, NULL);
   }
   free(b->base);
 }
@@ -658,7 +691,7 @@ static void run_until(int *flag, int n, uint64_t ms)
   uv_run(&R->loop, UV_RUN_NOWAIT);
 }
 
-static void replay(const char *name, const int *skip, int close_at_end)
+static void replay(const char *name, const int *skip, enum tkind kind)
 {
   static replay_t rp;
   memset(&rp, 0, sizeof rp);
@@ -666,6 +699,7 @@ static void replay(const char *name, const int *skip, int close_at_end)
   memset(proc_waited, 0, sizeof proc_waited);
   R = &rp;
   R->skip = skip;
+  R->kind = kind;
   char why[512];
   char *path = cow_rec_path(name);
   if (cow_rec_load(path, &R->rec, why, sizeof why) != 0)
@@ -686,9 +720,20 @@ static void replay(const char *name, const int *skip, int close_at_end)
     }
   }
   assert_int_equal(uv_loop_init(&R->loop), 0);
-  snprintf(R->dir, sizeof R->dir, "/tmp/cowr-XXXXXX");
-  assert_non_null(mkdtemp(R->dir));
-  assert_int_equal(cow_guest_transport_unix(&R->t, R->dir), 0);
+  if (kind == T_UNIX) {
+#if !defined(_WIN32)
+    snprintf(R->dir, sizeof R->dir, "/tmp/cowr-XXXXXX");
+    assert_non_null(mkdtemp(R->dir));
+    assert_int_equal(cow_guest_transport_unix(&R->t, R->dir), 0);
+#endif
+  } else if (kind == T_TCP_UV) {
+    assert_int_equal(tcpt_new_uv(&R->t, &R->ports), 0);
+  } else {
+#if defined(_WIN32)
+    assert_int_equal(tcpt_new_winsock(&R->t, &R->ports), 0);
+#endif
+  }
+  assert_non_null(R->t);
   cow_guest_options_t o = COW_GUEST_OPTIONS_INIT;
   o.transport = R->t;
   assert_int_equal(cow_guest_connect(&R->host, &R->loop, &o, on_connected, NULL), 0);
@@ -697,12 +742,10 @@ static void replay(const char *name, const int *skip, int close_at_end)
   assert_int_equal(
       cow_host_create_process(R->host, &early, "{\"CommandArgs\":[\"true\"]}", d_proc, NULL),
       COW_EINVALID_STATE);
-  int fd = dial(COW_GUEST_BRIDGE_PORT);
-  assert_true(fd >= 0);
+  if (dial(COW_GUEST_BRIDGE_PORT, &R->bridge) != 0)
+    fail_msg("%s", R->fail);
   cow__frame_decoder_init(&R->dec, 0);
-  uv_pipe_init(&R->loop, &R->bridge, 0);
-  assert_int_equal(uv_pipe_open(&R->bridge, fd), 0);
-  uv_read_start((uv_stream_t *)&R->bridge, st_alloc, gb_read);
+  uv_read_start(&R->bridge.s, st_alloc, gb_read);
   run_until(&R->connected, 1, 5000);
   assert_int_equal(R->connect_status, 0);
   uv_timer_t tick;
@@ -753,14 +796,13 @@ static void replay(const char *name, const int *skip, int close_at_end)
   for (int i = 0; i < R->nctrs; i++)
     cow_container_close(R->ctrs[i], closed_c, NULL);
   run_until(&R->ctr_closed, R->nctrs, 5000);
-  (void)close_at_end;
   cow_host_close(R->host, closed_h, NULL);
   run_until(&R->host_closed, 1, 5000);
   for (int i = 0; i < R->nst; i++)
-    if (R->st[i].open && !uv_is_closing((uv_handle_t *)&R->st[i].pipe))
-      uv_close((uv_handle_t *)&R->st[i].pipe, NULL);
-  if (!uv_is_closing((uv_handle_t *)&R->bridge))
-    uv_close((uv_handle_t *)&R->bridge, NULL);
+    if (R->st[i].open && !uv_is_closing(&R->st[i].sock.h))
+      uv_close(&R->st[i].sock.h, NULL);
+  if (!uv_is_closing(&R->bridge.h))
+    uv_close(&R->bridge.h, NULL);
   uv_run(&R->loop, UV_RUN_DEFAULT);
   int lc = uv_loop_close(&R->loop);
   for (int i = 0; i < R->nst; i++)
@@ -770,7 +812,10 @@ static void replay(const char *name, const int *skip, int close_at_end)
   cow__frame_decoder_reset(&R->dec);
   cow_guest_transport_release(R->t);
   cow_rec_free(&R->rec);
-  rmdir(R->dir);
+#if !defined(_WIN32)
+  if (kind == T_UNIX)
+    rmdir(R->dir);
+#endif
   if (R->fail[0])
     fail_msg("%s: %s", name, R->fail);
   assert_int_equal(lc, 0);
@@ -779,81 +824,70 @@ static void replay(const char *name, const int *skip, int close_at_end)
     matched += R->hmatched[i];
   fprintf(stderr, "# %s: %d of %d recorded host frames matched, %d extra waits\n", name, matched,
           R->nh, R->extra_waits);
+  if (kind != T_UNIX && R->ports.listens == 0)
+    fail_msg("%s: the TCP transport never listened", name);
 }
 
-static void test_a(void **s)
+/* Recorded requests the library never produces, per scenario (seq numbers). */
+static const int skip_d[] = {11, 0};             /* a 100 ms wait: the library waits forever */
+static const int skip_e[] = {5, 7, 0};           /* finite waits */
+static const int skip_f[] = {3, 5, 7, 9, 15, 0}; /* pids it never ran, a second wait */
+static const int skip_i[] = {5, 7, 0};           /* empty/malformed queries: refused locally */
+static const int skip_m[] = {15, 30, 36, 0};     /* finite waits; SIGKILL to an exited init is
+                                                    answered locally (COW_ESRCH) */
+struct scenario {
+  const char *name;
+  const int *skip;
+};
+
+static const struct scenario scenarios[] = {
+    {"a_echo", NULL},          {"b_exit7", NULL},          {"c_cat_stdin", NULL},
+    {"d_signal_kill", skip_d}, {"e_wait_timeout", skip_e}, {"f_unknown_pid", skip_f},
+    {"g_tty", NULL},           {"h_dumpstacks", NULL},     {"i_getproperties", skip_i},
+    {"j7_clean_close", NULL},  {"m_container", skip_m},
+};
+#define NSCENARIOS (sizeof scenarios / sizeof scenarios[0])
+
+/* Every recording over every transport this platform has: the same frames and stdio
+ * whatever carries them. */
+static const enum tkind kinds[] = {
+#if !defined(_WIN32)
+    T_UNIX,
+#endif
+    T_TCP_UV,
+#if defined(_WIN32)
+    T_WINSOCK,
+#endif
+};
+#define NKINDS (sizeof kinds / sizeof kinds[0])
+
+struct run {
+  const struct scenario *sc;
+  enum tkind kind;
+  char name[48]; /* "c_cat_stdin over tcp-uv" */
+};
+
+static void test_replay(void **state)
 {
-  (void)s;
-  replay("a_echo", NULL, 0);
-}
-static void test_b(void **s)
-{
-  (void)s;
-  replay("b_exit7", NULL, 0);
-}
-static void test_c(void **s)
-{
-  (void)s;
-  replay("c_cat_stdin", NULL, 0);
-}
-static void test_d(void **s)
-{
-  (void)s;
-  static const int skip[] = {11, 0}; /* a 100 ms wait: the library only waits forever */
-  replay("d_signal_kill", skip, 0);
-}
-static void test_e(void **s)
-{
-  (void)s;
-  static const int skip[] = {5, 7, 0}; /* finite waits */
-  replay("e_wait_timeout", skip, 0);
-}
-static void test_f(void **s)
-{
-  (void)s;
-  /* Requests about pids the library never ran, and a second wait on a reaped process. */
-  static const int skip[] = {3, 5, 7, 9, 15, 0};
-  replay("f_unknown_pid", skip, 0);
-}
-static void test_g(void **s)
-{
-  (void)s;
-  replay("g_tty", NULL, 0);
-}
-static void test_h(void **s)
-{
-  (void)s;
-  replay("h_dumpstacks", NULL, 0);
-}
-static void test_i(void **s)
-{
-  (void)s;
-  static const int skip[] = {5, 7, 0}; /* an empty and a malformed query: refused locally */
-  replay("i_getproperties", skip, 0);
-}
-static void test_j7(void **s)
-{
-  (void)s;
-  replay("j7_clean_close", NULL, 1);
-}
-static void test_m(void **s)
-{
-  (void)s;
-  /* 15, 36: finite waits; 30: SIGKILL to an init that already exited is answered by the
-   * library itself (COW_ESRCH) without a request. */
-  static const int skip[] = {15, 30, 36, 0};
-  replay("m_container", skip, 0);
+  const struct run *r = *state;
+  replay(r->sc->name, r->sc->skip, r->kind);
 }
 
 int main(void)
 {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_a),  cmocka_unit_test(test_b), cmocka_unit_test(test_c),
-      cmocka_unit_test(test_d),  cmocka_unit_test(test_e), cmocka_unit_test(test_f),
-      cmocka_unit_test(test_g),  cmocka_unit_test(test_h), cmocka_unit_test(test_i),
-      cmocka_unit_test(test_j7), cmocka_unit_test(test_m),
-  };
+  static struct run runs[NSCENARIOS * NKINDS];
+  struct CMUnitTest tests[NSCENARIOS * NKINDS];
+  static const char *const kind_names[] = {"unix", "tcp-uv", "winsock"};
+  size_t n = 0;
+  for (size_t k = 0; k < NKINDS; k++)
+    for (size_t i = 0; i < NSCENARIOS; i++, n++) {
+      runs[n].sc = &scenarios[i];
+      runs[n].kind = kinds[k];
+      snprintf(runs[n].name, sizeof runs[n].name, "%s over %s", scenarios[i].name,
+               kind_names[kinds[k]]);
+      tests[n] = (struct CMUnitTest){runs[n].name, test_replay, NULL, NULL, &runs[n]};
+    }
   if (getenv("TEST_FILTER"))
     cmocka_set_test_filter(getenv("TEST_FILTER"));
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return _cmocka_run_group_tests("conformance_guest", tests, n, NULL, NULL);
 }

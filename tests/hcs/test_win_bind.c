@@ -4,11 +4,7 @@
  * naming the DLL: no loader failure at start-up, no crash, no callback, no handle left on
  * the loop. Each case checks for the DLL itself first and skips where it is present, so the
  * suite stays true on a Hyper-V host.
- *
- * Also the hvsocket transport: it builds and validates its VM id, and a connection through
- * it fails synchronously with COW_ENOTSUP (its listen is not implemented yet, see
- * <cow/guest.h>), leaving nothing on the loop; the AF_UNIX and vsock transports answer
- * COW_ENOTSUP. */
+ * (The guest transports on Windows, hvsocket included: tests/transport.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -156,49 +152,6 @@ static void blocking_create_system_fails_cleanly(void **state)
   assert_int_equal(cow_blocking_free(b), 0);
 }
 
-#if defined(COW_HAVE_BACKEND_GUEST)
-static int host_callbacks;
-
-static void on_host(cow_host_t *h, int status, const cow_error_t *err, void *data)
-{
-  host_callbacks++;
-}
-
-static void hvsock_transport_fails_cleanly(void **state)
-{
-  uv_loop_t loop;
-  assert_int_equal(uv_loop_init(&loop), 0);
-  cow_guest_transport_t *t = (cow_guest_transport_t *)&loop; /* must be overwritten */
-  assert_int_equal(cow_guest_transport_hvsock(&t, "not-a-guid"), COW_EINVAL);
-  assert_null(t);
-  assert_int_equal(cow_guest_transport_hvsock(&t, "3f2504e0-4f89-11d3-9a0c-0305e82c3301"), 0);
-  assert_non_null(t);
-
-  cow_guest_options_t opts = COW_GUEST_OPTIONS_INIT;
-  opts.transport = t;
-  cow_host_t *h = (cow_host_t *)&loop;
-  host_callbacks = 0;
-  int rc = cow_guest_connect(&h, &loop, &opts, on_host, NULL);
-  printf("cow_guest_connect(hvsock): %s\n", cow_err_name(rc));
-  assert_int_equal(rc, COW_ENOTSUP);
-  assert_null(h);
-  cow_guest_transport_release(t);
-  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-  assert_int_equal(host_callbacks, 0);
-  assert_int_equal(uv_loop_close(&loop), 0);
-}
-
-/* The POSIX transports are not built on Windows; their constructors say so. */
-static void posix_transports_not_supported(void **state)
-{
-  cow_guest_transport_t *t = (cow_guest_transport_t *)&t;
-  assert_int_equal(cow_guest_transport_unix(&t, "C:\\ports"), COW_ENOTSUP);
-  assert_null(t);
-  t = (cow_guest_transport_t *)&t;
-  assert_int_equal(cow_guest_transport_vsock(&t), COW_ENOTSUP);
-  assert_null(t);
-}
-#endif
 
 int main(void)
 {
@@ -208,10 +161,6 @@ int main(void)
     cmocka_unit_test(v2_create_system_fails_cleanly),
     cmocka_unit_test(v1_create_system_fails_cleanly),
     cmocka_unit_test(blocking_create_system_fails_cleanly),
-#if defined(COW_HAVE_BACKEND_GUEST)
-    cmocka_unit_test(hvsock_transport_fails_cleanly),
-    cmocka_unit_test(posix_transports_not_supported),
-#endif
   };
   return cmocka_run_group_tests_name("hcs_win_bind", tests, NULL, NULL);
 }
