@@ -8,7 +8,8 @@
 #   3. build     libcow with cmake/mingw-w64-x86_64.cmake (the emulator is off on Windows)
 #   4. wine      ctest under wine64 with a persistent wineserver; the wine prefix is deleted
 #                at the end whatever happened
-#   5. HCS DLLs  cow-run.exe where Wine has no HCS DLL (exit 125, names computecore.dll);
+#   5. HCS DLLs  cow-run.exe where Wine has no HCS DLL (exit 125, names computecore.dll),
+#                lcow-exec.exe where Wine has no AF_HYPERV (exit 125, EBACKEND_UNAVAILABLE);
 #                then stub HCS DLLs that lack exports in System32: the hcs-stub test and
 #                cow-run.exe again (exit 125, names the missing export)
 #
@@ -185,7 +186,7 @@ ctest --test-dir "$BUILD" --verbose --timeout 120 -L windows -LE hcs-stub
 step_done
 
 # ---------------------------------------------------------------------------------------------
-step "HCS DLLs absent, then lacking exports (cow-run.exe, hcs-stub)"
+step "HCS DLLs absent, then lacking exports (cow-run.exe, hcs-stub); no AF_HYPERV (lcow-exec.exe)"
 SYS32=$WINEPREFIX/drive_c/windows/system32
 STUBS=(computecore.dll vmcompute.dll)
 for d in "${STUBS[@]}"; do
@@ -210,6 +211,18 @@ cow_run_expect() {   # <what the message must name> [cow-run options...]
 }
 cow_run_expect "cannot be loaded"
 cow_run_expect "cannot be loaded" -i -t   # the -i/-t set-up too: stdin, the SIGWINCH watcher
+# lcow-exec.exe on Hyper-V sockets: Wine has no AF_HYPERV, so the listen must fail at once
+# with exit 125 and say which transport is unavailable.
+lx_out=$WIN/lcow-exec.out lx_err=$WIN/lcow-exec.err lx_rc=0
+"$WINE" "$BUILD/examples/lcow-exec.exe" --hvsock d2ae8a2d-5dc4-4b6c-a2c4-2dfb0e3c9b1e -- true \
+  </dev/null >"$lx_out" 2>"$lx_err" || lx_rc=$?
+echo "lcow-exec.exe --hvsock VMID -- true: exit $lx_rc"
+sed 's/^/  stderr: /' "$lx_err"
+if [[ $lx_rc -ne 125 ]] || ! grep -q "Hyper-V sockets.*EBACKEND_UNAVAILABLE" "$lx_err" ||
+   [[ -s $lx_out ]]; then
+  echo "lcow-exec.exe: expected exit 125 and EBACKEND_UNAVAILABLE for Hyper-V sockets" >&2
+  exit 1
+fi
 for d in "${STUBS[@]}"; do cp "$BUILD/tests/hcs/$d" "$SYS32/$d"; done
 COW_EXPECT_HCS_STUB=1 ctest --test-dir "$BUILD" --verbose --timeout 120 -L hcs-stub
 cow_run_expect "has no export HcsSetOperationContext"

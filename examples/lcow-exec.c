@@ -15,8 +15,8 @@
 #include "cow/guest.h"
 
 static const char usage[] =
-    "Usage: lcow-exec (--port-dir DIR | --vsock-port N) [OPTIONS] [--] CMD [ARG...]\n"
-    "       lcow-exec (--port-dir DIR | --vsock-port N) --container ID --bundle PATH\n"
+    "Usage: lcow-exec TRANSPORT [OPTIONS] [--] CMD [ARG...]\n"
+    "       lcow-exec TRANSPORT --container ID --bundle PATH\n"
     "                 [--layer PATH]... [--scratch PATH] [OPTIONS] [--] [CMD [ARG...]]\n"
     "\n"
     "Listen for the GCS agent of a Linux utility VM, negotiate the bridge protocol, and run\n"
@@ -27,12 +27,15 @@ static const char usage[] =
     "/run/gcs/c/ID/rootfs, as hcsshim sends it) and root.path points there. When the command\n"
     "ends the container is stopped, its layers removed and its state deleted.\n"
     "\n"
-    "Guest connection:\n"
+    "Guest connection (TRANSPORT: exactly one of the first three):\n"
     "      --port-dir DIR    AF_UNIX port directory: listen on DIR/1073741824 for the bridge\n"
     "                        and DIR/<port> for stdio (Firecracker / Cloud Hypervisor hybrid\n"
-    "                        vsock, or cow-gcs-peer --port-dir DIR)\n"
+    "                        vsock, or cow-gcs-peer --port-dir DIR); POSIX\n"
     "      --vsock-port N    AF_VSOCK: listen on port N of any CID; the GCS dials the bridge\n"
-    "                        port 1073741824 (0x40000000), the only value accepted\n"
+    "                        port 1073741824 (0x40000000), the only value accepted; Linux\n"
+    "      --hvsock VMID     Hyper-V sockets: listen on the utility VM's id (a GUID), service\n"
+    "                        ids XXXXXXXX-facb-11e6-bd58-64006a7986d3 (XXXXXXXX = the port);\n"
+    "                        Windows\n"
     "      --timeout S       seconds to wait for the guest to dial and negotiate (default 30)\n"
     "Container:\n"
     "      --container ID    create container ID (needs --bundle)\n"
@@ -68,6 +71,7 @@ struct lx {
   session_t *s;
   const char *port_dir;
   int vsock;
+  const char *hv_vm_id;
   double timeout_s;
   const char *id, *bundle, *scratch;
   const char **layers;
@@ -312,8 +316,10 @@ static void connected(cow_host_t *h, int status, const cow_error_t *err, void *d
   if (status < 0 || x->aborted) {
     if (status == COW_ETIMEDOUT)
       fprintf(stderr, "%s: no guest connected to %s%s%u within %g s (%s)\n", prog,
-              x->port_dir ? x->port_dir : "vsock port ", x->port_dir ? "/" : "",
-              COW_GUEST_BRIDGE_PORT, x->timeout_s, cow_err_name(status));
+              x->port_dir ? x->port_dir
+              : x->vsock  ? "vsock port "
+                          : "hvsock port ",
+              x->port_dir ? "/" : "", COW_GUEST_BRIDGE_PORT, x->timeout_s, cow_err_name(status));
     else if (status < 0 && !x->aborted)
       session_report(prog, "connecting to the guest", status, err);
     finish(x);
@@ -347,8 +353,9 @@ static void aborted(session_t *s, int signo, void *data)
 
 static int connect_guest(struct lx *x)
 {
-  int rc =
-      x->vsock ? cow_guest_transport_vsock(&x->tr) : cow_guest_transport_unix(&x->tr, x->port_dir);
+  int rc = x->vsock      ? cow_guest_transport_vsock(&x->tr)
+           : x->hv_vm_id ? cow_guest_transport_hvsock(&x->tr, x->hv_vm_id)
+                         : cow_guest_transport_unix(&x->tr, x->port_dir);
   if (rc != 0) {
     session_report(prog, "setting up the transport", rc, NULL);
     return rc;
@@ -359,8 +366,14 @@ static int connect_guest(struct lx *x)
   if (o.connect_timeout_ms == 0)
     o.connect_timeout_ms = 1; /* 0 would mean the library's default (2 minutes) */
   rc = cow_guest_connect(&x->host, &x->loop, &o, connected, x);
-  if (rc != 0)
-    session_report(prog, "listening for the guest", rc, NULL);
+  if (rc != 0) {
+    char what[128];
+    snprintf(what, sizeof what, "listening for the guest on %s",
+             x->port_dir ? "the port directory"
+             : x->vsock  ? "AF_VSOCK"
+                         : "Hyper-V sockets");
+    session_report(prog, what, rc, NULL);
+  }
   x->connecting = rc == 0;
   return rc;
 }
@@ -385,7 +398,7 @@ static int parse(struct lx *x, int argc, char **argv)
     if (rc > 0)
       continue;
     static const char *const valued[] = {"--port-dir", "--vsock-port", "--timeout", "--container",
-                                         "--bundle",   "--layer",      "--scratch"};
+                                         "--bundle",   "--layer",      "--scratch", "--hvsock"};
     size_t k = 0;
     while (k < sizeof valued / sizeof *valued && strcmp(a, valued[k]) != 0)
       k++;
@@ -424,15 +437,18 @@ static int parse(struct lx *x, int argc, char **argv)
       l[x->nlayers++] = v;
       break;
     }
-    default:
+    case 6:
       x->scratch = v;
+      break;
+    default:
+      x->hv_vm_id = v;
       break;
     }
     i += 2;
   }
   x->opts.argv = argv + i;
-  if ((x->port_dir != NULL) == x->vsock)
-    return session_usage_error(prog, "give exactly one of --port-dir and --vsock-port");
+  if ((x->port_dir != NULL) + x->vsock + (x->hv_vm_id != NULL) != 1)
+    return session_usage_error(prog, "give exactly one of --port-dir, --vsock-port and --hvsock");
   if ((x->id != NULL) != (x->bundle != NULL))
     return session_usage_error(prog, "--container and --bundle go together");
   if (x->id == NULL && (x->nlayers > 0 || x->scratch != NULL))

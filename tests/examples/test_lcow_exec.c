@@ -63,7 +63,16 @@ static void usage_errors_and_help(void **state)
   struct result r;
   run(&r, NULL, ARGV(LCOW, "--", "true"));
   assert_int_equal(r.code, 2);
-  assert_non_null(strstr(r.err, "exactly one of --port-dir and --vsock-port"));
+  assert_non_null(strstr(r.err, "exactly one of --port-dir, --vsock-port and --hvsock"));
+  run(&r, NULL,
+      ARGV(LCOW, "--port-dir", dir, "--hvsock", "d2ae8a2d-5dc4-4b6c-a2c4-2dfb0e3c9b1e", "--",
+           "true"));
+  assert_int_equal(r.code, 2);
+  /* Hyper-V sockets are Windows-only: refused at set-up, before anything listens. */
+  run(&r, NULL, ARGV(LCOW, "--hvsock", "d2ae8a2d-5dc4-4b6c-a2c4-2dfb0e3c9b1e", "--", "true"));
+  assert_int_equal(r.code, 125);
+  assert_non_null(strstr(r.err, "setting up the transport: "));
+  assert_non_null(strstr(r.err, "(ENOTSUP)"));
   run(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--container", "c", "--", "true"));
   assert_int_equal(r.code, 2);
   run(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--layer", "/l", "--", "true"));
