@@ -152,15 +152,14 @@ static void blocking_create_system_fails_cleanly(void **state)
   assert_int_equal(cow_blocking_free(b), 0);
 }
 
-
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(v2_unavailable_names_computecore),
-    cmocka_unit_test(v1_unavailable_names_vmcompute),
-    cmocka_unit_test(v2_create_system_fails_cleanly),
-    cmocka_unit_test(v1_create_system_fails_cleanly),
-    cmocka_unit_test(blocking_create_system_fails_cleanly),
+      cmocka_unit_test(v2_unavailable_names_computecore),
+      cmocka_unit_test(v1_unavailable_names_vmcompute),
+      cmocka_unit_test(v2_create_system_fails_cleanly),
+      cmocka_unit_test(v1_create_system_fails_cleanly),
+      cmocka_unit_test(blocking_create_system_fails_cleanly),
   };
   return cmocka_run_group_tests_name("hcs_win_bind", tests, NULL, NULL);
 }
