@@ -55,6 +55,24 @@ COW_EXTERN int cow_container_shutdown(cow_container_t *container, cow_container_
 /** Forcibly stop the container; as cow_container_shutdown() otherwise. */
 COW_EXTERN int cow_container_terminate(cow_container_t *container, cow_container_cb cb, void *data);
 
+/** Completion of cow_container_stop(). `status` 0: the container exited (an unexpected
+ *  exit too; its error stays available from cow_container_wait_error()), `forced` says
+ *  whether the terminate was needed. Negative: no exit was seen (COW_ECANCELED: the handle
+ *  was closed; the terminate's own error when it failed; a lost connection), and `err`
+ *  (borrowed, non-NULL exactly when `status` < 0) says why. */
+typedef void (*cow_container_stop_cb)(cow_container_t *container, int status, int forced,
+                                      const cow_error_t *err, void *data);
+
+/** Stop with escalation, as hcsshim and docker stop a container: shut it down gracefully,
+ *  and terminate it if it has not exited `grace_ms` milliseconds later. A refused shutdown
+ *  terminates at once; `grace_ms` 0 terminates at once without a shutdown. A container
+ *  that already exited completes with status 0. The stop keeps the handle alive until it
+ *  is over; closing the handle completes it with COW_ECANCELED.
+ *  @retval COW_EINVAL @retval COW_ECLOSING @retval COW_ENOMEM (nothing started)
+ *  Thread: loop thread. Callback: exactly once when 0 is returned, never inside the call. */
+COW_EXTERN int cow_container_stop(cow_container_t *container, uint64_t grace_ms,
+                                  cow_container_stop_cb cb, void *data);
+
 /** Wait for the container to exit. Any number of waiters, each called exactly once:
  *  status 0 for a normal exit, the exit error otherwise (also available later from
  *  cow_container_wait_error()), COW_ECANCELED if the handle is closed first.

@@ -85,6 +85,27 @@ COW_EXTERN int cow_process_kill(cow_process_t *process, cow_process_cb cb, void 
 COW_EXTERN int cow_process_signal(cow_process_t *process, const char *options_json,
                                   cow_process_cb cb, void *data);
 
+/** Completion of cow_process_stop(). `status` 0: the process exited (`exit_code` as for a
+ *  wait; an exit whose output was cut by the drain timeout counts), `forced` says whether
+ *  the kill was needed. Negative: no exit was seen (COW_ECANCELED: the handle was closed;
+ *  the kill's own error when the kill failed; a lost connection); `exit_code` is -1 and
+ *  `err` (borrowed, non-NULL exactly when `status` < 0) says why. */
+typedef void (*cow_process_stop_cb)(cow_process_t *process, int status, int64_t exit_code,
+                                    int forced, const cow_error_t *err, void *data);
+
+/** Stop with escalation (R20): send the signal `signal_json` (as cow_process_signal();
+ *  NULL: the backend's graceful default), and kill the process if it has not exited
+ *  `grace_ms` milliseconds later. A refused signal (COW_ENOTSUP: a GCS utility VM
+ *  process; or any error but COW_ESRCH) kills at once; `grace_ms` 0 kills at once without
+ *  a signal. The kill is a separate operation, never queued behind the signal. A process
+ *  that already exited completes with status 0 and its exit code.
+ *  Ownership: `signal_json` is copied. The stop keeps the handle alive until it is over;
+ *  closing the handle completes it with COW_ECANCELED (the process is left as it is).
+ *  @retval COW_EINVAL @retval COW_ECLOSING @retval COW_ENOMEM (nothing started)
+ *  Thread: loop thread. Callback: exactly once when 0 is returned, never inside the call. */
+COW_EXTERN int cow_process_stop(cow_process_t *process, const char *signal_json, uint64_t grace_ms,
+                                cow_process_stop_cb cb, void *data);
+
 /** Write {"Signal": signo} into `buf` (`size` bytes). Returns the length, or COW_E2BIG /
  *  COW_EINVAL. Thread: any. */
 COW_EXTERN int cow_signal_options_json(char *buf, size_t size, int signo);

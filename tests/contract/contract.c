@@ -354,6 +354,121 @@ static void signal_then_resize_without_console(void **state)
   close_process(p);
 }
 
+/* ---- stop with escalation (R20) ---- */
+
+struct stop_result {
+  int done, status, forced;
+  int64_t code;
+};
+
+static void on_stopped(cow_process_t *p, int status, int64_t code, int forced,
+                       const cow_error_t *err, void *data)
+{
+  struct stop_result *r = data;
+  assert_int_equal(r->done, 0);
+  r->done = 1;
+  r->status = status;
+  r->code = code;
+  r->forced = forced;
+  assert_int_equal(err != NULL, status < 0);
+}
+
+/* Start argv with stdout captured and run until it printed `line`: the shell has set its
+ * traps by then. */
+static cow_process_t *start_ready(const char *const *argv, const char *line)
+{
+  cow_process_t *p = start(argv, CONTRACT_STDOUT);
+  capture_start(p);
+  while (cap_out.buf == NULL || strstr(cap_out.buf, line) == NULL) {
+    if (cap_out.eof)
+      fail_msg("the process ended before printing '%s'", line);
+    if (uv_run(&loop, UV_RUN_ONCE) == 0)
+      fail_msg("loop went idle before '%s'", line);
+  }
+  return p;
+}
+
+/* Whether this backend delivers signals at all (a GCS utility VM process does not). */
+static int signals_supported(void)
+{
+  const char *argv[] = {"/bin/sh", "-c", "exec sleep 30", NULL};
+  cow_process_t *p = start(argv, 0);
+  struct result s = {0}, w = {0};
+  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  int rc = cow_process_signal(p, NULL, on_proc, &s);
+  if (rc == 0)
+    run_until(&s.done);
+  int supported = rc == 0 ? s.status != COW_ENOTSUP : rc != COW_ENOTSUP;
+  if (!supported || (rc == 0 && s.status != 0)) {
+    struct result k = {0};
+    assert_int_equal(cow_process_kill(p, on_proc, &k), 0);
+    run_until(&k.done);
+  }
+  run_until(&w.done);
+  close_process(p);
+  return supported;
+}
+
+static void stop_escalates_when_the_signal_is_ignored(void **state)
+{
+  const char *argv[] = {"/bin/sh", "-c", "trap '' TERM INT HUP; echo ready; exec sleep 30", NULL};
+  cow_process_t *p = start_ready(argv, "ready");
+  char sig[32];
+  assert_true(cow_signal_options_json(sig, sizeof sig, 15) > 0);
+  struct stop_result r = {0};
+  assert_int_equal(cow_process_stop(p, sig, 300, on_stopped, &r), 0);
+  assert_int_equal(r.done, 0); /* never inside the call */
+  run_until(&r.done);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.forced, 1); /* ignored (or refused): only the kill ended it */
+  assert_true(r.code != 0);
+  assert_int_equal(cap_out.eof, 1); /* exit reported after the output ended */
+  capture_free();
+  close_process(p);
+}
+
+static void stop_without_escalation(void **state)
+{
+  int supported = signals_supported();
+  print_message("# %s: signals %s\n", fx->name, supported ? "delivered" : "not supported");
+  const char *argv[] = {"/bin/sh", "-c", "echo ready; exec sleep 30", NULL};
+  cow_process_t *p = start_ready(argv, "ready");
+  char sig[32];
+  assert_true(cow_signal_options_json(sig, sizeof sig, 15) > 0);
+  struct stop_result r = {0}, again = {0};
+  assert_int_equal(cow_process_stop(p, sig, 120000, on_stopped, &r), 0);
+  run_until(&r.done);
+  assert_int_equal(r.status, 0);
+  assert_true(r.code != 0);
+  /* The signal ended it well inside the two minutes; only a backend without signals
+   * needs the kill (at once, not after the grace period). */
+  assert_int_equal(r.forced, !supported);
+  /* Stopping what already exited: its exit code, nothing forced. */
+  assert_int_equal(cow_process_stop(p, sig, 120000, on_stopped, &again), 0);
+  run_until(&again.done);
+  assert_int_equal(again.status, 0);
+  assert_int_equal(again.code, r.code);
+  assert_int_equal(again.forced, 0);
+  capture_free();
+  close_process(p);
+}
+
+static void close_while_stopping(void **state)
+{
+  const char *argv[] = {"/bin/sh", "-c", "trap '' TERM INT HUP; echo ready; exec sleep 30", NULL};
+  cow_process_t *p = start_ready(argv, "ready");
+  struct stop_result r = {0};
+  assert_int_equal(cow_process_stop(p, NULL, 120000, on_stopped, &r), 0);
+  int closed = 0;
+  assert_int_equal(cow_process_close(p, on_closed, &closed), 0);
+  run_until(&closed);
+  run_until(&r.done);
+  assert_int_equal(r.status, COW_ECANCELED);
+  assert_int_equal(r.code, -1);
+  capture_free();
+  /* the process may still run (closing does not kill); the fixture's teardown reaps it */
+}
+
 int contract_main(const struct contract_fixture *fixture)
 {
   fx = fixture;
@@ -366,6 +481,9 @@ int contract_main(const struct contract_fixture *fixture)
       cmocka_unit_test_setup_teardown(stdin_roundtrip_and_close_stdin, setup, teardown),
       cmocka_unit_test_setup_teardown(bad_input_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(signal_then_resize_without_console, setup, teardown),
+      cmocka_unit_test_setup_teardown(stop_escalates_when_the_signal_is_ignored, setup, teardown),
+      cmocka_unit_test_setup_teardown(stop_without_escalation, setup, teardown),
+      cmocka_unit_test_setup_teardown(close_while_stopping, setup, teardown),
   };
   return _cmocka_run_group_tests(fx->name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

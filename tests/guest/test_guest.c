@@ -246,6 +246,19 @@ static void test_waiters_and_kill_after_exit(void **state)
   fx_teardown(&fx);
 }
 
+static int stop_calls, stop_status, stop_forced;
+static void on_stop_cb(cow_process_t *p, int status, int64_t code, int forced,
+                       const cow_error_t *err, void *data)
+{
+  (void)p;
+  (void)code;
+  (void)data;
+  assert_int_equal(err != NULL, status < 0);
+  stop_calls++;
+  stop_status = status;
+  stop_forced = forced;
+}
+
 static void test_uvm_signal_unsupported(void **state)
 {
   (void)state;
@@ -267,6 +280,13 @@ static void test_uvm_signal_unsupported(void **state)
   assert_int_equal(cow_process_signal(pr.p, "{\"Signal\":15}", on_proc_cb, NULL), 0);
   assert_true(fx_run_until(&fx, &proc_cb_calls, 5000));
   assert_int_equal(proc_cb_status, COW_ENOTSUP);
+  /* So a stop cannot escalate either: the kill's refusal is its answer. */
+  stop_calls = 0;
+  assert_int_equal(cow_process_stop(pr.p, "{\"Signal\":15}", 60000, on_stop_cb, NULL), 0);
+  assert_true(fx_run_until(&fx, &stop_calls, 5000));
+  assert_int_equal(stop_status, COW_ENOTSUP);
+  assert_int_equal(stop_forced, 1);
+  assert_int_equal(pr.wait_calls, 0); /* and the process still runs */
   /* Not a tty: resize refused up front. */
   assert_int_equal(cow_process_resize_console(pr.p, 80, 25, on_proc_cb, NULL), COW_ENOTTY);
   assert_int_equal(cow_process_signal(pr.p, "[1]", on_proc_cb, NULL), COW_EINVAL);
