@@ -11,7 +11,6 @@
 #include <uv.h>
 
 #include "common/session.h"
-#include "common/stop.h"
 #include "cow.h"
 #include "cow/hcs.h"
 
@@ -65,7 +64,6 @@ struct run {
   const char *id_arg;
   uint64_t stop_timeout_ms;
   cow_container_t *c;
-  stopper_t stop;
   int exit_code;
   int aborted;
 };
@@ -80,14 +78,21 @@ static void finish(struct run *r)
   session_close(r->s);
 }
 
-static void stopped(stopper_t *st, void *data)
+static void stopped(cow_container_t *c, int status, int forced, const cow_error_t *err, void *data)
 {
+  if (status < 0 && status != COW_ECANCELED)
+    session_report(prog, forced ? "terminating" : "shutting down", status, err);
   finish(data);
 }
 
+/* hcsshim's and docker's stop: shutdown, then terminate after the timeout. */
 static void stop_system(struct run *r)
 {
-  stopper_run(&r->stop, &r->loop, r->c, r->stop_timeout_ms, prog, stopped, r);
+  int rc = cow_container_stop(r->c, r->stop_timeout_ms, stopped, r);
+  if (rc != 0) {
+    session_report(prog, "stopping", rc, NULL);
+    finish(r);
+  }
 }
 
 static void command_done(session_t *s, int exit_code, void *data)
@@ -226,7 +231,7 @@ static int parse(struct run *r, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-  static struct run r; /* outlives the loop: the stopper and handles live in it */
+  static struct run r; /* outlives the loop: callbacks refer to it until the end */
   r.exit_code = SESSION_EXIT_FAILED;
   int rc = parse(&r, argc, argv);
   if (rc >= 0) {

@@ -10,7 +10,6 @@
 #include <uv.h>
 
 #include "common/session.h"
-#include "common/stop.h"
 #include "cow.h"
 #include "cow/guest.h"
 
@@ -80,7 +79,6 @@ struct lx {
   cow_guest_transport_t *tr;
   cow_host_t *host;
   cow_container_t *c;
-  stopper_t stop;
   int created, layers_added, aborted, connecting, finished;
   int exit_code;
 };
@@ -126,9 +124,8 @@ static void layers_removed(cow_host_t *h, int status, const cow_error_t *err, vo
 static char *layers_request(struct lx *x, const char *type);
 
 /* hcsshim's order: the container's resources go first, DeleteContainerState last. */
-static void cleanup(stopper_t *st, void *data)
+static void cleanup(struct lx *x)
 {
-  struct lx *x = data;
   char *req = x->layers_added ? layers_request(x, "Remove") : NULL;
   int rc = req != NULL ? cow_guest_modify(x->host, req, layers_removed, x) : -1;
   free(req);
@@ -136,12 +133,26 @@ static void cleanup(stopper_t *st, void *data)
     delete_state(x);
 }
 
+static void stopped(cow_container_t *c, int status, int forced, const cow_error_t *err, void *data)
+{
+  if (status < 0 && status != COW_ECANCELED)
+    session_report(prog, forced ? "terminating the container" : "shutting down the container",
+                   status, err);
+  cleanup(data);
+}
+
 static void teardown(struct lx *x)
 {
-  if (x->c != NULL && x->created)
-    stopper_run(&x->stop, &x->loop, x->c, 10000, prog, cleanup, x);
-  else
-    cleanup(NULL, x);
+  if (x->c == NULL || !x->created) {
+    cleanup(x);
+    return;
+  }
+  /* Shutdown, then terminate after 10 s, as hcsshim does. */
+  int rc = cow_container_stop(x->c, 10000, stopped, x);
+  if (rc != 0) {
+    session_report(prog, "stopping the container", rc, NULL);
+    cleanup(x);
+  }
 }
 
 static void command_done(session_t *s, int exit_code, void *data)
@@ -463,7 +474,7 @@ static int parse(struct lx *x, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-  static struct lx x; /* outlives the loop: the stopper lives in it */
+  static struct lx x; /* outlives the loop: callbacks refer to it until the end */
   x.exit_code = SESSION_EXIT_FAILED;
   int rc = parse(&x, argc, argv);
   if (rc < 0 && uv_loop_init(&x.loop) == 0) {

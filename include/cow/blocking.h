@@ -85,6 +85,13 @@ COW_EXTERN int cow_blocking_process_kill(cow_blocking_t *b, cow_process_t *p, ui
 COW_EXTERN int cow_blocking_process_signal(cow_blocking_t *b, cow_process_t *p,
                                            const char *options_json, uint64_t timeout_ms,
                                            cow_error_t *err);
+/** cow_process_stop(): the signal, then the kill if no exit within `grace_ms`; returns once
+ *  the process exited (or the stop failed), at most `timeout_ms` later. `*exit_code` and
+ *  `*forced` (either may be NULL) as for cow_process_stop_cb. */
+COW_EXTERN int cow_blocking_process_stop(cow_blocking_t *b, cow_process_t *p,
+                                         const char *signal_json, uint64_t grace_ms,
+                                         uint64_t timeout_ms, int64_t *exit_code, int *forced,
+                                         cow_error_t *err);
 COW_EXTERN int cow_blocking_process_resize_console(cow_blocking_t *b, cow_process_t *p,
                                                    uint16_t width, uint16_t height,
                                                    uint64_t timeout_ms, cow_error_t *err);
@@ -101,6 +108,10 @@ COW_EXTERN int cow_blocking_container_shutdown(cow_blocking_t *b, cow_container_
                                                uint64_t timeout_ms, cow_error_t *err);
 COW_EXTERN int cow_blocking_container_terminate(cow_blocking_t *b, cow_container_t *c,
                                                 uint64_t timeout_ms, cow_error_t *err);
+/** cow_container_stop(): shutdown, then terminate if no exit within `grace_ms`; returns once
+ *  the container exited (or the stop failed), at most `timeout_ms` later. */
+COW_EXTERN int cow_blocking_container_stop(cow_blocking_t *b, cow_container_t *c, uint64_t grace_ms,
+                                           uint64_t timeout_ms, int *forced, cow_error_t *err);
 COW_EXTERN int cow_blocking_container_wait(cow_blocking_t *b, cow_container_t *c,
                                            uint64_t timeout_ms, cow_error_t *err);
 COW_EXTERN int cow_blocking_container_modify(cow_blocking_t *b, cow_container_t *c,

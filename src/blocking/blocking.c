@@ -463,6 +463,42 @@ int cow_blocking_process_close_stdin(cow_blocking_t *b, cow_process_t *p, uint64
   return p ? call(b, start_close_stdin, p, NULL, t, err, NULL) : COW_EINVAL;
 }
 
+static void proc_stopped(cow_process_t *p, int status, int64_t code, int forced,
+                         const cow_error_t *err, void *data)
+{
+  struct breq *r = data;
+  r->code = code;
+  r->forced = forced;
+  cow__breq_finish(r, status, err);
+}
+
+static int start_stop(struct breq *r)
+{
+  return cow_process_stop(r->obj, r->text, r->grace_ms, proc_stopped, r);
+}
+
+int cow_blocking_process_stop(cow_blocking_t *b, cow_process_t *p, const char *signal_json,
+                              uint64_t grace_ms, uint64_t t, int64_t *exit_code, int *forced,
+                              cow_error_t *err)
+{
+  if (p == NULL || b == NULL)
+    return COW_EINVAL;
+  struct breq *r = breq_new(start_stop, p, signal_json);
+  if (r == NULL)
+    return COW_ENOMEM;
+  r->grace_ms = grace_ms;
+  struct breq *kept = NULL;
+  int rc = run_request(b, r, t, err, &kept);
+  if (kept != NULL) {
+    if (exit_code)
+      *exit_code = kept->code;
+    if (forced)
+      *forced = kept->forced;
+    breq_free(kept);
+  }
+  return rc;
+}
+
 static int start_pid(struct breq *r)
 {
   r->code = cow_process_pid(r->obj);
@@ -549,6 +585,38 @@ int cow_blocking_container_modify(cow_blocking_t *b, cow_container_t *c, const c
                                   uint64_t t, cow_error_t *err)
 {
   return c && request ? call(b, start_modify, c, request, t, err, NULL) : COW_EINVAL;
+}
+
+static void ctr_stopped(cow_container_t *c, int status, int forced, const cow_error_t *err,
+                        void *data)
+{
+  struct breq *r = data;
+  r->forced = forced;
+  cow__breq_finish(r, status, err);
+}
+
+static int start_cstop(struct breq *r)
+{
+  return cow_container_stop(r->obj, r->grace_ms, ctr_stopped, r);
+}
+
+int cow_blocking_container_stop(cow_blocking_t *b, cow_container_t *c, uint64_t grace_ms,
+                                uint64_t t, int *forced, cow_error_t *err)
+{
+  if (c == NULL || b == NULL)
+    return COW_EINVAL;
+  struct breq *r = breq_new(start_cstop, c, NULL);
+  if (r == NULL)
+    return COW_ENOMEM;
+  r->grace_ms = grace_ms;
+  struct breq *kept = NULL;
+  int rc = run_request(b, r, t, err, &kept);
+  if (kept != NULL) {
+    if (forced)
+      *forced = kept->forced;
+    breq_free(kept);
+  }
+  return rc;
 }
 
 static void props_done(cow_container_t *c, int status, const char *json, const cow_error_t *err,

@@ -37,6 +37,8 @@ struct breq {
   char *text;
   uint16_t width, height;
   int flag;
+  uint64_t grace_ms; /* stops */
+  int forced;        /* result of a stop */
 };
 
 /* Finish `r` from the loop thread: publish the result, or discard it if the caller gave up. */

@@ -58,8 +58,29 @@ static void hcs_system_end_to_end(void **state)
   assert_null(dup);
   assert_int_equal(err.domain, COW_DOMAIN_HCS);
   cow_error_clear(&err);
-  assert_int_equal(cow_blocking_container_terminate(b, c, 10000, &err), 0);
+  /* Stop with escalation: a process that obeys SIGTERM needs no kill... */
+  const char *sleeper[] = {"/bin/sh", "-c", "exec sleep 30", NULL};
+  pp = (cow_hcs_process_params_t){0};
+  pp.command_args = sleeper;
+  assert_int_equal(cow_hcs_process_params_json(&pp, 2, &cfg), 0);
+  assert_int_equal(cow_blocking_create_process(b, cow_container_host(c), cfg, 10000, &p, &err), 0);
+  cow_hcs_free(cfg);
+  char sig[32];
+  assert_true(cow_signal_options_json(sig, sizeof sig, 15) > 0);
+  int forced = -1;
+  code = 0;
+  assert_int_equal(cow_blocking_process_stop(b, p, sig, 60000, 10000, &code, &forced, &err), 0);
+  assert_int_equal(forced, 0);
+  assert_true(code != 0);
+  assert_int_equal(cow_blocking_process_close(b, p), 0);
+  /* ...and the system with grace 0 is terminated at once. */
+  forced = -1;
+  assert_int_equal(cow_blocking_container_stop(b, c, 0, 10000, &forced, &err), 0);
+  assert_int_equal(forced, 1);
   assert_int_equal(cow_blocking_container_wait(b, c, 10000, &err), 0);
+  forced = -1; /* stopped already: nothing forced */
+  assert_int_equal(cow_blocking_container_stop(b, c, 0, 10000, &forced, &err), 0);
+  assert_int_equal(forced, 0);
   assert_int_equal(cow_blocking_container_close(b, c), 0);
   assert_int_equal(cow_blocking_free(b), 0);
 }
