@@ -2516,7 +2516,9 @@ static void g70_slow_loris(void **state)
   (void)state;
   sg_t g = {0};
   cow_guest_options_t o = COW_GUEST_OPTIONS_INIT;
-  o.rpc_timeout_ms = 300;
+  /* Long enough for the two later requests to reach the guest even under valgrind on a
+   * loaded machine (the trickle itself would take a minute). */
+  o.rpc_timeout_ms = 3000;
   sg_start_ok(&g, s_slow, &o, 0);
   res_t a = {0}, b = {0}, c = {0};
   assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &a), 0);
@@ -2550,7 +2552,7 @@ static void g71_guest_never_reads(void **state)
   (void)state;
   sg_t g = {0};
   cow_guest_options_t o = COW_GUEST_OPTIONS_INIT;
-  o.rpc_timeout_ms = 500; /* room for building the requests under valgrind */
+  o.rpc_timeout_ms = 3000; /* room for building the requests under valgrind, loaded */
   sg_start_ok(&g, s_deaf, &o, 0);
   enum { N = 12 }; /* 12 x 60 KB: well over a socketpair's send and receive buffers */
   size_t big = 60000;
