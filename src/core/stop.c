@@ -7,8 +7,6 @@
  * it started has come back (the wait may outlive a failed kill: it ends with the exit or
  * the close). The user's callback always runs from the machine's own zero-delay timer,
  * so never inside cow_*_stop(), whatever failed synchronously. */
-#include <string.h>
-
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/handle.h"
@@ -20,7 +18,7 @@ struct stop;
 
 /* What differs between processes and containers. */
 struct stop_kind {
-  const char *graceful_name, *forced_name;
+  const char *forced_name; /* for logs and errors */
   int (*wait)(struct stop *s);
   int (*exited)(struct stop *s); /* already exited: nothing to ask or force */
   int (*graceful)(struct stop *s);
@@ -74,9 +72,9 @@ static void finish(struct stop *s, int status, const cow_error_t *err)
   s->status = status;
   if (err != NULL && err->code != 0)
     cow_error_copy(&s->err, err);
-  else if (status < 0) /* refused synchronously: the code is all there is */
+  else if (status < 0) /* the forced step refused synchronously: the code is all there is */
     cow__error_set(&s->err, status, COW_DOMAIN_LIB, 0, "stop", NULL, "%s failed: %s",
-                   s->forced ? s->k->forced_name : "waiting", cow_strerror(status));
+                   s->k->forced_name, cow_strerror(status));
   uv_timer_start(&s->timer, on_timer, 0, 0);
 }
 
@@ -187,7 +185,7 @@ static void p_unref(struct stop *s)
 }
 
 static const struct stop_kind process_kind = {
-    "signal", "killing", p_wait, p_exited, p_graceful, p_forced, p_report, p_unref,
+    "killing", p_wait, p_exited, p_graceful, p_forced, p_report, p_unref,
 };
 
 /* ---- containers ---- */
@@ -243,7 +241,7 @@ static void c_unref(struct stop *s)
 }
 
 static const struct stop_kind container_kind = {
-    "shutdown", "terminating", c_wait, c_exited, c_graceful, c_forced, c_report, c_unref,
+    "terminating", c_wait, c_exited, c_graceful, c_forced, c_report, c_unref,
 };
 
 /* ---- the common start ---- */
