@@ -2498,7 +2498,9 @@ static void s_slow(sg_t *g)
   int got = 0;
   for (int i = 0; i < 60 * 1024 - 16; i++) {
     struct pollfd pfd = {g->fd, POLLIN, 0};
-    if (poll(&pfd, 1, 1) > 0) { /* 1 ms between bytes; requests read meanwhile */
+    /* 1 ms between bytes; requests read meanwhile, also those already in the script's
+     * buffer (two requests can arrive in one read, and poll() knows only the socket). */
+    if (g->off < g->have || poll(&pfd, 1, 1) > 0) {
       cow__frame_t f = {0};
       if (sg_read(g, &f) != 1)
         break; /* the host gave up on the bridge */
