@@ -540,6 +540,8 @@ struct stdin_reads {
   int n[2];
 };
 
+static void exit_after_stdio_eof_body(void);
+
 static void read_stdin_twice(void *arg)
 {
   struct stdin_reads *rd = arg;
@@ -551,6 +553,22 @@ static void read_stdin_twice(void *arg)
 static void exit_after_stdio_eof(void **state)
 {
   tb.want_stdio = 1;
+  exit_after_stdio_eof_body();
+}
+
+#ifndef _WIN32
+/* The same with the streams in the slots' socket view (cow_process_stdio_tcp): read, EOF
+ * before the exit, and close_stdin as a shutdown(SHUT_WR) the reader sees as end of file. */
+static void exit_after_stdio_eof_on_sockets(void **state)
+{
+  tb.want_stdio = 1;
+  tb.stdio_tcp = 1;
+  exit_after_stdio_eof_body();
+}
+#endif
+
+static void exit_after_stdio_eof_body(void)
+{
   cow_host_t *h;
   assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
   cow_process_t *p = new_process(h);
@@ -783,6 +801,9 @@ int main(void)
       cmocka_unit_test_setup_teardown(events_from_threads, setup, teardown),
       cmocka_unit_test_setup_teardown(late_event_after_close, setup, teardown),
       cmocka_unit_test_setup_teardown(exit_after_stdio_eof, setup, teardown),
+#ifndef _WIN32
+      cmocka_unit_test_setup_teardown(exit_after_stdio_eof_on_sockets, setup, teardown),
+#endif
       cmocka_unit_test_setup_teardown(drain_timeout_reported, setup, teardown),
       cmocka_unit_test_setup_teardown(container_lifecycle, setup, teardown),
       cmocka_unit_test_setup_teardown(missing_slots_and_versions, setup, teardown),

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifndef _WIN32
+#  include <sys/socket.h>
+#endif
 
 struct tb_host {
   struct tb *tb;
@@ -71,6 +74,27 @@ void tb_complete_all(struct tb *tb, int status)
 
 /* ---- process ---- */
 
+#ifndef _WIN32
+/* The same through cow_process_stdio_tcp(): a socketpair end in a libuv socket stream, as
+ * a backend whose streams are sockets provides them. */
+static int socket_into(cow_process_t *p, cow_stdio_t which, int *test_end)
+{
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return COW_EIO;
+  *test_end = sv[1];
+  uv_tcp_t *tcp = cow_process_stdio_tcp(p, which);
+  if (uv_tcp_init(cow_process_loop(p), tcp) != 0 || uv_tcp_open(tcp, sv[0]) != 0) {
+    close(sv[0]);
+    close(sv[1]);
+    *test_end = -1;
+    return COW_EIO;
+  }
+  cow_process_stdio_ready(p, which);
+  return 0;
+}
+#endif
+
 static int pipe_into(cow_process_t *p, cow_stdio_t which, int *test_end)
 {
   int fds[2];
@@ -82,6 +106,9 @@ static int pipe_into(cow_process_t *p, cow_stdio_t which, int *test_end)
   if (uv_pipe(fds, which == COW_STDIN ? 0 : ours_flags, which == COW_STDIN ? ours_flags : 0) != 0)
     return COW_EIO;
 #else
+  struct tb_process *tp = cow_process_priv(p);
+  if (tp->tb->stdio_tcp)
+    return socket_into(p, which, test_end);
   if (pipe2(fds, O_CLOEXEC) != 0)
     return COW_EIO;
 #endif

@@ -27,6 +27,7 @@ struct tb {
   enum tb_mode mode;
   int fail_code;
   int want_stdio; /* create processes with stdin/stdout/stderr pipes */
+  int stdio_tcp;  /* POSIX: socketpairs in the uv_tcp_t view of the slots instead */
   int calls[16];  /* per slot, see enum tb_slot */
   int closes, finis, timeouts;
   cow_op_t *pending[TB_MAX_PENDING];
