@@ -3,7 +3,8 @@
 
 The blocking API (include/cow/blocking.h) owns a libuv loop on a thread of its own, so a
 caller without a loop (Python here) makes plain blocking calls and never writes C:
-create the compute system, start it, run the process, read its stdio descriptors, wait,
+create the compute system, start it, run the process, read its stdio (as OS handles, which
+any runtime can adopt), wait,
 shut down and close, all through blocking.h (plus the document builders of hcs.h).
 
     cow_ctypes.py --lib build/src/libcow.so [--hcs v1|v2] -- sh -c 'echo hi; exit 3'
@@ -17,7 +18,7 @@ import json
 import os
 import sys
 import threading
-from ctypes import (POINTER, byref, c_char_p, c_int, c_int64, c_uint32,
+from ctypes import (POINTER, byref, c_char_p, c_int, c_int64, c_ssize_t, c_uint32,
                     c_uint64, c_void_p)
 
 TIMEOUT_MS = 30000
@@ -68,8 +69,9 @@ def load(path):
         "cow_blocking_container_close": (c_int, [c_void_p, c_void_p]),
         "cow_blocking_create_process": (c_int, [c_void_p, c_void_p, c_char_p, c_uint64,
                                                 POINTER(c_void_p), POINTER(CowError)]),
-        "cow_blocking_process_stdio": (c_int, [c_void_p, c_void_p, POINTER(c_int),
-                                               POINTER(c_int), POINTER(c_int)]),
+        # OS handles, not C runtime descriptors: Python's C runtime is not libcow's on Windows.
+        "cow_blocking_process_stdio_os": (c_int, [c_void_p, c_void_p, POINTER(c_ssize_t),
+                                                  POINTER(c_ssize_t), POINTER(c_ssize_t)]),
         "cow_blocking_process_wait": (c_int, [c_void_p, c_void_p, c_uint64, POINTER(c_int64),
                                               POINTER(CowError)]),
         "cow_blocking_process_close": (c_int, [c_void_p, c_void_p]),
@@ -134,9 +136,17 @@ class Cow:
         return c_void_p(self.lib.cow_container_host(container))
 
 
-def drain(fd, sink, chunks):
-    """Copy a descriptor to our own stream until end of file, keeping what was read."""
-    with os.fdopen(fd, "rb", buffering=0) as f:
+def own_fd(handle):
+    """An OS handle from libcow as a descriptor of Python's own C runtime."""
+    if sys.platform == "win32":
+        import msvcrt
+        return msvcrt.open_osfhandle(handle, os.O_RDONLY)
+    return handle
+
+
+def drain(handle, sink, chunks):
+    """Copy a stream to our own until end of file, keeping what was read."""
+    with os.fdopen(own_fd(handle), "rb", buffering=0) as f:
         while True:
             data = f.read(65536)
             if not data:
@@ -159,8 +169,8 @@ def run(lib_path, api, argv):
         proc = c_void_p()
         cow.call("starting the command", lib.cow_blocking_create_process,
                  cow.host_of(container), doc, TIMEOUT_MS, byref(proc))
-        fds = [c_int(-1), c_int(-1), c_int(-1)]
-        cow.check(lib.cow_blocking_process_stdio(b, proc, *[byref(f) for f in fds]), "stdio")
+        fds = [c_ssize_t(-1), c_ssize_t(-1), c_ssize_t(-1)]
+        cow.check(lib.cow_blocking_process_stdio_os(b, proc, *[byref(f) for f in fds]), "stdio")
         out, err = [], []
         # Both streams concurrently: the exit is reported once both reached end of file.
         t = threading.Thread(target=drain, args=(fds[2].value, sys.stderr.buffer, err))

@@ -65,15 +65,26 @@ COW_EXTERN int cow_blocking_create_process(cow_blocking_t *b, cow_host_t *host,
                                            const char *config_json, uint64_t timeout_ms,
                                            cow_process_t **out, cow_error_t *err);
 
-/** Hand over the process's stdio as file descriptors (POSIX; COW_ENOTSUP on Windows). A
- *  stream that was not requested gives -1. Each descriptor is handed out once: a later call
- *  gives -1 for it. Ownership: the caller closes them.
+/** Hand over the process's stdio as file descriptors: sockets on POSIX, C runtime
+ *  descriptors of anonymous pipes on Windows (_read/_write/_close; _get_osfhandle() for the
+ *  HANDLE). A stream that was not requested gives -1. Each descriptor is handed out once:
+ *  a later call gives -1 for it. Ownership: the caller closes them.
  *  - stdin: write to it; closing it (or shutting down writing) closes the process's stdin.
  *  - stdout/stderr: read to end of file. The exit is reported once both reached end of file
  *    inside the library, not when you read them, so read them concurrently with a wait
  *    if the output may be large. Closing one early discards the rest of that stream. */
 COW_EXTERN int cow_blocking_process_stdio(cow_blocking_t *b, cow_process_t *p, int *stdin_fd,
                                           int *stdout_fd, int *stderr_fd);
+
+/** The same streams as OS handles, for callers whose C runtime is not libcow's (Python,
+ *  .NET, Rust on Windows: descriptors belong to one C runtime): descriptors on POSIX
+ *  (exactly what cow_blocking_process_stdio() gives), HANDLEs on Windows (close them with
+ *  CloseHandle; msvcrt.open_osfhandle() and the like turn them into a runtime's own).
+ *  -1 for a stream not requested or already handed out; shares the "handed out once"
+ *  state with cow_blocking_process_stdio(). @retval COW_EIO a handle could not be
+ *  duplicated (that stream gives -1). */
+COW_EXTERN int cow_blocking_process_stdio_os(cow_blocking_t *b, cow_process_t *p, intptr_t *in,
+                                             intptr_t *out, intptr_t *err);
 
 /** Wait for the exit. `*exit_code` as for cow_process_wait_cb. @retval COW_EIO_TIMEOUT
  *  exited (code valid) but stdio did not drain in time. */

@@ -2,6 +2,12 @@
  * through a locked queue + uv_async_t and answered through a condition variable. */
 #include "blocking/blocking.h"
 
+#ifdef _WIN32
+#  define WIN32_LEAN_AND_MEAN
+#  include <io.h>
+#  include <windows.h>
+#endif
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -339,7 +345,6 @@ int cow_blocking_create_process(cow_blocking_t *b, cow_host_t *host, const char 
   return rc;
 }
 
-#ifndef _WIN32 /* Windows has no descriptor relays (cow__bproc_attach) */
 struct fds_arg {
   cow_process_t *p;
   int fds[3];
@@ -352,18 +357,9 @@ static int start_fds(struct breq *r)
   cow__breq_finish(r, 0, NULL);
   return 0;
 }
-#endif
 
 int cow_blocking_process_stdio(cow_blocking_t *b, cow_process_t *p, int *in, int *out, int *errfd)
 {
-#ifdef _WIN32
-  (void)b;
-  (void)p;
-  (void)in;
-  (void)out;
-  (void)errfd;
-  return COW_ENOTSUP;
-#else
   if (p == NULL)
     return COW_EINVAL;
   struct fds_arg fa = {p, {-1, -1, -1}};
@@ -381,7 +377,6 @@ int cow_blocking_process_stdio(cow_blocking_t *b, cow_process_t *p, int *in, int
   else if (fa.fds[2] >= 0)
     uv_fs_close(NULL, NULL, fa.fds[2], NULL);
   return rc;
-#endif
 }
 
 static void proc_done(cow_process_t *p, int status, const cow_error_t *err, void *data)
@@ -461,6 +456,42 @@ int cow_blocking_process_close_stdin(cow_blocking_t *b, cow_process_t *p, uint64
                                      cow_error_t *err)
 {
   return p ? call(b, start_close_stdin, p, NULL, t, err, NULL) : COW_EINVAL;
+}
+
+/* A descriptor from cow_blocking_process_stdio() as an OS handle the caller owns: the
+ * descriptor itself on POSIX; on Windows a duplicate of its HANDLE, the descriptor closed
+ * (descriptors are per C runtime, HANDLEs are the process's). -1 when absent or failed. */
+static intptr_t fd_to_os(int fd)
+{
+  if (fd < 0)
+    return -1;
+#ifdef _WIN32
+  HANDLE h = (HANDLE)_get_osfhandle(fd), dup = NULL;
+  BOOL ok =
+      h != INVALID_HANDLE_VALUE && DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(),
+                                                   &dup, 0, FALSE, DUPLICATE_SAME_ACCESS);
+  _close(fd);
+  return ok ? (intptr_t)dup : -1;
+#else
+  return fd;
+#endif
+}
+
+int cow_blocking_process_stdio_os(cow_blocking_t *b, cow_process_t *p, intptr_t *in, intptr_t *out,
+                                  intptr_t *errh)
+{
+  int fds[3] = {-1, -1, -1};
+  int rc = cow_blocking_process_stdio(b, p, in ? &fds[0] : NULL, out ? &fds[1] : NULL,
+                                      errh ? &fds[2] : NULL);
+  intptr_t *dst[3] = {in, out, errh};
+  for (int i = 0; i < 3; i++) {
+    if (dst[i] == NULL)
+      continue;
+    *dst[i] = fd_to_os(fds[i]);
+    if (fds[i] >= 0 && *dst[i] == -1 && rc == 0)
+      rc = COW_EIO;
+  }
+  return rc;
 }
 
 static void proc_stopped(cow_process_t *p, int status, int64_t code, int forced,

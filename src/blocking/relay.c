@@ -1,14 +1,21 @@
 /* Stdio relays of the blocking API: each stream of a process is copied between the
- * core-owned libuv stream and one end of a socketpair whose other end the caller gets as a
- * file descriptor. Reading through cow_process_read_start() keeps the exit ordering (the
- * exit is reported after end of file); writes to the caller's end apply backpressure by
- * pausing the read when too much is queued. */
+ * core-owned libuv stream and one end of a descriptor pair whose other end the caller gets
+ * as a file descriptor: a socketpair on POSIX, an anonymous pipe on Windows (uv_pipe(): CRT
+ * descriptors; our end overlapped, the caller's synchronous). Reading through
+ * cow_process_read_start() keeps the exit ordering (the exit is reported after end of
+ * file); writes to the caller's end apply backpressure by pausing the read when too much
+ * is queued. End of file reaches the caller by uv_shutdown(): a half-close of the socket,
+ * or on Windows, once the caller has read everything, the close of our write-only end. */
 #include "blocking/blocking.h"
 
 #include <string.h>
-#ifndef _WIN32
+#ifdef _WIN32
+#  include <io.h>
+#  define fd_close _close
+#else
 #  include <sys/socket.h>
 #  include <unistd.h>
+#  define fd_close close
 #endif
 
 #include "core/alloc.h"
@@ -21,7 +28,7 @@
 struct relay {
   struct bproc *bp;
   cow_stdio_t which;
-  uv_pipe_t pipe; /* our end of the socketpair */
+  uv_pipe_t pipe; /* our end of the pair */
   int user_fd;    /* the caller's end until handed over */
   unsigned open : 1, paused : 1, eof : 1, broken : 1;
   uv_shutdown_t shutdown_req;
@@ -101,7 +108,6 @@ static void out_resume(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 }
 
 /* ---- input: caller -> process ---- */
-#ifndef _WIN32 /* only cow__bproc_attach's POSIX branch starts an input relay */
 
 struct in_chunk {
   uv_write_t req;
@@ -148,17 +154,32 @@ static void in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     cow_process_close_stdin(r->bp->p, stdin_closed, NULL);
   }
 }
-#endif
 
 /* ---- set-up and tear-down ---- */
 
-int cow__bproc_attach(cow_blocking_t *b, cow_process_t *p)
+/* A descriptor pair for stream `which`: *ours for the relay, *theirs for the caller. */
+static int make_pair(cow_stdio_t which, int *ours, int *theirs)
 {
 #ifdef _WIN32
-  (void)b;
-  (void)p;
-  return 0; /* no descriptor relays on Windows: cow_blocking_process_stdio says so */
+  int fds[2]; /* [0] reads, [1] writes */
+  int in = which == COW_STDIN;
+  if (uv_pipe(fds, in ? UV_NONBLOCK_PIPE : 0, in ? 0 : UV_NONBLOCK_PIPE) != 0)
+    return COW_EIO;
+  *ours = in ? fds[0] : fds[1];
+  *theirs = in ? fds[1] : fds[0];
 #else
+  (void)which;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return COW_EIO;
+  *ours = sv[0];
+  *theirs = sv[1];
+#endif
+  return 0;
+}
+
+int cow__bproc_attach(cow_blocking_t *b, cow_process_t *p)
+{
   struct bproc *bp = cow__calloc(1, sizeof *bp);
   if (bp == NULL)
     return COW_ENOMEM;
@@ -173,22 +194,22 @@ int cow__bproc_attach(cow_blocking_t *b, cow_process_t *p)
     r->user_fd = -1;
     if (streams[i] == NULL)
       continue;
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    int ours, theirs;
+    if (make_pair(r->which, &ours, &theirs) != 0)
       return COW_EIO;
     if (uv_pipe_init(&b->loop, &r->pipe, 0) != 0) {
-      close(sv[0]);
-      close(sv[1]);
+      fd_close(ours);
+      fd_close(theirs);
       return COW_EIO;
     }
     r->open = 1; /* from here on the pipe handle must be closed, whatever happens */
     r->pipe.data = r;
-    if (uv_pipe_open(&r->pipe, sv[0]) != 0) {
-      close(sv[0]);
-      close(sv[1]);
+    if (uv_pipe_open(&r->pipe, ours) != 0) {
+      fd_close(ours);
+      fd_close(theirs);
       return COW_EIO;
     }
-    r->user_fd = sv[1];
+    r->user_fd = theirs;
     if (i == COW_STDIN) {
       uv_read_start((uv_stream_t *)&r->pipe, in_alloc, in_read);
     } else {
@@ -197,7 +218,6 @@ int cow__bproc_attach(cow_blocking_t *b, cow_process_t *p)
     }
   }
   return 0;
-#endif
 }
 
 void cow__bproc_take_fds(cow_process_t *p, int fds[3])
@@ -218,7 +238,7 @@ static void bp_release(struct bproc *bp)
   void *arg = bp->done_arg;
   for (int i = 0; i < 3; i++)
     if (bp->relay[i].user_fd >= 0)
-      close(bp->relay[i].user_fd);
+      fd_close(bp->relay[i].user_fd);
   cow__free(bp);
   done(arg);
 }

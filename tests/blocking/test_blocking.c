@@ -1,5 +1,6 @@
 /* The blocking API over the scripted test backend: calls from plain threads, timeouts,
- * stdio as descriptors (with end of file both ways), concurrent waiters, and freeing. */
+ * stdio as descriptors (with end of file both ways; sockets on POSIX, pipes on Windows),
+ * concurrent waiters, and freeing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,11 @@
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef _WIN32
+#  define WIN32_LEAN_AND_MEAN
+#  include <winsock2.h>
+#  include <windows.h>
+#endif
 
 #include "support/test-backend.h"
 
@@ -54,9 +60,6 @@ static int barrier(uv_loop_t *loop, void *arg)
 
 static void lifecycle_with_stdio(void **state)
 {
-#ifdef _WIN32
-  skip(); /* descriptor relays are POSIX only: see concurrent_waiters_and_failures */
-#endif
   memset(&tb, 0, sizeof tb);
   tb.want_stdio = 1;
   cow_blocking_t *b;
@@ -115,6 +118,53 @@ static void lifecycle_with_stdio(void **state)
   assert_int_equal(cow_blocking_free(b), 0);
 }
 
+/* The OS-handle view (FFI callers with another C runtime): read the output through the
+ * raw handle, and each stream is handed out once across both calls. */
+static void stdio_as_os_handles(void **state)
+{
+  memset(&tb, 0, sizeof tb);
+  tb.want_stdio = 1;
+  cow_blocking_t *b;
+  assert_int_equal(cow_blocking_new(&b), 0);
+  assert_int_equal(cow_blocking_run(b, make_host, NULL), 0);
+  cow_process_t *p;
+  assert_int_equal(cow_blocking_create_process(b, host, "{}", 5000, &p, NULL), 0);
+  intptr_t out = -1, again = 0;
+  assert_int_equal(cow_blocking_process_stdio_os(b, p, NULL, &out, NULL), 0);
+  assert_true(out != -1);
+  assert_int_equal(cow_blocking_process_stdio_os(b, p, NULL, &again, NULL), 0);
+  assert_int_equal(again, -1); /* handed out once */
+  int fd = -5;
+  assert_int_equal(cow_blocking_process_stdio(b, p, NULL, &fd, NULL), 0);
+  assert_int_equal(fd, -1); /* also through the descriptor call */
+  struct tb_process *tp = cow_process_priv(p);
+  assert_int_equal(write(tp->stdout_fd, "raw", 3), 3);
+  char buf[8];
+#ifdef _WIN32
+  DWORD got = 0;
+  assert_true(ReadFile((HANDLE)out, buf, sizeof buf, &got, NULL));
+  assert_int_equal(got, 3);
+#else
+  assert_int_equal(read((int)out, buf, sizeof buf), 3);
+#endif
+  assert_memory_equal(buf, "raw", 3);
+#ifdef _WIN32
+  assert_true(CloseHandle((HANDLE)out));
+#else
+  close((int)out);
+#endif
+  struct exit_arg ea = {p, 0};
+  assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stdout, p), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
+  int64_t code = -1;
+  assert_int_equal(cow_blocking_process_wait(b, p, 5000, &code, NULL), 0);
+  assert_int_equal(code, 0);
+  assert_int_equal(cow_blocking_process_close(b, p), 0);
+  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_free(b), 0);
+}
+
 struct waiter {
   cow_blocking_t *b;
   cow_process_t *p;
@@ -143,13 +193,8 @@ static void concurrent_waiters_and_failures(void **state)
   cow_process_t *p;
   assert_int_equal(cow_blocking_create_process(b, host, "{}", 0, &p, NULL), 0);
   int fds[3];
-#ifdef _WIN32
-  /* documented: stdio as descriptors is POSIX only */
-  assert_int_equal(cow_blocking_process_stdio(b, p, &fds[0], &fds[1], &fds[2]), COW_ENOTSUP);
-#else
   assert_int_equal(cow_blocking_process_stdio(b, p, &fds[0], &fds[1], &fds[2]), 0);
   assert_int_equal(fds[0], -1); /* no stdio requested */
-#endif
   struct waiter w[4];
   pthread_t th[4];
   for (int i = 0; i < 4; i++) {
@@ -190,6 +235,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(lifecycle_with_stdio),
+      cmocka_unit_test(stdio_as_os_handles),
       cmocka_unit_test(concurrent_waiters_and_failures),
   };
   return cmocka_run_group_tests_name("blocking", tests, NULL, NULL);
