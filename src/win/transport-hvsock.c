@@ -1,7 +1,7 @@
 /* The Hyper-V socket transport (Windows host): listen on (VM id, service id
  * XXXXXXXX-facb-11e6-bd58-64006a7986d3 with Data1 = port) and let the guest dial, as
  * hcsshim does for LCOW (gcs-protocol §1.1). Only the address is hvsocket's own; the
- * listening, accepting and libuv stream are the Winsock transport's (transport-winsock.c),
+ * listening, accepting and libuv stream are the Winsock transport's (stream-listen.c),
  * which the tests run under Wine on loopback TCP. */
 #include <ctype.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 
 #include "core/alloc.h"
 #include "guest/listener.h"
-#include "win/winsock-listen.h"
+#include "win/stream-listen.h"
 
 /* <hvsocket.h> is in the Windows SDK and in mingw-w64, but mingw's pulls in <initguid.h>
  * (every GUID it declares becomes a definition in this file); the layout is fixed by the

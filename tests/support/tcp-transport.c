@@ -5,7 +5,7 @@
 #include <string.h>
 
 #if defined(_WIN32)
-#  include "win/winsock-listen.h"
+#  include "win/stream-listen.h"
 #else
 #  include <errno.h>
 #  include <netinet/in.h>

@@ -1,11 +1,11 @@
-/* One-connection listeners on Winsock stream sockets (see winsock-listen.h).
+/* One-connection listeners on Winsock stream sockets (see stream-listen.h).
  *
  * listen_tcp: socket, bind, listen(1), then a uv_poll_t on the listening socket. When it
  * turns readable: accept, uv_tcp_init + uv_tcp_open on the accepted socket, and finish.
  * Finishing (accepted, failed or cancelled) always goes the same way: close the poll
  * handle, and only in its close callback close the listening socket (libuv requires the
  * socket to outlive its poll handle) and report to the library. */
-#include "win/winsock-listen.h"
+#include "win/stream-listen.h"
 
 #include <string.h>
 

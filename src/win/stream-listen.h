@@ -1,4 +1,5 @@
-/* Internal (Windows): guest transports on Winsock stream sockets.
+/* Internal (Windows): one-connection listeners for the guest transports, on Winsock stream
+ * sockets (the counterpart of src/unix/stream-listen.h, which does it with libuv pipes).
  *
  * libuv on Windows can carry a socket only in a uv_tcp_t, and only as a connected stream
  * (uv_tcp_open); its listen and accept code assumes IPv4/IPv6. So these transports listen
@@ -7,8 +8,8 @@
  * ops' `listen_tcp` slot). What differs between transports is only the address: the
  * hvsocket transport binds (VM id, service id of the port), and the tests bind loopback
  * TCP to run this very code under Wine, which has no AF_HYPERV. */
-#ifndef COW_WIN_WINSOCK_LISTEN_H
-#define COW_WIN_WINSOCK_LISTEN_H
+#ifndef COW_WIN_STREAM_LISTEN_H
+#define COW_WIN_STREAM_LISTEN_H
 
 #define WIN32_LEAN_AND_MEAN
 #include <winsock2.h>
