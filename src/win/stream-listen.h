@@ -37,4 +37,8 @@ struct cow__winsock_addr {
 int cow__transport_winsock_new(cow_guest_transport_t **out, const struct cow__winsock_addr *addr,
                                void *arg);
 
+/* The AF_HYPERV address the hvsocket transport binds for guest port `port` of VM
+ * `vm_id` (transport-hvsock.c; for tests that pin its bytes). 0 or COW_EINVAL. */
+int cow__hvsock_address(const char *vm_id, uint32_t port, struct sockaddr_storage *sa, int *len);
+
 #endif

@@ -60,17 +60,30 @@ static GUID service_id(uint32_t port)
   return g;
 }
 
-static int hv_make(void *arg, uint32_t port, struct sockaddr_storage *sa, int *len)
+static int address(const GUID *vm_id, uint32_t port, struct sockaddr_storage *sa, int *len)
 {
-  const struct hv_transport *t = arg;
   struct cow_sockaddr_hv hv;
   memset(&hv, 0, sizeof hv);
   hv.family = AF_HYPERV;
-  hv.vm_id = t->vm_id;
+  hv.vm_id = *vm_id;
   hv.service_id = service_id(port);
   memcpy(sa, &hv, sizeof hv);
   *len = (int)sizeof hv;
   return 0;
+}
+
+static int hv_make(void *arg, uint32_t port, struct sockaddr_storage *sa, int *len)
+{
+  const struct hv_transport *t = arg;
+  return address(&t->vm_id, port, sa, len);
+}
+
+int cow__hvsock_address(const char *vm_id, uint32_t port, struct sockaddr_storage *sa, int *len)
+{
+  GUID g;
+  if (parse_guid(vm_id, &g) != 0)
+    return COW_EINVAL;
+  return address(&g, port, sa, len);
 }
 
 static void hv_release(void *arg)

@@ -293,8 +293,7 @@ static void winsock_close_while_listening(void **s)
 /* ---- hvsocket ---- */
 
 #if defined(_WIN32)
-#  define WIN32_LEAN_AND_MEAN
-#  include <windows.h>
+#  include "win/stream-listen.h"
 static int under_wine(void)
 {
   HMODULE ntdll = GetModuleHandleA("ntdll.dll");
@@ -324,6 +323,22 @@ static void hvsock_constructor(void **state)
     assert_null(t);
   }
   assert_int_equal(cow_guest_transport_hvsock(&t, vm), 0);
+  /* The address bound for the bridge port: SOCKADDR_HV {AF_HYPERV, 0, VmId, ServiceId}
+   * with ServiceId = 40000000-facb-11e6-bd58-64006a7986d3 (hcsshim winio.VsockServiceID),
+   * GUIDs in their Windows memory layout (Data1-3 little-endian). */
+  static const uint8_t want[36] = {
+      0x22, 0x00, 0x00, 0x00, /* family */
+      0x2d, 0x8a, 0xae, 0xd2, 0xc4, 0x5d, 0x6c, 0x4b,
+      0xa2, 0xc4, 0x2d, 0xfb, 0x0e, 0x3c, 0x9b, 0x1e, /* VmId */
+      0x00, 0x00, 0x00, 0x40, 0xcb, 0xfa, 0xe6, 0x11,
+      0xbd, 0x58, 0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3, /* ServiceId */
+  };
+  struct sockaddr_storage sa;
+  int salen = 0;
+  assert_int_equal(cow__hvsock_address(vm, COW_GUEST_BRIDGE_PORT, &sa, &salen), 0);
+  assert_int_equal(salen, 36);
+  assert_memory_equal(&sa, want, sizeof want);
+  assert_int_equal(cow__hvsock_address("nope", 1, &sa, &salen), COW_EINVAL);
   /* Listening is real: where the socket layer has no AF_HYPERV (Wine, a Windows without
    * Hyper-V) the connect fails at once with that layer's error, not a stub's. */
   uv_loop_t loop;
