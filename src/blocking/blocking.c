@@ -508,13 +508,14 @@ static int start_stop(struct breq *r)
   return cow_process_stop(r->obj, r->text, r->grace_ms, proc_stopped, r);
 }
 
-int cow_blocking_process_stop(cow_blocking_t *b, cow_process_t *p, const char *signal_json,
-                              uint64_t grace_ms, uint64_t t, int64_t *exit_code, int *forced,
-                              cow_error_t *err)
+/* Both stops: one request shape, the results copied out while the caller still waits. */
+static int run_stop(cow_blocking_t *b, int (*start)(struct breq *), void *obj,
+                    const char *signal_json, uint64_t grace_ms, uint64_t t, int64_t *exit_code,
+                    int *forced, cow_error_t *err)
 {
-  if (p == NULL || b == NULL)
+  if (obj == NULL || b == NULL)
     return COW_EINVAL;
-  struct breq *r = breq_new(start_stop, p, signal_json);
+  struct breq *r = breq_new(start, obj, signal_json);
   if (r == NULL)
     return COW_ENOMEM;
   r->grace_ms = grace_ms;
@@ -528,6 +529,13 @@ int cow_blocking_process_stop(cow_blocking_t *b, cow_process_t *p, const char *s
     breq_free(kept);
   }
   return rc;
+}
+
+int cow_blocking_process_stop(cow_blocking_t *b, cow_process_t *p, const char *signal_json,
+                              uint64_t grace_ms, uint64_t t, int64_t *exit_code, int *forced,
+                              cow_error_t *err)
+{
+  return run_stop(b, start_stop, p, signal_json, grace_ms, t, exit_code, forced, err);
 }
 
 static int start_pid(struct breq *r)
@@ -634,20 +642,7 @@ static int start_cstop(struct breq *r)
 int cow_blocking_container_stop(cow_blocking_t *b, cow_container_t *c, uint64_t grace_ms,
                                 uint64_t t, int *forced, cow_error_t *err)
 {
-  if (c == NULL || b == NULL)
-    return COW_EINVAL;
-  struct breq *r = breq_new(start_cstop, c, NULL);
-  if (r == NULL)
-    return COW_ENOMEM;
-  r->grace_ms = grace_ms;
-  struct breq *kept = NULL;
-  int rc = run_request(b, r, t, err, &kept);
-  if (kept != NULL) {
-    if (forced)
-      *forced = kept->forced;
-    breq_free(kept);
-  }
-  return rc;
+  return run_stop(b, start_cstop, c, NULL, grace_ms, t, NULL, forced, err);
 }
 
 static void props_done(cow_container_t *c, int status, const char *json, const cow_error_t *err,

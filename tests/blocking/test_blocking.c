@@ -58,16 +58,23 @@ static int barrier(uv_loop_t *loop, void *arg)
   return 0;
 }
 
-static void lifecycle_with_stdio(void **state)
+/* A blocking context, a host on the scripted backend, and a process with all three streams. */
+static cow_process_t *start_with_stdio(cow_blocking_t **b)
 {
   memset(&tb, 0, sizeof tb);
   tb.want_stdio = 1;
-  cow_blocking_t *b;
-  assert_int_equal(cow_blocking_new(&b), 0);
-  assert_int_equal(cow_blocking_run(b, make_host, NULL), 0);
+  assert_int_equal(cow_blocking_new(b), 0);
+  assert_int_equal(cow_blocking_run(*b, make_host, NULL), 0);
   cow_process_t *p;
+  assert_int_equal(cow_blocking_create_process(*b, host, "{}", 5000, &p, NULL), 0);
+  return p;
+}
+
+static void lifecycle_with_stdio(void **state)
+{
+  cow_blocking_t *b;
+  cow_process_t *p = start_with_stdio(&b);
   cow_error_t err = COW_ERROR_INIT;
-  assert_int_equal(cow_blocking_create_process(b, host, "{}", 5000, &p, &err), 0);
   assert_int_equal(cow_blocking_process_pid(b, p), 4242);
   int in, out, errfd;
   assert_int_equal(cow_blocking_process_stdio(b, p, &in, &out, &errfd), 0);
@@ -122,13 +129,8 @@ static void lifecycle_with_stdio(void **state)
  * raw handle, and each stream is handed out once across both calls. */
 static void stdio_as_os_handles(void **state)
 {
-  memset(&tb, 0, sizeof tb);
-  tb.want_stdio = 1;
   cow_blocking_t *b;
-  assert_int_equal(cow_blocking_new(&b), 0);
-  assert_int_equal(cow_blocking_run(b, make_host, NULL), 0);
-  cow_process_t *p;
-  assert_int_equal(cow_blocking_create_process(b, host, "{}", 5000, &p, NULL), 0);
+  cow_process_t *p = start_with_stdio(&b);
   intptr_t out = -1, again = 0;
   assert_int_equal(cow_blocking_process_stdio_os(b, p, NULL, &out, NULL), 0);
   assert_true(out != -1);

@@ -34,6 +34,39 @@ char *cow_rec_path(const char *name)
   return p;
 }
 
+const char *const cow_rec_names[] = {
+    "a_echo",
+    "b_exit7",
+    "c_cat_stdin",
+    "d_signal_kill",
+    "e_wait_timeout",
+    "f_unknown_pid",
+    "g_tty",
+    "h_dumpstacks",
+    "i_getproperties",
+    "j1_malformed_bodies",
+    "j2_before_negotiate",
+    "j3_pipelined_negotiate",
+    "j7_clean_close",
+    "j8_uvm_shutdown",
+    "j9_exec_without_command",
+    "m_container",
+};
+const size_t cow_rec_count = sizeof cow_rec_names / sizeof cow_rec_names[0];
+
+int cow_rec_load_named(const char *name, cow_recording_t *out, char *why, size_t whylen)
+{
+  char *path = cow_rec_path(name);
+  if (path == NULL) {
+    memset(out, 0, sizeof *out);
+    whyf(why, whylen, "out of memory");
+    return -1;
+  }
+  int rc = cow_rec_load(path, out, why, whylen);
+  free(path);
+  return rc;
+}
+
 int cow_rec_hex(const char *hex, uint8_t *out, size_t outlen)
 {
   size_t n = strlen(hex), i;

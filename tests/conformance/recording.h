@@ -63,6 +63,13 @@ char *cow_rec_path(const char *name);
 
 /* Load a file. 0 on success; -1 with a reason in why. */
 int cow_rec_load(const char *path, cow_recording_t *out, char *why, size_t whylen);
+
+/* Load recording `name` (as cow_rec_path names it). 0, or -1 with a reason in why. */
+int cow_rec_load_named(const char *name, cow_recording_t *out, char *why, size_t whylen);
+
+/* The names of every recording, in order (a_echo ... m_container). */
+extern const char *const cow_rec_names[];
+extern const size_t cow_rec_count;
 void cow_rec_free(cow_recording_t *rec);
 
 /* Parse hex ("010b10...") into out; returns the number of bytes or -1. */

@@ -701,10 +701,8 @@ static void replay(const char *name, const int *skip, enum tkind kind)
   R->skip = skip;
   R->kind = kind;
   char why[512];
-  char *path = cow_rec_path(name);
-  if (cow_rec_load(path, &R->rec, why, sizeof why) != 0)
+  if (cow_rec_load_named(name, &R->rec, why, sizeof why) != 0)
     fail_msg("%s", why);
-  free(path);
   for (size_t i = 0; i < R->rec.count; i++) {
     const cow_rec_t *r = &R->rec.recs[i];
     if (r->kind != COW_REC_FRAME)

@@ -11,33 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "support/rss.h"
 #include "support/test-backend.h"
-
-/* Sanitizers and valgrind keep freed memory in quarantine on purpose, so the resident set
- * says nothing under them; the allocation count below still holds. (CI runs this test
- * plain in its first phase, and excludes it from the valgrind phase.) */
-#if defined(__SANITIZE_ADDRESS__)
-#  define RSS_MEANINGFUL 0
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-#    define RSS_MEANINGFUL 0
-#  endif
-#endif
-#ifndef RSS_MEANINGFUL
-#  define RSS_MEANINGFUL 1
-#endif
-
-static long rss_kib(void)
-{
-  long pages_total = 0, pages_rss = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f == NULL)
-    return -1;
-  if (fscanf(f, "%ld %ld", &pages_total, &pages_rss) != 2)
-    pages_rss = -1;
-  fclose(f);
-  return pages_rss < 0 ? -1 : pages_rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
 
 static int cycles_done;
 

@@ -94,37 +94,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   return 0;
 }
 
-static const char *const recordings[] = {
-    "a_echo",
-    "b_exit7",
-    "c_cat_stdin",
-    "d_signal_kill",
-    "e_wait_timeout",
-    "f_unknown_pid",
-    "g_tty",
-    "h_dumpstacks",
-    "i_getproperties",
-    "j1_malformed_bodies",
-    "j2_before_negotiate",
-    "j3_pipelined_negotiate",
-    "j7_clean_close",
-    "j8_uvm_shutdown",
-    "j9_exec_without_command",
-    "m_container",
-};
-
 int cow_fuzz_seeds(cow_fuzz_add_fn add, void *arg)
 {
-  for (size_t i = 0; i < sizeof recordings / sizeof recordings[0]; i++) {
-    char *path = cow_rec_path(recordings[i]);
+  for (size_t i = 0; i < cow_rec_count; i++) {
     cow_recording_t rec;
     char why[512];
-    if (path == NULL || cow_rec_load(path, &rec, why, sizeof why) != 0) {
-      fprintf(stderr, "seeds: %s\n", path ? why : "no path");
-      free(path);
+    if (cow_rec_load_named(cow_rec_names[i], &rec, why, sizeof why) != 0) {
+      fprintf(stderr, "seeds: %s\n", why);
       return -1;
     }
-    free(path);
     for (size_t k = 0; k < rec.count; k++) {
       const cow_rec_t *r = &rec.recs[k];
       if (r->kind != COW_REC_FRAME || r->dir != COW_REC_GCS_TO_HOST || r->data_is_b64)

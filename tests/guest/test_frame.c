@@ -15,34 +15,11 @@
 #include "cow/alloc.h"
 #include "guest/frame.h"
 
-static const char *const scenarios[] = {
-    "a_echo",
-    "b_exit7",
-    "c_cat_stdin",
-    "d_signal_kill",
-    "e_wait_timeout",
-    "f_unknown_pid",
-    "g_tty",
-    "h_dumpstacks",
-    "i_getproperties",
-    "j1_malformed_bodies",
-    "j2_before_negotiate",
-    "j3_pipelined_negotiate",
-    "j7_clean_close",
-    "j8_uvm_shutdown",
-    "j9_exec_without_command",
-    "m_container",
-};
-#define NSCEN (sizeof scenarios / sizeof scenarios[0])
-
 static void load(const char *name, cow_recording_t *rec)
 {
   char why[512] = "";
-  char *path = cow_rec_path(name);
-  assert_non_null(path);
-  if (cow_rec_load(path, rec, why, sizeof why) != 0)
+  if (cow_rec_load_named(name, rec, why, sizeof why) != 0)
     fail_msg("%s", why);
-  free(path);
   assert_true(rec->count > 0);
 }
 
@@ -52,9 +29,9 @@ static void test_headers_match_recordings(void **state)
 {
   size_t s, i, frames = 0;
   (void)state;
-  for (s = 0; s < NSCEN; s++) {
+  for (s = 0; s < cow_rec_count; s++) {
     cow_recording_t rec;
-    load(scenarios[s], &rec);
+    load(cow_rec_names[s], &rec);
     for (i = 0; i < rec.count; i++) {
       cow_rec_t *r = &rec.recs[i];
       cow__frame_header_t h;
@@ -83,9 +60,9 @@ static void test_build_matches_recordings(void **state)
 {
   size_t s, i, built = 0;
   (void)state;
-  for (s = 0; s < NSCEN; s++) {
+  for (s = 0; s < cow_rec_count; s++) {
     cow_recording_t rec;
-    load(scenarios[s], &rec);
+    load(cow_rec_names[s], &rec);
     for (i = 0; i < rec.count; i++) {
       cow_rec_t *r = &rec.recs[i];
       uint8_t *buf = NULL;

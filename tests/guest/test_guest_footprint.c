@@ -21,18 +21,8 @@
 #include "cow.h"
 #include "cow/guest.h"
 #include "guest/frame.h"
+#include "support/rss.h"
 #include "support/test-backend.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#  define RSS_MEANINGFUL 0
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-#    define RSS_MEANINGFUL 0
-#  endif
-#endif
-#ifndef RSS_MEANINGFUL
-#  define RSS_MEANINGFUL 1
-#endif
 
 #define ACTIVITY "\"ActivityId\":\"834b1e7f-3925-42ca-aa4c-53f30465318e\""
 
@@ -174,18 +164,6 @@ static void run_cycles(cow_host_t *h, int n)
   }
   while (cycles_done < target)
     uv_run(&loop, UV_RUN_ONCE);
-}
-
-static long rss_kib(void)
-{
-  long total = 0, rss = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f == NULL)
-    return -1;
-  if (fscanf(f, "%ld %ld", &total, &rss) != 2)
-    rss = -1;
-  fclose(f);
-  return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 static void on_host_closed(cow_host_t *h, void *data)
