@@ -67,6 +67,19 @@ int cow_rec_load_named(const char *name, cow_recording_t *out, char *why, size_t
   return rc;
 }
 
+int cow_rec_for_each(void (*fn)(const cow_recording_t *rec, void *arg), void *arg, char *why,
+                     size_t whylen)
+{
+  for (size_t i = 0; i < cow_rec_count; i++) {
+    cow_recording_t rec;
+    if (cow_rec_load_named(cow_rec_names[i], &rec, why, whylen) != 0)
+      return -1;
+    fn(&rec, arg);
+    cow_rec_free(&rec);
+  }
+  return 0;
+}
+
 int cow_rec_hex(const char *hex, uint8_t *out, size_t outlen)
 {
   size_t n = strlen(hex), i;

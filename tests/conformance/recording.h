@@ -70,6 +70,11 @@ int cow_rec_load_named(const char *name, cow_recording_t *out, char *why, size_t
 /* The names of every recording, in order (a_echo ... m_container). */
 extern const char *const cow_rec_names[];
 extern const size_t cow_rec_count;
+
+/* Load every recording in turn and hand it to fn (borrowed for the call). 0, or -1 with a
+ * reason in why when one cannot be loaded. */
+int cow_rec_for_each(void (*fn)(const cow_recording_t *rec, void *arg), void *arg, char *why,
+                     size_t whylen);
 void cow_rec_free(cow_recording_t *rec);
 
 /* Parse hex ("010b10...") into out; returns the number of bytes or -1. */

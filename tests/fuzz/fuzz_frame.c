@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conformance/recording.h"
 #include "core/error.h"
 #include "fuzz/fuzz.h"
+#include "fuzz/recording-seeds.h"
 #include "guest/frame.h"
 
 static void check_frame(const cow__frame_t *f, uint32_t max)
@@ -75,53 +75,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   return 0;
 }
 
+static void seeds_of(const cow_recording_t *rec, cow_fuzz_add_fn add, void *arg)
+{
+  /* Each frame alone, whole; and the whole conversation as one stream. */
+  size_t all_len = 0;
+  uint8_t *all = NULL;
+  for (size_t k = 0; k < rec->count; k++) {
+    const cow_rec_t *r = &rec->recs[k];
+    if (r->kind != COW_REC_FRAME)
+      continue;
+    if (r->data_is_b64) { /* raw bytes as sent (hostile frames): a stream of their own */
+      uint8_t *raw = malloc(1 + r->data_len);
+      if (raw == NULL)
+        abort();
+      raw[0] = 0x3f;
+      memcpy(raw + 1, r->data, r->data_len);
+      add(raw, 1 + r->data_len, arg);
+      free(raw);
+      continue;
+    }
+    size_t len = 1 + 16 + r->data_len;
+    uint8_t *buf = malloc(len);
+    uint8_t *grown = realloc(all, all_len + 16 + r->data_len + 1);
+    if (buf == NULL || grown == NULL)
+      abort();
+    all = grown;
+    buf[0] = (uint8_t)(k * 7); /* vary the chunking */
+    memcpy(buf + 1, r->header, 16);
+    memcpy(buf + 17, r->data, r->data_len);
+    add(buf, len, arg);
+    if (all_len == 0)
+      all[all_len++] = 0x05;
+    memcpy(all + all_len, r->header, 16);
+    memcpy(all + all_len + 16, r->data, r->data_len);
+    all_len += 16 + r->data_len;
+    free(buf);
+  }
+  if (all_len)
+    add(all, all_len, arg);
+  free(all);
+}
+
 int cow_fuzz_seeds(cow_fuzz_add_fn add, void *arg)
 {
-  for (size_t i = 0; i < cow_rec_count; i++) {
-    cow_recording_t rec;
-    char why[512];
-    if (cow_rec_load_named(cow_rec_names[i], &rec, why, sizeof why) != 0) {
-      fprintf(stderr, "seeds: %s\n", why);
-      return -1;
-    }
-    /* Each frame alone, whole; and the whole conversation as one stream. */
-    size_t all_len = 0;
-    uint8_t *all = NULL;
-    for (size_t k = 0; k < rec.count; k++) {
-      const cow_rec_t *r = &rec.recs[k];
-      if (r->kind != COW_REC_FRAME)
-        continue;
-      if (r->data_is_b64) { /* raw bytes as sent (hostile frames): a stream of their own */
-        uint8_t *raw = malloc(1 + r->data_len);
-        if (raw == NULL)
-          abort();
-        raw[0] = 0x3f;
-        memcpy(raw + 1, r->data, r->data_len);
-        add(raw, 1 + r->data_len, arg);
-        free(raw);
-        continue;
-      }
-      size_t len = 1 + 16 + r->data_len;
-      uint8_t *buf = malloc(len);
-      uint8_t *grown = realloc(all, all_len + 16 + r->data_len + 1);
-      if (buf == NULL || grown == NULL)
-        abort();
-      all = grown;
-      buf[0] = (uint8_t)(k * 7); /* vary the chunking */
-      memcpy(buf + 1, r->header, 16);
-      memcpy(buf + 17, r->data, r->data_len);
-      add(buf, len, arg);
-      if (all_len == 0)
-        all[all_len++] = 0x05;
-      memcpy(all + all_len, r->header, 16);
-      memcpy(all + all_len + 16, r->data, r->data_len);
-      all_len += 16 + r->data_len;
-      free(buf);
-    }
-    if (all_len)
-      add(all, all_len, arg);
-    free(all);
-    cow_rec_free(&rec);
-  }
-  return 0;
+  return cow_fuzz_seeds_from_recordings(seeds_of, add, arg);
 }

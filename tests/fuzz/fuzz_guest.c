@@ -12,10 +12,10 @@
 
 #include <jansson.h>
 
-#include "conformance/recording.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "fuzz/fuzz.h"
+#include "fuzz/recording-seeds.h"
 #include "guest/frame.h"
 #include "guest/protocol.h"
 
@@ -94,36 +94,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   return 0;
 }
 
+static void seeds_of(const cow_recording_t *rec, cow_fuzz_add_fn add, void *arg)
+{
+  for (size_t k = 0; k < rec->count; k++) {
+    const cow_rec_t *r = &rec->recs[k];
+    if (r->kind != COW_REC_FRAME || r->dir != COW_REC_GCS_TO_HOST || r->data_is_b64)
+      continue;
+    size_t sel = NREQ;
+    if (cow__frame_kind(r->type) == COW__FRAME_KIND_RESPONSE) {
+      uint32_t req = COW__FRAME_KIND_REQUEST | (r->type & ~COW__FRAME_KIND_MASK);
+      for (sel = 0; sel < NREQ && requests[sel] != req; sel++)
+        ;
+      if (sel == NREQ)
+        continue; /* a response to a request the host never sends */
+    }
+    uint8_t *buf = malloc(1 + r->data_len);
+    if (buf == NULL)
+      abort();
+    buf[0] = (uint8_t)sel;
+    memcpy(buf + 1, r->data, r->data_len);
+    add(buf, 1 + r->data_len, arg);
+    free(buf);
+  }
+}
+
 int cow_fuzz_seeds(cow_fuzz_add_fn add, void *arg)
 {
-  for (size_t i = 0; i < cow_rec_count; i++) {
-    cow_recording_t rec;
-    char why[512];
-    if (cow_rec_load_named(cow_rec_names[i], &rec, why, sizeof why) != 0) {
-      fprintf(stderr, "seeds: %s\n", why);
-      return -1;
-    }
-    for (size_t k = 0; k < rec.count; k++) {
-      const cow_rec_t *r = &rec.recs[k];
-      if (r->kind != COW_REC_FRAME || r->dir != COW_REC_GCS_TO_HOST || r->data_is_b64)
-        continue;
-      size_t sel = NREQ;
-      if (cow__frame_kind(r->type) == COW__FRAME_KIND_RESPONSE) {
-        uint32_t req = COW__FRAME_KIND_REQUEST | (r->type & ~COW__FRAME_KIND_MASK);
-        for (sel = 0; sel < NREQ && requests[sel] != req; sel++)
-          ;
-        if (sel == NREQ)
-          continue; /* a response to a request the host never sends */
-      }
-      uint8_t *buf = malloc(1 + r->data_len);
-      if (buf == NULL)
-        abort();
-      buf[0] = (uint8_t)sel;
-      memcpy(buf + 1, r->data, r->data_len);
-      add(buf, 1 + r->data_len, arg);
-      free(buf);
-    }
-    cow_rec_free(&rec);
-  }
-  return 0;
+  return cow_fuzz_seeds_from_recordings(seeds_of, add, arg);
 }
