@@ -223,6 +223,15 @@ if [[ $lx_rc -ne 125 ]] || ! grep -q "Hyper-V sockets.*EBACKEND_UNAVAILABLE" "$l
   echo "lcow-exec.exe: expected exit 125 and EBACKEND_UNAVAILABLE for Hyper-V sockets" >&2
   exit 1
 fi
+lx_rc=0   # a malformed VM id is a usage error (exit 2), found before anything listens
+"$WINE" "$BUILD/examples/lcow-exec.exe" --hvsock not-a-guid -- true </dev/null >"$lx_out" \
+  2>"$lx_err" || lx_rc=$?
+echo "lcow-exec.exe --hvsock not-a-guid -- true: exit $lx_rc"
+if [[ $lx_rc -ne 2 ]] || ! grep -q "needs the utility VM's id as a GUID" "$lx_err"; then
+  sed 's/^/  stderr: /' "$lx_err"
+  echo "lcow-exec.exe: expected exit 2 for a malformed --hvsock VM id" >&2
+  exit 1
+fi
 for d in "${STUBS[@]}"; do cp "$BUILD/tests/hcs/$d" "$SYS32/$d"; done
 COW_EXPECT_HCS_STUB=1 ctest --test-dir "$BUILD" --verbose --timeout 120 -L hcs-stub
 cow_run_expect "has no export HcsSetOperationContext"

@@ -451,9 +451,20 @@ static int parse(struct lx *x, int argc, char **argv)
     case 6:
       x->scratch = v;
       break;
-    default:
+    default: {
+      /* The library checks the GUID's form (where hvsocket exists): a bad one is a usage
+       * error, not a failure to listen. */
+      cow_guest_transport_t *t = NULL;
+      int bad = cow_guest_transport_hvsock(&t, v) == COW_EINVAL;
+      cow_guest_transport_release(t);
+      if (bad)
+        return session_usage_error(prog,
+                                   "--hvsock needs the utility VM's id as a GUID "
+                                   "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), not '%s'",
+                                   v);
       x->hv_vm_id = v;
       break;
+    }
     }
     i += 2;
   }
