@@ -8,18 +8,26 @@
  * stdio_guest    the same command as a UVM process through the guest connection and
  *                cow-gcs-peer (stdout is a unix socket)  vs  the child writing straight
  *                into a socketpair read with libuv
+ * stdio_guest_sk the same through a transport on the `listen_tcp` slot: the peer dials the
+ *                same port directory, but each connection reaches the library as a libuv
+ *                socket stream (uv_tcp_t), the kind every Windows transport (hvsocket)
+ *                gives; the difference to stdio_guest is that path alone
  * exec_guest     EXECS sequential create+wait of `true` through the guest connection
  *                vs  EXECS uv_spawn+exit of `true`
  * exec_hcs_v2    the same through the HCS v2 backend on the emulator */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <uv.h>
 
 #include "cow.h"
+#include "cow/guest.h"
+#include "cow/sys/transport.h"
 
 static uv_loop_t loop;
 static uint64_t total;
@@ -247,6 +255,86 @@ static void on_connected(cow_host_t *h, int status, const cow_error_t *err, void
   connected = status == 0 ? 1 : -1;
 }
 
+/* ---- a port-directory transport on the listen_tcp slot (stdio_guest_sk) ---- */
+
+struct sk {
+  cow_guest_listener_t *l;
+  uv_poll_t poll;
+  int fd;
+  uv_tcp_t *client;
+  char path[108];
+  int result, closing;
+};
+
+static void sk_closed(uv_handle_t *h)
+{
+  struct sk *s = h->data;
+  close(s->fd);
+  unlink(s->path);
+  cow_guest_listener_done(s->l, s->result);
+}
+
+static void sk_finish(struct sk *s, int rc)
+{
+  if (s->closing)
+    return;
+  s->closing = 1;
+  s->result = rc;
+  uv_close((uv_handle_t *)&s->poll, sk_closed);
+}
+
+static void sk_ready(uv_poll_t *p, int status, int events)
+{
+  struct sk *s = p->data;
+  if (s->closing)
+    return;
+  int c = status < 0 ? -1 : accept(s->fd, NULL, NULL);
+  if (status == 0 && c < 0 && errno == EAGAIN)
+    return;
+  int rc = status < 0 ? status : c < 0 ? -errno : uv_tcp_init(p->loop, s->client);
+  if (rc == 0 && (rc = uv_tcp_open(s->client, c)) != 0)
+    uv_close((uv_handle_t *)s->client, NULL);
+  if (rc != 0 && c >= 0)
+    close(c);
+  sk_finish(s, rc);
+}
+
+static int sk_listen(cow_guest_listener_t *l, uv_loop_t *lp, uint32_t port, uv_tcp_t *tcp)
+{
+  struct sk *s = cow_guest_listener_priv(l);
+  s->l = l;
+  s->client = tcp;
+  snprintf(s->path, sizeof s->path, "%s/%u", (const char *)cow_guest_listener_transport_data(l),
+           (unsigned)port);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", s->path);
+  s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (s->fd < 0)
+    return -errno;
+  if (bind(s->fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(s->fd, 1) != 0 ||
+      uv_poll_init(lp, &s->poll, s->fd) != 0) {
+    int e = -errno;
+    close(s->fd);
+    return e;
+  }
+  s->poll.data = s;
+  uv_poll_start(&s->poll, UV_READABLE, sk_ready);
+  return 0;
+}
+
+static void sk_cancel(cow_guest_listener_t *l)
+{
+  sk_finish(cow_guest_listener_priv(l), COW_ECANCELED);
+}
+
+static const struct cow_guest_transport_ops sk_ops = {
+    .version = COW_GUEST_TRANSPORT_OPS_VERSION,
+    .name = "bench-socket-slot",
+    .listener_size = sizeof(struct sk),
+    .cancel = sk_cancel,
+    .listen_tcp = sk_listen,
+};
+
 static double median3(double a, double b, double c)
 {
   if (a > b) {
@@ -263,6 +351,66 @@ static void report(const char *name, double cow_ms, double base_ms, const char *
 {
   printf("%-13s libcow %9.1f ms  baseline %9.1f ms  ratio %5.2f  (%.0f %s/s through libcow)\n",
          name, cow_ms, base_ms, cow_ms / base_ms, amount / (cow_ms / 1000.0), unit);
+}
+
+/* Connect to a freshly started peer over a port directory (`socket_slot`: through sk_ops)
+ * and run the stdio benchmark, then `execs` execs. 0, or -1 when the peer did not come. */
+static int bench_guest(const char *peer_path, int socket_slot, const char *cmd, uint64_t bytes,
+                       uint64_t mib, int execs)
+{
+  char dir[] = "/tmp/cow-bench-XXXXXX";
+  if (mkdtemp(dir) == NULL)
+    return -1;
+  cow_guest_transport_t *t;
+  if (socket_slot)
+    cow_guest_transport_new(&t, &sk_ops, dir);
+  else
+    cow_guest_transport_unix(&t, dir);
+  cow_guest_options_t go = COW_GUEST_OPTIONS_INIT;
+  go.transport = t;
+  cow_host_t *gh;
+  connected = 0;
+  cow_guest_connect(&gh, &loop, &go, on_connected, NULL);
+  char *pargs[] = {(char *)peer_path, "--port-dir", dir, NULL};
+  uv_process_t peer;
+  uv_process_options_t po = {0};
+  po.file = peer_path;
+  po.args = pargs;
+  po.exit_cb = child_exit;
+  exits = 0;
+  if (uv_spawn(&loop, &peer, &po) != 0)
+    return -1;
+  while (connected == 0)
+    uv_run(&loop, UV_RUN_ONCE);
+  if (connected < 0)
+    return -1;
+  char *cfg = guest_params(cmd, 1);
+  double c[3], b[3];
+  for (int i = 0; i < 3; i++) {
+    c[i] = cow_run(gh, cfg, 1);
+    if (total != bytes)
+      fprintf(stderr, "guest: %llu bytes\n", (unsigned long long)total);
+    b[i] = raw_stream(bytes, 1);
+  }
+  free(cfg);
+  report(socket_slot ? "stdio_guest_sk" : "stdio_guest", median3(c[0], c[1], c[2]),
+         median3(b[0], b[1], b[2]), "MiB", (double)mib);
+  if (execs > 0) {
+    cfg = guest_params("exit 0", 0);
+    double ce = 0;
+    for (int i = 0; i < execs; i++)
+      ce += cow_run(gh, cfg, 0);
+    free(cfg);
+    report("exec_guest", ce, raw_execs(execs), "execs", execs);
+  }
+  cow_host_close(gh, NULL, NULL);
+  int peer_exits = exits;
+  while (exits == peer_exits && uv_loop_alive(&loop))
+    uv_run(&loop, UV_RUN_ONCE);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cow_guest_transport_release(t);
+  rmdir(dir);
+  return 0;
 }
 
 int main(int argc, char **argv)
@@ -302,50 +450,10 @@ int main(int argc, char **argv)
   cow_container_close(sys, NULL, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
 
-  /* guest connection + peer vs a raw socket */
-  char dir[] = "/tmp/cow-bench-XXXXXX";
-  if (mkdtemp(dir) == NULL)
+  /* guest connection + peer vs a raw socket: the built-in port-directory transport, then
+   * the same directory through the listen_tcp slot */
+  if (bench_guest(argv[1], 0, cmd, bytes, mib, execs) != 0 ||
+      bench_guest(argv[1], 1, cmd, bytes, mib, 0) != 0)
     return 1;
-  cow_guest_transport_t *t;
-  cow_guest_transport_unix(&t, dir);
-  cow_guest_options_t go = COW_GUEST_OPTIONS_INIT;
-  go.transport = t;
-  cow_host_t *gh;
-  cow_guest_connect(&gh, &loop, &go, on_connected, NULL);
-  char *pargs[] = {argv[1], "--port-dir", dir, NULL};
-  uv_process_t peer;
-  uv_process_options_t po = {0};
-  po.file = argv[1];
-  po.args = pargs;
-  po.exit_cb = child_exit;
-  exits = 0;
-  if (uv_spawn(&loop, &peer, &po) != 0)
-    return 1;
-  while (connected == 0)
-    uv_run(&loop, UV_RUN_ONCE);
-  if (connected < 0)
-    return 1;
-  cfg = guest_params(cmd, 1);
-  for (int i = 0; i < 3; i++) {
-    c[i] = cow_run(gh, cfg, 1);
-    if (total != bytes)
-      fprintf(stderr, "guest: %llu bytes\n", (unsigned long long)total);
-    b[i] = raw_stream(bytes, 1);
-  }
-  free(cfg);
-  report("stdio_guest", median3(c[0], c[1], c[2]), median3(b[0], b[1], b[2]), "MiB", (double)mib);
-  cfg = guest_params("exit 0", 0);
-  ce = 0;
-  for (int i = 0; i < execs; i++)
-    ce += cow_run(gh, cfg, 0);
-  free(cfg);
-  report("exec_guest", ce, raw_execs(execs), "execs", execs);
-  cow_host_close(gh, NULL, NULL);
-  int peer_exits = exits;
-  while (exits == peer_exits && uv_loop_alive(&loop))
-    uv_run(&loop, UV_RUN_ONCE);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  cow_guest_transport_release(t);
-  rmdir(dir);
   return uv_loop_close(&loop) == 0 ? 0 : 1;
 }
