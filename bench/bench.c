@@ -15,19 +15,17 @@
  * exec_guest     EXECS sequential create+wait of `true` through the guest connection
  *                vs  EXECS uv_spawn+exit of `true`
  * exec_hcs_v2    the same through the HCS v2 backend on the emulator */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <uv.h>
 
 #include "cow.h"
 #include "cow/guest.h"
-#include "cow/sys/transport.h"
+#include "support/tcp-transport.h"
 
 static uv_loop_t loop;
 static uint64_t total;
@@ -255,86 +253,6 @@ static void on_connected(cow_host_t *h, int status, const cow_error_t *err, void
   connected = status == 0 ? 1 : -1;
 }
 
-/* ---- a port-directory transport on the listen_tcp slot (stdio_guest_sk) ---- */
-
-struct sk {
-  cow_guest_listener_t *l;
-  uv_poll_t poll;
-  int fd;
-  uv_tcp_t *client;
-  char path[108];
-  int result, closing;
-};
-
-static void sk_closed(uv_handle_t *h)
-{
-  struct sk *s = h->data;
-  close(s->fd);
-  unlink(s->path);
-  cow_guest_listener_done(s->l, s->result);
-}
-
-static void sk_finish(struct sk *s, int rc)
-{
-  if (s->closing)
-    return;
-  s->closing = 1;
-  s->result = rc;
-  uv_close((uv_handle_t *)&s->poll, sk_closed);
-}
-
-static void sk_ready(uv_poll_t *p, int status, int events)
-{
-  struct sk *s = p->data;
-  if (s->closing)
-    return;
-  int c = status < 0 ? -1 : accept(s->fd, NULL, NULL);
-  if (status == 0 && c < 0 && errno == EAGAIN)
-    return;
-  int rc = status < 0 ? status : c < 0 ? -errno : uv_tcp_init(p->loop, s->client);
-  if (rc == 0 && (rc = uv_tcp_open(s->client, c)) != 0)
-    uv_close((uv_handle_t *)s->client, NULL);
-  if (rc != 0 && c >= 0)
-    close(c);
-  sk_finish(s, rc);
-}
-
-static int sk_listen(cow_guest_listener_t *l, uv_loop_t *lp, uint32_t port, uv_tcp_t *tcp)
-{
-  struct sk *s = cow_guest_listener_priv(l);
-  s->l = l;
-  s->client = tcp;
-  snprintf(s->path, sizeof s->path, "%s/%u", (const char *)cow_guest_listener_transport_data(l),
-           (unsigned)port);
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", s->path);
-  s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (s->fd < 0)
-    return -errno;
-  if (bind(s->fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(s->fd, 1) != 0 ||
-      uv_poll_init(lp, &s->poll, s->fd) != 0) {
-    int e = -errno;
-    close(s->fd);
-    return e;
-  }
-  s->poll.data = s;
-  uv_poll_start(&s->poll, UV_READABLE, sk_ready);
-  return 0;
-}
-
-static void sk_cancel(cow_guest_listener_t *l)
-{
-  sk_finish(cow_guest_listener_priv(l), COW_ECANCELED);
-}
-
-static const struct cow_guest_transport_ops sk_ops = {
-    .version = COW_GUEST_TRANSPORT_OPS_VERSION,
-    .name = "bench-socket-slot",
-    .listener_size = sizeof(struct sk),
-    .cancel = sk_cancel,
-    .listen_tcp = sk_listen,
-};
-
 static double median3(double a, double b, double c)
 {
   if (a > b) {
@@ -353,7 +271,8 @@ static void report(const char *name, double cow_ms, double base_ms, const char *
          name, cow_ms, base_ms, cow_ms / base_ms, amount / (cow_ms / 1000.0), unit);
 }
 
-/* Connect to a freshly started peer over a port directory (`socket_slot`: through sk_ops)
+/* Connect to a freshly started peer over a port directory (`socket_slot`: through the
+ * listen_tcp slot, tests/support/tcp-transport.c)
  * and run the stdio benchmark, then `execs` execs. 0, or -1 when the peer did not come. */
 static int bench_guest(const char *peer_path, int socket_slot, const char *cmd, uint64_t bytes,
                        uint64_t mib, int execs)
@@ -363,7 +282,7 @@ static int bench_guest(const char *peer_path, int socket_slot, const char *cmd, 
     return -1;
   cow_guest_transport_t *t;
   if (socket_slot)
-    cow_guest_transport_new(&t, &sk_ops, dir);
+    tcpt_new_unix_socket_slot(&t, dir);
   else
     cow_guest_transport_unix(&t, dir);
   cow_guest_options_t go = COW_GUEST_OPTIONS_INIT;

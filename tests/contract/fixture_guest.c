@@ -1,6 +1,8 @@
 /* The contract suite against the guest connection (LCOW GCS bridge) with cow-gcs-peer as
  * the guest, over an AF_UNIX port directory: processes exec'd into a container (the agent
- * signals only container processes, not UVM ones). argv[1] is the peer's path. */
+ * signals only container processes, not UVM ones). argv[1] is the peer's path; with
+ * --socket-slot as argv[2] the port directory goes through a transport on the listen_tcp
+ * slot (every connection a uv_tcp_t, as hvsocket gives them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +12,10 @@
 
 #include "contract/contract.h"
 #include "cow/guest.h"
+#include "support/tcp-transport.h"
 
 static const char *peer_path;
+static int socket_slot;
 
 #define CID "c0ffee00-0000-4000-8000-00000000c0de"
 
@@ -91,7 +95,8 @@ static int guest_setup(uv_loop_t *loop, cow_host_t **host, void **ctx)
   snprintf(g->dir, sizeof g->dir, "/tmp/cow-contract-XXXXXX");
   if (mkdtemp(g->dir) == NULL)
     return COW_EIO;
-  int rc = cow_guest_transport_unix(&g->transport, g->dir);
+  int rc = socket_slot ? tcpt_new_unix_socket_slot(&g->transport, g->dir)
+                       : cow_guest_transport_unix(&g->transport, g->dir);
   if (rc != 0)
     return rc;
   cow_guest_options_t opts = COW_GUEST_OPTIONS_INIT;
@@ -183,12 +188,15 @@ int main(int argc, char **argv)
     return 2;
   }
   peer_path = argv[1];
-  static const struct contract_fixture fx = {
+  socket_slot = argc > 2 && strcmp(argv[2], "--socket-slot") == 0;
+  static struct contract_fixture fx = {
       .name = "guest",
       .setup = guest_setup,
       .process_config = guest_process_config,
       .bad_config = "{\"WorkingDirectory\":\"/\"}", /* no command: refused on the host */
       .teardown = guest_teardown,
   };
+  if (socket_slot)
+    fx.name = "guest_socket_slot";
   return contract_main(&fx);
 }

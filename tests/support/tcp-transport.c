@@ -2,6 +2,8 @@
 #include "support/tcp-transport.h"
 
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(_WIN32)
@@ -10,6 +12,7 @@
 #  include <errno.h>
 #  include <netinet/in.h>
 #  include <sys/socket.h>
+#  include <sys/un.h>
 #  include <unistd.h>
 #endif
 
@@ -163,6 +166,103 @@ static const struct cow__winsock_addr ws_loopback = {
 int tcpt_new_winsock(cow_guest_transport_t **out, tcpt_map_t *map)
 {
   return cow__transport_winsock_new(out, &ws_loopback, map);
+}
+#endif
+
+/* ---- POSIX: the AF_UNIX port directory on the listen_tcp slot ---- */
+
+#if !defined(_WIN32)
+struct sk {
+  cow_guest_listener_t *l;
+  uv_poll_t poll;
+  int fd;
+  uv_tcp_t *client;
+  char path[108];
+  int result, closing;
+};
+
+static void sk_closed(uv_handle_t *h)
+{
+  struct sk *s = h->data;
+  close(s->fd);
+  unlink(s->path);
+  cow_guest_listener_done(s->l, s->result);
+}
+
+static void sk_finish(struct sk *s, int rc)
+{
+  if (s->closing)
+    return;
+  s->closing = 1;
+  s->result = rc;
+  uv_close((uv_handle_t *)&s->poll, sk_closed);
+}
+
+static void sk_ready(uv_poll_t *p, int status, int events)
+{
+  (void)events;
+  struct sk *s = p->data;
+  if (s->closing)
+    return;
+  int c = status < 0 ? -1 : accept(s->fd, NULL, NULL);
+  if (status == 0 && c < 0 && errno == EAGAIN)
+    return;
+  int rc = status < 0 ? status : c < 0 ? -errno : uv_tcp_init(p->loop, s->client);
+  if (rc == 0 && (rc = uv_tcp_open(s->client, c)) != 0)
+    uv_close((uv_handle_t *)s->client, NULL);
+  if (rc != 0 && c >= 0)
+    close(c);
+  sk_finish(s, rc);
+}
+
+static int sk_listen(cow_guest_listener_t *l, uv_loop_t *lp, uint32_t port, uv_tcp_t *tcp)
+{
+  struct sk *s = cow_guest_listener_priv(l);
+  s->l = l;
+  s->client = tcp;
+  snprintf(s->path, sizeof s->path, "%s/%u", (const char *)cow_guest_listener_transport_data(l),
+           (unsigned)port);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", s->path);
+  s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (s->fd < 0)
+    return -errno;
+  if (bind(s->fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(s->fd, 1) != 0 ||
+      uv_poll_init(lp, &s->poll, s->fd) != 0) {
+    int e = -errno;
+    close(s->fd);
+    unlink(s->path);
+    return e;
+  }
+  s->poll.data = s;
+  uv_poll_start(&s->poll, UV_READABLE, sk_ready);
+  return 0;
+}
+
+static void sk_cancel(cow_guest_listener_t *l)
+{
+  sk_finish(cow_guest_listener_priv(l), COW_ECANCELED);
+}
+
+static const struct cow_guest_transport_ops sk_ops = {
+    .version = COW_GUEST_TRANSPORT_OPS_VERSION,
+    .name = "test-unix-socket-slot",
+    .listener_size = sizeof(struct sk),
+    .listen = NULL,
+    .cancel = sk_cancel,
+    .release = free,
+    .listen_tcp = sk_listen,
+};
+
+int tcpt_new_unix_socket_slot(cow_guest_transport_t **out, const char *dir)
+{
+  char *copy = strdup(dir);
+  if (copy == NULL)
+    return COW_ENOMEM;
+  int rc = cow_guest_transport_new(out, &sk_ops, copy);
+  if (rc != 0)
+    free(copy);
+  return rc;
 }
 #endif
 

@@ -6,6 +6,9 @@
  *   tcpt_new_winsock  (Windows) the library's own Winsock listener, i.e. the hvsocket
  *                     transport's code with a loopback address instead of (VM id, service
  *                     id): how the tests run that code under Wine, which has no AF_HYPERV.
+ *   tcpt_new_unix_socket_slot  (POSIX) not TCP: the AF_UNIX port directory cow-gcs-peer
+ *                     dials, but each connection handed over as a uv_tcp_t, so the peer
+ *                     suites and the benchmark can run the socket-stream path too.
  *
  * Guest ports do not fit in TCP's 16 bits, so each listen binds 127.0.0.1:0 and records
  * which TCP port stands for which guest port in a tcpt_map_t; the test's fake guest looks
@@ -33,6 +36,9 @@ typedef struct tcpt_map {
 int tcpt_new_uv(cow_guest_transport_t **out, tcpt_map_t *map);
 #if defined(_WIN32)
 int tcpt_new_winsock(cow_guest_transport_t **out, tcpt_map_t *map);
+#else
+/* `dir` is copied. */
+int tcpt_new_unix_socket_slot(cow_guest_transport_t **out, const char *dir);
 #endif
 
 /* The TCP port standing for `guest_port` (the latest listen on it), or -1. */
