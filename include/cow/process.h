@@ -31,10 +31,10 @@ typedef void (*cow_process_cb)(cow_process_t *process, int status, const cow_err
  *    exit code. Windows codes are unsigned 32-bit values; those users meet after a forced
  *    end (R17; Windows has no 128+signal): 1067 (ERROR_PROCESS_ABORTED, a stopped Windows
  *    container's process) and 3221225786 (0xC000013A, CTRL_C_EXIT: a Ctrl-C, or a console
- *    process left without stdin). A Linux process
- *    killed by a signal reports what its backend reports: 128+signal for container
- *    processes, 4294967295 (0xFFFFFFFF, "unknown") for UVM processes of the GCS and for any
- *    process whose code could not be read. cow_process_stop() says whether it had to kill.
+ *    process left without stdin). A Linux process killed by a signal reports what its
+ *    backend reports: 128+signal for container processes, 4294967295 (0xFFFFFFFF,
+ *    "unknown") for UVM processes of the GCS and for any process whose code could not be
+ *    read. cow_process_stop() says whether it had to kill.
  *  status COW_EIO_TIMEOUT: the process exited with `exit_code`, but stdout or stderr did not
  *    reach end of file within the drain timeout (COW_TIMEOUT_STDIO_DRAIN).
  *  other negative status: no exit was observed (closed, connection lost, timed out);
