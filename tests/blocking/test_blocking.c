@@ -167,6 +167,33 @@ static void stdio_as_os_handles(void **state)
   assert_int_equal(cow_blocking_free(b), 0);
 }
 
+/* A caller that takes the descriptors and never reads them: the close still completes
+ * (output and its end of file are queued on a pipe or socket nobody reads). */
+static void close_without_reading(void **state)
+{
+  cow_blocking_t *b;
+  cow_process_t *p = start_with_stdio(&b);
+  int in, out, errfd;
+  assert_int_equal(cow_blocking_process_stdio(b, p, &in, &out, &errfd), 0);
+  struct tb_process *tp = cow_process_priv(p);
+  assert_int_equal(write(tp->stdout_fd, "never read", 10), 10);
+  struct exit_arg ea = {p, 0};
+  assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stdout, p), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
+  int64_t code = -1;
+  assert_int_equal(cow_blocking_process_wait(b, p, 5000, &code, NULL), 0);
+  assert_int_equal(cow_blocking_process_close(b, p), 0); /* the caller still holds all three */
+  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_free(b), 0);
+  char buf[16]; /* what was relayed is still there, then end of file */
+  assert_int_equal(read(out, buf, sizeof buf), 10);
+  assert_int_equal(read(out, buf, sizeof buf), 0);
+  close(in);
+  close(out);
+  close(errfd);
+}
+
 struct waiter {
   cow_blocking_t *b;
   cow_process_t *p;
@@ -238,6 +265,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(lifecycle_with_stdio),
       cmocka_unit_test(stdio_as_os_handles),
+      cmocka_unit_test(close_without_reading),
       cmocka_unit_test(concurrent_waiters_and_failures),
   };
   return cmocka_run_group_tests_name("blocking", tests, NULL, NULL);
