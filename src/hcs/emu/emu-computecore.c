@@ -386,15 +386,7 @@ static HRESULT WINAPI emu_HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration
       cow__free(ev);
       if (h != NULL)
         cow__emu_handle_close(e, h);
-      /* drop the half-made system */
-      for (struct emu_system **pp = &e->systems; *pp; pp = &(*pp)->next)
-        if (*pp == s) {
-          *pp = s->next;
-          break;
-        }
-      s->listed = 0;
-      s->refs = 1;
-      cow__emu_system_unref(e, s);
+      cow__emu_system_discard(e, s); /* the half-made system */
       hr = op_fail_now(e, oh, COW__HR_E_OUTOFMEMORY, NULL);
     } else {
       cow__emu_system_attach(e, s, h);
@@ -443,18 +435,10 @@ static HRESULT WINAPI emu_HcsOpenComputeSystem(PCWSTR id, DWORD requestedAccess,
     hr = inj;
   else if (!EMU_FAILED(hr = cow__emu_arg_utf8(id, &id8)) && id8 == NULL)
     hr = COW__HR_E_INVALIDARG;
-  if (!EMU_FAILED(hr)) {
-    struct emu_system *s = cow__emu_system_find(e, id8);
-    struct emu_handle *h = s ? cow__emu_handle_new(e, EMU_H_SYSTEM, EMU_V2) : NULL;
-    if (s == NULL)
-      hr = COW__HR_SYSTEM_NOT_FOUND;
-    else if (h == NULL)
-      hr = COW__HR_E_OUTOFMEMORY;
-    else {
-      cow__emu_system_attach(e, s, h);
-      *computeSystem = (HCS_SYSTEM)h->value;
-    }
-  }
+  uintptr_t v = 0;
+  if (!EMU_FAILED(hr) &&
+      !EMU_FAILED(hr = cow__emu_system_open(e, id8, EMU_V2, COW__HR_SYSTEM_NOT_FOUND, &v)))
+    *computeSystem = (HCS_SYSTEM)v;
   cow__free(id8);
   cow__emu_idle_check(e);
   UNLOCK();
@@ -717,11 +701,7 @@ static HRESULT WINAPI emu_HcsCreateProcess(HCS_SYSTEM cs, PCWSTR processParamete
   if (!EMU_FAILED(hr)) {
     ph = cow__emu_handle_new(e, EMU_H_PROCESS, EMU_V2);
     if (ph == NULL) {
-      /* The child runs but cannot be handed out: kill it; the reaper collects it. */
-      cow__emu_process_terminate(p);
-      for (int k = 0; k < 3; k++)
-        if (fds[k] >= 0)
-          close(fds[k]);
+      cow__emu_process_discard(p, fds); /* runs, but cannot be handed out */
       hr = op_fail_now(e, oh, COW__HR_E_OUTOFMEMORY, NULL);
     } else {
       cow__emu_process_attach(e, p, ph);
@@ -767,16 +747,9 @@ static HRESULT WINAPI emu_HcsOpenProcess(HCS_SYSTEM cs, DWORD processId, DWORD r
   if (injected("HcsOpenProcess", &inj) || EMU_FAILED(inj)) {
     hr = inj;
   } else {
-    struct emu_process *p = cow__emu_process_find(h->sys, processId);
-    struct emu_handle *ph = NULL;
-    if (p == NULL || p->exited)
-      hr = COW__HR_NOT_FOUND; /* hcsshim's Kill reads this as "already gone" */
-    else if ((ph = cow__emu_handle_new(e, EMU_H_PROCESS, EMU_V2)) == NULL)
-      hr = COW__HR_E_OUTOFMEMORY;
-    else {
-      cow__emu_process_attach(e, p, ph);
-      *process = (HCS_PROCESS)ph->value;
-    }
+    uintptr_t v = 0;
+    if (!EMU_FAILED(hr = cow__emu_process_open(e, h->sys, processId, EMU_V2, &v)))
+      *process = (HCS_PROCESS)v;
   }
   UNLOCK();
   return hr;

@@ -215,6 +215,12 @@ void cow__emu_system_unref(struct emu *e, struct emu_system *s);
 /* Attach a new handle to s (and queue SystemExited for it when s already stopped). */
 void cow__emu_system_attach(struct emu *e, struct emu_system *s, struct emu_handle *h);
 void cow__emu_system_detach(struct emu *e, struct emu_handle *h);
+/* A new handle of `api` on the registered system `id` (HcsOpenComputeSystem of both APIs):
+ * S_OK with *value set, `not_found` when there is no such system, or E_OUTOFMEMORY. */
+HRESULT cow__emu_system_open(struct emu *e, const char *id, int api, HRESULT not_found,
+                             uintptr_t *value);
+/* Unregister and free a system just created whose handle could not be made. */
+void cow__emu_system_discard(struct emu *e, struct emu_system *s);
 /* Lifecycle requests, run as jobs at their due time. `op` (v2) or v1 notification. */
 enum emu_sys_verb {
   EMU_VERB_CREATE,
@@ -245,6 +251,13 @@ HRESULT cow__emu_process_create(struct emu *e, struct emu_system *s, const char 
 struct emu_process *cow__emu_process_find(struct emu_system *s, uint32_t pid);
 void cow__emu_process_attach(struct emu *e, struct emu_process *p, struct emu_handle *h);
 void cow__emu_process_detach(struct emu_handle *h);
+/* A new handle of `api` on the running process `pid` of s (HcsOpenProcess of both APIs):
+ * S_OK with *value set, NOT_FOUND for no such or an exited process, or E_OUTOFMEMORY. */
+HRESULT cow__emu_process_open(struct emu *e, struct emu_system *s, uint32_t pid, int api,
+                              uintptr_t *value);
+/* A process just started that cannot be handed out: kill it (the reaper collects it) and
+ * close the caller-side stdio ends. */
+void cow__emu_process_discard(struct emu_process *p, int fds[3]);
 /* Record a reaped exit status and queue ProcessExited to every handle. */
 void cow__emu_process_exited(struct emu *e, struct emu_process *p, int status);
 char *cow__emu_process_status_json(struct emu_process *p);

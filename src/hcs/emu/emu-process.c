@@ -510,6 +510,28 @@ void cow__emu_process_attach(struct emu *e, struct emu_process *p, struct emu_ha
   cow__emu_system_ref(p->sys); /* the process lives as long as its system */
 }
 
+HRESULT cow__emu_process_open(struct emu *e, struct emu_system *s, uint32_t pid, int api,
+                              uintptr_t *value)
+{
+  struct emu_process *p = cow__emu_process_find(s, pid);
+  if (p == NULL || p->exited)
+    return COW__HR_NOT_FOUND; /* hcsshim's Kill reads this as "already gone" */
+  struct emu_handle *h = cow__emu_handle_new(e, EMU_H_PROCESS, api);
+  if (h == NULL)
+    return COW__HR_E_OUTOFMEMORY;
+  cow__emu_process_attach(e, p, h);
+  *value = h->value;
+  return COW__HR_S_OK;
+}
+
+void cow__emu_process_discard(struct emu_process *p, int fds[3])
+{
+  cow__emu_process_terminate(p);
+  for (int k = 0; k < 3; k++)
+    if (fds[k] >= 0)
+      close(fds[k]);
+}
+
 void cow__emu_process_detach(struct emu_handle *h)
 {
   struct emu_process *p = h->proc;

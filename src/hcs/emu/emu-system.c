@@ -171,6 +171,32 @@ void cow__emu_system_attach(struct emu *e, struct emu_system *s, struct emu_hand
     post_exited(e, s, h); /* exactly once per handle, also for late openers */
 }
 
+HRESULT cow__emu_system_open(struct emu *e, const char *id, int api, HRESULT not_found,
+                             uintptr_t *value)
+{
+  struct emu_system *s = id ? cow__emu_system_find(e, id) : NULL;
+  if (s == NULL)
+    return not_found;
+  struct emu_handle *h = cow__emu_handle_new(e, EMU_H_SYSTEM, api);
+  if (h == NULL)
+    return COW__HR_E_OUTOFMEMORY;
+  cow__emu_system_attach(e, s, h);
+  *value = h->value;
+  return COW__HR_S_OK;
+}
+
+void cow__emu_system_discard(struct emu *e, struct emu_system *s)
+{
+  for (struct emu_system **pp = &e->systems; *pp; pp = &(*pp)->next)
+    if (*pp == s) {
+      *pp = s->next;
+      break;
+    }
+  s->listed = 0;
+  s->refs = 1;
+  cow__emu_system_unref(e, s);
+}
+
 void cow__emu_system_detach(struct emu *e, struct emu_handle *h)
 {
   struct emu_system *s = h->sys;

@@ -135,14 +135,7 @@ static HRESULT WINAPI emu_HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration
   if (!EMU_FAILED(hr)) {
     struct emu_handle *h = cow__emu_handle_new(e, EMU_H_SYSTEM, EMU_V1);
     if (h == NULL) {
-      for (struct emu_system **pp = &e->systems; *pp; pp = &(*pp)->next)
-        if (*pp == s) {
-          *pp = s->next;
-          break;
-        }
-      s->listed = 0;
-      s->refs = 1;
-      cow__emu_system_unref(e, s);
+      cow__emu_system_discard(e, s);
       hr = COW__HR_E_OUTOFMEMORY;
     } else {
       cow__emu_system_attach(e, s, h);
@@ -174,18 +167,10 @@ static HRESULT WINAPI emu_HcsOpenComputeSystem(PCWSTR id, HCS_SYSTEM *computeSys
   char *id8 = NULL;
   if (!EMU_FAILED(hr))
     hr = EMU_FAILED(soft) ? soft : cow__emu_arg_utf8(id, &id8);
-  if (!EMU_FAILED(hr)) {
-    struct emu_system *s = id8 ? cow__emu_system_find(e, id8) : NULL;
-    struct emu_handle *h = s ? cow__emu_handle_new(e, EMU_H_SYSTEM, EMU_V1) : NULL;
-    if (s == NULL)
-      hr = COW__HR_V1_SYSTEM_NOT_FOUND;
-    else if (h == NULL)
-      hr = COW__HR_E_OUTOFMEMORY;
-    else {
-      cow__emu_system_attach(e, s, h);
-      *computeSystem = (HCS_SYSTEM)h->value;
-    }
-  }
+  uintptr_t v = 0;
+  if (!EMU_FAILED(hr) &&
+      !EMU_FAILED(hr = cow__emu_system_open(e, id8, EMU_V1, COW__HR_V1_SYSTEM_NOT_FOUND, &v)))
+    *computeSystem = (HCS_SYSTEM)v;
   cow__free(id8);
   cow__emu_idle_check(e);
   UNLOCK();
@@ -419,10 +404,7 @@ static HRESULT WINAPI emu_HcsCreateProcess(HCS_SYSTEM cs, PCWSTR processParamete
   if (!EMU_FAILED(hr)) {
     struct emu_handle *ph = cow__emu_handle_new(e, EMU_H_PROCESS, EMU_V1);
     if (ph == NULL) {
-      cow__emu_process_terminate(p);
-      for (int k = 0; k < 3; k++)
-        if (fds[k] >= 0)
-          close(fds[k]);
+      cow__emu_process_discard(p, fds); /* runs, but cannot be handed out */
       hr = COW__HR_E_OUTOFMEMORY;
     } else {
       cow__emu_process_attach(e, p, ph);
@@ -457,18 +439,9 @@ static HRESULT WINAPI emu_HcsOpenProcess(HCS_SYSTEM cs, DWORD processId, HCS_PRO
   HRESULT soft, hr = v1_enter(e, "HcsOpenProcess", &soft);
   if (!EMU_FAILED(hr) && EMU_FAILED(soft))
     hr = soft;
-  if (!EMU_FAILED(hr)) {
-    struct emu_process *p = cow__emu_process_find(h->sys, processId);
-    struct emu_handle *ph = NULL;
-    if (p == NULL || p->exited)
-      hr = COW__HR_NOT_FOUND;
-    else if ((ph = cow__emu_handle_new(e, EMU_H_PROCESS, EMU_V1)) == NULL)
-      hr = COW__HR_E_OUTOFMEMORY;
-    else {
-      cow__emu_process_attach(e, p, ph);
-      *process = (HCS_PROCESS)ph->value;
-    }
-  }
+  uintptr_t v = 0;
+  if (!EMU_FAILED(hr) && !EMU_FAILED(hr = cow__emu_process_open(e, h->sys, processId, EMU_V1, &v)))
+    *process = (HCS_PROCESS)v;
   UNLOCK();
   return v1_done(hr, result, "open process failed");
 }
