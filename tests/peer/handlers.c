@@ -12,25 +12,9 @@
 
 #include "peer.h"
 
-static const char *const go_rpc[] = {
-    NULL,
-    "Create",
-    "Start",
-    "ShutdownGraceful",
-    "ShutdownForced",
-    "ExecuteProcess",
-    "WaitForProcess",
-    "SignalProcess",
-    "ResizeConsole",
-    "GetProperties",
-    "ModifySettings",
-    "NegotiateProtocol",
-    "DumpStacks",
-    "DeleteContainerState",
-};
-
-/* prot.MessageIdentifier.String() of v0.11.4: named requests 1..13, responses 1..12, the
- * notification and None; anything else in decimal. */
+/* prot.MessageIdentifier.String() of v0.11.4: named requests 1..13, responses 1..12 (the
+ * names are the bridge's own, cow__frame_rpc_name), the notification and None; anything
+ * else in decimal. */
 void peer_go_type_name(uint32_t type, char *buf, size_t len)
 {
   uint32_t kind = type & COW__FRAME_KIND_MASK;
@@ -42,9 +26,9 @@ void peer_go_type_name(uint32_t type, char *buf, size_t len)
   } else if (type == COW__MSG_CONTAINER_NOTIFICATION) {
     snprintf(buf, len, "ComputeSystemNotificationV1");
   } else if (sys && kind == COW__FRAME_KIND_REQUEST && n >= 1 && n <= 13) {
-    snprintf(buf, len, "ComputeSystem%sV1", go_rpc[n]);
+    snprintf(buf, len, "ComputeSystem%sV1", cow__frame_rpc_name(type));
   } else if (sys && kind == COW__FRAME_KIND_RESPONSE && n >= 1 && n <= 12) {
-    snprintf(buf, len, "ComputeSystemResponse%sV1", go_rpc[n]);
+    snprintf(buf, len, "ComputeSystemResponse%sV1", cow__frame_rpc_name(type));
   } else {
     snprintf(buf, len, "%u", (unsigned)type);
   }
@@ -661,6 +645,28 @@ static void handle_dumpstacks(peer_t *peer, const peer_req_t *req)
 
 /* ---- dispatch ---- */
 
+/* The Go type v0.11.4 unmarshals a request into (its errors name it). */
+static void go_request_type(uint32_t type, char *buf, size_t len)
+{
+  switch (type) {
+  case COW__MSG_CREATE:
+  case COW__MSG_EXECUTE_PROCESS:
+  case COW__MSG_WAIT_FOR_PROCESS:
+  case COW__MSG_SIGNAL_PROCESS:
+  case COW__MSG_RESIZE_CONSOLE:
+  case COW__MSG_GET_PROPERTIES:
+  case COW__MSG_MODIFY_SETTINGS:
+    snprintf(buf, len, "prot.Container%s", cow__frame_rpc_name(type));
+    break;
+  case COW__MSG_NEGOTIATE_PROTOCOL:
+    snprintf(buf, len, "prot.NegotiateProtocol");
+    break;
+  default:
+    snprintf(buf, len, "prot.MessageBase");
+    break;
+  }
+}
+
 void peer_dispatch(peer_t *peer, const cow__frame_t *frame)
 {
   peer_req_t req;
@@ -675,35 +681,7 @@ void peer_dispatch(peer_t *peer, const cow__frame_t *frame)
   req.raw_len = frame->payload_len;
   req.container_id = "";
 
-  switch (type) {
-  case COW__MSG_CREATE:
-    snprintf(go_type, sizeof go_type, "prot.ContainerCreate");
-    break;
-  case COW__MSG_EXECUTE_PROCESS:
-    snprintf(go_type, sizeof go_type, "prot.ContainerExecuteProcess");
-    break;
-  case COW__MSG_WAIT_FOR_PROCESS:
-    snprintf(go_type, sizeof go_type, "prot.ContainerWaitForProcess");
-    break;
-  case COW__MSG_SIGNAL_PROCESS:
-    snprintf(go_type, sizeof go_type, "prot.ContainerSignalProcess");
-    break;
-  case COW__MSG_RESIZE_CONSOLE:
-    snprintf(go_type, sizeof go_type, "prot.ContainerResizeConsole");
-    break;
-  case COW__MSG_GET_PROPERTIES:
-    snprintf(go_type, sizeof go_type, "prot.ContainerGetProperties");
-    break;
-  case COW__MSG_MODIFY_SETTINGS:
-    snprintf(go_type, sizeof go_type, "prot.ContainerModifySettings");
-    break;
-  case COW__MSG_NEGOTIATE_PROTOCOL:
-    snprintf(go_type, sizeof go_type, "prot.NegotiateProtocol");
-    break;
-  default:
-    snprintf(go_type, sizeof go_type, "prot.MessageBase");
-    break;
-  }
+  go_request_type(type, go_type, sizeof go_type);
   req.body = gj_parse_object(frame->payload, frame->payload_len, go_type, err, sizeof err);
   if (req.body) {
     /* ActivityId is echoed whenever the body parsed as an object (j1 seq 6), even if some
