@@ -185,19 +185,9 @@ static int parse(struct run *r, int argc, char **argv)
   int i = 1;
   cow_hcs_api_t api = COW_HCS_V2;
   double stop_s = 10;
-  while (i < argc) {
+  int more, exit_code = 0;
+  while ((more = session_next_option(&r->opts, prog, usage, argc, argv, &i, &exit_code)) > 0) {
     const char *a = argv[i];
-    int rc = session_parse_flag(&r->opts, prog, argc, argv, &i);
-    if (rc < 0)
-      return SESSION_EXIT_USAGE;
-    if (rc == SESSION_FLAG_HELP) {
-      printf(usage, session_common_help);
-      return 0;
-    }
-    if (rc == SESSION_FLAG_END)
-      break;
-    if (rc > 0)
-      continue;
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--hcs") == 0 && v != NULL && (!strcmp(v, "v1") || !strcmp(v, "v2"))) {
       api = v[1] == '1' ? COW_HCS_V1 : COW_HCS_V2;
@@ -216,6 +206,8 @@ static int parse(struct run *r, int argc, char **argv)
     }
     i += 2;
   }
+  if (more < 0)
+    return exit_code;
   if (i >= argc)
     return session_usage_error(prog, "no command given");
   r->opts.argv = argv + i;

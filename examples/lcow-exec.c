@@ -395,19 +395,9 @@ static int parse(struct lx *x, int argc, char **argv)
 {
   int i = 1;
   x->timeout_s = 30;
-  while (i < argc) {
+  int more, exit_code = 0;
+  while ((more = session_next_option(&x->opts, prog, usage, argc, argv, &i, &exit_code)) > 0) {
     const char *a = argv[i];
-    int rc = session_parse_flag(&x->opts, prog, argc, argv, &i);
-    if (rc < 0)
-      return SESSION_EXIT_USAGE;
-    if (rc == SESSION_FLAG_HELP) {
-      printf(usage, session_common_help);
-      return 0;
-    }
-    if (rc == SESSION_FLAG_END)
-      break;
-    if (rc > 0)
-      continue;
     static const char *const valued[] = {"--port-dir", "--vsock-port", "--timeout", "--container",
                                          "--bundle",   "--layer",      "--scratch", "--hvsock"};
     size_t k = 0;
@@ -468,6 +458,8 @@ static int parse(struct lx *x, int argc, char **argv)
     }
     i += 2;
   }
+  if (more < 0)
+    return exit_code;
   x->opts.argv = argv + i;
   if ((x->port_dir != NULL) + x->vsock + (x->hv_vm_id != NULL) != 1)
     return session_usage_error(prog, "give exactly one of --port-dir, --vsock-port and --hvsock");

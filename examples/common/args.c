@@ -71,42 +71,68 @@ static const char *flag_value(const char *arg, const char *shrt, const char *lng
   return NULL;
 }
 
-int session_parse_flag(session_opts_t *o, const char *prog, int argc, char **argv, int *i)
+enum { FLAG_OWN, FLAG_TAKEN, FLAG_HELP, FLAG_END, FLAG_BAD };
+
+/* One shared flag at argv[*i]. */
+static int shared_flag(session_opts_t *o, const char *prog, int argc, char **argv, int *i)
 {
   const char *a = argv[*i];
   int matched;
   if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-    return SESSION_FLAG_HELP;
+    return FLAG_HELP;
   if (strcmp(a, "--") == 0 || a[0] != '-') {
     *i += a[0] == '-';
-    return SESSION_FLAG_END;
+    return FLAG_END;
   }
   if (strcmp(a, "--tty") == 0 || strcmp(a, "--interactive") == 0) {
     *(a[2] == 't' ? &o->tty : &o->interactive) = 1;
     ++*i;
-    return 1;
+    return FLAG_TAKEN;
   }
   /* Bundled short switches: -t, -i, -it, -ti. */
   if (a[0] == '-' && a[1] != '\0' && strspn(a + 1, "ti") == strlen(a + 1)) {
     for (const char *c = a + 1; *c; c++)
       *(*c == 't' ? &o->tty : &o->interactive) = 1;
     ++*i;
-    return 1;
+    return FLAG_TAKEN;
   }
   const char *v = flag_value(a, "-e", "--env", argc, argv, i, &matched);
   if (matched) {
     if (v == NULL)
-      return session_usage_error(prog, "option '%s' needs a value", a), -1;
+      return session_usage_error(prog, "option '%s' needs a value", a), FLAG_BAD;
     ++*i;
-    return add_env(o, prog, v);
+    return add_env(o, prog, v) < 0 ? FLAG_BAD : FLAG_TAKEN;
   }
   v = flag_value(a, "-w", "--workdir", argc, argv, i, &matched);
   if (matched) {
     if (v == NULL || v[0] == '\0')
-      return session_usage_error(prog, "option '%s' needs a directory", a), -1;
+      return session_usage_error(prog, "option '%s' needs a directory", a), FLAG_BAD;
     o->workdir = v;
     ++*i;
-    return 1;
+    return FLAG_TAKEN;
+  }
+  return FLAG_OWN;
+}
+
+int session_next_option(session_opts_t *o, const char *prog, const char *usage, int argc,
+                        char **argv, int *i, int *exit_code)
+{
+  for (; *i < argc;) {
+    switch (shared_flag(o, prog, argc, argv, i)) {
+    case FLAG_OWN:
+      return 1;
+    case FLAG_TAKEN:
+      continue;
+    case FLAG_HELP:
+      printf(usage, session_common_help);
+      *exit_code = 0;
+      return -1;
+    case FLAG_END:
+      return 0;
+    default:
+      *exit_code = SESSION_EXIT_USAGE;
+      return -1;
+    }
   }
   return 0;
 }

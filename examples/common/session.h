@@ -36,19 +36,19 @@ typedef struct session_opts {
 /* Help text of the shared flags, for the programs' --help. */
 extern const char session_common_help[];
 
-#define SESSION_FLAG_HELP 2 /* -h / --help */
-#define SESSION_FLAG_END  3 /* "--" (consumed) or the first non-option: the command starts */
-
-/* Parse one shared flag at argv[*i]. Returns 1 when consumed (*i advanced past its value),
- * SESSION_FLAG_HELP or SESSION_FLAG_END (see above), 0 when argv[*i] is a program-specific
- * option, -1 after printing a usage error. `-e NAME` without '=' takes NAME's value from
- * this environment (skipped when unset), as docker does. */
-int session_parse_flag(session_opts_t *o, const char *prog, int argc, char **argv, int *i);
+/* Consume the shared flags from argv[*i] on (`-e NAME` without '=' takes NAME's value from
+ * this environment, skipped when unset, as docker does). Returns 1 when argv[*i] is an
+ * option of the program's own (the caller consumes it and calls again), 0 when the
+ * command starts at argv[*i] ("--" consumed, or the first non-option, or the end), and -1
+ * when the program should exit with *exit_code: 0 after printing the help (`usage`, a
+ * printf format given session_common_help), SESSION_EXIT_USAGE after a usage error. */
+int session_next_option(session_opts_t *o, const char *prog, const char *usage, int argc,
+                        char **argv, int *i, int *exit_code);
 
 /* Print "PROG: message" and "Try 'PROG --help'." on stderr; returns SESSION_EXIT_USAGE. */
 int session_usage_error(const char *prog, const char *fmt, ...);
 
-/* Release what session_parse_flag() allocated. */
+/* Release what session_next_option() allocated. */
 void session_opts_free(session_opts_t *o);
 
 /* Print a failure: "PROG: WHAT: message (ENAME, HRESULT 0x...)". `err` may be NULL. */
