@@ -430,10 +430,14 @@ static int check_options(const cow_guest_options_t *opts)
   return 0;
 }
 
+/* A connection host from checked options (both constructors). */
 static int conn_new(cow_host_t **out, uv_loop_t *loop, const cow_guest_options_t *opts)
 {
+  int rc = check_options(opts);
+  if (rc != 0)
+    return rc;
   cow_host_t *h;
-  int rc = cow_host_new(&h, loop, &cow__guest_host_ops);
+  rc = cow_host_new(&h, loop, &cow__guest_host_ops);
   if (rc != 0)
     return rc;
   struct cow__guest_conn *conn = cow_host_priv(h);
@@ -479,11 +483,8 @@ int cow_guest_connect(cow_host_t **out, uv_loop_t *loop, const cow_guest_options
   *out = NULL;
   if (loop == NULL || opts == NULL || opts->transport == NULL || cb == NULL)
     return COW_EINVAL;
-  int rc = check_options(opts);
-  if (rc != 0)
-    return rc;
   cow_host_t *h;
-  rc = conn_new(&h, loop, opts);
+  int rc = conn_new(&h, loop, opts);
   if (rc != 0)
     return rc;
   struct cow__guest_conn *conn = cow_host_priv(h);
@@ -512,11 +513,8 @@ int cow_guest_connect_stream(cow_host_t **out, uv_loop_t *loop, uv_stream_t *str
   *out = NULL;
   if (loop == NULL || stream == NULL || cb == NULL || stream->loop != loop)
     return COW_EINVAL;
-  int rc = check_options(opts);
-  if (rc != 0)
-    return rc;
   cow_host_t *h;
-  rc = conn_new(&h, loop, opts);
+  int rc = conn_new(&h, loop, opts);
   if (rc != 0)
     return rc;
   struct cow__guest_conn *conn = cow_host_priv(h);
