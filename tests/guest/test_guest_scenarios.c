@@ -68,6 +68,15 @@ static void on_wait(cow_process_t *p, int status, int64_t code, const cow_error_
   r->code = code;
 }
 
+/* Start an exec on the connection with its create result in `cr` and a waiter in `w`. */
+static cow_process_t *exec_and_wait(sg_t *g, const char *cfg, res_t *cr, res_t *w)
+{
+  cow_process_t *p = NULL;
+  assert_int_equal(cow_host_create_process(g->host, &p, cfg, on_proc, cr), 0);
+  assert_int_equal(cow_process_wait(p, on_wait, w), 0);
+  return p;
+}
+
 static void on_cont(cow_container_t *c, int status, const cow_error_t *err, void *data)
 {
   (void)c;
@@ -718,9 +727,7 @@ static void a16_bridge_timeout(void **state)
   sg_start_ok(&g, s_silent, &o, 0);
   cow_process_t *p;
   res_t cr = {0}, w = {0}, d = {0}, m = {0};
-  assert_int_equal(cow_host_create_process(g.host, &p, "{\"CommandArgs\":[\"x\"]}", on_proc, &cr),
-                   0);
-  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  p = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"]}", &cr, &w);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, 0);
   uint64_t t0 = uv_now(&g.loop);
@@ -1757,9 +1764,7 @@ static void e52_no_pipes(void **state)
   sg_start_ok(&g, s_no_pipes, NULL, 1);
   cow_process_t *p;
   res_t cr = {0}, w = {0};
-  assert_int_equal(cow_host_create_process(g.host, &p, "{\"CommandArgs\":[\"x\"]}", on_proc, &cr),
-                   0);
-  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  p = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"]}", &cr, &w);
   sg_run_until(&g, &w.calls);
   assert_int_equal(cr.status, 0);
   assert_int_equal(w.status, 0);
@@ -1800,12 +1805,10 @@ static void e53_exec_failure_after_dials(void **state)
   sg_start_ok(&g, s_exec_fail, NULL, 1);
   cow_process_t *p, *q;
   res_t cr = {0}, cq = {0}, w = {0};
-  assert_int_equal(cow_host_create_process(g.host, &p,
-                                           "{\"CommandArgs\":[\"x\"],\"CreateStdInPipe\":true,"
-                                           "\"CreateStdOutPipe\":true,\"CreateStdErrPipe\":true}",
-                                           on_proc, &cr),
-                   0);
-  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  p = exec_and_wait(&g,
+                    "{\"CommandArgs\":[\"x\"],\"CreateStdInPipe\":true,\"CreateStdOutPipe\":true,"
+                    "\"CreateStdErrPipe\":true}",
+                    &cr, &w);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, guest_code(0x80004005u));
   assert_non_null(strstr(cr.msg, "no"));
@@ -1930,12 +1933,9 @@ static void e57_stdin_then_close_stdin(void **state)
   sg_start_ok(&g, s_stdin, NULL, 1);
   cow_process_t *p;
   res_t cr = {0}, w = {0}, cs = {0};
-  assert_int_equal(cow_host_create_process(g.host, &p,
-                                           "{\"CommandArgs\":[\"cat\"],\"CreateStdInPipe\":true,"
-                                           "\"CreateStdOutPipe\":true}",
-                                           on_proc, &cr),
-                   0);
-  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  p = exec_and_wait(
+      &g, "{\"CommandArgs\":[\"cat\"],\"CreateStdInPipe\":true,\"CreateStdOutPipe\":true}", &cr,
+      &w);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, 0);
   cap_t out;
@@ -1988,11 +1988,7 @@ static void e58_clean_close_handshake(void **state)
   sg_start_ok(&g, s_handshake, NULL, 1);
   cow_process_t *p;
   res_t cr = {0}, w = {0};
-  assert_int_equal(cow_host_create_process(g.host, &p,
-                                           "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}",
-                                           on_proc, &cr),
-                   0);
-  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  p = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}", &cr, &w);
   sg_run_until(&g, &cr.calls);
   cap_t out;
   capture(p, COW_STDOUT, &out);
@@ -2088,11 +2084,7 @@ static void e60_guest_never_dials(void **state)
   sg_start_ok(&g, s_no_dial, NULL, 1);
   cow_process_t *p;
   res_t cr = {0}, w = {0}, d = {0};
-  assert_int_equal(cow_host_create_process(g.host, &p,
-                                           "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}",
-                                           on_proc, &cr),
-                   0);
-  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  p = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}", &cr, &w);
   res_t d0 = {0};
   assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d0), 0);
   sg_run_until(&g, &d0.calls); /* the exec was answered and the wait sent */
@@ -2141,11 +2133,7 @@ static void e61_second_dial_refused(void **state)
   sg_start_ok(&g, s_second_dial, NULL, 1);
   cow_process_t *p;
   res_t cr = {0}, w = {0};
-  assert_int_equal(cow_host_create_process(g.host, &p,
-                                           "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}",
-                                           on_proc, &cr),
-                   0);
-  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  p = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}", &cr, &w);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, 0);
   cap_t out;
@@ -2295,21 +2283,13 @@ static void f65_guest_closes_with_requests_pending(void **state)
   sg_run_until(&g, &r.calls);
   assert_int_equal(cow_container_wait(c, on_cont, &cw), 0);
   cow_process_t *p1, *p2, *p3;
-  assert_int_equal(cow_host_create_process(g.host, &p1,
-                                           "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}",
-                                           on_proc, &c1),
-                   0);
-  assert_int_equal(cow_process_wait(p1, on_wait, &w1), 0);
+  p1 = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}", &c1, &w1);
   sg_run_until(&g, &c1.calls);
   cap_t out;
   capture(p1, COW_STDOUT, &out);
-  assert_int_equal(cow_host_create_process(g.host, &p2, "{\"CommandArgs\":[\"x\"]}", on_proc, &c2),
-                   0);
-  assert_int_equal(cow_process_wait(p2, on_wait, &w2), 0);
+  p2 = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"]}", &c2, &w2);
   sg_run_until(&g, &c2.calls);
-  assert_int_equal(cow_host_create_process(g.host, &p3, "{\"CommandArgs\":[\"x\"]}", on_proc, &c3),
-                   0);
-  assert_int_equal(cow_process_wait(p3, on_wait, &w3), 0);
+  p3 = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"]}", &c3, &w3);
   assert_int_equal(cow_container_properties(c, NULL, on_json, &pr), 0);
   sg_run_until(&g, &c3.calls);
   sg_run_until(&g, &pr.calls);
@@ -2390,9 +2370,7 @@ static void f67_host_close_with_pending(void **state)
   res_t d = {0}, cr = {0}, w = {0}, hc = {0};
   cow_process_t *p;
   assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d), 0);
-  assert_int_equal(cow_host_create_process(g.host, &p, "{\"CommandArgs\":[\"x\"]}", on_proc, &cr),
-                   0);
-  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  p = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"]}", &cr, &w);
   assert_int_equal(cow_host_close(g.host, (cow_host_close_cb)on_pclosed, &hc), 0);
   assert_int_equal(cow_host_close(g.host, NULL, NULL), COW_ECLOSING);
   sg_run_until(&g, &d.calls);
