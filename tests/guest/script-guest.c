@@ -31,25 +31,31 @@ void sg_fail(sg_t *g, const char *fmt, ...)
     snprintf(g->fail, sizeof g->fail, "failed");
 }
 
-int sg_read(sg_t *g, cow__frame_t *f)
+int sg_read_frame(int fd, cow__frame_decoder_t *dec, uint8_t *buf, size_t cap, size_t *have,
+                  size_t *off, cow__frame_t *f)
 {
   for (;;) {
-    if (g->off < g->have) {
+    if (*off < *have) {
       size_t used = 0;
-      int rc = cow__frame_decoder_feed(&g->dec, g->buf + g->off, g->have - g->off, &used, f, NULL);
-      g->off += used;
+      int rc = cow__frame_decoder_feed(dec, buf + *off, *have - *off, &used, f, NULL);
+      *off += used;
       if (rc != 0)
         return rc;
       continue;
     }
-    ssize_t n = read(g->fd, g->buf, sizeof g->buf);
+    ssize_t n = read(fd, buf, cap);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
       return n == 0 ? 0 : -1;
-    g->have = (size_t)n;
-    g->off = 0;
+    *have = (size_t)n;
+    *off = 0;
   }
+}
+
+int sg_read(sg_t *g, cow__frame_t *f)
+{
+  return sg_read_frame(g->fd, &g->dec, g->buf, sizeof g->buf, &g->have, &g->off, f);
 }
 
 json_t *sg_expect(sg_t *g, uint32_t type, uint64_t *id)

@@ -73,6 +73,11 @@ void sg_fail(sg_t *g, const char *fmt, ...);
   } while (0)
 
 /* Next frame: 1, 0 at end of stream, < 0 on a framing or read error. */
+/* Read the next frame from blocking descriptor `fd` through `dec`, buffering in buf[cap]
+ * (*have bytes, *off consumed): 1 with a frame in *f, 0 at end of file, < 0 on an error.
+ * Shared by the script guest and the wire tests' guest. */
+int sg_read_frame(int fd, cow__frame_decoder_t *dec, uint8_t *buf, size_t cap, size_t *have,
+                  size_t *off, cow__frame_t *f);
 int sg_read(sg_t *g, cow__frame_t *f);
 /* Next frame, which must be of `type` (else a failure and NULL): its payload as JSON
  * (caller decrefs) and its id in *id (may be NULL). */

@@ -20,6 +20,7 @@
 #include "cow.h"
 #include "cow/guest.h"
 #include "guest/frame.h"
+#include "guest/script-guest.h"
 
 #define NEGOTIATED                                                                                 \
   "{\"Result\":0,\"ActivityId\":\"834b1e7f-3925-42ca-aa4c-53f30465318e\",\"Version\":4,"           \
@@ -39,21 +40,7 @@ struct guest {
 
 static int guest_read(struct guest *g, cow__frame_t *f)
 {
-  for (;;) {
-    if (g->off < g->have) {
-      size_t used = 0;
-      int rc = cow__frame_decoder_feed(&g->dec, g->buf + g->off, g->have - g->off, &used, f, NULL);
-      g->off += used;
-      if (rc != 0)
-        return rc;
-      continue;
-    }
-    ssize_t n = read(g->fd, g->buf, sizeof g->buf);
-    if (n <= 0)
-      return -1;
-    g->have = (size_t)n;
-    g->off = 0;
-  }
+  return sg_read_frame(g->fd, &g->dec, g->buf, sizeof g->buf, &g->have, &g->off, f);
 }
 
 static void guest_send(struct guest *g, uint32_t type, uint64_t id, const char *body)
