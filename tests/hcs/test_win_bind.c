@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "cow.h"
+#include "hcs/win-constructors.h"
 
 static int dll_present(const wchar_t *name)
 {
@@ -72,50 +73,11 @@ static void v1_unavailable_names_vmcompute(void **state)
   check_unavailable(COW_HCS_V1);
 }
 
-static int callbacks;
-
-static void on_container(cow_container_t *c, int status, const cow_error_t *err, void *data)
-{
-  callbacks++;
-}
-
-static char *config_for(cow_hcs_api_t api)
-{
-  cow_hcs_system_params_t params;
-  memset(&params, 0, sizeof params);
-  params.owner = "test_win_bind";
-  char *json = NULL;
-  if (api == COW_HCS_V2)
-    assert_int_equal(cow_hcs_compute_system_json(&params, &json), 0);
-  else
-    assert_int_equal(cow_hcs_container_config_json("win-bind", &params, &json), 0);
-  return json;
-}
-
-/* cow_hcs_create_system()/cow_hcs_open_system() document COW_EBACKEND_UNAVAILABLE as a
- * synchronous return: the callback must never run and no handle is returned. */
 static void check_constructors(cow_hcs_api_t api)
 {
   if (dll_present(dll_of(api)))
     skip();
-  uv_loop_t loop;
-  assert_int_equal(uv_loop_init(&loop), 0);
-  cow_hcs_options_t opts;
-  assert_int_equal(cow_hcs_options_init(&opts, api), 0);
-  char *config = config_for(api);
-  callbacks = 0;
-  cow_container_t *c = (cow_container_t *)&loop; /* must be overwritten with NULL */
-  assert_int_equal(cow_hcs_create_system(&loop, &opts, "win-bind", config, &c, on_container, NULL),
-                   COW_EBACKEND_UNAVAILABLE);
-  assert_null(c);
-  c = (cow_container_t *)&loop;
-  assert_int_equal(cow_hcs_open_system(&loop, &opts, "win-bind", &c, on_container, NULL),
-                   COW_EBACKEND_UNAVAILABLE);
-  assert_null(c);
-  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-  assert_int_equal(callbacks, 0);
-  assert_int_equal(uv_loop_close(&loop), 0);
-  cow_hcs_free(config);
+  assert_constructors_unavailable(api, "win-bind");
 }
 
 static void v2_create_system_fails_cleanly(void **state)
@@ -138,7 +100,7 @@ static void blocking_create_system_fails_cleanly(void **state)
   assert_int_equal(cow_blocking_new(&b), 0);
   cow_hcs_options_t opts;
   assert_int_equal(cow_hcs_options_init(&opts, COW_HCS_V2), 0);
-  char *config = config_for(COW_HCS_V2);
+  char *config = win_config_for(COW_HCS_V2, "win-bind");
   cow_container_t *c = NULL;
   cow_error_t err;
   memset(&err, 0, sizeof err);

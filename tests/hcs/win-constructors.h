@@ -1,0 +1,59 @@
+/* Windows tests of the HCS binding: the system constructors where the DLL cannot be bound
+ * (absent, or lacking exports). Included by test_win_bind.c and test_win_bind_stub.c. */
+#ifndef COW_TESTS_HCS_WIN_CONSTRUCTORS_H
+#define COW_TESTS_HCS_WIN_CONSTRUCTORS_H
+
+#include <string.h>
+
+#include "cow.h"
+
+static int win_callbacks;
+
+static void win_on_container(cow_container_t *c, int status, const cow_error_t *err, void *data)
+{
+  (void)c;
+  (void)status;
+  (void)err;
+  (void)data;
+  win_callbacks++;
+}
+
+/* A system document for `api` (cow_hcs_free), owned by `owner`. */
+static char *win_config_for(cow_hcs_api_t api, const char *owner)
+{
+  cow_hcs_system_params_t params;
+  memset(&params, 0, sizeof params);
+  params.owner = owner;
+  char *json = NULL;
+  if (api == COW_HCS_V2)
+    assert_int_equal(cow_hcs_compute_system_json(&params, &json), 0);
+  else
+    assert_int_equal(cow_hcs_container_config_json(owner, &params, &json), 0);
+  return json;
+}
+
+/* cow_hcs_create_system()/cow_hcs_open_system() document COW_EBACKEND_UNAVAILABLE as a
+ * synchronous return: no callback ever, no handle, nothing left on the loop. */
+static void assert_constructors_unavailable(cow_hcs_api_t api, const char *id)
+{
+  uv_loop_t loop;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  cow_hcs_options_t opts;
+  assert_int_equal(cow_hcs_options_init(&opts, api), 0);
+  char *config = win_config_for(api, id);
+  win_callbacks = 0;
+  cow_container_t *c = (cow_container_t *)&loop; /* must be overwritten with NULL */
+  assert_int_equal(cow_hcs_create_system(&loop, &opts, id, config, &c, win_on_container, NULL),
+                   COW_EBACKEND_UNAVAILABLE);
+  assert_null(c);
+  c = (cow_container_t *)&loop;
+  assert_int_equal(cow_hcs_open_system(&loop, &opts, id, &c, win_on_container, NULL),
+                   COW_EBACKEND_UNAVAILABLE);
+  assert_null(c);
+  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(win_callbacks, 0);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  cow_hcs_free(config);
+}
+
+#endif
