@@ -100,26 +100,7 @@ static void v1_create_system_fails_cleanly(void **state)
 /* The blocking API over the same table: its loop thread reports the failure and stops. */
 static void blocking_create_system_fails_cleanly(void **state)
 {
-  cow_blocking_t *b = NULL;
-  assert_int_equal(cow_blocking_new(&b), 0);
-  cow_hcs_options_t opts;
-  assert_int_equal(cow_hcs_options_init(&opts, COW_HCS_V2), 0);
-  cow_hcs_system_params_t params;
-  memset(&params, 0, sizeof params);
-  char *config = NULL;
-  assert_int_equal(cow_hcs_compute_system_json(&params, &config), 0);
-  cow_container_t *c = NULL;
-  cow_error_t err;
-  memset(&err, 0, sizeof err);
-  assert_int_equal(
-      cow_blocking_hcs_create_system(b, &opts, "win-bind-stub", config, 10000, &c, &err),
-      COW_EBACKEND_UNAVAILABLE);
-  assert_null(c);
-  printf("cow_blocking_hcs_create_system(v2): %s%s%s\n", cow_err_name(err.code),
-         err.message ? ": " : "", err.message ? err.message : "");
-  cow_error_clear(&err);
-  cow_hcs_free(config);
-  assert_int_equal(cow_blocking_free(b), 0);
+  assert_blocking_create_unavailable("win-bind-stub");
 }
 
 int main(void)

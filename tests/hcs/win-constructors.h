@@ -3,9 +3,11 @@
 #ifndef COW_TESTS_HCS_WIN_CONSTRUCTORS_H
 #define COW_TESTS_HCS_WIN_CONSTRUCTORS_H
 
+#include <stdio.h>
 #include <string.h>
 
 #include "cow.h"
+#include "cow/blocking.h"
 
 static int win_callbacks;
 
@@ -54,6 +56,27 @@ static void assert_constructors_unavailable(cow_hcs_api_t api, const char *id)
   assert_int_equal(win_callbacks, 0);
   assert_int_equal(uv_loop_close(&loop), 0);
   cow_hcs_free(config);
+}
+
+/* The blocking API over the same binding: its loop thread reports the failure and stops. */
+static void assert_blocking_create_unavailable(const char *id)
+{
+  cow_blocking_t *b = NULL;
+  assert_int_equal(cow_blocking_new(&b), 0);
+  cow_hcs_options_t opts;
+  assert_int_equal(cow_hcs_options_init(&opts, COW_HCS_V2), 0);
+  char *config = win_config_for(COW_HCS_V2, id);
+  cow_container_t *c = NULL;
+  cow_error_t err;
+  memset(&err, 0, sizeof err);
+  assert_int_equal(cow_blocking_hcs_create_system(b, &opts, id, config, 10000, &c, &err),
+                   COW_EBACKEND_UNAVAILABLE);
+  assert_null(c);
+  printf("cow_blocking_hcs_create_system(v2): %s%s%s\n", cow_err_name(err.code),
+         err.message ? ": " : "", err.message ? err.message : "");
+  cow_error_clear(&err);
+  cow_hcs_free(config);
+  assert_int_equal(cow_blocking_free(b), 0);
 }
 
 #endif
