@@ -199,4 +199,19 @@ static inline int count_fds(void)
   return n;
 }
 
+/* Descriptors open before a test (set by its setup). */
+static int emu_fds_before;
+
+/* Every emulator test ends the same way: no fault left armed, every handle closed so the
+ * emulator stops, joins its threads and frees everything, no descriptor leaked. */
+static int emu_teardown(void **state)
+{
+  (void)state;
+  cow__emu_clear_faults();
+  assert_int_equal(cow__emu_wait_idle(10000), 0);
+  assert_int_equal(count_fds(), emu_fds_before);
+  rec_reset();
+  return 0;
+}
+
 #endif

@@ -4,7 +4,6 @@
 
 static struct cow__computecore_api v2;
 static struct cow__vmcompute_api v1;
-static int fds_before;
 
 static int setup(void **state)
 {
@@ -12,17 +11,7 @@ static int setup(void **state)
   rec_reset();
   cow__emu_computecore_api(&v2);
   cow__emu_vmcompute_api(&v1);
-  fds_before = count_fds();
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  (void)state;
-  cow__emu_clear_faults();
-  assert_int_equal(cow__emu_wait_idle(10000), 0);
-  assert_int_equal(count_fds(), fds_before);
-  rec_reset();
+  emu_fds_before = count_fds();
   return 0;
 }
 
@@ -255,13 +244,13 @@ static void test_small_knobs(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_spec_syntax, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_fail_nth_call, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_delay_timeout, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_disconnect, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_disconnect_v1_named, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_unexpected_exit, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_small_knobs, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_spec_syntax, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_fail_nth_call, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_delay_timeout, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_disconnect, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_disconnect_v1_named, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_unexpected_exit, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_small_knobs, setup, emu_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,24 +4,13 @@
 #include "emu-test.h"
 
 static struct cow__vmcompute_api api;
-static int fds_before;
 
 static int setup(void **state)
 {
   (void)state;
   rec_reset();
   assert_int_equal(cow__emu_vmcompute_api(&api), 0);
-  fds_before = count_fds();
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  (void)state;
-  cow__emu_clear_faults();
-  assert_int_equal(cow__emu_wait_idle(10000), 0);
-  assert_int_equal(count_fds(), fds_before);
-  rec_reset();
+  emu_fds_before = count_fds();
   return 0;
 }
 
@@ -221,9 +210,9 @@ static void test_v1_sync(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_v1_process_exit, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_v1_errors, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_v1_sync, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_v1_process_exit, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_v1_errors, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_v1_sync, setup, emu_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,6 @@
 #include "emu-test.h"
 
 static struct cow__computecore_api api;
-static int fds_before;
 
 static const char *const CONTAINER =
     "{\"Owner\":\"test\",\"SchemaVersion\":{\"Major\":2,\"Minor\":1},\"Container\":{}}";
@@ -15,17 +14,7 @@ static int setup(void **state)
   (void)state;
   rec_reset();
   assert_int_equal(cow__emu_computecore_api(&api), 0);
-  fds_before = count_fds();
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  (void)state;
-  /* Every handle closed: the emulator stops, joins its threads, frees everything. */
-  assert_int_equal(cow__emu_wait_idle(10000), 0);
-  assert_int_equal(count_fds(), fds_before);
-  rec_reset();
+  emu_fds_before = count_fds();
   return 0;
 }
 
@@ -519,14 +508,14 @@ static void test_operation_callback(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_exit_code_and_stdio, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_console_resize, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_signal_terminate, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_states_and_errors, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_stdin_close_and_properties, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_large_output, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_terminate_on_last_close, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_operation_callback, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_exit_code_and_stdio, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_console_resize, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_signal_terminate, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_states_and_errors, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_stdin_close_and_properties, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_large_output, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_terminate_on_last_close, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_operation_callback, setup, emu_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
