@@ -1,5 +1,6 @@
 /* Unit tests for the GCS bridge framing (src/guest/frame.{h,c}): byte-exact headers from the
  * real agent's recordings, chunked and merged decoding, size limits, garbage. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,14 +130,28 @@ static void build_stream(const char *name, stream_t *st)
   assert_int_equal(pos, st->len);
 }
 
-/* Feed `st` to a decoder in chunks from `next_chunk` and check every frame comes out intact. */
-static void decode_stream(const stream_t *st, size_t (*next_chunk)(size_t i))
+/* Read sizes: a fixed size (`how` > 0; SIZE_MAX is everything at once), a varied
+ * sequence (0), or a deterministic pseudo-random one (-1) so a failure reproduces. */
+static size_t chunk_size(long how, size_t i)
+{
+  static const size_t varied[] = {3, 1, 29, 16, 2, 400, 15, 5000, 9, 64};
+  static uint32_t x = 12345;
+  if (how > 0)
+    return (size_t)how;
+  if (how == 0)
+    return varied[i % 10];
+  x = x * 1103515245u + 12345u;
+  return 1 + (x >> 16) % 700;
+}
+
+/* Feed `st` to a decoder in chunks of chunk_size(how) and check every frame comes out intact. */
+static void decode_stream(const stream_t *st, long how)
 {
   cow__frame_decoder_t dec;
   size_t pos = 0, got = 0, call = 0;
   cow__frame_decoder_init(&dec, 0);
   while (pos < st->len) {
-    size_t chunk = next_chunk(call++);
+    size_t chunk = chunk_size(how, call++);
     const uint8_t *p = st->bytes + pos;
     if (chunk > st->len - pos)
       chunk = st->len - pos;
@@ -172,49 +187,9 @@ static void decode_stream(const stream_t *st, size_t (*next_chunk)(size_t i))
   cow__frame_decoder_reset(&dec);
 }
 
-static size_t chunk_1(size_t i)
-{
-  (void)i;
-  return 1;
-}
-static size_t chunk_7(size_t i)
-{
-  (void)i;
-  return 7;
-}
-static size_t chunk_16(size_t i)
-{
-  (void)i;
-  return 16;
-}
-static size_t chunk_17(size_t i)
-{
-  (void)i;
-  return 17;
-}
-static size_t chunk_all(size_t i)
-{
-  (void)i;
-  return (size_t)-1;
-}
-static size_t chunk_varied(size_t i)
-{
-  static const size_t sizes[] = {3, 1, 29, 16, 2, 400, 15, 5000, 9, 64};
-  return sizes[i % 10];
-}
-static size_t chunk_random(size_t i)
-{
-  /* Deterministic LCG so a failure is reproducible. */
-  static uint32_t x = 12345;
-  (void)i;
-  x = x * 1103515245u + 12345u;
-  return 1 + (x >> 16) % 700;
-}
-
 static void test_decoder_chunks(void **state)
 {
-  size_t (*chunkers[])(size_t) = {chunk_1,   chunk_7,      chunk_16,    chunk_17,
-                                  chunk_all, chunk_varied, chunk_random};
+  static const long chunkers[] = {1, 7, 16, 17, LONG_MAX, 0, -1};
   static const char *const names[] = {"j1_malformed_bodies", "m_container", "a_echo",
                                       "h_dumpstacks"};
   size_t n, c;
