@@ -35,7 +35,15 @@ struct cow__handle {
 };
 
 /* How an op's user callback is typed. */
-enum cow__cb_kind { COW__CB_PROCESS, COW__CB_WAIT, COW__CB_CONTAINER, COW__CB_JSON, COW__CB_HOST };
+enum cow__cb_kind {
+  COW__CB_PROCESS,
+  COW__CB_WAIT,
+  COW__CB_CONTAINER,
+  COW__CB_JSON,
+  COW__CB_HOST,
+  COW__CB_PROCESS_STOP,
+  COW__CB_CONTAINER_STOP
+};
 
 struct cow_op_s {
   struct cow__event ev; /* delivery of the user callback */
@@ -53,6 +61,7 @@ struct cow_op_s {
   unsigned backend_done : 1; /* backend called cow_op_complete (or never had a part) */
   unsigned has_timer : 1;
   unsigned is_wait : 1; /* a waiter: released by the exit, not by a backend */
+  unsigned forced : 1;  /* stops: the forced step was taken */
   int status;
   cow_error_t err;
   char *json;

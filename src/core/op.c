@@ -55,6 +55,13 @@ static void op_deliver(struct cow__event *ev)
     ((cow_container_json_cb)op->cb)(owner, op->status, op->status == 0 ? op->json : NULL, err,
                                     op->data);
     break;
+  case COW__CB_PROCESS_STOP:
+    ((cow_process_stop_cb)op->cb)(owner, op->status, op->status == 0 ? op->exit_code : -1,
+                                  op->forced, err, op->data);
+    break;
+  case COW__CB_CONTAINER_STOP:
+    ((cow_container_stop_cb)op->cb)(owner, op->status, op->forced, err, op->data);
+    break;
   case COW__CB_HOST: {
     cow_host_t *h = owner;
     if (op->owner->type == COW__CONTAINER)

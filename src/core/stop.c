@@ -1,14 +1,12 @@
 /* Stopping with escalation (R20): ask gracefully, wait up to a grace period, then force.
  * One state machine serves processes (signal, then kill) and containers (shutdown, then
- * terminate); it only uses the public operations, so every backend gets it and the core's
- * exactly-once guarantees carry over.
+ * terminate). The stop is an op of the core like any other call (delivery on a later loop
+ * turn, exactly once, COW_ECANCELED at close); the machine is its backend side, built on
+ * the public operations, so every backend gets it.
  *
- * The machine holds a reference on its target and stays allocated until every callback
- * it started has come back (the wait may outlive a failed kill: it ends with the exit or
- * the close). The user's callback always runs from the machine's own zero-delay timer,
- * so never inside cow_*_stop(), whatever failed synchronously. */
+ * The machine stays allocated until every callback it started has come back (the wait may
+ * outlive a failed kill: it ends with the exit or the close) and its timer is closed. */
 #include "core/alloc.h"
-#include "core/error.h"
 #include "core/handle.h"
 #include "core/log.h"
 #include "cow/sys/container.h"
@@ -18,13 +16,11 @@ struct stop;
 
 /* What differs between processes and containers. */
 struct stop_kind {
-  const char *forced_name; /* for logs and errors */
+  const char *forced_name; /* for logs */
   int (*wait)(struct stop *s);
   int (*exited)(struct stop *s); /* already exited: nothing to ask or force */
   int (*graceful)(struct stop *s);
   int (*forced)(struct stop *s);
-  void (*report)(struct stop *s);
-  void (*unref)(struct stop *s);
 };
 
 struct stop {
@@ -32,28 +28,17 @@ struct stop {
   cow_process_t *p;
   cow_container_t *c;
   char *signal_json; /* processes: the graceful signal, NULL for the backend's default */
-  void (*cb)(void);  /* typed per kind, cast back in report */
-  void *data;
-  uv_timer_t timer; /* the grace period, then the delivery of the result */
-  unsigned pending; /* callbacks still to come: wait, graceful, forced, timer close */
-  unsigned forced : 1, done : 1, delivered : 1;
-  int status;
-  int64_t exit_code;
-  cow_error_t err;
+  cow_op_t *op;      /* the stop as the caller sees it; NULL once completed */
+  uv_timer_t timer;  /* the grace period */
+  unsigned pending;  /* callbacks still to come: wait, graceful, forced, timer close */
 };
-
-static void stop_free(struct stop *s)
-{
-  s->k->unref(s);
-  cow_error_clear(&s->err);
-  cow__free(s->signal_json);
-  cow__free(s);
-}
 
 static void release(struct stop *s)
 {
-  if (--s->pending == 0)
-    stop_free(s);
+  if (--s->pending > 0)
+    return;
+  cow__free(s->signal_json);
+  cow__free(s);
 }
 
 static void timer_closed(uv_handle_t *h)
@@ -61,57 +46,45 @@ static void timer_closed(uv_handle_t *h)
   release(h->data);
 }
 
-static void on_timer(uv_timer_t *t);
-
-/* The outcome is known: deliver it on the next loop turn (never inside a call). */
-static void finish(struct stop *s, int status, const cow_error_t *err)
+/* The outcome is known: complete the op (the core delivers it, once) and end the timer. */
+static void finish(struct stop *s, int status, int64_t exit_code, const cow_error_t *err)
 {
-  if (s->done)
+  if (s->op == NULL)
     return;
-  s->done = 1;
-  s->status = status;
-  if (err != NULL && err->code != 0)
-    cow_error_copy(&s->err, err);
-  else if (status < 0) /* the forced step refused synchronously: the code is all there is */
-    cow__error_set(&s->err, status, COW_DOMAIN_LIB, 0, "stop", NULL, "%s failed: %s",
-                   s->k->forced_name, cow_strerror(status));
-  uv_timer_start(&s->timer, on_timer, 0, 0);
+  s->op->exit_code = exit_code;
+  cow_op_complete(s->op, status, err);
+  s->op = NULL;
+  uv_close((uv_handle_t *)&s->timer, timer_closed);
 }
 
 static void escalate(struct stop *s)
 {
-  if (s->forced || s->done)
+  if (s->op == NULL || s->op->forced)
     return;
-  s->forced = 1;
+  s->op->forced = 1;
   int rc = s->k->forced(s);
   if (rc == 0)
     s->pending++;
   else if (rc != COW_ESRCH) /* ESRCH: gone already; the wait reports it */
-    finish(s, rc, NULL);
+    finish(s, rc, -1, NULL);
 }
 
-static void on_timer(uv_timer_t *t)
+static void grace_over(uv_timer_t *t)
 {
   struct stop *s = t->data;
-  if (!s->done) { /* the grace period is over */
-    cow__log(COW_LOG_INFO, "core", "stop: no exit within the grace period, %s", s->k->forced_name);
-    escalate(s);
-    return;
-  }
-  if (!s->delivered) {
-    s->delivered = 1;
-    uv_close((uv_handle_t *)&s->timer, timer_closed);
-    s->k->report(s);
-  }
+  cow__log(COW_LOG_INFO, "core", "stop: no exit within the grace period, %s", s->k->forced_name);
+  escalate(s);
 }
 
 /* ---- results of the operations the machine started ---- */
 
 static void exited(struct stop *s, int status, int64_t exit_code, const cow_error_t *err)
 {
-  s->exit_code = exit_code;
   /* COW_EIO_TIMEOUT: exited, only its output was cut short; for a stop that is an exit. */
-  finish(s, status == COW_EIO_TIMEOUT ? 0 : status, status == COW_EIO_TIMEOUT ? NULL : err);
+  if (status == COW_EIO_TIMEOUT)
+    finish(s, 0, exit_code, NULL);
+  else
+    finish(s, status, exit_code, err);
   release(s);
 }
 
@@ -127,7 +100,7 @@ static void forced_done(struct stop *s, int status, const cow_error_t *err)
 {
   /* The forced stop failed: say so now (the wait would only end with the close). */
   if (status < 0 && status != COW_ESRCH && status != COW_ECANCELED)
-    finish(s, status, err);
+    finish(s, status, -1, err);
   release(s);
 }
 
@@ -173,20 +146,7 @@ static int p_forced(struct stop *s)
   return cow_process_kill(s->p, p_killed, s);
 }
 
-static void p_report(struct stop *s)
-{
-  ((cow_process_stop_cb)s->cb)(s->p, s->status, s->status == 0 ? s->exit_code : -1, s->forced,
-                               s->status < 0 ? &s->err : NULL, s->data);
-}
-
-static void p_unref(struct stop *s)
-{
-  cow_process_unref(s->p);
-}
-
-static const struct stop_kind process_kind = {
-    "killing", p_wait, p_exited, p_graceful, p_forced, p_report, p_unref,
-};
+static const struct stop_kind process_kind = {"killing", p_wait, p_exited, p_graceful, p_forced};
 
 /* ---- containers ---- */
 
@@ -229,39 +189,32 @@ static int c_forced(struct stop *s)
   return cow_container_terminate(s->c, c_terminated, s);
 }
 
-static void c_report(struct stop *s)
-{
-  ((cow_container_stop_cb)s->cb)(s->c, s->status, s->forced, s->status < 0 ? &s->err : NULL,
-                                 s->data);
-}
-
-static void c_unref(struct stop *s)
-{
-  cow_container_unref(s->c);
-}
-
-static const struct stop_kind container_kind = {
-    "terminating", c_wait, c_exited, c_graceful, c_forced, c_report, c_unref,
-};
+static const struct stop_kind container_kind = {"terminating", c_wait, c_exited, c_graceful,
+                                                c_forced};
 
 /* ---- the common start ---- */
 
-static int start(struct stop *s, struct cow__handle *h, uint64_t grace_ms)
+static int start(struct stop *s, struct cow__handle *h, enum cow__cb_kind kind, void (*cb)(void),
+                 void *data, uint64_t grace_ms)
 {
   if (h->flags & COW__CLOSING)
     return COW_ECLOSING;
-  if (uv_timer_init(h->lp->loop, &s->timer) != 0)
-    return COW_ENOMEM;
+  int rc = cow__op_new(h, "stop", kind, cb, data, COW_TIMEOUT__MAX, 1, &s->op);
+  if (rc != 0)
+    return rc;
+  if ((rc = uv_timer_init(h->lp->loop, &s->timer)) != 0) {
+    cow__op_discard(s->op); /* never armed nor delivered: it goes at once */
+    return rc;
+  }
   s->timer.data = s;
-  s->pending = 1; /* the timer's close */
-  int rc = s->k->wait(s);
-  if (rc != 0) { /* nothing started but the timer: undo quietly */
-    s->delivered = 1;
-    s->done = 1;
+  if ((rc = s->k->wait(s)) != 0) {
+    cow__op_discard(s->op);
+    s->op = NULL;
+    s->pending = 1; /* the timer's close frees the machine */
     uv_close((uv_handle_t *)&s->timer, timer_closed);
     return rc;
   }
-  s->pending++;
+  s->pending = 2; /* the wait, the timer's close */
   if (s->k->exited(s))
     return 0; /* the wait reports the stored exit on the next turn */
   if (grace_ms == 0) {
@@ -273,8 +226,8 @@ static int start(struct stop *s, struct cow__handle *h, uint64_t grace_ms)
     s->pending++;
   else if (rc != COW_ESRCH)
     escalate(s); /* refused at once: force now rather than after the grace period */
-  if (!s->forced && !s->done)
-    uv_timer_start(&s->timer, on_timer, grace_ms, 0);
+  if (s->op != NULL && !s->op->forced)
+    uv_timer_start(&s->timer, grace_over, grace_ms, 0);
   return 0;
 }
 
@@ -292,12 +245,11 @@ int cow_process_stop(cow_process_t *p, const char *signal_json, uint64_t grace_m
   }
   s->k = &process_kind;
   s->p = p;
-  s->cb = (void (*)(void))cb;
-  s->data = data;
-  cow_process_ref(p); /* dropped by stop_free, whatever happens from here */
-  int rc = start(s, &p->base, grace_ms);
-  if (rc != 0 && s->pending == 0)
-    stop_free(s); /* the timer was never initialised */
+  int rc = start(s, &p->base, COW__CB_PROCESS_STOP, (void (*)(void))cb, data, grace_ms);
+  if (rc != 0 && s->pending == 0) {
+    cow__free(s->signal_json);
+    cow__free(s);
+  }
   return rc;
 }
 
@@ -310,11 +262,8 @@ int cow_container_stop(cow_container_t *c, uint64_t grace_ms, cow_container_stop
     return COW_ENOMEM;
   s->k = &container_kind;
   s->c = c;
-  s->cb = (void (*)(void))cb;
-  s->data = data;
-  cow_container_ref(c);
-  int rc = start(s, &c->base, grace_ms);
+  int rc = start(s, &c->base, COW__CB_CONTAINER_STOP, (void (*)(void))cb, data, grace_ms);
   if (rc != 0 && s->pending == 0)
-    stop_free(s);
+    cow__free(s);
   return rc;
 }
