@@ -22,15 +22,17 @@ static void whyf(char *why, size_t whylen, const char *fmt, ...)
 
 char *cow_rec_path(const char *name)
 {
-  const char *shared = getenv("COW_SHARED_DIR");
+  /* COW_RECORDINGS_DIR lets a test run against another set of recordings (a newer agent's);
+   * by default the ones committed with the tests. */
+  const char *dir = getenv("COW_RECORDINGS_DIR");
   char *p;
   size_t n;
-  if (!shared || !*shared)
-    shared = COW_SOURCE_DIR "/../shared";
-  n = strlen(shared) + strlen(name) + 64;
+  if (!dir || !*dir)
+    dir = COW_SOURCE_DIR "/tests/conformance/recordings/gcs-v0.11.4";
+  n = strlen(dir) + strlen(name) + 16;
   p = malloc(n);
   if (p)
-    snprintf(p, n, "%s/conformance/gcs-v0.11.4/%s.jsonl", shared, name);
+    snprintf(p, n, "%s/%s.jsonl", dir, name);
   return p;
 }
 

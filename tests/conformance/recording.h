@@ -57,8 +57,8 @@ typedef struct cow_recording {
   size_t count;
 } cow_recording_t;
 
-/* Path of a recording: $COW_SHARED_DIR/conformance/gcs-v0.11.4/<name>.jsonl, falling back to
- * <source dir>/../shared when COW_SHARED_DIR is unset. malloc'd; NULL on failure. */
+/* Path of a recording: <source dir>/tests/conformance/recordings/gcs-v0.11.4/<name>.jsonl, or
+ * $COW_RECORDINGS_DIR/<name>.jsonl when that is set. malloc'd; NULL on failure. */
 char *cow_rec_path(const char *name);
 
 /* Load a file. 0 on success; -1 with a reason in why. */
