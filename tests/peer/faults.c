@@ -26,8 +26,10 @@ static void usage(void)
   fprintf(stderr,
           "usage: cow-gcs-peer --port-dir DIR [--drop-after N] [--garbage-after N]\n"
           "                    [--oversize-after N] [--truncate-after N] [--delay-ms MS]\n"
-          "                    [--reorder] [--notify-unknown]\n"
-          "Dials DIR/1073741824 as the GCS bridge and serves it like hcsshim v0.11.4's GCS.\n");
+          "                    [--reorder] [--notify-unknown] [--background]\n"
+          "Dials DIR/1073741824 as the GCS bridge and serves it like hcsshim v0.11.4's GCS.\n"
+          "--background: return at once and go on in the background, logging to\n"
+          "DIR/cow-gcs-peer.log (DIR must exist).\n");
 }
 
 int peer_faults_parse(peer_faults_t *f, int argc, char **argv, const char **port_dir)
@@ -58,6 +60,8 @@ int peer_faults_parse(peer_faults_t *f, int argc, char **argv, const char **port
       f->reorder = 1;
     } else if (!strcmp(a, "--notify-unknown")) {
       f->notify_unknown = 1;
+    } else if (!strcmp(a, "--background")) {
+      f->background = 1;
     } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage();
       exit(0);

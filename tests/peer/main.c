@@ -3,7 +3,10 @@
  *
  * Exit status: 0 after the host closed the bridge, a null-id Shutdown, a --drop-after or
  * --truncate-after fault, or SIGTERM/SIGINT; 1 when the bridge could not be reached or
- * broke; 2 for a usage error. */
+ * broke; 2 for a usage error. With --background the command itself exits 0 as soon as the
+ * peer runs in the background (1 when DIR cannot hold its log), so that a shell line
+ * `cow-gcs-peer --port-dir DIR --background && lcow-exec --port-dir DIR ...` runs in order
+ * and stops at once when the peer cannot even start. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -51,6 +54,34 @@ static int dial_bridge(const char *dir)
   return -1;
 }
 
+/* --background: the log goes to DIR/cow-gcs-peer.log (opened before the fork, so a missing
+ * DIR fails the command), stdin/stdout to /dev/null, so that the shell's pipes are not held
+ * open by the peer; the parent exits 0 once the child exists. */
+static int go_background(const char *dir)
+{
+  char path[4096];
+  snprintf(path, sizeof path, "%s/cow-gcs-peer.log", dir);
+  int log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log < 0) {
+    fprintf(stderr, "cow-gcs-peer: %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    fprintf(stderr, "cow-gcs-peer: fork: %s\n", strerror(errno));
+    return -1;
+  }
+  if (pid > 0)
+    exit(0);
+  int null = open("/dev/null", O_RDWR);
+  if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(log, 2) < 0)
+    _exit(1);
+  close(null);
+  close(log);
+  setsid(); /* not in the shell's job or session: its hang-up does not reach the peer */
+  return 0;
+}
+
 static void on_term(uv_signal_t *h, int signum)
 {
   peer_t *peer = h->data;
@@ -87,6 +118,8 @@ int main(int argc, char **argv)
   for (i = 0; i < 3; i++)
     if (fcntl(i, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)
       return 1;
+  if (peer.faults.background && go_background(peer.port_dir) < 0)
+    return 1;
   /* A host that closes a stdio socket early must not kill the peer. */
   signal(SIGPIPE, SIG_IGN);
   /* Orphaned grandchildren (a container's processes after its init died) come back to us to

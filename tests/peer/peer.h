@@ -37,6 +37,7 @@ typedef struct peer_faults {
   unsigned delay_ms;   /* delay every response/notification */
   int reorder;         /* answer pipelined requests in reverse order */
   int notify_unknown;  /* notification for an unknown container after negotiation */
+  int background;      /* not a fault: --background, see main.c */
 } peer_faults_t;
 
 typedef struct peer_container peer_container_t;
