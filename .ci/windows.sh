@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # libcow on Windows: cross-build with mingw-w64, run the Windows test executables under wine64.
-# Recipe and gotchas: ../shared/docs/build-recipes.md sections 2 and 5 (G3-G7).
+# Recipe and gotchas: docs/building.md §2 and §5 (G3-G7).
 #
 #   1. packages  mingw-w64 (win32 threads), wine64, dpkg-dev (for dpkg-source)
 #   2. deps      libuv1, jansson, cmocka from the Debian source packages, cross-built into
@@ -50,7 +50,7 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 step "packages"
-# wine64 without the `wine` package: no /usr/bin/wine, no wine32 (build-recipes 2.1, G6).
+# wine64 without the `wine` package: no /usr/bin/wine, no wine32 (docs/building.md §2.1, G6).
 # --no-upgrade: naming dpkg-dev must not upgrade dpkg on the image (G10).
 PKGS=(gcc-mingw-w64-x86-64-win32 wine64 dpkg-dev)
 missing=()
@@ -80,7 +80,7 @@ else
   rm -rf "$DEPS"
   mkdir -p "$DEPS"
   # A private apt configuration that only knows Debian's deb-src entries, so the system's
-  # sources, lists and caches are never touched (build-recipes 2.2).
+  # sources, lists and caches are never touched (docs/building.md §2.2).
   A=$DEPS/aptsrc
   mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/parts"
   # shellcheck disable=SC1091 # the image's own file
@@ -169,7 +169,7 @@ wine_cleanup() {
       rmdir "$(dirname "$d")" 2>/dev/null || true
     done
   fi
-  rm -rf "$WINEPREFIX"                      # about 700 MB (build-recipes 2.6)
+  rm -rf "$WINEPREFIX"                      # about 700 MB (docs/building.md §2.6)
 }
 trap wine_cleanup EXIT
 rm -rf "$WINEPREFIX"

@@ -1,5 +1,5 @@
 # Cross-compile for 64-bit Windows with mingw-w64 (Debian: gcc-mingw-w64-x86-64-win32), and
-# run the test executables under wine64 (build-recipes.md 2.3). Used by .ci/windows.sh:
+# run the test executables under wine64 (docs/building.md §2.3). Used by .ci/windows.sh:
 #   cmake -S . -B build-win -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64-x86_64.cmake \
 #         -DMINGW_DEPS_PREFIX=<prefix with the cross-built libuv, jansson, cmocka>
 set(CMAKE_SYSTEM_NAME Windows)
@@ -37,7 +37,7 @@ set(CMAKE_EXE_LINKER_FLAGS_INIT    "-static")
 set(CMAKE_SHARED_LINKER_FLAGS_INIT "-static-libgcc")
 
 # ctest runs add_test(NAME x COMMAND <target>) as "<wine> x.exe". wine64 without the `wine`
-# package has no /usr/bin/wine (build-recipes G6). The result is cached: configure after
+# package has no /usr/bin/wine (docs/building.md G6). The result is cached: configure after
 # installing wine (G4).
 find_program(WINE_EXECUTABLE NAMES wine wine64 PATHS /usr/lib/wine NO_CMAKE_FIND_ROOT_PATH)
 if(WINE_EXECUTABLE)

@@ -179,7 +179,7 @@ static json_t *strings(char **v)
   return a;
 }
 
-/* CombinedLayers, as hcsshim's lcowLayersCloser sends it (gcs-protocol.md 6.1). */
+/* CombinedLayers, as hcsshim's lcowLayersCloser sends it (docs/gcs-bridge-protocol.md §6.1). */
 static char *layers_request(struct lx *x, const char *type)
 {
   json_t *settings = json_pack("{s:s}", "ContainerRootPath", x->root);
@@ -218,7 +218,8 @@ static char *process_params(struct lx *x)
   return dump(p);
 }
 
-/* The LCOW hosted-system document from the bundle's config.json (gcs-protocol.md 4.2). */
+/* The LCOW hosted-system document from the bundle's config.json (docs/gcs-bridge-protocol.md §4.2).
+ */
 static char *container_doc(struct lx *x)
 {
   char path[4096];

@@ -82,7 +82,9 @@ typedef struct cow_guest_options {
   cow_guest_transport_t *transport; /**< listener factory (bridge and stdio); required
                                          by cow_guest_connect(), for stdio by both */
   uint64_t rpc_timeout_ms;          /**< a synchronous request unanswered this long kills the
-                                         bridge (R1). 0: the default, 300000 (5 min) */
+                                         bridge: every pending and later request fails with
+                                         COW_EBRIDGE_CLOSED, as in hcsshim. 0: the default,
+                                         300000 (5 min) */
   uint32_t max_message_size;        /**< largest incoming frame, header included. 0: 65536 */
   uint32_t first_stdio_port;        /**< 0: COW_GUEST_FIRST_STDIO_PORT */
   uint64_t connect_timeout_ms;      /**< accept + negotiate; 0: 120000 (hcsshim: 2 min) */

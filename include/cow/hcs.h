@@ -94,7 +94,8 @@ typedef struct cow_hcs_process_params {
   const char *const *environment;  /**< "NAME=VALUE" entries, NULL-terminated */
   const char *working_directory;
   const char *user;
-  int emulate_console; /**< a console (tty); forces a stdin pipe (R13) */
+  int emulate_console; /**< a console (tty); forces a stdin pipe (a console process without
+                            stdin exits at once on Windows with 0xC000013A) */
   int create_stdin, create_stdout, create_stderr;
   uint16_t console_width, console_height; /**< initial console size; 0,0 = unset */
 } cow_hcs_process_params_t;

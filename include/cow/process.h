@@ -29,7 +29,8 @@ typedef void (*cow_process_cb)(cow_process_t *process, int status, const cow_err
 /** Completion of a wait.
  *  status 0: the process exited, stdout and stderr reached end of file; `exit_code` is its
  *    exit code. Windows codes are unsigned 32-bit values; those users meet after a forced
- *    end (R17; Windows has no 128+signal): 1067 (ERROR_PROCESS_ABORTED, a stopped Windows
+ *    end (Windows has no 128+signal, so these codes are how a forced end shows): 1067
+ *    (ERROR_PROCESS_ABORTED, a stopped Windows
  *    container's process) and 3221225786 (0xC000013A, CTRL_C_EXIT: a Ctrl-C, or a console
  *    process left without stdin). A Linux process killed by a signal reports what its
  *    backend reports: 128+signal for container processes, 4294967295 (0xFFFFFFFF,
@@ -97,7 +98,7 @@ COW_EXTERN int cow_process_signal(cow_process_t *process, const char *options_js
 typedef void (*cow_process_stop_cb)(cow_process_t *process, int status, int64_t exit_code,
                                     int forced, const cow_error_t *err, void *data);
 
-/** Stop with escalation (R20): send the signal `signal_json` (as cow_process_signal();
+/** Stop with escalation: send the signal `signal_json` (as cow_process_signal();
  *  NULL: the backend's graceful default), and kill the process if it has not exited
  *  `grace_ms` milliseconds later. A refused signal (COW_ENOTSUP: a GCS utility VM
  *  process; or any error but COW_ESRCH) kills at once; `grace_ms` 0 kills at once without

@@ -151,7 +151,7 @@ uint32_t cow_hresult(int64_t raw)
 
 /* HCS codes come in an HRESULT form (0x8037xxxx, HCS_E_*) and a vmcompute form (0xC037xxxx,
  * ERROR_VMCOMPUTE_*); the service returns either. Normalise to the 0x8037 form before
- * comparing. 0x0103 and 0x0104 are the exception (hcs-api.md 4.1): 0xC0370103 is v1's
+ * comparing. 0x0103 and 0x0104 are the exception (docs/hcs-api.md §4.1): 0xC0370103 is v1's
  * "operation pending" and 0xC0370104 "too many notifications", with no HCS_E_ twin, so
  * they are kept apart. */
 static uint32_t hr_normalize(uint32_t hr)
@@ -167,7 +167,7 @@ int cow_hresult_equal(uint32_t a, uint32_t b)
   return hr_normalize(a) == hr_normalize(b);
 }
 
-/* Well-known HRESULTs (hcs-api.md section 4.1, gcs-protocol.md section 2.4), in the 0x8037
+/* Well-known HRESULTs (docs/hcs-api.md §4.1, docs/gcs-bridge-protocol.md §2.4), in the 0x8037
  * form where a code has both. */
 static const struct hr_entry {
   uint32_t hr;

@@ -90,8 +90,8 @@ static void stdio_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
   if (nread >= 0)
     return;
   /* End of file (or a read error, which ends the stream just as surely). Close the host's
-   * end at once: the GCS holds back WaitForProcess until it does (gcs-protocol 5.3). The
-   * user callback may have closed the process meanwhile; stdio_close is idempotent. */
+   * end at once: the GCS holds back WaitForProcess until it does (docs/gcs-bridge-protocol.md
+   * §5.3). The user callback may have closed the process meanwhile; stdio_close is idempotent. */
   if (nread != UV_EOF)
     cow__log(COW_LOG_DEBUG, "core", "process %lld: stdio read error %s", (long long)p->pid,
              uv_err_name((int)nread));

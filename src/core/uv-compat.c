@@ -1,4 +1,4 @@
-/* COW_E* codes equal libuv's where the meaning is the same (design.md section 5); checked
+/* COW_E* codes equal libuv's where the meaning is the same (docs/design.md §5); checked
  * here at compile time on every platform libcow builds on. */
 #include <uv.h>
 

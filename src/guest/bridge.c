@@ -184,7 +184,8 @@ static void on_response(cow__bridge_t *b, cow__frame_t *f)
 {
   cow__bridge_req_t *req = table_find(b, f->hdr.id);
   if (req == NULL) {
-    /* Never issued, or answered already (a duplicate): fatal as in hcsshim (§7.1). */
+    /* Never issued, or answered already (a duplicate): fatal as in hcsshim
+     * (docs/gcs-bridge-protocol.md §7.1). */
     kill_protocol(b, "%s for unknown request id %" PRIu64, f->hdr.type, f->hdr.id);
     return;
   }

@@ -1,5 +1,5 @@
-/* Internal: the bridge RPC layer (gcs-protocol §1.6, §1.8, §7.1, R1-R3, R5). Over a wire
- * (wire.h) it allocates request ids, keeps the pending table, matches responses by id,
+/* Internal: the bridge RPC layer (docs/gcs-bridge-protocol.md §1.6, §1.8, §7.1, R1-R3, R5). Over a
+ * wire (wire.h) it allocates request ids, keeps the pending table, matches responses by id,
  * dispatches notifications, enforces "negotiate first, alone", runs the RPC failure
  * timeout, and on any fatal condition completes every pending request exactly once with
  * COW_EBRIDGE_CLOSED. Thread: loop thread. */

@@ -1,7 +1,7 @@
 /* The guest connection: a cow_host_t backed by the GCS bridge. Owns the bridge and its
- * stream, the negotiation (gcs-protocol §3), the connection-level requests (ModifySettings
- * and DumpStacks on the utility VM, DeleteContainerState) and the dispatch of container
- * notifications. Containers and processes live in container.c and process.c. */
+ * stream, the negotiation (docs/gcs-bridge-protocol.md §3), the connection-level requests
+ * (ModifySettings and DumpStacks on the utility VM, DeleteContainerState) and the dispatch of
+ * container notifications. Containers and processes live in container.c and process.c. */
 #include <ctype.h>
 #include <string.h>
 
@@ -333,7 +333,7 @@ static void on_notification(cow__bridge_t *b, const cow__frame_t *f)
   struct cow__guest_container *gc = cow__guest_find_container(conn, n.container_id);
   if (gc == NULL) {
     /* Closed handles, containers of a previous host: hcsshim dies here; we drop it with a
-     * log line (gcs-protocol §9.6 lists legitimate causes). */
+     * log line (docs/gcs-bridge-protocol.md §9.2 item 6 lists legitimate causes). */
     cow__log(COW_LOG_WARN, "guest", "notification %s for unknown container \"%s\" dropped", n.type,
              n.container_id);
   } else {

@@ -1,5 +1,5 @@
-/* Containers on a guest connection (gcs-protocol §4.2-§4.4, §4.9, §4.10, §6): Create with
- * the hosted-system document as a string, Start, ShutdownGraceful/Forced, GetProperties,
+/* Containers on a guest connection (docs/gcs-bridge-protocol.md §4.2-§4.4, §4.9, §4.10, §6): Create
+ * with the hosted-system document as a string, Start, ShutdownGraceful/Forced, GetProperties,
  * ModifySettings, and the exit notification, which the guest sends only once a
  * WaitForProcess on the init process completed (process.c sends one for every process). */
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Internal: GCS bridge framing (docs/gcs-protocol.md §1.2-§1.5).
+/* Internal: GCS bridge framing (docs/gcs-bridge-protocol.md §1.2-§1.5).
  *
  * One pure module shared by the guest-connection backend (host side) and the test peer
  * (guest side): type constants and names, the 16-byte little-endian header, size checks and

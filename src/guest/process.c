@@ -1,5 +1,5 @@
-/* Processes on a guest connection (gcs-protocol §4.5-§4.8, §5): ExecuteProcess with stdio
- * listeners that exist before the request is written, the WaitForProcess sent for every
+/* Processes on a guest connection (docs/gcs-bridge-protocol.md §4.5-§4.8, §5): ExecuteProcess with
+ * stdio listeners that exist before the request is written, the WaitForProcess sent for every
  * process, signals, console resize. The core owns the stdio streams once they are ready,
  * holds the exit until stdout/stderr reach end of file and closes the host's side then,
  * which is what lets the guest complete WaitForProcess for container processes. */
@@ -372,7 +372,7 @@ static void gp_timeout(cow_process_t *p, cow_op_t *op)
 }
 
 /* Signal and resize of a utility-VM process: the GCS looks the null id up as a container
- * and answers 0xC037010E (§9.2). Say what that means instead of "system not found". */
+ * and answers 0xC037010E (§9.2 item 2). Say what that means instead of "system not found". */
 static int uvm_refusal(struct cow__guest_call *call, const struct cow__proto_resp *resp,
                        cow_error_t *e)
 {

@@ -64,7 +64,7 @@ json_t *cow__proto_negotiate(int min_version, int max_version, const struct cow_
   return o;
 }
 
-/* A JSON document carried as a string (§1.7). */
+/* A JSON document carried as a string (docs/gcs-bridge-protocol.md §1.7). */
 static json_t *json_text(const json_t *doc)
 {
   char *s = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);

@@ -1,4 +1,4 @@
-/* Internal: GCS message bodies <-> JSON (docs/gcs-protocol.md §2-§6). Builders return new
+/* Internal: GCS message bodies <-> JSON (docs/gcs-bridge-protocol.md §2-§6). Builders return new
  * jansson objects (NULL on allocation failure); parsers validate exactly what hcsshim's
  * Go decoder would reject, so a malformed answer is caught here and kills the bridge
  * instead of reaching a caller half-decoded. No I/O, no state. */
@@ -16,7 +16,7 @@
 #define COW__PROTOCOL_VERSION  4
 #define COW__WAIT_INFINITE     0xFFFFFFFFu
 
-/* HRESULTs the host side interprets (gcs-protocol §2.4, §2.5). */
+/* HRESULTs the host side interprets (docs/gcs-bridge-protocol.md §2.4, §2.5). */
 #define COW__HR_NOT_FOUND          0x80070490u
 #define COW__HR_SYSTEM_NOT_FOUND   0xC037010Eu
 #define COW__HR_ALREADY_STOPPED    0xC0370110u

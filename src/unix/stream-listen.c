@@ -1,6 +1,6 @@
 /* One-connection listeners on libuv pipe handles (see stream-listen.h). The server handle
  * is closed as soon as one connection is accepted, so a second dial is refused by the
- * kernel (gcs-protocol §5.1: each port accepts exactly one connection). */
+ * kernel (docs/gcs-bridge-protocol.md §5.1: each port accepts exactly one connection). */
 #include "unix/stream-listen.h"
 
 #include <unistd.h>

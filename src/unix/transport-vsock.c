@@ -1,6 +1,6 @@
 /* The AF_VSOCK transport (Linux host): listen on VMADDR_CID_ANY:port, the guest dials
  * CID 2. The host never connects a vsock socket: in the GCS protocol the guest is always
- * the client (gcs-protocol §1.1). */
+ * the client (docs/gcs-bridge-protocol.md §1.1). */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>

@@ -1,6 +1,6 @@
 /* The Hyper-V socket transport (Windows host): listen on (VM id, service id
  * XXXXXXXX-facb-11e6-bd58-64006a7986d3 with Data1 = port) and let the guest dial, as
- * hcsshim does for LCOW (gcs-protocol §1.1). Only the address is hvsocket's own; the
+ * hcsshim does for LCOW (docs/gcs-bridge-protocol.md §1.1). Only the address is hvsocket's own; the
  * listening, accepting and libuv stream are the Winsock transport's (stream-listen.c),
  * which the tests run under Wine on loopback TCP. */
 #include <ctype.h>

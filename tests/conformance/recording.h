@@ -1,5 +1,5 @@
-/* Test support: load the GCS conformance recordings (JSON lines, gcs-protocol.md §11) and
- * compare a live peer's frames with the recorded ones.
+/* Test support: load the GCS conformance recordings (JSON lines, docs/gcs-bridge-protocol.md §11)
+ * and compare a live peer's frames with the recorded ones.
  *
  * Reusable by any test that replays one side of a recording: the host side against the
  * cow-gcs-peer (tests/conformance), or the guest side against the library. Plain C11 +

@@ -168,7 +168,7 @@ static void test_j2_before_negotiate(void **s)
   simple("j2_before_negotiate", 7);
 }
 /* The committed recording has the pipelined exec succeed; the peer handles requests in
- * arrival order, so it always does (the real agent races, §11). */
+ * arrival order, so it always does (the real agent races, docs/gcs-bridge-protocol.md §11). */
 static void test_j3_pipelined_negotiate(void **s)
 {
   (void)s;

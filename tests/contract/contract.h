@@ -1,5 +1,5 @@
 /* The contract suite: what "implements cow" means, written once against the public
- * interfaces and run against every backend (design.md section 6). A backend's test
+ * interfaces and run against every backend (docs/design.md §6). A backend's test
  * executable supplies a fixture and calls contract_main(). */
 #ifndef COW_TEST_CONTRACT_H
 #define COW_TEST_CONTRACT_H

@@ -1,5 +1,5 @@
 /* Fuzz targets for every parser that reads bytes from a guest or from an HCS DLL
- * (design.md 6). Each target file defines the libFuzzer entry point and its seeds:
+ * (docs/design.md §6). Each target file defines the libFuzzer entry point and its seeds:
  *
  *   - with clang and -DCOW_BUILD_FUZZERS=ON, fuzz_<target> is a libFuzzer binary;
  *   - always (the test build), test_fuzz_<target> links the same file with driver.c,

@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   return 0;
 }
 
-/* Documents in the shapes hcs-api.md gives (sections 3 and 5), with HRESULTs seen there. */
+/* Documents in the shapes docs/hcs-api.md gives (§3 and §5), with HRESULTs seen there. */
 static const struct {
   uint32_t hr;
   const char *doc;

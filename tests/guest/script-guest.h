@@ -22,7 +22,8 @@
 #include "cow/guest.h"
 #include "guest/frame.h"
 
-/* The Linux guest's negotiate answer (§3.1, as recorded from the real v0.11.4 agent). */
+/* The Linux guest's negotiate answer (docs/gcs-bridge-protocol.md §3.1, as recorded from the real
+ * v0.11.4 agent). */
 #define SG_NEGOTIATED                                                                              \
   "{\"Result\":0,\"ActivityId\":\"834b1e7f-3925-42ca-aa4c-53f30465318e\",\"Version\":4,"           \
   "\"Capabilities\":{\"SupportedSchemaVersions\":[{\"Major\":2,\"Minor\":1}],"                     \

@@ -1,7 +1,7 @@
-/* gcs-protocol.md §10 scenarios against a scripted guest on a socketpair (script-guest.h):
- * framing, hostile JSON, negotiation, container RPCs, processes and stdio (through an
- * AF_UNIX port directory the script dials), connection loss, load and abuse. Each test is
- * named after its scenario ids; docs/gcs-scenarios.md maps every id to its test. */
+/* docs/gcs-bridge-protocol.md §10 scenarios against a scripted guest on a socketpair
+ * (script-guest.h): framing, hostile JSON, negotiation, container RPCs, processes and stdio
+ * (through an AF_UNIX port directory the script dials), connection loss, load and abuse. Each test
+ * is named after its scenario ids; docs/gcs-scenarios.md maps every id to its test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

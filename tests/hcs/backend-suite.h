@@ -1,4 +1,4 @@
-/* The end-to-end suite of hcs-api.md 6.7, written once against the public API and run
+/* The end-to-end suite of docs/hcs-api.md §6.7, written once against the public API and run
  * against each backend over the emulator (test_backend_v1.c, test_backend_v2.c set
  * `suite_api` and call suite_main()). Every test closes every handle, checks that the
  * emulator went idle (nothing leaked in the DLL) and that uv_loop_close() == 0. */

@@ -40,7 +40,7 @@ static inline char *U8(const uint16_t *w)
   return s;
 }
 
-/* ---- event recorder: contexts are small integers (hcs-api.md 1 item 7) ---- */
+/* ---- event recorder: contexts are small integers (docs/hcs-api.md §1 item 7) ---- */
 
 #define REC_MAX    8
 #define REC_EVENTS 64

@@ -1,5 +1,5 @@
-/* The HCS v1 (vmcompute) backend over the emulator: the end-to-end suite of hcs-api.md
- * 6.7 (backend-suite.h). */
+/* The HCS v1 (vmcompute) backend over the emulator: the end-to-end suite of docs/hcs-api.md
+ * §6.7 (backend-suite.h). */
 #include "hcs/backend-suite.h"
 
 int main(void)

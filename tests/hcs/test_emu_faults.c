@@ -1,4 +1,4 @@
-/* Fault switches of the emulator (hcs-api.md 6.6): injected failures, delays (operation
+/* Fault switches of the emulator (docs/hcs-api.md §6.6): injected failures, delays (operation
  * timeouts), service disconnect, unexpected exit, and the smaller knobs. */
 #include "emu-test.h"
 

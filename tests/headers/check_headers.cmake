@@ -35,7 +35,7 @@ endforeach()
 # What a strict consumer compiles with (the brief's flags), plus a few that catch header
 # mistakes specifically: -Wundef (#if on an undefined macro), -Wshadow, and in C
 # -Wstrict-prototypes (`f()` instead of `f(void)`). _POSIX_C_SOURCE: <uv.h> needs POSIX
-# types under strict C11 (build-recipes G1), and cow/stdio.h documents that consumers set it.
+# types under strict C11 (docs/building.md G1), and cow/stdio.h documents that consumers set it.
 set(_common -Wall -Wextra -pedantic -Werror -Wshadow -Wundef -D_POSIX_C_SOURCE=200809L)
 if(LANG STREQUAL "c")
   set(_std -std=c11 -Wstrict-prototypes)

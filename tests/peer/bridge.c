@@ -332,7 +332,8 @@ int peer_bridge_start(peer_t *peer, int fd)
     return rc;
   }
   peer->bridge_open = 1;
-  /* The guest accepts any size (§1.5); the peer refuses absurd ones (> 16 MiB). */
+  /* The guest accepts any size (docs/gcs-bridge-protocol.md §1.5); the peer refuses absurd ones (>
+   * 16 MiB). */
   cow__frame_decoder_init(&peer->dec, 16u << 20);
   rc = uv_read_start((uv_stream_t *)&peer->bridge, on_alloc, on_read);
   if (rc < 0)

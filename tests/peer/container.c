@@ -165,8 +165,8 @@ void peer_handle_delete(peer_t *peer, const peer_req_t *req)
     return;
   }
   peer_container_kill_all(c, SIGKILL);
-  /* Removed from the table whatever happens (§4.12); the memory stays until exit because
-   * processes still point at it. */
+  /* Removed from the table whatever happens (docs/gcs-bridge-protocol.md §4.12); the memory stays
+   * until exit because processes still point at it. */
   c->deleted = 1;
   for (p = peer->procs; p; p = p->next)
     if (p->ctr == c)

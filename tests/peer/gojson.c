@@ -1,7 +1,7 @@
-/* Go encoding/json semantics over jansson, as far as the peer needs them (§1.7): null body
- * is a zero struct, keys match case-insensitively, null fields keep their zero value,
- * integers must be integers in range. Error texts imitate Go's; the conformance comparer
- * only checks them up to "HRESULT 0xc037010d: ". */
+/* Go encoding/json semantics over jansson, as far as the peer needs them
+ * (docs/gcs-bridge-protocol.md §1.7): null body is a zero struct, keys match case-insensitively,
+ * null fields keep their zero value, integers must be integers in range. Error texts imitate Go's;
+ * the conformance comparer only checks them up to "HRESULT 0xc037010d: ". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

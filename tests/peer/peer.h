@@ -1,5 +1,5 @@
 /* cow-gcs-peer: a GCS-compatible agent for tests (behaves like hcsshim v0.11.4's Linux GCS
- * as recorded in shared/conformance/gcs-v0.11.4). Single-threaded: one libuv loop for the
+ * as recorded in tests/conformance/recordings/gcs-v0.11.4). Single-threaded: one libuv loop for the
  * bridge and timers; processes are fork/exec'd; stdio relays that need copying run in small
  * forked helper processes (blocking copies, no exec), so no relay state machine is needed
  * in the loop and "relays drained" is simply "helper exited". */
@@ -18,7 +18,7 @@
 #define PEER_NULL_ID     "00000000-0000-0000-0000-000000000000"
 #define PEER_BRIDGE_PORT 1073741824u
 
-/* HRESULTs the v0.11.4 guest emits (gcs-protocol.md §2.4), as sent on the wire. */
+/* HRESULTs the v0.11.4 guest emits (docs/gcs-bridge-protocol.md §2.4), as sent on the wire. */
 #define HR_E_NOTIMPL            ((int32_t)0x80004001u)
 #define HR_E_FAIL               ((int32_t)0x80004005u)
 #define HR_NOT_FOUND            ((int32_t)0x80070490u)

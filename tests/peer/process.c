@@ -1,6 +1,7 @@
 /* cow-gcs-peer: processes. fork/exec with an error pipe (exec failures are reported in the
  * ExecuteProcess response like Go's os/exec), ptys, stdio relays in forked helper processes,
- * reaping through SIGCHLD, and the WaitForProcess retention rules of §5.4. */
+ * reaping through SIGCHLD, and the WaitForProcess retention rules of docs/gcs-bridge-protocol.md
+ * §5.4. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

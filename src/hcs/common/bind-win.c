@@ -2,9 +2,9 @@
  * LoadLibraryExW(LOAD_LIBRARY_SEARCH_SYSTEM32) + GetProcAddress, so that a missing DLL or
  * export (older Windows, no Hyper-V feature) is a clear error instead of a loader failure.
  * The casts go through void (*)(void): a direct cast from FARPROC trips
- * -Wcast-function-type, a cast through void * trips -Wpedantic (build-recipes.md 2.7).
+ * -Wcast-function-type, a cast through void * trips -Wpedantic (docs/building.md §2.7).
  * computecore.h is not included here on purpose: v1 and v2 share export names with other
- * signatures, and the tables carry the only declarations (hcs-api.md 1 item 3). */
+ * signatures, and the tables carry the only declarations (docs/hcs-api.md §1 item 3). */
 #include "hcs/common/bind.h"
 
 #include <string.h>
@@ -39,7 +39,7 @@ static int missing(cow_error_t *err, const char *dll, const char *export_name)
     (table)->name = (__typeof__((table)->name))(void (*)(void))p_;                                 \
   } while (0)
 
-/* v2 strings are released with LocalFree (hcs-api.md 1 item 5). */
+/* v2 strings are released with LocalFree (docs/hcs-api.md §1 item 5). */
 static void v2_free_string(PWSTR s)
 {
   if (s != NULL)

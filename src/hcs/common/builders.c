@@ -1,4 +1,4 @@
-/* The typed document builders of <cow/hcs.h> (hcs-api.md section 5): key names exactly as
+/* The typed document builders of <cow/hcs.h> (docs/hcs-api.md §5): key names exactly as
  * hcsshim writes them, Go omitempty rules (unset optional fields are left out). */
 #include <jansson.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* Internal: the computecore.dll (HCS v2) exports the v2 backend calls, as a table of
  * function pointers. On Windows bind-win.c fills it from the DLL; on Linux the emulator
  * fills it (cow__emu_computecore_api). Signatures are exactly the documented ones
- * (hcs-api.md 3.2, 3.3). Never declare these as prototypes: v1 exports the same names with
- * other parameter lists (hcs-api.md 1 item 3). */
+ * (docs/hcs-api.md §3.2, §3.3). Never declare these as prototypes: v1 exports the same names with
+ * other parameter lists (docs/hcs-api.md §1 item 3). */
 #ifndef COW_HCS_COMMON_COMPUTECORE_API_H
 #define COW_HCS_COMMON_COMPUTECORE_API_H
 
@@ -80,7 +80,7 @@ struct cow__computecore_api {
   /* Service (synchronous) */
   HRESULT(WINAPI *HcsGetServiceProperties)(PCWSTR propertyQuery, PWSTR *result);
 
-  /* Frees every string the calls above return (LocalFree on Windows, hcs-api.md 1 item 5).
+  /* Frees every string the calls above return (LocalFree on Windows, docs/hcs-api.md §1 item 5).
    * Call it on success and on failure; NULL is allowed. */
   void (*free_string)(PWSTR str);
 };

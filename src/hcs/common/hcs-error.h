@@ -1,5 +1,5 @@
 /* Internal: turning what the HCS DLLs return (an HRESULT plus an optional ResultError
- * document, hcs-api.md 4.4) into a cow_error_t, and taking ownership of DLL out-strings.
+ * document, docs/hcs-api.md §4.4) into a cow_error_t, and taking ownership of DLL out-strings.
  * The HRESULT table itself is the core's (src/core/error.c): never duplicated here. */
 #ifndef COW_HCS_COMMON_HCS_ERROR_H
 #define COW_HCS_COMMON_HCS_ERROR_H
@@ -22,7 +22,7 @@ int cow__hcs_error_bad_reply(cow_error_t *err, HRESULT hr, const char *operation
                              const char *object_id, const char *what);
 
 /* Convert a DLL out-string to UTF-8 (cow__malloc'd, NULL for NULL or an invalid string)
- * and free the original through the table's `free_string`, success or not (hcs-api.md 1
+ * and free the original through the table's `free_string`, success or not (docs/hcs-api.md §1
  * item 5). Thread: any. */
 char *cow__hcs_take_string(void (*free_string)(PWSTR), PWSTR s);
 
@@ -31,7 +31,7 @@ char *cow__hcs_take_string(void (*free_string)(PWSTR), PWSTR s);
 int cow__hcs_stop_tolerated(HRESULT hr);
 
 /* 1 for "the process is already gone" answers of OpenProcess/TerminateProcess in Kill
- * (hcs-api.md 4.3): the already-stopped set, element not found, access denied. */
+ * (docs/hcs-api.md §4.3): the already-stopped set, element not found, access denied. */
 int cow__hcs_kill_tolerated(HRESULT hr);
 
 /* 1 when a failed Signal means "not delivered because the process is gone or not in a

@@ -2,7 +2,7 @@
  *
  * On Windows they come from the SDK (mingw-w64 ships computedefs.h). Elsewhere the same
  * names are declared here with the Windows x64 ABI, so that the backends and the Linux
- * emulator compile against one set of declarations (hcs-api.md sections 1, 2.3, 3.1).
+ * emulator compile against one set of declarations (docs/hcs-api.md §1, §2.3, §3.1).
  * WCHAR is 16-bit UTF-16 everywhere: never wchar_t, which is 32-bit on Linux. */
 #ifndef COW_HCS_COMMON_HCS_TYPES_H
 #define COW_HCS_COMMON_HCS_TYPES_H
@@ -16,7 +16,7 @@
 #  endif
 #  include <windows.h>
 #  include <computedefs.h>
-/* mingw-w64 10 lacks these (newer SDK only); values from hcs-api.md 3.1. */
+/* mingw-w64 10 lacks these (newer SDK only); values from docs/hcs-api.md §3.1. */
 #  define COW__HCS_EVENT_OPTION_ENABLE_VM_LIFECYCLE          2u
 #  define COW__HCS_EVENT_OPTION_ENABLE_LIVE_MIGRATION_EVENTS 4u
 #else
@@ -101,7 +101,7 @@ typedef enum HCS_EVENT_OPTIONS {
 
 typedef void(CALLBACK *HCS_EVENT_CALLBACK)(HCS_EVENT *event, void *context);
 
-/* v1 (vmcompute.dll) notification codes, hcs-api.md 2.3. Same int32 remark as above. */
+/* v1 (vmcompute.dll) notification codes, docs/hcs-api.md §2.3. Same int32 remark as above. */
 typedef enum HCS_NOTIFICATIONS {
   HcsNotificationInvalid = 0x00000000,
   HcsNotificationSystemExited = 0x00000001,
@@ -130,7 +130,7 @@ typedef void(CALLBACK *HCS_NOTIFICATION_CALLBACK)(DWORD notificationType, void *
                                                   HRESULT notificationStatus,
                                                   PCWSTR notificationData);
 
-/* Same layout in v1 and v2 (hcs-api.md 1.1). */
+/* Same layout in v1 and v2 (docs/hcs-api.md §1.1). */
 typedef struct {
   DWORD ProcessId; /* pid inside the compute system */
   DWORD Reserved;  /* padding, always 0 */
@@ -151,7 +151,7 @@ _Static_assert(sizeof(HCS_PROCESS_INFORMATION) == 8 + 3 * sizeof(void *),
 _Static_assert(offsetof(HCS_PROCESS_INFORMATION, StdInput) == 8, "StdInput after 2 DWORDs");
 _Static_assert(sizeof(HCS_EVENT) == (sizeof(void *) == 8 ? 24 : 12), "HCS_EVENT layout");
 
-/* HRESULTs used by the backends and the emulator (hcs-api.md 4.1). Named COW__HR_* so they
+/* HRESULTs used by the backends and the emulator (docs/hcs-api.md §4.1). Named COW__HR_* so they
  * never clash with SDK macros. The v1 (vmcompute) forms are 0xC037xxxx. */
 #define COW__HR(x)                                    ((HRESULT)(int32_t)(uint32_t)(x))
 #define COW__HR_S_OK                                  COW__HR(0x00000000u)
@@ -191,7 +191,7 @@ _Static_assert(sizeof(HCS_EVENT) == (sizeof(void *) == 8 ? 24 : 12), "HCS_EVENT 
 #define COW__HR_SERVICE_DISCONNECT                    COW__HR(0x8037011Eu)
 #define COW__HR_PROCESS_ALREADY_STOPPED               COW__HR(0x8037011Fu)
 
-/* v1 ServiceDisconnect is 0x01000000, v2 is 0x02000000 (hcs-api.md 2.3 pitfall). */
+/* v1 ServiceDisconnect is 0x01000000, v2 is 0x02000000 (docs/hcs-api.md §2.3 pitfall). */
 #define COW__HCS_V1_NOTIFY_SERVICE_DISCONNECT 0x01000000u
 #define COW__HCS_V2_EVENT_SERVICE_DISCONNECT  0x02000000u
 

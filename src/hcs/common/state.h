@@ -41,7 +41,7 @@ void cow__hcs_sys_report_exit(cow_container_t *c, struct cow__hcs_sys *s, HRESUL
 void cow__hcs_sys_report_disconnect(cow_container_t *c, struct cow__hcs_sys *s);
 
 /* v2 SystemExited EventData (SystemExitStatus): the HRESULT to report as the exit error,
- * 0 for a graceful or forced exit. "UnexpectedExit" gives 0x80370106 (hcs-api.md 3.4). */
+ * 0 for a graceful or forced exit. "UnexpectedExit" gives 0x80370106 (docs/hcs-api.md §3.4). */
 HRESULT cow__hcs_exit_status_error(const char *doc);
 
 /* Cache RuntimeOsType from a basic properties document: "linux" / "windows" (static). An
@@ -60,7 +60,7 @@ int64_t cow__hcs_process_status_code(const char *doc, int *flag);
 int cow__hcs_process_config_prepare(const char *json, char **out, int *tty);
 
 /* The default options of cow_process_signal(p, NULL, ...): a graceful stop, SIGTERM as an
- * LCOW integer or CtrlShutdown for Windows (hcs-api.md 5.9). Static storage. */
+ * LCOW integer or CtrlShutdown for Windows (docs/hcs-api.md §5.9). Static storage. */
 const char *cow__hcs_default_signal(const char *os);
 
 /* Report a process exit from a ProcessStatus document (NULL or empty: code -1, flagged). */
@@ -70,7 +70,7 @@ void cow__hcs_proc_report_status(cow_process_t *p, const char *doc);
 void cow__hcs_proc_report_disconnect(cow_process_t *p);
 
 /* Event ids are handed to the DLLs as callback contexts (an integer, never a pointer,
- * hcs-api.md 1 item 7). The low bit says which kind of handle the id names. */
+ * docs/hcs-api.md §1 item 7). The low bit says which kind of handle the id names. */
 #define COW__HCS_CTX_SYSTEM  0u
 #define COW__HCS_CTX_PROCESS 1u
 static inline void *cow__hcs_ctx(uint64_t event_id, unsigned kind)

@@ -8,7 +8,7 @@
 #include "cow/sys/process.h"
 #include "hcs/common/hcs-types.h"
 
-/* 1 for a usable stream handle: neither NULL nor INVALID_HANDLE_VALUE (hcs-api.md 1.1). */
+/* 1 for a usable stream handle: neither NULL nor INVALID_HANDLE_VALUE (docs/hcs-api.md §1.1). */
 int cow__hcs_handle_valid(HANDLE h);
 
 /* Close a handle the caller owns and will not use (valid ones only). */

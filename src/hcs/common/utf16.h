@@ -1,5 +1,5 @@
 /* Internal: strict UTF-8 <-> UTF-16 conversion for the HCS APIs (PCWSTR = UTF-16, surrogate
- * pairs included, hcs-api.md 1 item 1). Invalid input (overlong or truncated UTF-8, encoded
+ * pairs included, docs/hcs-api.md §1 item 1). Invalid input (overlong or truncated UTF-8, encoded
  * surrogates, unpaired UTF-16 surrogates, code points above U+10FFFF) is COW_EINVAL, never
  * replaced silently: a document that does not round-trip must not reach HCS.
  * Thread: any. Results are allocated with cow__malloc and released with cow__free. */

@@ -1,8 +1,8 @@
 /* Internal: the vmcompute.dll (HCS v1) exports, as the function-pointer table the v1
- * backend calls. These are the 26 exports hcsshim binds (hcs-api.md 2.1); the DLL has no
+ * backend calls. These are the 26 exports hcsshim binds (docs/hcs-api.md §2.1); the DLL has no
  * public header, so the signatures are hcsshim's. On Windows bind-win.c fills the table,
  * on Linux the emulator does (cow__emu_vmcompute_api). Same names as v2, other signatures:
- * never include computecore.h prototypes next to a use of these (hcs-api.md 1 item 3). */
+ * never include computecore.h prototypes next to a use of these (docs/hcs-api.md §1 item 3). */
 #ifndef COW_HCS_COMMON_VMCOMPUTE_API_H
 #define COW_HCS_COMMON_VMCOMPUTE_API_H
 
@@ -57,7 +57,7 @@ struct cow__vmcompute_api {
   (PCWSTR propertyQuery, PWSTR *properties, PWSTR *result); /* 3 arguments in v1 */
   HRESULT(WINAPI *HcsModifyServiceSettings)(PCWSTR settings, PWSTR *result);
 
-  /* Frees every string the calls above return (CoTaskMemFree on Windows, hcs-api.md 1
+  /* Frees every string the calls above return (CoTaskMemFree on Windows, docs/hcs-api.md §1
    * item 5). NULL is allowed. */
   void (*free_string)(PWSTR str);
 };

@@ -1,6 +1,6 @@
 /* Internal: split a Windows command line into argv, exactly like CommandLineToArgvW.
  *
- * hcsshim builds CommandLine with Windows escaping (hcs-api.md 6.5 item 16), so the emulator
+ * hcsshim builds CommandLine with Windows escaping (docs/hcs-api.md §6.5 item 16), so the emulator
  * must undo it with the same rules, not with POSIX shell rules:
  *   - argv[0] (the program) ends at the next space/tab, or, when it starts with '"', at the
  *     next '"' with no escape processing at all;

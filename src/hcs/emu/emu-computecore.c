@@ -1,5 +1,5 @@
 /* The computecore.dll (HCS v2) table of the emulator: HCS_OPERATION based calls that
- * return S_OK once accepted and complete later on the dispatcher (hcs-api.md 3, 6.2). */
+ * return S_OK once accepted and complete later on the dispatcher (docs/hcs-api.md §3, §6.2). */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -476,7 +476,7 @@ static HRESULT system_verb(HCS_SYSTEM cs, HCS_OPERATION operation, PCWSTR option
     oh->op->state = EMU_OP_NOT_STARTED;
     hr = inj;
   }
-  /* Options are NULL, L"" or a JSON document (hcs-api.md 1 item 6). */
+  /* Options are NULL, L"" or a JSON document (docs/hcs-api.md §1 item 6). */
   if (!EMU_FAILED(hr) && EMU_FAILED(hr = cow__emu_arg_utf8(options, &opt)))
     op_fail_now(e, oh, hr, NULL);
   if (!EMU_FAILED(hr)) {

@@ -1,4 +1,4 @@
-/* Fault injection (hcs-api.md 6.6): the rule list, the COW_EMU_FAULTS parser and the
+/* Fault injection (docs/hcs-api.md §6.6): the rule list, the COW_EMU_FAULTS parser and the
  * queries the entry points make. Rules are process-wide and guarded by cow__emu_lock. */
 #include <stdlib.h>
 #include <string.h>

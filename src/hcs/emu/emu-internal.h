@@ -176,7 +176,7 @@ void cow__emu_fill_pi(HCS_PROCESS_INFORMATION *pi, uint32_t pid, int fds[3], con
 /* Enumerate listed systems matching a ComputeSystemQuery; JSON array. */
 HRESULT cow__emu_enumerate(struct emu *e, const char *query, char **out);
 /* Strings returned through the APIs: tagged so that a free through the wrong table's
- * free_string, or a double free, is caught (hcs-api.md 6.1 item 3). */
+ * free_string, or a double free, is caught (docs/hcs-api.md §6.1 item 3). */
 PWSTR cow__emu_wstr(int api, const char *utf8);
 void cow__emu_free_wstr(int api, PWSTR s);
 /* Decode an optional PCWSTR argument to UTF-8 (NULL or L"" -> *out = NULL). Returns an
@@ -197,7 +197,7 @@ void cow__emu_op_complete(struct emu *e, uintptr_t op, HRESULT hr, const char *d
                           unsigned delay_ms);
 /* Move a handle's sticky notifications back to the head of the queue. */
 void cow__emu_flush_pending(struct emu *e, struct emu_handle *h);
-/* Simulate a service disconnect (hcs-api.md 6.6 item 24). */
+/* Simulate a service disconnect (docs/hcs-api.md §6.6 item 24). */
 void cow__emu_disconnect(struct emu *e);
 
 /* ---- emu-reaper.c ---- */
@@ -299,7 +299,7 @@ int32_t cow__emu_fault_value(cow__emu_fault_kind_t kind, int32_t dflt);
 int cow__emu_fault_exit_unexpected(const char *system_id, unsigned *ms);
 
 /* ---- helpers shared by both tables ---- */
-/* A ResultError document (hcs-api.md 4.4), or NULL (no-result-doc fault, no memory). */
+/* A ResultError document (docs/hcs-api.md §4.4), or NULL (no-result-doc fault, no memory). */
 char *cow__emu_result_error(HRESULT hr, const char *message);
 /* Serialize and release j; the text is cow__malloc'd. NULL on failure. */
 char *cow__emu_json_text(json_t *j);

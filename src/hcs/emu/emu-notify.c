@@ -1,5 +1,5 @@
 /* The dispatcher thread: runs timed jobs and delivers every notification and operation
- * completion (hcs-api.md 6.2, 6.3). One thread delivers everything, so callbacks for one
+ * completion (docs/hcs-api.md §6.2, §6.3). One thread delivers everything, so callbacks for one
  * handle never overlap and arrive in the order they were queued. Callbacks run without the
  * emulator lock, so they may call back into the API (including closing the handle). */
 #include <string.h>
@@ -65,7 +65,7 @@ void cow__emu_op_complete(struct emu *e, uintptr_t opv, HRESULT hr, const char *
 {
   struct emu_handle *oh = cow__emu_handle_lookup(e, opv, EMU_H_OPERATION, EMU_V2);
   if (oh == NULL || oh->op->state == EMU_OP_DONE)
-    return; /* closed in flight: the result is discarded (hcs-api.md 3.2) */
+    return; /* closed in flight: the result is discarded (docs/hcs-api.md §3.2) */
   if (delay_ms > 0) {
     struct emu_event *ev = cow__emu_event_new(EMU_EV_JOB, key);
     if (ev != NULL) {
@@ -164,7 +164,7 @@ static void deliver_notify(struct emu *e, struct emu_event *ev)
   }
   int has_cb = h->api == EMU_V2 ? h->ev_cb != NULL : h->nt_cb != NULL;
   if (!has_cb) {
-    /* Sticky: keep it until a callback is registered (hcs-api.md 6.2 item 8). */
+    /* Sticky: keep it until a callback is registered (docs/hcs-api.md §6.2 item 8). */
     ev->next = NULL;
     if (h->pending_tail)
       h->pending_tail->next = ev;

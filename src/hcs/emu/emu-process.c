@@ -1,5 +1,5 @@
 /* Processes: real fork/exec children with pipes or a pty, real signals and exit codes
- * (hcs-api.md 6.5). Everything the child needs is prepared before fork(); the child only
+ * (docs/hcs-api.md §6.5). Everything the child needs is prepared before fork(); the child only
  * makes async-signal-safe calls, and reports an exec failure through a CLOEXEC pipe so
  * that CreateProcess fails with an HRESULT instead of producing a process that exits 127. */
 /* pipe2() and posix_openpt() are GNU/XSI: needed to create every fd with O_CLOEXEC
@@ -31,7 +31,7 @@
 
 int cow__emu_dup_fd(int fd)
 {
-  /* >= 3: a stdio HANDLE must never be 0..2 (hcs-api.md 1 item 4). */
+  /* >= 3: a stdio HANDLE must never be 0..2 (docs/hcs-api.md §1 item 4). */
   return fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
@@ -112,7 +112,7 @@ struct spawn_req {
 
 static HRESULT parse_params(json_t *j, struct spawn_req *r, const char **why)
 {
-  json_t *oci = json_object_get(j, "OciProcess"); /* LCOW (hcs-api.md 5.5) */
+  json_t *oci = json_object_get(j, "OciProcess"); /* LCOW (docs/hcs-api.md §5.5) */
   json_t *args = json_object_get(j, "CommandArgs");
   const char *cmdline = json_string_value(json_object_get(j, "CommandLine"));
   const char *app = json_string_value(json_object_get(j, "ApplicationName"));
@@ -589,7 +589,7 @@ void cow__emu_process_exited(struct emu *e, struct emu_process *p, int status)
     if (h->exit_posted)
       continue;
     h->exit_posted = 1;
-    /* v1 and v2 share the code and the ProcessStatus data (hcs-api.md 2.3, 3.1). */
+    /* v1 and v2 share the code and the ProcessStatus data (docs/hcs-api.md §2.3, §3.1). */
     cow__emu_notify(e, h, p->sys, HcsEventProcessExited, COW__HR_S_OK, j, 0);
   }
   cow__free(j);
@@ -600,7 +600,7 @@ void cow__emu_process_exited(struct emu *e, struct emu_process *p, int status)
 static int signal_from_json(json_t *sig, int *out)
 {
   if (sig == NULL || json_is_null(sig)) {
-    *out = 0; /* omitted when 0 (hcs-api.md 5.9) */
+    *out = 0; /* omitted when 0 (docs/hcs-api.md §5.9) */
     return 0;
   }
   if (json_is_integer(sig)) {

@@ -1,4 +1,4 @@
-/* ProcessList and Statistics from /proc (hcs-api.md 5.3, 5.6, 6.5 item 23). */
+/* ProcessList and Statistics from /proc (docs/hcs-api.md §5.3, §5.6, §6.5 item 23). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

@@ -1,6 +1,6 @@
 /* The reaper thread: waits for the emulator's own children only (pidfds, or a 50 ms poll
  * where pidfd_open is missing) and never calls waitpid(-1), which would steal children of
- * the host program (hcs-api.md 6.5 item 15). */
+ * the host program (docs/hcs-api.md §6.5 item 15). */
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>

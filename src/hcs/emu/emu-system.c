@@ -1,5 +1,5 @@
 /* Compute systems of type Container as process trees: creation from schema1/schema2
- * documents, the lifecycle state machine and its errors (hcs-api.md 6.4, 6.5 items 21-23),
+ * documents, the lifecycle state machine and its errors (docs/hcs-api.md §6.4, §6.5 items 21-23),
  * and the property documents. */
 #include <signal.h>
 #include <string.h>
@@ -42,7 +42,7 @@ HRESULT cow__emu_system_create(struct emu *e, int api, const char *id, const cha
   const char *why = NULL;
   json_t *st = json_object_get(doc, "SystemType");
   if (st != NULL) {
-    /* schema1 ContainerConfig (hcs-api.md 5.1) */
+    /* schema1 ContainerConfig (docs/hcs-api.md §5.1) */
     schema = 1;
     const char *t = json_string_value(st);
     if (t == NULL)
@@ -52,7 +52,7 @@ HRESULT cow__emu_system_create(struct emu *e, int api, const char *id, const cha
     name = json_string_value(json_object_get(doc, "Name"));
     term = json_is_true(json_object_get(doc, "TerminateOnLastHandleClosed"));
   } else {
-    /* schema2 ComputeSystem (hcs-api.md 5.4): exactly one of the three shapes */
+    /* schema2 ComputeSystem (docs/hcs-api.md §5.4): exactly one of the three shapes */
     schema = 2;
     int c = json_object_get(doc, "Container") != NULL;
     int vm = json_object_get(doc, "VirtualMachine") != NULL;
@@ -153,7 +153,7 @@ static void post_exited(struct emu *e, struct emu_system *s, struct emu_handle *
     cow__emu_notify(e, h, s, HcsEventSystemExited, COW__HR_S_OK, j, 0);
     cow__free(j);
   } else {
-    /* v1 consumers read only the status (hcs-api.md 2.3); the data mirrors v2. */
+    /* v1 consumers read only the status (docs/hcs-api.md §2.3); the data mirrors v2. */
     char *j = cow__emu_exit_status_json(s);
     cow__emu_notify(e, h, s, HcsNotificationSystemExited, emu_hr(EMU_V1, s->exit_status), j, 0);
     cow__free(j);
@@ -296,7 +296,7 @@ void cow__emu_system_maybe_stopped(struct emu *e, struct emu_system *s)
   for (struct emu_process *p = s->procs; p != NULL; p = p->next)
     if (!p->exited)
       return;
-  /* Every process is gone (each already has its ProcessExited queued, hcs-api.md 6.3
+  /* Every process is gone (each already has its ProcessExited queued, docs/hcs-api.md §6.3
    * item 13); clean up descendants that outlived their group leader. */
   cow__emu_system_signal_all(s, SIGKILL);
   s->state = EMU_SYS_STOPPED;

@@ -1,7 +1,7 @@
 /* The vmcompute.dll (HCS v1) table of the emulator. Create/Start/Pause/Resume may return
  * 0xC0370103 (pending) and complete through a *Completed notification; Shutdown/Terminate
  * are fire-and-forget and complete through SystemExited; everything else completes inline
- * (hcs-api.md 2.2, 6.2 item 6). Out-strings are freed with the table's free_string. */
+ * (docs/hcs-api.md §2.2, §6.2 item 6). Out-strings are freed with the table's free_string. */
 #include <string.h>
 #include <unistd.h>
 
@@ -328,7 +328,7 @@ static HRESULT register_cb(uintptr_t target, enum emu_kind kind, HCS_NOTIFICATIO
     h->registration = r->value;
     h->nt_cb = cb;
     h->nt_ctx = context;          /* opaque: never dereferenced */
-    cow__emu_flush_pending(e, h); /* sticky notifications (hcs-api.md 2.2) */
+    cow__emu_flush_pending(e, h); /* sticky notifications (docs/hcs-api.md §2.2) */
     *out = (HCS_CALLBACK)r->value;
   }
   UNLOCK();
@@ -349,7 +349,7 @@ static HRESULT unregister_cb(HCS_CALLBACK handle)
     h->nt_cb = NULL;
     h->nt_ctx = NULL;
     h->registration = 0;
-    /* Wait for in-flight callbacks, unless we are inside one (hcs-api.md 6.2 item 9). */
+    /* Wait for in-flight callbacks, unless we are inside one (docs/hcs-api.md §6.2 item 9). */
     h->refs++;
     while (h->in_cb > 0 &&
            !(cow__emu_on_dispatcher() && pthread_equal(h->cb_thread, pthread_self())))

@@ -1,4 +1,4 @@
-/* Internal: the Linux emulator of the two HCS DLL APIs (hcs-api.md section 6).
+/* Internal: the Linux emulator of the two HCS DLL APIs (docs/hcs-api.md §6).
  *
  * It is part of the library, not a test mock: the HCS backends bind one of these tables on
  * Linux exactly as they bind vmcompute.dll / computecore.dll on Windows. Compute systems of
@@ -50,7 +50,7 @@ static inline int cow__emu_handle_fd(HANDLE h)
   return (v <= 0) ? -1 : (int)v;
 }
 
-/* ---- Fault injection (hcs-api.md 6.6) ----
+/* ---- Fault injection (docs/hcs-api.md §6.6) ----
  *
  * Faults are process-wide, survive emulator restarts and apply to both tables unless
  * `api` restricts them. The environment variable COW_EMU_FAULTS is parsed once, when the
@@ -71,7 +71,7 @@ static inline int cow__emu_handle_fd(HANDLE h)
  *   no-result-doc           failures carry no ResultError document.
  *   last-wait-result=HR     ProcessStatus reports LastWaitResult HR (exit code invalid).
  *   create-process-quirk    v2 CreateProcess completes with E_INVALIDARG although the
- *                           process runs and its handle is valid (hcs-api.md 3.4).
+ *                           process runs and its handle is valid (docs/hcs-api.md §3.4).
  *   shutdown-grace=MS       SIGTERM-to-SIGKILL grace of ShutDown (default 5000).
  * v1 names may be written "v1.NAME" / "v2.NAME" to restrict a rule to one table. */
 typedef enum cow__emu_fault_kind {

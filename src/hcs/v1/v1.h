@@ -3,7 +3,7 @@
  * Create and Start may answer "pending" (0xC0370103) and finish through a *Completed
  * notification; notifications come from DLL threads and are posted to the loop. The DLL
  * only ever sees integer contexts. A DLL handle is closed only when no threadpool call can
- * be using it (the handle's last reference), hcs-api.md 3.6. */
+ * be using it (the handle's last reference), docs/hcs-api.md §3.6. */
 #ifndef COW_HCS_V1_V1_H
 #define COW_HCS_V1_V1_H
 

@@ -86,7 +86,7 @@ static void create_done(struct cow__hcs2_call *call, HRESULT hr, const char *doc
     fail_hr(call->cop, hr, doc);
     return;
   }
-  /* WS2022 quirk (hcs-api.md 3.4): the wait fails although the process handle is valid;
+  /* WS2022 quirk (docs/hcs-api.md §3.4): the wait fails although the process handle is valid;
    * the handles can still be fetched with HcsGetProcessInfo. */
   pp->create_hr = hr;
   pp->create_doc = cow__strdup(doc);
