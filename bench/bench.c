@@ -162,7 +162,7 @@ static void on_created(cow_process_t *p, int status, const cow_error_t *err, voi
   create_status = status;
   if (status == 0 && d != NULL) {
     uv_stream_t *out;
-    cow_process_stdio(p, NULL, &out, NULL);
+    cow_process_stdio(NULL, &out, NULL, p);
     out->data = p;
     cow_process_read_start(p, COW_STDOUT, alloc_cb, count_read);
   }
@@ -187,7 +187,7 @@ static double cow_run(cow_host_t *host, const char *cfg, int read_stdout)
   created = waited = done = 0;
   total = 0;
   uint64_t t0 = uv_hrtime();
-  if (cow_host_create_process(host, &p, cfg, on_created, read_stdout ? &total : NULL) != 0 ||
+  if (cow_host_create_process(&p, host, cfg, on_created, read_stdout ? &total : NULL) != 0 ||
       cow_process_wait(p, on_wait, NULL) != 0)
     abort();
   run_until(&waited, 1);
@@ -206,16 +206,17 @@ static void on_container(cow_container_t *c, int status, const cow_error_t *err,
 static cow_container_t *hcs_system(void)
 {
   cow_hcs_options_t o;
-  cow_hcs_options_init(&o, COW_HCS_V2);
-  cow_hcs_system_params_t sp = {0};
+  cow_hcs_options_init(&o);
+  o.api = COW_HCS_V2;
+  cow_hcs_system_params_t sp = COW_HCS_SYSTEM_PARAMS_INIT;
   char *doc;
-  if (cow_hcs_compute_system_json(&sp, &doc) != 0)
+  if (cow_hcs_compute_system_json(&doc, &sp) != 0)
     abort();
   cow_container_t *c;
   int n = 0;
-  if (cow_hcs_create_system(&loop, &o, "bench", doc, &c, on_container, &n) != 0)
+  if (cow_hcs_create_system(&c, &loop, &o, "bench", doc, on_container, &n) != 0)
     abort();
-  cow_hcs_free(doc);
+  cow_free(doc);
   run_until(&n, 1);
   cow_container_start(c, on_container, &n);
   run_until(&n, 2);
@@ -227,12 +228,12 @@ static char *hcs_params(const char *cmd, int out)
   const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
   char line[256];
   snprintf(line, sizeof line, "/bin/sh -c \"%s\"", cmd);
-  cow_hcs_process_params_t pp = {0};
+  cow_hcs_process_params_t pp = COW_HCS_PROCESS_PARAMS_INIT;
   pp.command_line = line;
   pp.command_args = argv;
   pp.create_stdout = out;
   char *json;
-  if (cow_hcs_process_params_json(&pp, 2, &json) != 0)
+  if (cow_hcs_process_params_json(&json, &pp, 2) != 0)
     abort();
   return json;
 }

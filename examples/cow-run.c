@@ -111,7 +111,7 @@ static void started(cow_container_t *c, int status, const cow_error_t *err, void
     stop_system(r);
     return;
   }
-  cow_hcs_process_params_t pp = {0};
+  cow_hcs_process_params_t pp = COW_HCS_PROCESS_PARAMS_INIT;
   pp.command_args = (const char *const *)r->opts.argv;
   pp.environment = (const char *const *)r->opts.env;
   pp.working_directory = r->opts.workdir;
@@ -122,14 +122,14 @@ static void started(cow_container_t *c, int status, const cow_error_t *err, void
   if (r->opts.tty)
     session_console_size(r->s, &pp.console_width, &pp.console_height);
   char *doc = NULL;
-  int rc = cow_hcs_process_params_json(&pp, r->hopts.api == COW_HCS_V1 ? 1 : 2, &doc);
+  int rc = cow_hcs_process_params_json(&doc, &pp, r->hopts.api == COW_HCS_V1 ? 1 : 2);
   if (rc != 0) {
     session_report(prog, "building the process document", rc, NULL);
     stop_system(r);
     return;
   }
   session_start(r->s, cow_container_host(c), doc, command_done, r);
-  cow_hcs_free(doc);
+  cow_free(doc);
 }
 
 static void created(cow_container_t *c, int status, const cow_error_t *err, void *data)
@@ -164,16 +164,18 @@ static int create_system(struct run *r)
     return rc;
   }
   /* The system goes away with our handle even if cow-run dies before its teardown. */
-  cow_hcs_system_params_t sp = {.owner = prog, .terminate_on_last_handle_closed = 1};
+  cow_hcs_system_params_t sp = {.version = COW_HCS_SYSTEM_PARAMS_VERSION,
+                                .owner = prog,
+                                .terminate_on_last_handle_closed = 1};
   char *doc = NULL;
-  rc = r->hopts.api == COW_HCS_V1 ? cow_hcs_container_config_json(r->id, &sp, &doc)
-                                  : cow_hcs_compute_system_json(&sp, &doc);
+  rc = r->hopts.api == COW_HCS_V1 ? cow_hcs_container_config_json(&doc, r->id, &sp)
+                                  : cow_hcs_compute_system_json(&doc, &sp);
   if (rc != 0) {
     session_report(prog, "building the compute system document", rc, NULL);
     return rc;
   }
-  rc = cow_hcs_create_system(&r->loop, &r->hopts, r->id, doc, &r->c, created, r);
-  cow_hcs_free(doc);
+  rc = cow_hcs_create_system(&r->c, &r->loop, &r->hopts, r->id, doc, created, r);
+  cow_free(doc);
   if (rc != 0)
     session_report(prog, "creating the compute system", rc, NULL);
   return rc;
@@ -217,7 +219,8 @@ static int parse(struct run *r, int argc, char **argv)
   snprintf(r->id, sizeof r->id, "%s", r->id_arg ? r->id_arg : "");
   if (r->id_arg == NULL)
     snprintf(r->id, sizeof r->id, "cow-run-%ld", (long)uv_os_getpid()); /* no getpid on Windows */
-  cow_hcs_options_init(&r->hopts, api);
+  cow_hcs_options_init(&r->hopts);
+  r->hopts.api = api;
   return -1;
 }
 

@@ -182,7 +182,7 @@ static void on_created(cow_process_t *p, int status, const cow_error_t *err, voi
     return; /* the wait reports the same failure and closes everything */
   }
   uv_stream_t *out, *errs;
-  cow_process_stdio(p, NULL, &out, &errs);
+  cow_process_stdio(NULL, &out, &errs, p);
   errs->data = errs; /* route stderr to stderr */
   cow_process_read_start(p, COW_STDOUT, on_alloc, on_stdout);
   cow_process_read_start(p, COW_STDERR, on_alloc, on_stdout);
@@ -217,7 +217,7 @@ int main(int argc, char **argv)
   int rc = cow_host_new(&host, &loop, &local_host_ops);
   cow_process_t *p;
   if (rc == 0)
-    rc = cow_host_create_process(host, &p, config, on_created, NULL);
+    rc = cow_host_create_process(&p, host, config, on_created, NULL);
   if (rc == 0)
     rc = cow_process_wait(p, on_exit_waited, host);
   free(config);

@@ -437,19 +437,27 @@ static void signal_sent(cow_process_t *p, int status, const cow_error_t *err, vo
 
 static void forward_signal(session_t *s, int signo)
 {
-  char opts[32];
+  char *opts = NULL;
 #ifdef _WIN32
   /* The command is a Windows process: it gets the console control event by name
    * (SignalProcessOptions), not a number. */
-  snprintf(opts, sizeof opts, "{\"Signal\":\"%s\"}",
+  char buf[32];
+  snprintf(buf, sizeof buf, "{\"Signal\":\"%s\"}",
            signo == SIGINT     ? "CtrlC"
            : signo == SIGBREAK ? "CtrlBreak"
                                : "CtrlClose");
+  opts = buf;
 #else
-  cow_signal_options_json(opts, sizeof opts, signo);
+  if (cow_signal_options_json(&opts, signo) != 0) {
+    fprintf(stderr, "%s: cannot forward signal %d\n", s->prog, signo);
+    return;
+  }
 #endif
   if (cow_process_signal(s->proc, opts, signal_sent, (void *)(intptr_t)signo) != 0)
     fprintf(stderr, "%s: cannot forward signal %d\n", s->prog, signo);
+#ifndef _WIN32
+  cow_free(opts);
+#endif
 }
 
 static void on_signal(uv_signal_t *h, int signo)
@@ -544,7 +552,7 @@ static void created(cow_process_t *p, int status, const cow_error_t *err, void *
     return; /* the wait reports the failure too, and finishes */
   }
   s->created = 1;
-  cow_process_stdio(p, &s->pin, &s->pout[0], &s->pout[1]);
+  cow_process_stdio(&s->pin, &s->pout[0], &s->pout[1], p);
   for (int i = 0; i < 2; i++)
     if (s->pout[i] != NULL) {
       s->pout[i]->data = p; /* read_output finds the session through the process */
@@ -576,7 +584,7 @@ void session_start(session_t *s, cow_host_t *host, const char *config_json, sess
 {
   s->done = done;
   s->done_data = data;
-  int rc = cow_host_create_process(host, &s->proc, config_json, created, s);
+  int rc = cow_host_create_process(&s->proc, host, config_json, created, s);
   if (rc == 0) {
     s->refs++; /* released by process_closed */
     cow_process_set_data(s->proc, s);

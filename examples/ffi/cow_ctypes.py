@@ -34,13 +34,15 @@ class CowError(ctypes.Structure):
 
 class HcsOptions(ctypes.Structure):
     """cow_hcs_options_t (include/cow/hcs.h); filled by cow_hcs_options_init()."""
-    _fields_ = [("api", c_int), ("dll_table", c_void_p), ("create_timeout_ms", c_uint64)]
+    _fields_ = [("version", ctypes.c_uint), ("api", c_int), ("dll_table", c_void_p),
+                ("create_timeout_ms", c_uint64)]
 
 
 class SystemParams(ctypes.Structure):
-    """cow_hcs_system_params_t (include/cow/hcs.h)."""
-    _fields_ = [("owner", c_char_p), ("terminate_on_last_handle_closed", c_int),
-                ("container_json", c_char_p), ("host_name", c_char_p)]
+    """cow_hcs_system_params_t (include/cow/hcs.h); filled by cow_hcs_system_params_init()."""
+    _fields_ = [("version", ctypes.c_uint), ("owner", c_char_p),
+                ("terminate_on_last_handle_closed", c_int), ("container_json", c_char_p),
+                ("host_name", c_char_p)]
 
 
 
@@ -56,10 +58,11 @@ def load(path):
         "cow_err_name": (c_char_p, [c_int]),
         "cow_error_clear": (None, [POINTER(CowError)]),
         "cow_blocking_new": (c_int, [POINTER(c_void_p)]),
-        "cow_blocking_free": (c_int, [c_void_p]),
-        "cow_blocking_hcs_create_system": (c_int, [c_void_p, POINTER(HcsOptions), c_char_p,
-                                                   c_char_p, c_uint64, POINTER(c_void_p),
-                                                   POINTER(CowError)]),
+        "cow_blocking_close": (c_int, [c_void_p]),
+        # Out-parameters come first (docs/api-guide.md), the cow_error_t * last.
+        "cow_blocking_hcs_create_system": (c_int, [POINTER(c_void_p), c_void_p,
+                                                   POINTER(HcsOptions), c_char_p, c_char_p,
+                                                   c_uint64, POINTER(CowError)]),
         "cow_blocking_container_start": (c_int, [c_void_p, c_void_p, c_uint64, POINTER(CowError)]),
         "cow_blocking_container_shutdown": (c_int, [c_void_p, c_void_p, c_uint64,
                                                     POINTER(CowError)]),
@@ -67,21 +70,22 @@ def load(path):
                                                      POINTER(CowError)]),
         "cow_blocking_container_wait": (c_int, [c_void_p, c_void_p, c_uint64, POINTER(CowError)]),
         "cow_blocking_container_close": (c_int, [c_void_p, c_void_p]),
-        "cow_blocking_create_process": (c_int, [c_void_p, c_void_p, c_char_p, c_uint64,
-                                                POINTER(c_void_p), POINTER(CowError)]),
+        "cow_blocking_create_process": (c_int, [POINTER(c_void_p), c_void_p, c_void_p, c_char_p,
+                                                c_uint64, POINTER(CowError)]),
         # OS handles, not C runtime descriptors: Python's C runtime is not libcow's on Windows.
-        "cow_blocking_process_stdio_os": (c_int, [c_void_p, c_void_p, POINTER(c_ssize_t),
-                                                  POINTER(c_ssize_t), POINTER(c_ssize_t)]),
-        "cow_blocking_process_wait": (c_int, [c_void_p, c_void_p, c_uint64, POINTER(c_int64),
+        "cow_blocking_process_stdio_os": (c_int, [POINTER(c_ssize_t), POINTER(c_ssize_t),
+                                                  POINTER(c_ssize_t), c_void_p, c_void_p]),
+        "cow_blocking_process_wait": (c_int, [POINTER(c_int64), c_void_p, c_void_p, c_uint64,
                                               POINTER(CowError)]),
         "cow_blocking_process_close": (c_int, [c_void_p, c_void_p]),
         # Any thread: options, the host view's address, the builders.
-        "cow_hcs_options_init": (c_int, [POINTER(HcsOptions), c_int]),
+        "cow_hcs_options_init": (None, [POINTER(HcsOptions)]),
+        "cow_hcs_system_params_init": (None, [POINTER(SystemParams)]),
         "cow_container_host": (c_void_p, [c_void_p]),
-        "cow_hcs_compute_system_json": (c_int, [POINTER(SystemParams), POINTER(c_void_p)]),
-        "cow_hcs_container_config_json": (c_int, [c_char_p, POINTER(SystemParams),
-                                                  POINTER(c_void_p)]),
-        "cow_hcs_free": (None, [c_void_p]),
+        "cow_hcs_compute_system_json": (c_int, [POINTER(c_void_p), POINTER(SystemParams)]),
+        "cow_hcs_container_config_json": (c_int, [POINTER(c_void_p), c_char_p,
+                                                  POINTER(SystemParams)]),
+        "cow_free": (None, [c_void_p]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -108,28 +112,33 @@ class Cow:
             self.lib.cow_error_clear(byref(err))
         raise CowFailure("%s: %s (%s%s)" % (what, msg, self.lib.cow_err_name(rc).decode(), hr))
 
-    def call(self, what, fn, *args):
-        """A blocking.h call whose last argument is a cow_error_t *."""
+    def call(self, what, fn, *args, out=None):
+        """A blocking.h call: `out` (a byref, when the call has one) first, then the
+        context, `args`, and a cow_error_t * last."""
         err = CowError()
-        self.check(fn(self.b, *args, byref(err)), what, err)
+        first = [] if out is None else [out]
+        self.check(fn(*first, self.b, *args, byref(err)), what, err)
 
     def create_system(self, api, sysid):
         """An HCS compute system, created through the blocking constructor."""
-        params = SystemParams(b"cow_ctypes", 1, None, None)
+        params = SystemParams()
+        self.lib.cow_hcs_system_params_init(byref(params))
+        params.owner, params.terminate_on_last_handle_closed = b"cow_ctypes", 1
         doc = c_void_p()
-        rc = (self.lib.cow_hcs_container_config_json(sysid, byref(params), byref(doc))
+        rc = (self.lib.cow_hcs_container_config_json(byref(doc), sysid, byref(params))
               if api == COW_HCS_V1 else
-              self.lib.cow_hcs_compute_system_json(byref(params), byref(doc)))
+              self.lib.cow_hcs_compute_system_json(byref(doc), byref(params)))
         self.check(rc, "building the system document")
         opts = HcsOptions()
-        self.check(self.lib.cow_hcs_options_init(byref(opts), api), "HCS options")
+        self.lib.cow_hcs_options_init(byref(opts))
+        opts.api = api
         container = c_void_p()
         try:
             self.call("creating the compute system", self.lib.cow_blocking_hcs_create_system,
                       byref(opts), sysid, ctypes.cast(doc, c_char_p), TIMEOUT_MS,
-                      byref(container))
+                      out=byref(container))
         finally:
-            self.lib.cow_hcs_free(doc)
+            self.lib.cow_free(doc)
         return container
 
     def host_of(self, container):
@@ -168,9 +177,9 @@ def run(lib_path, api, argv):
                           "CreateStdErrPipe": True}).encode()
         proc = c_void_p()
         cow.call("starting the command", lib.cow_blocking_create_process,
-                 cow.host_of(container), doc, TIMEOUT_MS, byref(proc))
+                 cow.host_of(container), doc, TIMEOUT_MS, out=byref(proc))
         fds = [c_ssize_t(-1), c_ssize_t(-1), c_ssize_t(-1)]
-        cow.check(lib.cow_blocking_process_stdio_os(b, proc, *[byref(f) for f in fds]), "stdio")
+        cow.check(lib.cow_blocking_process_stdio_os(*[byref(f) for f in fds], b, proc), "stdio")
         out, err = [], []
         # Both streams concurrently: the exit is reported once both reached end of file.
         t = threading.Thread(target=drain, args=(fds[2].value, sys.stderr.buffer, err))
@@ -179,7 +188,7 @@ def run(lib_path, api, argv):
         t.join()
         code = c_int64(-1)
         cow.call("waiting for the command", lib.cow_blocking_process_wait, proc, TIMEOUT_MS,
-                 byref(code))
+                 out=byref(code))
         lib.cow_blocking_process_close(b, proc)
         print("[cow_ctypes] exit code %d" % code.value, flush=True)
         return code.value & 0xFF
@@ -194,7 +203,7 @@ def run(lib_path, api, argv):
             lib.cow_blocking_container_terminate(b, container, TIMEOUT_MS, byref(err))
             lib.cow_error_clear(byref(err))
         lib.cow_blocking_container_close(b, container)
-        cow.check(lib.cow_blocking_free(b), "stopping the loop thread (handles left open?)")
+        cow.check(lib.cow_blocking_close(b), "stopping the loop thread (handles left open?)")
 
 
 def main():

@@ -1,4 +1,5 @@
-/* libcow: the allocator hook for the library's own allocations. */
+/* libcow: the allocator hook for the library's own allocations, and cow_free(), the one
+ * function that releases memory the library hands to the caller. */
 #ifndef COW_ALLOC_H
 #define COW_ALLOC_H
 
@@ -18,6 +19,14 @@ typedef void (*cow_free_func)(void *ptr);
  *  Thread: call before any other libcow function and while no libcow object exists. */
 COW_EXTERN int cow_replace_allocator(cow_malloc_func malloc_func, cow_realloc_func realloc_func,
                                      cow_calloc_func calloc_func, cow_free_func free_func);
+
+/** Release memory that libcow handed to the caller: the documents of the builders
+ *  (cow_signal_options_json(), cow_hcs_*_json()) and the strings the blocking API returns
+ *  (cow_blocking_container_properties()). It goes back to the allocator that was in force
+ *  when the library allocated it (see cow_replace_allocator()). NULL is allowed.
+ *  Handles are never released with it: they have their close functions.
+ *  Thread: any. */
+COW_EXTERN void cow_free(void *ptr);
 
 COW_END_DECLS
 

@@ -20,6 +20,7 @@
 #ifndef COW_HCS_H
 #define COW_HCS_H
 
+#include "alloc.h"
 #include "common.h"
 #include "container.h"
 #include "error.h"
@@ -32,9 +33,14 @@ typedef enum cow_hcs_api {
   COW_HCS_V2 = 2  /**< computecore.dll (Windows 10 1809 and later; schema2 documents) */
 } cow_hcs_api_t;
 
-/** How to reach HCS. Start from cow_hcs_options_init(); fields are only ever appended. */
+#define COW_HCS_OPTIONS_VERSION 1
+
+/** How to reach HCS: the options of cow_hcs_create_system() and cow_hcs_open_system().
+ *  Start from COW_HCS_OPTIONS_INIT (or cow_hcs_options_init()); fields are only ever
+ *  appended, and `version` tells the library which exist. */
 typedef struct cow_hcs_options {
-  cow_hcs_api_t api;
+  unsigned int version; /**< COW_HCS_OPTIONS_VERSION */
+  cow_hcs_api_t api;    /**< which DLL API; default COW_HCS_V2 */
   /** NULL: the DLL (Windows) or the emulator (Linux). Otherwise a filled function table of
    *  the internal layout `struct cow__computecore_api` (v2) or `struct cow__vmcompute_api`
    *  (v1), for tests that interpose on the DLL. Borrowed: it must outlive every handle
@@ -45,8 +51,13 @@ typedef struct cow_hcs_options {
   uint64_t create_timeout_ms;
 } cow_hcs_options_t;
 
-/** Fill `opts` with the defaults for `api`. Thread: any. @retval COW_EINVAL */
-COW_EXTERN int cow_hcs_options_init(cow_hcs_options_t *opts, cow_hcs_api_t api);
+#define COW_HCS_OPTIONS_INIT                                                                       \
+  {                                                                                                \
+    COW_HCS_OPTIONS_VERSION, COW_HCS_V2, NULL, 0                                                   \
+  }
+
+/** Fill `opts` with the defaults (same as COW_HCS_OPTIONS_INIT). Thread: any. */
+COW_EXTERN void cow_hcs_options_init(cow_hcs_options_t *opts);
 
 /** 0 when `api` can be used on this machine; COW_EBACKEND_UNAVAILABLE otherwise, with
  *  `err` (may be NULL; the caller clears it) naming the missing DLL or export.
@@ -65,29 +76,34 @@ COW_EXTERN int cow_hcs_available(cow_hcs_api_t api, cow_error_t *err);
  *  A failed creation also releases the container's waiters with the failure.
  *  Ownership: `*out` belongs to the caller. Thread: loop thread.
  *  Callback: exactly once on the loop thread when 0 is returned, never inside this call.
- *  @retval COW_EINVAL a NULL argument, or `id`/`config_json` not valid UTF-8.
- *  @retval COW_EBACKEND_UNAVAILABLE the DLL cannot be loaded. @retval COW_ENOMEM */
-COW_EXTERN int cow_hcs_create_system(struct uv_loop_s *loop, const cow_hcs_options_t *opts,
-                                     const char *id, const char *config_json, cow_container_t **out,
-                                     cow_container_cb cb, void *data);
+ *  @retval COW_EINVAL a NULL argument, `opts` not initialised (version 0), an unknown
+ *  `api`, or `id`/`config_json` not valid UTF-8. @retval COW_EVERSION `opts` from a newer
+ *  library. @retval COW_EBACKEND_UNAVAILABLE the DLL cannot be loaded. @retval COW_ENOMEM */
+COW_EXTERN int cow_hcs_create_system(cow_container_t **out, struct uv_loop_s *loop,
+                                     const cow_hcs_options_t *opts, const char *id,
+                                     const char *config_json, cow_container_cb cb, void *data);
 
 /** Open an existing compute system `id` (hcsshim OpenComputeSystem): a second, independent
  *  handle. Same ownership, thread and callback rules as cow_hcs_create_system(); an unknown
  *  id fails through the callback with COW_ENOENT (HRESULT 0x8037010E/0xC037010E). */
-COW_EXTERN int cow_hcs_open_system(struct uv_loop_s *loop, const cow_hcs_options_t *opts,
-                                   const char *id, cow_container_t **out, cow_container_cb cb,
-                                   void *data);
-
-/** Release a string returned by a builder below. NULL is allowed. Thread: any. */
-COW_EXTERN void cow_hcs_free(char *json);
+COW_EXTERN int cow_hcs_open_system(cow_container_t **out, struct uv_loop_s *loop,
+                                   const cow_hcs_options_t *opts, const char *id,
+                                   cow_container_cb cb, void *data);
 
 /* ---- typed builders. Each returns 0 and a NUL-terminated UTF-8 document in `*out`
- * (release it with cow_hcs_free()), or COW_EINVAL (bad argument; `*out` NULL) or
- * COW_ENOMEM. They check shape, not meaning: HCS has the last word. Thread: any. ---- */
+ * (release it with cow_free()), or COW_EINVAL (bad argument; `*out` NULL), COW_EVERSION
+ * (a params struct from a newer library) or COW_ENOMEM. They check shape, not meaning:
+ * HCS has the last word. The signal document of Linux guests is cow_signal_options_json()
+ * (<cow/process.h>). Thread: any. ---- */
+
+#define COW_HCS_PROCESS_PARAMS_VERSION 1
 
 /** Process parameters shared by schema1 ProcessConfig and schema2 ProcessParameters. A NULL
- *  string or list is omitted. Borrowed by the builder only. */
+ *  string or list is omitted. Start from COW_HCS_PROCESS_PARAMS_INIT (or
+ *  cow_hcs_process_params_init()); fields are only ever appended. Borrowed by the builder
+ *  only. */
 typedef struct cow_hcs_process_params {
+  unsigned int version; /**< COW_HCS_PROCESS_PARAMS_VERSION */
   const char *application_name;
   const char *command_line;        /**< Windows-quoted command line */
   const char *const *command_args; /**< argv (LCOW), NULL-terminated */
@@ -100,14 +116,27 @@ typedef struct cow_hcs_process_params {
   uint16_t console_width, console_height; /**< initial console size; 0,0 = unset */
 } cow_hcs_process_params_t;
 
+#define COW_HCS_PROCESS_PARAMS_INIT                                                                \
+  {                                                                                                \
+    COW_HCS_PROCESS_PARAMS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0           \
+  }
+
+/** Fill `params` with the defaults (same as COW_HCS_PROCESS_PARAMS_INIT). Thread: any. */
+COW_EXTERN void cow_hcs_process_params_init(cow_hcs_process_params_t *params);
+
 /** `schema` 1: a schema1 ProcessConfig (ConsoleSize always written, as hcsshim does);
  *  2: a schema2 ProcessParameters (ConsoleSize only when set). An environment entry
  *  without '=' is COW_EINVAL. */
-COW_EXTERN int cow_hcs_process_params_json(const cow_hcs_process_params_t *params, int schema,
-                                           char **out);
+COW_EXTERN int cow_hcs_process_params_json(char **out, const cow_hcs_process_params_t *params,
+                                           int schema);
 
-/** The common fields of a compute system document. Borrowed by the builder only. */
+#define COW_HCS_SYSTEM_PARAMS_VERSION 1
+
+/** The common fields of a compute system document. Start from COW_HCS_SYSTEM_PARAMS_INIT
+ *  (or cow_hcs_system_params_init()); fields are only ever appended. Borrowed by the
+ *  builder only. */
 typedef struct cow_hcs_system_params {
+  unsigned int version;                /**< COW_HCS_SYSTEM_PARAMS_VERSION */
   const char *owner;                   /**< "Owner"; NULL: omitted */
   int terminate_on_last_handle_closed; /**< schema2 ShouldTerminateOnLastHandleClosed /
                                             schema1 TerminateOnLastHandleClosed */
@@ -116,30 +145,35 @@ typedef struct cow_hcs_system_params {
   const char *host_name;               /**< schema1 HostName; NULL: omitted */
 } cow_hcs_system_params_t;
 
+#define COW_HCS_SYSTEM_PARAMS_INIT                                                                 \
+  {                                                                                                \
+    COW_HCS_SYSTEM_PARAMS_VERSION, NULL, 0, NULL, NULL                                             \
+  }
+
+/** Fill `params` with the defaults (same as COW_HCS_SYSTEM_PARAMS_INIT). Thread: any. */
+COW_EXTERN void cow_hcs_system_params_init(cow_hcs_system_params_t *params);
+
 /** A schema2 ComputeSystem document, SchemaVersion 2.1, holding a Container. */
-COW_EXTERN int cow_hcs_compute_system_json(const cow_hcs_system_params_t *params, char **out);
+COW_EXTERN int cow_hcs_compute_system_json(char **out, const cow_hcs_system_params_t *params);
 
 /** A schema1 ContainerConfig document for a container named `name` (SystemType "Container",
  *  no layers: an emulator or process-isolated test system). */
-COW_EXTERN int cow_hcs_container_config_json(const char *name,
-                                             const cow_hcs_system_params_t *params, char **out);
-
-/** SignalProcessOptions for a Linux guest: {"Signal": signo}, signo 1..64. */
-COW_EXTERN int cow_hcs_signal_options_json(int signo, char **out);
+COW_EXTERN int cow_hcs_container_config_json(char **out, const char *name,
+                                             const cow_hcs_system_params_t *params);
 
 /** SignalProcessOptions for Windows: {"Signal": "CtrlC"|"CtrlBreak"|"CtrlClose"|
  *  "CtrlLogOff"|"CtrlShutdown"}; any other name is COW_EINVAL. */
-COW_EXTERN int cow_hcs_signal_options_windows_json(const char *signal_name, char **out);
+COW_EXTERN int cow_hcs_signal_options_windows_json(char **out, const char *signal_name);
 
 /** A property query {"PropertyTypes": [...]} from a NULL-terminated list of type names
  *  ("Statistics", "ProcessList", "Memory", ...); NULL or empty gives {} (basic properties). */
-COW_EXTERN int cow_hcs_property_query_json(const char *const *property_types, char **out);
+COW_EXTERN int cow_hcs_property_query_json(char **out, const char *const *property_types);
 
 /** A schema2 ModifySettingRequest: `resource_path` ("Container/Memory/SizeInMB"),
  *  `request_type` ("Add", "Remove", "Update"), `settings_json` (any JSON value as text;
  *  NULL: omitted). */
-COW_EXTERN int cow_hcs_modify_setting_json(const char *resource_path, const char *request_type,
-                                           const char *settings_json, char **out);
+COW_EXTERN int cow_hcs_modify_setting_json(char **out, const char *resource_path,
+                                           const char *request_type, const char *settings_json);
 
 COW_END_DECLS
 

@@ -28,7 +28,7 @@ typedef void (*cow_host_close_cb)(cow_host_t *host, void *data);
  *  Ownership: `*out` belongs to the caller. Thread: loop thread.
  *  Callback: exactly once when 0 is returned (then `*out` is set); when a negative code is
  *  returned `*out` is NULL and nothing was created. */
-COW_EXTERN int cow_host_create_process(cow_host_t *host, cow_process_t **out,
+COW_EXTERN int cow_host_create_process(cow_process_t **out, cow_host_t *host,
                                        const char *config_json, cow_process_cb cb, void *data);
 
 /** The operating system processes run on: "linux" or "windows".

@@ -17,6 +17,7 @@
 #ifndef COW_PROCESS_H
 #define COW_PROCESS_H
 
+#include "alloc.h"
 #include "common.h"
 #include "error.h"
 
@@ -111,9 +112,11 @@ typedef void (*cow_process_stop_cb)(cow_process_t *process, int status, int64_t 
 COW_EXTERN int cow_process_stop(cow_process_t *process, const char *signal_json, uint64_t grace_ms,
                                 cow_process_stop_cb cb, void *data);
 
-/** Write {"Signal": signo} into `buf` (`size` bytes). Returns the length, or COW_E2BIG /
- *  COW_EINVAL. Thread: any. */
-COW_EXTERN int cow_signal_options_json(char *buf, size_t size, int signo);
+/** The signal document {"Signal":signo} (signo 1..64) that the guest connection and HCS v2
+ *  Linux guests take, for cow_process_signal(), cow_process_stop() and the blocking forms.
+ *  Ownership: `*out` is the caller's, released with cow_free(); NULL on failure.
+ *  @retval COW_EINVAL NULL `out` or signo out of range @retval COW_ENOMEM. Thread: any. */
+COW_EXTERN int cow_signal_options_json(char **out, int signo);
 
 /** Wait for the process to exit. Any number of waiters; each is called exactly once. A
  *  waiter added after the exit is called on the next loop turn with the stored result.
@@ -123,7 +126,7 @@ COW_EXTERN int cow_process_wait(cow_process_t *process, cow_process_wait_cb cb, 
 /** The exit code, once the exit has been reported to waiters.
  *  @retval COW_ENOT_EXITED not exited (or stdio not yet drained); `*out` untouched.
  *  Thread: loop thread. */
-COW_EXTERN int cow_process_exit_code(const cow_process_t *process, int64_t *out);
+COW_EXTERN int cow_process_exit_code(int64_t *out, const cow_process_t *process);
 
 /** Set one timeout of this process (see cow_timeout_kind_t). Processes inherit their host's
  *  timeouts at creation. Thread: loop thread. */

@@ -20,8 +20,8 @@ COW_BEGIN_DECLS
  *  after it (a read the library cannot see makes the exit wait for the drain timeout).
  *  @retval COW_ENOT_STARTED create has not completed successfully.
  *  Thread: loop thread. */
-COW_EXTERN int cow_process_stdio(cow_process_t *process, uv_stream_t **stdin_stream,
-                                 uv_stream_t **stdout_stream, uv_stream_t **stderr_stream);
+COW_EXTERN int cow_process_stdio(uv_stream_t **stdin_stream, uv_stream_t **stdout_stream,
+                                 uv_stream_t **stderr_stream, cow_process_t *process);
 
 /** Start reading stdout or stderr. `read_cb` sees exactly what uv_read_start() would give
  *  it, including UV_EOF (or a read error); right after that callback returns, the library

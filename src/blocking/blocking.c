@@ -221,7 +221,7 @@ int cow__blocking_call_extra(cow_blocking_t *b, int (*start)(struct breq *r), vo
 }
 
 /* Handles already closing finish within a few loop turns; only handles still open after
- * about a second make cow_blocking_free() refuse. */
+ * about a second make cow_blocking_close() refuse. */
 #define IDLE_CHECKS   100
 #define IDLE_CHECK_MS 10
 
@@ -262,7 +262,7 @@ static int start_check_idle(struct breq *r)
   return 0;
 }
 
-int cow_blocking_free(cow_blocking_t *b)
+int cow_blocking_close(cow_blocking_t *b)
 {
   if (b == NULL)
     return COW_EINVAL;
@@ -326,11 +326,11 @@ static int start_create(struct breq *r)
 {
   cow_process_t *p;
   r->is_create = 1;
-  return cow_host_create_process(r->obj, &p, r->text, created, r);
+  return cow_host_create_process(&p, r->obj, r->text, created, r);
 }
 
-int cow_blocking_create_process(cow_blocking_t *b, cow_host_t *host, const char *config_json,
-                                uint64_t timeout_ms, cow_process_t **out, cow_error_t *err)
+int cow_blocking_create_process(cow_process_t **out, cow_blocking_t *b, cow_host_t *host,
+                                const char *config_json, uint64_t timeout_ms, cow_error_t *err)
 {
   if (out == NULL || host == NULL || config_json == NULL)
     return COW_EINVAL;
@@ -358,7 +358,7 @@ static int start_fds(struct breq *r)
   return 0;
 }
 
-int cow_blocking_process_stdio(cow_blocking_t *b, cow_process_t *p, int *in, int *out, int *errfd)
+int cow_blocking_process_stdio(int *in, int *out, int *errfd, cow_blocking_t *b, cow_process_t *p)
 {
   if (p == NULL)
     return COW_EINVAL;
@@ -396,8 +396,8 @@ static int start_wait(struct breq *r)
   return cow_process_wait(r->obj, waited, r);
 }
 
-int cow_blocking_process_wait(cow_blocking_t *b, cow_process_t *p, uint64_t timeout_ms,
-                              int64_t *exit_code, cow_error_t *err)
+int cow_blocking_process_wait(int64_t *exit_code, cow_blocking_t *b, cow_process_t *p,
+                              uint64_t timeout_ms, cow_error_t *err)
 {
   if (p == NULL)
     return COW_EINVAL;
@@ -477,12 +477,12 @@ static intptr_t fd_to_os(int fd)
 #endif
 }
 
-int cow_blocking_process_stdio_os(cow_blocking_t *b, cow_process_t *p, intptr_t *in, intptr_t *out,
-                                  intptr_t *errh)
+int cow_blocking_process_stdio_os(intptr_t *in, intptr_t *out, intptr_t *errh, cow_blocking_t *b,
+                                  cow_process_t *p)
 {
   int fds[3] = {-1, -1, -1};
-  int rc = cow_blocking_process_stdio(b, p, in ? &fds[0] : NULL, out ? &fds[1] : NULL,
-                                      errh ? &fds[2] : NULL);
+  int rc = cow_blocking_process_stdio(in ? &fds[0] : NULL, out ? &fds[1] : NULL,
+                                      errh ? &fds[2] : NULL, b, p);
   intptr_t *dst[3] = {in, out, errh};
   for (int i = 0; i < 3; i++) {
     if (dst[i] == NULL)
@@ -531,8 +531,8 @@ static int run_stop(cow_blocking_t *b, int (*start)(struct breq *), void *obj,
   return rc;
 }
 
-int cow_blocking_process_stop(cow_blocking_t *b, cow_process_t *p, const char *signal_json,
-                              uint64_t grace_ms, uint64_t t, int64_t *exit_code, int *forced,
+int cow_blocking_process_stop(int64_t *exit_code, int *forced, cow_blocking_t *b, cow_process_t *p,
+                              const char *signal_json, uint64_t grace_ms, uint64_t t,
                               cow_error_t *err)
 {
   return run_stop(b, start_stop, p, signal_json, grace_ms, t, exit_code, forced, err);
@@ -639,8 +639,8 @@ static int start_cstop(struct breq *r)
   return cow_container_stop(r->obj, r->grace_ms, ctr_stopped, r);
 }
 
-int cow_blocking_container_stop(cow_blocking_t *b, cow_container_t *c, uint64_t grace_ms,
-                                uint64_t t, int *forced, cow_error_t *err)
+int cow_blocking_container_stop(int *forced, cow_blocking_t *b, cow_container_t *c,
+                                uint64_t grace_ms, uint64_t t, cow_error_t *err)
 {
   return run_stop(b, start_cstop, c, NULL, grace_ms, t, NULL, forced, err);
 }
@@ -661,9 +661,8 @@ static int start_props(struct breq *r)
   return cow_container_properties(r->obj, r->text, props_done, r);
 }
 
-int cow_blocking_container_properties(cow_blocking_t *b, cow_container_t *c, int v2,
-                                      const char *query, uint64_t t, char **json_out,
-                                      cow_error_t *err)
+int cow_blocking_container_properties(char **json_out, cow_blocking_t *b, cow_container_t *c,
+                                      int v2, const char *query, uint64_t t, cow_error_t *err)
 {
   if (c == NULL || json_out == NULL || b == NULL)
     return COW_EINVAL;
@@ -709,9 +708,4 @@ int cow_blocking_container_close(cow_blocking_t *b, cow_container_t *c)
 int cow_blocking_host_close(cow_blocking_t *b, cow_host_t *h)
 {
   return h ? call(b, start_hclose, h, NULL, 0, NULL, NULL) : COW_EINVAL;
-}
-
-void cow_blocking_free_string(char *s)
-{
-  cow__free(s);
 }

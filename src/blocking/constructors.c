@@ -41,7 +41,7 @@ static int start_system(struct breq *r)
   cow_container_t *c;
   r->is_create = 1;
   r->kind = COW__BREQ_CONTAINER;
-  int rc = cow_hcs_create_system(&r->b->loop, &a->hcs, a->id, r->text, &c, system_created, r);
+  int rc = cow_hcs_create_system(&c, &r->b->loop, &a->hcs, a->id, r->text, system_created, r);
   if (rc == COW_EBACKEND_UNAVAILABLE) {
     /* The constructor has no error out-parameter: ask which DLL or export is missing. */
     cow_error_t e = COW_ERROR_INIT;
@@ -56,9 +56,9 @@ static int start_system(struct breq *r)
 }
 #endif
 
-int cow_blocking_hcs_create_system(cow_blocking_t *b, const cow_hcs_options_t *opts, const char *id,
-                                   const char *config_json, uint64_t timeout_ms,
-                                   cow_container_t **out, cow_error_t *err)
+int cow_blocking_hcs_create_system(cow_container_t **out, cow_blocking_t *b,
+                                   const cow_hcs_options_t *opts, const char *id,
+                                   const char *config_json, uint64_t timeout_ms, cow_error_t *err)
 {
   if (out == NULL)
     return COW_EINVAL;
@@ -112,8 +112,8 @@ static int start_connect(struct breq *r)
 }
 #endif
 
-int cow_blocking_guest_connect(cow_blocking_t *b, const cow_guest_options_t *opts,
-                               uint64_t timeout_ms, cow_host_t **out, cow_error_t *err)
+int cow_blocking_guest_connect(cow_host_t **out, cow_blocking_t *b, const cow_guest_options_t *opts,
+                               uint64_t timeout_ms, cow_error_t *err)
 {
   if (out == NULL)
     return COW_EINVAL;

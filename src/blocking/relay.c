@@ -139,7 +139,7 @@ static void in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
   struct in_chunk *c = buf->base ? cow__container_of(buf->base, struct in_chunk, data) : NULL;
   if (n > 0) {
     uv_stream_t *in = NULL;
-    cow_process_stdio(r->bp->p, &in, NULL, NULL);
+    cow_process_stdio(&in, NULL, NULL, r->bp->p);
     uv_buf_t b = uv_buf_init(c->data, (unsigned)n);
     if (in == NULL || uv_is_closing((uv_handle_t *)in) ||
         uv_write(&c->req, in, &b, 1, in_written) != 0)
@@ -186,7 +186,7 @@ int cow__bproc_attach(cow_blocking_t *b, cow_process_t *p)
   bp->p = p;
   cow_process_set_data(p, bp);
   uv_stream_t *streams[3] = {NULL, NULL, NULL};
-  cow_process_stdio(p, &streams[0], &streams[1], &streams[2]);
+  cow_process_stdio(&streams[0], &streams[1], &streams[2], p);
   for (int i = 0; i < 3; i++) {
     struct relay *r = &bp->relay[i];
     r->bp = bp;

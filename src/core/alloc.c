@@ -50,6 +50,11 @@ void cow__free(void *ptr)
     allocator.free_fn(ptr);
 }
 
+void cow_free(void *ptr)
+{
+  cow__free(ptr);
+}
+
 char *cow__strndup(const char *s, size_t n)
 {
   if (s == NULL)

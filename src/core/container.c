@@ -284,8 +284,8 @@ int cow_container_is_closing(const cow_container_t *c)
   return c != NULL && (c->base.flags & COW__CLOSING) != 0;
 }
 
-int cow_container_op_new(cow_container_t *c, const char *name, cow_timeout_kind_t timeout,
-                         cow_container_cb cb, void *data, cow_op_t **out)
+int cow_container_op_new(cow_op_t **out, cow_container_t *c, const char *name,
+                         cow_timeout_kind_t timeout, cow_container_cb cb, void *data)
 {
   if (out == NULL)
     return COW_EINVAL;

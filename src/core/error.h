@@ -20,6 +20,16 @@ void cow__error_set_detail(cow_error_t *err, const char *json);
 int cow__error_hresult(cow_error_t *err, cow_error_domain_t domain, uint32_t hr,
                        const char *operation, const char *object_id, const char *message);
 
+/* The `version` check of a caller-filled struct (options, params): 0 for a version this
+ * library knows, COW_EINVAL for 0 (a struct not started from its _INIT macro or _init()
+ * function), COW_EVERSION for a struct from a newer library. */
+static inline int cow__struct_version_check(unsigned int version, unsigned int current)
+{
+  if (version < 1)
+    return COW_EINVAL;
+  return version > current ? COW_EVERSION : 0;
+}
+
 /* Text for well-known HRESULTs ("the compute system was not found"), NULL otherwise. */
 const char *cow__hresult_text(uint32_t hr);
 

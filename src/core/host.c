@@ -100,7 +100,7 @@ static void view_closed(cow_container_t *c, void *data)
   cow__free(vc);
 }
 
-int cow_host_create_process(cow_host_t *h, cow_process_t **out, const char *config_json,
+int cow_host_create_process(cow_process_t **out, cow_host_t *h, const char *config_json,
                             cow_process_cb cb, void *data)
 {
   if (out == NULL)
@@ -184,8 +184,8 @@ int cow_host_is_closing(const cow_host_t *h)
   return h != NULL && (cow__host_handle(h)->flags & COW__CLOSING) != 0;
 }
 
-int cow_host_op_new(cow_host_t *h, const char *name, cow_timeout_kind_t timeout, cow_host_cb cb,
-                    void *data, cow_op_t **out)
+int cow_host_op_new(cow_op_t **out, cow_host_t *h, const char *name, cow_timeout_kind_t timeout,
+                    cow_host_cb cb, void *data)
 {
   if (out == NULL)
     return COW_EINVAL;

@@ -337,14 +337,17 @@ int cow_process_signal(cow_process_t *p, const char *options_json, cow_process_c
   return 0;
 }
 
-int cow_signal_options_json(char *buf, size_t size, int signo)
+int cow_signal_options_json(char **out, int signo)
 {
-  if (buf == NULL || signo <= 0)
+  if (out == NULL)
     return COW_EINVAL;
-  int n = snprintf(buf, size, "{\"Signal\":%d}", signo);
-  if (n < 0 || (size_t)n >= size)
-    return COW_E2BIG;
-  return n;
+  *out = NULL;
+  if (signo < 1 || signo > 64)
+    return COW_EINVAL;
+  char buf[sizeof "{\"Signal\":64}"];
+  snprintf(buf, sizeof buf, "{\"Signal\":%d}", signo);
+  *out = cow__strdup(buf);
+  return *out ? 0 : COW_ENOMEM;
 }
 
 int cow_process_wait(cow_process_t *p, cow_process_wait_cb cb, void *data)
@@ -367,7 +370,7 @@ int cow_process_wait(cow_process_t *p, cow_process_wait_cb cb, void *data)
   return 0;
 }
 
-int cow_process_exit_code(const cow_process_t *p, int64_t *out)
+int cow_process_exit_code(int64_t *out, const cow_process_t *p)
 {
   if (p == NULL || out == NULL)
     return COW_EINVAL;

@@ -67,7 +67,7 @@ void cow_process_stdio_ready(cow_process_t *p, cow_stdio_t which)
   p->stdio[which].ready = 1;
 }
 
-int cow_process_stdio(cow_process_t *p, uv_stream_t **in, uv_stream_t **out, uv_stream_t **err)
+int cow_process_stdio(uv_stream_t **in, uv_stream_t **out, uv_stream_t **err, cow_process_t *p)
 {
   if (p == NULL)
     return COW_EINVAL;

@@ -133,7 +133,7 @@ static int p_wait(struct stop *s)
 static int p_exited(struct stop *s)
 {
   int64_t code;
-  return cow_process_exit_code(s->p, &code) == 0;
+  return cow_process_exit_code(&code, s->p) == 0;
 }
 
 static int p_graceful(struct stop *s)

@@ -421,10 +421,9 @@ static int check_options(const cow_guest_options_t *opts)
 {
   if (opts == NULL)
     return 0;
-  if (opts->version < 1)
-    return COW_EINVAL;
-  if (opts->version > COW_GUEST_OPTIONS_VERSION)
-    return COW_EVERSION;
+  int rc = cow__struct_version_check(opts->version, COW_GUEST_OPTIONS_VERSION);
+  if (rc != 0)
+    return rc;
   if (opts->max_message_size != 0 && opts->max_message_size < 1024)
     return COW_EINVAL;
   return 0;
@@ -472,7 +471,7 @@ static int conn_new(cow_host_t **out, uv_loop_t *loop, const cow_guest_options_t
 static int conn_begin(struct cow__guest_conn *conn, cow_host_cb cb, void *data)
 {
   cow_host_set_timeout(conn->host, COW_TIMEOUT_CONNECT, conn->connect_timeout_ms);
-  return cow_host_op_new(conn->host, "connect", COW_TIMEOUT_CONNECT, cb, data, &conn->connect_op);
+  return cow_host_op_new(&conn->connect_op, conn->host, "connect", COW_TIMEOUT_CONNECT, cb, data);
 }
 
 int cow_guest_connect(cow_host_t **out, uv_loop_t *loop, const cow_guest_options_t *opts,
@@ -695,7 +694,7 @@ static int conn_request(cow_host_t *host, const char *name, uint32_t type, json_
     return rc;
   }
   cow_op_t *op;
-  rc = cow_host_op_new(host, name, tk, cb, data, &op);
+  rc = cow_host_op_new(&op, host, name, tk, cb, data);
   if (rc != 0) {
     json_decref(body);
     return rc;
@@ -792,7 +791,7 @@ int cow_guest_dump_stacks(cow_host_t *host, cow_guest_text_cb cb, void *data)
     return rc;
   }
   cow_op_t *op;
-  rc = cow_host_op_new(host, "dump_stacks", COW_TIMEOUT__MAX, text_delivered, tr, &op);
+  rc = cow_host_op_new(&op, host, "dump_stacks", COW_TIMEOUT__MAX, text_delivered, tr);
   if (rc != 0) {
     json_decref(body);
     cow__free(tr);

@@ -150,7 +150,7 @@ int cow_guest_create_container(cow_container_t **out, cow_host_t *host, const ch
   struct cow__guest_container *gc = cow_container_priv(c);
   gc->terminal = terminal ? 1 : 0;
   cow_op_t *op;
-  rc = cow_container_op_new(c, "create", COW_TIMEOUT_CREATE, cb, data, &op);
+  rc = cow_container_op_new(&op, c, "create", COW_TIMEOUT_CREATE, cb, data);
   if (rc != 0) {
     json_decref(body);
     cow_container_close(c, NULL, NULL);

@@ -66,7 +66,7 @@ static cow_process_t *start_with_stdio(cow_blocking_t **b)
   assert_int_equal(cow_blocking_new(b), 0);
   assert_int_equal(cow_blocking_run(*b, make_host, NULL), 0);
   cow_process_t *p;
-  assert_int_equal(cow_blocking_create_process(*b, host, "{}", 5000, &p, NULL), 0);
+  assert_int_equal(cow_blocking_create_process(&p, *b, host, "{}", 5000, NULL), 0);
   return p;
 }
 
@@ -77,10 +77,10 @@ static void lifecycle_with_stdio(void **state)
   cow_error_t err = COW_ERROR_INIT;
   assert_int_equal(cow_blocking_process_pid(b, p), 4242);
   int in, out, errfd;
-  assert_int_equal(cow_blocking_process_stdio(b, p, &in, &out, &errfd), 0);
+  assert_int_equal(cow_blocking_process_stdio(&in, &out, &errfd, b, p), 0);
   assert_true(in >= 0 && out >= 0 && errfd >= 0);
   int again[3];
-  assert_int_equal(cow_blocking_process_stdio(b, p, &again[0], &again[1], &again[2]), 0);
+  assert_int_equal(cow_blocking_process_stdio(&again[0], &again[1], &again[2], b, p), 0);
   assert_int_equal(again[0], -1); /* handed out once */
   struct tb_process *tp = cow_process_priv(p);
   /* process output reaches the caller's descriptor */
@@ -103,7 +103,7 @@ static void lifecycle_with_stdio(void **state)
   assert_int_equal(tb.calls[TB_CLOSE_STDIN], 1);
   /* a wait with a short timeout gives up; the process is still running */
   int64_t code = 99;
-  assert_int_equal(cow_blocking_process_wait(b, p, 30, &code, &err), COW_ETIMEDOUT);
+  assert_int_equal(cow_blocking_process_wait(&code, b, p, 30, &err), COW_ETIMEDOUT);
   assert_non_null(err.message);
   cow_error_clear(&err);
   /* exit + end of file on both streams: the wait returns the code */
@@ -111,7 +111,7 @@ static void lifecycle_with_stdio(void **state)
   assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
   assert_int_equal(cow_blocking_run(b, close_test_stdout, p), 0);
   assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
-  assert_int_equal(cow_blocking_process_wait(b, p, 5000, &code, &err), 0);
+  assert_int_equal(cow_blocking_process_wait(&code, b, p, 5000, &err), 0);
   assert_int_equal(code, 6);
   assert_int_equal(read(out, buf, sizeof buf), 0); /* end of file reached the caller */
   assert_int_equal(read(errfd, buf, sizeof buf), 0);
@@ -119,10 +119,10 @@ static void lifecycle_with_stdio(void **state)
   close(errfd);
   assert_int_equal(cow_blocking_process_kill(b, p, 0, &err), COW_ESRCH);
   cow_error_clear(&err);
-  assert_int_equal(cow_blocking_free(b), COW_EBUSY); /* handles are open */
+  assert_int_equal(cow_blocking_close(b), COW_EBUSY); /* handles are open */
   assert_int_equal(cow_blocking_process_close(b, p), 0);
   assert_int_equal(cow_blocking_host_close(b, host), 0);
-  assert_int_equal(cow_blocking_free(b), 0);
+  assert_int_equal(cow_blocking_close(b), 0);
 }
 
 /* The OS-handle view (FFI callers with another C runtime): read the output through the
@@ -132,12 +132,12 @@ static void stdio_as_os_handles(void **state)
   cow_blocking_t *b;
   cow_process_t *p = start_with_stdio(&b);
   intptr_t out = -1, again = 0;
-  assert_int_equal(cow_blocking_process_stdio_os(b, p, NULL, &out, NULL), 0);
+  assert_int_equal(cow_blocking_process_stdio_os(NULL, &out, NULL, b, p), 0);
   assert_true(out != -1);
-  assert_int_equal(cow_blocking_process_stdio_os(b, p, NULL, &again, NULL), 0);
+  assert_int_equal(cow_blocking_process_stdio_os(NULL, &again, NULL, b, p), 0);
   assert_int_equal(again, -1); /* handed out once */
   int fd = -5;
-  assert_int_equal(cow_blocking_process_stdio(b, p, NULL, &fd, NULL), 0);
+  assert_int_equal(cow_blocking_process_stdio(NULL, &fd, NULL, b, p), 0);
   assert_int_equal(fd, -1); /* also through the descriptor call */
   struct tb_process *tp = cow_process_priv(p);
   assert_int_equal(write(tp->stdout_fd, "raw", 3), 3);
@@ -160,11 +160,11 @@ static void stdio_as_os_handles(void **state)
   assert_int_equal(cow_blocking_run(b, close_test_stdout, p), 0);
   assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
   int64_t code = -1;
-  assert_int_equal(cow_blocking_process_wait(b, p, 5000, &code, NULL), 0);
+  assert_int_equal(cow_blocking_process_wait(&code, b, p, 5000, NULL), 0);
   assert_int_equal(code, 0);
   assert_int_equal(cow_blocking_process_close(b, p), 0);
   assert_int_equal(cow_blocking_host_close(b, host), 0);
-  assert_int_equal(cow_blocking_free(b), 0);
+  assert_int_equal(cow_blocking_close(b), 0);
 }
 
 /* A caller that takes the descriptors and never reads them: the close still completes
@@ -174,7 +174,7 @@ static void close_without_reading(void **state)
   cow_blocking_t *b;
   cow_process_t *p = start_with_stdio(&b);
   int in, out, errfd;
-  assert_int_equal(cow_blocking_process_stdio(b, p, &in, &out, &errfd), 0);
+  assert_int_equal(cow_blocking_process_stdio(&in, &out, &errfd, b, p), 0);
   struct tb_process *tp = cow_process_priv(p);
   assert_int_equal(write(tp->stdout_fd, "never read", 10), 10);
   struct exit_arg ea = {p, 0};
@@ -182,10 +182,10 @@ static void close_without_reading(void **state)
   assert_int_equal(cow_blocking_run(b, close_test_stdout, p), 0);
   assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
   int64_t code = -1;
-  assert_int_equal(cow_blocking_process_wait(b, p, 5000, &code, NULL), 0);
+  assert_int_equal(cow_blocking_process_wait(&code, b, p, 5000, NULL), 0);
   assert_int_equal(cow_blocking_process_close(b, p), 0); /* the caller still holds all three */
   assert_int_equal(cow_blocking_host_close(b, host), 0);
-  assert_int_equal(cow_blocking_free(b), 0);
+  assert_int_equal(cow_blocking_close(b), 0);
   char buf[16]; /* what was relayed is still there, then end of file */
   assert_int_equal(read(out, buf, sizeof buf), 10);
   assert_int_equal(read(out, buf, sizeof buf), 0);
@@ -204,7 +204,7 @@ struct waiter {
 static void *wait_thread(void *arg)
 {
   struct waiter *w = arg;
-  w->rc = cow_blocking_process_wait(w->b, w->p, 0, &w->code, NULL);
+  w->rc = cow_blocking_process_wait(&w->code, w->b, w->p, 0, NULL);
   return NULL;
 }
 
@@ -220,9 +220,9 @@ static void concurrent_waiters_and_failures(void **state)
   assert_int_equal(cow_blocking_new(&b), 0);
   assert_int_equal(cow_blocking_run(b, make_host, NULL), 0);
   cow_process_t *p;
-  assert_int_equal(cow_blocking_create_process(b, host, "{}", 0, &p, NULL), 0);
+  assert_int_equal(cow_blocking_create_process(&p, b, host, "{}", 0, NULL), 0);
   int fds[3];
-  assert_int_equal(cow_blocking_process_stdio(b, p, &fds[0], &fds[1], &fds[2]), 0);
+  assert_int_equal(cow_blocking_process_stdio(&fds[0], &fds[1], &fds[2], b, p), 0);
   assert_int_equal(fds[0], -1); /* no stdio requested */
   struct waiter w[4];
   pthread_t th[4];
@@ -243,21 +243,21 @@ static void concurrent_waiters_and_failures(void **state)
   tb.fail_code = COW_EHCS;
   cow_process_t *q = (cow_process_t *)&q;
   cow_error_t err = COW_ERROR_INIT;
-  assert_int_equal(cow_blocking_create_process(b, host, "{}", 0, &q, &err), COW_EHCS);
+  assert_int_equal(cow_blocking_create_process(&q, b, host, "{}", 0, &err), COW_EHCS);
   assert_null(q);
   assert_int_equal(err.code, COW_EHCS);
   assert_string_equal(err.message, "scripted failure");
   cow_error_clear(&err);
   /* a create that outlives its caller's timeout is closed by the library */
   tb.mode = TB_MANUAL;
-  assert_int_equal(cow_blocking_create_process(b, host, "{}", 20, &q, &err), COW_ETIMEDOUT);
+  assert_int_equal(cow_blocking_create_process(&q, b, host, "{}", 20, &err), COW_ETIMEDOUT);
   cow_error_clear(&err);
   assert_null(q);
   assert_int_equal(cow_blocking_run(b, complete_it, NULL), 0);
   assert_int_equal(cow_blocking_process_close(b, p), 0);
   assert_int_equal(cow_blocking_host_close(b, host), 0);
-  assert_int_equal(cow_blocking_free(b), 0);
-  assert_int_equal(cow_blocking_free(NULL), COW_EINVAL);
+  assert_int_equal(cow_blocking_close(b), 0);
+  assert_int_equal(cow_blocking_close(NULL), COW_EINVAL);
 }
 
 int main(void)

@@ -523,7 +523,7 @@ static void exec_created(cow_process_t *p, int st, const cow_error_t *e, void *d
   uint32_t in_port = (uint32_t)json_integer_value(json_object_get(rs, "StdIn"));
   json_decref(b);
   uv_stream_t *in, *out, *err;
-  cow_process_stdio(p, &in, &out, &err);
+  cow_process_stdio(&in, &out, &err, p);
   if (out) {
     out->data = (void *)(intptr_t)idx;
     cow_process_read_start(p, COW_STDOUT, out_alloc, out_read);
@@ -562,7 +562,7 @@ static void issue(struct step *s)
         json_string_value(json_object_get(json_object_get(b, "Settings"), "ProcessParameters"));
     cow_host_t *h = null_id ? R->host : cow_container_host(ctr_by_id(cid, 1));
     cow_process_t *p;
-    rc = cow_host_create_process(h, &p, pp, exec_created, s);
+    rc = cow_host_create_process(&p, h, pp, exec_created, s);
     if (rc == 0) {
       /* The recorded pid: from the recorded answer with the same id. */
       int64_t pid = -1;
@@ -738,7 +738,7 @@ static void replay(const char *name, const int *skip, enum tkind kind)
   /* j2/j3: nothing may be requested before the negotiate answer. */
   cow_process_t *early;
   assert_int_equal(
-      cow_host_create_process(R->host, &early, "{\"CommandArgs\":[\"true\"]}", d_proc, NULL),
+      cow_host_create_process(&early, R->host, "{\"CommandArgs\":[\"true\"]}", d_proc, NULL),
       COW_EINVALID_STATE);
   if (dial(COW_GUEST_BRIDGE_PORT, &R->bridge) != 0)
     fail_msg("%s", R->fail);

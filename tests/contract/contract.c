@@ -81,7 +81,7 @@ static cow_process_t *start(const char *const *argv, unsigned flags)
   assert_non_null(cfg);
   cow_process_t *p;
   struct result created = {0};
-  int rc = cow_host_create_process(host, &p, cfg, on_proc, &created);
+  int rc = cow_host_create_process(&p, host, cfg, on_proc, &created);
   free(cfg);
   assert_int_equal(rc, 0);
   run_until(&created.done);
@@ -140,7 +140,7 @@ static void capture_start(cow_process_t *p)
   memset(&cap_out, 0, sizeof cap_out);
   memset(&cap_err, 0, sizeof cap_err);
   uv_stream_t *out = NULL, *err = NULL;
-  assert_int_equal(cow_process_stdio(p, NULL, &out, &err), 0);
+  assert_int_equal(cow_process_stdio(NULL, &out, &err, p), 0);
   if (out) {
     out->data = &cap_out;
     assert_int_equal(cow_process_read_start(p, COW_STDOUT, alloc_cb, capture_read), 0);
@@ -176,7 +176,7 @@ static void exit_codes(void **state)
     assert_int_equal(w.status, 0);
     assert_int_equal(w.code, codes[i]);
     int64_t code = -1;
-    assert_int_equal(cow_process_exit_code(p, &code), 0);
+    assert_int_equal(cow_process_exit_code(&code, p), 0);
     assert_int_equal(code, codes[i]);
     close_process(p);
   }
@@ -190,7 +190,7 @@ static void many_waiters_and_wait_after_exit(void **state)
   for (int i = 0; i < 8; i++)
     assert_int_equal(cow_process_wait(p, on_wait, &w[i]), 0);
   int64_t code;
-  assert_int_equal(cow_process_exit_code(p, &code), COW_ENOT_EXITED);
+  assert_int_equal(cow_process_exit_code(&code, p), COW_ENOT_EXITED);
   for (int i = 0; i < 8; i++) {
     run_until(&w[i].done);
     assert_int_equal(w[i].status, 0);
@@ -269,7 +269,7 @@ static void stdin_roundtrip_and_close_stdin(void **state)
   cow_process_t *p = start(argv, CONTRACT_STDIN | CONTRACT_STDOUT | CONTRACT_STDERR);
   capture_start(p);
   uv_stream_t *in = NULL;
-  assert_int_equal(cow_process_stdio(p, &in, NULL, NULL), 0);
+  assert_int_equal(cow_process_stdio(&in, NULL, NULL, p), 0);
   assert_non_null(in);
   uv_write_t wr;
   uv_buf_t b = uv_buf_init("ping\n", 5);
@@ -289,12 +289,12 @@ static void stdin_roundtrip_and_close_stdin(void **state)
 static void bad_input_errors(void **state)
 {
   cow_process_t *p = NULL;
-  assert_int_equal(cow_host_create_process(NULL, &p, "{}", on_proc, NULL), COW_EINVAL);
-  assert_int_equal(cow_host_create_process(host, NULL, "{}", on_proc, NULL), COW_EINVAL);
-  assert_int_equal(cow_host_create_process(host, &p, NULL, on_proc, NULL), COW_EINVAL);
+  assert_int_equal(cow_host_create_process(&p, NULL, "{}", on_proc, NULL), COW_EINVAL);
+  assert_int_equal(cow_host_create_process(NULL, host, "{}", on_proc, NULL), COW_EINVAL);
+  assert_int_equal(cow_host_create_process(&p, host, NULL, on_proc, NULL), COW_EINVAL);
   assert_int_equal(cow_process_kill(NULL, on_proc, NULL), COW_EINVAL);
   struct result created = {0};
-  int rc = cow_host_create_process(host, &p, fx->bad_config, on_proc, &created);
+  int rc = cow_host_create_process(&p, host, fx->bad_config, on_proc, &created);
   if (rc == 0) {
     /* accepted at the call: then the callback must report the failure, and waiters too */
     struct result w = {0};
@@ -312,7 +312,7 @@ static void bad_input_errors(void **state)
   const char *missing[] = {"/nonexistent/program", NULL};
   char *cfg = fx->process_config(ctx, missing, 0);
   struct result c2 = {0};
-  rc = cow_host_create_process(host, &p, cfg, on_proc, &c2);
+  rc = cow_host_create_process(&p, host, cfg, on_proc, &c2);
   free(cfg);
   if (rc == 0) {
     run_until(&c2.done);
@@ -413,8 +413,8 @@ static void stop_escalates_when_the_signal_is_ignored(void **state)
 {
   const char *argv[] = {"/bin/sh", "-c", "trap '' TERM INT HUP; echo ready; exec sleep 30", NULL};
   cow_process_t *p = start_ready(argv, "ready");
-  char sig[32];
-  assert_true(cow_signal_options_json(sig, sizeof sig, 15) > 0);
+  char *sig = NULL;
+  assert_int_equal(cow_signal_options_json(&sig, 15), 0);
   struct stop_result r = {0};
   assert_int_equal(cow_process_stop(p, sig, 300, on_stopped, &r), 0);
   assert_int_equal(r.done, 0); /* never inside the call */
@@ -423,6 +423,7 @@ static void stop_escalates_when_the_signal_is_ignored(void **state)
   assert_int_equal(r.forced, 1); /* ignored (or refused): only the kill ended it */
   assert_true(r.code != 0);
   assert_int_equal(cap_out.eof, 1); /* exit reported after the output ended */
+  cow_free(sig);
   capture_free();
   close_process(p);
 }
@@ -433,8 +434,8 @@ static void stop_without_escalation(void **state)
   print_message("# %s: signals %s\n", fx->name, supported ? "delivered" : "not supported");
   const char *argv[] = {"/bin/sh", "-c", "echo ready; exec sleep 30", NULL};
   cow_process_t *p = start_ready(argv, "ready");
-  char sig[32];
-  assert_true(cow_signal_options_json(sig, sizeof sig, 15) > 0);
+  char *sig = NULL;
+  assert_int_equal(cow_signal_options_json(&sig, 15), 0);
   struct stop_result r = {0}, again = {0};
   assert_int_equal(cow_process_stop(p, sig, 120000, on_stopped, &r), 0);
   run_until(&r.done);
@@ -449,6 +450,7 @@ static void stop_without_escalation(void **state)
   assert_int_equal(again.status, 0);
   assert_int_equal(again.code, r.code);
   assert_int_equal(again.forced, 0);
+  cow_free(sig);
   capture_free();
   close_process(p);
 }

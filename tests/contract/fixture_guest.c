@@ -81,7 +81,7 @@ static int start_container(uv_loop_t *loop, struct guest_ctx *g)
     return g->create_status;
   /* The first process without OciProcess is the container's init. */
   g->created = 0;
-  rc = cow_host_create_process(cow_container_host(g->container), &g->init, "{}", on_init, g);
+  rc = cow_host_create_process(&g->init, cow_container_host(g->container), "{}", on_init, g);
   if (rc != 0)
     return rc;
   while (!g->created)

@@ -128,7 +128,7 @@ static int teardown(void **state)
 static cow_process_t *new_process(cow_host_t *h)
 {
   cow_process_t *p = NULL;
-  CALL(cow_host_create_process(h, &p, "{}", on_process, "created"));
+  CALL(cow_host_create_process(&p, h, "{}", on_process, "created"));
   assert_non_null(p);
   uv_run(&loop, UV_RUN_DEFAULT);
   return p;
@@ -195,7 +195,7 @@ static void create_fails_releases_waiters(void **state)
   assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
   tb.mode = TB_MANUAL;
   cow_process_t *p;
-  CALL(cow_host_create_process(h, &p, "{}", on_process, "created"));
+  CALL(cow_host_create_process(&p, h, "{}", on_process, "created"));
   CALL(cow_process_wait(p, on_wait, "wait"));
   assert_int_equal(cow_process_pid(p), COW_ENOT_STARTED);
   in_call = 1;
@@ -209,7 +209,7 @@ static void create_fails_releases_waiters(void **state)
   /* a slot that refuses creation: negative return, no handle, no callback */
   cow_process_t *bad = (cow_process_t *)&bad;
   in_call = 1;
-  assert_int_equal(cow_host_create_process(h, &bad, "{\"bad\":true}", on_process, "bad"),
+  assert_int_equal(cow_host_create_process(&bad, h, "{\"bad\":true}", on_process, "bad"),
                    COW_EINVAL);
   in_call = 0;
   assert_null(bad);
@@ -324,7 +324,7 @@ static void many_waiters_and_late_waiter(void **state)
     CALL(cow_process_wait(p, on_wait, names[i]));
   }
   int64_t code;
-  assert_int_equal(cow_process_exit_code(p, &code), COW_ENOT_EXITED);
+  assert_int_equal(cow_process_exit_code(&code, p), COW_ENOT_EXITED);
   cow_process_report_exit(p, 7, NULL);
   cow_process_report_exit(p, 9, NULL); /* only the first report counts */
   uv_run(&loop, UV_RUN_DEFAULT);
@@ -333,7 +333,7 @@ static void many_waiters_and_late_waiter(void **state)
     assert_int_equal(rec.status[index_of(names[i])], 0);
     assert_int_equal(rec.code[index_of(names[i])], 7);
   }
-  assert_int_equal(cow_process_exit_code(p, &code), 0);
+  assert_int_equal(cow_process_exit_code(&code, p), 0);
   assert_int_equal(code, 7);
   CALL(cow_process_wait(p, on_wait, "late"));
   assert_int_equal(count_of("late"), 0);
@@ -574,7 +574,7 @@ static void exit_after_stdio_eof_body(void)
   cow_process_t *p = new_process(h);
   struct tb_process *tp = cow_process_priv(p);
   uv_stream_t *in, *out, *err;
-  assert_int_equal(cow_process_stdio(p, &in, &out, &err), 0);
+  assert_int_equal(cow_process_stdio(&in, &out, &err, p), 0);
   assert_non_null(in);
   assert_non_null(out);
   assert_non_null(err);
@@ -636,7 +636,7 @@ static void drain_timeout_reported(void **state)
   assert_int_equal(rec.status[index_of("wait")], COW_EIO_TIMEOUT);
   assert_int_equal(rec.code[index_of("wait")], 0); /* the code is still known */
   int64_t code = -5;
-  assert_int_equal(cow_process_exit_code(p, &code), 0);
+  assert_int_equal(cow_process_exit_code(&code, p), 0);
   assert_int_equal(code, 0);
   CALL(cow_process_close(p, NULL, NULL));
   CALL(cow_host_close(h, NULL, NULL));
@@ -718,7 +718,7 @@ static void missing_slots_and_versions(void **state)
   assert_int_equal(cow_container_properties(c, NULL, on_json, "x"), COW_ENOTSUP);
   assert_int_equal(cow_container_modify(c, "{}", on_container, "x"), COW_ENOTSUP);
   cow_process_t *p = (cow_process_t *)&p;
-  assert_int_equal(cow_host_create_process(cow_container_host(c), &p, "{}", on_process, "x"),
+  assert_int_equal(cow_host_create_process(&p, cow_container_host(c), "{}", on_process, "x"),
                    COW_ENOTSUP);
   assert_null(p);
   assert_string_equal(cow_host_os(cow_container_host(c)), "unknown");
@@ -752,7 +752,7 @@ static void oom_every_allocation(void **state)
     host_ok = 1;
     cow_process_t *p = NULL;
     tb_alloc_fail_at(n);
-    rc = cow_host_create_process(h, &p, "{}", on_process, "created");
+    rc = cow_host_create_process(&p, h, "{}", on_process, "created");
     tb_alloc_fail_at(-1);
     if (rc != 0) {
       assert_int_equal(rc, COW_ENOMEM);

@@ -113,11 +113,19 @@ static void copy_move_clear(void **state)
   assert_null(c.message);
   assert_int_equal(c.code, 0);
   cow_error_clear(NULL);
-  char buf[32];
-  assert_int_equal(cow_signal_options_json(buf, sizeof buf, 15), 13);
-  assert_string_equal(buf, "{\"Signal\":15}");
-  assert_int_equal(cow_signal_options_json(buf, 4, 15), COW_E2BIG);
-  assert_int_equal(cow_signal_options_json(buf, sizeof buf, 0), COW_EINVAL);
+  char *doc = NULL;
+  assert_int_equal(cow_signal_options_json(&doc, 15), 0);
+  assert_string_equal(doc, "{\"Signal\":15}");
+  cow_free(doc);
+  assert_int_equal(cow_signal_options_json(&doc, 64), 0);
+  assert_string_equal(doc, "{\"Signal\":64}");
+  cow_free(doc);
+  doc = (char *)"untouched";
+  assert_int_equal(cow_signal_options_json(&doc, 0), COW_EINVAL);
+  assert_null(doc); /* cleared on failure */
+  assert_int_equal(cow_signal_options_json(&doc, 65), COW_EINVAL);
+  assert_int_equal(cow_signal_options_json(NULL, 15), COW_EINVAL);
+  cow_free(NULL);
 }
 
 static int lines;

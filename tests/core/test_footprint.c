@@ -37,7 +37,7 @@ static void run_cycles(cow_host_t *h, uv_loop_t *loop, int n)
 {
   for (int i = 0; i < n; i++) {
     cow_process_t *p;
-    assert_int_equal(cow_host_create_process(h, &p, "{}", on_created, NULL), 0);
+    assert_int_equal(cow_host_create_process(&p, h, "{}", on_created, NULL), 0);
     assert_int_equal(cow_process_wait(p, on_wait, NULL), 0);
     /* keep a bounded number in flight, as a shim serving exec probes does */
     if (i % 64 == 63)

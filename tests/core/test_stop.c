@@ -93,7 +93,7 @@ static cow_process_t *manual_process(cow_host_t **h)
 {
   assert_int_equal(tb_host_new(h, &loop, &tb), 0);
   cow_process_t *p;
-  assert_int_equal(cow_host_create_process(*h, &p, "{}", on_created, NULL), 0);
+  assert_int_equal(cow_host_create_process(&p, *h, "{}", on_created, NULL), 0);
   uv_run(&loop, UV_RUN_DEFAULT);
   tb.mode = TB_MANUAL;
   return p;

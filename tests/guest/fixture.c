@@ -222,7 +222,7 @@ static void cap_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static fx_capture_t *cap_of(uv_stream_t *s, fx_proc_t *pr)
 {
   uv_stream_t *o = NULL, *e = NULL;
-  cow_process_stdio(pr->p, NULL, &o, &e);
+  cow_process_stdio(NULL, &o, &e, pr->p);
   return s == o ? &pr->out : &pr->err;
 }
 
@@ -259,7 +259,7 @@ static void proc_created(cow_process_t *p, int status, const cow_error_t *err, v
     return;
   }
   uv_stream_t *o = NULL, *e = NULL;
-  assert_int_equal(cow_process_stdio(p, NULL, &o, &e), 0);
+  assert_int_equal(cow_process_stdio(NULL, &o, &e, p), 0);
   if (o) {
     o->data = pr;
     assert_int_equal(cow_process_read_start(p, COW_STDOUT, cap_alloc, cap_read), 0);
@@ -288,7 +288,7 @@ int fx_proc_start(fx_proc_t *pr, fx_t *fx, cow_host_t *host, const char *config)
   pr->fx = fx;
   pr->exit_code = -2;
   pr->out.keep = pr->err.keep = 1;
-  int rc = cow_host_create_process(host, &pr->p, config, proc_created, pr);
+  int rc = cow_host_create_process(&pr->p, host, config, proc_created, pr);
   if (rc != 0)
     return rc;
   assert_int_equal(cow_process_wait(pr->p, proc_waited, pr), 0);

@@ -117,7 +117,7 @@ static void test_echo(void **state)
   assert_int_equal(pr.err.eof, 1);
   assert_true(cow_process_pid(pr.p) > 0);
   int64_t code = -5;
-  assert_int_equal(cow_process_exit_code(pr.p, &code), 0);
+  assert_int_equal(cow_process_exit_code(&code, pr.p), 0);
   assert_int_equal(code, 0);
   fx_proc_close(&pr);
   fx_teardown(&fx);
@@ -185,7 +185,7 @@ static void test_stdin_cat(void **state)
   assert_true(fx_run_until(&fx, &pr.create_calls, 10000));
   assert_int_equal(pr.create_status, 0);
   uv_stream_t *in = NULL, *err = NULL;
-  assert_int_equal(cow_process_stdio(pr.p, &in, NULL, &err), 0);
+  assert_int_equal(cow_process_stdio(&in, NULL, &err, pr.p), 0);
   assert_non_null(in);
   assert_null(err);
   static char text[] = "line one\nline two \xe2\x9c\x93\n";
@@ -306,25 +306,25 @@ static void test_refused_requests(void **state)
   cow_process_t *p = NULL;
   /* j9: an exec without a command kills the agent: refused, nothing sent. */
   assert_int_equal(
-      cow_host_create_process(fx.host, &p, "{\"WorkingDirectory\":\"/\"}", on_proc_cb, NULL),
+      cow_host_create_process(&p, fx.host, "{\"WorkingDirectory\":\"/\"}", on_proc_cb, NULL),
       COW_EINVAL);
   assert_null(p);
-  assert_int_equal(cow_host_create_process(fx.host, &p, "{\"CommandArgs\":[]}", on_proc_cb, NULL),
+  assert_int_equal(cow_host_create_process(&p, fx.host, "{\"CommandArgs\":[]}", on_proc_cb, NULL),
                    COW_EINVAL);
-  assert_int_equal(cow_host_create_process(fx.host, &p, "{\"CommandLine\":\"\"}", on_proc_cb, NULL),
+  assert_int_equal(cow_host_create_process(&p, fx.host, "{\"CommandLine\":\"\"}", on_proc_cb, NULL),
                    COW_EINVAL);
   /* j1: malformed bodies are never produced: non-JSON or non-object input is refused. */
-  assert_int_equal(cow_host_create_process(fx.host, &p, "{this is not json", on_proc_cb, NULL),
+  assert_int_equal(cow_host_create_process(&p, fx.host, "{this is not json", on_proc_cb, NULL),
                    COW_EINVAL);
-  assert_int_equal(cow_host_create_process(fx.host, &p, "[1,2,3]", on_proc_cb, NULL), COW_EINVAL);
-  assert_int_equal(cow_host_create_process(fx.host, &p, "null", on_proc_cb, NULL), COW_EINVAL);
+  assert_int_equal(cow_host_create_process(&p, fx.host, "[1,2,3]", on_proc_cb, NULL), COW_EINVAL);
+  assert_int_equal(cow_host_create_process(&p, fx.host, "null", on_proc_cb, NULL), COW_EINVAL);
   /* Over 64 KiB: COW_EMSG_TOO_LARGE, nothing written. */
   size_t big = 70000;
   char *cfg = malloc(big + 64);
   int n = snprintf(cfg, 64, "{\"CommandArgs\":[\"echo\",\"");
   memset(cfg + n, 'x', big);
   strcpy(cfg + n + big, "\"]}");
-  assert_int_equal(cow_host_create_process(fx.host, &p, cfg, on_proc_cb, NULL), COW_EMSG_TOO_LARGE);
+  assert_int_equal(cow_host_create_process(&p, fx.host, cfg, on_proc_cb, NULL), COW_EMSG_TOO_LARGE);
   free(cfg);
   /* The bridge is intact: a normal exec still works. */
   const char *argv[] = {"true", NULL};
@@ -398,7 +398,7 @@ static void test_close_with_pending(void **state)
   cow_process_t *p;
   pending_cbs = 0;
   /* Closed while ExecuteProcess is in flight: create and waits are cancelled once. */
-  assert_int_equal(cow_host_create_process(fx.host, &p, cfg, count_proc_cb, NULL), 0);
+  assert_int_equal(cow_host_create_process(&p, fx.host, cfg, count_proc_cb, NULL), 0);
   assert_int_equal(cow_process_wait(p, count_wait_cb, NULL), 0);
   assert_int_equal(cow_process_wait(p, count_wait_cb, NULL), 0);
   int closed = 0;
@@ -636,7 +636,7 @@ static void test_container_lifecycle(void **state)
   assert_true(fx_run_until(&fx, &proc_cb_calls, 5000));
   assert_int_equal(proc_cb_status, 0);
   uv_stream_t *in;
-  assert_int_equal(cow_process_stdio(tty.p, &in, NULL, NULL), 0);
+  assert_int_equal(cow_process_stdio(&in, NULL, NULL, tty.p), 0);
   static char go[] = "go\n";
   uv_buf_t b = uv_buf_init(go, 3);
   uv_write_t w;

@@ -98,7 +98,7 @@ static void expect_dead(fx_t *fx, int cause)
   cow_process_t *p = NULL;
   const char *argv[] = {"true", NULL};
   char *cfg = fx_params(argv, 0, 0, 0, 0);
-  assert_int_equal(cow_host_create_process(fx->host, &p, cfg, on_proc_cb, NULL),
+  assert_int_equal(cow_host_create_process(&p, fx->host, cfg, on_proc_cb, NULL),
                    COW_EBRIDGE_CLOSED);
   free(cfg);
   assert_null(p);
@@ -334,7 +334,7 @@ static void test_1000_concurrent_processes(void **s)
     char script[64];
     snprintf(script, sizeof script, "exit $((%d %% 256))", (int)i);
     char *cfg = sh_params(script, 0, 0, 0);
-    assert_int_equal(cow_host_create_process(fx.host, &ps[i], cfg, many_create, NULL), 0);
+    assert_int_equal(cow_host_create_process(&ps[i], fx.host, cfg, many_create, NULL), 0);
     free(cfg);
     assert_int_equal(cow_process_wait(ps[i], many_wait, (void *)i), 0);
   }

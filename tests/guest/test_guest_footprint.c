@@ -156,7 +156,7 @@ static void run_cycles(cow_host_t *h, int n)
   int target = cycles_done + n;
   for (int i = 0; i < n; i++) {
     cow_process_t *p;
-    assert_int_equal(cow_host_create_process(h, &p, cfg, on_created, NULL), 0);
+    assert_int_equal(cow_host_create_process(&p, h, cfg, on_created, NULL), 0);
     assert_int_equal(cow_process_wait(p, on_wait, NULL), 0);
     if (i % 64 == 63) /* a bounded number in flight, as a shim serving exec probes has */
       while (cycles_done < target - n + i + 1)

@@ -72,7 +72,7 @@ static void on_wait(cow_process_t *p, int status, int64_t code, const cow_error_
 static cow_process_t *exec_and_wait(sg_t *g, const char *cfg, res_t *cr, res_t *w)
 {
   cow_process_t *p = NULL;
-  assert_int_equal(cow_host_create_process(g->host, &p, cfg, on_proc, cr), 0);
+  assert_int_equal(cow_host_create_process(&p, g->host, cfg, on_proc, cr), 0);
   assert_int_equal(cow_process_wait(p, on_wait, w), 0);
   return p;
 }
@@ -159,7 +159,7 @@ static void capture(cow_process_t *p, cow_stdio_t which, cap_t *c)
 {
   memset(c, 0, sizeof *c);
   uv_stream_t *s[3] = {NULL, NULL, NULL};
-  assert_int_equal(cow_process_stdio(p, &s[0], &s[1], &s[2]), 0);
+  assert_int_equal(cow_process_stdio(&s[0], &s[1], &s[2], p), 0);
   c->s = s[which];
   assert_non_null(c->s);
   for (int i = 0; i < 8; i++)
@@ -348,7 +348,7 @@ static void a02_id_monotonicity(void **state)
       frames++;
       break;
     default:
-      assert_int_equal(cow_host_create_process(g.host, &p[procs], "{\"CommandArgs\":[\"true\"]}",
+      assert_int_equal(cow_host_create_process(&p[procs], g.host, "{\"CommandArgs\":[\"true\"]}",
                                                on_proc, &r[i]),
                        0);
       assert_int_equal(cow_process_wait(p[procs], on_wait, &w[i]), 0);
@@ -787,7 +787,7 @@ static void a17_noncancellable_exec_after_caller_deadline(void **state)
   assert_int_equal(cow_host_set_timeout(g.host, COW_TIMEOUT_CREATE, 30), 0);
   cow_process_t *p;
   res_t cr = {0}, d = {0};
-  assert_int_equal(cow_host_create_process(g.host, &p, "{\"CommandArgs\":[\"x\"]}", on_proc, &cr),
+  assert_int_equal(cow_host_create_process(&p, g.host, "{\"CommandArgs\":[\"x\"]}", on_proc, &cr),
                    0);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, COW_ETIMEDOUT);
@@ -861,7 +861,7 @@ static void answer(enum rk kind, const char *body, outcome_t *out)
     sg_run_until(&g, &r.calls);
     break;
   case RK_WAIT:
-    assert_int_equal(cow_host_create_process(g.host, &p, "{\"CommandArgs\":[\"x\"]}", on_proc, &x),
+    assert_int_equal(cow_host_create_process(&p, g.host, "{\"CommandArgs\":[\"x\"]}", on_proc, &x),
                      0);
     assert_int_equal(cow_process_wait(p, on_wait, &r), 0);
     sg_run_until(&g, &r.calls);
@@ -1717,7 +1717,7 @@ static void e51_port_allocation(void **state)
   res_t cr[3] = {{0}}, w[3] = {{0}};
   cap_t out[3], err[2];
   for (int i = 0; i < 3; i++) {
-    assert_int_equal(cow_host_create_process(g.host, &p[i], cfg[i], on_proc, &cr[i]), 0);
+    assert_int_equal(cow_host_create_process(&p[i], g.host, cfg[i], on_proc, &cr[i]), 0);
     assert_int_equal(cow_process_wait(p[i], on_wait, &w[i]), 0);
     sg_run_until(&g, &cr[i].calls);
     assert_int_equal(cr[i].status, 0);
@@ -1814,7 +1814,7 @@ static void e53_exec_failure_after_dials(void **state)
   assert_non_null(strstr(cr.msg, "no"));
   sg_run_until(&g, &w.calls);
   assert_true(w.status < 0);
-  assert_int_equal(cow_host_create_process(g.host, &q,
+  assert_int_equal(cow_host_create_process(&q, g.host,
                                            "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}",
                                            on_proc, &cq),
                    0);
@@ -1862,7 +1862,7 @@ static void e54_wait_after_exec(void **state)
   free(doc);
   sg_run_until(&g, &r.calls);
   cow_process_t *p;
-  assert_int_equal(cow_host_create_process(cow_container_host(c), &p, "{}", on_proc, &cr), 0);
+  assert_int_equal(cow_host_create_process(&p, cow_container_host(c), "{}", on_proc, &cr), 0);
   assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, 0);
@@ -1941,7 +1941,7 @@ static void e57_stdin_then_close_stdin(void **state)
   cap_t out;
   capture(p, COW_STDOUT, &out);
   uv_stream_t *in;
-  assert_int_equal(cow_process_stdio(p, &in, NULL, NULL), 0);
+  assert_int_equal(cow_process_stdio(&in, NULL, NULL, p), 0);
   static char data[] = "to the guest";
   uv_buf_t b = uv_buf_init(data, sizeof data - 1);
   uv_write_t wr;
@@ -2035,7 +2035,7 @@ static void e59_exit_before_final_stdout(void **state)
   sg_start_ok(&g, s_exit_first, NULL, 1);
   cow_process_t *p;
   res_t cr = {0}, w = {0};
-  assert_int_equal(cow_host_create_process(g.host, &p,
+  assert_int_equal(cow_host_create_process(&p, g.host,
                                            "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}",
                                            on_proc, &cr),
                    0);
@@ -2204,7 +2204,7 @@ static void e62_e63_e64_signal_resize_close(void **state)
   free(doc);
   sg_run_until(&g, &r.calls);
   cow_process_t *p;
-  assert_int_equal(cow_host_create_process(cow_container_host(c), &p,
+  assert_int_equal(cow_host_create_process(&p, cow_container_host(c),
                                            "{\"OciProcess\":{\"terminal\":true,\"args\":[\"sh\"]}}",
                                            on_proc, &cr),
                    0);

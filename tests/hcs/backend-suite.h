@@ -100,7 +100,7 @@ static cow_process_t *spawn_env(cow_container_t *c, const char *const *argv, uns
   assert_non_null(doc);
   cow_process_t *p = NULL;
   struct presult r = {0};
-  assert_int_equal(cow_host_create_process(cow_container_host(c), &p, doc, on_proc, &r), 0);
+  assert_int_equal(cow_host_create_process(&p, cow_container_host(c), doc, on_proc, &r), 0);
   free(doc);
   RUN(&r.done);
   if (status)
@@ -187,7 +187,7 @@ static void cap_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 static void capture(cow_process_t *p, struct cap *out, struct cap *err)
 {
   uv_stream_t *so = NULL, *se = NULL;
-  assert_int_equal(cow_process_stdio(p, NULL, &so, &se), 0);
+  assert_int_equal(cow_process_stdio(NULL, &so, &se, p), 0);
   if (out && so) {
     so->data = out;
     assert_int_equal(cow_process_read_start(p, COW_STDOUT, cap_alloc, cap_read), 0);
@@ -214,14 +214,14 @@ static void test_echo_out_err_exit7(void **state)
   assert_string_equal(o.buf, "out\n");
   assert_string_equal(e.buf, "err\n");
   int64_t code = 0;
-  assert_int_equal(cow_process_exit_code(p, &code), 0);
+  assert_int_equal(cow_process_exit_code(&code, p), 0);
   assert_int_equal(code, 7);
   free(o.buf);
   free(e.buf);
   int closed = 0;
   assert_int_equal(cow_process_close(p, pclosed, &closed), 0);
   code = 0;
-  assert_int_equal(cow_process_exit_code(p, &code), 0); /* R14: valid after close() */
+  assert_int_equal(cow_process_exit_code(&code, p), 0); /* R14: valid after close() */
   assert_int_equal(code, 7);
   RUN(&closed);
   hf_system_destroy(&loop, c);
@@ -254,7 +254,7 @@ static void test_cat_close_stdin(void **state)
   struct cap o = {.keep = 1};
   capture(p, &o, NULL);
   uv_stream_t *in = NULL;
-  assert_int_equal(cow_process_stdio(p, &in, NULL, NULL), 0);
+  assert_int_equal(cow_process_stdio(&in, NULL, NULL, p), 0);
   assert_non_null(in);
   uv_write_t wr;
   uv_buf_t b = uv_buf_init("hello stdin\n", 12);
@@ -311,7 +311,7 @@ static void test_signal_after_exit(void **state)
   const char *argv[] = {"/bin/sleep", "1000", NULL};
   cow_process_t *p = spawn(c, argv, 0);
   char *opts = NULL;
-  assert_int_equal(cow_hcs_signal_options_json(15, &opts), 0);
+  assert_int_equal(cow_signal_options_json(&opts, 15), 0);
   struct presult s = {0}, s2 = {0};
   assert_int_equal(cow_process_signal(p, opts, on_proc, &s), 0);
   RUN(&s.done);
@@ -320,7 +320,7 @@ static void test_signal_after_exit(void **state)
   assert_int_equal(cow_process_signal(p, opts, on_proc, &s2), 0);
   RUN(&s2.done);
   assert_int_equal(s2.status, COW_ESRCH); /* not delivered; not a failure of the call */
-  cow_hcs_free(opts);
+  cow_free(opts);
   presult_clear(&s);
   presult_clear(&s2);
   pclose_now(p);
@@ -427,10 +427,11 @@ static void test_duplicate_and_unknown(void **state)
   assert_null(hf_system(&loop, suite_api, saved, 0, &status));
   assert_int_equal(status, COW_EEXIST);
   cow_hcs_options_t o;
-  cow_hcs_options_init(&o, suite_api);
+  cow_hcs_options_init(&o);
+  o.api = suite_api;
   cow_container_t *u = NULL;
   struct hf_result r = {0}, w = {0};
-  assert_int_equal(cow_hcs_open_system(&loop, &o, "no-such-system", &u, hf_container_cb, &r), 0);
+  assert_int_equal(cow_hcs_open_system(&u, &loop, &o, "no-such-system", hf_container_cb, &r), 0);
   assert_int_equal(cow_container_wait(u, hf_container_cb, &w), 0);
   RUN(&r.done);
   assert_int_equal(r.status, COW_ENOENT);
@@ -446,7 +447,7 @@ static void test_duplicate_and_unknown(void **state)
   /* a rejected document keeps its HRESULT and ResultError document */
   char *vm = "{\"SchemaVersion\":{\"Major\":2,\"Minor\":1},\"VirtualMachine\":{}}";
   cow_container_t *v = NULL;
-  assert_int_equal(cow_hcs_create_system(&loop, &o, "vm-doc", vm, &v, hf_container_cb, &r), 0);
+  assert_int_equal(cow_hcs_create_system(&v, &loop, &o, "vm-doc", vm, hf_container_cb, &r), 0);
   RUN(&r.done);
   assert_true(r.status < 0);
   assert_int_equal(r.err.sys_code, 0x80070032u);
@@ -460,6 +461,63 @@ static void test_duplicate_and_unknown(void **state)
   hf_system_destroy(&loop, c);
 }
 
+/* Every caller-filled struct carries its version (docs/api-guide.md): one that was never
+ * initialised (0) is COW_EINVAL, one from a newer library COW_EVERSION, and neither makes
+ * a handle or a document. The _INIT macros and _init() functions agree. */
+static void test_struct_versions(void **state)
+{
+  (void)state;
+  cow_hcs_options_t o, m = COW_HCS_OPTIONS_INIT;
+  memset(&o, 0xab, sizeof o);
+  cow_hcs_options_init(&o);
+  assert_int_equal(o.version, COW_HCS_OPTIONS_VERSION);
+  assert_int_equal(o.api, COW_HCS_V2);
+  assert_null(o.dll_table);
+  assert_int_equal(o.create_timeout_ms, 0);
+  assert_int_equal(m.version, o.version);
+  assert_int_equal(m.api, o.api);
+  o.api = suite_api;
+  cow_container_t *c = (cow_container_t *)&o;
+  o.version = 0;
+  assert_int_equal(cow_hcs_create_system(&c, &loop, &o, "v0", "{}", hf_container_cb, NULL),
+                   COW_EINVAL);
+  assert_null(c);
+  o.version = COW_HCS_OPTIONS_VERSION + 1;
+  assert_int_equal(cow_hcs_open_system(&c, &loop, &o, "v2", hf_container_cb, NULL), COW_EVERSION);
+  assert_null(c);
+
+  cow_hcs_system_params_t sp;
+  memset(&sp, 0xab, sizeof sp);
+  cow_hcs_system_params_init(&sp);
+  assert_int_equal(sp.version, COW_HCS_SYSTEM_PARAMS_VERSION);
+  assert_null(sp.owner);
+  assert_null(sp.container_json);
+  char *doc = NULL;
+  assert_int_equal(cow_hcs_compute_system_json(&doc, &sp), 0);
+  cow_free(doc);
+  sp.version = 0;
+  assert_int_equal(cow_hcs_compute_system_json(&doc, &sp), COW_EINVAL);
+  assert_null(doc);
+  sp.version = COW_HCS_SYSTEM_PARAMS_VERSION + 1;
+  assert_int_equal(cow_hcs_container_config_json(&doc, "n", &sp), COW_EVERSION);
+  assert_null(doc);
+
+  cow_hcs_process_params_t pp, pm = COW_HCS_PROCESS_PARAMS_INIT;
+  memset(&pp, 0xab, sizeof pp);
+  cow_hcs_process_params_init(&pp);
+  assert_int_equal(pp.version, pm.version);
+  assert_null(pp.command_line);
+  assert_int_equal(pp.create_stdin, 0);
+  assert_int_equal(cow_hcs_process_params_json(&doc, &pp, 2), 0);
+  assert_string_equal(doc, "{}");
+  cow_free(doc);
+  pp.version = 0;
+  assert_int_equal(cow_hcs_process_params_json(&doc, &pp, 2), COW_EINVAL);
+  pp.version = COW_HCS_PROCESS_PARAMS_VERSION + 1;
+  assert_int_equal(cow_hcs_process_params_json(&doc, &pp, 1), COW_EVERSION);
+  assert_null(doc);
+}
+
 static void test_second_handle_and_terminate_on_close(void **state)
 {
   (void)state;
@@ -468,10 +526,11 @@ static void test_second_handle_and_terminate_on_close(void **state)
   cow_container_t *c = hf_system(&loop, suite_api, id, 1, NULL);
   assert_non_null(c);
   cow_hcs_options_t o;
-  cow_hcs_options_init(&o, suite_api);
+  cow_hcs_options_init(&o);
+  o.api = suite_api;
   cow_container_t *c2 = NULL;
   struct hf_result r = {0};
-  assert_int_equal(cow_hcs_open_system(&loop, &o, id, &c2, hf_container_cb, &r), 0);
+  assert_int_equal(cow_hcs_open_system(&c2, &loop, &o, id, hf_container_cb, &r), 0);
   RUN(&r.done);
   assert_int_equal(r.status, 0);
   assert_string_equal(cow_host_os(cow_container_host(c2)), "linux");
@@ -534,7 +593,7 @@ static void test_service_disconnect(void **state)
   assert_true(cow_error_is_bridge_closed(&pw.err));
   assert_int_equal(pw.code, -1);
   int64_t code;
-  assert_int_equal(cow_process_exit_code(p, &code), COW_ENOT_EXITED);
+  assert_int_equal(cow_process_exit_code(&code, p), COW_ENOT_EXITED);
   assert_true(w.status < 0);
   assert_true(cow_error_is_bridge_closed(&w.err));
   presult_clear(&pw);
@@ -600,10 +659,10 @@ static void test_properties_modify(void **state)
   cow_process_t *p = spawn(c, argv, 0);
   const char *types[] = {"ProcessList", NULL};
   char *q = NULL;
-  assert_int_equal(cow_hcs_property_query_json(types, &q), 0);
+  assert_int_equal(cow_hcs_property_query_json(&q, types), 0);
   struct hf_result r = {0};
   assert_int_equal(cow_container_properties_v2(c, q, hf_json_cb, &r), 0);
-  cow_hcs_free(q);
+  cow_free(q);
   RUN(&r.done);
   assert_int_equal(r.status, 0);
   char pid[32];
@@ -611,10 +670,10 @@ static void test_properties_modify(void **state)
   assert_non_null(strstr(r.json, pid));
   hf_result_clear(&r);
   char *m = NULL;
-  assert_int_equal(cow_hcs_modify_setting_json("Container/Memory/SizeInMB", "Update", "512", &m),
+  assert_int_equal(cow_hcs_modify_setting_json(&m, "Container/Memory/SizeInMB", "Update", "512"),
                    0);
   assert_int_equal(cow_container_modify(c, m, hf_container_cb, &r), 0);
-  cow_hcs_free(m);
+  cow_free(m);
   RUN(&r.done);
   assert_int_equal(r.status, 0);
   hf_result_clear(&r);
@@ -642,7 +701,7 @@ static void test_tty_gets_stdin_and_resizes(void **state)
   const char *argv[] = {"/bin/sh", "-c", "read x; stty size; echo got $x", NULL};
   cow_process_t *p = spawn(c, argv, HF_TTY | HF_STDOUT);
   uv_stream_t *in = NULL, *out = NULL, *err = NULL;
-  assert_int_equal(cow_process_stdio(p, &in, &out, &err), 0);
+  assert_int_equal(cow_process_stdio(&in, &out, &err, p), 0);
   assert_non_null(in);
   assert_non_null(out);
   assert_null(err); /* a console merges stderr */
@@ -804,14 +863,15 @@ static int run_bounded(int *flag)
 static void fault_scenario(const char *export_name)
 {
   cow_hcs_options_t o;
-  cow_hcs_options_init(&o, suite_api);
+  cow_hcs_options_init(&o);
+  o.api = suite_api;
   o.create_timeout_ms = 5000;
   const char *id = new_id("fault");
   char *doc = hf_system_doc(suite_api, id, 1);
   cow_container_t *c = NULL;
   struct hf_result r = {0};
-  assert_int_equal(cow_hcs_create_system(&loop, &o, id, doc, &c, hf_container_cb, &r), 0);
-  cow_hcs_free(doc);
+  assert_int_equal(cow_hcs_create_system(&c, &loop, &o, id, doc, hf_container_cb, &r), 0);
+  cow_free(doc);
   assert_true(run_bounded(&r.done));
   cow_container_set_timeout(c, COW_TIMEOUT_WAIT, 5000);
   cow_container_set_timeout(c, COW_TIMEOUT_SIGNAL, 5000);
@@ -825,7 +885,7 @@ static void fault_scenario(const char *export_name)
     char *pdoc = hf_process_doc(suite_api, argv, HF_STDIN | HF_STDOUT, NULL);
     cow_process_t *p = NULL;
     struct presult pr = {0}, s = {0}, k = {0}, cs = {0}, w = {0};
-    assert_int_equal(cow_host_create_process(cow_container_host(c), &p, pdoc, on_proc, &pr), 0);
+    assert_int_equal(cow_host_create_process(&p, cow_container_host(c), pdoc, on_proc, &pr), 0);
     free(pdoc);
     assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
     assert_true(run_bounded(&pr.done));
@@ -938,6 +998,7 @@ static int suite_main(const char *name, const struct CMUnitTest *extra, size_t n
       cmocka_unit_test_setup_teardown(test_shutdown_terminate_tolerated, setup, teardown),
       cmocka_unit_test_setup_teardown(test_invalid_state, setup, teardown),
       cmocka_unit_test_setup_teardown(test_duplicate_and_unknown, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_struct_versions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_second_handle_and_terminate_on_close, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unexpected_exit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_service_disconnect, setup, teardown),

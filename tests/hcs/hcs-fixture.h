@@ -58,14 +58,15 @@ static inline int hf_run_until(uv_loop_t *loop, const int *flag)
   return 1;
 }
 
-/* A system document for `api` (cow_hcs_free it). */
+/* A system document for `api` (cow_free it). */
 static inline char *hf_system_doc(cow_hcs_api_t api, const char *id, int terminate_on_close)
 {
-  cow_hcs_system_params_t sp = {.owner = "libcow-test",
+  cow_hcs_system_params_t sp = {.version = COW_HCS_SYSTEM_PARAMS_VERSION,
+                                .owner = "libcow-test",
                                 .terminate_on_last_handle_closed = terminate_on_close};
   char *doc = NULL;
-  int rc = api == COW_HCS_V2 ? cow_hcs_compute_system_json(&sp, &doc)
-                             : cow_hcs_container_config_json(id, &sp, &doc);
+  int rc = api == COW_HCS_V2 ? cow_hcs_compute_system_json(&doc, &sp)
+                             : cow_hcs_container_config_json(&doc, id, &sp);
   return rc == 0 ? doc : NULL;
 }
 
@@ -74,12 +75,13 @@ static inline cow_container_t *hf_system(uv_loop_t *loop, cow_hcs_api_t api, con
                                          int start, int *status)
 {
   cow_hcs_options_t o;
-  cow_hcs_options_init(&o, api);
+  cow_hcs_options_init(&o);
+  o.api = api;
   char *doc = hf_system_doc(api, id, 1);
   cow_container_t *c = NULL;
   struct hf_result r = {0};
-  int rc = cow_hcs_create_system(loop, &o, id, doc, &c, hf_container_cb, &r);
-  cow_hcs_free(doc);
+  int rc = cow_hcs_create_system(&c, loop, &o, id, doc, hf_container_cb, &r);
+  cow_free(doc);
   if (rc == 0 && !hf_run_until(loop, &r.done))
     rc = COW_EINVAL;
   if (rc == 0)
@@ -135,7 +137,7 @@ static inline void hf_system_destroy(uv_loop_t *loop, cow_container_t *c)
 static inline char *hf_process_doc(cow_hcs_api_t api, const char *const *argv, unsigned flags,
                                    const char *const *env)
 {
-  cow_hcs_process_params_t pp = {0};
+  cow_hcs_process_params_t pp = COW_HCS_PROCESS_PARAMS_INIT;
   pp.command_args = argv;
   pp.environment = env;
   pp.create_stdin = (flags & HF_STDIN) != 0;
@@ -143,10 +145,10 @@ static inline char *hf_process_doc(cow_hcs_api_t api, const char *const *argv, u
   pp.create_stderr = (flags & HF_STDERR) != 0;
   pp.emulate_console = (flags & HF_TTY) != 0;
   char *doc = NULL;
-  if (cow_hcs_process_params_json(&pp, api == COW_HCS_V2 ? 2 : 1, &doc) != 0)
+  if (cow_hcs_process_params_json(&doc, &pp, api == COW_HCS_V2 ? 2 : 1) != 0)
     return NULL;
   char *copy = strdup(doc);
-  cow_hcs_free(doc);
+  cow_free(doc);
   return copy;
 }
 

@@ -49,9 +49,8 @@ COW_EXTERN int cow_container_is_closing(const cow_container_t *c);
 COW_EXTERN void cow_container_report_exit(cow_container_t *c, const cow_error_t *err);
 
 /** An op for a backend-defined verb on the container (create, ...). Thread: loop thread. */
-COW_EXTERN int cow_container_op_new(cow_container_t *c, const char *name,
-                                    cow_timeout_kind_t timeout, cow_container_cb cb, void *data,
-                                    cow_op_t **out);
+COW_EXTERN int cow_container_op_new(cow_op_t **out, cow_container_t *c, const char *name,
+                                    cow_timeout_kind_t timeout, cow_container_cb cb, void *data);
 
 COW_END_DECLS
 

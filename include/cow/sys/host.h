@@ -48,8 +48,8 @@ COW_EXTERN int cow_host_is_closing(const cow_host_t *h);
 
 /** An op on the host for a backend-defined verb (connect, ...), completed like any op;
  *  `cb` gets the host. Thread: loop thread. */
-COW_EXTERN int cow_host_op_new(cow_host_t *h, const char *name, cow_timeout_kind_t timeout,
-                               cow_host_cb cb, void *data, cow_op_t **out);
+COW_EXTERN int cow_host_op_new(cow_op_t **out, cow_host_t *h, const char *name,
+                               cow_timeout_kind_t timeout, cow_host_cb cb, void *data);
 
 COW_END_DECLS
 

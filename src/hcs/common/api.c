@@ -64,14 +64,12 @@ static int resolve(cow_hcs_api_t api, const void *explicit_table, const void **o
 #endif
 }
 
-int cow_hcs_options_init(cow_hcs_options_t *opts, cow_hcs_api_t api)
+void cow_hcs_options_init(cow_hcs_options_t *opts)
 {
-  if (opts == NULL || (api != COW_HCS_V1 && api != COW_HCS_V2))
-    return COW_EINVAL;
-  opts->api = api;
-  opts->dll_table = NULL;
-  opts->create_timeout_ms = 0;
-  return 0;
+  if (opts == NULL)
+    return;
+  const cow_hcs_options_t init = COW_HCS_OPTIONS_INIT;
+  *opts = init;
 }
 
 int cow_hcs_available(cow_hcs_api_t api, cow_error_t *err)
@@ -80,17 +78,19 @@ int cow_hcs_available(cow_hcs_api_t api, cow_error_t *err)
   return resolve(api, NULL, &t, err);
 }
 
-static int construct(struct uv_loop_s *loop, const cow_hcs_options_t *opts, const char *id,
-                     const char *config_json, cow_container_t **out, cow_container_cb cb,
-                     void *data)
+static int construct(cow_container_t **out, struct uv_loop_s *loop, const cow_hcs_options_t *opts,
+                     const char *id, const char *config_json, cow_container_cb cb, void *data)
 {
   if (out == NULL)
     return COW_EINVAL;
   *out = NULL;
   if (loop == NULL || opts == NULL || id == NULL || *id == '\0' || cb == NULL)
     return COW_EINVAL;
+  int rc = cow__struct_version_check(opts->version, COW_HCS_OPTIONS_VERSION);
+  if (rc != 0)
+    return rc;
   const void *table;
-  int rc = resolve(opts->api, opts->dll_table, &table, NULL);
+  rc = resolve(opts->api, opts->dll_table, &table, NULL);
   if (rc != 0)
     return rc;
   if (opts->api == COW_HCS_V2)
@@ -99,20 +99,21 @@ static int construct(struct uv_loop_s *loop, const cow_hcs_options_t *opts, cons
   return cow__hcs1_system_new(loop, table, id, config_json, opts->create_timeout_ms, out, cb, data);
 }
 
-int cow_hcs_create_system(struct uv_loop_s *loop, const cow_hcs_options_t *opts, const char *id,
-                          const char *config_json, cow_container_t **out, cow_container_cb cb,
-                          void *data)
+int cow_hcs_create_system(cow_container_t **out, struct uv_loop_s *loop,
+                          const cow_hcs_options_t *opts, const char *id, const char *config_json,
+                          cow_container_cb cb, void *data)
 {
   if (config_json == NULL) {
     if (out != NULL)
       *out = NULL;
     return COW_EINVAL;
   }
-  return construct(loop, opts, id, config_json, out, cb, data);
+  return construct(out, loop, opts, id, config_json, cb, data);
 }
 
-int cow_hcs_open_system(struct uv_loop_s *loop, const cow_hcs_options_t *opts, const char *id,
-                        cow_container_t **out, cow_container_cb cb, void *data)
+int cow_hcs_open_system(cow_container_t **out, struct uv_loop_s *loop,
+                        const cow_hcs_options_t *opts, const char *id, cow_container_cb cb,
+                        void *data)
 {
-  return construct(loop, opts, id, NULL, out, cb, data);
+  return construct(out, loop, opts, id, NULL, cb, data);
 }

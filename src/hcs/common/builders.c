@@ -5,15 +5,27 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 #include "cow/hcs.h"
 
-void cow_hcs_free(char *json)
+void cow_hcs_process_params_init(cow_hcs_process_params_t *params)
 {
-  cow__free(json);
+  if (params == NULL)
+    return;
+  const cow_hcs_process_params_t init = COW_HCS_PROCESS_PARAMS_INIT;
+  *params = init;
 }
 
-/* Serialise and release `j` into a cow__malloc'd string (the caller frees with
- * cow_hcs_free, which is the library's allocator, not jansson's). */
+void cow_hcs_system_params_init(cow_hcs_system_params_t *params)
+{
+  if (params == NULL)
+    return;
+  const cow_hcs_system_params_t init = COW_HCS_SYSTEM_PARAMS_INIT;
+  *params = init;
+}
+
+/* Serialise and release `j` into a cow__malloc'd string (the caller frees with cow_free,
+ * which is the library's allocator, not jansson's). */
 static int finish(json_t *j, char **out)
 {
   if (j == NULL)
@@ -60,13 +72,16 @@ static json_t *string_array(const char *const *v, int *rc)
   return a;
 }
 
-int cow_hcs_process_params_json(const cow_hcs_process_params_t *p, int schema, char **out)
+int cow_hcs_process_params_json(char **out, const cow_hcs_process_params_t *p, int schema)
 {
   if (out == NULL)
     return COW_EINVAL;
   *out = NULL;
   if (p == NULL || (schema != 1 && schema != 2))
     return COW_EINVAL;
+  int vrc = cow__struct_version_check(p->version, COW_HCS_PROCESS_PARAMS_VERSION);
+  if (vrc != 0)
+    return vrc;
   json_t *o = json_object();
   int rc = o ? 0 : COW_ENOMEM;
   if (rc == 0)
@@ -127,13 +142,16 @@ int cow_hcs_process_params_json(const cow_hcs_process_params_t *p, int schema, c
   return finish(o, out);
 }
 
-int cow_hcs_compute_system_json(const cow_hcs_system_params_t *p, char **out)
+int cow_hcs_compute_system_json(char **out, const cow_hcs_system_params_t *p)
 {
   if (out == NULL)
     return COW_EINVAL;
   *out = NULL;
   if (p == NULL)
     return COW_EINVAL;
+  int vrc = cow__struct_version_check(p->version, COW_HCS_SYSTEM_PARAMS_VERSION);
+  if (vrc != 0)
+    return vrc;
   json_t *container = p->container_json ? json_loads(p->container_json, 0, NULL) : json_object();
   if (!json_is_object(container)) {
     json_decref(container);
@@ -153,13 +171,16 @@ int cow_hcs_compute_system_json(const cow_hcs_system_params_t *p, char **out)
   return finish(o, out);
 }
 
-int cow_hcs_container_config_json(const char *name, const cow_hcs_system_params_t *p, char **out)
+int cow_hcs_container_config_json(char **out, const char *name, const cow_hcs_system_params_t *p)
 {
   if (out == NULL)
     return COW_EINVAL;
   *out = NULL;
   if (name == NULL || *name == '\0' || p == NULL)
     return COW_EINVAL;
+  int vrc = cow__struct_version_check(p->version, COW_HCS_SYSTEM_PARAMS_VERSION);
+  if (vrc != 0)
+    return vrc;
   /* Layers and HvPartition are always emitted by hcsshim (no omitempty). */
   json_t *o = json_pack("{s:s,s:[],s:b}", "SystemType", "Container", "Layers", "HvPartition", 0);
   int rc = o ? set_str(o, "Name", name) : COW_ENOMEM;
@@ -176,17 +197,7 @@ int cow_hcs_container_config_json(const char *name, const cow_hcs_system_params_
   return finish(o, out);
 }
 
-int cow_hcs_signal_options_json(int signo, char **out)
-{
-  if (out == NULL)
-    return COW_EINVAL;
-  *out = NULL;
-  if (signo < 1 || signo > 64)
-    return COW_EINVAL;
-  return finish(json_pack("{s:i}", "Signal", signo), out);
-}
-
-int cow_hcs_signal_options_windows_json(const char *name, char **out)
+int cow_hcs_signal_options_windows_json(char **out, const char *name)
 {
   static const char *const names[] = {"CtrlC", "CtrlBreak", "CtrlClose", "CtrlLogOff",
                                       "CtrlShutdown"};
@@ -199,7 +210,7 @@ int cow_hcs_signal_options_windows_json(const char *name, char **out)
   return COW_EINVAL;
 }
 
-int cow_hcs_property_query_json(const char *const *types, char **out)
+int cow_hcs_property_query_json(char **out, const char *const *types)
 {
   if (out == NULL)
     return COW_EINVAL;
@@ -218,8 +229,8 @@ int cow_hcs_property_query_json(const char *const *types, char **out)
   return finish(json_pack("{s:o}", "PropertyTypes", a), out);
 }
 
-int cow_hcs_modify_setting_json(const char *resource_path, const char *request_type,
-                                const char *settings_json, char **out)
+int cow_hcs_modify_setting_json(char **out, const char *resource_path, const char *request_type,
+                                const char *settings_json)
 {
   if (out == NULL)
     return COW_EINVAL;

@@ -484,7 +484,7 @@ int cow__hcs1_system_new(struct uv_loop_s *loop, const struct cow__vmcompute_api
   s->st.os = "unknown";
   cow_container_set_timeout(c, COW_TIMEOUT_CREATE, timeout_ms);
   cow_op_t *op;
-  rc = cow_container_op_new(c, config ? "create" : "open", COW_TIMEOUT_CREATE, cb, data, &op);
+  rc = cow_container_op_new(&op, c, config ? "create" : "open", COW_TIMEOUT_CREATE, cb, data);
   struct cow__hcs1_work *w =
       rc == 0 ? cow__hcs1_work_new(c, COW__HCS_CTX_SYSTEM, op, api, run_create, after_create)
               : NULL;

@@ -317,7 +317,7 @@ int cow__hcs2_system_new(struct uv_loop_s *loop, const struct cow__computecore_a
   s->st.os = "unknown";
   cow_container_set_timeout(c, COW_TIMEOUT_CREATE, timeout_ms);
   cow_op_t *op;
-  rc = cow_container_op_new(c, config ? "create" : "open", COW_TIMEOUT_CREATE, cb, data, &op);
+  rc = cow_container_op_new(&op, c, config ? "create" : "open", COW_TIMEOUT_CREATE, cb, data);
   if (rc != 0) {
     cow_container_close(c, NULL, NULL);
     cow__free(wid);
