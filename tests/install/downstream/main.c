@@ -52,6 +52,20 @@ int main(void)
   check_int("cow_hresult_equal(0x80370110, 0x80370111)",
             cow_hresult_equal(0x80370110u, 0x80370111u), 0);
 
+  /* A blocking context starts and stops a real loop thread (libuv, threads). */
+  cow_blocking_t *b = NULL;
+  check_int("cow_blocking_new()", cow_blocking_new(&b), 0);
+  check_int("cow_blocking_close()", b ? cow_blocking_close(b) : -1, 0);
+
+#ifndef COW_DOWNSTREAM_NO_HCS
+  /* A builder: jansson inside libcow (a static consumer needs it on its link line). */
+  const char *types[] = {"Memory", NULL};
+  char *doc = NULL;
+  check_int("cow_hcs_property_query_json()", cow_hcs_property_query_json(&doc, types), 0);
+  check_str("its document", doc, "{\"PropertyTypes\":[\"Memory\"]}");
+  cow_free(doc);
+#endif
+
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;
