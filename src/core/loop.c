@@ -100,10 +100,17 @@ int cow__loop_acquire(uv_loop_t *loop, struct cow__loop **out)
   struct cow__loop *lp = NULL;
   for (cow__list *n = loops.next; n != &loops; n = n->next) {
     struct cow__loop *cand = cow__container_of(n, struct cow__loop, registry_link);
-    if (cand->loop == loop) {
-      lp = cand;
+    if (cand->loop != loop)
+      continue;
+    if (uv_is_closing((uv_handle_t *)&cand->async)) {
+      /* Someone closed our handle behind our back (every handle of a loop closed by force,
+       * as a test teardown does after a failure) and the address now holds a new loop:
+       * the old state belongs to objects that can no longer run. Forget it. */
+      cow__list_remove(n);
       break;
     }
+    lp = cand;
+    break;
   }
   if (lp == NULL) {
     lp = cow__calloc(1, sizeof *lp);
@@ -139,8 +146,10 @@ int cow__loop_in_use(uv_loop_t *loop)
   if (global_lock() != 0)
     return 0;
   int found = 0;
-  for (cow__list *n = loops.next; n != &loops && !found; n = n->next)
-    found = cow__container_of(n, struct cow__loop, registry_link)->loop == loop;
+  for (cow__list *n = loops.next; n != &loops && !found; n = n->next) {
+    struct cow__loop *cand = cow__container_of(n, struct cow__loop, registry_link);
+    found = cand->loop == loop && !uv_is_closing((uv_handle_t *)&cand->async);
+  }
   uv_mutex_unlock(&global_mutex);
   return found;
 }

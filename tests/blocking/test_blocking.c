@@ -204,7 +204,7 @@ struct waiter {
 static void *wait_thread(void *arg)
 {
   struct waiter *w = arg;
-  w->rc = cow_blocking_process_wait(&w->code, w->b, w->p, 0, NULL);
+  w->rc = cow_blocking_process_wait(&w->code, w->b, w->p, tw_deadline_ms(), NULL);
   return NULL;
 }
 

@@ -31,6 +31,7 @@
 #include "cow/guest.h"
 #include "guest/frame.h"
 #include "support/tcp-transport.h"
+#include "support/wait.h"
 
 #define MAXF 128
 #define MAXS 16
@@ -801,7 +802,7 @@ static void replay(const char *name, const int *skip, enum tkind kind)
       uv_close(&R->st[i].sock.h, NULL);
   if (!uv_is_closing(&R->bridge.h))
     uv_close(&R->bridge.h, NULL);
-  uv_run(&R->loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&R->loop);
   int lc = uv_loop_close(&R->loop);
   for (int i = 0; i < R->nst; i++)
     free(R->st[i].got);

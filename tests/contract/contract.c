@@ -1,6 +1,7 @@
 /* The contract suite; see contract.h. Every test uses only the consumer API, real
  * processes of the backend under test and real bytes, and ends with uv_loop_close() == 0. */
 #include "contract/contract.h"
+#include "support/wait.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,15 +51,25 @@ static void on_closed(cow_process_t *p, void *data)
   (*(int *)data)++;
 }
 
-static void run_until(const int *flag)
+/* The processes a test started and did not close yet: the teardown closes them when the
+ * test failed half-way, so that the next test starts from a clean host. */
+#define MAX_OPEN 16
+static cow_process_t *open_procs[MAX_OPEN];
+
+static void track(cow_process_t *p, int add)
 {
-  while (!*flag)
-    if (uv_run(&loop, UV_RUN_ONCE) == 0 && !*flag)
-      fail_msg("loop went idle before the awaited callback");
+  for (int i = 0; i < MAX_OPEN; i++)
+    if (add ? open_procs[i] == NULL : open_procs[i] == p) {
+      open_procs[i] = add ? p : NULL;
+      return;
+    }
+  if (add)
+    fail_msg("more than %d processes open in one contract test", MAX_OPEN);
 }
 
 static int setup(void **state)
 {
+  memset(open_procs, 0, sizeof open_procs);
   assert_int_equal(uv_loop_init(&loop), 0);
   int rc = fx->setup(&loop, &host, &ctx);
   if (rc != 0)
@@ -68,9 +79,17 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+  int left = 0;
+  for (int i = 0; i < MAX_OPEN; i++)
+    if (open_procs[i] != NULL) {
+      cow_process_close(open_procs[i], NULL, NULL);
+      open_procs[i] = NULL;
+      left++;
+    }
   fx->teardown(&loop, host, ctx);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&loop), 0);
+  assert_int_equal(TW_LOOP_FINISH(&loop), 0);
+  if (left)
+    print_message("# %s: the teardown closed %d process(es) the test left open\n", fx->name, left);
   return 0;
 }
 
@@ -84,7 +103,8 @@ static cow_process_t *start(const char *const *argv, unsigned flags)
   int rc = cow_host_create_process(&p, host, cfg, on_proc, &created);
   free(cfg);
   assert_int_equal(rc, 0);
-  run_until(&created.done);
+  track(p, 1);
+  TW_UNTIL(&loop, created.done);
   if (created.status != 0)
     fail_msg("create failed: %s: %s", cow_err_name(created.status), created.message);
   return p;
@@ -93,8 +113,9 @@ static cow_process_t *start(const char *const *argv, unsigned flags)
 static void close_process(cow_process_t *p)
 {
   int closed = 0;
+  track(p, 0);
   assert_int_equal(cow_process_close(p, on_closed, &closed), 0);
-  run_until(&closed);
+  TW_UNTIL(&loop, closed);
 }
 
 /* ---- stdio capture ---- */
@@ -172,7 +193,7 @@ static void exit_codes(void **state)
     assert_true(cow_process_pid(p) >= 0);
     struct result w = {0};
     assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
-    run_until(&w.done);
+    TW_UNTIL(&loop, w.done);
     assert_int_equal(w.status, 0);
     assert_int_equal(w.code, codes[i]);
     int64_t code = -1;
@@ -192,14 +213,14 @@ static void many_waiters_and_wait_after_exit(void **state)
   int64_t code;
   assert_int_equal(cow_process_exit_code(&code, p), COW_ENOT_EXITED);
   for (int i = 0; i < 8; i++) {
-    run_until(&w[i].done);
+    TW_UNTIL(&loop, w[i].done);
     assert_int_equal(w[i].status, 0);
     assert_int_equal(w[i].code, 5);
   }
   struct result late = {0};
   assert_int_equal(cow_process_wait(p, on_wait, &late), 0);
   assert_int_equal(late.done, 0); /* never inside the call */
-  run_until(&late.done);
+  TW_UNTIL(&loop, late.done);
   assert_int_equal(late.code, 5);
   close_process(p);
 }
@@ -211,13 +232,13 @@ static void kill_running_then_after_exit(void **state)
   struct result w = {0}, k = {0}, k2 = {0};
   assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
   assert_int_equal(cow_process_kill(p, on_proc, &k), 0);
-  run_until(&k.done);
+  TW_UNTIL(&loop, k.done);
   assert_int_equal(k.status, 0);
-  run_until(&w.done);
+  TW_UNTIL(&loop, w.done);
   assert_int_equal(w.status, 0);
   assert_true(w.code != 0); /* killed: 137 or 4294967295 or a Windows code, never 0 */
   assert_int_equal(cow_process_kill(p, on_proc, &k2), 0);
-  run_until(&k2.done);
+  TW_UNTIL(&loop, k2.done);
   assert_int_equal(k2.status, COW_ESRCH);
   close_process(p);
 }
@@ -230,9 +251,10 @@ static void close_with_pending_operations(void **state)
   assert_int_equal(cow_process_wait(p, on_wait, &w1), 0);
   assert_int_equal(cow_process_wait(p, on_wait, &w2), 0);
   int closed = 0;
+  track(p, 0);
   assert_int_equal(cow_process_close(p, on_closed, &closed), 0);
   assert_int_equal(cow_process_close(p, on_closed, &closed), COW_ECLOSING);
-  run_until(&closed);
+  TW_UNTIL(&loop, closed);
   assert_int_equal(w1.done, 1);
   assert_int_equal(w1.status, COW_ECANCELED);
   assert_int_equal(w2.status, COW_ECANCELED);
@@ -251,7 +273,7 @@ static void stdout_drained_before_exit(void **state)
   watch_wait = &w;
   capture_start(p);
   assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
-  run_until(&w.done);
+  TW_UNTIL(&loop, w.done);
   watch_wait = NULL;
   assert_int_equal(w.status, 0);
   assert_int_equal(w.code, 9);
@@ -277,9 +299,9 @@ static void stdin_roundtrip_and_close_stdin(void **state)
   struct result cs = {0}, w = {0};
   assert_int_equal(cow_process_close_stdin(p, on_proc, &cs), 0);
   assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
-  run_until(&cs.done);
+  TW_UNTIL(&loop, cs.done);
   assert_int_equal(cs.status, 0);
-  run_until(&w.done); /* cat exits only because stdin reached end of file */
+  TW_UNTIL(&loop, w.done); /* cat exits only because stdin reached end of file */
   assert_int_equal(w.code, 0);
   assert_string_equal(cap_out.buf, "ping\n");
   capture_free();
@@ -297,11 +319,12 @@ static void bad_input_errors(void **state)
   int rc = cow_host_create_process(&p, host, fx->bad_config, on_proc, &created);
   if (rc == 0) {
     /* accepted at the call: then the callback must report the failure, and waiters too */
+    track(p, 1);
     struct result w = {0};
     assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
-    run_until(&created.done);
+    TW_UNTIL(&loop, created.done);
     assert_true(created.status < 0);
-    run_until(&w.done);
+    TW_UNTIL(&loop, w.done);
     assert_true(w.status < 0);
     assert_int_equal(w.code, -1);
     close_process(p);
@@ -315,12 +338,13 @@ static void bad_input_errors(void **state)
   rc = cow_host_create_process(&p, host, cfg, on_proc, &c2);
   free(cfg);
   if (rc == 0) {
-    run_until(&c2.done);
+    track(p, 1);
+    TW_UNTIL(&loop, c2.done);
     if (c2.status == 0) {
       /* some backends report a missing program as exit 127 rather than a failed create */
       struct result w = {0};
       assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
-      run_until(&w.done);
+      TW_UNTIL(&loop, w.done);
       assert_true(w.status < 0 || w.code != 0);
     }
     close_process(p);
@@ -334,7 +358,7 @@ static void signal_then_resize_without_console(void **state)
   struct result r = {0}, w = {0}, s = {0};
   int rc = cow_process_resize_console(p, 100, 30, on_proc, &r);
   if (rc == 0) {
-    run_until(&r.done);
+    TW_UNTIL(&loop, r.done);
     /* a process without a console cannot be resized (R12: FAILED_PRECONDITION) */
     assert_true(r.status == COW_ENOTTY || r.status < 0);
   } else {
@@ -347,9 +371,9 @@ static void signal_then_resize_without_console(void **state)
   } else {
     assert_int_equal(rc, 0);
   }
-  run_until(&s.done);
+  TW_UNTIL(&loop, s.done);
   assert_int_equal(s.status, 0);
-  run_until(&w.done);
+  TW_UNTIL(&loop, w.done);
   assert_int_equal(w.status, 0);
   close_process(p);
 }
@@ -379,12 +403,10 @@ static cow_process_t *start_ready(const char *const *argv, const char *line)
 {
   cow_process_t *p = start(argv, CONTRACT_STDOUT);
   capture_start(p);
-  while (cap_out.buf == NULL || strstr(cap_out.buf, line) == NULL) {
-    if (cap_out.eof)
-      fail_msg("the process ended before printing '%s'", line);
-    if (uv_run(&loop, UV_RUN_ONCE) == 0)
-      fail_msg("loop went idle before '%s'", line);
-  }
+  TW_UNTIL_WHAT(&loop, cap_out.eof || (cap_out.buf != NULL && strstr(cap_out.buf, line) != NULL),
+                line);
+  if (cap_out.buf == NULL || strstr(cap_out.buf, line) == NULL)
+    fail_msg("the process ended before printing '%s'", line);
   return p;
 }
 
@@ -397,14 +419,14 @@ static int signals_supported(void)
   assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
   int rc = cow_process_signal(p, NULL, on_proc, &s);
   if (rc == 0)
-    run_until(&s.done);
+    TW_UNTIL(&loop, s.done);
   int supported = rc == 0 ? s.status != COW_ENOTSUP : rc != COW_ENOTSUP;
   if (!supported || (rc == 0 && s.status != 0)) {
     struct result k = {0};
     assert_int_equal(cow_process_kill(p, on_proc, &k), 0);
-    run_until(&k.done);
+    TW_UNTIL(&loop, k.done);
   }
-  run_until(&w.done);
+  TW_UNTIL(&loop, w.done);
   close_process(p);
   return supported;
 }
@@ -418,7 +440,7 @@ static void stop_escalates_when_the_signal_is_ignored(void **state)
   struct stop_result r = {0};
   assert_int_equal(cow_process_stop(p, sig, 300, on_stopped, &r), 0);
   assert_int_equal(r.done, 0); /* never inside the call */
-  run_until(&r.done);
+  TW_UNTIL(&loop, r.done);
   assert_int_equal(r.status, 0);
   assert_int_equal(r.forced, 1); /* ignored (or refused): only the kill ended it */
   assert_true(r.code != 0);
@@ -438,7 +460,7 @@ static void stop_without_escalation(void **state)
   assert_int_equal(cow_signal_options_json(&sig, 15), 0);
   struct stop_result r = {0}, again = {0};
   assert_int_equal(cow_process_stop(p, sig, 120000, on_stopped, &r), 0);
-  run_until(&r.done);
+  TW_UNTIL(&loop, r.done);
   assert_int_equal(r.status, 0);
   assert_true(r.code != 0);
   /* The signal ended it well inside the two minutes; only a backend without signals
@@ -446,7 +468,7 @@ static void stop_without_escalation(void **state)
   assert_int_equal(r.forced, !supported);
   /* Stopping what already exited: its exit code, nothing forced. */
   assert_int_equal(cow_process_stop(p, sig, 120000, on_stopped, &again), 0);
-  run_until(&again.done);
+  TW_UNTIL(&loop, again.done);
   assert_int_equal(again.status, 0);
   assert_int_equal(again.code, r.code);
   assert_int_equal(again.forced, 0);
@@ -462,9 +484,10 @@ static void close_while_stopping(void **state)
   struct stop_result r = {0};
   assert_int_equal(cow_process_stop(p, NULL, 120000, on_stopped, &r), 0);
   int closed = 0;
+  track(p, 0);
   assert_int_equal(cow_process_close(p, on_closed, &closed), 0);
-  run_until(&closed);
-  run_until(&r.done);
+  TW_UNTIL(&loop, closed);
+  TW_UNTIL(&loop, r.done);
   assert_int_equal(r.status, COW_ECANCELED);
   assert_int_equal(r.code, -1);
   capture_free();

@@ -3,16 +3,23 @@
  * signals only container processes, not UVM ones). argv[1] is the peer's path; with
  * --socket-slot as argv[2] the port directory goes through a transport on the listen_tcp
  * slot (every connection a uv_tcp_t, as hvsocket gives them). */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <cmocka.h>
 #include <jansson.h>
 
 #include "contract/contract.h"
 #include "cow/guest.h"
 #include "support/tcp-transport.h"
+#include "support/wait.h"
 
 static const char *peer_path;
 static int socket_slot;
@@ -27,7 +34,7 @@ struct guest_ctx {
   int created, create_status, closed;
   cow_guest_transport_t *transport;
   uv_process_t peer;
-  int peer_exited;
+  int peer_started, peer_exited;
   int connected;
   int connect_status;
 };
@@ -75,8 +82,7 @@ static int start_container(uv_loop_t *loop, struct guest_ctx *g)
   free(cfg);
   if (rc != 0)
     return rc;
-  while (!g->created)
-    uv_run(loop, UV_RUN_ONCE);
+  TW_UNTIL(loop, g->created);
   if (g->create_status != 0)
     return g->create_status;
   /* The first process without OciProcess is the container's init. */
@@ -84,8 +90,7 @@ static int start_container(uv_loop_t *loop, struct guest_ctx *g)
   rc = cow_host_create_process(&g->init, cow_container_host(g->container), "{}", on_init, g);
   if (rc != 0)
     return rc;
-  while (!g->created)
-    uv_run(loop, UV_RUN_ONCE);
+  TW_UNTIL(loop, g->created);
   return g->create_status;
 }
 
@@ -114,8 +119,8 @@ static int guest_setup(uv_loop_t *loop, cow_host_t **host, void **ctx)
   g->peer.data = g;
   if ((rc = uv_spawn(loop, &g->peer, &po)) != 0)
     return rc;
-  while (!g->connected)
-    uv_run(loop, UV_RUN_ONCE);
+  g->peer_started = 1;
+  TW_UNTIL(loop, g->connected);
   if (g->connect_status != 0)
     return g->connect_status;
   rc = start_container(loop, g);
@@ -154,31 +159,42 @@ static void terminated(cow_container_t *c, int status, const cow_error_t *err, v
 {
 }
 
+/* Close what setup made, in order; whatever does not end within the deadline is named in a
+ * failure after everything else was still cleaned up (the peer is killed, its port
+ * directory removed), so that the next test starts clean. */
 static void guest_teardown(uv_loop_t *loop, cow_host_t *host, void *ctx)
 {
   struct guest_ctx *g = ctx;
-  if (g && g->container) {
+  const char *stuck = NULL;
+  if (g == NULL)
+    return;
+  if (g->container) {
     cow_container_terminate(g->container, terminated, NULL);
     if (g->init)
       cow_process_close(g->init, NULL, NULL);
     cow_container_close(g->container, closed, g);
-    while (!g->closed)
-      uv_run(loop, UV_RUN_ONCE);
+    if (!tw_try_count(loop, &g->closed, 1, tw_deadline_ms()))
+      stuck = "the container's close callback";
   }
-  if (g && g->conn)
+  if (g->conn)
     cow_host_close(g->conn, NULL, NULL);
   /* Closing the bridge makes the peer exit (as the real v0.11.4 agent does); it kills the
    * processes it still runs. */
-  while (g && !g->peer_exited)
-    uv_run(loop, UV_RUN_ONCE);
-  if (g) {
-    cow_guest_transport_release(g->transport);
-    char path[128];
-    snprintf(path, sizeof path, "rm -rf '%s'", g->dir);
-    if (system(path) != 0)
-      fprintf(stderr, "could not remove %s\n", g->dir);
-    free(g);
+  if (g->peer_started && !tw_try_count(loop, &g->peer_exited, 1, tw_deadline_ms())) {
+    uv_process_kill(&g->peer, SIGKILL);
+    TW_UNTIL(loop, g->peer_exited);
+    if (stuck == NULL)
+      stuck = "the peer's exit after the bridge closed";
   }
+  cow_guest_transport_release(g->transport);
+  char path[128];
+  snprintf(path, sizeof path, "rm -rf '%s'", g->dir);
+  if (system(path) != 0)
+    fprintf(stderr, "could not remove %s\n", g->dir);
+  free(g);
+  if (stuck != NULL)
+    fail_msg("guest teardown: %s did not happen within %llu ms", stuck,
+             (unsigned long long)tw_deadline_ms());
 }
 
 int main(int argc, char **argv)

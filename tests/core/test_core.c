@@ -112,7 +112,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-  assert_int_equal(tb_loop_finish(&loop), 0);
+  assert_int_equal(TW_LOOP_FINISH(&loop), 0);
   assert_int_equal(tb_alloc_outstanding(), alloc_baseline); /* nothing leaked */
   return 0;
 }
@@ -130,7 +130,7 @@ static cow_process_t *new_process(cow_host_t *h)
   cow_process_t *p = NULL;
   CALL(cow_host_create_process(&p, h, "{}", on_process, "created"));
   assert_non_null(p);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   return p;
 }
 
@@ -152,7 +152,7 @@ static void op_completes(void **state)
   assert_int_equal(cow_process_pid(p), 4242);
   CALL(cow_process_kill(p, on_process, "kill"));
   assert_int_equal(count_of("kill"), 0); /* never inside the call */
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(count_of("kill"), 1);
   assert_int_equal(rec.status[index_of("kill")], 0);
   assert_int_equal(tb.calls[TB_KILL], 1);
@@ -160,7 +160,7 @@ static void op_completes(void **state)
   assert_int_equal(cow_host_is_oci(h), 1);
   CALL(cow_process_close(p, on_process_closed, NULL));
   CALL(cow_host_close(h, on_host_closed, NULL));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(count_of("process_closed"), 1);
   assert_int_equal(count_of("host_closed"), 1);
   assert_int_equal(tb.finis, 2);
@@ -174,7 +174,7 @@ static void op_fails(void **state)
   tb.mode = TB_COMPLETE_FAIL;
   tb.fail_code = COW_EHCS;
   CALL(cow_process_signal(p, "{\"Signal\":15}", on_process, "signal"));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(count_of("signal"), 1);
   assert_int_equal(rec.status[index_of("signal")], COW_EHCS);
   /* A refused slot: negative return, and the callback never runs. */
@@ -183,7 +183,7 @@ static void op_fails(void **state)
   in_call = 1;
   assert_int_equal(cow_process_kill(p, on_process, "refused"), COW_EINVALID_STATE);
   in_call = 0;
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(count_of("refused"), 0);
   CALL(cow_process_close(p, NULL, NULL));
   CALL(cow_host_close(h, NULL, NULL));
@@ -202,7 +202,7 @@ static void create_fails_releases_waiters(void **state)
   assert_int_equal(cow_process_kill(p, on_process, "kill"), COW_ENOT_STARTED);
   in_call = 0;
   assert_int_equal(tb_complete(&tb, COW_ENOENT, NULL), 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(rec.status[index_of("created")], COW_ENOENT);
   assert_int_equal(rec.status[index_of("wait")], COW_ENOENT);
   assert_int_equal(rec.code[index_of("wait")], -1);
@@ -215,7 +215,7 @@ static void create_fails_releases_waiters(void **state)
   assert_null(bad);
   CALL(cow_process_close(p, NULL, NULL));
   CALL(cow_host_close(h, NULL, NULL));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(count_of("bad"), 0);
 }
 
@@ -240,7 +240,7 @@ static void op_times_out(void **state)
   tb.mode = TB_MANUAL;
   assert_int_equal(cow_container_set_timeout(c, COW_TIMEOUT_SHUTDOWN, 20), 0);
   CALL(cow_container_shutdown(c, on_container, "shutdown"));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(count_of("shutdown"), 1);
   assert_int_equal(rec.status[index_of("shutdown")], COW_ETIMEDOUT);
   assert_int_equal(tb.timeouts, 1);
@@ -251,20 +251,18 @@ static void op_times_out(void **state)
   assert_non_null(strstr(last_line, "core: operation shutdown"));
   /* The backend's late completion is absorbed: no second callback. */
   assert_int_equal(tb_complete(&tb, 0, NULL), 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(count_of("shutdown"), 1);
   /* A timed-out waiter does not affect others or the container. */
   assert_int_equal(cow_container_set_timeout(c, COW_TIMEOUT_WAIT, 10), 0);
   CALL(cow_container_wait(c, on_container, "wait_short"));
   assert_int_equal(cow_container_set_timeout(c, COW_TIMEOUT_WAIT, 0), 0);
   CALL(cow_container_wait(c, on_container, "wait_long"));
-  uv_run(&loop, UV_RUN_ONCE);
-  while (count_of("wait_short") == 0)
-    uv_run(&loop, UV_RUN_ONCE);
+  TW_UNTIL(&loop, count_of("wait_short") != 0);
   assert_int_equal(rec.status[index_of("wait_short")], COW_ETIMEDOUT);
   assert_int_equal(count_of("wait_long"), 0);
   cow_container_report_exit(c, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(rec.status[index_of("wait_long")], 0);
   CALL(cow_container_close(c, NULL, NULL));
 }
@@ -285,7 +283,7 @@ static void close_with_pending(void **state)
   assert_int_equal(cow_process_close(p, on_process_closed, NULL), COW_ECLOSING);
   assert_int_equal(cow_process_kill(p, on_process, "late"), COW_ECLOSING);
   in_call = 0;
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   const char *names[] = {"kill", "signal", "wait1", "wait2"};
   for (int i = 0; i < 4; i++) {
     assert_int_equal(count_of(names[i]), 1);
@@ -303,12 +301,12 @@ static void host_close_waits_for_processes(void **state)
   assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
   cow_process_t *p = new_process(h);
   CALL(cow_host_close(h, on_host_closed, NULL));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   /* The process still refers to its host: the host's memory outlives it. */
   assert_int_equal(count_of("host_closed"), 0);
   assert_ptr_equal(cow_process_host(p), h);
   CALL(cow_process_close(p, on_process_closed, NULL));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(count_of("host_closed"), 1);
   assert_true(index_of("process_closed") < index_of("host_closed"));
 }
@@ -327,7 +325,7 @@ static void many_waiters_and_late_waiter(void **state)
   assert_int_equal(cow_process_exit_code(&code, p), COW_ENOT_EXITED);
   cow_process_report_exit(p, 7, NULL);
   cow_process_report_exit(p, 9, NULL); /* only the first report counts */
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   for (int i = 0; i < 10; i++) {
     assert_int_equal(count_of(names[i]), 1);
     assert_int_equal(rec.status[index_of(names[i])], 0);
@@ -337,12 +335,12 @@ static void many_waiters_and_late_waiter(void **state)
   assert_int_equal(code, 7);
   CALL(cow_process_wait(p, on_wait, "late"));
   assert_int_equal(count_of("late"), 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(rec.code[index_of("late")], 7);
   /* kill after exit: ESRCH, without bothering the backend; resize after exit: no-op */
   CALL(cow_process_kill(p, on_process, "kill"));
   CALL(cow_process_resize_console(p, 80, 24, on_process, "resize"));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(rec.status[index_of("kill")], COW_ESRCH);
   assert_int_equal(rec.status[index_of("resize")], 0);
   assert_int_equal(tb.calls[TB_KILL], 0);
@@ -359,7 +357,7 @@ static void expected_exit_fallback(void **state)
   cow_process_t *p = new_process(h);
   CALL(cow_process_wait(p, on_wait, "wait"));
   cow_process_expect_exit(p, 20, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(rec.status[index_of("wait")], COW_ESRCH);
   assert_int_equal(rec.code[index_of("wait")], -1);
   /* the exit does come in time: the fallback stays silent */
@@ -367,7 +365,7 @@ static void expected_exit_fallback(void **state)
   CALL(cow_process_wait(q, on_wait, "wait2"));
   cow_process_expect_exit(q, 10000, NULL);
   cow_process_report_exit(q, 3, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT); /* returns at once: no timer left running */
+  TW_RUN_IDLE(&loop); /* returns at once: no timer left running */
   assert_int_equal(rec.status[index_of("wait2")], 0);
   assert_int_equal(rec.code[index_of("wait2")], 3);
   CALL(cow_process_close(p, NULL, NULL));
@@ -436,7 +434,7 @@ static void events_from_threads(void **state)
   uv_timer_t t;
   uv_timer_init(&loop, &t);
   uv_timer_start(&t, stop_when_done, 1, 1);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   for (int i = 0; i < HAMMER_THREADS; i++) {
     pthread_join(th[i], NULL);
     assert_int_equal(hm[i].posted, HAMMER_EVENTS);
@@ -447,7 +445,7 @@ static void events_from_threads(void **state)
   pthread_t ex;
   assert_int_equal(pthread_create(&ex, NULL, exit_thread, p), 0);
   pthread_join(ex, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(count_of("wait"), 1);
   CALL(cow_process_close(p, NULL, NULL));
   CALL(cow_host_close(h, NULL, NULL));
@@ -488,7 +486,7 @@ static void late_event_after_close(void **state)
    * frees the payload (the queue runs the finalisation first, in posting order). */
   CALL(cow_process_close(p, on_process_closed, NULL));
   int *payload = malloc(sizeof *payload);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(count_of("process_closed"), 1);
   /* After the close callback the id is unknown: posting says so at once. */
   assert_int_equal(cow_event_post(id, count_event, payload), COW_ENOENT);
@@ -502,11 +500,10 @@ static void late_event_after_close(void **state)
   assert_int_equal(pthread_create(&th, NULL, post_during_close, &qid), 0);
   usleep(1000);
   CALL(cow_process_close(q, NULL, NULL));
-  while (!atomic_load(&poster_done))
-    uv_run(&loop, UV_RUN_NOWAIT);
+  TW_SPIN_UNTIL(&loop, atomic_load(&poster_done));
   void *dropped;
   pthread_join(th, &dropped);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   /* the handle went away while the thread posted: its later posts were refused */
   assert_int_equal((intptr_t)dropped, 1);
   CALL(cow_host_close(h, NULL, NULL));
@@ -590,7 +587,7 @@ static void exit_after_stdio_eof_body(void)
   close(tp->stdout_fd);
   tp->stdout_fd = -1;
   CALL(cow_process_close_stderr(p, on_process, "close_stderr"));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(outlen, 5);
   assert_memory_equal(outbuf, "hello", 5);
   assert_true(index_of("eof") >= 0);
@@ -609,7 +606,7 @@ static void exit_after_stdio_eof_body(void)
   assert_int_equal(uv_thread_create(&reader, read_stdin_twice, &rd), 0);
 #endif
   CALL(cow_process_close_stdin(p, on_process, "close_stdin"));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(rec.status[index_of("close_stdin")], 0);
 #ifdef _WIN32
   uv_thread_join(&reader);
@@ -631,7 +628,7 @@ static void drain_timeout_reported(void **state)
   cow_process_t *p = new_process(h);
   CALL(cow_process_wait(p, on_wait, "wait"));
   cow_process_report_exit(p, 0, NULL); /* nobody reads stdout: the drain timeout fires */
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(count_of("wait"), 1);
   assert_int_equal(rec.status[index_of("wait")], COW_EIO_TIMEOUT);
   assert_int_equal(rec.code[index_of("wait")], 0); /* the code is still known */
@@ -651,10 +648,10 @@ static void container_lifecycle(void **state)
   assert_string_equal(cow_container_id(c), "ctr-1");
   CALL(cow_container_start(c, on_container, "start"));
   CALL(cow_container_properties(c, NULL, on_json, "props"));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_string_equal(last_json, "{\"ProcessList\":[]}");
   CALL(cow_container_properties_v2(c, "{}", on_json, "props2"));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_string_equal(last_json, "{\"Statistics\":{}}");
   CALL(cow_container_modify(c, "{}", on_container, "modify"));
   /* the container is a process host */
@@ -671,7 +668,7 @@ static void container_lifecycle(void **state)
   why.sys_code = 0x80370106u;
   why.message = "exited unexpectedly";
   cow_container_report_exit(c, &why);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(rec.status[index_of("wait")], COW_EHCS);
   assert_int_equal(cow_container_exited(c), 1);
   cow_error_t got = COW_ERROR_INIT;
@@ -683,14 +680,14 @@ static void container_lifecycle(void **state)
   int before = tb.calls[TB_SHUTDOWN];
   CALL(cow_container_shutdown(c, on_container, "shutdown"));
   CALL(cow_container_terminate(c, on_container, "terminate"));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(rec.status[index_of("shutdown")], 0);
   assert_int_equal(rec.status[index_of("terminate")], 0);
   assert_int_equal(tb.calls[TB_SHUTDOWN], before);
   CALL(cow_process_close(p, on_process_closed, NULL));
   /* closing the host view closes the container */
   CALL(cow_host_close(view, on_host_closed, NULL));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(count_of("host_closed"), 1);
   assert_int_equal(count_of("start"), 1);
   assert_int_equal(count_of("modify"), 1);
@@ -727,7 +724,7 @@ static void missing_slots_and_versions(void **state)
   assert_int_equal(cow_container_set_timeout(c, COW_TIMEOUT__MAX, 1), COW_EINVAL);
   in_call = 0;
   CALL(cow_container_close(c, on_container_closed, NULL));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(count_of("x"), 0);
   assert_int_equal(count_of("container_closed"), 1);
 }
@@ -745,7 +742,7 @@ static void oom_every_allocation(void **state)
     if (rc != 0) {
       assert_int_equal(rc, COW_ENOMEM);
       assert_null(h);
-      uv_run(&loop, UV_RUN_DEFAULT); /* the loop state is released through uv_close */
+      TW_RUN_IDLE(&loop); /* the loop state is released through uv_close */
       assert_int_equal(tb_alloc_outstanding(), alloc_baseline);
       continue;
     }
@@ -779,7 +776,7 @@ static void oom_every_allocation(void **state)
       CALL(cow_container_close(c, NULL, NULL));
     }
     CALL(cow_host_close(h, NULL, NULL));
-    uv_run(&loop, UV_RUN_DEFAULT);
+    TW_RUN_IDLE(&loop);
     assert_int_equal(tb_alloc_outstanding(), alloc_baseline);
   }
   assert_true(host_ok && proc_ok && ctr_ok);
@@ -788,6 +785,8 @@ static void oom_every_allocation(void **state)
 
 int main(void)
 {
+  if (getenv("TEST_FILTER"))
+    cmocka_set_test_filter(getenv("TEST_FILTER"));
   tb_alloc_install();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(op_completes, setup, teardown),

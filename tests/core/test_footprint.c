@@ -41,9 +41,9 @@ static void run_cycles(cow_host_t *h, uv_loop_t *loop, int n)
     assert_int_equal(cow_process_wait(p, on_wait, NULL), 0);
     /* keep a bounded number in flight, as a shim serving exec probes does */
     if (i % 64 == 63)
-      uv_run(loop, UV_RUN_DEFAULT);
+      TW_RUN_IDLE(loop);
   }
-  uv_run(loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(loop);
 }
 
 static void rss_flat_over_100k_execs(void **state)
@@ -68,8 +68,7 @@ static void rss_flat_over_100k_execs(void **state)
   if (RSS_MEANINGFUL)
     assert_true(after - before < 1024);
   assert_int_equal(cow_host_close(h, NULL, NULL), 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&loop), 0);
+  assert_int_equal(TW_LOOP_FINISH(&loop), 0);
 }
 
 int main(void)

@@ -83,7 +83,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   (void)state;
-  assert_int_equal(tb_loop_finish(&loop), 0);
+  assert_int_equal(TW_LOOP_FINISH(&loop), 0);
   assert_int_equal(tb_alloc_outstanding(), alloc_baseline);
   return 0;
 }
@@ -94,7 +94,7 @@ static cow_process_t *manual_process(cow_host_t **h)
   assert_int_equal(tb_host_new(h, &loop, &tb), 0);
   cow_process_t *p;
   assert_int_equal(cow_host_create_process(&p, *h, "{}", on_created, NULL), 0);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   tb.mode = TB_MANUAL;
   return p;
 }
@@ -104,16 +104,6 @@ static void close_all(cow_host_t *h, cow_process_t *p)
   tb_complete_all(&tb, COW_ECANCELED);
   assert_int_equal(cow_process_close(p, NULL, NULL), 0);
   assert_int_equal(cow_host_close(h, NULL, NULL), 0);
-}
-
-/* Run the loop until *flag is set; fail if the loop goes idle before. */
-static void run_until(const int *flag)
-{
-  while (!*flag) {
-    int alive = uv_run(&loop, UV_RUN_ONCE);
-    if (!*flag)
-      assert_int_not_equal(alive, 0);
-  }
 }
 
 static void signal_then_kill_after_grace(void **state)
@@ -127,7 +117,7 @@ static void signal_then_kill_after_grace(void **state)
   assert_int_equal(tb.calls[TB_KILL], 0);
   /* The signal is still pending when the grace period ends: the kill does not queue
    * behind it (R20). */
-  run_until(&tb.calls[TB_KILL]);
+  TW_UNTIL(&loop, tb.calls[TB_KILL]);
   assert_int_equal(tb.npending, 2);
   assert_int_equal(s.calls, 0);
   tb_complete(&tb, 0, NULL); /* the signal */
@@ -135,13 +125,13 @@ static void signal_then_kill_after_grace(void **state)
   uv_run(&loop, UV_RUN_NOWAIT);
   assert_int_equal(s.calls, 0); /* no exit yet */
   cow_process_report_exit(p, 137, NULL);
-  run_until(&s.calls);
+  TW_UNTIL(&loop, s.calls);
   assert_int_equal(s.status, 0);
   assert_int_equal(s.code, 137);
   assert_int_equal(s.forced, 1);
   assert_int_equal(s.had_err, 0);
   close_all(h, p);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(s.calls, 1);
 }
 
@@ -154,7 +144,7 @@ static void exit_within_grace(void **state)
   assert_int_equal(CALL(cow_process_stop(p, NULL, 60000, on_process_stopped, &s)), 0);
   tb_complete(&tb, 0, NULL);
   cow_process_report_exit(p, 143, NULL);
-  run_until(&s.calls);
+  TW_UNTIL(&loop, s.calls);
   assert_int_equal(s.status, 0);
   assert_int_equal(s.code, 143);
   assert_int_equal(s.forced, 0);
@@ -175,11 +165,11 @@ static void refused_signal_kills_at_once(void **state)
   assert_int_equal(CALL(cow_process_stop(p, NULL, 60000, on_process_stopped, &s)), 0);
   assert_int_equal(tb.calls[TB_SIGNAL], 1);
   assert_int_equal(tb.calls[TB_KILL], 1);
-  run_until(&s.calls);
+  TW_UNTIL(&loop, s.calls);
   assert_int_equal(s.status, COW_ENOTSUP);
   assert_int_equal(s.forced, 1);
   close_all(h, p);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(s.calls, 1);
 }
 
@@ -192,7 +182,7 @@ static void failed_signal_and_kill(void **state)
   tb.fail_code = COW_EACCES;
   struct stopped s = {0};
   assert_int_equal(CALL(cow_process_stop(p, NULL, 60000, on_process_stopped, &s)), 0);
-  run_until(&s.calls);
+  TW_UNTIL(&loop, s.calls);
   assert_int_equal(tb.calls[TB_KILL], 1); /* the failed signal escalated without waiting */
   assert_int_equal(s.status, COW_EACCES);
   assert_int_equal(s.had_err, 1); /* the kill's error, with its HRESULT */
@@ -211,7 +201,7 @@ static void grace_zero_kills_without_signal(void **state)
   assert_int_equal(tb.calls[TB_KILL], 1);
   tb_complete(&tb, 0, NULL);
   cow_process_report_exit(p, 137, NULL);
-  run_until(&s.calls);
+  TW_UNTIL(&loop, s.calls);
   assert_int_equal(s.status, 0);
   assert_int_equal(s.forced, 1);
   close_all(h, p);
@@ -227,7 +217,7 @@ static void already_exited(void **state)
   struct stopped s = {0};
   /* Grace 0 would kill at once: not what already exited. */
   assert_int_equal(CALL(cow_process_stop(p, NULL, 0, on_process_stopped, &s)), 0);
-  run_until(&s.calls);
+  TW_UNTIL(&loop, s.calls);
   assert_int_equal(s.status, 0);
   assert_int_equal(s.code, 4);
   assert_int_equal(s.forced, 0);
@@ -244,7 +234,7 @@ static void close_while_stopping(void **state)
   struct stopped s = {0};
   assert_int_equal(CALL(cow_process_stop(p, NULL, 60000, on_process_stopped, &s)), 0);
   assert_int_equal(cow_process_close(p, NULL, NULL), 0);
-  run_until(&s.calls);
+  TW_UNTIL(&loop, s.calls);
   assert_int_equal(s.status, COW_ECANCELED);
   assert_int_equal(s.forced, 0);
   /* A stop on a closing handle is refused, nothing started. */
@@ -252,7 +242,7 @@ static void close_while_stopping(void **state)
   assert_int_equal(cow_process_stop(p, NULL, 1, on_process_stopped, &late), COW_ECLOSING);
   tb_complete_all(&tb, COW_ECANCELED);
   assert_int_equal(cow_host_close(h, NULL, NULL), 0);
-  uv_run(&loop, UV_RUN_DEFAULT); /* the grace timer is gone: the loop ends */
+  TW_RUN_IDLE(&loop); /* the grace timer is gone: the loop ends */
   assert_int_equal(s.calls, 1);
   assert_int_equal(late.calls, 0);
 }
@@ -273,7 +263,7 @@ static void bad_arguments_and_no_memory(void **state)
   }
   assert_int_equal(tb.calls[TB_SIGNAL], 0);
   close_all(h, p);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(s.calls, 0);
 }
 
@@ -286,7 +276,7 @@ static void container_shutdown_then_terminate(void **state)
   struct stopped s = {0};
   assert_int_equal(CALL(cow_container_stop(c, 30, on_container_stopped, &s)), 0);
   assert_int_equal(tb.calls[TB_SHUTDOWN], 1);
-  run_until(&tb.calls[TB_TERMINATE]);
+  TW_UNTIL(&loop, tb.calls[TB_TERMINATE]);
   tb_complete(&tb, 0, NULL);
   tb_complete(&tb, 0, NULL);
   /* An unexpected exit is still an exit for a stop. */
@@ -294,13 +284,13 @@ static void container_shutdown_then_terminate(void **state)
   why.code = COW_EHCS;
   why.message = "exited unexpectedly";
   cow_container_report_exit(c, &why);
-  run_until(&s.calls);
+  TW_UNTIL(&loop, s.calls);
   assert_int_equal(s.status, 0);
   assert_int_equal(s.forced, 1);
   /* A second stop of the exited container: at once, nothing sent. */
   struct stopped again = {0};
   assert_int_equal(CALL(cow_container_stop(c, 0, on_container_stopped, &again)), 0);
-  run_until(&again.calls);
+  TW_UNTIL(&loop, again.calls);
   assert_int_equal(again.status, 0);
   assert_int_equal(again.forced, 0);
   assert_int_equal(tb.calls[TB_TERMINATE], 1);

@@ -1,5 +1,6 @@
 /* Test support for the guest-connection tests (see fixture.h). */
 #include "guest/fixture.h"
+#include "support/wait.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,35 +23,14 @@ void fx_main_args(int argc, char **argv)
   fx_peer_path = argc > 1 ? argv[1] : getenv("COW_GCS_PEER");
 }
 
-static void on_tick(uv_timer_t *t)
-{
-  (void)t;
-}
-
 int fx_run_until(fx_t *fx, const int *flag, uint64_t ms)
 {
-  uv_timer_t tick;
-  uv_timer_init(&fx->loop, &tick);
-  uv_timer_start(&tick, on_tick, 5, 5);
-  uint64_t end = uv_now(&fx->loop) + ms;
-  while (!*flag && uv_now(&fx->loop) < end)
-    uv_run(&fx->loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&tick, NULL);
-  uv_run(&fx->loop, UV_RUN_NOWAIT);
-  return *flag != 0;
+  return tw_try_count(&fx->loop, flag, 1, ms);
 }
 
 int fx_run_until_count(fx_t *fx, const int *count, int n, uint64_t ms)
 {
-  uv_timer_t tick;
-  uv_timer_init(&fx->loop, &tick);
-  uv_timer_start(&tick, on_tick, 5, 5);
-  uint64_t end = uv_now(&fx->loop) + ms;
-  while (*count < n && uv_now(&fx->loop) < end)
-    uv_run(&fx->loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&tick, NULL);
-  uv_run(&fx->loop, UV_RUN_NOWAIT);
-  return *count >= n;
+  return tw_try_count(&fx->loop, count, n, ms);
 }
 
 static void on_connected(cow_host_t *h, int status, const cow_error_t *err, void *data)
@@ -69,6 +49,7 @@ static void peer_exited(uv_process_t *p, int64_t status, int sig)
   fx->peer_exit = status;
   fx->peer_signal = sig;
   fx->peer_running = 0;
+  fx->peer_exited = 1;
   uv_close((uv_handle_t *)p, NULL);
 }
 
@@ -136,46 +117,23 @@ static void host_closed(cow_host_t *h, void *data)
   ((fx_t *)data)->host_closed++;
 }
 
-static int stop_flag;
-static void walk_cb(uv_handle_t *h, void *arg)
-{
-  (void)arg;
-  fprintf(stderr, "leaked handle type %s active %d\n", uv_handle_type_name(h->type),
-          uv_is_active(h));
-}
-
 void fx_teardown(fx_t *fx)
 {
+  const char *stuck = NULL;
   if (fx->host != NULL) {
     assert_int_equal(cow_host_close(fx->host, host_closed, fx), 0);
-    assert_true(fx_run_until(fx, &fx->host_closed, 10000));
-    assert_int_equal(fx->host_closed, 1);
+    if (!tw_try_count(&fx->loop, &fx->host_closed, 1, tw_deadline_ms()))
+      stuck = "the host's close callback did not come";
+    else if (fx->host_closed != 1)
+      stuck = "the host's close callback ran more than once";
     fx->host = NULL;
   }
-  if (fx->peer_running) {
-    int stopped = 0;
-    (void)stopped;
-    uint64_t end = uv_now(&fx->loop) + 5000;
-    while (fx->peer_running && uv_now(&fx->loop) < end) {
-      uv_timer_t tick;
-      uv_timer_init(&fx->loop, &tick);
-      uv_timer_start(&tick, on_tick, 5, 0);
-      uv_run(&fx->loop, UV_RUN_ONCE);
-      uv_close((uv_handle_t *)&tick, NULL);
-      uv_run(&fx->loop, UV_RUN_NOWAIT);
-    }
-    if (fx->peer_running) {
-      uv_process_kill(&fx->peer, SIGKILL);
-      stop_flag = 0;
-      while (fx->peer_running)
-        uv_run(&fx->loop, UV_RUN_ONCE);
-    }
+  if (fx->peer_running && !tw_try_count(&fx->loop, &fx->peer_exited, 1, 5000)) {
+    uv_process_kill(&fx->peer, SIGKILL);
+    TW_UNTIL(&fx->loop, fx->peer_exited);
   }
-  uv_run(&fx->loop, UV_RUN_DEFAULT);
-  int rc = uv_loop_close(&fx->loop);
-  if (rc != 0)
-    uv_walk(&fx->loop, walk_cb, NULL);
-  assert_int_equal(rc, 0);
+  char why[768];
+  int rc = tw_loop_finish_report(&fx->loop, why, sizeof why);
   cow_guest_transport_release(fx->transport);
   fx->transport = NULL;
   /* Remove leftovers (none expected: listeners unlink their sockets). */
@@ -193,6 +151,10 @@ void fx_teardown(fx_t *fx)
   }
   rmdir(fx->dir);
   cow_log_set(COW_LOG_ERROR, NULL, NULL);
+  if (stuck != NULL)
+    fail_msg("fx_teardown: %s (deadline %llu ms)", stuck, (unsigned long long)tw_deadline_ms());
+  if (rc != 0)
+    fail_msg("fx_teardown: %s", why);
 }
 
 uint32_t fx_checksum_update(uint32_t sum, const void *buf, size_t len)

@@ -23,6 +23,7 @@ typedef struct fx {
   cow_host_t *host;
   uv_process_t peer;
   int peer_running;
+  int peer_exited;
   int64_t peer_exit;
   int peer_signal;
   int connect_calls;
@@ -37,11 +38,12 @@ void fx_setup(fx_t *fx, const char *const *peer_args, const cow_guest_options_t 
 void fx_setup_expect(fx_t *fx, const char *const *peer_args, const cow_guest_options_t *opts,
                      int expect_connect_ok);
 
-/* Close the host (if open), wait for the peer to exit (SIGKILL after 5 s), close the loop
- * (assert 0), remove the dir. */
+/* Close the host (if open), wait for the peer to exit (SIGKILL after 5 s), close the loop,
+ * remove the dir; then fail naming what did not end (the loop closed by force if needed). */
 void fx_teardown(fx_t *fx);
 
-/* Run the loop until *flag != 0 or `ms` elapse; returns 1 if the flag was set. */
+/* Run the loop until *flag != 0 or `ms` elapse (or nothing is left to run); returns 1 if
+ * the flag was set. Callers assert the result (tests/support/wait.h). */
 int fx_run_until(fx_t *fx, const int *flag, uint64_t ms);
 /* Run until the count reaches `n`. */
 int fx_run_until_count(fx_t *fx, const int *count, int n, uint64_t ms);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "guest/script-guest.h"
+#include "support/wait.h"
 
 #define GUARD_MS 10000
 
@@ -336,7 +337,7 @@ void sg_finish(sg_t *g)
   }
   close(g->ctl_host); /* a script in sg_wait_host() returns */
   uv_close((uv_handle_t *)&g->guard, NULL);
-  uv_run(&g->loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&g->loop);
   pthread_join(g->thread, NULL);
   close(g->fd);
   close(g->ctl_guest);

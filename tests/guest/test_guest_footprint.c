@@ -159,11 +159,9 @@ static void run_cycles(cow_host_t *h, int n)
     assert_int_equal(cow_host_create_process(&p, h, cfg, on_created, NULL), 0);
     assert_int_equal(cow_process_wait(p, on_wait, NULL), 0);
     if (i % 64 == 63) /* a bounded number in flight, as a shim serving exec probes has */
-      while (cycles_done < target - n + i + 1)
-        uv_run(&loop, UV_RUN_ONCE);
+      TW_UNTIL(&loop, cycles_done >= target - n + i + 1);
   }
-  while (cycles_done < target)
-    uv_run(&loop, UV_RUN_ONCE);
+  TW_UNTIL(&loop, cycles_done >= target);
 }
 
 static void on_host_closed(cow_host_t *h, void *data)
@@ -191,8 +189,7 @@ static void rss_flat_over_100k_guest_execs(void **state)
   cow_guest_options_t o = COW_GUEST_OPTIONS_INIT;
   assert_int_equal(
       cow_guest_connect_stream(&h, &loop, (uv_stream_t *)&host_end, &o, on_connected, NULL), 0);
-  while (!connected)
-    uv_run(&loop, UV_RUN_ONCE);
+  TW_UNTIL(&loop, connected);
 
   run_cycles(h, 5000); /* warm-up: allocator arenas, id table, libuv and jansson internals */
   long allocs_before = tb_alloc_outstanding();
@@ -209,11 +206,10 @@ static void rss_flat_over_100k_guest_execs(void **state)
     assert_true(after - before < 1024);
 
   assert_int_equal(cow_host_close(h, on_host_closed, NULL), 0);
-  while (!closed)
-    uv_run(&loop, UV_RUN_ONCE);
-  uv_run(&loop, UV_RUN_DEFAULT); /* the guest sees end of file and closes its end */
+  TW_UNTIL(&loop, closed);
+  TW_RUN_IDLE(&loop); /* the guest sees end of file and closes its end */
   cow__frame_decoder_reset(&dec);
-  assert_int_equal(uv_loop_close(&loop), 0);
+  assert_int_equal(TW_LOOP_FINISH(&loop), 0);
 }
 
 int main(void)

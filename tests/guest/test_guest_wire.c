@@ -21,6 +21,7 @@
 #include "cow/guest.h"
 #include "guest/frame.h"
 #include "guest/script-guest.h"
+#include "support/wait.h"
 
 #define NEGOTIATED                                                                                 \
   "{\"Result\":0,\"ActivityId\":\"834b1e7f-3925-42ca-aa4c-53f30465318e\",\"Version\":4,"           \
@@ -162,11 +163,7 @@ static void on_closed(cow_host_t *h, void *data)
   closed = 1;
 }
 
-static void run_until(int *flag)
-{
-  while (!*flag)
-    assert_true(uv_run(&loop, UV_RUN_ONCE) != 0 || *flag);
-}
+#define run_until(flag) TW_UNTIL(&loop, *(flag))
 
 static void start(enum scenario s)
 {
@@ -191,9 +188,9 @@ static void finish(void)
 {
   assert_int_equal(cow_host_close(host, on_closed, NULL), 0);
   run_until(&closed);
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   pthread_join(thread, NULL);
-  assert_int_equal(uv_loop_close(&loop), 0);
+  assert_int_equal(TW_LOOP_FINISH(&loop), 0);
 }
 
 static void trace_context_on_the_wire(void **state)
@@ -287,8 +284,7 @@ static void vsock_listens_without_connecting(void **state)
   assert_int_equal(bind(s, (struct sockaddr *)&addr, sizeof addr), 0);
   close(s);
   cow_guest_transport_release(t);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&loop), 0);
+  assert_int_equal(TW_LOOP_FINISH(&loop), 0);
 }
 #endif
 

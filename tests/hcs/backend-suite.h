@@ -51,14 +51,11 @@ static int teardown(void **state)
 {
   (void)state;
   cow__emu_clear_faults();
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&loop), 0);
+  assert_int_equal(TW_LOOP_FINISH(&loop), 0);
   assert_int_equal(cow__emu_wait_idle(10000), 0); /* every DLL handle was closed */
   assert_int_equal(count_open_fds(), fds_before);
   return 0;
 }
-
-#define RUN(flag) assert_true(hf_run_until(&loop, (flag)))
 
 /* ---- process helpers ---- */
 
@@ -102,7 +99,7 @@ static cow_process_t *spawn_env(cow_container_t *c, const char *const *argv, uns
   struct presult r = {0};
   assert_int_equal(cow_host_create_process(&p, cow_container_host(c), doc, on_proc, &r), 0);
   free(doc);
-  RUN(&r.done);
+  TW_UNTIL(&loop, r.done);
   if (status)
     *status = r.status;
   else if (r.status != 0)
@@ -126,14 +123,14 @@ static void pclose_now(cow_process_t *p)
 {
   int closed = 0;
   assert_int_equal(cow_process_close(p, pclosed, &closed), 0);
-  RUN(&closed);
+  TW_UNTIL(&loop, closed);
 }
 
 static int64_t wait_code(cow_process_t *p, int *status)
 {
   struct presult w = {0};
   assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
-  RUN(&w.done);
+  TW_UNTIL(&loop, w.done);
   int64_t code = w.code;
   if (status)
     *status = w.status;
@@ -223,7 +220,7 @@ static void test_echo_out_err_exit7(void **state)
   code = 0;
   assert_int_equal(cow_process_exit_code(&code, p), 0); /* R14: valid after close() */
   assert_int_equal(code, 7);
-  RUN(&closed);
+  TW_UNTIL(&loop, closed);
   hf_system_destroy(&loop, c);
 }
 
@@ -261,10 +258,10 @@ static void test_cat_close_stdin(void **state)
   assert_int_equal(uv_write(&wr, in, &b, 1, NULL), 0);
   struct presult cs = {0}, cs2 = {0};
   assert_int_equal(cow_process_close_stdin(p, on_proc, &cs), 0);
-  RUN(&cs.done);
+  TW_UNTIL(&loop, cs.done);
   assert_int_equal(cs.status, 0);
   assert_int_equal(cow_process_close_stdin(p, on_proc, &cs2), 0); /* idempotent (R8) */
-  RUN(&cs2.done);
+  TW_UNTIL(&loop, cs2.done);
   assert_int_equal(cs2.status, 0);
   assert_int_equal(wait_code(p, NULL), 0); /* cat saw end of file */
   assert_string_equal(o.buf, "hello stdin\n");
@@ -284,15 +281,15 @@ static void test_kill_twice_then_after_exit(void **state)
   assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
   assert_int_equal(cow_process_kill(p, on_proc, &k1), 0);
   assert_int_equal(cow_process_kill(p, on_proc, &k2), 0); /* again, before the exit is seen */
-  RUN(&k1.done);
-  RUN(&k2.done);
+  TW_UNTIL(&loop, k1.done);
+  TW_UNTIL(&loop, k2.done);
   assert_int_equal(k1.status, 0);
   assert_int_equal(k2.status, 0); /* delivered, no error */
-  RUN(&w.done);
+  TW_UNTIL(&loop, w.done);
   assert_int_equal(w.status, 0);
   assert_int_equal(w.code, 137); /* emulator policy: SIGKILL = 128 + 9 */
   assert_int_equal(cow_process_kill(p, on_proc, &k3), 0);
-  RUN(&k3.done);
+  TW_UNTIL(&loop, k3.done);
   assert_int_equal(k3.status, COW_ESRCH); /* already stopped */
   assert_true(cow_error_is_already_stopped(&k3.err));
   presult_clear(&k1);
@@ -314,11 +311,11 @@ static void test_signal_after_exit(void **state)
   assert_int_equal(cow_signal_options_json(&opts, 15), 0);
   struct presult s = {0}, s2 = {0};
   assert_int_equal(cow_process_signal(p, opts, on_proc, &s), 0);
-  RUN(&s.done);
+  TW_UNTIL(&loop, s.done);
   assert_int_equal(s.status, 0);
   assert_int_equal(wait_code(p, NULL), 128 + 15);
   assert_int_equal(cow_process_signal(p, opts, on_proc, &s2), 0);
-  RUN(&s2.done);
+  TW_UNTIL(&loop, s2.done);
   assert_int_equal(s2.status, COW_ESRCH); /* not delivered; not a failure of the call */
   cow_free(opts);
   presult_clear(&s);
@@ -340,24 +337,24 @@ static void test_shutdown_terminate_tolerated(void **state)
   struct hf_result sd = {0}, w = {0}, sd2 = {0}, t = {0}, props = {0};
   assert_int_equal(cow_container_wait(c, hf_container_cb, &w), 0);
   assert_int_equal(cow_container_shutdown(c, hf_container_cb, &sd), 0);
-  RUN(&sd.done);
+  TW_UNTIL(&loop, sd.done);
   assert_int_equal(sd.status, 0);
-  RUN(&pw.done); /* the process exits with the system */
+  TW_UNTIL(&loop, pw.done); /* the process exits with the system */
   assert_int_equal(pw.status, 0);
-  RUN(&w.done);
+  TW_UNTIL(&loop, w.done);
   assert_int_equal(w.status, 0); /* graceful */
   assert_int_equal(cow_container_exited(c), 1);
   assert_int_equal(cow_container_wait_error(c, NULL), 0);
   /* still queryable after the exit while the handle is open */
   assert_int_equal(cow_container_properties(c, NULL, hf_json_cb, &props), 0);
-  RUN(&props.done);
+  TW_UNTIL(&loop, props.done);
   assert_int_equal(props.status, 0);
   assert_non_null(strstr(props.json, "GracefulExit"));
   assert_int_equal(cow_container_shutdown(c, hf_container_cb, &sd2), 0); /* again: tolerated */
-  RUN(&sd2.done);
+  TW_UNTIL(&loop, sd2.done);
   assert_int_equal(sd2.status, 0);
   assert_int_equal(cow_container_terminate(c, hf_container_cb, &t), 0);
-  RUN(&t.done);
+  TW_UNTIL(&loop, t.done);
   assert_int_equal(t.status, 0);
   hf_result_clear(&sd);
   hf_result_clear(&sd2);
@@ -372,10 +369,10 @@ static void test_shutdown_terminate_tolerated(void **state)
   assert_non_null(c);
   assert_int_equal(cow_container_terminate(c, hf_container_cb, &t), 0);
   assert_int_equal(cow_container_wait(c, hf_container_cb, &w), 0);
-  RUN(&w.done);
+  TW_UNTIL(&loop, w.done);
   assert_int_equal(w.status, 0);
   assert_int_equal(cow_container_properties(c, NULL, hf_json_cb, &props), 0);
-  RUN(&props.done);
+  TW_UNTIL(&loop, props.done);
   assert_non_null(strstr(props.json, "ForcedExit"));
   hf_result_clear(&t);
   hf_result_clear(&w);
@@ -395,17 +392,17 @@ static void test_invalid_state(void **state)
   assert_true(cow_error_is_invalid_state(&(cow_error_t){.code = status}) || status < 0);
   struct presult w = {0};
   assert_int_equal(cow_process_wait(p, on_wait, &w), 0); /* a failed create releases waiters */
-  RUN(&w.done);
+  TW_UNTIL(&loop, w.done);
   assert_true(w.status < 0);
   assert_int_equal(w.code, -1);
   presult_clear(&w);
   pclose_now(p);
   struct hf_result s1 = {0}, s2 = {0};
   assert_int_equal(cow_container_start(c, hf_container_cb, &s1), 0);
-  RUN(&s1.done);
+  TW_UNTIL(&loop, s1.done);
   assert_int_equal(s1.status, 0);
   assert_int_equal(cow_container_start(c, hf_container_cb, &s2), 0);
-  RUN(&s2.done);
+  TW_UNTIL(&loop, s2.done);
   assert_true(s2.status < 0);
   assert_true(cow_error_is_invalid_state(&s2.err));
   assert_int_equal(s2.err.domain, COW_DOMAIN_HCS);
@@ -433,22 +430,22 @@ static void test_duplicate_and_unknown(void **state)
   struct hf_result r = {0}, w = {0};
   assert_int_equal(cow_hcs_open_system(&u, &loop, &o, "no-such-system", hf_container_cb, &r), 0);
   assert_int_equal(cow_container_wait(u, hf_container_cb, &w), 0);
-  RUN(&r.done);
+  TW_UNTIL(&loop, r.done);
   assert_int_equal(r.status, COW_ENOENT);
   assert_true(cow_error_is_not_found(&r.err));
   assert_true(cow_hresult_equal(r.err.sys_code, 0x8037010Eu));
-  RUN(&w.done); /* waiters of a failed open are released */
+  TW_UNTIL(&loop, w.done); /* waiters of a failed open are released */
   assert_true(w.status < 0);
   hf_result_clear(&r);
   hf_result_clear(&w);
   int closed = 0;
   assert_int_equal(cow_container_close(u, hf_closed_cb, &closed), 0);
-  RUN(&closed);
+  TW_UNTIL(&loop, closed);
   /* a rejected document keeps its HRESULT and ResultError document */
   char *vm = "{\"SchemaVersion\":{\"Major\":2,\"Minor\":1},\"VirtualMachine\":{}}";
   cow_container_t *v = NULL;
   assert_int_equal(cow_hcs_create_system(&v, &loop, &o, "vm-doc", vm, hf_container_cb, &r), 0);
-  RUN(&r.done);
+  TW_UNTIL(&loop, r.done);
   assert_true(r.status < 0);
   assert_int_equal(r.err.sys_code, 0x80070032u);
   assert_true(cow_error_is_not_supported(&r.err));
@@ -457,7 +454,7 @@ static void test_duplicate_and_unknown(void **state)
   hf_result_clear(&r);
   closed = 0;
   assert_int_equal(cow_container_close(v, hf_closed_cb, &closed), 0);
-  RUN(&closed);
+  TW_UNTIL(&loop, closed);
   hf_system_destroy(&loop, c);
 }
 
@@ -531,12 +528,12 @@ static void test_second_handle_and_terminate_on_close(void **state)
   cow_container_t *c2 = NULL;
   struct hf_result r = {0};
   assert_int_equal(cow_hcs_open_system(&c2, &loop, &o, id, hf_container_cb, &r), 0);
-  RUN(&r.done);
+  TW_UNTIL(&loop, r.done);
   assert_int_equal(r.status, 0);
   assert_string_equal(cow_host_os(cow_container_host(c2)), "linux");
   int closed = 0;
   assert_int_equal(cow_container_close(c2, hf_closed_cb, &closed), 0);
-  RUN(&closed);
+  TW_UNTIL(&loop, closed);
   /* the first handle still works and the system is still up */
   const char *argv[] = {"/bin/sleep", "1000", NULL};
   cow_process_t *p = spawn(c, argv, 0);
@@ -546,12 +543,12 @@ static void test_second_handle_and_terminate_on_close(void **state)
   assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
   closed = 0;
   assert_int_equal(cow_container_close(c, hf_closed_cb, &closed), 0);
-  RUN(&w.done);
+  TW_UNTIL(&loop, w.done);
   assert_int_equal(w.status, 0);
   assert_int_equal(w.code, 137);
   presult_clear(&w);
   pclose_now(p);
-  RUN(&closed);
+  TW_UNTIL(&loop, closed);
   hf_result_clear(&r);
 }
 
@@ -563,7 +560,7 @@ static void test_unexpected_exit(void **state)
   assert_non_null(c);
   struct hf_result w = {0};
   assert_int_equal(cow_container_wait(c, hf_container_cb, &w), 0);
-  RUN(&w.done);
+  TW_UNTIL(&loop, w.done);
   assert_true(w.status < 0);
   cow_error_t err = COW_ERROR_INIT;
   assert_true(cow_container_wait_error(c, &err) < 0);
@@ -587,8 +584,8 @@ static void test_service_disconnect(void **state)
   assert_int_equal(cow_container_wait(c, hf_container_cb, &w), 0);
   cow__emu_fault_t f = {.kind = COW__EMU_FAULT_DISCONNECT};
   assert_int_equal(cow__emu_set_fault(&f), 0);
-  RUN(&pw.done);
-  RUN(&w.done);
+  TW_UNTIL(&loop, pw.done);
+  TW_UNTIL(&loop, w.done);
   assert_true(pw.status < 0); /* every waiter fails: lost communication */
   assert_true(cow_error_is_bridge_closed(&pw.err));
   assert_int_equal(pw.code, -1);
@@ -611,7 +608,7 @@ static void test_non_ascii_roundtrip(void **state)
   assert_non_null(c);
   struct hf_result props = {0};
   assert_int_equal(cow_container_properties(c, "{}", hf_json_cb, &props), 0);
-  RUN(&props.done);
+  TW_UNTIL(&loop, props.done);
   assert_int_equal(props.status, 0);
   assert_non_null(strstr(props.json, "système-ü"));
   hf_result_clear(&props);
@@ -639,15 +636,15 @@ static void test_start_timeout_terminates(void **state)
   struct hf_result s = {0}, w = {0};
   assert_int_equal(cow_container_wait(c, hf_container_cb, &w), 0);
   assert_int_equal(cow_container_start(c, hf_container_cb, &s), 0);
-  RUN(&s.done);
+  TW_UNTIL(&loop, s.done);
   assert_int_equal(s.status, COW_ETIMEDOUT);
   assert_true(cow_error_is_timeout(&s.err));
-  RUN(&w.done); /* the backend terminated the system it gave up on */
+  TW_UNTIL(&loop, w.done); /* the backend terminated the system it gave up on */
   hf_result_clear(&s);
   hf_result_clear(&w);
   int closed = 0;
   assert_int_equal(cow_container_close(c, hf_closed_cb, &closed), 0);
-  RUN(&closed);
+  TW_UNTIL(&loop, closed);
 }
 
 static void test_properties_modify(void **state)
@@ -663,7 +660,7 @@ static void test_properties_modify(void **state)
   struct hf_result r = {0};
   assert_int_equal(cow_container_properties_v2(c, q, hf_json_cb, &r), 0);
   cow_free(q);
-  RUN(&r.done);
+  TW_UNTIL(&loop, r.done);
   assert_int_equal(r.status, 0);
   char pid[32];
   snprintf(pid, sizeof pid, "%lld", (long long)cow_process_pid(p));
@@ -674,18 +671,18 @@ static void test_properties_modify(void **state)
                    0);
   assert_int_equal(cow_container_modify(c, m, hf_container_cb, &r), 0);
   cow_free(m);
-  RUN(&r.done);
+  TW_UNTIL(&loop, r.done);
   assert_int_equal(r.status, 0);
   hf_result_clear(&r);
   assert_int_equal(cow_container_modify(c, "{\"nonsense\":1}", hf_container_cb, &r), 0);
-  RUN(&r.done);
+  TW_UNTIL(&loop, r.done);
   assert_true(r.status < 0);
   assert_int_equal(r.err.domain, COW_DOMAIN_HCS);
   assert_true(r.err.sys_code != 0);
   hf_result_clear(&r);
   struct presult k = {0};
   assert_int_equal(cow_process_kill(p, on_proc, &k), 0);
-  RUN(&k.done);
+  TW_UNTIL(&loop, k.done);
   presult_clear(&k);
   wait_code(p, NULL);
   pclose_now(p);
@@ -707,7 +704,7 @@ static void test_tty_gets_stdin_and_resizes(void **state)
   assert_null(err); /* a console merges stderr */
   struct presult rs = {0};
   assert_int_equal(cow_process_resize_console(p, 91, 27, on_proc, &rs), 0);
-  RUN(&rs.done);
+  TW_UNTIL(&loop, rs.done);
   assert_int_equal(rs.status, 0);
   struct cap o = {.keep = 1};
   capture(p, &o, NULL);
@@ -725,7 +722,7 @@ static void test_tty_gets_stdin_and_resizes(void **state)
   assert_int_equal(rc, COW_ENOTTY);
   struct presult k = {0};
   assert_int_equal(cow_process_kill(p, on_proc, &k), 0);
-  RUN(&k.done);
+  TW_UNTIL(&loop, k.done);
   wait_code(p, NULL);
   presult_clear(&k);
   pclose_now(p);
@@ -750,7 +747,7 @@ static void test_100mb_then_exit(void **state)
   exit_before_eof = 0;
   capture(p, &o, &e);
   assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
-  RUN(&w.done);
+  TW_UNTIL(&loop, w.done);
   exit_watch = NULL;
   assert_int_equal(w.status, 0);
   assert_int_equal(w.code, 4);
@@ -830,11 +827,10 @@ static void test_callback_storm(void **state)
   for (int i = 0; i < STORM_PROCS; i += 2)
     assert_int_equal(cow_process_close(ps[i], pclosed, &closed), 0);
   for (int i = 1; i < STORM_PROCS; i += 2)
-    RUN(&w[i].done);
+    TW_UNTIL(&loop, w[i].done);
   for (int t = 0; t < STORM_THREADS; t++)
     pthread_join(th[t], NULL);
-  while (closed < STORM_PROCS / 2)
-    assert_int_not_equal(uv_run(&loop, UV_RUN_ONCE), -1);
+  TW_UNTIL(&loop, closed >= STORM_PROCS / 2);
   for (int i = 0; i < STORM_PROCS; i++) {
     uv_run(&loop, UV_RUN_NOWAIT);
     assert_int_equal(w[i].calls, 1); /* every waiter exactly once */
@@ -854,11 +850,6 @@ static void test_callback_storm(void **state)
 
 /* ---- every DLL export of a scenario fails once ---- */
 
-static int run_bounded(int *flag)
-{
-  return hf_run_until(&loop, flag);
-}
-
 /* A full life cycle that tolerates any failure but must never hang or leak. */
 static void fault_scenario(const char *export_name)
 {
@@ -872,14 +863,14 @@ static void fault_scenario(const char *export_name)
   struct hf_result r = {0};
   assert_int_equal(cow_hcs_create_system(&c, &loop, &o, id, doc, hf_container_cb, &r), 0);
   cow_free(doc);
-  assert_true(run_bounded(&r.done));
+  TW_UNTIL(&loop, r.done);
   cow_container_set_timeout(c, COW_TIMEOUT_WAIT, 5000);
   cow_container_set_timeout(c, COW_TIMEOUT_SIGNAL, 5000);
   int created = r.status == 0;
   hf_result_clear(&r);
   if (created) {
     assert_int_equal(cow_container_start(c, hf_container_cb, &r), 0);
-    assert_true(run_bounded(&r.done));
+    TW_UNTIL(&loop, r.done);
     hf_result_clear(&r);
     const char *argv[] = {"/bin/cat", NULL};
     char *pdoc = hf_process_doc(suite_api, argv, HF_STDIN | HF_STDOUT, NULL);
@@ -888,33 +879,33 @@ static void fault_scenario(const char *export_name)
     assert_int_equal(cow_host_create_process(&p, cow_container_host(c), pdoc, on_proc, &pr), 0);
     free(pdoc);
     assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
-    assert_true(run_bounded(&pr.done));
+    TW_UNTIL(&loop, pr.done);
     static struct cap out; /* outlives this block: reads continue until close */
     memset(&out, 0, sizeof out);
     if (pr.status == 0) {
       capture(p, &out, NULL);
       if (cow_process_signal(p, "{\"Signal\":1}", on_proc, &s) == 0)
-        assert_true(run_bounded(&s.done));
+        TW_UNTIL(&loop, s.done);
       if (cow_process_close_stdin(p, on_proc, &cs) == 0)
-        assert_true(run_bounded(&cs.done));
+        TW_UNTIL(&loop, cs.done);
       if (cow_process_kill(p, on_proc, &k) == 0)
-        assert_true(run_bounded(&k.done));
+        TW_UNTIL(&loop, k.done);
     }
     struct hf_result props = {0};
     assert_int_equal(cow_container_properties(c, NULL, hf_json_cb, &props), 0);
-    assert_true(run_bounded(&props.done));
+    TW_UNTIL(&loop, props.done);
     hf_result_clear(&props);
     /* stop; a stop that failed once is retried once (the fault fires only on one call) */
     for (int tries = 0; tries < 2; tries++) {
       struct hf_result t = {0};
       assert_int_equal(cow_container_terminate(c, hf_container_cb, &t), 0);
-      assert_true(run_bounded(&t.done));
+      TW_UNTIL(&loop, t.done);
       int ok = t.status == 0;
       hf_result_clear(&t);
       if (ok)
         break;
     }
-    assert_true(run_bounded(&w.done)); /* released by the exit, an error, or its timeout */
+    TW_UNTIL(&loop, w.done); /* released by the exit, an error, or its timeout */
     assert_int_equal(w.calls, 1);
     presult_clear(&pr);
     presult_clear(&s);
@@ -924,13 +915,13 @@ static void fault_scenario(const char *export_name)
     pclose_now(p);
     struct hf_result cw = {0};
     assert_int_equal(cow_container_wait(c, hf_container_cb, &cw), 0);
-    assert_true(run_bounded(&cw.done));
+    TW_UNTIL(&loop, cw.done);
     hf_result_clear(&cw);
   }
   int closed = 0;
   assert_int_equal(cow_container_close(c, hf_closed_cb, &closed), 0);
-  assert_true(run_bounded(&closed));
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_UNTIL(&loop, closed);
+  TW_RUN_IDLE(&loop);
   if (cow__emu_wait_idle(10000) != 0)
     fail_msg("emulator handles left open after a failure of %s", export_name);
 }

@@ -12,6 +12,7 @@
 
 #include "cow.h"
 #include "cow/hcs.h"
+#include "support/wait.h"
 
 struct hf_result {
   int done;
@@ -49,13 +50,10 @@ static inline void hf_result_clear(struct hf_result *r)
   memset(r, 0, sizeof *r);
 }
 
-/* Run the loop until *flag; 0 when it went idle first. */
-static inline int hf_run_until(uv_loop_t *loop, const int *flag)
+static inline void hf_closed_cb(cow_container_t *c, void *data)
 {
-  while (!*flag)
-    if (uv_run(loop, UV_RUN_ONCE) == 0 && !*flag)
-      return 0;
-  return 1;
+  (void)c;
+  (*(int *)data)++;
 }
 
 /* A system document for `api` (cow_free it). */
@@ -82,24 +80,23 @@ static inline cow_container_t *hf_system(uv_loop_t *loop, cow_hcs_api_t api, con
   struct hf_result r = {0};
   int rc = cow_hcs_create_system(&c, loop, &o, id, doc, hf_container_cb, &r);
   cow_free(doc);
-  if (rc == 0 && !hf_run_until(loop, &r.done))
-    rc = COW_EINVAL;
-  if (rc == 0)
+  if (rc == 0) {
+    TW_UNTIL(loop, r.done);
     rc = r.status;
+  }
   hf_result_clear(&r);
   if (rc == 0 && start) {
     rc = cow_container_start(c, hf_container_cb, &r);
-    if (rc == 0 && !hf_run_until(loop, &r.done))
-      rc = COW_EINVAL;
-    if (rc == 0)
+    if (rc == 0) {
+      TW_UNTIL(loop, r.done);
       rc = r.status;
+    }
     hf_result_clear(&r);
   }
   if (rc != 0 && c != NULL) {
     int closed = 0;
-    cow_container_close(c, NULL, NULL);
-    (void)closed;
-    uv_run(loop, UV_RUN_DEFAULT);
+    cow_container_close(c, hf_closed_cb, &closed);
+    TW_UNTIL(loop, closed);
     c = NULL;
   }
   if (status)
@@ -107,25 +104,19 @@ static inline cow_container_t *hf_system(uv_loop_t *loop, cow_hcs_api_t api, con
   return c;
 }
 
-static inline void hf_closed_cb(cow_container_t *c, void *data)
-{
-  (void)c;
-  (*(int *)data)++;
-}
-
 /* Terminate, wait for the exit, close. */
 static inline void hf_system_destroy(uv_loop_t *loop, cow_container_t *c)
 {
   struct hf_result t = {0}, w = {0};
   if (cow_container_terminate(c, hf_container_cb, &t) == 0)
-    hf_run_until(loop, &t.done);
+    TW_UNTIL(loop, t.done);
   if (cow_container_wait(c, hf_container_cb, &w) == 0)
-    hf_run_until(loop, &w.done);
+    TW_UNTIL(loop, w.done);
   hf_result_clear(&t);
   hf_result_clear(&w);
   int closed = 0;
   if (cow_container_close(c, hf_closed_cb, &closed) == 0)
-    hf_run_until(loop, &closed);
+    TW_UNTIL(loop, closed);
 }
 
 #define HF_STDIN  0x1u

@@ -8,6 +8,7 @@
 
 #include "cow.h"
 #include "cow/blocking.h"
+#include "support/wait.h"
 
 static int win_callbacks;
 
@@ -53,7 +54,7 @@ static void assert_constructors_unavailable(cow_hcs_api_t api, const char *id)
   assert_int_equal(cow_hcs_open_system(&c, &loop, &opts, id, win_on_container, NULL),
                    COW_EBACKEND_UNAVAILABLE);
   assert_null(c);
-  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(win_callbacks, 0);
   assert_int_equal(uv_loop_close(&loop), 0);
   cow_free(config);

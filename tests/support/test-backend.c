@@ -455,9 +455,3 @@ long tb_alloc_count(void)
 {
   return atomic_load(&count);
 }
-
-int tb_loop_finish(uv_loop_t *loop)
-{
-  uv_run(loop, UV_RUN_DEFAULT);
-  return uv_loop_close(loop);
-}

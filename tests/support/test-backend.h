@@ -13,6 +13,7 @@
 #include "cow/sys/container.h"
 #include "cow/sys/host.h"
 #include "cow/sys/process.h"
+#include "support/wait.h"
 
 enum tb_mode {
   TB_COMPLETE_OK,   /* complete each op successfully, from the slot */
@@ -78,8 +79,5 @@ long tb_alloc_outstanding(void);
 /* Fail the Nth allocation from now (0 = the next one); -1 disables. */
 void tb_alloc_fail_at(long n);
 long tb_alloc_count(void);
-
-/* Run the loop until nothing is left, close it, and return uv_loop_close()'s result. */
-int tb_loop_finish(uv_loop_t *loop);
 
 #endif

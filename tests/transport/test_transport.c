@@ -25,6 +25,7 @@
 #include "cow.h"
 #include "cow/guest.h"
 #include "support/tcp-transport.h"
+#include "support/wait.h"
 
 /* ---- cow_guest_transport_new ---- */
 
@@ -129,13 +130,7 @@ static void on_host_closed(cow_host_t *h, void *data)
   ((struct fx *)data)->closed = 1;
 }
 
-static void run_until(struct fx *f, const int *flag, int want)
-{
-  uint64_t end = uv_now(&f->loop) + 10000;
-  while (*flag < want && uv_now(&f->loop) < end)
-    uv_run(&f->loop, UV_RUN_ONCE);
-  assert_true(*flag >= want);
-}
+#define run_until(f, flag, want) TW_UNTIL(&(f)->loop, *(flag) >= (want))
 
 static void fx_start(struct fx *f, enum kind k, uint64_t connect_timeout_ms)
 {
@@ -168,9 +163,9 @@ static void fx_finish(struct fx *f)
   }
   if (f->guest_open && !uv_is_closing((uv_handle_t *)&f->guest))
     uv_close((uv_handle_t *)&f->guest, NULL);
-  uv_run(&f->loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&f->loop);
   cow_guest_transport_release(f->t);
-  assert_int_equal(uv_loop_close(&f->loop), 0);
+  assert_int_equal(TW_LOOP_FINISH(&f->loop), 0);
 }
 
 /* A dial of a port whose listener is gone is refused (nothing initialised). */
@@ -195,7 +190,7 @@ static void timeout_cancels_listener(enum kind k)
   cow_host_close(f.host, on_host_closed, &f);
   f.host = NULL;
   run_until(&f, &f.closed, 1);
-  uv_run(&f.loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&f.loop);
   assert_refused(&f, port);
   assert_int_equal(f.connects, 1);
   fx_finish(&f);
@@ -227,8 +222,7 @@ static void one_connection_then_hangup(enum kind k)
   assert_int_equal(uv_read_start((uv_stream_t *)&f.guest, guest_alloc, guest_read), 0);
   /* The library accepted and wrote NegotiateProtocol (a header and a body at least). */
   size_t negotiate = 17;
-  while (f.guest_got < negotiate)
-    uv_run(&f.loop, UV_RUN_ONCE);
+  TW_UNTIL(&f.loop, f.guest_got >= negotiate);
   for (int i = 0; i < 8; i++) /* let the listener's closes run */
     uv_run(&f.loop, UV_RUN_NOWAIT);
   assert_refused(&f, port);
@@ -249,7 +243,7 @@ static void close_while_listening(enum kind k)
   cow_host_close(f.host, on_host_closed, &f);
   f.host = NULL;
   run_until(&f, &f.closed, 1);
-  uv_run(&f.loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&f.loop);
   assert_int_equal(f.connects, 1);
   assert_int_equal(f.connect_status, COW_ECANCELED);
   assert_refused(&f, port);
@@ -359,10 +353,10 @@ static void hvsock_constructor(void **state)
     assert_int_not_equal(rc, COW_ENOTSUP);
     assert_null(h);
   }
-  uv_run(&loop, UV_RUN_DEFAULT);
+  TW_RUN_IDLE(&loop);
   assert_int_equal(f.connects, rc == 0 ? 1 : 0); /* a refused connect calls back never */
   cow_guest_transport_release(t);
-  assert_int_equal(uv_loop_close(&loop), 0);
+  assert_int_equal(TW_LOOP_FINISH(&loop), 0);
   /* And the POSIX transports are not built here: their constructors say so. */
   t = (cow_guest_transport_t *)&t;
   assert_int_equal(cow_guest_transport_unix(&t, "C:\\ports"), COW_ENOTSUP);
