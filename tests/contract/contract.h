@@ -21,7 +21,7 @@ struct contract_fixture {
   /* A backend process document running argv (NULL-terminated) with the given
    * CONTRACT_* streams. malloc'd; the suite frees it. */
   char *(*process_config)(void *ctx, const char *const *argv, unsigned flags);
-  /* A document the backend must reject (at the call or through the create callback). */
+  /* A document the backend refuses at the call (COW_EINVAL): invalid on the host. */
   const char *bad_config;
   /* Close what setup created and run the loop until it is closed. */
   void (*teardown)(uv_loop_t *loop, cow_host_t *host, void *ctx);

@@ -209,7 +209,9 @@ int main(int argc, char **argv)
       .name = "guest",
       .setup = guest_setup,
       .process_config = guest_process_config,
-      .bad_config = "{\"WorkingDirectory\":\"/\"}", /* no command: refused on the host */
+      /* A utility-VM process without a command: refused on the host (the GCS would index
+       * argv[0] unchecked). */
+      .bad_config = "{\"CreateInUtilityVM\":true,\"WorkingDirectory\":\"/\"}",
       .teardown = guest_teardown,
   };
   if (socket_slot)
