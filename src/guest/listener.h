@@ -31,9 +31,14 @@ void cow__listener_cancel(cow_guest_listener_t *l);
 
 void cow__transport_ref(cow_guest_transport_t *t);
 
-/* Built-in transports (src/unix, src/win). Each returns 0 and fills *out, or a code. */
-int cow__transport_unix_new(cow_guest_transport_t **out, const char *dir);
-int cow__transport_vsock_new(cow_guest_transport_t **out);
-int cow__transport_hvsock_new(cow_guest_transport_t **out, const char *vm_id);
+#if defined(_WIN32)
+/* A transport listening with the Winsock listener of src/win/stream-listen.h on `addr`
+ * (borrowed; normally static) with `arg`, which addr->release gets with the last reference.
+ * On failure `arg` is not released. The hvsocket transport is one; the tests make others on
+ * loopback TCP (transport-builtin.c). */
+struct cow__winsock_addr;
+int cow__transport_winsock_new(cow_guest_transport_t **out, const struct cow__winsock_addr *addr,
+                               void *arg);
+#endif
 
 #endif

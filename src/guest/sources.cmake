@@ -1,13 +1,16 @@
 cow_sources(frame.c)
-# Guest connection (LCOW GCS): transport registry | byte wire | bridge RPC | protocol JSON |
-# connection, container, process.
-cow_sources(transport.c wire.c bridge.c protocol.c connection.c container.c process.c)
+# Guest connection (LCOW GCS): transport registry, built-in transports | byte wire | bridge
+# RPC | protocol JSON | connection, container, process.
+cow_sources(transport.c transport-builtin.c wire.c bridge.c protocol.c connection.c container.c
+            process.c)
+# The platform layer under the built-in transports: one-connection stream listeners that
+# report through callbacks and know nothing of src/guest.
 if(UNIX)
-  cow_sources(../unix/stream-listen.c ../unix/transport-unix.c)
+  cow_sources(../unix/stream-listen.c ../unix/listen-unix.c)
   if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
-    cow_sources(../unix/transport-vsock.c)
+    cow_sources(../unix/listen-vsock.c)
   endif()
 endif()
 if(WIN32)
-  cow_sources(../win/stream-listen.c ../win/transport-hvsock.c)
+  cow_sources(../win/stream-listen.c ../win/listen-hvsock.c)
 endif()

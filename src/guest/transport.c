@@ -1,5 +1,6 @@
 /* Transports: the reference-counted ops+data pair, and the listener lifecycle that keeps
- * "done exactly once, never inside listen or cancel" true whatever the transport does. */
+ * "done exactly once, never inside listen or cancel" true whatever the transport does. The
+ * built-in transports are in transport-builtin.c. */
 #include <stdatomic.h>
 #include <string.h>
 
@@ -62,44 +63,6 @@ void cow_guest_transport_release(cow_guest_transport_t *t)
   if (t->ops->release != NULL)
     t->ops->release(t->data);
   cow__free(t);
-}
-
-int cow_guest_transport_unix(cow_guest_transport_t **out, const char *dir)
-{
-  if (out == NULL)
-    return COW_EINVAL;
-  *out = NULL;
-#if defined(_WIN32)
-  (void)dir;
-  return COW_ENOTSUP;
-#else
-  return cow__transport_unix_new(out, dir);
-#endif
-}
-
-int cow_guest_transport_vsock(cow_guest_transport_t **out)
-{
-  if (out == NULL)
-    return COW_EINVAL;
-  *out = NULL;
-#if defined(__linux__)
-  return cow__transport_vsock_new(out);
-#else
-  return COW_ENOTSUP;
-#endif
-}
-
-int cow_guest_transport_hvsock(cow_guest_transport_t **out, const char *vm_id)
-{
-  if (out == NULL)
-    return COW_EINVAL;
-  *out = NULL;
-#if defined(_WIN32)
-  return cow__transport_hvsock_new(out, vm_id);
-#else
-  (void)vm_id;
-  return COW_ENOTSUP;
-#endif
 }
 
 void *cow_guest_listener_transport_data(const cow_guest_listener_t *l)

@@ -14,7 +14,7 @@ static void server_closed(uv_handle_t *h)
       cow__container_of((uv_pipe_t *)h, struct cow__stream_listener, server);
   if (s->path[0] != '\0')
     unlink(s->path); /* the socket file is the port: remove it with the listener */
-  cow_guest_listener_done(s->l, s->result);
+  s->cb(s, s->result);
 }
 
 static void finish(struct cow__stream_listener *s, int result)
@@ -45,10 +45,10 @@ static void on_connection(uv_stream_t *server, int status)
   finish(s, rc);
 }
 
-int cow__stream_listen_fd(struct cow__stream_listener *s, cow_guest_listener_t *l, uv_loop_t *loop,
-                          int fd, uv_pipe_t *client)
+int cow__stream_listen_fd(struct cow__stream_listener *s, uv_loop_t *loop, int fd,
+                          uv_pipe_t *client, cow__stream_listen_cb cb)
 {
-  s->l = l;
+  s->cb = cb;
   s->client = client;
   s->closing = 0;
   int rc = uv_pipe_init(loop, &s->server, 0);
@@ -63,7 +63,7 @@ int cow__stream_listen_fd(struct cow__stream_listener *s, cow_guest_listener_t *
     rc = uv_listen((uv_stream_t *)&s->server, 1, on_connection); /* backlog 1: one dial */
   if (rc != 0) {
     /* The handle exists now, so its memory must live until libuv has closed it: report
-     * the failure through done, like any later failure. */
+     * the failure through cb, like any later failure. */
     if (uv_fileno((uv_handle_t *)&s->server, &(uv_os_fd_t){0}) != 0)
       close(fd);
     finish(s, rc);

@@ -1,43 +1,28 @@
 /* One-connection listeners on Winsock stream sockets (see stream-listen.h).
  *
- * listen_tcp: socket, bind, listen(1), then a uv_poll_t on the listening socket. When it
+ * Listening: socket, bind, listen(1), then a uv_poll_t on the listening socket. When it
  * turns readable: accept, uv_tcp_init + uv_tcp_open on the accepted socket, and finish.
  * Finishing (accepted, failed or cancelled) always goes the same way: close the poll
  * handle, and only in its close callback close the listening socket (libuv requires the
- * socket to outlive its poll handle) and report to the library. */
+ * socket to outlive its poll handle) and report to the caller. */
 #include "win/stream-listen.h"
 
 #include <string.h>
 
-#include "core/alloc.h"
 #include "core/list.h"
 #include "core/log.h"
 #include "cow/error.h"
 
-struct ws_transport {
-  struct cow_guest_transport_ops ops; /* ws_ops named after the address kind */
-  const struct cow__winsock_addr *addr;
-  void *arg;
-};
-
-struct ws_listener {
-  cow_guest_listener_t *l;
-  SOCKET s;
-  uv_poll_t poll;
-  uv_tcp_t *client; /* the library's handle, initialised only on accept */
-  int result;
-  unsigned closing : 1;
-};
-
 static void poll_closed(uv_handle_t *h)
 {
-  struct ws_listener *w = cow__container_of((uv_poll_t *)h, struct ws_listener, poll);
+  struct cow__stream_listener *w =
+      cow__container_of((uv_poll_t *)h, struct cow__stream_listener, poll);
   closesocket(w->s); /* after the poll handle: a second dial is refused from here on */
   w->s = INVALID_SOCKET;
-  cow_guest_listener_done(w->l, w->result);
+  w->cb(w, w->result);
 }
 
-static void finish(struct ws_listener *w, int result)
+static void finish(struct cow__stream_listener *w, int result)
 {
   if (w->closing)
     return;
@@ -47,7 +32,7 @@ static void finish(struct ws_listener *w, int result)
 }
 
 /* Take the accepted socket into the library's handle; 0 or a code. */
-static int adopt(struct ws_listener *w, SOCKET c)
+static int adopt(struct cow__stream_listener *w, SOCKET c)
 {
   int rc = uv_tcp_init(w->poll.loop, w->client);
   if (rc != 0) {
@@ -67,7 +52,7 @@ static int adopt(struct ws_listener *w, SOCKET c)
 static void on_ready(uv_poll_t *p, int status, int events)
 {
   (void)events;
-  struct ws_listener *w = cow__container_of(p, struct ws_listener, poll);
+  struct cow__stream_listener *w = cow__container_of(p, struct cow__stream_listener, poll);
   if (w->closing)
     return;
   if (status < 0) {
@@ -85,29 +70,29 @@ static void on_ready(uv_poll_t *p, int status, int events)
   finish(w, adopt(w, c));
 }
 
-static int ws_listen(cow_guest_listener_t *l, uv_loop_t *loop, uint32_t port, uv_tcp_t *tcp)
+int cow__stream_listen_winsock(struct cow__stream_listener *w, uv_loop_t *loop,
+                               const struct cow__winsock_addr *addr, void *arg, uint32_t port,
+                               uv_tcp_t *client, cow__stream_listen_cb cb)
 {
-  struct ws_transport *t = cow_guest_listener_transport_data(l);
-  struct ws_listener *w = cow_guest_listener_priv(l);
-  w->l = l;
-  w->client = tcp;
+  w->cb = cb;
+  w->client = client;
   w->closing = 0;
   struct sockaddr_storage sa;
   int len = 0;
   memset(&sa, 0, sizeof sa);
-  int rc = t->addr->make(t->arg, port, &sa, &len);
+  int rc = addr->make(arg, port, &sa, &len);
   if (rc != 0)
     return rc;
   /* Overlapped (libuv's I/O on the accepted socket needs it; accept passes it on) and not
    * inherited by the processes a shim starts. */
-  w->s = WSASocketW(t->addr->family, t->addr->type, t->addr->protocol, NULL, 0,
+  w->s = WSASocketW(addr->family, addr->type, addr->protocol, NULL, 0,
                     WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
   if (w->s == INVALID_SOCKET) {
     int e = WSAGetLastError();
     /* listen reports a bare code (the caller's connect or exec returns it): the log line
      * carries what the code cannot. */
     cow__log(COW_LOG_ERROR, "guest", "%s: cannot create a socket of family %d: %s (WSA %d)",
-             t->addr->name, t->addr->family, cow_strerror(uv_translate_sys_error(e)), e);
+             addr->name, addr->family, cow_strerror(uv_translate_sys_error(e)), e);
     /* No such family on this machine (no Hyper-V sockets: Windows without Hyper-V, Wine):
      * the transport is what is unavailable, not this one port. */
     if (e == WSAEAFNOSUPPORT || e == WSAEPFNOSUPPORT || e == WSAEPROTONOSUPPORT ||
@@ -117,7 +102,7 @@ static int ws_listen(cow_guest_listener_t *l, uv_loop_t *loop, uint32_t port, uv
   }
   if (bind(w->s, (struct sockaddr *)&sa, len) != 0 || listen(w->s, 1) != 0) {
     int e = WSAGetLastError();
-    cow__log(COW_LOG_ERROR, "guest", "%s: cannot listen on port %u: %s (WSA %d)", t->addr->name,
+    cow__log(COW_LOG_ERROR, "guest", "%s: cannot listen on port %u: %s (WSA %d)", addr->name,
              (unsigned)port, cow_strerror(uv_translate_sys_error(e)), e);
     closesocket(w->s);
     return uv_translate_sys_error(e);
@@ -131,52 +116,16 @@ static int ws_listen(cow_guest_listener_t *l, uv_loop_t *loop, uint32_t port, uv
     rc = uv_poll_start(&w->poll, UV_READABLE, on_ready);
   if (rc != 0) {
     /* The poll handle exists (libuv registers it before it can fail), so its memory must
-     * live until libuv has closed it: report the failure through done. */
+     * live until libuv has closed it: report the failure through cb. */
     finish(w, rc);
     return 0;
   }
-  if (t->addr->bound != NULL)
-    t->addr->bound(t->arg, port, w->s);
+  if (addr->bound != NULL)
+    addr->bound(arg, port, w->s);
   return 0;
 }
 
-static void ws_cancel(cow_guest_listener_t *l)
+void cow__stream_listen_cancel(struct cow__stream_listener *w)
 {
-  finish(cow_guest_listener_priv(l), COW_ECANCELED);
-}
-
-static void ws_release(void *data)
-{
-  struct ws_transport *t = data;
-  if (t->addr->release != NULL)
-    t->addr->release(t->arg);
-  cow__free(t);
-}
-
-static const struct cow_guest_transport_ops ws_ops = {
-    .version = COW_GUEST_TRANSPORT_OPS_VERSION,
-    .name = NULL, /* per transport */
-    .listener_size = sizeof(struct ws_listener),
-    .listen = NULL,
-    .cancel = ws_cancel,
-    .release = ws_release,
-    .listen_tcp = ws_listen,
-};
-
-int cow__transport_winsock_new(cow_guest_transport_t **out, const struct cow__winsock_addr *addr,
-                               void *arg)
-{
-  struct ws_transport *t = cow__calloc(1, sizeof *t);
-  if (t == NULL)
-    return COW_ENOMEM;
-  t->ops = ws_ops;
-  t->ops.name = addr->name;
-  t->addr = addr;
-  t->arg = arg;
-  /* The table lives in the data: the library reads it for the last time just before it
-   * calls release. */
-  int rc = cow_guest_transport_new(out, &t->ops, t);
-  if (rc != 0)
-    cow__free(t);
-  return rc;
+  finish(w, COW_ECANCELED);
 }

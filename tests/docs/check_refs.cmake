@@ -1,4 +1,4 @@
-# Every reference in the repository resolves inside the repository (CTest docs_refs, label unit).
+# Every reference in the repository resolves inside the repository (CTest docs_refs, label docs).
 #
 #   cmake -DSOURCE_DIR=<repository root> [-DGIT_EXECUTABLE=<git>] -P check_refs.cmake
 #

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #if defined(_WIN32)
+#  include "guest/listener.h"
 #  include "win/stream-listen.h"
 #else
 #  include <errno.h>

@@ -1,14 +1,14 @@
-/* The Hyper-V socket transport (Windows host): listen on (VM id, service id
- * XXXXXXXX-facb-11e6-bd58-64006a7986d3 with Data1 = port) and let the guest dial, as
- * hcsshim does for LCOW (docs/gcs-bridge-protocol.md §1.1). Only the address is hvsocket's own; the
- * listening, accepting and libuv stream are the Winsock transport's (stream-listen.c),
- * which the tests run under Wine on loopback TCP. */
+/* Hyper-V sockets (Windows host): listen on (VM id, service id
+ * XXXXXXXX-facb-11e6-bd58-64006a7986d3 with Data1 = port) and let the guest dial, as hcsshim
+ * does for LCOW (docs/gcs-bridge-protocol.md §1.1). Only the address is hvsocket's own; the
+ * listening, accepting and libuv stream are the Winsock listener's (stream-listen.c), which
+ * the tests run under Wine on loopback TCP. */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
-#include "guest/listener.h"
+#include "cow/error.h"
 #include "win/stream-listen.h"
 
 /* <hvsocket.h> is in the Windows SDK and in mingw-w64, but mingw's pulls in <initguid.h>
@@ -24,10 +24,6 @@ struct cow_sockaddr_hv {
   USHORT reserved;
   GUID vm_id;
   GUID service_id;
-};
-
-struct hv_transport {
-  GUID vm_id;
 };
 
 static int parse_guid(const char *s, GUID *out)
@@ -74,8 +70,7 @@ static int address(const GUID *vm_id, uint32_t port, struct sockaddr_storage *sa
 
 static int hv_make(void *arg, uint32_t port, struct sockaddr_storage *sa, int *len)
 {
-  const struct hv_transport *t = arg;
-  return address(&t->vm_id, port, sa, len);
+  return address(arg, port, sa, len); /* arg: the VM id's GUID (cow__hvsock_arg_new) */
 }
 
 int cow__hvsock_address(const char *vm_id, uint32_t port, struct sockaddr_storage *sa, int *len)
@@ -91,7 +86,7 @@ static void hv_release(void *arg)
   cow__free(arg);
 }
 
-static const struct cow__winsock_addr hv_addr = {
+const struct cow__winsock_addr cow__hvsock_addr = {
     .name = "hvsock",
     .family = AF_HYPERV,
     .type = SOCK_STREAM,
@@ -101,17 +96,16 @@ static const struct cow__winsock_addr hv_addr = {
     .release = hv_release,
 };
 
-int cow__transport_hvsock_new(cow_guest_transport_t **out, const char *vm_id)
+int cow__hvsock_arg_new(void **out, const char *vm_id)
 {
-  struct hv_transport *t = cow__calloc(1, sizeof *t);
-  if (t == NULL)
+  *out = NULL;
+  GUID *g = cow__calloc(1, sizeof *g);
+  if (g == NULL)
     return COW_ENOMEM;
-  if (parse_guid(vm_id, &t->vm_id) != 0) {
-    cow__free(t);
+  if (parse_guid(vm_id, g) != 0) {
+    cow__free(g);
     return COW_EINVAL;
   }
-  int rc = cow__transport_winsock_new(out, &hv_addr, t);
-  if (rc != 0)
-    cow__free(t);
-  return rc;
+  *out = g;
+  return 0;
 }
