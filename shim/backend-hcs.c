@@ -76,19 +76,19 @@ static void system_created(cow_container_t *c, int status, const cow_error_t *er
 static void hcs_create(shim_task_t *t, shim_backend_cb cb)
 {
   struct op *o = op_new(t, cb);
-  cow_hcs_options_t ho;
-  cow_hcs_options_init(&ho, COW_HCS_V2);
+  cow_hcs_options_t ho = COW_HCS_OPTIONS_INIT;
   /* The system goes away with the shim's handle, even when the shim dies. */
-  cow_hcs_system_params_t sp = {.owner = "containerd-shim-cow-v1",
-                                .terminate_on_last_handle_closed = 1};
+  cow_hcs_system_params_t sp = COW_HCS_SYSTEM_PARAMS_INIT;
+  sp.owner = "containerd-shim-cow-v1";
+  sp.terminate_on_last_handle_closed = 1;
   char *doc = NULL;
   cow_error_t err = COW_ERROR_INIT;
   int rc = o == NULL ? COW_ENOMEM : cow_hcs_available(COW_HCS_V2, &err);
   if (rc == 0)
-    rc = cow_hcs_compute_system_json(&sp, &doc);
+    rc = cow_hcs_compute_system_json(&doc, &sp);
   if (rc == 0)
-    rc = cow_hcs_create_system(t->shim->loop, &ho, t->id, doc, &t->container, system_created, o);
-  cow_hcs_free(doc);
+    rc = cow_hcs_create_system(&t->container, t->shim->loop, &ho, t->id, doc, system_created, o);
+  cow_free(doc);
   if (rc != 0) {
     char msg[512];
     free(o);
@@ -124,12 +124,11 @@ static char *hcs_process_doc(shim_task_t *t, shim_proc_t *p, json_t *process, un
     return NULL;
   }
   const char **argv = string_list(args, "args", err, errlen);
-  const char **envv = argv != NULL ? string_list(json_object_get(process, "env"), "env", err,
-                                                 errlen)
-                                   : NULL;
+  const char **envv =
+      argv != NULL ? string_list(json_object_get(process, "env"), "env", err, errlen) : NULL;
   char *doc = NULL;
   if (envv != NULL) {
-    cow_hcs_process_params_t pp = {0};
+    cow_hcs_process_params_t pp = COW_HCS_PROCESS_PARAMS_INIT;
     json_t *size = json_object_get(process, "consoleSize");
     pp.command_args = argv;
     pp.environment = envv;
@@ -142,9 +141,13 @@ static char *hcs_process_doc(shim_task_t *t, shim_proc_t *p, json_t *process, un
       pp.console_width = (uint16_t)json_integer_value(json_object_get(size, "width"));
       pp.console_height = (uint16_t)json_integer_value(json_object_get(size, "height"));
     }
-    int rc = cow_hcs_process_params_json(&pp, 2, &doc);
+    char *lib = NULL;
+    int rc = cow_hcs_process_params_json(&lib, &pp, 2);
     if (rc != 0)
       snprintf(err, errlen, "building the process parameters: %s", cow_strerror(rc));
+    else if ((doc = strdup(lib)) == NULL) /* the caller frees with free() */
+      snprintf(err, errlen, "out of memory");
+    cow_free(lib);
   }
   free(argv);
   free(envv);

@@ -140,8 +140,9 @@ static void proc_written(uv_write_t *req, int status)
 
 static void send_binary(shim_events_t *ev, struct item *it)
 {
-  char *args[] = {ev->publish_binary, "--address", ev->containerd_address, "publish", "--topic",
-                  it->topic, "--namespace", ev->ns, NULL};
+  char *args[] = {ev->publish_binary, "--address", ev->containerd_address,
+                  "publish",          "--topic",   it->topic,
+                  "--namespace",      ev->ns,      NULL};
   uv_stdio_container_t stdio[3];
   uv_process_options_t o;
   memset(&o, 0, sizeof o);

@@ -16,8 +16,8 @@ struct out {
   shim_io_t *io;
   cow_stdio_t which;
   char *path;
-  int fd;          /* the fifo's descriptor until the pipe handle owns it; -1 */
-  uv_pipe_t pipe;  /* the fifo, once open */
+  int fd;         /* the fifo's descriptor until the pipe handle owns it; -1 */
+  uv_pipe_t pipe; /* the fifo, once open */
   int pipe_init;
   uv_stream_t *src; /* the process's stream, once attached */
   size_t queued;    /* bytes written to the fifo and not yet taken by its reader */
@@ -27,8 +27,8 @@ struct out {
 struct in {
   shim_io_t *io;
   char *path;
-  int fd;           /* our reader until the pipe handle owns it; -1 */
-  int keep_fd;      /* our own writer: no end of file before CloseIO; -1 after */
+  int fd;      /* our reader until the pipe handle owns it; -1 */
+  int keep_fd; /* our own writer: no end of file before CloseIO; -1 after */
   uv_pipe_t pipe;
   int pipe_init;
   uv_stream_t *dst; /* the process's stdin, once attached */
@@ -165,8 +165,8 @@ static void try_open(uv_timer_t *t)
   deliver(io, rc);
 }
 
-int shim_io_open(shim_io_t **out, uv_loop_t *loop, const char *stdin_path,
-                 const char *stdout_path, const char *stderr_path, shim_io_cb cb, void *data)
+int shim_io_open(shim_io_t **out, uv_loop_t *loop, const char *stdin_path, const char *stdout_path,
+                 const char *stderr_path, shim_io_cb cb, void *data)
 {
   shim_io_t *io = calloc(1, sizeof *io);
   if (io == NULL)
@@ -199,8 +199,7 @@ int shim_io_open(shim_io_t **out, uv_loop_t *loop, const char *stdin_path,
   /* stdin: our reader never waits, and our writer (opened after it, so it cannot wait
    * either) keeps end of file away until CloseIO. */
   if (io->in.path != NULL &&
-      (io->status = open_fifo(io->in.path, O_RDONLY, &io->in.fd, io->what, sizeof io->what)) ==
-          0 &&
+      (io->status = open_fifo(io->in.path, O_RDONLY, &io->in.fd, io->what, sizeof io->what)) == 0 &&
       (io->in.keep_fd = open(io->in.path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
     io->status = -errno;
     snprintf(io->what, sizeof io->what, "opening %s: %s", io->in.path, strerror(errno));
@@ -392,7 +391,7 @@ void shim_io_attach(shim_io_t *io, cow_process_t *p)
 {
   uv_stream_t *s[3] = {NULL, NULL, NULL};
   io->proc = p;
-  cow_process_stdio(p, &s[0], &s[1], &s[2]);
+  cow_process_stdio(&s[0], &s[1], &s[2], p);
   for (int k = 0; k < 2; k++) {
     struct out *o = &io->out[k];
     o->src = s[1 + k];

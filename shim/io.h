@@ -17,9 +17,9 @@
 
 #include "cow.h"
 
-#define IO_HIGH_WATER          (1u << 20)
-#define IO_OPEN_RETRY_MS       5
-#define IO_OPEN_TIMEOUT_MS     30000 /* no reader on an output fifo this long: Create fails */
+#define IO_HIGH_WATER      (1u << 20)
+#define IO_OPEN_RETRY_MS   5
+#define IO_OPEN_TIMEOUT_MS 30000 /* no reader on an output fifo this long: Create fails */
 
 typedef struct shim_io shim_io_t;
 
@@ -29,8 +29,8 @@ typedef void (*shim_io_cb)(shim_io_t *io, int status, const char *what, void *da
 /* Open the fifos (an empty or NULL path: that stream is not wanted). `cb` runs once, never
  * inside this call, when every fifo is open or one failed. Paths are copied.
  * Returns 0 or UV_ENOMEM. */
-int shim_io_open(shim_io_t **out, uv_loop_t *loop, const char *stdin_path,
-                 const char *stdout_path, const char *stderr_path, shim_io_cb cb, void *data);
+int shim_io_open(shim_io_t **out, uv_loop_t *loop, const char *stdin_path, const char *stdout_path,
+                 const char *stderr_path, shim_io_cb cb, void *data);
 
 /* Which process streams the fifos need: COW_STDIN/STDOUT/STDERR bits (1 << which). */
 unsigned shim_io_wanted(const shim_io_t *io);

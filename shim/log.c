@@ -21,9 +21,10 @@ static void write_line(enum shim_log_level level, const char *msg)
   struct tm tm;
   clock_gettime(CLOCK_REALTIME, &ts);
   gmtime_r(&ts.tv_sec, &tm);
-  int n = snprintf(line, sizeof line, "time=\"%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ\" level=%s msg=\"",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                   ts.tv_nsec, names[level]);
+  int n =
+      snprintf(line, sizeof line, "time=\"%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ\" level=%s msg=\"",
+               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+               ts.tv_nsec, names[level]);
   /* logfmt quoting: backslash and double quote escaped, control characters dropped. */
   for (const char *p = msg; *p != '\0' && n < (int)sizeof line - 40; p++) {
     if (*p == '"' || *p == '\\')

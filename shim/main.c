@@ -20,7 +20,7 @@
 #include "sha256.h"
 #include "shim.h"
 
-#define SOCKET_DIR "/run/containerd/s"
+#define SOCKET_DIR      "/run/containerd/s"
 #define EVENTS_FLUSH_MS 5000
 
 static const char usage[] =
@@ -55,8 +55,8 @@ static int parse_flags(struct flags *f, int argc, char **argv)
       *b = eq == NULL || strcmp(eq + 1, "true") == 0 || strcmp(eq + 1, "1") == 0;
       continue;
     }
-    static const char *const names[] = {"namespace", "address", "id", "publish-binary", "bundle",
-                                        "socket"};
+    static const char *const names[] = {"namespace",      "address", "id",
+                                        "publish-binary", "bundle",  "socket"};
     const char **slots[] = {&f->ns, &f->address, &f->id, &f->publish_binary, &f->bundle, NULL};
     size_t k = 0;
     while (k < sizeof names / sizeof *names && (strlen(names[k]) != n || strncmp(a, names[k], n)))

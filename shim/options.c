@@ -86,8 +86,8 @@ int shim_options_from_any(shim_options_t *o, const uint8_t *data, size_t len, ch
     return -1;
   }
   int rc = 0;
-  Runtimeoptions__V1__Options *ro = (Runtimeoptions__V1__Options *)pb_any_unpack(
-      any, &runtimeoptions__v1__options__descriptor);
+  Runtimeoptions__V1__Options *ro =
+      (Runtimeoptions__V1__Options *)pb_any_unpack(any, &runtimeoptions__v1__options__descriptor);
   if (ro == NULL) {
     snprintf(err, errlen, "runtime options of type \"%s\": the cow shim takes %s (a ConfigPath)",
              any->type_url, PB_TYPE_URL(&runtimeoptions__v1__options__descriptor));
@@ -103,8 +103,8 @@ int shim_options_from_any(shim_options_t *o, const uint8_t *data, size_t len, ch
 
 const char *shim_options_backend(const shim_options_t *o, json_t *spec, char *err, size_t errlen)
 {
-  const char *name =
-      json_string_value(json_object_get(json_object_get(spec, "annotations"), SHIM_ANNOTATION_BACKEND));
+  const char *name = json_string_value(
+      json_object_get(json_object_get(spec, "annotations"), SHIM_ANNOTATION_BACKEND));
   const char *from = "annotation " SHIM_ANNOTATION_BACKEND;
   if (name == NULL) {
     name = o->backend;

@@ -22,7 +22,7 @@
 
 #include <jansson.h>
 
-#define SHIM_ANNOTATION_BACKEND "io.containerd.cow.v1.backend"
+#define SHIM_ANNOTATION_BACKEND     "io.containerd.cow.v1.backend"
 #define SHIM_DEFAULT_BOOT_TIMEOUT_S 30
 
 typedef struct shim_options {

@@ -16,8 +16,8 @@ static char *dup_or_null(const char *s)
 }
 
 shim_proc_t *shim_proc_new(shim_task_t *t, const char *exec_id, int terminal,
-                           const char *stdin_path, const char *stdout_path,
-                           const char *stderr_path, json_t *spec)
+                           const char *stdin_path, const char *stdout_path, const char *stderr_path,
+                           json_t *spec)
 {
   shim_proc_t *p = calloc(1, sizeof *p);
   if (p == NULL)
@@ -145,8 +145,8 @@ static void exited(cow_process_t *cp, int status, int64_t exit_code, const cow_e
     p->exit_status = (uint32_t)exit_code;
   } else {
     char msg[512];
-    shim_log(SHIM_LOG_ERROR, "process %s of %s: no exit observed: %s", shim_proc_id(p),
-             p->task->id, shim_errmsg(msg, sizeof msg, status, err));
+    shim_log(SHIM_LOG_ERROR, "process %s of %s: no exit observed: %s", shim_proc_id(p), p->task->id,
+             shim_errmsg(msg, sizeof msg, status, err));
     p->exit_status = SHIM_UNKNOWN_EXIT;
   }
   p->state = PROC_EXITING;
@@ -214,7 +214,7 @@ void shim_proc_start(shim_proc_t *p, void (*cb)(shim_proc_t *p, int code, const 
   sc->p = p;
   sc->cb = cb;
   p->state = PROC_STARTING;
-  int rc = cow_host_create_process(cow_container_host(t->container), &p->cp, doc, created, sc);
+  int rc = cow_host_create_process(&p->cp, cow_container_host(t->container), doc, created, sc);
   free(doc);
   if (rc != 0) {
     free(sc);

@@ -103,8 +103,8 @@ struct shim_backend {
   void (*create)(shim_task_t *t, shim_backend_cb cb);
   /* The process document for `p` (its OCI process `process`, the streams it needs as
    * 1 << COW_STD* bits). malloc'd, or NULL with `err` set. */
-  char *(*process_doc)(shim_task_t *t, shim_proc_t *p, json_t *process, unsigned streams,
-                       char *err, size_t errlen);
+  char *(*process_doc)(shim_task_t *t, shim_proc_t *p, json_t *process, unsigned streams, char *err,
+                       size_t errlen);
   /* Undo create: the container stopped and released, whatever create set up with it;
    * t->container is NULL from the call on. `cb` once (maybe inside the call). */
   void (*destroy)(shim_task_t *t, shim_backend_cb cb);
@@ -116,8 +116,8 @@ extern const shim_backend_t shim_backend_lcow;
 /* ---- the process table (proc.c) ---- */
 
 shim_proc_t *shim_proc_new(shim_task_t *t, const char *exec_id, int terminal,
-                           const char *stdin_path, const char *stdout_path,
-                           const char *stderr_path, json_t *spec);
+                           const char *stdin_path, const char *stdout_path, const char *stderr_path,
+                           json_t *spec);
 shim_proc_t *shim_proc_find(shim_task_t *t, const char *exec_id);
 /* Open the fifos; `cb` once. */
 void shim_proc_open_io(shim_proc_t *p, void (*cb)(shim_proc_t *p, int code, const char *msg));

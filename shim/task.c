@@ -202,9 +202,9 @@ static void h_create(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data
       break;
     t->nrootfs++;
   }
-  shim_proc_t *init = t->nrootfs == r->n_rootfs
-                          ? shim_proc_new(t, NULL, r->terminal, r->stdin, r->stdout, r->stderr, NULL)
-                          : NULL;
+  shim_proc_t *init = t->nrootfs == r->n_rootfs ? shim_proc_new(t, NULL, r->terminal, r->stdin,
+                                                                r->stdout, r->stderr, NULL)
+                                                : NULL;
   if (init == NULL) {
     task_free(t);
     ttrpc_call_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -407,14 +407,17 @@ static void terminated(cow_container_t *c, int status, const cow_error_t *err, v
   kill_part_done(data, cow_error_is_already_stopped(err) ? 0 : status, err);
 }
 
-static int signal_one(shim_proc_t *p, uint32_t sig, struct kill_ctx *k)
+/* SIGKILL is a kill (never queued behind a signal); any other number a signal document. */
+static int send_signal(cow_process_t *cp, uint32_t sig, cow_process_cb cb, void *data)
 {
-  char opts[64];
   if (sig == SIGKILL)
-    return cow_process_kill(p->cp, killed_one, k);
-  if (cow_signal_options_json(opts, sizeof opts, (int)sig) < 0)
-    return COW_EINVAL;
-  return cow_process_signal(p->cp, opts, killed_one, k);
+    return cow_process_kill(cp, cb, data);
+  char *opts = NULL;
+  int rc = cow_signal_options_json(&opts, (int)sig);
+  if (rc == 0)
+    rc = cow_process_signal(cp, opts, cb, data);
+  cow_free(opts);
+  return rc;
 }
 
 static void killed(cow_process_t *cp, int status, const cow_error_t *err, void *data)
@@ -452,7 +455,7 @@ static void h_kill(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)
     k->pending = 1;
     for (shim_proc_t *q = t->execs;; q = q->next) {
       shim_proc_t *target = q != NULL ? q : t->init;
-      if (target->state == PROC_RUNNING && signal_one(target, r->signal, k) == 0)
+      if (target->state == PROC_RUNNING && send_signal(target->cp, r->signal, killed_one, k) == 0)
         k->pending++;
       if (q == NULL)
         break;
@@ -468,15 +471,10 @@ static void h_kill(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)
     return;
   }
   if (p->state != PROC_RUNNING) {
-    ttrpc_call_fail(call, TTRPC_FAILED_PRECONDITION, "process %s has not started",
-                    shim_proc_id(p));
+    ttrpc_call_fail(call, TTRPC_FAILED_PRECONDITION, "process %s has not started", shim_proc_id(p));
     return;
   }
-  char opts[64];
-  int rc = r->signal == SIGKILL ? cow_process_kill(p->cp, killed, call)
-           : cow_signal_options_json(opts, sizeof opts, (int)r->signal) < 0
-               ? COW_EINVAL
-               : cow_process_signal(p->cp, opts, killed, call);
+  int rc = send_signal(p->cp, r->signal, killed, call);
   if (rc != 0)
     ttrpc_call_fail(call, shim_code(rc), "kill: %s", cow_strerror(rc));
 }
@@ -520,17 +518,16 @@ static void h_exec(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)
     return;
   }
   json_error_t je;
-  json_t *spec = r->spec != NULL ? json_loadb((const char *)r->spec->value.data,
-                                              r->spec->value.len, 0, &je)
-                                 : NULL;
+  json_t *spec = r->spec != NULL
+                     ? json_loadb((const char *)r->spec->value.data, r->spec->value.len, 0, &je)
+                     : NULL;
   if (!json_is_object(spec)) {
     ttrpc_call_fail(call, TTRPC_INVALID_ARGUMENT,
                     "exec %s: the process spec is not an OCI process in JSON", r->exec_id);
     json_decref(spec);
     return;
   }
-  shim_proc_t *p =
-      shim_proc_new(t, r->exec_id, r->terminal, r->stdin, r->stdout, r->stderr, spec);
+  shim_proc_t *p = shim_proc_new(t, r->exec_id, r->terminal, r->stdin, r->stdout, r->stderr, spec);
   json_decref(spec);
   if (p == NULL) {
     ttrpc_call_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -559,8 +556,7 @@ static void h_resize_pty(ttrpc_call_t *call, const ProtobufCMessage *msg, void *
   if (p == NULL)
     return;
   if (!p->terminal) {
-    ttrpc_call_fail(call, TTRPC_FAILED_PRECONDITION, "process %s has no terminal",
-                    shim_proc_id(p));
+    ttrpc_call_fail(call, TTRPC_FAILED_PRECONDITION, "process %s has no terminal", shim_proc_id(p));
     return;
   }
   if (r->width > 0xFFFF || r->height > 0xFFFF) {
@@ -572,8 +568,8 @@ static void h_resize_pty(ttrpc_call_t *call, const ProtobufCMessage *msg, void *
     empty_reply(call); /* not started: nothing to resize yet */
     return;
   }
-  int rc = cow_process_resize_console(p->cp, (uint16_t)r->width, (uint16_t)r->height, resized,
-                                      call);
+  int rc =
+      cow_process_resize_console(p->cp, (uint16_t)r->width, (uint16_t)r->height, resized, call);
   if (rc != 0)
     ttrpc_call_fail(call, shim_code(rc), "resize: %s", cow_strerror(rc));
 }
@@ -645,12 +641,23 @@ static const struct {
   const char *name;
   ttrpc_method_fn fn;
 } methods[] = {
-    {"State", h_state},         {"Create", h_create},   {"Start", h_start},
-    {"Delete", h_delete},       {"Pids", h_pids},       {"Pause", h_pause},
-    {"Resume", h_resume},       {"Checkpoint", h_checkpoint}, {"Kill", h_kill},
-    {"Exec", h_exec},           {"ResizePty", h_resize_pty}, {"CloseIO", h_close_io},
-    {"Update", h_update},       {"Wait", h_wait},       {"Stats", h_stats},
-    {"Connect", h_connect},     {"Shutdown", h_shutdown},
+    {"State", h_state},
+    {"Create", h_create},
+    {"Start", h_start},
+    {"Delete", h_delete},
+    {"Pids", h_pids},
+    {"Pause", h_pause},
+    {"Resume", h_resume},
+    {"Checkpoint", h_checkpoint},
+    {"Kill", h_kill},
+    {"Exec", h_exec},
+    {"ResizePty", h_resize_pty},
+    {"CloseIO", h_close_io},
+    {"Update", h_update},
+    {"Wait", h_wait},
+    {"Stats", h_stats},
+    {"Connect", h_connect},
+    {"Shutdown", h_shutdown},
 };
 #define NMETHODS (sizeof methods / sizeof methods[0])
 

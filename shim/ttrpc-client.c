@@ -14,8 +14,8 @@ struct ccall {
   struct ccall *next;
   ttrpc_client_t *client;
   uint32_t stream_id;
-  uv_buf_t frame;     /* until handed to a write, which then owns it */
-  int written, done;  /* done: the callback ran */
+  uv_buf_t frame;    /* until handed to a write, which then owns it */
+  int written, done; /* done: the callback ran */
   const ProtobufCMessageDescriptor *response;
   ttrpc_client_cb cb;
   void *data;
@@ -300,9 +300,9 @@ int ttrpc_client_call(ttrpc_client_t *c, const char *service, const char *method
     env.payload.data = payload;
   }
   struct ccall *call = calloc(1, sizeof *call);
-  int rc = call == NULL ? UV_ENOMEM
-                        : ttrpc_frame(c->next_stream_id, TTRPC_TYPE_REQUEST, &env.base,
-                                      &call->frame);
+  int rc = call == NULL
+               ? UV_ENOMEM
+               : ttrpc_frame(c->next_stream_id, TTRPC_TYPE_REQUEST, &env.base, &call->frame);
   free(payload);
   if (rc != 0) {
     free(call);
@@ -346,4 +346,3 @@ void ttrpc_client_close(ttrpc_client_t *c, void (*cb)(void *data), void *data)
   }
   uv_close((uv_handle_t *)&c->kick, kick_closed);
 }
-

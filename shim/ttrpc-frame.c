@@ -62,8 +62,11 @@ int ttrpc_decode(ttrpc_decoder_t *d, const uint8_t *buf, size_t n, ttrpc_frame_c
     int over = d->length > TTRPC_MAX_MESSAGE;
     d->payload = NULL;
     d->header_len = 0;
-    int rc = cb(d->stream_id, d->type, d->flags, over ? NULL : payload ? payload : empty, d->length,
-                data);
+    int rc = cb(d->stream_id, d->type, d->flags,
+                over      ? NULL
+                : payload ? payload
+                          : empty,
+                d->length, data);
     free(payload);
     if (rc != 0)
       return rc;

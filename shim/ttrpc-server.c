@@ -16,9 +16,9 @@ struct conn {
   ttrpc_server_t *server; /* NULL once the handle is closed */
   uv_pipe_t pipe;
   ttrpc_decoder_t dec;
-  unsigned refs;        /* the handle until its close callback, plus one per call */
-  size_t unwritten;     /* bytes queued in uv_write requests */
-  int reading, paused;  /* paused: by the write high-water mark */
+  unsigned refs;       /* the handle until its close callback, plus one per call */
+  size_t unwritten;    /* bytes queued in uv_write requests */
+  int reading, paused; /* paused: by the write high-water mark */
 };
 
 struct ttrpc_call {
@@ -106,8 +106,8 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
 
 static void conn_reading(struct conn *c, int on)
 {
-  if (on && !c->reading && conn_open(c) && uv_read_start((uv_stream_t *)&c->pipe, alloc_cb,
-                                                          read_cb) == 0)
+  if (on && !c->reading && conn_open(c) &&
+      uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb) == 0)
     c->reading = 1;
   else if (!on && c->reading) {
     uv_read_stop((uv_stream_t *)&c->pipe);
@@ -309,8 +309,7 @@ static void read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
   c->refs++; /* a handler may close the connection while we are in the decoder */
   /* The whole buffer is decoded even when the write high-water mark paused reading: the
    * bytes are already here; the pause holds back the next read. */
-  if (ttrpc_decode(&c->dec, (const uint8_t *)buf->base, (size_t)n, on_frame, c) < 0 &&
-      conn_open(c))
+  if (ttrpc_decode(&c->dec, (const uint8_t *)buf->base, (size_t)n, on_frame, c) < 0 && conn_open(c))
     conn_close(c);
   conn_unref(c);
 }

@@ -19,10 +19,10 @@
 #include <protobuf-c/protobuf-c.h>
 #include <uv.h>
 
-#define TTRPC_HEADER_SIZE     10
-#define TTRPC_MAX_MESSAGE     (4u << 20) /* payload bytes; ttrpc's messageLengthMax */
-#define TTRPC_TYPE_REQUEST    1
-#define TTRPC_TYPE_RESPONSE   2
+#define TTRPC_HEADER_SIZE   10
+#define TTRPC_MAX_MESSAGE   (4u << 20) /* payload bytes; ttrpc's messageLengthMax */
+#define TTRPC_TYPE_REQUEST  1
+#define TTRPC_TYPE_RESPONSE 2
 /* A connection that has this much unwritten output stops reading requests until the
  * peer has read some: a client that does not read cannot make the shim buffer without end. */
 #define TTRPC_WRITE_HIGH_WATER (8u << 20)
