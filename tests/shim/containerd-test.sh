@@ -182,6 +182,12 @@ finish() {
   local rc=$?
   trap - EXIT
   check_and_clean
+  # A sanitizer build of the shim reports on its stderr, which containerd logs.
+  if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$D/containerd.log" 2>/dev/null; then
+    echo "FAIL [$CASE]: a sanitizer reported an error in the shim:" >&2
+    grep -E 'Sanitizer|runtime error:|#[0-9]+ ' "$D/containerd.log" | head -n 40 >&2
+    FAILED=1
+  fi
   if [[ $rc -ne 0 || $FAILED -ne 0 ]]; then
     echo "---- containerd log (shim lines and errors) of $CASE ----" >&2
     grep -E 'io.containerd.cow.v1|level=(error|warning)' "$D/containerd.log" 2>/dev/null | tail -n 80 >&2 || true
