@@ -26,6 +26,7 @@ if(COW_HCS_EMULATOR)
     emu/emu-process.c
     emu/emu-procfs.c
     emu/emu-faults.c
+    emu/emu-late.c
     emu/emu-computecore.c
     emu/emu-vmcompute.c)
 endif()

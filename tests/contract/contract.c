@@ -46,10 +46,13 @@ static void on_proc(cow_process_t *p, int status, const cow_error_t *err, void *
     snprintf(r->message, sizeof r->message, "%s", err->message ? err->message : "");
 }
 
+static void record_eof_at_wait(const struct result *r);
+
 static void on_wait(cow_process_t *p, int status, int64_t code, const cow_error_t *err, void *data)
 {
   IGNORED_AFTER_FAILURE();
   struct result *r = data;
+  record_eof_at_wait(r);
   assert_int_equal(r->done, 0);
   r->done = 1;
   r->status = status;
@@ -79,15 +82,29 @@ static void track(cow_process_t *p, int add)
     fail_msg("more than %d processes open in one contract test", MAX_OPEN);
 }
 
-static int setup(void **state)
+static int setup_with(const struct contract_options *opt)
 {
   tearing_down = 0;
   memset(open_procs, 0, sizeof open_procs);
   assert_int_equal(uv_loop_init(&loop), 0);
-  int rc = fx->setup(&loop, &host, &ctx);
+  int rc = fx->setup(&loop, opt, &host, &ctx);
   if (rc != 0)
     fail_msg("%s setup failed: %s", fx->name, cow_strerror(rc));
   return 0;
+}
+
+static int setup(void **state)
+{
+  static const struct contract_options plain = {0};
+  return setup_with(&plain);
+}
+
+/* The backend delivers each exit OUTPUT_LATE_MS before the process's output. */
+#define OUTPUT_LATE_MS 300
+static int setup_output_late(void **state)
+{
+  static const struct contract_options late = {.output_late_ms = OUTPUT_LATE_MS};
+  return setup_with(&late);
 }
 
 static int teardown(void **state)
@@ -143,6 +160,16 @@ struct capture {
 static struct capture cap_out, cap_err;
 static int waited_before_eof;
 static struct result *watch_wait;
+/* Whether stdout/stderr had reached end of file when the watched wait completed. */
+static int out_eof_at_wait, err_eof_at_wait;
+
+static void record_eof_at_wait(const struct result *r)
+{
+  if (r != watch_wait)
+    return;
+  out_eof_at_wait = cap_out.eof;
+  err_eof_at_wait = cap_err.eof;
+}
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -277,27 +304,68 @@ static void close_with_pending_operations(void **state)
   /* closing did not kill it (hcsshim semantics); the fixture's teardown reaps the rest */
 }
 
-static void stdout_drained_before_exit(void **state)
+/* Run argv (stdout and stderr captured) to its exit and check the order: the wait
+ * completes after both streams reached end of file, never before, and no byte arrives
+ * after it. */
+static struct result run_captured(const char *const *argv)
 {
-  /* 4 MiB on stdout and some on stderr, then an immediate exit. */
-  const char *argv[] = {"/bin/sh", "-c",
-                        "head -c 4194304 /dev/zero | tr '\\0' 'x'; echo done >&2; exit 9", NULL};
   cow_process_t *p = start(argv, CONTRACT_STDOUT | CONTRACT_STDERR);
   struct result w = {0};
-  waited_before_eof = 0;
+  waited_before_eof = out_eof_at_wait = err_eof_at_wait = 0;
   watch_wait = &w;
   capture_start(p);
   assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
   TW_UNTIL(&loop, w.done);
   watch_wait = NULL;
+  if (!out_eof_at_wait || !err_eof_at_wait)
+    fail_msg("%s: the exit was reported before %s reached end of file", fx->name,
+             !out_eof_at_wait ? "stdout" : "stderr");
+  assert_int_equal(waited_before_eof, 0); /* no byte after the exit */
+  close_process(p);
+  return w;
+}
+
+static void stdout_drained_before_exit(void **state)
+{
+  /* 4 MiB on stdout and some on stderr, then an immediate exit. */
+  const char *argv[] = {"/bin/sh", "-c",
+                        "head -c 4194304 /dev/zero | tr '\\0' 'x'; echo done >&2; exit 9", NULL};
+  struct result w = run_captured(argv);
   assert_int_equal(w.status, 0);
   assert_int_equal(w.code, 9);
-  assert_int_equal(waited_before_eof, 0);
-  assert_true(cap_out.eof);
   assert_int_equal(cap_out.len, 4194304);
+  assert_true(cap_out.buf[0] == 'x' && memcmp(cap_out.buf, cap_out.buf + 1, cap_out.len - 1) == 0);
   assert_string_equal(cap_err.buf, "done\n");
   capture_free();
-  close_process(p);
+}
+
+/* The same, the backend delivering the exit before the 4 MiB. */
+static void stdout_drained_before_late_exit(void **state)
+{
+  stdout_drained_before_exit(state);
+}
+
+/* The backend reports the exit while the output is still in flight (exit first, bytes
+ * OUTPUT_LATE_MS later): the library still reports it only after both streams ended, and
+ * every byte arrives, in order. */
+static void exit_overtakes_output(void **state)
+{
+  const char *argv[] = {"/bin/sh", "-c", "seq 1 100000; seq 7 -1 1 >&2; exit 3", NULL};
+  struct result w = run_captured(argv);
+  assert_int_equal(w.status, 0);
+  assert_int_equal(w.code, 3);
+  /* every line of both streams, byte for byte */
+  size_t off = 0;
+  char line[16];
+  for (int i = 1; i <= 100000; i++) {
+    int n = snprintf(line, sizeof line, "%d\n", i);
+    if (off + (size_t)n > cap_out.len || memcmp(cap_out.buf + off, line, (size_t)n) != 0)
+      fail_msg("%s: stdout differs at byte %zu (line %d) of %zu", fx->name, off, i, cap_out.len);
+    off += (size_t)n;
+  }
+  assert_int_equal(off, cap_out.len);
+  assert_string_equal(cap_err.buf, "7\n6\n5\n4\n3\n2\n1\n");
+  capture_free();
 }
 
 static void stdin_roundtrip_and_close_stdin(void **state)
@@ -529,6 +597,8 @@ int contract_main(const struct contract_fixture *fixture)
       cmocka_unit_test_setup_teardown(kill_running_then_after_exit, setup, teardown),
       cmocka_unit_test_setup_teardown(close_with_pending_operations, setup, teardown),
       cmocka_unit_test_setup_teardown(stdout_drained_before_exit, setup, teardown),
+      cmocka_unit_test_setup_teardown(stdout_drained_before_late_exit, setup_output_late, teardown),
+      cmocka_unit_test_setup_teardown(exit_overtakes_output, setup_output_late, teardown),
       cmocka_unit_test_setup_teardown(stdin_roundtrip_and_close_stdin, setup, teardown),
       cmocka_unit_test_setup_teardown(bad_input_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(signal_then_resize_without_console, setup, teardown),

@@ -94,7 +94,8 @@ static int start_container(uv_loop_t *loop, struct guest_ctx *g)
   return g->create_status;
 }
 
-static int guest_setup(uv_loop_t *loop, cow_host_t **host, void **ctx)
+static int guest_setup(uv_loop_t *loop, const struct contract_options *opt, cow_host_t **host,
+                       void **ctx)
 {
   struct guest_ctx *g = calloc(1, sizeof *g);
   snprintf(g->dir, sizeof g->dir, "/tmp/cow-contract-XXXXXX");
@@ -111,7 +112,13 @@ static int guest_setup(uv_loop_t *loop, cow_host_t **host, void **ctx)
   if ((rc = cow_guest_connect(&g->conn, loop, &opts, on_connected, g)) != 0)
     return rc;
   /* The listener exists now: start the guest, which dials the bridge port. */
-  char *args[] = {(char *)peer_path, "--port-dir", g->dir, NULL};
+  char late[16];
+  snprintf(late, sizeof late, "%u", opt->output_late_ms);
+  char *args[] = {(char *)peer_path, "--port-dir", g->dir, NULL, NULL, NULL};
+  if (opt->output_late_ms) {
+    args[3] = "--output-late";
+    args[4] = late;
+  }
   uv_process_options_t po = {0};
   po.file = peer_path;
   po.args = args;

@@ -4,12 +4,21 @@
 #define COW_TESTS_CONTRACT_FIXTURE_HCS_H
 
 #include "contract/contract.h"
+#include "hcs/emu/emu.h"
 #include "hcs/hcs-fixture.h"
 
 static cow_hcs_api_t fixture_api;
 
-static int fixture_setup(uv_loop_t *loop, cow_host_t **host, void **ctx)
+static int fixture_setup(uv_loop_t *loop, const struct contract_options *opt, cow_host_t **host,
+                         void **ctx)
 {
+  cow__emu_clear_faults();
+  if (opt->output_late_ms) {
+    cow__emu_fault_t late = {.kind = COW__EMU_FAULT_OUTPUT_LATE, .ms = opt->output_late_ms};
+    int rc = cow__emu_set_fault(&late);
+    if (rc != 0)
+      return rc;
+  }
   static unsigned n;
   char id[64];
   snprintf(id, sizeof id, "contract-v%d-%u-%ld", (int)fixture_api, ++n, (long)uv_os_getpid());
@@ -37,6 +46,7 @@ static void fixture_teardown(uv_loop_t *loop, cow_host_t *host, void *ctx)
 {
   (void)host;
   hf_system_destroy(loop, ctx);
+  cow__emu_clear_faults();
 }
 
 #endif

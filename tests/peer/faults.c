@@ -56,6 +56,9 @@ int peer_faults_parse(peer_faults_t *f, int argc, char **argv, const char **port
     } else if (!strcmp(a, "--delay-ms") && !parse_count(v, &n) && n <= 600000) {
       f->delay_ms = (unsigned)n;
       i++;
+    } else if (!strcmp(a, "--output-late") && !parse_count(v, &n) && n > 0 && n <= 600000) {
+      f->output_late_ms = (unsigned)n;
+      i++;
     } else if (!strcmp(a, "--reorder")) {
       f->reorder = 1;
     } else if (!strcmp(a, "--notify-unknown")) {

@@ -30,14 +30,15 @@
 #define HR_SYSTEM_EXISTS        ((int32_t)0xC037010Fu)
 
 typedef struct peer_faults {
-  long drop_after;     /* close the bridge after N frames sent; -1 off */
-  long garbage_after;  /* send a garbage header after N frames */
-  long oversize_after; /* send a > 64 KiB frame after N frames */
-  long truncate_after; /* send half of frame N+1, then close */
-  unsigned delay_ms;   /* delay every response/notification */
-  int reorder;         /* answer pipelined requests in reverse order */
-  int notify_unknown;  /* notification for an unknown container after negotiation */
-  int background;      /* not a fault: --background, see main.c */
+  long drop_after;         /* close the bridge after N frames sent; -1 off */
+  long garbage_after;      /* send a garbage header after N frames */
+  long oversize_after;     /* send a > 64 KiB frame after N frames */
+  long truncate_after;     /* send half of frame N+1, then close */
+  unsigned delay_ms;       /* delay every response/notification */
+  int reorder;             /* answer pipelined requests in reverse order */
+  int notify_unknown;      /* notification for an unknown container after negotiation */
+  unsigned output_late_ms; /* container stdout/stderr delivered MS after the exit was sent */
+  int background;          /* not a fault: --background, see main.c */
 } peer_faults_t;
 
 typedef struct peer_container peer_container_t;

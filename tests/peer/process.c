@@ -143,6 +143,56 @@ static int write_all(int fd, const char *p, size_t n)
   return 0;
 }
 
+/* After the copy: half-close and wait for the host to close its side (§5.3). */
+static void relay_out_finish(int sock)
+{
+  char buf[1];
+  shutdown(sock, SHUT_WR);
+  for (;;) {
+    ssize_t n = read(sock, buf, 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+  }
+  _exit(0);
+}
+
+/* --output-late: collect everything until every writer closed the pipe (the process is
+ * gone and its exit already sent, since the exit no longer waits for this relay), wait
+ * late_ms more, then deliver it all: the host sees the exit first, the bytes after. */
+static void relay_out_late(int src, int sock, unsigned late_ms)
+{
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  for (;;) {
+    ssize_t n;
+    if (cap - len < 16384) {
+      char *nb = realloc(buf, cap * 2 + 16384);
+      if (!nb)
+        break;
+      buf = nb;
+      cap = cap * 2 + 16384;
+    }
+    n = read(src, buf + len, cap - len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    len += (size_t)n;
+  }
+  {
+    struct timespec ts;
+    ts.tv_sec = (time_t)(late_ms / 1000);
+    ts.tv_nsec = (long)(late_ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+      ;
+  }
+  if (len)
+    write_all(sock, buf, len);
+  relay_out_finish(sock);
+}
+
 /* Container stdout/stderr: copy pipe -> socket until every writer closed the pipe, then
  * half-close and wait for the host to close its side (§5.3). */
 static void relay_out_handshake(int src, int sock)
@@ -159,15 +209,7 @@ static void relay_out_handshake(int src, int sock)
     if (!dead && write_all(sock, buf, (size_t)n) < 0)
       dead = 1;
   }
-  shutdown(sock, SHUT_WR);
-  for (;;) {
-    ssize_t n = read(sock, buf, 1);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-  }
-  _exit(0);
+  relay_out_finish(sock);
 }
 
 /* Container stdin: socket -> pipe; EOF closes the pipe so the process reads EOF. */
@@ -233,7 +275,8 @@ static void relay_pty(int in, int master, int out)
 
 enum { RELAY_OUT, RELAY_IN, RELAY_PTY };
 
-static pid_t relay_spawn(int kind, int a, int b, int c)
+/* late_ms: RELAY_OUT under --output-late (0 otherwise). */
+static pid_t relay_spawn(int kind, int a, int b, int c, unsigned late_ms)
 {
   pid_t pid = fork();
   if (pid != 0)
@@ -255,6 +298,8 @@ static pid_t relay_spawn(int kind, int a, int b, int c)
     sigprocmask(SIG_SETMASK, &all, NULL);
     switch (kind) {
     case RELAY_OUT:
+      if (late_ms)
+        relay_out_late(a, b, late_ms);
       relay_out_handshake(a, b);
       break;
     case RELAY_IN:
@@ -427,7 +472,7 @@ peer_proc_t *peer_proc_start(peer_t *peer, peer_container_t *ctr, const peer_spa
   }
   if (sp->tty) {
     p->master_fd = master;
-    p->relay_out = relay_spawn(RELAY_PTY, fds[0], master, fds[1]);
+    p->relay_out = relay_spawn(RELAY_PTY, fds[0], master, fds[1], 0);
     p->held_fd = fds[2]; /* connected but unused; closed when the process is done */
     fds[2] = -1;
   } else if (pipes_mode) {
@@ -436,12 +481,13 @@ peer_proc_t *peer_proc_start(peer_t *peer, peer_container_t *ctr, const peer_spa
         close(child[i]);
       child[i] = -1;
     }
+    unsigned late = peer->faults.output_late_ms;
     if (fds[0] >= 0)
-      p->relay_in = relay_spawn(RELAY_IN, fds[0], mine[0], -1);
+      p->relay_in = relay_spawn(RELAY_IN, fds[0], mine[0], -1, 0);
     if (fds[1] >= 0)
-      p->relay_out = relay_spawn(RELAY_OUT, mine[1], fds[1], -1);
+      p->relay_out = relay_spawn(RELAY_OUT, mine[1], fds[1], -1, late);
     if (fds[2] >= 0)
-      p->relay_err = relay_spawn(RELAY_OUT, mine[2], fds[2], -1);
+      p->relay_err = relay_spawn(RELAY_OUT, mine[2], fds[2], -1, late);
   }
   /* The helpers and the child own their copies now. */
   for (i = 0; i < 3; i++) {
@@ -599,12 +645,14 @@ void peer_proc_wait(peer_t *peer, peer_proc_t *p, const peer_req_t *req, uint32_
 }
 
 /* Exit code becomes visible once the process is reaped and its output relays finished
- * (container processes: after the host closed its side). */
+ * (container processes: after the host closed its side). --output-late breaks that rule on
+ * purpose: the exit goes out at once, the output after it. */
 static void check_publish(peer_proc_t *p)
 {
   peer_waiter_t *w, *list;
   int delivered = 0;
-  if (p->published || !p->reaped || p->relay_out || p->relay_err)
+  int relays_pending = p->relay_out || p->relay_err;
+  if (p->published || !p->reaped || (relays_pending && !p->peer->faults.output_late_ms))
     return;
   p->published = 1;
   p->exit_code = peer_exit_code(p);

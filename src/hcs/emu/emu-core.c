@@ -139,7 +139,7 @@ int cow__emu_wait_idle(unsigned timeout_ms)
   pthread_mutex_lock(&cow__emu_lock);
   for (;;) {
     join_zombie_locked();
-    if (g_emu == NULL && !g_stopping && g_zombie == NULL)
+    if (g_emu == NULL && !g_stopping && g_zombie == NULL && !cow__emu_late_relays_running())
       break;
     uint64_t now = cow__emu_now_ns();
     if (now >= deadline) {

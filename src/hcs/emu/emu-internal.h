@@ -281,6 +281,13 @@ void cow__emu_process_free(struct emu_process *p);
 void cow__emu_system_signal_all(struct emu_system *s, int sig);
 int cow__emu_dup_fd(int fd);
 
+/* ---- emu-late.c ---- */
+/* Start a relay that reads src to end of file, waits `ms`, writes it all to dst and closes
+ * both (the output-late fault). Takes both fds on success; 0 or -1. Lock held. */
+int cow__emu_late_relay(int src, int dst, unsigned ms);
+/* Whether a relay still runs (cow__emu_wait_idle waits for them). Lock held. */
+int cow__emu_late_relays_running(void);
+
 /* ---- emu-procfs.c ---- */
 /* Add "ProcessList" / "Statistics" (schema1 and schema2 shapes agree) to props. */
 void cow__emu_procfs_process_list(struct emu_system *s, json_t *props);

@@ -434,6 +434,20 @@ HRESULT cow__emu_process_create(struct emu *e, struct emu_system *s, const char 
     fds[1] = cow__emu_dup_fd(master);
     master = -1;
   } else {
+    unsigned late = (unsigned)cow__emu_fault_value(COW__EMU_FAULT_OUTPUT_LATE, -1);
+    for (int k = 1; k < 3 && late != (unsigned)-1; k++) {
+      /* The process keeps writing into its pipe; the caller reads a second one that a
+       * relay fills only after the exit (emu-late.c). */
+      int late_pipe[2];
+      if (mine[k] < 0 || pipe2(late_pipe, O_CLOEXEC) != 0)
+        continue;
+      if (cow__emu_late_relay(mine[k], fd_high(late_pipe[1]), late) != 0) {
+        close(late_pipe[0]);
+        close(late_pipe[1]);
+        continue;
+      }
+      mine[k] = fd_high(late_pipe[0]);
+    }
     for (int k = 0; k < 3; k++) {
       fds[k] = mine[k];
       mine[k] = -1;

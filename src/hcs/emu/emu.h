@@ -73,6 +73,9 @@ static inline int cow__emu_handle_fd(HANDLE h)
  *   create-process-quirk    v2 CreateProcess completes with E_INVALIDARG although the
  *                           process runs and its handle is valid (docs/hcs-api.md §3.4).
  *   shutdown-grace=MS       SIGTERM-to-SIGKILL grace of ShutDown (default 5000).
+ *   output-late=MS          stdout/stderr of processes created from now on reach the
+ *                           caller only after the process exited, MS ms later: the exit
+ *                           notification comes first, the bytes after (emu-late.c).
  * v1 names may be written "v1.NAME" / "v2.NAME" to restrict a rule to one table. */
 typedef enum cow__emu_fault_kind {
   COW__EMU_FAULT_FAIL = 1,
@@ -86,7 +89,8 @@ typedef enum cow__emu_fault_kind {
   COW__EMU_FAULT_NO_RESULT_DOC,
   COW__EMU_FAULT_LAST_WAIT_RESULT,
   COW__EMU_FAULT_CREATE_PROCESS_QUIRK,
-  COW__EMU_FAULT_SHUTDOWN_GRACE
+  COW__EMU_FAULT_SHUTDOWN_GRACE,
+  COW__EMU_FAULT_OUTPUT_LATE
 } cow__emu_fault_kind_t;
 
 typedef struct cow__emu_fault {
@@ -95,7 +99,7 @@ typedef struct cow__emu_fault {
   const char *export_name; /* FAIL/REJECT/DELAY/DISCONNECT; "*" = any (DELAY) */
   unsigned nth;            /* FAIL/REJECT: 1-based call number, 0 = every call */
   int32_t hr;              /* FAIL/REJECT/LAST_WAIT_RESULT */
-  unsigned ms;             /* DELAY, EXIT_UNEXPECTED, SHUTDOWN_GRACE */
+  unsigned ms;             /* DELAY, EXIT_UNEXPECTED, SHUTDOWN_GRACE, OUTPUT_LATE */
   const char *system_id;   /* EXIT_UNEXPECTED: NULL = every system */
 } cow__emu_fault_t;
 
