@@ -39,12 +39,12 @@ void cow__breq_finish(struct breq *r, int status, const cow_error_t *err)
     uv_mutex_unlock(&b->mutex);
     /* Nobody will take the result: release what it holds. A process created after its
      * caller gave up is closed here, so it does not leak. */
-    if (r->is_create && status == 0 && r->obj != NULL) {
-      if (r->kind == COW__BREQ_PROCESS)
+    if (status == 0 && r->obj != NULL) {
+      if (r->creates == COW__BREQ_PROCESS)
         cow__bproc_close(r->obj, created_closed, NULL);
-      else if (r->kind == COW__BREQ_CONTAINER)
+      else if (r->creates == COW__BREQ_CONTAINER)
         cow_container_close(r->obj, NULL, NULL);
-      else
+      else if (r->creates == COW__BREQ_HOST)
         cow_host_close(r->obj, NULL, NULL);
     }
     breq_free(r);
@@ -118,39 +118,36 @@ fail_free:
   return rc;
 }
 
-/* Submit `r` and wait for it (or for the timeout). Takes ownership of `r`. */
-static int submit(cow_blocking_t *b, struct breq *r, uint64_t timeout_ms, cow_error_t *err)
+/* Queue `r` and wait for it, up to `timeout_ms` (0: no limit). Returns 1 when `r` is done
+ * (the caller owns it again and reads its results), 0 when the caller gave up: then `r`
+ * is marked abandoned, under the same lock that decides it is not done, and belongs to the
+ * loop thread, which frees it when the operation ends. Either way the decision and every
+ * access to `done` and `abandoned` happen under the mutex, and after a 0 the caller never
+ * touches `r` again. */
+static int submit(cow_blocking_t *b, struct breq *r, uint64_t timeout_ms)
 {
   r->b = b;
+  uint64_t deadline = timeout_ms ? uv_hrtime() + timeout_ms * 1000000ull : 0;
   uv_mutex_lock(&b->mutex);
   cow__list_insert_tail(&b->queue, &r->link);
   uv_mutex_unlock(&b->mutex);
   uv_async_send(&b->wake);
   uv_mutex_lock(&b->mutex);
-  uint64_t deadline = timeout_ms ? uv_hrtime() + timeout_ms * 1000000ull : 0;
   while (!r->done) {
     if (deadline == 0) {
       uv_cond_wait(&r->cond, &b->mutex);
       continue;
     }
     uint64_t now = uv_hrtime();
-    if (now >= deadline || uv_cond_timedwait(&r->cond, &b->mutex, deadline - now) != 0) {
-      if (r->done)
-        break;
-      r->abandoned = 1; /* the loop thread frees it when the operation ends */
-      uv_mutex_unlock(&b->mutex);
-      return cow__error_set(err, COW_ETIMEDOUT, COW_DOMAIN_LIB, 0, "blocking", NULL,
-                            "no answer within %llu ms", (unsigned long long)timeout_ms);
-    }
+    if (now >= deadline)
+      break;
+    uv_cond_timedwait(&r->cond, &b->mutex, deadline - now); /* the loop re-checks */
   }
+  int done = r->done;
+  if (!done)
+    r->abandoned = 1;
   uv_mutex_unlock(&b->mutex);
-  int status = r->status;
-  if (err != NULL && status < 0) {
-    cow_error_move(err, &r->err);
-    if (err->message == NULL)
-      err->message = cow__strdup(cow_strerror(status));
-  }
-  return status;
+  return done;
 }
 
 static struct breq *breq_new(int (*start)(struct breq *r), void *obj, const char *text)
@@ -177,14 +174,20 @@ static struct breq *breq_new(int (*start)(struct breq *r), void *obj, const char
 static int run_request(cow_blocking_t *b, struct breq *r, uint64_t timeout_ms, cow_error_t *err,
                        struct breq **keep)
 {
-  int rc = submit(b, r, timeout_ms, err);
-  if (rc == COW_ETIMEDOUT && !r->done)
-    return rc; /* abandoned: the loop thread owns r now */
+  if (!submit(b, r, timeout_ms))
+    return cow__error_set(err, COW_ETIMEDOUT, COW_DOMAIN_LIB, 0, "blocking", NULL,
+                          "no answer within %llu ms", (unsigned long long)timeout_ms);
+  int status = r->status;
+  if (err != NULL && status < 0) {
+    cow_error_move(err, &r->err);
+    if (err->message == NULL)
+      err->message = cow__strdup(cow_strerror(status));
+  }
   if (keep != NULL)
     *keep = r;
   else
     breq_free(r);
-  return rc;
+  return status;
 }
 
 static int call(cow_blocking_t *b, int (*start)(struct breq *), void *obj, const char *text,
@@ -198,16 +201,19 @@ static int call(cow_blocking_t *b, int (*start)(struct breq *), void *obj, const
   return run_request(b, r, timeout_ms, err, keep);
 }
 
-int cow__blocking_call_extra(cow_blocking_t *b, int (*start)(struct breq *r), void *obj,
-                             const char *text, void *extra, void (*extra_free)(void *),
-                             uint64_t timeout_ms, cow_error_t *err, void **obj_out)
+int cow__blocking_call_extra(cow_blocking_t *b, int (*start)(struct breq *r),
+                             enum cow__breq_creates creates, void *obj, const char *text,
+                             void *extra, void (*extra_free)(void *), uint64_t timeout_ms,
+                             cow_error_t *err, void **obj_out)
 {
   struct breq *r = b ? breq_new(start, obj, text) : NULL;
   if (r == NULL) {
-    extra_free(extra);
+    if (extra_free != NULL)
+      extra_free(extra);
     return b ? cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "blocking", NULL, NULL)
              : COW_EINVAL;
   }
+  r->creates = creates;
   r->extra = extra;
   r->extra_free = extra_free;
   struct breq *kept = NULL;
@@ -325,7 +331,6 @@ static void created(cow_process_t *p, int status, const cow_error_t *err, void *
 static int start_create(struct breq *r)
 {
   cow_process_t *p;
-  r->is_create = 1;
   return cow_host_create_process(&p, r->obj, r->text, created, r);
 }
 
@@ -335,13 +340,11 @@ int cow_blocking_create_process(cow_process_t **out, cow_blocking_t *b, cow_host
   if (out == NULL || host == NULL || config_json == NULL)
     return COW_EINVAL;
   *out = NULL;
-  struct breq *r = NULL;
-  int rc = call(b, start_create, host, config_json, timeout_ms, err, &r);
-  if (r != NULL) {
-    if (rc == 0)
-      *out = r->obj;
-    breq_free(r);
-  }
+  void *obj = NULL;
+  int rc = cow__blocking_call_extra(b, start_create, COW__BREQ_PROCESS, host, config_json, NULL,
+                                    NULL, timeout_ms, err, &obj);
+  if (rc == 0)
+    *out = obj;
   return rc;
 }
 

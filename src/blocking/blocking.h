@@ -12,21 +12,32 @@ struct cow_blocking_s {
   uv_loop_t loop;
   uv_thread_t thread;
   uv_async_t wake;
-  uv_mutex_t mutex; /* guards queue, every request's done/abandoned/results */
+  uv_mutex_t mutex; /* guards queue, stop, and every request's done/abandoned */
   cow__list queue;
   int stop;
 };
 
-/* One blocking call: built by the caller, started and finished on the loop thread. */
+/* What a request creates: an abandoned create closes it (nobody else will). */
+enum cow__breq_creates { COW__BREQ_NONE, COW__BREQ_PROCESS, COW__BREQ_CONTAINER, COW__BREQ_HOST };
+
+/* One blocking call: built by the caller, started and finished on the loop thread.
+ *
+ * Who touches what. The caller fills everything before the request is queued and does not
+ * write it afterwards. `done` and `abandoned` are read and written only under b->mutex, and
+ * they are plain ints, not bitfields: bitfields of one word are one memory location, so a
+ * write to a neighbour without the mutex would race with them. The loop thread writes the
+ * results before it sets `done`; the caller reads them only after it saw `done` under the
+ * mutex. Once the caller set `abandoned` it never touches the request again: the loop
+ * thread frees it. */
 struct breq {
   cow__list link;
   cow_blocking_t *b;
   int (*start)(struct breq *r); /* loop thread; <0: failed at once */
   uv_cond_t cond;
-  unsigned done : 1, abandoned : 1;
-  unsigned is_create : 1; /* an abandoned create closes what it made (see kind) */
-  enum { COW__BREQ_PROCESS, COW__BREQ_CONTAINER, COW__BREQ_HOST } kind;
-  void *extra; /* constructor arguments, freed with the request */
+  int done;                       /* b->mutex */
+  int abandoned;                  /* b->mutex */
+  enum cow__breq_creates creates; /* set by the caller, read-only afterwards */
+  void *extra;                    /* constructor arguments, freed with the request */
   void (*extra_free)(void *extra);
   int status;
   cow_error_t err;
@@ -46,9 +57,10 @@ void cow__breq_finish(struct breq *r, int status, const cow_error_t *err);
 
 /* Submit a request built from these parts and wait; on success `*obj_out` (may be NULL)
  * receives r->obj. `extra` is owned by the request from here on (freed with extra_free). */
-int cow__blocking_call_extra(cow_blocking_t *b, int (*start)(struct breq *r), void *obj,
-                             const char *text, void *extra, void (*extra_free)(void *),
-                             uint64_t timeout_ms, cow_error_t *err, void **obj_out);
+int cow__blocking_call_extra(cow_blocking_t *b, int (*start)(struct breq *r),
+                             enum cow__breq_creates creates, void *obj, const char *text,
+                             void *extra, void (*extra_free)(void *), uint64_t timeout_ms,
+                             cow_error_t *err, void **obj_out);
 
 /* Per-process state of the blocking layer (the process's user data). */
 struct bproc;

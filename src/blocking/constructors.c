@@ -39,8 +39,6 @@ static int start_system(struct breq *r)
 {
   struct ctor_args *a = r->extra;
   cow_container_t *c;
-  r->is_create = 1;
-  r->kind = COW__BREQ_CONTAINER;
   int rc = cow_hcs_create_system(&c, &r->b->loop, &a->hcs, a->id, r->text, system_created, r);
   if (rc == COW_EBACKEND_UNAVAILABLE) {
     /* The constructor has no error out-parameter: ask which DLL or export is missing. */
@@ -73,8 +71,8 @@ int cow_blocking_hcs_create_system(cow_container_t **out, cow_blocking_t *b,
   }
   a->hcs = *opts;
   void *obj = NULL;
-  int rc = cow__blocking_call_extra(b, start_system, NULL, config_json, a, ctor_args_free,
-                                    timeout_ms, err, &obj);
+  int rc = cow__blocking_call_extra(b, start_system, COW__BREQ_CONTAINER, NULL, config_json, a,
+                                    ctor_args_free, timeout_ms, err, &obj);
   if (rc == 0)
     *out = obj;
   return rc;
@@ -106,8 +104,6 @@ static int start_connect(struct breq *r)
 {
   struct ctor_args *a = r->extra;
   cow_host_t *h;
-  r->is_create = 1;
-  r->kind = COW__BREQ_HOST;
   return cow_guest_connect(&h, &r->b->loop, &a->guest, guest_connected, r);
 }
 #endif
@@ -126,8 +122,8 @@ int cow_blocking_guest_connect(cow_host_t **out, cow_blocking_t *b, const cow_gu
     return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "blocking", NULL, NULL);
   a->guest = *opts;
   void *obj = NULL;
-  int rc = cow__blocking_call_extra(b, start_connect, NULL, NULL, a, ctor_args_free, timeout_ms,
-                                    err, &obj);
+  int rc = cow__blocking_call_extra(b, start_connect, COW__BREQ_HOST, NULL, NULL, a, ctor_args_free,
+                                    timeout_ms, err, &obj);
   if (rc == 0)
     *out = obj;
   return rc;
