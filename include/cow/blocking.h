@@ -73,10 +73,15 @@ COW_EXTERN int cow_blocking_create_process(cow_process_t **out, cow_blocking_t *
  *  descriptors of anonymous pipes on Windows (_read/_write/_close; _get_osfhandle() for the
  *  HANDLE). A stream that was not requested gives -1. Each descriptor is handed out once:
  *  a later call gives -1 for it. Ownership: the caller closes them.
- *  - stdin: write to it; closing it (or shutting down writing) closes the process's stdin.
+ *  - stdin: write to it; closing it (or shutting down writing) closes the process's stdin
+ *    after every byte written before. If the process's stdin refuses bytes (the process
+ *    closed it or exited), the relay stops: later writes fail with EPIPE, and
+ *    cow_blocking_process_close_stdin() reports how many bytes were not delivered.
  *  - stdout/stderr: read to end of file. The exit is reported once both reached end of file
  *    inside the library, not when you read them, so read them concurrently with a wait
- *    if the output may be large. Closing one early discards the rest of that stream. */
+ *    if the output may be large. Closing one early stops that relay and closes the
+ *    process's stream too: its next write fails (EPIPE, or SIGPIPE for a Linux process),
+ *    as when the reader of a pipe goes away (`cmd | head -1`). */
 COW_EXTERN int cow_blocking_process_stdio(int *stdin_fd, int *stdout_fd, int *stderr_fd,
                                           cow_blocking_t *b, cow_process_t *p);
 
@@ -109,6 +114,11 @@ COW_EXTERN int cow_blocking_process_stop(int64_t *exit_code, int *forced, cow_bl
 COW_EXTERN int cow_blocking_process_resize_console(cow_blocking_t *b, cow_process_t *p,
                                                    uint16_t width, uint16_t height,
                                                    uint64_t timeout_ms, cow_error_t *err);
+/** Close the process's stdin once every byte written to the stdin descriptor before this
+ *  call has been handed to the process (what sits unread in the descriptor pair is read
+ *  first); writes after it fail with EPIPE. Every close gets the same result.
+ *  @retval COW_EPIPE (or the write's own error) bytes written to stdin could not be
+ *  delivered; the message says how many. */
 COW_EXTERN int cow_blocking_process_close_stdin(cow_blocking_t *b, cow_process_t *p,
                                                 uint64_t timeout_ms, cow_error_t *err);
 /** The pid, or COW_ENOT_STARTED. */

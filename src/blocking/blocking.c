@@ -426,9 +426,14 @@ static int start_resize(struct breq *r)
 {
   return cow_process_resize_console(r->obj, r->width, r->height, proc_done, r);
 }
+static void relay_done(void *arg, int status, const cow_error_t *err)
+{
+  cow__breq_finish(arg, status, err);
+}
 static int start_close_stdin(struct breq *r)
 {
-  return cow_process_close_stdin(r->obj, proc_done, r);
+  cow__bproc_close_stdin(r->obj, relay_done, r);
+  return 0;
 }
 
 int cow_blocking_process_kill(cow_blocking_t *b, cow_process_t *p, uint64_t t, cow_error_t *err)

@@ -68,6 +68,14 @@ struct bproc;
 int cow__bproc_attach(cow_blocking_t *b, cow_process_t *p);
 /* Take the user's ends (POSIX fds; -1 when absent or taken). Loop thread. */
 void cow__bproc_take_fds(cow_process_t *p, int fds[3]);
+/* Completion of a relay operation, on the loop thread; `err` non-NULL when status < 0. */
+typedef void (*cow__bproc_cb)(void *arg, int status, const cow_error_t *err);
+/* Close the process's stdin once every byte the caller wrote to its descriptor before this
+ * call has been handed to the process; `cb` gets the result (every later call the same). */
+void cow__bproc_close_stdin(cow_process_t *p, cow__bproc_cb cb, void *arg);
+/* Stop relaying stdout or stderr and close the process's stream; the caller's descriptor
+ * reads end of file. */
+void cow__bproc_close_output(cow_process_t *p, cow_stdio_t which, cow__bproc_cb cb, void *arg);
 /* Close the relays, then the process; `done` runs after the process's close callback. */
 void cow__bproc_close(cow_process_t *p, void (*done)(void *arg), void *arg);
 

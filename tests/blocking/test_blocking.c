@@ -10,12 +10,16 @@
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
+#ifndef _WIN32
+#  include <sys/socket.h>
+#endif
 #ifdef _WIN32
 #  define WIN32_LEAN_AND_MEAN
 #  include <winsock2.h>
 #  include <windows.h>
 #endif
 
+#include "blocking/blocking.h" /* the request queue, to order the loop thread's events */
 #include "support/test-backend.h"
 
 static struct tb tb;
@@ -194,6 +198,129 @@ static void close_without_reading(void **state)
   close(errfd);
 }
 
+/* Hold the loop thread inside a run until released, so that events queue up behind it. */
+struct hold {
+  uv_sem_t running, release;
+};
+static int hold_loop(uv_loop_t *loop, void *arg)
+{
+  struct hold *h = arg;
+  uv_sem_post(&h->running);
+  uv_sem_wait(&h->release);
+  return 0;
+}
+static void *hold_thread(void *arg)
+{
+  cow_blocking_t *b = ((void **)arg)[0];
+  assert_int_equal(cow_blocking_run(b, hold_loop, ((void **)arg)[1]), 0);
+  return NULL;
+}
+/* Release the loop once the next blocking call has been queued behind the hold. */
+struct releaser {
+  cow_blocking_t *b;
+  struct hold *h;
+};
+static void *release_when_queued(void *arg)
+{
+  struct releaser *rl = arg;
+  for (int i = 0; i < 10000; i++) {
+    uv_mutex_lock(&rl->b->mutex);
+    int queued = !cow__list_empty(&rl->b->queue);
+    uv_mutex_unlock(&rl->b->mutex);
+    if (queued)
+      break;
+    uv_sleep(1);
+  }
+  uv_sem_post(&rl->h->release);
+  return NULL;
+}
+
+/* Bytes written to the stdin descriptor, then close_stdin at once: the process reads every
+ * byte, then end of file. The loop thread is held while both happen, so it sees the close
+ * request and the readable bytes in the same turn, the close first: the relay must still
+ * hand on what was written before it half-closes the process's stdin. */
+static void close_stdin_after_writes(void **state)
+{
+  cow_blocking_t *b;
+  cow_process_t *p = start_with_stdio(&b);
+  int in;
+  assert_int_equal(cow_blocking_process_stdio(&in, NULL, NULL, b, p), 0);
+  struct hold h;
+  assert_int_equal(uv_sem_init(&h.running, 0), 0);
+  assert_int_equal(uv_sem_init(&h.release, 0), 0);
+  void *args[2] = {b, &h};
+  pthread_t holder, releaser;
+  assert_int_equal(pthread_create(&holder, NULL, hold_thread, args), 0);
+  uv_sem_wait(&h.running);
+  static const char msg[] = "eighteen bytes ok\n";
+  for (int i = 0; i < 3; i++) /* several writes, 6 bytes each */
+    assert_int_equal(write(in, msg + 6 * i, 6), 6);
+  struct releaser rl = {b, &h};
+  assert_int_equal(pthread_create(&releaser, NULL, release_when_queued, &rl), 0);
+  cow_error_t err = COW_ERROR_INIT;
+  assert_int_equal(cow_blocking_process_close_stdin(b, p, 5000, &err), 0);
+  pthread_join(releaser, NULL);
+  pthread_join(holder, NULL);
+  uv_sem_destroy(&h.running);
+  uv_sem_destroy(&h.release);
+  struct tb_process *tp = cow_process_priv(p);
+  char buf[64];
+  ssize_t got = 0, n;
+  while ((n = read(tp->stdin_fd, buf + got, sizeof buf - (size_t)got)) > 0)
+    got += n;
+  assert_int_equal(n, 0); /* end of file */
+  if (got != 18)
+    fail_msg("the process read %d of the 18 bytes written before close_stdin", (int)got);
+  assert_memory_equal(buf, msg, 18);
+  /* Writing after the close fails (EPIPE), it is not swallowed. */
+#ifndef _WIN32
+  assert_true(send(in, "x", 1, MSG_NOSIGNAL) < 0);
+#endif
+  close(in);
+  struct exit_arg ea = {p, 0};
+  assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stdout, p), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
+  assert_int_equal(cow_blocking_process_wait(NULL, b, p, 5000, NULL), 0);
+  assert_int_equal(cow_blocking_process_close(b, p), 0);
+  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_close(b), 0);
+}
+
+/* The caller closes its stdout descriptor while the process still writes: the relay stops
+ * and closes the process's stdout, so the process's writes fail (EPIPE) instead of being
+ * read and discarded forever. */
+static void stdout_reader_goes_away(void **state)
+{
+  cow_blocking_t *b;
+  cow_process_t *p = start_with_stdio(&b);
+  int out;
+  assert_int_equal(cow_blocking_process_stdio(NULL, &out, NULL, b, p), 0);
+  struct tb_process *tp = cow_process_priv(p);
+  assert_int_equal(write(tp->stdout_fd, "seen", 4), 4);
+  char buf[8];
+  assert_int_equal(read(out, buf, sizeof buf), 4);
+  close(out);
+  int failed = 0;
+  for (int i = 0; i < 5000 && !failed; i++) {
+    failed = write(tp->stdout_fd, "more", 4) < 0;
+    if (!failed)
+      uv_sleep(1);
+  }
+  if (!failed)
+    fail_msg("the process could still write stdout 5000 times after its reader went away");
+  struct exit_arg ea = {p, 0};
+  assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
+  int64_t code = -1;
+  assert_int_equal(cow_blocking_process_wait(&code, b, p, 5000, NULL),
+                   0); /* stdout counts as drained */
+  assert_int_equal(code, 0);
+  assert_int_equal(cow_blocking_process_close(b, p), 0);
+  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_close(b), 0);
+}
+
 struct waiter {
   cow_blocking_t *b;
   cow_process_t *p;
@@ -263,10 +390,9 @@ static void concurrent_waiters_and_failures(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(lifecycle_with_stdio),
-      cmocka_unit_test(stdio_as_os_handles),
-      cmocka_unit_test(close_without_reading),
-      cmocka_unit_test(concurrent_waiters_and_failures),
+      cmocka_unit_test(lifecycle_with_stdio),    cmocka_unit_test(stdio_as_os_handles),
+      cmocka_unit_test(close_without_reading),   cmocka_unit_test(close_stdin_after_writes),
+      cmocka_unit_test(stdout_reader_goes_away), cmocka_unit_test(concurrent_waiters_and_failures),
   };
   return cmocka_run_group_tests_name("blocking", tests, NULL, NULL);
 }
