@@ -321,6 +321,47 @@ static void stdout_reader_goes_away(void **state)
   assert_int_equal(cow_blocking_close(b), 0);
 }
 
+/* The process's stdin refuses bytes (its reader is gone): the relay stops, the caller's
+ * later writes fail, and close_stdin reports what was lost instead of succeeding. */
+static void stdin_refused_is_reported(void **state)
+{
+  cow_blocking_t *b;
+  cow_process_t *p = start_with_stdio(&b);
+  int in;
+  assert_int_equal(cow_blocking_process_stdio(&in, NULL, NULL, b, p), 0);
+  struct tb_process *tp = cow_process_priv(p);
+  close(tp->stdin_fd); /* the process will never read its stdin */
+  tp->stdin_fd = -1;
+  assert_int_equal(write(in, "lost", 4), 4);
+  int refused = 0;
+  for (int i = 0; i < 5000 && !refused; i++) {
+#ifdef _WIN32
+    refused = write(in, "x", 1) < 0;
+#else
+    refused = send(in, "x", 1, MSG_NOSIGNAL) < 0;
+#endif
+    if (!refused)
+      uv_sleep(1);
+  }
+  if (!refused)
+    fail_msg("writes to stdin still succeed 5000 times after the process's stdin broke");
+  cow_error_t err = COW_ERROR_INIT;
+  int rc = cow_blocking_process_close_stdin(b, p, 5000, &err);
+  assert_int_equal(rc, COW_EPIPE);
+  assert_non_null(err.message);
+  assert_non_null(strstr(err.message, "could not be delivered"));
+  cow_error_clear(&err);
+  close(in);
+  struct exit_arg ea = {p, 0};
+  assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stdout, p), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
+  assert_int_equal(cow_blocking_process_wait(NULL, b, p, 5000, NULL), 0);
+  assert_int_equal(cow_blocking_process_close(b, p), 0);
+  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_close(b), 0);
+}
+
 struct waiter {
   cow_blocking_t *b;
   cow_process_t *p;
@@ -390,9 +431,13 @@ static void concurrent_waiters_and_failures(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(lifecycle_with_stdio),    cmocka_unit_test(stdio_as_os_handles),
-      cmocka_unit_test(close_without_reading),   cmocka_unit_test(close_stdin_after_writes),
-      cmocka_unit_test(stdout_reader_goes_away), cmocka_unit_test(concurrent_waiters_and_failures),
+      cmocka_unit_test(lifecycle_with_stdio),
+      cmocka_unit_test(stdio_as_os_handles),
+      cmocka_unit_test(close_without_reading),
+      cmocka_unit_test(close_stdin_after_writes),
+      cmocka_unit_test(stdout_reader_goes_away),
+      cmocka_unit_test(stdin_refused_is_reported),
+      cmocka_unit_test(concurrent_waiters_and_failures),
   };
   return cmocka_run_group_tests_name("blocking", tests, NULL, NULL);
 }
