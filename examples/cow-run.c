@@ -40,6 +40,8 @@ static const char usage[] =
     "Signals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to cow-run are\n"
     "forwarded to the command; with -t, SIGWINCH resizes its console to this terminal's.\n"
 #endif
+    "When what reads cow-run's output goes away (cow-run -- yes | head -1), the command's\n"
+    "output is closed and, where signals exist, it gets SIGPIPE: it ends, and so does cow-run.\n"
     "\n"
     "Exit status:\n"
     "  the command's exit code (128+N when a signal N killed it)\n"

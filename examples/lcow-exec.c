@@ -51,6 +51,8 @@ static const char usage[] =
     "cannot signal or resize processes that run directly in the utility VM: there, SIGINT,\n"
     "SIGTERM and SIGHUP kill the command instead; when even that is refused, a second\n"
     "signal abandons the command (lcow-exec exits with 128+N). Their console keeps its size.\n"
+    "When what reads lcow-exec's output goes away (lcow-exec ... -- yes | head -1), the\n"
+    "command's output is closed and it gets SIGPIPE: it ends, and so does lcow-exec.\n"
     "\n"
     "Exit status:\n"
     "  the command's exit code (container processes killed by signal N: 128+N; utility VM\n"

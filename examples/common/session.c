@@ -70,6 +70,8 @@ struct session {
   int stdin_closed, in_paused;
   int undeliverable; /* the backend can neither signal nor kill the process */
   int paused[2];     /* reading stdout/stderr paused for backpressure */
+  int sink_gone[2];  /* nobody reads our fd 1/2 any more: that output is closed */
+  int sigpipe_sent;
   int exited, done_called;
   int exit_code;
   unsigned writes; /* writes to fds 1/2 in flight */
@@ -150,6 +152,12 @@ static long fd_write(int fd, const char *p, size_t n)
 {
   return _write(fd, p, n > INT_MAX ? INT_MAX : (unsigned)n);
 }
+
+/* The libuv code of fd_write's failure (the CRT's errno, not a Win32 error). */
+static int fd_write_error(void)
+{
+  return errno == EPIPE ? UV_EPIPE : errno == ENOSPC ? UV_ENOSPC : UV_EIO;
+}
 #else
 static int fd_get_flags(int fd)
 {
@@ -172,6 +180,11 @@ static long fd_write(int fd, const char *p, size_t n)
       poll(&pfd, 1, -1);
     }
   }
+}
+
+static int fd_write_error(void)
+{
+  return uv_translate_sys_error(errno);
 }
 #endif
 
@@ -235,18 +248,57 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
   buf->len = buf->base != NULL ? CHUNK : 0;
 }
 
-static void blocking_write(int fd, const char *p, size_t n)
+static int blocking_write(int fd, const char *p, size_t n)
 {
   while (n > 0) {
     long w = fd_write(fd, p, n);
     if (w <= 0)
-      return; /* the reader went away: the output is dropped, as docker does */
+      return -1;
     p += w;
     n -= (size_t)w;
   }
+  return 0;
 }
 
 static void read_output(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
+
+static void output_closed(cow_process_t *p, int status, const cow_error_t *err, void *data)
+{
+  session_t *s = data;
+  if (status < 0 && status != COW_ECANCELED && !s->exited)
+    session_report(s->prog, "closing the command's output", status, err);
+}
+
+static void forward_signal(session_t *s, int signo);
+
+/* Whoever read our fd 1 (or 2) went away (`cow-run ... | head -1`) and the command's output
+ * has nowhere to go: stop relaying that stream and close the command's end of it, so that
+ * the command's next write fails with EPIPE where the backend passes the close on (HCS
+ * processes, utility VM processes of the GCS). A container's output goes through the
+ * guest agent, which keeps draining the pipe after the host closed its end: the command
+ * would write on forever, unseen. So it also gets SIGPIPE, what a writer to a broken pipe
+ * gets (once; where signals exist). */
+static void sink_gone(session_t *s, int i, int uv_err)
+{
+  if (s->sink_gone[i])
+    return;
+  s->sink_gone[i] = 1;
+  if (uv_err != UV_EPIPE) /* a reader that left is no error; a full disk is */
+    fprintf(stderr, "%s: writing the command's %s: %s; the rest is dropped\n", s->prog,
+            i == 0 ? "output" : "error output", uv_strerror(uv_err));
+  if (s->proc == NULL || s->closing || s->exited || !s->created)
+    return;
+  int rc = i == 0 ? cow_process_close_stdout(s->proc, output_closed, s)
+                  : cow_process_close_stderr(s->proc, output_closed, s);
+  if (rc != 0)
+    session_report(s->prog, "closing the command's output", rc, NULL);
+#ifndef _WIN32
+  if (!s->sigpipe_sent) {
+    s->sigpipe_sent = 1;
+    forward_signal(s, SIGPIPE);
+  }
+#endif
+}
 
 static void sink_written(uv_write_t *req, int status)
 {
@@ -256,7 +308,9 @@ static void sink_written(uv_write_t *req, int status)
   free(w->base);
   free(w);
   s->writes--;
-  if (s->paused[i] && !s->closing && s->proc != NULL &&
+  if (status < 0 && status != UV_ECANCELED)
+    sink_gone(s, i, status);
+  if (s->paused[i] && !s->sink_gone[i] && !s->closing && s->proc != NULL &&
       uv_stream_get_write_queue_size(&s->out[i].u.s) < HIGH_WATER / 2) {
     s->paused[i] = 0;
     cow_process_read_start(s->proc, (cow_stdio_t)(i + 1), on_alloc, read_output);
@@ -270,9 +324,9 @@ static void read_output(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
   session_t *s = cow_process_get_data(stream->data);
   int i = stream == s->pout[0] ? 0 : 1;
   struct local *l = &s->out[i];
-  if (n > 0 && l->kind == K_FILE)
-    blocking_write(l->fd, buf->base, (size_t)n);
-  if (n <= 0 || !l->open) {
+  if (n > 0 && !s->sink_gone[i] && l->kind == K_FILE && blocking_write(l->fd, buf->base, (size_t)n))
+    sink_gone(s, i, fd_write_error());
+  if (n <= 0 || !l->open || s->sink_gone[i]) {
     free(buf->base); /* EOF or error (the library closes the stream), or no sink */
     return;
   }
@@ -420,6 +474,10 @@ static void signal_sent(cow_process_t *p, int status, const cow_error_t *err, vo
   int signo = (int)(intptr_t)data;
   if (status == 0 || status == COW_ESRCH || status == COW_ECANCELED || s->exited)
     return;
+#ifndef _WIN32
+  if (signo == SIGPIPE)
+    return; /* a backend without signals (utility VM processes): the closed stream suffices */
+#endif
   if (signo == SIGKILL) {
     /* Neither the signal nor a kill can reach it (a utility VM process of the GCS): let
      * the user give up on it rather than leave them with no way out. */

@@ -61,7 +61,11 @@ COW_EXTERN int cow_process_close(cow_process_t *process, cow_process_close_cb cb
 COW_EXTERN int cow_process_close_stdin(cow_process_t *process, cow_process_cb cb, void *data);
 
 /** Stop reading stdout (or stderr) and close the host's end: the output is no longer
- *  wanted. It counts as end of file for the exit ordering. Idempotent.
+ *  wanted. It counts as end of file for the exit ordering. Where the service keeps an end
+ *  of its own (HCS: a ModifyProcess CloseHandle StdOut/StdErr request, while the process
+ *  runs), it is told too, so that the process's next write fails with EPIPE (SIGPIPE)
+ *  rather than blocking on a pipe no one reads; the callback then reports that request's
+ *  result (bounded by COW_TIMEOUT_CLOSE_STDIN). Idempotent.
  *  Thread: loop thread. Callback: exactly once when 0 is returned. */
 COW_EXTERN int cow_process_close_stdout(cow_process_t *process, cow_process_cb cb, void *data);
 COW_EXTERN int cow_process_close_stderr(cow_process_t *process, cow_process_cb cb, void *data);

@@ -129,6 +129,9 @@ int cow_process_read_stop(cow_process_t *p, cow_stdio_t which)
   return uv_read_stop(&st->s.stream);
 }
 
+/* close_stdout/close_stderr: close the local stream, then tell a backend that keeps its own
+ * end (the HCS) so that the process's next write fails instead of filling a pipe that no one
+ * reads any more. */
 static int close_output(cow_process_t *p, cow_stdio_t which, const char *name, cow_process_cb cb,
                         void *data)
 {
@@ -136,14 +139,23 @@ static int close_output(cow_process_t *p, cow_stdio_t which, const char *name, c
     return COW_EINVAL;
   if (p->base.flags & COW__CLOSING)
     return COW_ECLOSING;
+  int forward =
+      p->ops->version >= 2 && p->ops->close_output != NULL && p->created && !p->exit_reported;
   cow_op_t *op;
-  int rc = cow__op_new(&p->base, name, COW__CB_PROCESS, (void (*)(void))cb, data, COW_TIMEOUT__MAX,
-                       0, &op);
+  int rc = cow__op_new(&p->base, name, COW__CB_PROCESS, (void (*)(void))cb, data,
+                       forward ? COW_TIMEOUT_CLOSE_STDIN : COW_TIMEOUT__MAX, forward, &op);
   if (rc != 0)
     return rc;
   stdio_close(&p->stdio[which]);
   cow__process_check_drained(p);
-  cow__op_finish(op, 0, NULL);
+  if (!forward) {
+    cow__op_finish(op, 0, NULL);
+    return 0;
+  }
+  cow__op_arm(op);
+  rc = p->ops->close_output(p, which, op);
+  if (rc < 0)
+    cow_op_complete(op, rc, NULL);
   return 0;
 }
 

@@ -106,8 +106,8 @@ static inline int read_until(int fd, char *buf, size_t cap, size_t *len, const c
       return needle == NULL;
     *len += (size_t)n;
     buf[*len] = '\0';
-    if (*len == cap - 1)
-      return 0;
+    if (*len == cap - 1) /* full: the marker is there now or never */
+      return needle != NULL && strstr(buf, needle) != NULL;
   }
   return 1;
 }

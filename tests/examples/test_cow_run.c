@@ -95,6 +95,41 @@ static void sigterm_is_forwarded(void **state)
   assert_int_equal(wait_exit(pid), 143);
 }
 
+/* `cow-run -- yes | head -1`: when the reader of our stdout (or stderr) goes away, cow-run
+ * stops relaying and closes the command's end, so the command dies of SIGPIPE (141) at
+ * its next write and cow-run exits at once, instead of draining it forever. */
+static void closed_reader_ends_the_command(void **state)
+{
+  const char *apis[] = {"v1", "v2"};
+  for (int i = 0; i < 4; i++) {
+    int fd;
+    char buf[4096];
+    size_t len = 0;
+    int on_stderr = i >= 2;
+    char *const *argv =
+        on_stderr ? ARGV(COW_RUN, "--hcs", (char *)apis[i % 2], "--", "sh", "-c", "exec yes >&2")
+                  : ARGV(COW_RUN, "--hcs", (char *)apis[i % 2], "--", "yes");
+    pid_t pid = spawn_pipes(argv, NULL, on_stderr ? NULL : &fd, on_stderr ? &fd : NULL);
+    EXPECT_OUTPUT(fd, buf, len, "y\ny\n");
+    close(fd); /* what head does after its first line */
+    assert_int_equal(wait_exit(pid), 128 + SIGPIPE);
+  }
+  /* An output that fails otherwise (a full disk) ends it the same way, and says why. */
+  int full = open("/dev/full", O_WRONLY | O_CLOEXEC), ep[2];
+  assert_true(full >= 0);
+  assert_int_equal(pipe2(ep, O_CLOEXEC), 0);
+  pid_t pid = spawn_fds(ARGV(COW_RUN, "--", "sh", "-c", "echo hi; exec sleep 30"), -1, full, ep[1]);
+  close(ep[1]);
+  close(full);
+  char ebuf[1024];
+  size_t elen = 0;
+  assert_true(read_until(ep[0], ebuf, sizeof ebuf, &elen, NULL));
+  close(ep[0]);
+  assert_int_equal(wait_exit(pid), 128 + SIGPIPE);
+  assert_string_equal(ebuf, "cow-run: writing the command's output: no space left on device; the "
+                            "rest is dropped\n");
+}
+
 /* ---- the console, on a pseudo-terminal of our own ---- */
 
 static pid_t spawn_on_pty(char *const argv[], unsigned short rows, unsigned short cols, int *master)
@@ -176,7 +211,7 @@ int main(void)
       cmocka_unit_test(output_and_exit_code),   cmocka_unit_test(stdin_is_forwarded),
       cmocka_unit_test(missing_command_is_127), cmocka_unit_test(usage_errors_and_help),
       cmocka_unit_test(sigterm_is_forwarded),   cmocka_unit_test(tty_size_and_resize),
-      cmocka_unit_test(tty_raw_mode),
+      cmocka_unit_test(tty_raw_mode),           cmocka_unit_test(closed_reader_ends_the_command),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

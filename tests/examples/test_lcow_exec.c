@@ -166,6 +166,32 @@ static void uvm_signal_abandons(void **state)
   close(err);
 }
 
+/* `lcow-exec -- yes | head -1`: the reader of our stdout goes away; lcow-exec stops
+ * relaying, closes the command's stdout (a utility VM process then fails its next write)
+ * and sends SIGPIPE (a container's output is drained by the agent, so that is what ends
+ * it): the command ends and lcow-exec with it. */
+static void closed_reader_ends_the_command(void **state)
+{
+  for (int k = 0; k < 2; k++) {
+    int out;
+    char buf[4096];
+    size_t len = 0;
+    pid_t lx = spawn_pipes(k == 0 ? ARGV(LCOW, "--port-dir", dir, "--", "yes")
+                                  : ARGV(LCOW, "--port-dir", dir, "--container", "c6", "--bundle",
+                                         bundle, "--", "yes"),
+                           NULL, &out, NULL);
+    pid_t peer = start_peer();
+    EXPECT_OUTPUT(out, buf, len, "y\ny\n");
+    close(out);
+    int code = wait_exit(lx);
+    if (k == 0) /* killed by SIGPIPE (reported as 255), or it saw EPIPE itself (yes: 1) */
+      assert_true(code == 255 || code == 1);
+    else
+      assert_int_equal(code, 128 + SIGPIPE);
+    assert_int_equal(wait_exit(peer), 0);
+  }
+}
+
 /* -t in a container: the console follows our terminal's size. */
 static void container_tty_resize(void **state)
 {
@@ -199,7 +225,7 @@ int main(void)
       cmocka_unit_test(unreachable_guest),    cmocka_unit_test(usage_errors_and_help),
       cmocka_unit_test(uvm_process),          cmocka_unit_test(container_from_bundle),
       cmocka_unit_test(container_sigterm),    cmocka_unit_test(uvm_signal_abandons),
-      cmocka_unit_test(container_tty_resize),
+      cmocka_unit_test(container_tty_resize), cmocka_unit_test(closed_reader_ends_the_command),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

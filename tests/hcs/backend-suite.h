@@ -270,6 +270,38 @@ static void test_cat_close_stdin(void **state)
   hf_system_destroy(&loop, c);
 }
 
+/* A consumer that no longer wants the output (`cow-run -- yes | head -1`): closing stdout
+ * (then stderr) makes the service drop its end too, so the writer's next write fails and
+ * SIGPIPE ends it; without the CloseHandle request it would block on a full pipe forever. */
+static void test_close_output_gives_writer_epipe(void **state)
+{
+  (void)state;
+  cow_container_t *c = hf_system(&loop, suite_api, new_id("epipe"), 1, NULL);
+  assert_non_null(c);
+  const char *out_argv[] = {"/usr/bin/yes", NULL};
+  const char *err_argv[] = {"/bin/sh", "-c", "exec yes >&2", NULL};
+  const char *const *argvs[] = {out_argv, err_argv};
+  for (int k = 0; k < 2; k++) {
+    cow_process_t *p = spawn(c, argvs[k], HF_STDOUT | HF_STDERR);
+    struct cap o = {0}, e = {0};
+    capture(p, &o, &e);
+    TW_UNTIL(&loop, (k == 0 ? o.len : e.len) > 0); /* it runs and writes */
+    int (*close_output)(cow_process_t *, cow_process_cb, void *) =
+        k == 0 ? cow_process_close_stdout : cow_process_close_stderr;
+    struct presult cs = {0}, cs2 = {0};
+    assert_int_equal(close_output(p, on_proc, &cs), 0);
+    TW_UNTIL(&loop, cs.done);
+    assert_int_equal(cs.status, 0);
+    assert_int_equal(close_output(p, on_proc, &cs2), 0); /* idempotent */
+    TW_UNTIL(&loop, cs2.done);
+    assert_int_equal(cs2.status, 0);
+    int64_t code = wait_code(p, NULL); /* the writer ended */
+    assert_int_equal(code, 128 + SIGPIPE);
+    pclose_now(p);
+  }
+  hf_system_destroy(&loop, c);
+}
+
 static void test_kill_twice_then_after_exit(void **state)
 {
   (void)state;
@@ -984,6 +1016,7 @@ static int suite_main(const char *name, const struct CMUnitTest *extra, size_t n
       cmocka_unit_test_setup_teardown(test_echo_out_err_exit7, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fast_exit_before_registration, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cat_close_stdin, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_close_output_gives_writer_epipe, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kill_twice_then_after_exit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_signal_after_exit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_shutdown_terminate_tolerated, setup, teardown),

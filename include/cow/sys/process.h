@@ -19,7 +19,7 @@
 
 COW_BEGIN_DECLS
 
-#define COW_PROCESS_OPS_VERSION 1
+#define COW_PROCESS_OPS_VERSION 2
 
 /** The process interface. Slots are only ever appended; `version` says which exist. */
 struct cow_process_ops {
@@ -45,6 +45,13 @@ struct cow_process_ops {
   int (*kill)(cow_process_t *p, cow_op_t *op);
   int (*signal)(cow_process_t *p, const char *options_json, cow_op_t *op);
   /* version 2 slots are appended below this line, never inserted above it */
+
+  /** Forward a stdout or stderr close (`which`) to a service that keeps its own end of the
+   *  stream (the HCS), so that the process's next write to it fails (EPIPE) instead of
+   *  filling a pipe no one reads. The core has already closed the local stream; it calls
+   *  this at most once per close call, only after create succeeded and before the exit was
+   *  reported. NULL: closing the local stream is all there is to do (success). */
+  int (*close_output)(cow_process_t *p, cow_stdio_t which, cow_op_t *op);
 };
 
 /* The functions below are called by backends on the loop thread, except where noted. */

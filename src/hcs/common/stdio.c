@@ -83,3 +83,15 @@ void cow__hcs_stdio_close_all(const HCS_PROCESS_INFORMATION *pi)
   cow__hcs_handle_close(pi->StdOutput);
   cow__hcs_handle_close(pi->StdError);
 }
+
+const char *cow__hcs_close_handle_request(cow_stdio_t which)
+{
+  switch (which) {
+  case COW_STDIN:
+    return "{\"Operation\":\"CloseHandle\",\"CloseHandle\":{\"Handle\":\"StdIn\"}}";
+  case COW_STDOUT:
+    return "{\"Operation\":\"CloseHandle\",\"CloseHandle\":{\"Handle\":\"StdOut\"}}";
+  default:
+    return "{\"Operation\":\"CloseHandle\",\"CloseHandle\":{\"Handle\":\"StdErr\"}}";
+  }
+}

@@ -23,4 +23,8 @@ int cow__hcs_stdio_open_all(cow_process_t *p, const HCS_PROCESS_INFORMATION *pi)
 /* Close every valid handle of `pi` (a process that will not be used). */
 void cow__hcs_stdio_close_all(const HCS_PROCESS_INFORMATION *pi);
 
+/* The ModifyProcess request that closes the service's end of one stream (CloseHandle
+ * StdIn / StdOut / StdErr): a static string. */
+const char *cow__hcs_close_handle_request(cow_stdio_t which);
+
 #endif

@@ -270,16 +270,21 @@ static int v1_resize(cow_process_t *p, uint16_t width, uint16_t height, cow_op_t
   return queue(p, op, run_modify, after_modify, json);
 }
 
-static int v1_close_stdin(cow_process_t *p, cow_op_t *op)
+/* CloseHandle for one stream, sent once: as v2_close_handle (hcs/v2/process.c). */
+static int v1_close_handle(cow_process_t *p, cow_stdio_t which, cow_op_t *op)
 {
   struct cow__hcs1_process *pp = proc_of(p);
-  if (pp->stdin_sent || pp->h == NULL) {
+  if ((pp->handles_closed & (1u << which)) || pp->h == NULL || (pp->tty && which != COW_STDIN)) {
     cow_op_complete(op, 0, NULL);
     return 0;
   }
-  pp->stdin_sent = 1;
-  return queue(p, op, run_modify, after_modify,
-               "{\"Operation\":\"CloseHandle\",\"CloseHandle\":{\"Handle\":\"StdIn\"}}");
+  pp->handles_closed |= 1u << which;
+  return queue(p, op, run_modify, after_modify, cow__hcs_close_handle_request(which));
+}
+
+static int v1_close_stdin(cow_process_t *p, cow_op_t *op)
+{
+  return v1_close_handle(p, COW_STDIN, op);
 }
 
 void cow__hcs1_process_idle(cow_process_t *p)
@@ -324,4 +329,5 @@ const struct cow_process_ops cow__hcs1_process_ops = {
     .resize_console = v1_resize,
     .kill = v1_kill,
     .signal = v1_signal,
+    .close_output = v1_close_handle,
 };

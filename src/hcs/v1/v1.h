@@ -78,7 +78,8 @@ struct cow__hcs1_process {
   char *sys_id;
   const char *os;
   unsigned works; /* threadpool calls in flight that may use `h` */
-  unsigned tty : 1, stdin_sent : 1, exit_seen : 1, created : 1;
+  unsigned tty : 1, exit_seen : 1, created : 1;
+  unsigned handles_closed; /* bit per cow_stdio_t: its CloseHandle was sent */
   unsigned early_exit : 1; /* ProcessExited arrived before the create finished */
   char *early_doc;
 };

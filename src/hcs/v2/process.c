@@ -15,8 +15,9 @@ struct hcs2_process {
   HCS_PROCESS h;
   char *sys_id;   /* for the second handles of a kill */
   const char *os; /* of the system, for the default signal */
-  unsigned tty : 1, stdin_sent : 1, exit_seen : 1;
-  HRESULT create_hr; /* the first failure of a create retried with GetProcessInfo */
+  unsigned tty : 1, exit_seen : 1;
+  unsigned handles_closed; /* bit per cow_stdio_t: its CloseHandle was sent */
+  HRESULT create_hr;       /* the first failure of a create retried with GetProcessInfo */
   char *create_doc;
 };
 
@@ -271,17 +272,25 @@ static int v2_resize(cow_process_t *p, uint16_t width, uint16_t height, cow_op_t
   return issue(p, op, json, modify_done, pp->base.api->HcsModifyProcess);
 }
 
-static int v2_close_stdin(cow_process_t *p, cow_op_t *op)
+/* CloseHandle for one stream, sent once (idempotent, R8). For stdin the guest sees EOF only
+ * through this request, not by the local half-close; for stdout/stderr the service drops
+ * its end, so the process's next write fails. A console is one handle for all three: its
+ * output is not closed apart from it. */
+static int v2_close_handle(cow_process_t *p, cow_stdio_t which, cow_op_t *op)
 {
   struct hcs2_process *pp = proc_of(p);
-  if (pp->stdin_sent || pp->h == NULL) {
-    cow_op_complete(op, 0, NULL); /* idempotent (R8) */
+  if ((pp->handles_closed & (1u << which)) || pp->h == NULL || (pp->tty && which != COW_STDIN)) {
+    cow_op_complete(op, 0, NULL);
     return 0;
   }
-  pp->stdin_sent = 1;
-  /* The guest sees EOF only through this request, not by the local half-close. */
-  return issue(p, op, "{\"Operation\":\"CloseHandle\",\"CloseHandle\":{\"Handle\":\"StdIn\"}}",
-               modify_done, pp->base.api->HcsModifyProcess);
+  pp->handles_closed |= 1u << which;
+  return issue(p, op, cow__hcs_close_handle_request(which), modify_done,
+               pp->base.api->HcsModifyProcess);
+}
+
+static int v2_close_stdin(cow_process_t *p, cow_op_t *op)
+{
+  return v2_close_handle(p, COW_STDIN, op);
 }
 
 /* ---- close ---- */
@@ -316,4 +325,5 @@ const struct cow_process_ops cow__hcs2_process_ops = {
     .resize_console = v2_resize,
     .kill = v2_kill,
     .signal = v2_signal,
+    .close_output = v2_close_handle,
 };
