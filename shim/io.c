@@ -27,8 +27,7 @@ struct out {
 struct in {
   shim_io_t *io;
   char *path;
-  int fd;      /* our reader until the pipe handle owns it; -1 */
-  int keep_fd; /* our own writer: no end of file before CloseIO; -1 after */
+  int fd; /* our reader until the pipe handle owns it; -1 */
   uv_pipe_t pipe;
   int pipe_init;
   uv_stream_t *dst; /* the process's stdin, once attached */
@@ -184,7 +183,7 @@ int shim_io_open(shim_io_t **out, uv_loop_t *loop, const char *stdin_path, const
       nomem = 1;
   }
   io->in.io = io;
-  io->in.fd = io->in.keep_fd = -1;
+  io->in.fd = -1;
   if (stdin_path != NULL && stdin_path[0] != '\0' && (io->in.path = strdup(stdin_path)) == NULL)
     nomem = 1;
   if (nomem) {
@@ -196,14 +195,11 @@ int shim_io_open(shim_io_t **out, uv_loop_t *loop, const char *stdin_path, const
   io->timer.data = io;
   io->handles = 1;
   io->open_deadline = uv_now(loop) + IO_OPEN_TIMEOUT_MS;
-  /* stdin: our reader never waits, and our writer (opened after it, so it cannot wait
-   * either) keeps end of file away until CloseIO. */
-  if (io->in.path != NULL &&
-      (io->status = open_fifo(io->in.path, O_RDONLY, &io->in.fd, io->what, sizeof io->what)) == 0 &&
-      (io->in.keep_fd = open(io->in.path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
-    io->status = -errno;
-    snprintf(io->what, sizeof io->what, "opening %s: %s", io->in.path, strerror(errno));
-  }
+  /* stdin: a non-blocking reader never waits for the client's writer. Until a writer has
+   * come, the fifo reports nothing (Linux raises POLLHUP on a reader only after a writer
+   * came and went), so end of file means the client closed its end. */
+  if (io->in.path != NULL)
+    io->status = open_fifo(io->in.path, O_RDONLY, &io->in.fd, io->what, sizeof io->what);
   uv_timer_start(&io->timer, try_open, 0, 0);
   *out = io;
   return 0;
@@ -304,6 +300,14 @@ static void out_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 /* ---- input: fifo -> process ---- */
 
 static void in_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
+static void in_drain(shim_io_t *io);
+
+static void stdin_closed(cow_process_t *p, int status, const cow_error_t *err, void *data)
+{
+  if (status < 0 && status != COW_ECANCELED)
+    shim_log(SHIM_LOG_WARN, "closing stdin of the process: %s",
+             err != NULL && err->message != NULL ? err->message : cow_strerror(status));
+}
 
 static void in_close_process_stdin(shim_io_t *io)
 {
@@ -311,7 +315,7 @@ static void in_close_process_stdin(shim_io_t *io)
   if (i->closed || !i->eof || i->queued > 0 || io->proc == NULL)
     return;
   i->closed = 1;
-  int rc = cow_process_close_stdin(io->proc, NULL, NULL);
+  int rc = cow_process_close_stdin(io->proc, stdin_closed, NULL);
   if (rc != 0)
     shim_log(SHIM_LOG_WARN, "closing stdin of the process: %s", cow_strerror(rc));
 }
@@ -327,62 +331,92 @@ static void in_written(uv_write_t *req, int status)
   io->refs--;
   if (status < 0 && status != UV_ECANCELED)
     i->broken = 1; /* the process closed its stdin: the rest is read and dropped */
-  if (!io->closing) {
-    if (i->paused && i->queued < IO_HIGH_WATER / 2 && i->pipe_init &&
-        uv_read_start((uv_stream_t *)&i->pipe, out_alloc, in_read) == 0)
-      i->paused = 0;
-    in_close_process_stdin(io);
+  if (!io->closing && i->paused && i->queued < IO_HIGH_WATER / 2) {
+    i->paused = 0;
+    if (i->close_requested)
+      in_drain(io);
+    else if (i->pipe_init && !i->eof)
+      uv_read_start((uv_stream_t *)&i->pipe, out_alloc, in_read);
   }
+  if (!io->closing)
+    in_close_process_stdin(io);
   maybe_free(io);
 }
 
-static void in_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
+/* Pass `n` bytes read from the fifo to the process (takes `base`). */
+static void in_forward(shim_io_t *io, char *base, size_t n)
 {
-  shim_io_t *io = stream->data;
   struct in *i = &io->in;
-  if (n < 0) { /* every writer closed: ours at CloseIO, the client's when it was done */
-    free(buf->base);
-    uv_read_stop(stream);
-    i->eof = 1;
-    in_close_process_stdin(io);
-    return;
-  }
   if (n == 0 || i->broken || i->dst == NULL) {
-    free(buf->base);
+    free(base);
     return;
   }
   struct wreq *w = malloc(sizeof *w);
-  uv_buf_t b = uv_buf_init(buf->base, (unsigned)n);
+  uv_buf_t b = uv_buf_init(base, (unsigned)n);
   if (w == NULL || uv_write(&w->req, i->dst, &b, 1, in_written) != 0) {
     free(w);
-    free(buf->base);
+    free(base);
     i->broken = 1;
     return;
   }
   w->io = io;
   w->slot = i;
-  w->base = buf->base;
-  w->len = (size_t)n;
+  w->base = base;
+  w->len = n;
   io->refs++;
-  i->queued += (size_t)n;
+  i->queued += n;
   if (i->queued >= IO_HIGH_WATER) {
-    uv_read_stop(stream);
+    uv_read_stop((uv_stream_t *)&i->pipe);
     i->paused = 1;
   }
+}
+
+static void in_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
+{
+  shim_io_t *io = stream->data;
+  if (n < 0) { /* the client closed its writer: everything it wrote was read */
+    free(buf->base);
+    uv_read_stop(stream);
+    io->in.eof = 1;
+    in_close_process_stdin(io);
+    return;
+  }
+  in_forward(io, buf->base, (size_t)n);
+}
+
+/* CloseIO: what the client wrote before is in the fifo now; read it all (without waiting
+ * for a writer that may never close), then end the process's stdin. */
+static void in_drain(shim_io_t *io)
+{
+  struct in *i = &io->in;
+  uv_os_fd_t fd;
+  if (i->pipe_init)
+    uv_read_stop((uv_stream_t *)&i->pipe);
+  while (!i->eof && !i->paused && i->pipe_init && uv_fileno((uv_handle_t *)&i->pipe, &fd) == 0) {
+    char *buf = malloc(CHUNK);
+    ssize_t n = buf != NULL ? read(fd, buf, CHUNK) : -1;
+    if (n > 0) {
+      in_forward(io, buf, (size_t)n);
+      continue;
+    }
+    free(buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    i->eof = 1; /* end of file, nothing more for now (EAGAIN), or an error */
+  }
+  if (!i->pipe_init)
+    i->eof = 1;
+  in_close_process_stdin(io);
 }
 
 void shim_io_close_stdin(shim_io_t *io)
 {
   struct in *i = &io->in;
+  if (i->close_requested)
+    return;
   i->close_requested = 1;
-  if (i->keep_fd >= 0) {
-    close(i->keep_fd); /* the fifo ends once the client's writer is closed too */
-    i->keep_fd = -1;
-  }
-  if (i->path == NULL && io->proc != NULL && !i->closed) {
-    i->eof = 1; /* no fifo: straight to the process */
-    in_close_process_stdin(io);
-  }
+  if (io->proc != NULL && i->dst != NULL)
+    in_drain(io);
 }
 
 /* ---- attach, drain, close ---- */
@@ -404,10 +438,14 @@ void shim_io_attach(shim_io_t *io, cow_process_t *p)
       o->eof = 1;
   }
   io->in.dst = s[0];
-  if (io->in.pipe_init && io->in.dst != NULL)
+  if (io->in.dst == NULL)
+    return;
+  if (io->in.close_requested)
+    in_drain(io);
+  else if (io->in.pipe_init)
     uv_read_start((uv_stream_t *)&io->in.pipe, out_alloc, in_read);
-  if (io->in.close_requested && io->in.path == NULL)
-    shim_io_close_stdin(io);
+  else
+    io->in.eof = 1; /* no fifo: the process's stdin ends at CloseIO */
 }
 
 static void drained_now(uv_timer_t *t)
@@ -463,8 +501,6 @@ void shim_io_close(shim_io_t *io)
   }
   if (io->in.fd >= 0)
     close(io->in.fd);
-  if (io->in.keep_fd >= 0)
-    close(io->in.keep_fd);
   close_pipe(io, &io->in.pipe, &io->in.pipe_init);
   uv_close((uv_handle_t *)&io->timer, handle_closed);
 }

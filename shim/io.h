@@ -7,9 +7,8 @@
  * that leaves makes the writes fail with EPIPE: the rest is read and dropped, so neither
  * the process nor the shim ever waits for a client that is gone. A slow reader holds the
  * process back instead (reading pauses past IO_HIGH_WATER bytes queued), never the shim.
- * Input (stdin): the fifo is read from the start, with a writer of our own kept open, so
- * that end of file reaches the process only after CloseIO and after every byte the client
- * wrote before it. */
+ * Input (stdin): the fifo is read from the start; end of file reaches the process when the
+ * client closed its end, or at CloseIO once what the client wrote before is read. */
 #ifndef COW_SHIM_IO_H
 #define COW_SHIM_IO_H
 
@@ -39,7 +38,7 @@ unsigned shim_io_wanted(const shim_io_t *io);
  * those shim_io_wanted() asked for). */
 void shim_io_attach(shim_io_t *io, cow_process_t *p);
 
-/* CloseIO: end of file reaches the process's stdin once the fifo is drained. Idempotent. */
+/* CloseIO: what is in the fifo now goes to the process, then end of file. Idempotent. */
 void shim_io_close_stdin(shim_io_t *io);
 
 /* The process exited: `cb` runs once (never inside this call) when its output reached end

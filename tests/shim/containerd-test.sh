@@ -8,7 +8,7 @@
 # /run/containerd/s, a fifo.
 #
 #   containerd-test.sh CASE     (CASE: a function named case_CASE below)
-# Environment: COW_SHIM (the shim binary), COW_PEER (cow-gcs-peer), COW_IMAGE (the image
+# Environment: COW_BACKEND (hcs or lcow: the backend the case's containers use), COW_SHIM (the shim binary), COW_PEER (cow-gcs-peer), COW_IMAGE (the image
 # archive), COW_WORK (a directory for the cases). Needs root and Debian's containerd.
 set -euo pipefail
 
@@ -26,7 +26,7 @@ done
 : "${COW_SHIM:?}" "${COW_PEER:?}" "${COW_IMAGE:?}" "${COW_WORK:?}"
 [[ -f $COW_IMAGE ]] || fail "no image at $COW_IMAGE (the containerd_image test builds it)"
 
-D=$COW_WORK/$CASE
+D=$COW_WORK/${COW_BACKEND:-hcs}-$CASE
 SOCK=$D/containerd.sock
 MARK=COW_TEST_MARK=$D
 IDS=()  # container ids the case used: their shim sockets are checked at the end
@@ -40,8 +40,8 @@ FAILED=0
 run_for() {
   local secs=$1 what=$2 rc=0
   shift 2
-  timeout -s KILL "$secs" "$@" || rc=$?
-  if [[ $rc -eq 137 ]]; then
+  timeout -k 5 "$secs" "$@" || rc=$? # 124: the deadline passed (TERM, KILL 5 s later)
+  if [[ $rc -eq 124 ]]; then
     fail "$what did not finish within $secs s"
   fi
   return $rc
@@ -199,20 +199,121 @@ finish() {
 
 # ---- the cases ----
 
-# Runtime flags: the cow shim with the hcs backend (the HCS emulator on Linux).
-HCS=()
-LCOW=()
+# Runtime flags: the cow shim with the backend of the case (COW_BACKEND: hcs or lcow).
+RT=()
 
 # ctr run --rm: output and exit code through the cow shim.
 case_run_rm() {
   IDS+=(rm1)
   local rc=0
-  c run --rm --fifo-dir "$D/fifo" --env "$MARK" "${HCS[@]}" local/busybox:1 rm1 \
+  c run --rm --fifo-dir "$D/fifo" --env "$MARK" "${RT[@]}" local/busybox:1 rm1 \
     sh -c 'echo hello from the cow shim; echo to stderr >&2; exit 7' \
     </dev/null >"$D/out" 2>"$D/err" || rc=$?
   expect_eq "exit code of ctr run" 7 "$rc"
   expect_eq "stdout of ctr run" "hello from the cow shim" "$(cat "$D/out")"
   expect_eq "stderr of ctr run" "to stderr" "$(cat "$D/err")"
+}
+
+# stdin: what the client writes reaches the process, then end of file (CloseIO), then the
+# exit; 1 MiB so that the relay has to wait for the process now and then.
+case_stdin() {
+  IDS+=(in1)
+  head -c 1048576 /dev/urandom >"$D/input"
+  local rc=0
+  c run --rm --fifo-dir "$D/fifo" --env "$MARK" "${RT[@]}" local/busybox:1 in1 \
+    sh -c 'cat; echo done' <"$D/input" >"$D/out" 2>"$D/err" || rc=$?
+  expect_eq "exit code" 0 "$rc"
+  { cat "$D/input"; echo done; } >"$D/expected"
+  cmp -s "$D/expected" "$D/out" || fail "stdout is not stdin + 'done' ($(stat -c %s "$D/out") bytes)"
+}
+
+# Output that is still on its way when the process exits loses no byte.
+case_output() {
+  IDS+=(out1)
+  local rc=0
+  c run --rm --fifo-dir "$D/fifo" --env "$MARK" "${RT[@]}" local/busybox:1 out1 \
+    sh -c 'seq 1 300000; seq 1 1000 >&2; exit 3' </dev/null >"$D/out" 2>"$D/err" || rc=$?
+  expect_eq "exit code" 3 "$rc"
+  expect_eq "stdout" "$(seq 1 300000 | sha256sum)" "$(sha256sum <"$D/out")"
+  expect_eq "stderr" "$(seq 1 1000 | sha256sum)" "$(sha256sum <"$D/err")"
+}
+
+# -t: a console of the client's size (ResizePty after Start), and a resize while it runs.
+case_tty() {
+  IDS+=(tty1)
+  local prog='until [ "$(stty size)" = "33 101" ]; do sleep 0.05; done; echo size-ok
+until [ "$(stty size)" = "40 120" ]; do sleep 0.05; done; echo resized; exit 5'
+  printf '%s\n' "stty rows 33 cols 101" \
+    "exec ctr -a '$SOCK' run --rm -t --fifo-dir '$D/fifo' --env '$MARK' ${RT[*]} local/busybox:1 tty1 sh -c '$(printf '%s' "$prog" | sed "s/'/'\\\\''/g")'" \
+    >"$D/tty.sh"
+  timeout -s KILL 60 script -qfec "bash $D/tty.sh" "$D/typescript" </dev/null >/dev/null 2>&1 &
+  local spid=$! rc=0 ctr_pid tty
+  wait_until 30 "the console size 33x101 inside the container" grep -q size-ok "$D/typescript"
+  ctr_pid=$(pgrep -f -- "-a $SOCK run --rm -t") || fail "ctr run -t is not running"
+  tty=$(readlink "/proc/$ctr_pid/fd/0")
+  stty -F "$tty" rows 40 cols 120 # the kernel tells ctr (SIGWINCH), ctr tells the shim
+  wait "$spid" || rc=$?
+  grep -q resized "$D/typescript" || fail "the resize did not reach the container: $(cat -v "$D/typescript")"
+  expect_eq "exit code of ctr run -t" 5 "$rc"
+}
+
+# run -d, exec (its own exit code and output), kill TERM, delete.
+case_exec_kill() {
+  IDS+=(ex1)
+  c run -d --fifo-dir "$D/fifo" --env "$MARK" "${RT[@]}" local/busybox:1 ex1 sleep 1000 \
+    </dev/null >/dev/null
+  expect_eq "status after run -d" RUNNING "$(task_status ex1)"
+  local rc=0
+  c task exec --fifo-dir "$D/fifo" --exec-id e1 ex1 sh -c 'echo from exec; echo err >&2; exit 4' \
+    </dev/null >"$D/out" 2>"$D/err" || rc=$?
+  expect_eq "exit code of the exec" 4 "$rc"
+  expect_eq "stdout of the exec" "from exec" "$(cat "$D/out")"
+  expect_eq "stderr of the exec" "err" "$(cat "$D/err")"
+  # a second exec while the first's id is gone: ids are reusable after delete
+  rc=0
+  echo piped | c task exec --fifo-dir "$D/fifo" --exec-id e1 ex1 cat >"$D/out" || rc=$?
+  expect_eq "exit code of the second exec" 0 "$rc"
+  expect_eq "stdin of the exec" piped "$(cat "$D/out")"
+  c task kill -s TERM ex1
+  wait_until 30 "task ex1 stopped after SIGTERM" task_is ex1 STOPPED
+  c task delete ex1 >/dev/null
+  c container rm ex1
+}
+
+# kill -s KILL, and kill --all of a task with an exec running.
+case_kill_all() {
+  IDS+=(ka1 ka2)
+  c run -d --fifo-dir "$D/fifo" --env "$MARK" "${RT[@]}" local/busybox:1 ka1 sleep 1000 </dev/null >/dev/null
+  c task kill -s KILL ka1
+  wait_until 30 "task ka1 stopped after SIGKILL" task_is ka1 STOPPED
+  c task delete ka1 >/dev/null
+  c container rm ka1
+  c run -d --fifo-dir "$D/fifo" --env "$MARK" "${RT[@]}" local/busybox:1 ka2 sleep 1000 </dev/null >/dev/null
+  c task exec --fifo-dir "$D/fifo" --exec-id long ka2 sleep 1000 </dev/null >"$D/exec.out" 2>&1 &
+  local epid=$! rc=0
+  wait_until 30 "the exec running" exec_running ka2
+  c task kill --all -s KILL ka2
+  wait_until 30 "task ka2 stopped after kill --all" task_is ka2 STOPPED
+  wait_until 30 "ctr task exec ending after kill --all" not_running "$epid"
+  wait "$epid" || rc=$?
+  expect_eq "exit code of the killed exec" 137 "$rc"
+  c task delete ka2 >/dev/null
+  c container rm ka2
+}
+
+not_running() {
+  ! kill -0 "$1" 2>/dev/null
+}
+task_status() { # ID -> its STATUS column in ctr task ls
+  ctr -a "$SOCK" task ls | awk -v id="$1" '$1 == id { print $3 }'
+}
+task_is() {
+  [[ $(task_status "$1") == "$2" ]]
+}
+exec_running() { # ID: some process besides the init runs in it (seen by the shim's process count)
+  pgrep -f -- "sleep 1000" | while read -r p; do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "$MARK" && echo "$p"
+  done | [[ $(wc -l) -ge 2 ]]
 }
 
 # ---- main ----
@@ -223,8 +324,7 @@ mkdir -p "$D/opt/bin" "$D/fifo"
 ln -s "$COW_SHIM" "$D/opt/bin/containerd-shim-cow-v1"
 printf '{"backend": "hcs"}\n' >"$D/hcs.json"
 printf '{"backend": "lcow", "launcher": ["%s", "--port-dir", "{port_dir}"]}\n' "$COW_PEER" >"$D/lcow.json"
-HCS=(--runtime io.containerd.cow.v1 --runtime-config-path "$D/hcs.json")
-LCOW=(--runtime io.containerd.cow.v1 --runtime-config-path "$D/lcow.json")
+RT=(--runtime io.containerd.cow.v1 --runtime-config-path "$D/${COW_BACKEND:-hcs}.json")
 write_config
 trap finish EXIT
 start_containerd
