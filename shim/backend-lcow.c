@@ -1,24 +1,588 @@
-/* The lcow backend: containers in a Linux utility VM, through the GCS guest connection. */
+/* The lcow backend: containers in a Linux utility VM, through libcow's guest connection.
+ *
+ * The utility VM is the shim's own: booted at the first Create by the configured launcher
+ * (options.h), whose "{port_dir}" arguments name the AF_UNIX port directory the guest's
+ * agent dials (hybrid vsock: port N is the socket PORT_DIR/N), and stopped when the last
+ * container is deleted. The VM is reached through cow_guest_connect(); a container is
+ * created with cow_guest_create_container() from the bundle, as hcsshim creates LCOW
+ * containers: the rootfs mounts containerd passes become a CombinedLayers request (overlay
+ * lowerdirs as layers, top first; the snapshot's directory as the scratch; a bind mount as
+ * one layer with the bundle's scratch), the bundle's config.json the OCI specification with
+ * root.path pointing at /run/gcs/c/ID/rootfs. The layer paths are this machine's: the guest
+ * must see them at the same paths (a VM sharing the host's filesystem, or cow-gcs-peer). */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "shim.h"
 
-static void lcow_create(shim_task_t *t, shim_backend_cb cb)
+#define LCOW_STOP_GRACE_MS   10000 /* shutdown, then terminate: hcsshim's order */
+#define VM_EXIT_GRACE_MS     10000 /* the launcher's exit after the bridge closed, then SIGKILL */
+#define GUEST_CONTAINER_ROOT "/run/gcs/c"
+
+struct op {
+  struct op *next; /* waiting for the VM */
+  shim_task_t *t;
+  shim_backend_cb cb;
+  int code; /* the failure being reported once the undo is done */
+  char message[768];
+};
+
+struct lcow_task {
+  char root[300];   /* ContainerRootPath in the guest */
+  int layers_added; /* CombinedLayers Add succeeded: Remove at the end */
+};
+
+/* The shim's utility VM. */
+static struct vm {
+  enum { VM_DOWN, VM_BOOTING, VM_UP, VM_STOPPING } state;
+  shim_t *shim;
+  char port_dir[108];
+  cow_guest_transport_t *transport;
+  cow_host_t *host;
+  uv_process_t launcher;
+  int launcher_running, launcher_handle;
+  uv_timer_t timer; /* the launcher's exit grace */
+  int timer_init;
+  struct op *waiting; /* creates waiting for the boot */
+  unsigned containers;
+  struct op *stopping; /* the destroy that stops the VM */
+} vm;
+
+static struct op *op_new(shim_task_t *t, shim_backend_cb cb)
 {
-  /* GAP: the utility VM launcher and the container documents are not written yet. */
-  cb(t, TTRPC_UNIMPLEMENTED, "the lcow backend is not implemented yet (use backend hcs)");
+  struct op *o = calloc(1, sizeof *o);
+  if (o != NULL) {
+    o->t = t;
+    o->cb = cb;
+  }
+  return o;
+}
+
+static void op_done(struct op *o, int code, const char *message)
+{
+  shim_task_t *t = o->t;
+  shim_backend_cb cb = o->cb;
+  free(o);
+  cb(t, code, message);
+}
+
+static void op_fail(struct op *o, int code, const char *fmt, const char *detail)
+{
+  char msg[768];
+  snprintf(msg, sizeof msg, fmt, detail);
+  op_done(o, code, msg);
+}
+
+/* ---- documents (GAP(guest): replaced by libcow's LCOW document builder when it lands) ---- */
+
+static char *dump(json_t *j)
+{
+  char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  return s;
+}
+
+static const char *mount_option(const Containerd__Types__Mount *m, const char *key)
+{
+  size_t n = strlen(key);
+  for (size_t i = 0; i < m->n_options; i++)
+    if (strncmp(m->options[i], key, n) == 0 && m->options[i][n] == '=')
+      return m->options[i] + n + 1;
+  return NULL;
+}
+
+/* The CombinedLayers request for t's rootfs mounts (NULL when there are none, or with
+ * `err` set for mounts this backend cannot map). */
+static char *layers_request(shim_task_t *t, const char *type, char *err, size_t errlen)
+{
+  struct lcow_task *lt = t->backend_data;
+  json_t *settings = json_pack("{s:s}", "ContainerRootPath", lt->root);
+  if (strcmp(type, "Add") != 0)
+    return dump(json_pack("{s:s,s:s,s:o}", "ResourceType", "CombinedLayers", "RequestType", type,
+                          "Settings", settings));
+  if (t->nrootfs != 1) {
+    json_decref(settings);
+    if (t->nrootfs > 1)
+      snprintf(err, errlen, "the lcow backend takes one rootfs mount, not %zu", t->nrootfs);
+    return NULL;
+  }
+  const Containerd__Types__Mount *m = t->rootfs[0];
+  json_t *layers = json_array();
+  char scratch[4096] = "";
+  if (strcmp(m->type, "overlay") == 0) {
+    const char *lower = mount_option(m, "lowerdir"), *upper = mount_option(m, "upperdir");
+    for (const char *p = lower; p != NULL && *p != '\0';) {
+      const char *end = strchr(p, ':');
+      size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+      json_array_append_new(layers, json_pack("{s:s%}", "Path", p, n));
+      p = end != NULL ? end + 1 : p + n;
+    }
+    if (upper != NULL) { /* the snapshot's directory: the guest makes upper/ and work/ there */
+      snprintf(scratch, sizeof scratch, "%s", upper);
+      char *slash = strrchr(scratch, '/');
+      if (slash != NULL)
+        *slash = '\0';
+    }
+  } else if (strcmp(m->type, "bind") == 0 || strcmp(m->type, "rbind") == 0) {
+    json_array_append_new(layers, json_pack("{s:s}", "Path", m->source));
+    snprintf(scratch, sizeof scratch, "%s/scratch", t->bundle);
+    if (mkdir(scratch, 0700) != 0 && errno != EEXIST) {
+      snprintf(err, errlen, "mkdir %s: %s", scratch, strerror(errno));
+      json_decref(layers);
+      json_decref(settings);
+      return NULL;
+    }
+  } else {
+    snprintf(err, errlen, "the lcow backend cannot use a rootfs mount of type %s", m->type);
+    json_decref(layers);
+    json_decref(settings);
+    return NULL;
+  }
+  if (json_array_size(layers) == 0) {
+    snprintf(err, errlen, "the rootfs mount has no layers");
+    json_decref(layers);
+    json_decref(settings);
+    return NULL;
+  }
+  json_object_set_new(settings, "ContainerID", json_string(t->id));
+  json_object_set_new(settings, "Layers", layers);
+  json_object_set_new(settings, "ScratchPath", json_string(scratch));
+  return dump(json_pack("{s:s,s:s,s:o}", "ResourceType", "CombinedLayers", "RequestType", type,
+                        "Settings", settings));
+}
+
+/* The LCOW hosted-system document: the bundle's spec, its root in the guest. */
+static char *container_doc(shim_task_t *t)
+{
+  struct lcow_task *lt = t->backend_data;
+  json_t *spec = json_deep_copy(t->spec);
+  if (!json_is_object(json_object_get(spec, "process")))
+    json_object_set_new(spec, "process", json_object());
+  json_object_set_new(json_object_get(spec, "process"), "terminal",
+                      json_boolean(t->init->terminal));
+  if (!json_is_object(json_object_get(spec, "linux"))) /* the GCS dereferences it unchecked */
+    json_object_set_new(spec, "linux", json_object());
+  if (t->nrootfs > 0)
+    json_object_set_new(spec, "root", json_pack("{s:s}", "path", lt->root));
+  char bundle[300];
+  snprintf(bundle, sizeof bundle, "%s/%s", GUEST_CONTAINER_ROOT, t->id);
+  return dump(json_pack("{s:{s:i,s:i},s:s,s:o}", "SchemaVersion", "Major", 2, "Minor", 1,
+                        "OciBundlePath", bundle, "OciSpecification", spec));
 }
 
 static char *lcow_process_doc(shim_task_t *t, shim_proc_t *p, json_t *process, unsigned streams,
                               char *err, size_t errlen)
 {
-  snprintf(err, errlen, "the lcow backend is not implemented yet");
-  return NULL;
+  json_t *d = json_pack("{s:b,s:b,s:b,s:b}", "CreateStdInPipe", (streams >> COW_STDIN) & 1,
+                        "CreateStdOutPipe", (streams >> COW_STDOUT) & 1, "CreateStdErrPipe",
+                        (streams >> COW_STDERR) & 1, "EmulateConsole", p->terminal);
+  if (p != t->init) { /* an exec: its own OCI process; the init's is the spec's */
+    json_t *oci = json_deep_copy(process);
+    json_object_set_new(oci, "terminal", json_boolean(p->terminal));
+    json_object_set_new(d, "OciProcess", oci);
+  }
+  char *doc = dump(d);
+  if (doc == NULL)
+    snprintf(err, errlen, "out of memory");
+  return doc;
+}
+
+/* ---- the utility VM ---- */
+
+static void vm_stopped(void);
+
+static void vm_maybe_stopped(void)
+{
+  if (vm.state == VM_STOPPING && vm.host == NULL && !vm.launcher_handle && !vm.timer_init)
+    vm_stopped();
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+  vm.timer_init = 0;
+  vm_maybe_stopped();
+}
+
+static void launcher_closed(uv_handle_t *h)
+{
+  vm.launcher_handle = 0;
+  if (vm.timer_init)
+    uv_close((uv_handle_t *)&vm.timer, timer_closed);
+  vm_maybe_stopped();
+}
+
+static void host_closed(cow_host_t *h, void *data)
+{
+  vm_maybe_stopped();
+}
+
+static void fail_waiting(int code, const char *message)
+{
+  while (vm.waiting != NULL) {
+    struct op *o = vm.waiting;
+    vm.waiting = o->next;
+    free(o->t->backend_data);
+    o->t->backend_data = NULL;
+    op_done(o, code, message);
+  }
+}
+
+/* Close the connection: the guest's agent sees the bridge close and the VM goes down. */
+static void vm_stop(void)
+{
+  vm.state = VM_STOPPING;
+  if (vm.host != NULL) {
+    cow_host_t *h = vm.host;
+    vm.host = NULL;
+    cow_host_close(h, host_closed, NULL);
+  }
+}
+
+static void launcher_kill(uv_timer_t *timer)
+{
+  if (vm.launcher_running) {
+    shim_log(SHIM_LOG_WARN, "the utility VM did not stop within %d s: killing its launcher",
+             VM_EXIT_GRACE_MS / 1000);
+    uv_process_kill(&vm.launcher, SIGKILL);
+  }
+}
+
+/* Stop, and wait for the launcher to exit (killing it after a grace period). */
+static void vm_stop_and_wait(void)
+{
+  vm_stop();
+  if (vm.launcher_running)
+    uv_timer_start(&vm.timer, launcher_kill, VM_EXIT_GRACE_MS, 0);
+  else if (vm.timer_init)
+    uv_close((uv_handle_t *)&vm.timer, timer_closed);
+  vm_maybe_stopped();
+}
+
+static void vm_stopped(void)
+{
+  cow_guest_transport_release(vm.transport);
+  vm.transport = NULL;
+  rmdir(vm.port_dir); /* empty once the listeners are closed */
+  vm.state = VM_DOWN;
+  struct op *o = vm.stopping;
+  vm.stopping = NULL;
+  if (o != NULL)
+    op_done(o, o->code, o->code != TTRPC_OK ? o->message : NULL);
+}
+
+static void launcher_exited(uv_process_t *p, int64_t status, int signo)
+{
+  vm.launcher_running = 0;
+  uv_close((uv_handle_t *)p, launcher_closed);
+  if (vm.state == VM_STOPPING) {
+    uv_timer_stop(&vm.timer);
+    return;
+  }
+  char msg[256];
+  snprintf(msg, sizeof msg, "the utility VM's launcher exited (status %lld, signal %d)",
+           (long long)status, signo);
+  shim_log(SHIM_LOG_ERROR, "%s", msg);
+  /* A boot that cannot come any more fails now; containers learn it from the connection. */
+  fail_waiting(TTRPC_UNAVAILABLE, msg);
+  if (vm.state == VM_BOOTING)
+    vm_stop_and_wait();
+}
+
+static void create_in_vm(struct op *o);
+
+static void vm_connected(cow_host_t *h, int status, const cow_error_t *err, void *data)
+{
+  if (status < 0) {
+    char msg[640], why[512];
+    snprintf(msg, sizeof msg, "the utility VM's agent did not connect: %s",
+             shim_errmsg(why, sizeof why, status, err));
+    if (vm.state == VM_BOOTING) {
+      fail_waiting(shim_code(status) == TTRPC_CANCELLED ? TTRPC_UNAVAILABLE : shim_code(status),
+                   msg);
+      vm_stop_and_wait();
+    }
+    return;
+  }
+  vm.state = VM_UP;
+  shim_log(SHIM_LOG_INFO, "utility VM up (GCS protocol %d)", cow_guest_protocol_version(h));
+  while (vm.waiting != NULL) {
+    struct op *o = vm.waiting;
+    vm.waiting = o->next;
+    create_in_vm(o);
+  }
+}
+
+/* Listen on a fresh port directory, then run the launcher. */
+static int vm_boot(shim_t *shim, char *err, size_t errlen)
+{
+  snprintf(vm.port_dir, sizeof vm.port_dir, "%s.vm", shim->socket_path);
+  char **argv = shim_options_launcher_argv(&shim->options, vm.port_dir);
+  if (argv == NULL) {
+    snprintf(err, errlen,
+             "the lcow backend needs a launcher for the utility VM: set \"launcher\" in the "
+             "runtime options file%s%s",
+             shim->options.config_path ? " " : "",
+             shim->options.config_path ? shim->options.config_path : " (none was given)");
+    return TTRPC_FAILED_PRECONDITION;
+  }
+  vm.shim = shim;
+  int rc = mkdir(vm.port_dir, 0700) == 0 || errno == EEXIST ? 0 : -errno;
+  if (rc == 0)
+    rc = cow_guest_transport_unix(&vm.transport, vm.port_dir);
+  cow_guest_options_t go = COW_GUEST_OPTIONS_INIT;
+  go.transport = vm.transport;
+  go.connect_timeout_ms = (uint64_t)shim->options.boot_timeout_s * 1000;
+  if (go.connect_timeout_ms == 0)
+    go.connect_timeout_ms = SHIM_DEFAULT_BOOT_TIMEOUT_S * 1000;
+  if (rc == 0)
+    rc = cow_guest_connect(&vm.host, shim->loop, &go, vm_connected, NULL);
+  if (rc != 0) {
+    snprintf(err, errlen, "listening for the utility VM on %s: %s", vm.port_dir, cow_strerror(rc));
+    vm.host = NULL;
+    cow_guest_transport_release(vm.transport);
+    vm.transport = NULL;
+    rmdir(vm.port_dir);
+    shim_argv_free(argv);
+    return shim_code(rc);
+  }
+  /* The listener exists: the guest can dial as soon as it boots. */
+  uv_stdio_container_t stdio[3] = {{UV_IGNORE, {0}}, {UV_INHERIT_FD, {0}}, {UV_INHERIT_FD, {0}}};
+  stdio[1].data.fd = 2; /* its output goes to the shim's log */
+  stdio[2].data.fd = 2;
+  uv_process_options_t po;
+  memset(&po, 0, sizeof po);
+  po.file = argv[0];
+  po.args = argv;
+  po.exit_cb = launcher_exited;
+  po.stdio = stdio;
+  po.stdio_count = 3;
+  uv_timer_init(shim->loop, &vm.timer);
+  vm.timer_init = 1;
+  vm.state = VM_BOOTING;
+  rc = uv_spawn(shim->loop, &vm.launcher, &po);
+  vm.launcher_handle = 1;
+  if (rc != 0) {
+    snprintf(err, errlen, "starting the utility VM's launcher %s: %s", argv[0], uv_strerror(rc));
+    uv_close((uv_handle_t *)&vm.launcher, launcher_closed);
+    shim_argv_free(argv);
+    vm_stop_and_wait();
+    return TTRPC_FAILED_PRECONDITION;
+  }
+  shim_log(SHIM_LOG_INFO, "utility VM launcher %s started (pid %d), port directory %s", argv[0],
+           vm.launcher.pid, vm.port_dir);
+  vm.launcher_running = 1;
+  shim_argv_free(argv);
+  return TTRPC_OK;
+}
+
+/* ---- create ---- */
+
+static void undo_done(struct op *o)
+{
+  shim_task_t *t = o->t;
+  free(t->backend_data);
+  t->backend_data = NULL;
+  if (--vm.containers == 0 && vm.state == VM_UP) {
+    vm.stopping = o; /* reported once the VM is down */
+    vm_stop_and_wait();
+    return;
+  }
+  op_done(o, o->code, o->message);
+}
+
+static void undo_layers_removed(cow_host_t *h, int status, const cow_error_t *err, void *data)
+{
+  undo_done(data);
+}
+
+/* Creation failed at some step: undo the steps before, then report. */
+static void create_failed(struct op *o, int code, const char *what, int status,
+                          const cow_error_t *err)
+{
+  shim_task_t *t = o->t;
+  struct lcow_task *lt = t->backend_data;
+  char why[512];
+  o->code = code;
+  snprintf(o->message, sizeof o->message, "%s: %s", what,
+           status != 0 ? shim_errmsg(why, sizeof why, status, err) : "");
+  if (t->container != NULL) {
+    cow_container_close(t->container, NULL, NULL);
+    t->container = NULL;
+  }
+  char e[256];
+  char *req = lt->layers_added && vm.host != NULL ? layers_request(t, "Remove", e, sizeof e) : NULL;
+  if (req != NULL && cow_guest_modify(vm.host, req, undo_layers_removed, o) == 0) {
+    free(req);
+    return;
+  }
+  free(req);
+  undo_done(o);
+}
+
+static void container_created(cow_container_t *c, int status, const cow_error_t *err, void *data)
+{
+  struct op *o = data;
+  if (status < 0) {
+    create_failed(o, shim_code(status), "creating the container in the utility VM", status, err);
+    return;
+  }
+  op_done(o, TTRPC_OK, NULL);
+}
+
+static void create_container(struct op *o)
+{
+  shim_task_t *t = o->t;
+  char *doc = container_doc(t);
+  int rc = doc != NULL ? cow_guest_create_container(&t->container, vm.host, t->id, doc,
+                                                    container_created, o)
+                       : COW_ENOMEM;
+  free(doc);
+  if (rc != 0) {
+    t->container = NULL;
+    create_failed(o, shim_code(rc), "creating the container in the utility VM", rc, NULL);
+  }
+}
+
+static void layers_added(cow_host_t *h, int status, const cow_error_t *err, void *data)
+{
+  struct op *o = data;
+  if (status < 0) {
+    create_failed(o, shim_code(status), "adding the container's layers", status, err);
+    return;
+  }
+  ((struct lcow_task *)o->t->backend_data)->layers_added = 1;
+  create_container(o);
+}
+
+static void create_in_vm(struct op *o)
+{
+  shim_task_t *t = o->t;
+  char err[512] = "";
+  vm.containers++;
+  char *req = layers_request(t, "Add", err, sizeof err);
+  if (req == NULL && err[0] != '\0') {
+    create_failed(o, TTRPC_INVALID_ARGUMENT, err, 0, NULL);
+    return;
+  }
+  if (req == NULL) { /* no rootfs mounts: the spec's root is used as it is */
+    create_container(o);
+    return;
+  }
+  int rc = cow_guest_modify(vm.host, req, layers_added, o);
+  free(req);
+  if (rc != 0)
+    create_failed(o, shim_code(rc), "adding the container's layers", rc, NULL);
+}
+
+static void lcow_create(shim_task_t *t, shim_backend_cb cb)
+{
+  struct op *o = op_new(t, cb);
+  struct lcow_task *lt = calloc(1, sizeof *lt);
+  if (o == NULL || lt == NULL) {
+    free(o);
+    free(lt);
+    cb(t, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  snprintf(lt->root, sizeof lt->root, "%s/%s/rootfs", GUEST_CONTAINER_ROOT, t->id);
+  t->backend_data = lt;
+  char err[512];
+  switch (vm.state) {
+  case VM_UP:
+    create_in_vm(o);
+    return;
+  case VM_DOWN: {
+    int code = vm_boot(t->shim, err, sizeof err);
+    if (code != TTRPC_OK) {
+      free(lt);
+      t->backend_data = NULL;
+      op_fail(o, code, "%s", err);
+      return;
+    }
+    break;
+  }
+  case VM_BOOTING:
+    break;
+  case VM_STOPPING:
+    free(lt);
+    t->backend_data = NULL;
+    op_fail(o, TTRPC_UNAVAILABLE, "%s", "the utility VM is stopping");
+    return;
+  }
+  o->next = vm.waiting;
+  vm.waiting = o;
+}
+
+/* ---- destroy ---- */
+
+static void state_deleted(cow_host_t *h, int status, const cow_error_t *err, void *data)
+{
+  char why[512];
+  if (status < 0 && status != COW_ECANCELED)
+    shim_log(SHIM_LOG_WARN, "deleting the container's state in the guest: %s",
+             shim_errmsg(why, sizeof why, status, err));
+  struct op *o = data;
+  o->code = TTRPC_OK;
+  undo_done(o);
+}
+
+static void layers_removed(cow_host_t *h, int status, const cow_error_t *err, void *data)
+{
+  struct op *o = data;
+  char why[512];
+  if (status < 0 && status != COW_ECANCELED)
+    shim_log(SHIM_LOG_WARN, "removing the container's layers: %s",
+             shim_errmsg(why, sizeof why, status, err));
+  /* hcsshim's order: the container's resources first, DeleteContainerState last. */
+  if (vm.host != NULL &&
+      (cow_guest_capability_flags(vm.host) & COW_GUEST_CAP_DELETE_CONTAINER_STATE) &&
+      cow_guest_delete_container_state(vm.host, o->t->id, state_deleted, o) == 0)
+    return;
+  o->code = TTRPC_OK;
+  undo_done(o);
+}
+
+static void container_closed(cow_container_t *c, void *data)
+{
+  struct op *o = data;
+  struct lcow_task *lt = o->t->backend_data;
+  char e[256];
+  char *req =
+      lt->layers_added && vm.host != NULL ? layers_request(o->t, "Remove", e, sizeof e) : NULL;
+  int rc = req != NULL ? cow_guest_modify(vm.host, req, layers_removed, o) : -1;
+  free(req);
+  if (rc != 0)
+    layers_removed(vm.host, 0, NULL, o);
+}
+
+static void container_stopped(cow_container_t *c, int status, int forced, const cow_error_t *err,
+                              void *data)
+{
+  char why[512];
+  if (status < 0 && status != COW_ECANCELED)
+    shim_log(SHIM_LOG_WARN, "stopping container %s: %s", cow_container_id(c),
+             shim_errmsg(why, sizeof why, status, err));
+  cow_container_close(c, container_closed, data);
 }
 
 static void lcow_destroy(shim_task_t *t, shim_backend_cb cb)
 {
-  cb(t, TTRPC_OK, NULL);
+  struct op *o = op_new(t, cb);
+  cow_container_t *c = t->container;
+  t->container = NULL;
+  if (o == NULL) {
+    cow_container_close(c, NULL, NULL);
+    cb(t, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  if (cow_container_stop(c, LCOW_STOP_GRACE_MS, container_stopped, o) != 0)
+    cow_container_close(c, container_closed, o);
 }
 
 const shim_backend_t shim_backend_lcow = {"lcow", lcow_create, lcow_process_doc, lcow_destroy};

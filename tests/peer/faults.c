@@ -27,9 +27,12 @@ static void usage(void)
           "usage: cow-gcs-peer --port-dir DIR [--drop-after N] [--garbage-after N]\n"
           "                    [--oversize-after N] [--truncate-after N] [--delay-ms MS]\n"
           "                    [--reorder] [--notify-unknown] [--background]\n"
+          "                    [--mount-layers]\n"
           "Dials DIR/1073741824 as the GCS bridge and serves it like hcsshim v0.11.4's GCS.\n"
           "--background: return at once and go on in the background, logging to\n"
-          "DIR/cow-gcs-peer.log (DIR must exist).\n");
+          "DIR/cow-gcs-peer.log (DIR must exist).\n"
+          "--mount-layers: mount CombinedLayers and run containers in their root filesystem,\n"
+          "in a mount namespace of the peer's own (needs root).\n");
 }
 
 int peer_faults_parse(peer_faults_t *f, int argc, char **argv, const char **port_dir)
@@ -65,6 +68,8 @@ int peer_faults_parse(peer_faults_t *f, int argc, char **argv, const char **port
       f->notify_unknown = 1;
     } else if (!strcmp(a, "--background")) {
       f->background = 1;
+    } else if (!strcmp(a, "--mount-layers")) {
+      f->mount_layers = 1;
     } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage();
       exit(0);

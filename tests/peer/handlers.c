@@ -393,6 +393,8 @@ static void handle_execute(peer_t *peer, const peer_req_t *req)
     cwd = json_is_string(gj_get(proc_spec, "cwd")) ? json_string_value(gj_get(proc_spec, "cwd"))
                                                    : "/";
     sp.cwd = cwd;
+    if (peer->faults.mount_layers)
+      sp.root = json_string_value(gj_get(gj_get(ctr->spec, "root"), "path"));
     /* runc resolves args[0] with the container's PATH. */
     sp.path_env = env_lookup(envp, "PATH");
     if (!sp.path_env)
@@ -618,6 +620,15 @@ static void handle_modify(peer_t *peer, const peer_req_t *req)
   }
   if (!strcmp(rtype, "ContainerConstraints")) {
     peer_respond_hr(peer, req, HR_SYSTEM_NOT_FOUND);
+    return;
+  }
+  if (!strcmp(rtype, "CombinedLayers") && peer->faults.mount_layers &&
+      (!strcmp(rqtype, "Add") || !strcmp(rqtype, "Remove"))) {
+    json_t *settings = gj_get(r, "Settings");
+    if (peer_rootfs_modify(rqtype, settings, err, sizeof err) < 0)
+      peer_respond_error(peer, req, HR_E_FAIL, "%s", err);
+    else
+      peer_respond_ok(peer, req);
     return;
   }
   /* UVM resources: the peer has no devices to plug; it accepts the request so that the host

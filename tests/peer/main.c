@@ -120,6 +120,8 @@ int main(int argc, char **argv)
       return 1;
   if (peer.faults.background && go_background(peer.port_dir) < 0)
     return 1;
+  if (peer.faults.mount_layers && peer_rootfs_init() < 0)
+    return 1;
   /* A host that closes a stdio socket early must not kill the peer. */
   signal(SIGPIPE, SIG_IGN);
   /* Orphaned grandchildren (a container's processes after its init died) come back to us to

@@ -39,6 +39,7 @@ typedef struct peer_faults {
   int notify_unknown;      /* notification for an unknown container after negotiation */
   unsigned output_late_ms; /* container stdout/stderr delivered MS after the exit was sent */
   int background;          /* not a fault: --background, see main.c */
+  int mount_layers;        /* not a fault: --mount-layers, see rootfs.c */
 } peer_faults_t;
 
 typedef struct peer_container peer_container_t;
@@ -183,6 +184,7 @@ typedef struct peer_spawn {
   const char *cwd;
   int tty;
   const char *path_env; /* PATH used to resolve argv[0] */
+  const char *root;     /* chroot into this directory first (--mount-layers); NULL: none */
 } peer_spawn_t;
 
 /* Dial the requested stdio ports in the order stdin, stdout, stderr. fds[i] = -1 when not
@@ -201,6 +203,12 @@ void peer_kill_all_children(peer_t *peer);
 void peer_proc_free_all(peer_t *peer);
 /* Go-style ExitCode for a reaped process. */
 uint32_t peer_exit_code(const peer_proc_t *p);
+
+/* ---- rootfs.c (--mount-layers) ---- */
+/* A private mount namespace with a tmpfs on /run/gcs. 0 or -1 (logged). */
+int peer_rootfs_init(void);
+/* CombinedLayers Add or Remove with its Settings. 0, or -1 with a message. */
+int peer_rootfs_modify(const char *request_type, json_t *settings, char *err, size_t errlen);
 
 /* ---- container.c ---- */
 struct peer_container {

@@ -315,9 +315,12 @@ static pid_t relay_spawn(int kind, int a, int b, int c, unsigned late_ms)
 
 /* ---- spawning ---- */
 
-static char *look_path(const char *name, const char *path)
+/* The first PATH entry holding an executable `name`, looked up under `root` (NULL: /): the
+ * path as the process will see it. */
+static char *look_path(const char *name, const char *path, const char *root)
 {
   const char *p = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  char under[8192];
   size_t nlen = strlen(name);
   while (*p) {
     const char *end = strchr(p, ':');
@@ -330,7 +333,8 @@ static char *look_path(const char *name, const char *path)
       snprintf(cand, nlen + 3, "./%s", name);
     else
       snprintf(cand, dlen + nlen + 3, "%.*s/%s", (int)dlen, p, name);
-    if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+    snprintf(under, sizeof under, "%s%s", root ? root : "", cand);
+    if (stat(under, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
       return cand;
     free(cand);
     if (!end)
@@ -353,7 +357,7 @@ static pid_t spawn(const peer_spawn_t *sp, int fd0, int fd1, int fd2, int slave,
   if (strchr(sp->argv[0], '/')) {
     path = strdup(sp->argv[0]);
   } else {
-    path = look_path(sp->argv[0], sp->path_env);
+    path = look_path(sp->argv[0], sp->path_env, sp->root);
     if (!path) {
       snprintf(err, errlen, "exec: \"%s\": executable file not found in $PATH", sp->argv[0]);
       return -1;
@@ -397,6 +401,8 @@ static pid_t spawn(const peer_spawn_t *sp, int fd0, int fd1, int fd2, int slave,
     signal(SIGCHLD, SIG_DFL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    if (sp->root && (chroot(sp->root) < 0 || chdir("/") < 0))
+      goto fail;
     if (sp->cwd && *sp->cwd && chdir(sp->cwd) < 0)
       goto fail;
     execve(path, sp->argv, sp->envp ? sp->envp : environ);

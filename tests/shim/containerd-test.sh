@@ -214,6 +214,19 @@ case_run_rm() {
   expect_eq "stderr of ctr run" "to stderr" "$(cat "$D/err")"
 }
 
+# The container sees its image: a file only the image's top layer has, and a writable root.
+case_rootfs() {
+  IDS+=(fs1)
+  local rc=0
+  c run --rm --fifo-dir "$D/fifo" --env "$MARK" "${RT[@]}" local/busybox:1 fs1 \
+    sh -c 'cat /etc/cow-top-layer && echo written >/tmp/new && cat /tmp/new && ls /bin/busybox' \
+    </dev/null >"$D/out" 2>"$D/err" || rc=$?
+  expect_eq "exit code" 0 "$rc"
+  expect_eq "stdout" "written by the top layer
+written
+/bin/busybox" "$(cat "$D/out")"
+}
+
 # stdin: what the client writes reaches the process, then end of file (CloseIO), then the
 # exit; 1 MiB so that the relay has to wait for the process now and then.
 case_stdin() {
@@ -323,7 +336,8 @@ rm -rf "$D"
 mkdir -p "$D/opt/bin" "$D/fifo"
 ln -s "$COW_SHIM" "$D/opt/bin/containerd-shim-cow-v1"
 printf '{"backend": "hcs"}\n' >"$D/hcs.json"
-printf '{"backend": "lcow", "launcher": ["%s", "--port-dir", "{port_dir}"]}\n' "$COW_PEER" >"$D/lcow.json"
+printf '{"backend": "lcow", "launcher": ["%s", "--port-dir", "{port_dir}", "--mount-layers"]}\n' \
+  "$COW_PEER" >"$D/lcow.json"
 RT=(--runtime io.containerd.cow.v1 --runtime-config-path "$D/${COW_BACKEND:-hcs}.json")
 write_config
 trap finish EXIT
