@@ -16,7 +16,9 @@
 #include "guest/script-guest.h"
 #include "support/wait.h"
 
-#define GUARD_MS 10000
+/* The guard of every wait: the suite-wide test deadline (COW_TEST_DEADLINE_MS, scaled up by
+ * CI under valgrind), so a slow machine is not mistaken for a missing callback. */
+#define GUARD_MS ((int)tw_deadline_ms())
 
 /* ---- guest side ---- */
 
