@@ -13,8 +13,9 @@
 # version node for good, and the current node inherits from the newest of them.
 #
 # Inputs (-D): INCLUDE_DIR OUT VERSION (major.minor) FROZEN_DIR
-#              EXCLUDE (optional, comma-separated header names under cow/: the headers of
-#              backends this build leaves out, whose functions it does not define)
+#              EXCLUDE (optional, comma-separated header paths under cow/, such as guest.h
+#              or sys/transport.h: the headers of backends this build leaves out, whose
+#              functions it does not define)
 cmake_minimum_required(VERSION 3.25)
 foreach(v INCLUDE_DIR OUT VERSION FROZEN_DIR)
   if(NOT DEFINED ${v})
@@ -22,13 +23,14 @@ foreach(v INCLUDE_DIR OUT VERSION FROZEN_DIR)
   endif()
 endforeach()
 
-# The names of the functions declared COW_EXTERN in `files` (declarations may span lines;
-# a return type never holds a parenthesis).
+# The names of the functions declared COW_EXTERN (or a module's COW_<MODULE>_EXTERN, such as
+# COW_GUEST_EXTERN) in `files` (declarations may span lines; a return type never holds a
+# parenthesis).
 function(cow_declared out)
   set(names "")
   foreach(f IN LISTS ARGN)
     file(READ "${f}" text)
-    string(REGEX MATCHALL "COW_EXTERN[^;{(]*[^a-zA-Z0-9_]cow_[a-zA-Z0-9_]+[ \t\r\n]*\\(" decls "${text}")
+    string(REGEX MATCHALL "COW_[A-Z_]*EXTERN[ \t\r\n][^;{(]*[^a-zA-Z0-9_]cow_[a-zA-Z0-9_]+[ \t\r\n]*\\(" decls "${text}")
     foreach(d IN LISTS decls)
       string(REGEX MATCH "cow_[a-zA-Z0-9_]+[ \t\r\n]*\\($" n "${d}")
       string(REGEX REPLACE "[ \t\r\n]*\\($" "" n "${n}")
@@ -41,13 +43,14 @@ function(cow_declared out)
 endfunction()
 
 file(GLOB _public "${INCLUDE_DIR}/cow.h" "${INCLUDE_DIR}/cow/*.h")
+file(GLOB _sys "${INCLUDE_DIR}/cow/sys/*.h")
 if(EXCLUDE)
   string(REPLACE "," ";" EXCLUDE "${EXCLUDE}")
   foreach(h IN LISTS EXCLUDE)
     list(REMOVE_ITEM _public "${INCLUDE_DIR}/cow/${h}")
+    list(REMOVE_ITEM _sys "${INCLUDE_DIR}/cow/${h}")
   endforeach()
 endif()
-file(GLOB _sys "${INCLUDE_DIR}/cow/sys/*.h")
 cow_declared(public ${_public})
 cow_declared(sys ${_sys})
 if(NOT public)

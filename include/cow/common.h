@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cow/config.h>
+
 #if defined(BUILDING_COW_SHARED) && defined(USING_COW_SHARED)
 #  error "Define either BUILDING_COW_SHARED or USING_COW_SHARED, not both."
 #endif
@@ -27,6 +29,34 @@
 #  else
 #    define COW_EXTERN
 #  endif
+#endif
+
+/* Marks a declaration whose implementation this build of the library leaves out (a backend
+ * turned off, see <cow/config.h>): calling it is a compile-time error that names the reason
+ * where the compiler has the attribute (GCC 12 and later, clang), a link error elsewhere. */
+#if defined(__has_attribute)
+#  if __has_attribute(unavailable)
+#    define COW_UNAVAILABLE(reason) __attribute__((unavailable(reason)))
+#  endif
+#endif
+#ifndef COW_UNAVAILABLE
+#  define COW_UNAVAILABLE(reason)
+#endif
+
+/* The functions of a backend exist only when the library was built with it (<cow/config.h>):
+ * its headers declare them with these, so that a call compiles only where it can link. */
+#if COW_HAVE_BACKEND_GUEST
+#  define COW_GUEST_EXTERN COW_EXTERN
+#else
+#  define COW_GUEST_EXTERN                                                                         \
+    COW_EXTERN COW_UNAVAILABLE(                                                                    \
+        "libcow was built without the guest connection (COW_BACKEND_GUEST=OFF)")
+#endif
+#if COW_HAVE_BACKEND_HCS
+#  define COW_HCS_EXTERN COW_EXTERN
+#else
+#  define COW_HCS_EXTERN                                                                           \
+    COW_EXTERN COW_UNAVAILABLE("libcow was built without HCS (COW_BACKEND_HCS=OFF)")
 #endif
 
 #ifdef __cplusplus

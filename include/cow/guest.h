@@ -41,13 +41,13 @@ typedef struct cow_guest_transport_s cow_guest_transport_t;
  *  Ownership: the caller owns one reference (cow_guest_transport_release()).
  *  Thread: any. @retval COW_EINVAL NULL, empty or too long a directory
  *  @retval COW_ENOTSUP on platforms without AF_UNIX stream sockets. */
-COW_EXTERN int cow_guest_transport_unix(cow_guest_transport_t **out, const char *dir);
+COW_GUEST_EXTERN int cow_guest_transport_unix(cow_guest_transport_t **out, const char *dir);
 
 /** AF_VSOCK transport (Linux): listens on VMADDR_CID_ANY:port. It only ever binds and
  *  listens; the guest dials CID 2. Accepted connections are not filtered by peer CID: a
  *  host serving several VMs through one vsock port space must keep their ports apart.
  *  @retval COW_ENOTSUP elsewhere. Thread: any. */
-COW_EXTERN int cow_guest_transport_vsock(cow_guest_transport_t **out);
+COW_GUEST_EXTERN int cow_guest_transport_vsock(cow_guest_transport_t **out);
 
 /** Hyper-V socket transport (Windows): listens on AF_HYPERV address (VM id `vm_id`, a GUID
  *  string such as the utility VM's runtime id; service id
@@ -59,11 +59,11 @@ COW_EXTERN int cow_guest_transport_vsock(cow_guest_transport_t **out);
  *  Ownership: the caller owns one reference (cow_guest_transport_release()).
  *  @retval COW_EINVAL NULL `out`, or `vm_id` not 8-4-4-4-12 hex digits
  *  @retval COW_ENOTSUP on other platforms. Thread: any. */
-COW_EXTERN int cow_guest_transport_hvsock(cow_guest_transport_t **out, const char *vm_id);
+COW_GUEST_EXTERN int cow_guest_transport_hvsock(cow_guest_transport_t **out, const char *vm_id);
 
 /** Drop one reference; the transport is freed with the last one. NULL is allowed.
  *  Thread: any (but not concurrently with a listen on it). */
-COW_EXTERN void cow_guest_transport_release(cow_guest_transport_t *transport);
+COW_GUEST_EXTERN void cow_guest_transport_release(cow_guest_transport_t *transport);
 
 /** Supplies the W3C `traceparent` (and optionally `tracestate`) for the next request.
  *  Called on the loop thread for every request written; the returned strings are borrowed
@@ -98,7 +98,7 @@ typedef struct cow_guest_options {
   }
 
 /** Fill `opts` with the defaults (same as COW_GUEST_OPTIONS_INIT). Thread: any. */
-COW_EXTERN void cow_guest_options_init(cow_guest_options_t *opts);
+COW_GUEST_EXTERN void cow_guest_options_init(cow_guest_options_t *opts);
 
 /** Listen for the guest's bridge connection on COW_GUEST_BRIDGE_PORT of opts->transport,
  *  accept exactly one connection, negotiate the protocol (version 4, nothing else is sent
@@ -113,8 +113,8 @@ COW_EXTERN void cow_guest_options_init(cow_guest_options_t *opts);
  *  failure: COW_ETIMEDOUT, COW_EBRIDGE_CLOSED, COW_EPROTOCOL, a guest error).
  *  @retval COW_EINVAL @retval COW_EVERSION options from a newer library
  *  @retval other the transport could not listen. */
-COW_EXTERN int cow_guest_connect(cow_host_t **out, struct uv_loop_s *loop,
-                                 const cow_guest_options_t *opts, cow_host_cb cb, void *data);
+COW_GUEST_EXTERN int cow_guest_connect(cow_host_t **out, struct uv_loop_s *loop,
+                                       const cow_guest_options_t *opts, cow_host_cb cb, void *data);
 
 /** As cow_guest_connect(), over a stream that is already connected to the guest (a
  *  socketpair, a vsock accepted elsewhere). `stream` must be initialised on `loop`; the
@@ -122,14 +122,15 @@ COW_EXTERN int cow_guest_connect(cow_host_t **out, struct uv_loop_s *loop,
  *  close callback has run. opts->transport (may be NULL) is used for stdio only; without
  *  it processes cannot have stdio pipes (COW_ENOTSUP).
  *  Thread: loop thread. Callback: exactly once when 0 is returned. */
-COW_EXTERN int cow_guest_connect_stream(cow_host_t **out, struct uv_loop_s *loop,
-                                        struct uv_stream_s *stream, const cow_guest_options_t *opts,
-                                        cow_host_cb cb, void *data);
+COW_GUEST_EXTERN int cow_guest_connect_stream(cow_host_t **out, struct uv_loop_s *loop,
+                                              struct uv_stream_s *stream,
+                                              const cow_guest_options_t *opts, cow_host_cb cb,
+                                              void *data);
 
 /** The Capabilities object of the negotiate answer, as JSON text, or NULL before the
  *  connection is up. Ownership: owned by the host, valid until its close callback.
  *  Thread: loop thread. */
-COW_EXTERN const char *cow_guest_capabilities(const cow_host_t *host);
+COW_GUEST_EXTERN const char *cow_guest_capabilities(const cow_host_t *host);
 
 /** LCOW GuestDefinedCapabilities, as flags. */
 #define COW_GUEST_CAP_NAMESPACE_ADD          0x1u /**< NamespaceAddRequestSupported */
@@ -138,25 +139,25 @@ COW_EXTERN const char *cow_guest_capabilities(const cow_host_t *host);
 #define COW_GUEST_CAP_DELETE_CONTAINER_STATE 0x8u /**< DeleteContainerStateSupported */
 
 /** The capability flags above (0 before the connection is up). Thread: loop thread. */
-COW_EXTERN unsigned cow_guest_capability_flags(const cow_host_t *host);
+COW_GUEST_EXTERN unsigned cow_guest_capability_flags(const cow_host_t *host);
 
 /** The protocol version negotiated (4), or 0 before. Thread: loop thread. */
-COW_EXTERN int cow_guest_protocol_version(const cow_host_t *host);
+COW_GUEST_EXTERN int cow_guest_protocol_version(const cow_host_t *host);
 
 /** Why the bridge died: 0 while it is alive; otherwise the code of the cause
  *  (COW_EOF for a clean close by the guest, COW_EPROTOCOL for malformed input,
  *  COW_ETIMEDOUT for the RPC timeout, COW_ECANCELED for a close by the host, an I/O
  *  error...) with details copied into `out` (may be NULL; the caller clears it).
  *  Thread: loop thread. */
-COW_EXTERN int cow_guest_bridge_error(const cow_host_t *host, cow_error_t *out);
+COW_GUEST_EXTERN int cow_guest_bridge_error(const cow_host_t *host, cow_error_t *out);
 
 /** Set the trace context of the requests written from now on (until changed), which
  *  takes precedence over the options' trace_cb: W3C `traceparent` (e.g.
  *  "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") and optional `tracestate`.
  *  NULL traceparent clears it. Strings are copied.
  *  Thread: loop thread. @retval COW_EINVAL malformed traceparent @retval COW_ENOMEM */
-COW_EXTERN int cow_guest_set_trace_context(cow_host_t *host, const char *traceparent,
-                                           const char *tracestate);
+COW_GUEST_EXTERN int cow_guest_set_trace_context(cow_host_t *host, const char *traceparent,
+                                                 const char *tracestate);
 
 /** Completion of a request that returns text (DumpStacks): `text` is borrowed for the
  *  callback, NULL unless status is 0. */
@@ -167,18 +168,18 @@ typedef void (*cow_guest_text_cb)(cow_host_t *host, int status, const char *text
  *  ModifySettingRequest object ({"ResourceType":..., "RequestType":..., "Settings":{...}}),
  *  copied. Thread: loop thread. Callback: exactly once when 0 is returned.
  *  @retval COW_EINVAL not a JSON object @retval COW_EMSG_TOO_LARGE over 64 KiB */
-COW_EXTERN int cow_guest_modify(cow_host_t *host, const char *request_json, cow_host_cb cb,
-                                void *data);
+COW_GUEST_EXTERN int cow_guest_modify(cow_host_t *host, const char *request_json, cow_host_cb cb,
+                                      void *data);
 
 /** DumpStacks: the guest's goroutine stacks. @retval COW_ENOTSUP the guest does not
  *  advertise DumpStacksSupported. Thread: loop thread. Callback: exactly once when 0. */
-COW_EXTERN int cow_guest_dump_stacks(cow_host_t *host, cow_guest_text_cb cb, void *data);
+COW_GUEST_EXTERN int cow_guest_dump_stacks(cow_host_t *host, cow_guest_text_cb cb, void *data);
 
 /** DeleteContainerState for container `id` (after its exit and resource release).
  *  @retval COW_ENOTSUP the guest does not advertise DeleteContainerStateSupported.
  *  Thread: loop thread. Callback: exactly once when 0 is returned. */
-COW_EXTERN int cow_guest_delete_container_state(cow_host_t *host, const char *id, cow_host_cb cb,
-                                                void *data);
+COW_GUEST_EXTERN int cow_guest_delete_container_state(cow_host_t *host, const char *id,
+                                                      cow_host_cb cb, void *data);
 
 /** Create container `id` from `config_json`, the LCOW hosted-system document
  *  ({"SchemaVersion":{"Major":2,"Minor":1},"OciBundlePath":...,"OciSpecification":{...},
@@ -192,20 +193,22 @@ COW_EXTERN int cow_guest_delete_container_state(cow_host_t *host, const char *id
  *  Thread: loop thread. Callback: exactly once when 0 is returned.
  *  @retval COW_EINVAL bad id or document @retval COW_EEXIST id already used on this
  *  connection @retval COW_EINVALID_STATE not connected @retval COW_EBRIDGE_CLOSED */
-COW_EXTERN int cow_guest_create_container(cow_container_t **out, cow_host_t *host, const char *id,
-                                          const char *config_json, cow_container_cb cb, void *data);
+COW_GUEST_EXTERN int cow_guest_create_container(cow_container_t **out, cow_host_t *host,
+                                                const char *id, const char *config_json,
+                                                cow_container_cb cb, void *data);
 
 /** Attach to container `id` that already exists in the guest (no request is sent). Its
  *  exit notification is delivered only if a WaitForProcess on its init process completes.
  *  Thread: loop thread. @retval COW_EEXIST already tracked on this connection. */
-COW_EXTERN int cow_guest_open_container(cow_container_t **out, cow_host_t *host, const char *id);
+COW_GUEST_EXTERN int cow_guest_open_container(cow_container_t **out, cow_host_t *host,
+                                              const char *id);
 
 /** How the container exited, from the guest's exit notification: "GracefulExit" (after
  *  SIGTERM through shutdown or a signal to init), "ForcedExit" (SIGKILL),
  *  "UnexpectedExit" (init exited on its own), or NULL when no notification arrived (not
  *  exited, or the connection was lost: see cow_container_wait_error()).
  *  Ownership: owned by the container, valid until its close callback. Thread: loop thread. */
-COW_EXTERN const char *cow_guest_container_exit_type(const cow_container_t *container);
+COW_GUEST_EXTERN const char *cow_guest_container_exit_type(const cow_container_t *container);
 
 COW_END_DECLS
 

@@ -57,12 +57,12 @@ typedef struct cow_hcs_options {
   }
 
 /** Fill `opts` with the defaults (same as COW_HCS_OPTIONS_INIT). Thread: any. */
-COW_EXTERN void cow_hcs_options_init(cow_hcs_options_t *opts);
+COW_HCS_EXTERN void cow_hcs_options_init(cow_hcs_options_t *opts);
 
 /** 0 when `api` can be used on this machine; COW_EBACKEND_UNAVAILABLE otherwise, with
  *  `err` (may be NULL; the caller clears it) naming the missing DLL or export.
  *  Thread: any. */
-COW_EXTERN int cow_hcs_available(cow_hcs_api_t api, cow_error_t *err);
+COW_HCS_EXTERN int cow_hcs_available(cow_hcs_api_t api, cow_error_t *err);
 
 /** Create a compute system `id` (UTF-8, copied) from `config_json` (UTF-8, copied: a schema1
  *  ContainerConfig or a schema2 ComputeSystem for v1; a schema2 ComputeSystem for v2,
@@ -79,16 +79,16 @@ COW_EXTERN int cow_hcs_available(cow_hcs_api_t api, cow_error_t *err);
  *  @retval COW_EINVAL a NULL argument, `opts` not initialised (version 0), an unknown
  *  `api`, or `id`/`config_json` not valid UTF-8. @retval COW_EVERSION `opts` from a newer
  *  library. @retval COW_EBACKEND_UNAVAILABLE the DLL cannot be loaded. @retval COW_ENOMEM */
-COW_EXTERN int cow_hcs_create_system(cow_container_t **out, struct uv_loop_s *loop,
-                                     const cow_hcs_options_t *opts, const char *id,
-                                     const char *config_json, cow_container_cb cb, void *data);
+COW_HCS_EXTERN int cow_hcs_create_system(cow_container_t **out, struct uv_loop_s *loop,
+                                         const cow_hcs_options_t *opts, const char *id,
+                                         const char *config_json, cow_container_cb cb, void *data);
 
 /** Open an existing compute system `id` (hcsshim OpenComputeSystem): a second, independent
  *  handle. Same ownership, thread and callback rules as cow_hcs_create_system(); an unknown
  *  id fails through the callback with COW_ENOENT (HRESULT 0x8037010E/0xC037010E). */
-COW_EXTERN int cow_hcs_open_system(cow_container_t **out, struct uv_loop_s *loop,
-                                   const cow_hcs_options_t *opts, const char *id,
-                                   cow_container_cb cb, void *data);
+COW_HCS_EXTERN int cow_hcs_open_system(cow_container_t **out, struct uv_loop_s *loop,
+                                       const cow_hcs_options_t *opts, const char *id,
+                                       cow_container_cb cb, void *data);
 
 /* ---- typed builders. Each returns 0 and a NUL-terminated UTF-8 document in `*out`
  * (release it with cow_free()), or COW_EINVAL (bad argument; `*out` NULL), COW_EVERSION
@@ -122,13 +122,13 @@ typedef struct cow_hcs_process_params {
   }
 
 /** Fill `params` with the defaults (same as COW_HCS_PROCESS_PARAMS_INIT). Thread: any. */
-COW_EXTERN void cow_hcs_process_params_init(cow_hcs_process_params_t *params);
+COW_HCS_EXTERN void cow_hcs_process_params_init(cow_hcs_process_params_t *params);
 
 /** `schema` 1: a schema1 ProcessConfig (ConsoleSize always written, as hcsshim does);
  *  2: a schema2 ProcessParameters (ConsoleSize only when set). An environment entry
  *  without '=' is COW_EINVAL. */
-COW_EXTERN int cow_hcs_process_params_json(char **out, const cow_hcs_process_params_t *params,
-                                           int schema);
+COW_HCS_EXTERN int cow_hcs_process_params_json(char **out, const cow_hcs_process_params_t *params,
+                                               int schema);
 
 #define COW_HCS_SYSTEM_PARAMS_VERSION 1
 
@@ -151,29 +151,29 @@ typedef struct cow_hcs_system_params {
   }
 
 /** Fill `params` with the defaults (same as COW_HCS_SYSTEM_PARAMS_INIT). Thread: any. */
-COW_EXTERN void cow_hcs_system_params_init(cow_hcs_system_params_t *params);
+COW_HCS_EXTERN void cow_hcs_system_params_init(cow_hcs_system_params_t *params);
 
 /** A schema2 ComputeSystem document, SchemaVersion 2.1, holding a Container. */
-COW_EXTERN int cow_hcs_compute_system_json(char **out, const cow_hcs_system_params_t *params);
+COW_HCS_EXTERN int cow_hcs_compute_system_json(char **out, const cow_hcs_system_params_t *params);
 
 /** A schema1 ContainerConfig document for a container named `name` (SystemType "Container",
  *  no layers: an emulator or process-isolated test system). */
-COW_EXTERN int cow_hcs_container_config_json(char **out, const char *name,
-                                             const cow_hcs_system_params_t *params);
+COW_HCS_EXTERN int cow_hcs_container_config_json(char **out, const char *name,
+                                                 const cow_hcs_system_params_t *params);
 
 /** SignalProcessOptions for Windows: {"Signal": "CtrlC"|"CtrlBreak"|"CtrlClose"|
  *  "CtrlLogOff"|"CtrlShutdown"}; any other name is COW_EINVAL. */
-COW_EXTERN int cow_hcs_signal_options_windows_json(char **out, const char *signal_name);
+COW_HCS_EXTERN int cow_hcs_signal_options_windows_json(char **out, const char *signal_name);
 
 /** A property query {"PropertyTypes": [...]} from a NULL-terminated list of type names
  *  ("Statistics", "ProcessList", "Memory", ...); NULL or empty gives {} (basic properties). */
-COW_EXTERN int cow_hcs_property_query_json(char **out, const char *const *property_types);
+COW_HCS_EXTERN int cow_hcs_property_query_json(char **out, const char *const *property_types);
 
 /** A schema2 ModifySettingRequest: `resource_path` ("Container/Memory/SizeInMB"),
  *  `request_type` ("Add", "Remove", "Update"), `settings_json` (any JSON value as text;
  *  NULL: omitted). */
-COW_EXTERN int cow_hcs_modify_setting_json(char **out, const char *resource_path,
-                                           const char *request_type, const char *settings_json);
+COW_HCS_EXTERN int cow_hcs_modify_setting_json(char **out, const char *resource_path,
+                                               const char *request_type, const char *settings_json);
 
 COW_END_DECLS
 

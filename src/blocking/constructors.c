@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "blocking/blocking.h"
+#include "cow/config.h"
 #include "core/alloc.h"
 #include "core/error.h"
 
@@ -13,6 +14,7 @@ struct ctor_args {
   char *id;
 };
 
+#if COW_HAVE_BACKEND_HCS || COW_HAVE_BACKEND_GUEST
 static void ctor_args_free(void *p)
 {
   struct ctor_args *a = p;
@@ -21,8 +23,9 @@ static void ctor_args_free(void *p)
   cow__free(a->id);
   cow__free(a);
 }
+#endif
 
-#if defined(COW_HAVE_BACKEND_HCS)
+#if COW_HAVE_BACKEND_HCS
 static void system_created(cow_container_t *c, int status, const cow_error_t *err, void *data)
 {
   struct breq *r = data;
@@ -61,7 +64,7 @@ int cow_blocking_hcs_create_system(cow_container_t **out, cow_blocking_t *b,
   if (out == NULL)
     return COW_EINVAL;
   *out = NULL;
-#if defined(COW_HAVE_BACKEND_HCS)
+#if COW_HAVE_BACKEND_HCS
   if (b == NULL || opts == NULL || id == NULL || config_json == NULL)
     return COW_EINVAL;
   struct ctor_args *a = cow__calloc(1, sizeof *a);
@@ -87,7 +90,7 @@ int cow_blocking_hcs_create_system(cow_container_t **out, cow_blocking_t *b,
 #endif
 }
 
-#if defined(COW_HAVE_BACKEND_GUEST)
+#if COW_HAVE_BACKEND_GUEST
 static void guest_connected(cow_host_t *h, int status, const cow_error_t *err, void *data)
 {
   struct breq *r = data;
@@ -114,7 +117,7 @@ int cow_blocking_guest_connect(cow_host_t **out, cow_blocking_t *b, const cow_gu
   if (out == NULL)
     return COW_EINVAL;
   *out = NULL;
-#if defined(COW_HAVE_BACKEND_GUEST)
+#if COW_HAVE_BACKEND_GUEST
   if (b == NULL || opts == NULL)
     return COW_EINVAL;
   struct ctor_args *a = cow__calloc(1, sizeof *a);

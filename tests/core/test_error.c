@@ -11,6 +11,8 @@
 
 #include "cow.h"
 
+#include <jansson.h>
+
 static void codes_match_libuv(void **state)
 {
   assert_int_equal(COW_EINVAL, UV_EINVAL);
@@ -134,6 +136,42 @@ static void log_cb(cow_log_level_t level, const char *sub, const char *msg, void
   lines++;
 }
 
+static const cow_version_info_t *info_from_thread;
+static void info_thread(void *arg)
+{
+  info_from_thread = cow_version_info();
+}
+
+/* cow_version_info() reports what <cow/config.h> says was built, the linked libuv, and the
+ * same static struct from any thread. */
+static void version_info(void **state)
+{
+  uv_thread_t t;
+  assert_int_equal(uv_thread_create(&t, info_thread, NULL), 0);
+  const cow_version_info_t *info = cow_version_info();
+  assert_int_equal(uv_thread_join(&t), 0);
+  assert_non_null(info);
+  assert_ptr_equal(info, info_from_thread);
+  assert_ptr_equal(info, cow_version_info());
+  assert_true(info->age >= 1);
+  assert_int_equal(info->version_num, COW_VERSION_HEX);
+  assert_string_equal(info->version, cow_version_string());
+  assert_string_equal(info->libuv_version, uv_version_string());
+  assert_string_equal(info->jansson_version, JANSSON_VERSION);
+  assert_int_equal(info->soversion, COW_SOVERSION);
+  assert_int_equal((info->features & COW_FEATURE_GUEST) != 0, COW_HAVE_BACKEND_GUEST);
+  assert_int_equal((info->features & COW_FEATURE_HCS) != 0, COW_HAVE_BACKEND_HCS);
+  assert_int_equal((info->features & COW_FEATURE_HCS_EMULATOR) != 0, COW_HAVE_HCS_EMULATOR);
+#if defined(__linux__)
+  assert_int_equal((info->features & COW_FEATURE_VSOCK) != 0, COW_HAVE_BACKEND_GUEST);
+  assert_int_equal((info->features & COW_FEATURE_UNIX_TRANSPORT) != 0, COW_HAVE_BACKEND_GUEST);
+#endif
+#if defined(_WIN32)
+  assert_int_equal((info->features & COW_FEATURE_HVSOCK) != 0, COW_HAVE_BACKEND_GUEST);
+  assert_int_equal(info->features & (COW_FEATURE_VSOCK | COW_FEATURE_UNIX_TRANSPORT), 0);
+#endif
+}
+
 static void version_and_log(void **state)
 {
   assert_int_equal(cow_version(), COW_VERSION_HEX);
@@ -147,9 +185,9 @@ static void version_and_log(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(codes_match_libuv), cmocka_unit_test(hresults),
-      cmocka_unit_test(predicates),        cmocka_unit_test(copy_move_clear),
-      cmocka_unit_test(version_and_log),
+      cmocka_unit_test(codes_match_libuv), cmocka_unit_test(version_info),
+      cmocka_unit_test(hresults),          cmocka_unit_test(predicates),
+      cmocka_unit_test(copy_move_clear),   cmocka_unit_test(version_and_log),
   };
   return cmocka_run_group_tests_name("error", tests, NULL, NULL);
 }

@@ -1,15 +1,16 @@
 # Public-header checks, run by CTest as `cmake -P` (see CMakeLists.txt next to this file).
 #
-# Inputs (-D): MODE      compile | policy
+# Inputs (-D): MODE      compile | policy | unavailable
 #              LANG      c | c++
 #              COMPILER  compiler to run (empty or *-NOTFOUND: skipped, or failed under CI)
 #              INCLUDE_DIR  the tree's include/ (any copy of it works: that is how the
 #                           check was shown to fail, against a deliberately broken copy)
+#              GENERATED_INCLUDE_DIR  the build's include/ with the generated cow/config.h
 #              EXTRA_INCLUDES  '|'-separated dirs for <uv.h> (may be empty)
 #              WORK_DIR  scratch dir for generated TUs and objects
 cmake_minimum_required(VERSION 3.25)
 
-foreach(v MODE LANG INCLUDE_DIR WORK_DIR)
+foreach(v MODE LANG INCLUDE_DIR GENERATED_INCLUDE_DIR WORK_DIR)
   if(NOT DEFINED ${v} OR "${${v}}" STREQUAL "")
     message(FATAL_ERROR "check_headers.cmake: -D${v}= is required")
   endif()
@@ -26,7 +27,7 @@ if("${COMPILER}" STREQUAL "" OR COMPILER MATCHES "-NOTFOUND$")
 endif()
 
 string(REPLACE "|" ";" _extra "${EXTRA_INCLUDES}")
-set(_inc_flags "-I${INCLUDE_DIR}")
+set(_inc_flags "-I${INCLUDE_DIR}" "-I${GENERATED_INCLUDE_DIR}")
 foreach(d IN LISTS _extra)
   # -isystem: warnings inside libuv's own headers are not ours to fix.
   list(APPEND _inc_flags "-isystem" "${d}")
@@ -149,8 +150,49 @@ elseif(MODE STREQUAL "policy")
     list(APPEND _failed "(self-check)")
   endif()
 
+elseif(MODE STREQUAL "unavailable")
+  # Headers match what was built: with a backend turned off in <cow/config.h>, calling one
+  # of its functions is a compile error that says why (COW_UNAVAILABLE); with it on, the
+  # same code compiles. Two stand-in config.h files, found before the build's own.
+  set(_tu "${WORK_DIR}/calls.${_ext}")
+  file(WRITE "${_tu}"
+    "#include <cow.h>\n"
+    "int cow_header_check_calls(void);\n"
+    "int cow_header_check_calls(void)\n{\n"
+    "  cow_guest_options_t g;\n  cow_hcs_options_t h;\n"
+    "  cow_guest_options_init(&g);\n  cow_hcs_options_init(&h);\n"
+    "  return (int)g.version + (int)h.version;\n}\n")
+  foreach(have 1 0)
+    file(WRITE "${WORK_DIR}/have${have}/cow/config.h"
+      "#ifndef COW_CONFIG_H\n#define COW_CONFIG_H\n"
+      "#define COW_HAVE_BACKEND_GUEST ${have}\n#define COW_HAVE_BACKEND_HCS ${have}\n"
+      "#define COW_HAVE_HCS_EMULATOR 0\n#define COW_SOVERSION 0\n#endif\n")
+    execute_process(COMMAND "${COMPILER}" ${_std} ${_common} "-I${WORK_DIR}/have${have}"
+                            ${_inc_flags} -c "${_tu}" -o "${_tu}.o"
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+    if(have AND NOT rc EQUAL 0)
+      message("  FAIL  with both backends built, calling them does not compile:\n${out}")
+      list(APPEND _failed "backends on")
+    elseif(NOT have)
+      if(rc EQUAL 0)
+        message("  FAIL  with both backends off, calling them still compiles")
+        list(APPEND _failed "backends off")
+      endif()
+      foreach(why "built without the guest connection" "built without HCS")
+        string(FIND "${out}" "${why}" pos)
+        if(pos EQUAL -1)
+          message("  FAIL  the compiler's error does not say \"${why}\":\n${out}")
+          list(APPEND _failed "backends off")
+        endif()
+      endforeach()
+    endif()
+  endforeach()
+  if(NOT _failed)
+    message("  ok    a turned-off backend's functions fail to compile, naming why; on, they compile")
+  endif()
+
 else()
-  message(FATAL_ERROR "MODE must be compile or policy, not '${MODE}'")
+  message(FATAL_ERROR "MODE must be compile, policy or unavailable, not '${MODE}'")
 endif()
 
 if(_failed)

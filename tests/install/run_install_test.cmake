@@ -11,15 +11,16 @@
 #      that `--prefix` reached it.
 #   3. Move the whole prefix to <work>/moved/to/a/deeper/prefix (a different depth), so that any
 #      absolute path to A left in the CMake package files points at nothing.
-#   4. find_package(cow CONFIG REQUIRED) consumers (downstream/, CMAKE_PREFIX_PATH = prefix B),
-#      linking cow::cow, with COW_USE_STATIC_LIBS=ON for the static kind.
+#   4. find_package(cow CONFIG REQUIRED COMPONENTS <COMPONENTS>) consumers (downstream/,
+#      CMAKE_PREFIX_PATH = prefix B), linking cow::cow, with the `static` component for the
+#      static kind; the shared one first checks that an unknown component is "not found".
 # Each consumer runs its program, which calls real libcow functions and checks the results;
 # on ELF platforms readelf shows that the shared consumers need libcow.so.N and the static
 # ones do not (they carry the library).
 #
 # Inputs (-D): BUILD_DIR CONFIG WORK_DIR DOWNSTREAM_DIR SOURCE_DIR C_COMPILER GENERATOR
 #              MAKE_PROGRAM C_FLAGS EXE_LINKER_FLAGS LIBDIR INCLUDEDIR LIB_KINDS VERSION
-#              PKG_CONFIG READELF
+#              PKG_CONFIG READELF COMPONENTS (comma-separated: guest, hcs)
 cmake_minimum_required(VERSION 3.25)
 
 foreach(v BUILD_DIR WORK_DIR DOWNSTREAM_DIR SOURCE_DIR C_COMPILER GENERATOR LIBDIR INCLUDEDIR
@@ -58,6 +59,7 @@ endif()
 # --- 1. install ---------------------------------------------------------------------------
 run("cmake --install" "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${A}" ${_cfg})
 foreach(f "${INCLUDEDIR}/cow.h" "${INCLUDEDIR}/cow/stdio.h" "${INCLUDEDIR}/cow/sys/op.h"
+          "${INCLUDEDIR}/cow/config.h"
           "${LIBDIR}/cmake/cow/cowConfig.cmake" "${LIBDIR}/cmake/cow/cowConfigVersion.cmake"
           "${LIBDIR}/cmake/cow/cowTargets.cmake" "${LIBDIR}/pkgconfig/cow.pc")
   if(NOT EXISTS "${A}/${f}")
@@ -171,17 +173,17 @@ endif()
 foreach(kind IN LISTS LIB_KINDS)
   if(kind STREQUAL "STATIC_LIBRARY")
     set(_bd "${WORK_DIR}/cmake-consumer-static")
-    set(_use_static ON)
+    set(_static ON)
   else()
     set(_bd "${WORK_DIR}/cmake-consumer-shared")
-    set(_use_static OFF)
+    set(_static OFF)
   endif()
   run("find_package consumer (${kind}): configure"
     "${CMAKE_COMMAND}" -S "${DOWNSTREAM_DIR}" -B "${_bd}" -G "${GENERATOR}" ${_mk}
     "-DCMAKE_C_COMPILER=${C_COMPILER}" "-DCMAKE_C_FLAGS=${C_FLAGS}"
     "-DCMAKE_EXE_LINKER_FLAGS=${EXE_LINKER_FLAGS}" "-DCMAKE_BUILD_TYPE=${CONFIG}"
     "-DCMAKE_PREFIX_PATH=${B}" "-DCOW_EXPECTED_PREFIX=${B}" "-DCOW_EXPECTED_VERSION=${VERSION}"
-    "-DCOW_USE_STATIC_LIBS=${_use_static}"
+    "-DCOW_DOWNSTREAM_STATIC=${_static}" "-DCOW_DOWNSTREAM_COMPONENTS=${COMPONENTS}"
     # Only B may provide cow: no user/system package registry.
     -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF)
   run("find_package consumer (${kind}): build" "${CMAKE_COMMAND}" --build "${_bd}" ${_cfg})

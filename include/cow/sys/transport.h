@@ -77,24 +77,24 @@ struct cow_guest_transport_ops {
  *  Ownership: `ops` must stay valid for the transport's life (normally static); `data` is
  *  handed to ops->release with the last reference. The caller owns one reference.
  *  Thread: any. @retval COW_EINVAL @retval COW_EVERSION @retval COW_ENOMEM */
-COW_EXTERN int cow_guest_transport_new(cow_guest_transport_t **out,
-                                       const struct cow_guest_transport_ops *ops, void *data);
+COW_GUEST_EXTERN int cow_guest_transport_new(cow_guest_transport_t **out,
+                                             const struct cow_guest_transport_ops *ops, void *data);
 
 /** The user data of the transport a listener belongs to. Thread: loop thread. */
-COW_EXTERN void *cow_guest_listener_transport_data(const cow_guest_listener_t *l);
+COW_GUEST_EXTERN void *cow_guest_listener_transport_data(const cow_guest_listener_t *l);
 
 /** The listener's transport state (`listener_size` bytes, zeroed), NULL when 0.
  *  Thread: loop thread. */
-COW_EXTERN void *cow_guest_listener_priv(const cow_guest_listener_t *l);
+COW_GUEST_EXTERN void *cow_guest_listener_priv(const cow_guest_listener_t *l);
 
 /** The port the listener was started on. Thread: loop thread. */
-COW_EXTERN uint32_t cow_guest_listener_port(const cow_guest_listener_t *l);
+COW_GUEST_EXTERN uint32_t cow_guest_listener_port(const cow_guest_listener_t *l);
 
 /** Report the outcome of a listen: exactly once per successful listen() call, from the
  *  loop thread, never inside listen() or cancel(). 0 means `pipe` (or `tcp`) is
  *  initialised and connected. After this call the transport must not touch `l` or `pipe` again.
  *  Thread: loop thread. */
-COW_EXTERN void cow_guest_listener_done(cow_guest_listener_t *l, int status);
+COW_GUEST_EXTERN void cow_guest_listener_done(cow_guest_listener_t *l, int status);
 
 COW_END_DECLS
 

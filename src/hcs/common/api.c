@@ -6,10 +6,11 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "cow/config.h"
 #include "hcs/common/bind.h"
 #include "hcs/v1/v1.h"
 #include "hcs/v2/v2.h"
-#ifdef COW_HAVE_HCS_EMULATOR
+#if COW_HAVE_HCS_EMULATOR
 #  include "hcs/emu/emu.h"
 #endif
 
@@ -25,7 +26,7 @@ static void tables_init(void)
 #if defined(_WIN32)
   v2_rc = cow__hcs_bind_computecore(&v2_table, NULL);
   v1_rc = cow__hcs_bind_vmcompute(&v1_table, NULL);
-#elif defined(COW_HAVE_HCS_EMULATOR)
+#elif COW_HAVE_HCS_EMULATOR
   v2_rc = cow__emu_computecore_api(&v2_table);
   v1_rc = cow__emu_vmcompute_api(&v1_table);
 #endif

@@ -52,12 +52,26 @@ int main(void)
   check_int("cow_hresult_equal(0x80370110, 0x80370111)",
             cow_hresult_equal(0x80370110u, 0x80370111u), 0);
 
+  /* What the library says it contains is what the installed <cow/config.h> says. */
+  const cow_version_info_t *info = cow_version_info();
+  check_int("cow_version_info()->age >= 1", info != NULL && info->age >= 1, 1);
+  check_str("cow_version_info()->version", info ? info->version : NULL, COW_EXPECTED_VERSION);
+  check_int("feature GUEST == COW_HAVE_BACKEND_GUEST",
+            info && (info->features & COW_FEATURE_GUEST) != 0, COW_HAVE_BACKEND_GUEST);
+  check_int("feature HCS == COW_HAVE_BACKEND_HCS", info && (info->features & COW_FEATURE_HCS) != 0,
+            COW_HAVE_BACKEND_HCS);
+  check_int("feature HCS_EMULATOR == COW_HAVE_HCS_EMULATOR",
+            info && (info->features & COW_FEATURE_HCS_EMULATOR) != 0, COW_HAVE_HCS_EMULATOR);
+  check_int("cow_version_info()->soversion", info ? (long long)info->soversion : -1, COW_SOVERSION);
+  check_str("cow_version_info()->libuv_version", info ? info->libuv_version : NULL,
+            uv_version_string());
+
   /* A blocking context starts and stops a real loop thread (libuv, threads). */
   cow_blocking_t *b = NULL;
   check_int("cow_blocking_new()", cow_blocking_new(&b), 0);
   check_int("cow_blocking_close()", b ? cow_blocking_close(b) : -1, 0);
 
-#ifndef COW_DOWNSTREAM_NO_HCS
+#if COW_HAVE_BACKEND_HCS
   /* A builder: jansson inside libcow (a static consumer needs it on its link line). */
   const char *types[] = {"Memory", NULL};
   char *doc = NULL;
