@@ -323,10 +323,17 @@ task_status() { # ID -> its STATUS column in ctr task ls
 task_is() {
   [[ $(task_status "$1") == "$2" ]]
 }
-exec_running() { # ID: some process besides the init runs in it (seen by the shim's process count)
-  pgrep -f -- "sleep 1000" | while read -r p; do
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "$MARK" && echo "$p"
-  done | [[ $(wc -l) -ge 2 ]]
+count_marked() { # PATTERN -> how many processes of this case have a command line matching it
+  local p n=0
+  for p in $(pgrep -f -- "$1"); do
+    if { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -qxF "$MARK"; then
+      n=$((n + 1))
+    fi
+  done
+  echo "$n"
+}
+exec_running() { # the init's sleep and the exec's
+  [[ $(count_marked '^(/bin/)?sleep 1000$') -ge 2 ]]
 }
 
 # ---- main ----
