@@ -103,7 +103,8 @@ typedef enum cow_timeout_kind {
                                      is reported without EOF (COW_EIO_TIMEOUT). Default 1000. */
   COW_TIMEOUT_CONNECT = 11,     /**< a backend's connect (guest: accept + negotiate). The
                                      guest connection sets it from its connect_timeout_ms. */
-  COW_TIMEOUT__MAX = 12         /**< not part of the ABI */
+  COW_TIMEOUT_PAUSE = 12,       /**< each pause / resume of a container. Default 0. */
+  COW_TIMEOUT__MAX = 13         /**< not part of the ABI */
 } cow_timeout_kind_t;
 
 /** Which standard stream. */

@@ -88,6 +88,21 @@ COW_EXTERN int cow_container_exited(const cow_container_t *container);
  *  (may be NULL; the caller clears it). Thread: loop thread. */
 COW_EXTERN int cow_container_wait_error(const cow_container_t *container, cow_error_t *out);
 
+/** Pause the container: every process in it stops running, keeping its state, until
+ *  cow_container_resume(). The callback reports that the container is paused (HCS:
+ *  HcsPauseComputeSystem completed; the Linux emulator: every process of the system is
+ *  stopped). Pausing a container that is not running (not started, already paused,
+ *  exited) fails with the backend's answer, usually COW_EINVALID_STATE with the HRESULT.
+ *  Processes cannot be created in a paused container. Timeout: COW_TIMEOUT_PAUSE.
+ *  @retval COW_ENOTSUP the backend cannot pause (the guest connection: the GCS has no
+ *  pause); nothing was started. @retval COW_EINVAL @retval COW_ECLOSING @retval COW_ENOMEM
+ *  Thread: loop thread. Callback: exactly once when 0 is returned, never inside the call. */
+COW_EXTERN int cow_container_pause(cow_container_t *container, cow_container_cb cb, void *data);
+
+/** Resume a paused container; as cow_container_pause() otherwise (resuming a container
+ *  that is not paused fails with the backend's answer, usually COW_EINVALID_STATE). */
+COW_EXTERN int cow_container_resume(cow_container_t *container, cow_container_cb cb, void *data);
+
 /** Modify the container with a backend request document (schema2 ModifySettingRequest or
  *  the guest's ModifySettings request), copied.
  *  Thread: loop thread. Callback: exactly once when 0 is returned. */

@@ -1,11 +1,11 @@
 /* libcow: compute systems of the Windows Host Compute Service, through vmcompute.dll (HCS v1,
  * schema1 documents) or computecore.dll (HCS v2, schema2 documents, HCS_OPERATION based).
  *
- * A compute system is a cow_container_t: start, shutdown, terminate, properties, modify,
- * wait and close are the calls of <cow/container.h>, and cow_container_host() runs
- * processes in it (cow_host_create_process() with a schema1 ProcessConfig for v1 or a
- * schema2 ProcessParameters for v2). This header adds the constructors and typed builders
- * of the common documents. JSON crosses it as UTF-8 text; no jansson header is needed.
+ * A compute system is a cow_container_t: start, shutdown, terminate, pause, resume,
+ * properties, modify, wait and close are the calls of <cow/container.h>, and
+ * cow_container_host() runs processes in it (cow_host_create_process() with a schema1 ProcessConfig
+ * for v1 or a schema2 ProcessParameters for v2). This header adds the constructors and typed
+ * builders of the common documents. JSON crosses it as UTF-8 text; no jansson header is needed.
  *
  * The DLL is chosen at run time: on Windows the real DLL from System32 (a missing DLL or
  * export is COW_EBACKEND_UNAVAILABLE, never a crash); on Linux the embedded emulator of the
@@ -16,7 +16,11 @@
  * never queued behind another signal; the exit code of a process is snapshotted at its
  * exit notification; a console process always gets a stdin pipe; every failure keeps the
  * raw HRESULT (cow_error_t.sys_code) and the service's ResultError document
- * (cow_error_t.detail_json). The async contract is the one in <cow/process.h>. */
+ * (cow_error_t.detail_json). Pause and resume wait for the service to finish
+ * (HcsPause/ResumeComputeSystem; v1: the Pause/ResumeCompleted notification); Windows
+ * pauses Hyper-V isolated systems only and answers ERROR_NOT_SUPPORTED (COW_ENOTSUP, in the
+ * callback) for process-isolated ones, while the Linux emulator really freezes its process
+ * trees. The async contract is the one in <cow/process.h>. */
 #ifndef COW_HCS_H
 #define COW_HCS_H
 

@@ -29,7 +29,7 @@ int cow_container_new(cow_container_t **out, struct uv_loop_s *loop,
   if (loop == NULL || ops == NULL || id == NULL)
     return COW_EINVAL;
   if (ops->version < 1 || ops->version > COW_CONTAINER_OPS_VERSION)
-    return COW_EVERSION;
+    return COW_EVERSION; /* 1..current are valid: each slot is read only if its version has it */
   if (ops->host_ops != NULL &&
       (ops->host_ops->version < 1 || ops->host_ops->version > COW_HOST_OPS_VERSION))
     return COW_EVERSION;
@@ -169,6 +169,18 @@ int cow_container_shutdown(cow_container_t *c, cow_container_cb cb, void *data)
 int cow_container_terminate(cow_container_t *c, cow_container_cb cb, void *data)
 {
   return simple_call(c, "terminate", c ? c->ops->terminate : NULL, COW_TIMEOUT_TERMINATE, 1, cb,
+                     data);
+}
+
+int cow_container_pause(cow_container_t *c, cow_container_cb cb, void *data)
+{
+  return simple_call(c, "pause", c ? COW__SLOT(c->ops, 2, pause) : NULL, COW_TIMEOUT_PAUSE, 0, cb,
+                     data);
+}
+
+int cow_container_resume(cow_container_t *c, cow_container_cb cb, void *data)
+{
+  return simple_call(c, "resume", c ? COW__SLOT(c->ops, 2, resume) : NULL, COW_TIMEOUT_PAUSE, 0, cb,
                      data);
 }
 

@@ -16,6 +16,10 @@
 
 enum cow__htype { COW__HOST = 1, COW__CONTAINER = 2, COW__PROCESS = 3 };
 
+/* The slot `field` of an ops table, or NULL when the table was written against a version
+ * older than `since`: such a table is shorter, and reading the field would read past it. */
+#define COW__SLOT(ops, since, field) ((ops)->version >= (since) ? (ops)->field : NULL)
+
 #define COW__CLOSING 0x1u
 
 /* The base of every handle (libuv's UV_HANDLE_FIELDS, kept private). */

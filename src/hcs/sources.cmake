@@ -25,6 +25,7 @@ if(COW_HCS_EMULATOR)
     emu/emu-system.c
     emu/emu-process.c
     emu/emu-procfs.c
+    emu/emu-freeze.c
     emu/emu-faults.c
     emu/emu-late.c
     emu/emu-computecore.c

@@ -588,6 +588,113 @@ static void close_while_stopping(void **state)
   /* the process may still run (closing does not kill); the fixture's teardown reaps it */
 }
 
+/* ---- pause and resume ---- */
+
+struct cresult {
+  int done, status;
+};
+
+static void on_container(cow_container_t *c, int status, const cow_error_t *err, void *data)
+{
+  struct cresult *r = data;
+  assert_int_equal(r->done, 0);
+  r->done = 1;
+  r->status = status;
+  assert_int_equal(err != NULL, status < 0);
+}
+
+static void timer_fired(uv_timer_t *t)
+{
+  *(int *)t->data = 1;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+  *(int *)h->data = 1;
+}
+
+/* Run the loop until stdout has grown past `len`, failing with `what` at the deadline. */
+static void run_until_output_beyond(size_t len, const char *what)
+{
+  TW_UNTIL_WHAT(&loop, cap_out.len > len || cap_out.eof, what);
+  if (cap_out.len <= len)
+    fail_msg("%s never arrived (end of file after %zu bytes)", what, cap_out.len);
+}
+
+/* Run the loop for `ms`: what a stopped writer left in flight is read meanwhile. */
+static void run_for(uint64_t ms)
+{
+  uv_timer_t t;
+  int fired = 0, closed = 0;
+  assert_int_equal(uv_timer_init(&loop, &t), 0);
+  t.data = &fired;
+  assert_int_equal(uv_timer_start(&t, timer_fired, ms, 0), 0);
+  TW_UNTIL(&loop, fired);
+  t.data = &closed;
+  uv_close((uv_handle_t *)&t, timer_closed);
+  TW_UNTIL(&loop, closed);
+}
+
+static void end_process(cow_process_t *p)
+{
+  struct result k = {0}, w = {0};
+  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  assert_int_equal(cow_process_kill(p, on_proc, &k), 0);
+  TW_UNTIL(&loop, k.done);
+  TW_UNTIL(&loop, w.done);
+  assert_int_equal(w.status, 0);
+  capture_free();
+  close_process(p);
+}
+
+static void pause_freezes_until_resume(void **state)
+{
+  cow_container_t *c = cow_host_container(host);
+  assert_non_null(c);
+  const char *argv[] = {"/bin/sh", "-c", "echo ready; while :; do echo tick; done", NULL};
+  cow_process_t *p = start_ready(argv, "ready");
+  struct cresult pz = {0};
+  int rc = cow_container_pause(c, on_container, &pz);
+  if (rc == 0)
+    TW_UNTIL(&loop, pz.done);
+  if (rc == COW_ENOTSUP || (rc == 0 && pz.status == COW_ENOTSUP)) {
+    /* A backend that cannot pause says so, changes nothing, and resume says so too. */
+    print_message("# %s: pause not supported\n", fx->name);
+    struct cresult rs = {0};
+    rc = cow_container_resume(c, on_container, &rs);
+    if (rc == 0)
+      TW_UNTIL(&loop, rs.done);
+    assert_true(rc == COW_ENOTSUP || rs.status == COW_ENOTSUP);
+    size_t len = cap_out.len;
+    run_until_output_beyond(len, "output of the process the refused pause left running");
+    end_process(p);
+    return;
+  }
+  assert_int_equal(rc, 0);
+  assert_int_equal(pz.status, 0);
+  /* Paused: what was written before the freeze drains, then nothing more comes. */
+  run_for(100);
+  size_t frozen = cap_out.len;
+  run_for(400);
+  assert_int_equal(cap_out.len, frozen);
+  /* A paused container cannot be paused again. */
+  struct cresult again = {0};
+  assert_int_equal(cow_container_pause(c, on_container, &again), 0);
+  TW_UNTIL(&loop, again.done);
+  assert_int_equal(again.status, COW_EINVALID_STATE);
+  struct cresult rs = {0};
+  assert_int_equal(cow_container_resume(c, on_container, &rs), 0);
+  TW_UNTIL(&loop, rs.done);
+  assert_int_equal(rs.status, 0);
+  run_until_output_beyond(frozen, "output after the resume");
+  /* A running container cannot be resumed. */
+  struct cresult rs2 = {0};
+  assert_int_equal(cow_container_resume(c, on_container, &rs2), 0);
+  TW_UNTIL(&loop, rs2.done);
+  assert_int_equal(rs2.status, COW_EINVALID_STATE);
+  end_process(p);
+}
+
 int contract_main(const struct contract_fixture *fixture)
 {
   fx = fixture;
@@ -605,6 +712,7 @@ int contract_main(const struct contract_fixture *fixture)
       cmocka_unit_test_setup_teardown(stop_escalates_when_the_signal_is_ignored, setup, teardown),
       cmocka_unit_test_setup_teardown(stop_without_escalation, setup, teardown),
       cmocka_unit_test_setup_teardown(close_while_stopping, setup, teardown),
+      cmocka_unit_test_setup_teardown(pause_freezes_until_resume, setup, teardown),
   };
   return _cmocka_run_group_tests(fx->name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

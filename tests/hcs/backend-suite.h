@@ -603,6 +603,128 @@ static void test_unexpected_exit(void **state)
   hf_system_destroy(&loop, c);
 }
 
+/* ---- pause and resume ---- */
+
+/* The state letter of /proc/PID/stat (0: gone). */
+static char proc_state(long pid)
+{
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  FILE *f = fopen(path, "re");
+  if (f == NULL)
+    return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *r = strrchr(buf, ')');
+  return r != NULL && r[1] == ' ' ? r[2] : 0;
+}
+
+static int not_stopped(char st)
+{
+  return st != 'T' && st != 0;
+}
+
+static int gone(char st)
+{
+  return st == 0 || st == 'Z';
+}
+
+static void container_call(cow_container_t *c,
+                           int (*call)(cow_container_t *, cow_container_cb, void *),
+                           struct hf_result *r)
+{
+  hf_result_clear(r);
+  assert_int_equal(call(c, hf_container_cb, r), 0);
+  assert_int_equal(r->done, 0); /* never inside the call */
+  TW_UNTIL(&loop, r->done);
+}
+
+static void assert_invalid_state(const struct hf_result *r)
+{
+  assert_int_equal(r->status, COW_EINVALID_STATE);
+  assert_int_equal(r->err.domain, COW_DOMAIN_HCS);
+  assert_true(cow_hresult_equal(r->err.sys_code, 0x80370105u));
+}
+
+static void pause_tree_once(void)
+{
+  struct hf_result r = {0};
+  /* not started yet: nothing to pause */
+  cow_container_t *c = hf_system(&loop, suite_api, new_id("pause"), 0, NULL);
+  assert_non_null(c);
+  container_call(c, cow_container_pause, &r);
+  assert_invalid_state(&r);
+  container_call(c, cow_container_start, &r);
+  assert_int_equal(r.status, 0);
+  /* A writer, and a busy child that left the writer's session and process group. */
+  const char *argv[] = {"/bin/sh", "-c",
+                        "setsid sh -c 'echo esc=$$; while :; do :; done' & "
+                        "while :; do echo tick; done",
+                        NULL};
+  cow_process_t *p = spawn(c, argv, HF_STDOUT);
+  struct cap o = {.keep = 1};
+  capture(p, &o, NULL);
+  TW_UNTIL_WHAT(&loop, o.buf != NULL && strstr(o.buf, "esc=") != NULL,
+                "the pid of the detached child");
+  long esc = strtol(strstr(o.buf, "esc=") + 4, NULL, 10), main_pid = (long)cow_process_pid(p);
+  assert_true(esc > 0 && main_pid > 0);
+  container_call(c, cow_container_pause, &r);
+  assert_int_equal(r.status, 0);
+  /* Paused means stopped, both of them, by the time the callback runs. */
+  assert_int_equal(proc_state(main_pid), 'T');
+  assert_int_equal(proc_state(esc), 'T');
+  struct hf_result props = {0};
+  assert_int_equal(cow_container_properties(c, NULL, hf_json_cb, &props), 0);
+  TW_UNTIL(&loop, props.done);
+  assert_int_equal(props.status, 0);
+  assert_non_null(strstr(props.json, "\"State\":\"Paused\""));
+  hf_result_clear(&props);
+  container_call(c, cow_container_pause, &r);
+  assert_invalid_state(&r);
+  const char *argv2[] = {"/bin/true", NULL};
+  int status = 0;
+  cow_process_t *q = spawn_env(c, argv2, 0, NULL, &status);
+  assert_true(status < 0); /* no process starts in a paused system */
+  pclose_now(q);
+  size_t len = o.len;
+  container_call(c, cow_container_resume, &r);
+  assert_int_equal(r.status, 0);
+  TW_SPIN_UNTIL(&loop, not_stopped(proc_state(main_pid)));
+  TW_SPIN_UNTIL(&loop, not_stopped(proc_state(esc)));
+  TW_UNTIL_WHAT(&loop, o.len > len, "output after the resume");
+  container_call(c, cow_container_resume, &r);
+  assert_invalid_state(&r);
+  /* Paused again, then terminated: the stop thaws what it kills, the detached child too. */
+  container_call(c, cow_container_pause, &r);
+  assert_int_equal(r.status, 0);
+  container_call(c, cow_container_terminate, &r);
+  assert_int_equal(r.status, 0);
+  struct hf_result w = {0};
+  assert_int_equal(cow_container_wait(c, hf_container_cb, &w), 0);
+  TW_UNTIL(&loop, w.done);
+  TW_SPIN_UNTIL(&loop, gone(proc_state(esc))); /* died with its system */
+  assert_true(wait_code(p, NULL) != 0);
+  container_call(c, cow_container_resume, &r);
+  assert_invalid_state(&r);
+  hf_result_clear(&r);
+  hf_result_clear(&w);
+  free(o.buf);
+  pclose_now(p);
+  hf_system_destroy(&loop, c);
+}
+
+static void test_pause_process_tree(void **state)
+{
+  (void)state;
+  pause_tree_once();
+  if (suite_api == COW_HCS_V1) {
+    /* v1 Pause and Resume may also complete synchronously (docs/hcs-api.md §2.2). */
+    assert_int_equal(cow__emu_parse_faults("v1-sync"), 0);
+    pause_tree_once();
+  }
+}
+
 static void test_service_disconnect(void **state)
 {
   (void)state;
@@ -1025,6 +1147,7 @@ static int suite_main(const char *name, const struct CMUnitTest *extra, size_t n
       cmocka_unit_test_setup_teardown(test_struct_versions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_second_handle_and_terminate_on_close, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unexpected_exit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pause_process_tree, setup, teardown),
       cmocka_unit_test_setup_teardown(test_service_disconnect, setup, teardown),
       cmocka_unit_test_setup_teardown(test_non_ascii_roundtrip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_start_timeout_terminates, setup, teardown),

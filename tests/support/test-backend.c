@@ -307,6 +307,14 @@ static int tb_modify(cow_container_t *c, const char *r, cow_op_t *op)
 {
   return act(ctb(c), TB_MODIFY, op);
 }
+static int tb_pause(cow_container_t *c, cow_op_t *op)
+{
+  return act(ctb(c), TB_PAUSE, op);
+}
+static int tb_resume(cow_container_t *c, cow_op_t *op)
+{
+  return act(ctb(c), TB_RESUME, op);
+}
 static void tb_container_close(cow_container_t *c)
 {
   struct tb *tb = ctb(c);
@@ -344,6 +352,8 @@ const struct cow_container_ops tb_container_ops = {
     .properties = tb_properties,
     .properties_v2 = tb_properties_v2,
     .modify = tb_modify,
+    .pause = tb_pause,
+    .resume = tb_resume,
 };
 
 int tb_container_new(cow_container_t **out, uv_loop_t *loop, struct tb *tb, const char *id)

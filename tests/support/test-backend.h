@@ -29,7 +29,7 @@ struct tb {
   int fail_code;
   int want_stdio; /* create processes with stdin/stdout/stderr pipes */
   int stdio_tcp;  /* POSIX: socketpairs in the uv_tcp_t view of the slots instead */
-  int calls[16];  /* per slot, see enum tb_slot */
+  int calls[24];  /* per slot, see enum tb_slot */
   int closes, finis, timeouts;
   cow_op_t *pending[TB_MAX_PENDING];
   int npending;
@@ -46,7 +46,9 @@ enum tb_slot {
   TB_TERMINATE,
   TB_PROPERTIES,
   TB_PROPERTIES_V2,
-  TB_MODIFY
+  TB_MODIFY,
+  TB_PAUSE,
+  TB_RESUME
 };
 
 /* Per-process backend state; the test's ends of the stdio pipes. */

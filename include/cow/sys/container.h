@@ -8,7 +8,11 @@
 
 COW_BEGIN_DECLS
 
-#define COW_CONTAINER_OPS_VERSION 1
+/** The newest table layout. A table says which layout it was written against in
+ *  `version`; the core reads a slot only when the table's version has it, so a version 1
+ *  table (which ends after `modify`) stays valid and its missing slots answer COW_ENOTSUP.
+ *  Version 2 added pause and resume. */
+#define COW_CONTAINER_OPS_VERSION 2
 
 struct cow_container_ops {
   unsigned int version; /**< COW_CONTAINER_OPS_VERSION */
@@ -30,7 +34,17 @@ struct cow_container_ops {
   int (*properties)(cow_container_t *c, const char *query_json, cow_op_t *op);
   int (*properties_v2)(cow_container_t *c, const char *query_json, cow_op_t *op);
   int (*modify)(cow_container_t *c, const char *request_json, cow_op_t *op);
-  /* version 2 slots are appended below this line */
+
+  /* ---- version 2 ---- */
+
+  /** Freeze every process of the container; complete `op` once they are all stopped (not
+   *  when the request was merely accepted). NULL: cow_container_pause() answers
+   *  COW_ENOTSUP. The core calls it whatever the container's state: a backend that
+   *  cannot pause in that state completes `op` with its service's answer. */
+  int (*pause)(cow_container_t *c, cow_op_t *op);
+  /** Thaw what pause froze; as `pause` otherwise. */
+  int (*resume)(cow_container_t *c, cow_op_t *op);
+  /* version 3 slots are appended below this line, never inserted above it */
 };
 
 /** Create a container handle with id `id` (copied). Calls ops->init.

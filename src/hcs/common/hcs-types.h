@@ -157,6 +157,7 @@ _Static_assert(sizeof(HCS_EVENT) == (sizeof(void *) == 8 ? 24 : 12), "HCS_EVENT 
 #define COW__HR_S_OK                                  COW__HR(0x00000000u)
 #define COW__HR_E_NOTIMPL                             COW__HR(0x80004001u)
 #define COW__HR_E_POINTER                             COW__HR(0x80004003u)
+#define COW__HR_E_FAIL                                COW__HR(0x80004005u)
 #define COW__HR_E_OUTOFMEMORY                         COW__HR(0x8007000Eu)
 #define COW__HR_E_INVALIDARG                          COW__HR(0x80070057u)
 #define COW__HR_ACCESS_DENIED                         COW__HR(0x80070005u)

@@ -20,7 +20,13 @@ enum cow__hcs_sys_state {
 };
 
 /* Which consumer call, for cow__hcs_sys_check. */
-enum cow__hcs_verb { COW__HCS_START, COW__HCS_STOP, COW__HCS_QUERY, COW__HCS_CREATE_PROCESS };
+enum cow__hcs_verb {
+  COW__HCS_START,
+  COW__HCS_STOP,
+  COW__HCS_QUERY,
+  COW__HCS_CREATE_PROCESS,
+  COW__HCS_PAUSE /* pause and resume */
+};
 
 struct cow__hcs_sys {
   enum cow__hcs_sys_state state;

@@ -277,7 +277,8 @@ enum emu_proc_verb { P_TERMINATE, P_SIGNAL, P_INFO, P_PROPERTIES, P_MODIFY };
 HRESULT cow__emu_process_verb(struct emu_process *p, enum emu_proc_verb verb, const char *arg,
                               char **doc, int fds[3], int invalid[3]);
 void cow__emu_process_free(struct emu_process *p);
-/* kill(-pgid, sig) for every process of s that has not been reaped. */
+/* kill(-pgid, sig) for every process of s that has not been reaped, and, except for
+ * SIGCONT, kill(pid, sig) for every member /proc shows (descendants that left the groups). */
 void cow__emu_system_signal_all(struct emu_system *s, int sig);
 int cow__emu_dup_fd(int fd);
 
@@ -289,9 +290,28 @@ int cow__emu_late_relay(int src, int dst, unsigned ms);
 int cow__emu_late_relays_running(void);
 
 /* ---- emu-procfs.c ---- */
+/* A process of a system as /proc shows it: the live processes the system created, every
+ * process of their sessions, and every descendant of those. */
+struct emu_member {
+  pid_t pid;
+  int depth;  /* member ancestors above it */
+  char state; /* /proc/PID/stat state letter at the scan */
+};
+/* Scan /proc for the members of s, sorted by depth (parents first); cow__free(*out).
+ * Returns 0, or -1 without /proc or memory. Lock held. */
+int cow__emu_procfs_members(const struct emu_system *s, struct emu_member **out, size_t *count);
+/* The state letter of pid in /proc (0 when it is gone). */
+char cow__emu_procfs_state(pid_t pid);
 /* Add "ProcessList" / "Statistics" (schema1 and schema2 shapes agree) to props. */
 void cow__emu_procfs_process_list(struct emu_system *s, json_t *props);
 void cow__emu_procfs_statistics(struct emu_system *s, json_t *props);
+
+/* ---- emu-freeze.c ---- */
+/* Stop every member of s and return once each is stopped and no unstopped one is left:
+ * 0, or -1 when the scan failed (then some may still run). Lock held. */
+int cow__emu_system_freeze(struct emu_system *s);
+/* SIGCONT every member of s, children first. Lock held. */
+void cow__emu_system_thaw(struct emu_system *s);
 
 /* ---- emu-faults.c ---- */
 void cow__emu_faults_load_env(void); /* lock held */

@@ -562,6 +562,13 @@ void cow__emu_process_detach(struct emu_handle *h)
 
 void cow__emu_system_signal_all(struct emu_system *s, int sig)
 {
+  /* Every member (emu-procfs.c), also descendants that left the process groups: found
+   * before anything is signalled, since a parent that dies reparents its children out of
+   * sight. Without a scan (no memory), the groups alone. */
+  struct emu_member *m = NULL;
+  size_t n = 0;
+  if (sig != SIGCONT && cow__emu_procfs_members(s, &m, &n) != 0)
+    n = 0;
   for (struct emu_process *p = s->procs; p != NULL; p = p->next) {
     if (p->exited && sig != SIGKILL)
       continue;
@@ -569,6 +576,9 @@ void cow__emu_system_signal_all(struct emu_system *s, int sig)
     if (kill(-p->pid, sig) != 0 && !p->exited)
       kill(p->pid, sig);
   }
+  for (size_t i = 0; i < n; i++)
+    kill(m[i].pid, sig);
+  cow__free(m);
 }
 
 char *cow__emu_process_status_json(struct emu_process *p)

@@ -1,10 +1,155 @@
-/* ProcessList and Statistics from /proc (docs/hcs-api.md §5.3, §5.6, §6.5 item 23). */
+/* What /proc says about a system's processes: which processes belong to it (its members),
+ * and the ProcessList and Statistics documents (docs/hcs-api.md §5.3, §5.6, §6.5 item 23). */
+#include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "hcs/emu/emu-internal.h"
+
+/* One line of /proc/PID/stat, the fields the membership needs. */
+struct stat_row {
+  pid_t pid, ppid, sid;
+  char state;
+  int member;
+  int depth;
+};
+
+/* Fields 3..6 of /proc/PID/stat (after the parenthesised name, which may hold anything). */
+static int read_ids(pid_t pid, struct stat_row *r)
+{
+  char path[64], buf[512];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "re");
+  if (f == NULL)
+    return -1;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *close_paren = strrchr(buf, ')');
+  int ppid = 0, pgrp = 0, sid = 0;
+  char state = 0;
+  if (close_paren == NULL ||
+      sscanf(close_paren + 1, " %c %d %d %d", &state, &ppid, &pgrp, &sid) != 4)
+    return -1;
+  r->pid = pid;
+  r->ppid = (pid_t)ppid;
+  r->sid = (pid_t)sid;
+  r->state = state;
+  return 0;
+}
+
+char cow__emu_procfs_state(pid_t pid)
+{
+  struct stat_row r;
+  return read_ids(pid, &r) == 0 ? r.state : 0;
+}
+
+static int tracked_root(const struct emu_system *s, const struct stat_row *r)
+{
+  for (const struct emu_process *p = s->procs; p != NULL; p = p->next) {
+    if (!p->exited && (r->pid == p->pid || r->sid == p->pid))
+      return 1;
+    /* A session outlives its reaped leader while descendants hold it, and its number is
+     * not reused meanwhile; a process that is itself a session leader with that number
+     * is a newcomer that reused it. */
+    if (p->exited && r->sid == p->pid && r->pid != r->sid)
+      return 1;
+  }
+  return 0;
+}
+
+static int by_depth(const void *a, const void *b)
+{
+  const struct emu_member *x = a, *y = b;
+  return (x->depth > y->depth) - (x->depth < y->depth);
+}
+
+int cow__emu_procfs_members(const struct emu_system *s, struct emu_member **out, size_t *count)
+{
+  *out = NULL;
+  *count = 0;
+  DIR *d = opendir("/proc");
+  if (d == NULL)
+    return -1;
+  struct stat_row *rows = NULL;
+  size_t n = 0, cap = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (!isdigit((unsigned char)de->d_name[0]))
+      continue;
+    struct stat_row r = {0};
+    if (read_ids((pid_t)atoi(de->d_name), &r) != 0)
+      continue; /* gone meanwhile */
+    if (n == cap) {
+      size_t nc = cap ? cap * 2 : 256;
+      struct stat_row *nr = cow__realloc(rows, nc * sizeof(*nr));
+      if (nr == NULL) {
+        closedir(d);
+        cow__free(rows);
+        return -1;
+      }
+      rows = nr;
+      cap = nc;
+    }
+    r.member = tracked_root(s, &r);
+    rows[n++] = r;
+  }
+  closedir(d);
+  /* Descendants belong to the system too, also those that left its sessions (setsid):
+   * propagate membership down the parent links until nothing changes. */
+  for (int changed = 1; changed;) {
+    changed = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (rows[i].member)
+        continue;
+      for (size_t j = 0; j < n; j++)
+        if (rows[j].member && rows[j].pid == rows[i].ppid) {
+          rows[i].member = changed = 1;
+          break;
+        }
+    }
+  }
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    m += rows[i].member;
+  struct emu_member *list = m ? cow__calloc(m, sizeof(*list)) : NULL;
+  if (m && list == NULL) {
+    cow__free(rows);
+    return -1;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!rows[i].member)
+      continue;
+    /* Depth within the system: how many member ancestors (the cycle guard is paranoia). */
+    int depth = 0;
+    pid_t up = rows[i].ppid;
+    for (int guard = 0; guard < 4096; guard++) {
+      size_t j = 0;
+      while (j < n && !(rows[j].member && rows[j].pid == up))
+        j++;
+      if (j == n)
+        break;
+      depth++;
+      up = rows[j].ppid;
+    }
+    list[k].pid = rows[i].pid;
+    list[k].depth = depth;
+    list[k].state = rows[i].state;
+    k++;
+  }
+  cow__free(rows);
+  if (m > 1)
+    qsort(list, m, sizeof(*list), by_depth);
+  *out = list;
+  *count = m;
+  return 0;
+}
 
 struct pstat {
   char comm[64];

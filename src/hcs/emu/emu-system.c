@@ -276,7 +276,7 @@ void cow__emu_system_stop(struct emu *e, struct emu_system *s, enum emu_exit_typ
   if (s->stopping == 0 || (s->stopping == EMU_EXIT_GRACEFUL && how != EMU_EXIT_GRACEFUL))
     s->stopping = (int)how;
   if (s->state == EMU_SYS_PAUSED)
-    cow__emu_system_signal_all(s, SIGCONT);
+    cow__emu_system_thaw(s); /* stopped processes would not act on SIGTERM */
   if (how == EMU_EXIT_GRACEFUL) {
     cow__emu_system_signal_all(s, SIGTERM);
     unsigned grace =
@@ -320,7 +320,8 @@ void cow__emu_system_maybe_stopped(struct emu *e, struct emu_system *s)
 
 /* Job for Create/Start/ShutDown/Terminate/Pause/Resume. ev->arg = verb, ev->status = an
  * injected failure (or 0), ev->handle = the calling handle, ev->op = v2 operation, ev->type
- * = api. Runs at its due time so that a delayed verb really happens late. */
+ * = api. Runs at its due time so that a delayed verb really happens late. On return
+ * ev->status holds the verb's result (for a v1 call that ran it inline). */
 void cow__emu_system_job(struct emu_event *ev)
 {
   struct emu *e = cow__emu_current();
@@ -360,15 +361,21 @@ void cow__emu_system_job(struct emu_event *ev)
       cow__emu_system_stop(e, s, verb == EMU_VERB_SHUTDOWN ? EMU_EXIT_GRACEFUL : EMU_EXIT_FORCED);
       break;
     case EMU_VERB_PAUSE:
-      cow__emu_system_signal_all(s, SIGSTOP);
+      /* Completes only once every process is stopped (emu-freeze.c). */
+      if (cow__emu_system_freeze(s) != 0) {
+        cow__emu_system_thaw(s);
+        hr = COW__HR_E_FAIL;
+        break;
+      }
       s->state = EMU_SYS_PAUSED;
       break;
     case EMU_VERB_RESUME:
-      cow__emu_system_signal_all(s, SIGCONT);
+      cow__emu_system_thaw(s);
       s->state = EMU_SYS_RUNNING;
       break;
     }
   }
+  ev->status = hr;
   if (api == EMU_V2) {
     if (!deferred) {
       char *doc = EMU_FAILED(hr) ? cow__emu_result_error(hr, "request failed") : NULL;

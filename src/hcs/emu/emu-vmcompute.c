@@ -65,12 +65,15 @@ static struct emu_handle *proc_lookup(struct emu *e, HCS_PROCESS p)
   return cow__emu_handle_lookup(e, (uintptr_t)p, EMU_H_PROCESS, EMU_V1);
 }
 
-/* Queue a lifecycle job; returns pending, or S_OK when it ran inline (v1-sync). */
+/* Queue a lifecycle job; returns pending, or the verb's result when it ran inline
+ * (v1-sync: Create, Start, Pause and Resume may complete synchronously, docs/hcs-api.md §2.2). */
 static HRESULT post_verb(struct emu *e, struct emu_handle *h, enum emu_sys_verb verb, HRESULT soft,
                          const char *name)
 {
   int sync = cow__emu_fault_flag(COW__EMU_FAULT_V1_SYNC) &&
-             (verb == EMU_VERB_CREATE || verb == EMU_VERB_START) && !EMU_FAILED(soft);
+             (verb == EMU_VERB_CREATE || verb == EMU_VERB_START || verb == EMU_VERB_PAUSE ||
+              verb == EMU_VERB_RESUME) &&
+             !EMU_FAILED(soft);
   struct emu_event ev_inline;
   struct emu_event *ev = sync ? &ev_inline : cow__emu_event_new(EMU_EV_JOB, h->sys);
   if (ev == NULL)
@@ -85,7 +88,7 @@ static HRESULT post_verb(struct emu *e, struct emu_handle *h, enum emu_sys_verb 
   ev->status = soft;
   if (sync) {
     cow__emu_system_job(ev);
-    return COW__HR_S_OK;
+    return emu_hr(EMU_V1, ev->status);
   }
   cow__emu_system_ref(h->sys);
   cow__emu_post(e, ev, cow__emu_fault_delay(EMU_V1, name));

@@ -29,7 +29,22 @@
  *     ERROR_NOT_SUPPORTED (0x80070032). ModifyComputeSystem validates the request and
  *     accepts it without applying resource changes.
  *   - Calls after a simulated service disconnect fail with HCS_E_SERVICE_DISCONNECT
- *     (0x8037011E) in both APIs (the real v1 code is unknown). */
+ *     (0x8037011E) in both APIs (the real v1 code is unknown).
+ *   - Pause stops every process of the system (its sessions and all their descendants)
+ *     with SIGSTOP and completes only once each is seen stopped (emu-freeze.c); Resume
+ *     sends SIGCONT. State "Paused" in the properties. Pausing a system that is not
+ *     running (created, paused, stopping, stopped) or resuming one that is not paused gives
+ *     HCS_E_INVALID_STATE (0x80370105, v1 0xC0370105): the service's answer for a request
+ *     in the wrong state; its exact code for these two cases is unverified. Note that the
+ *     real service pauses Hyper-V isolated systems only: a process-isolated Windows
+ *     container answers ERROR_NOT_SUPPORTED (0x80070032, docker/for-win#832); the emulator
+ *     pauses its process-tree containers because that is what it can do for real.
+ *   - Scope: the emulator is the library's memory, not a service: a compute system exists
+ *     in the process that created it, for as long as one of its handles is open there.
+ *     HcsOpenComputeSystem finds systems created by any handle of the same process (v1 or
+ *     v2), never those of another process (SYSTEM_NOT_FOUND), and a program that restarts
+ *     finds none: its systems went with it (processes still running when the program
+ *     ended without closing its handles are orphans nobody tracks, not systems to open). */
 #ifndef COW_HCS_EMU_EMU_H
 #define COW_HCS_EMU_EMU_H
 
@@ -65,8 +80,8 @@ static inline int cow__emu_handle_fd(HANDLE h)
  *                           HcsCreateProcess); that call fails with 0x8037011E.
  *   exit-unexpected[=MS]    every system exits unexpectedly MS ms (default 0) after its
  *                           start completes.
- *   v1-sync                 v1 Create/Start complete synchronously (S_OK) instead of
- *                           returning 0xC0370103 and notifying.
+ *   v1-sync                 v1 Create/Start/Pause/Resume complete synchronously (S_OK)
+ *                           instead of returning 0xC0370103 and notifying.
  *   stdio-invalid           unrequested stdio streams come back as INVALID_HANDLE_VALUE.
  *   no-result-doc           failures carry no ResultError document.
  *   last-wait-result=HR     ProcessStatus reports LastWaitResult HR (exit code invalid).

@@ -203,20 +203,26 @@ static void run_start(struct cow__hcs1_work *w)
   take_result(w, result);
 }
 
-static void after_start(struct cow__hcs1_work *w)
+/* A call that may answer "pending" (0xC0370103): its result is then the status of the
+ * *Completed notification latched in `l`, which may have reached the loop first. */
+static void after_pending(struct cow__hcs1_work *w, struct cow__hcs1_latch *l)
 {
   cow_container_t *c = w->owner;
-  struct cow__hcs1_system *s = sys_of(c);
   if ((uint32_t)w->hr != 0xC0370103u || cow_container_is_closing(c)) {
     cow__hcs1_complete(w, cow_container_id(c));
     return;
   }
-  if (s->start.fired) {
-    w->hr = s->start.hr;
+  if (l->fired) {
+    w->hr = l->hr;
     cow__hcs1_complete(w, cow_container_id(c));
     return;
   }
-  s->start.op = w->op;
+  l->op = w->op;
+}
+
+static void after_start(struct cow__hcs1_work *w)
+{
+  after_pending(w, &sys_of(w->owner)->start);
 }
 
 static int queue(cow_container_t *c, cow_op_t *op, enum cow__hcs_verb verb,
@@ -242,14 +248,59 @@ static int queue(cow_container_t *c, cow_op_t *op, enum cow__hcs_verb verb,
   return cow__hcs1_work_queue(w);
 }
 
+/* Arm latch `l` for a call that may answer pending. One at a time per latch: the
+ * notification cannot tell two calls apart. */
+static int latch_arm(struct cow__hcs1_latch *l)
+{
+  if (l->op != NULL)
+    return COW_EBUSY;
+  l->fired = 0;
+  l->hr = 0;
+  return 0;
+}
+
 static int v1_start(cow_container_t *c, cow_op_t *op)
 {
-  struct cow__hcs1_system *s = sys_of(c);
-  if (s->start.op != NULL)
-    return COW_EBUSY; /* one start at a time: the notification cannot tell two apart */
-  s->start.fired = 0;
-  s->start.hr = 0;
-  return queue(c, op, COW__HCS_START, run_start, after_start, NULL);
+  int rc = latch_arm(&sys_of(c)->start);
+  return rc ? rc : queue(c, op, COW__HCS_START, run_start, after_start, NULL);
+}
+
+/* Pause and resume: synchronous or pending like Start (docs/hcs-api.md §2.2), with options L""
+ * as hcsshim passes them. */
+static void run_pause(struct cow__hcs1_work *w)
+{
+  PWSTR result = NULL;
+  w->hr = w->api->HcsPauseComputeSystem(w->sys, empty_str, &result);
+  take_result(w, result);
+}
+
+static void after_pause(struct cow__hcs1_work *w)
+{
+  after_pending(w, &sys_of(w->owner)->pause);
+}
+
+static int v1_pause(cow_container_t *c, cow_op_t *op)
+{
+  int rc = latch_arm(&sys_of(c)->pause);
+  return rc ? rc : queue(c, op, COW__HCS_PAUSE, run_pause, after_pause, NULL);
+}
+
+static void run_resume(struct cow__hcs1_work *w)
+{
+  PWSTR result = NULL;
+  w->hr = w->api->HcsResumeComputeSystem(w->sys, empty_str, &result);
+  take_result(w, result);
+}
+
+static void after_resume(struct cow__hcs1_work *w)
+{
+  after_pending(w, &sys_of(w->owner)->resume);
+}
+
+static int v1_resume(cow_container_t *c, cow_op_t *op)
+{
+  int rc = latch_arm(&sys_of(c)->resume);
+  return rc ? rc : queue(c, op, COW__HCS_PAUSE, run_resume, after_resume, NULL);
 }
 
 static void run_shutdown(struct cow__hcs1_work *w)
@@ -335,7 +386,7 @@ static void latch_fire(cow_container_t *c, struct cow__hcs1_latch *l, HRESULT hr
     cow_op_complete(op, 0, NULL);
 }
 
-/* The system went away while a create or start was pending (hcsshim
+/* The system went away while a create, start, pause or resume was pending (hcsshim
  * ErrUnexpectedContainerExit / ErrUnexpectedProcessAbort). */
 static void latches_abort(cow_container_t *c, HRESULT hr, const char *why)
 {
@@ -345,11 +396,13 @@ static void latches_abort(cow_container_t *c, HRESULT hr, const char *why)
     s->create.op = NULL;
     create_failed(c, op, 0, hr, NULL, why);
   }
-  if (s->start.op != NULL) {
-    cow_op_t *op = s->start.op;
-    s->start.op = NULL;
-    fail_op(op, COW_EHCS, hr, cow_container_id(c), NULL, why);
-  }
+  struct cow__hcs1_latch *ls[3] = {&s->start, &s->pause, &s->resume};
+  for (int i = 0; i < 3; i++)
+    if (ls[i]->op != NULL) {
+      cow_op_t *op = ls[i]->op;
+      ls[i]->op = NULL;
+      fail_op(op, COW_EHCS, hr, cow_container_id(c), NULL, why);
+    }
 }
 
 void cow__hcs1_system_notify(cow_container_t *c, uint32_t type, HRESULT status, const char *doc)
@@ -365,6 +418,12 @@ void cow__hcs1_system_notify(cow_container_t *c, uint32_t type, HRESULT status, 
     break;
   case HcsNotificationSystemStartCompleted:
     latch_fire(c, &s->start, status, 0);
+    break;
+  case HcsNotificationSystemPauseCompleted:
+    latch_fire(c, &s->pause, status, 0);
+    break;
+  case HcsNotificationSystemResumeCompleted:
+    latch_fire(c, &s->resume, status, 0);
     break;
   case HcsNotificationSystemExited:
     latches_abort(c, COW__HR_V1_UNEXPECTED_EXIT, "the compute system exited");
@@ -396,8 +455,8 @@ static void v1_close(cow_container_t *c)
     s->api->HcsUnregisterComputeSystemCallback(s->cbh);
     s->cbh = NULL;
   }
-  struct cow__hcs1_latch *ls[2] = {&s->create, &s->start};
-  for (int i = 0; i < 2; i++)
+  struct cow__hcs1_latch *ls[4] = {&s->create, &s->start, &s->pause, &s->resume};
+  for (int i = 0; i < 4; i++)
     if (ls[i]->op != NULL) {
       cow_op_t *op = ls[i]->op;
       ls[i]->op = NULL;
@@ -457,6 +516,8 @@ static const struct cow_container_ops v1_container_ops = {
     .properties = v1_properties,
     .properties_v2 = v1_properties,
     .modify = v1_modify,
+    .pause = v1_pause,
+    .resume = v1_resume,
 };
 
 int cow__hcs1_system_new(struct uv_loop_s *loop, const struct cow__vmcompute_api *api,

@@ -67,7 +67,7 @@ struct cow__hcs1_system {
   struct cow__hcs_sys st;
   HCS_SYSTEM h;
   HCS_CALLBACK cbh;
-  struct cow__hcs1_latch create, start;
+  struct cow__hcs1_latch create, start, pause, resume;
   unsigned works; /* threadpool calls in flight that may use `h` */
 };
 

@@ -123,6 +123,8 @@ void CALLBACK cow__hcs1_notify_cb(DWORD type, void *context, HRESULT status, PCW
   case HcsNotificationSystemExited:
   case HcsNotificationSystemCreateCompleted:
   case HcsNotificationSystemStartCompleted:
+  case HcsNotificationSystemPauseCompleted:
+  case HcsNotificationSystemResumeCompleted:
   case HcsNotificationProcessExited:
   case COW__HCS_V1_NOTIFY_SERVICE_DISCONNECT:
     break;

@@ -142,6 +142,33 @@ static int v2_start(cow_container_t *c, cow_op_t *op)
   return 0;
 }
 
+/* Pause and resume wait for their operation (hcsshim runOperation): HCS completes it once
+ * the system is paused or running again. A state the service refuses (already paused, not
+ * running) comes back as the operation's HRESULT. */
+static int pause_resume(cow_container_t *c, cow_op_t *op,
+                        HRESULT(WINAPI *issue)(HCS_SYSTEM, HCS_OPERATION, PCWSTR))
+{
+  struct cow__hcs2_system *s = sys_of(c);
+  int rc = cow__hcs_sys_check(&s->st, COW__HCS_PAUSE);
+  if (rc != 0)
+    return rc;
+  struct cow__hcs2_call *call = cow__hcs2_call_new(c, COW__HCS_CTX_SYSTEM, op, simple_done);
+  if (call == NULL)
+    return COW_ENOMEM;
+  cow__hcs2_call_issued(call, issue(s->h, call->op, NULL));
+  return 0;
+}
+
+static int v2_pause(cow_container_t *c, cow_op_t *op)
+{
+  return pause_resume(c, op, sys_of(c)->base.api->HcsPauseComputeSystem);
+}
+
+static int v2_resume(cow_container_t *c, cow_op_t *op)
+{
+  return pause_resume(c, op, sys_of(c)->base.api->HcsResumeComputeSystem);
+}
+
 /* Shutdown and terminate do not wait (hcsshim submitOperation): the exit is observed
  * through SystemExited. Already stopped / not found / pending count as success (R19). */
 static int stop(cow_container_t *c, cow_op_t *op,
@@ -292,6 +319,8 @@ static const struct cow_container_ops v2_container_ops = {
     .properties = query,
     .properties_v2 = query,
     .modify = v2_modify,
+    .pause = v2_pause,
+    .resume = v2_resume,
 };
 
 int cow__hcs2_system_new(struct uv_loop_s *loop, const struct cow__computecore_api *api,
