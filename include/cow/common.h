@@ -107,6 +107,13 @@ typedef enum cow_timeout_kind {
   COW_TIMEOUT__MAX = 13         /**< not part of the ABI */
 } cow_timeout_kind_t;
 
+/** A wall-clock time: seconds and nanoseconds since the Unix epoch (1970-01-01T00:00:00Z),
+ *  the shape of google.protobuf.Timestamp (containerd's `exited_at`). */
+typedef struct cow_timestamp {
+  int64_t sec;  /**< seconds since the epoch, UTC */
+  int32_t nsec; /**< 0..999999999 */
+} cow_timestamp_t;
+
 /** Which standard stream. */
 typedef enum cow_stdio { COW_STDIN = 0, COW_STDOUT = 1, COW_STDERR = 2 } cow_stdio_t;
 

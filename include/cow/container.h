@@ -88,6 +88,13 @@ COW_EXTERN int cow_container_exited(const cow_container_t *container);
  *  (may be NULL; the caller clears it). Thread: loop thread. */
 COW_EXTERN int cow_container_wait_error(const cow_container_t *container, cow_error_t *out);
 
+/** The wall-clock time at which the library observed the container's exit (the exit
+ *  notification's arrival, or the failure that ended it: a failed create, a lost
+ *  connection), for containerd's `exited_at`.
+ *  @retval 0 `*out` is set @retval COW_ENOT_EXITED not exited; `*out` untouched
+ *  @retval COW_EINVAL a NULL argument. Thread: loop thread. */
+COW_EXTERN int cow_container_exit_time(cow_timestamp_t *out, const cow_container_t *container);
+
 /** Pause the container: every process in it stops running, keeping its state, until
  *  cow_container_resume(). The callback reports that the container is paused (HCS:
  *  HcsPauseComputeSystem completed; the Linux emulator: every process of the system is

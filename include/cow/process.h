@@ -40,7 +40,10 @@ typedef void (*cow_process_cb)(cow_process_t *process, int status, const cow_err
  *  status COW_EIO_TIMEOUT: the process exited with `exit_code`, but stdout or stderr did not
  *    reach end of file within the drain timeout (COW_TIMEOUT_STDIO_DRAIN).
  *  other negative status: no exit was observed (closed, connection lost, timed out);
- *    `exit_code` is -1. */
+ *    `exit_code` is -1.
+ *  With status 0 or COW_EIO_TIMEOUT, cow_process_exit_time() called inside the callback
+ *  gives the time the exit was observed: the wait result's exit time, kept out of this
+ *  signature so that the ABI stays additive. */
 typedef void (*cow_process_wait_cb)(cow_process_t *process, int status, int64_t exit_code,
                                     const cow_error_t *err, void *data);
 
@@ -131,6 +134,15 @@ COW_EXTERN int cow_process_wait(cow_process_t *process, cow_process_wait_cb cb, 
  *  @retval COW_ENOT_EXITED not exited (or stdio not yet drained); `*out` untouched.
  *  Thread: loop thread. */
 COW_EXTERN int cow_process_exit_code(int64_t *out, const cow_process_t *process);
+
+/** The wall-clock time at which the exit was observed: when the backend reported it (the
+ *  service's exit notification, the guest's wait answer), before stdout and stderr were
+ *  drained; what containerd reports as `exited_at`. Available exactly when
+ *  cow_process_exit_code() is, so a wait or stop callback with status 0 or
+ *  COW_EIO_TIMEOUT can read it inside the callback.
+ *  @retval 0 `*out` is set @retval COW_ENOT_EXITED no exit observed (yet); `*out`
+ *  untouched @retval COW_EINVAL a NULL argument. Thread: loop thread. */
+COW_EXTERN int cow_process_exit_time(cow_timestamp_t *out, const cow_process_t *process);
 
 /** Set one timeout of this process (see cow_timeout_kind_t). Processes inherit their host's
  *  timeouts at creation. Thread: loop thread. */

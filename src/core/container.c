@@ -230,11 +230,22 @@ int cow_container_wait_error(const cow_container_t *c, cow_error_t *out)
   return c->exit_err.code;
 }
 
+int cow_container_exit_time(cow_timestamp_t *out, const cow_container_t *c)
+{
+  if (c == NULL || out == NULL)
+    return COW_EINVAL;
+  if (!c->exited)
+    return COW_ENOT_EXITED;
+  *out = c->exit_time;
+  return 0;
+}
+
 void cow_container_report_exit(cow_container_t *c, const cow_error_t *err)
 {
   if (c == NULL || c->exited)
     return;
   c->exited = 1;
+  cow__wall_clock(&c->exit_time);
   if (err != NULL && err->code < 0 && cow_error_copy(&c->exit_err, err) != 0)
     c->exit_err.code = err->code;
   int status = c->exit_err.code;

@@ -121,3 +121,15 @@ size_t cow__priv_offset(size_t base_size)
   const size_t a = _Alignof(max_align_t);
   return (base_size + a - 1) / a * a;
 }
+
+void cow__wall_clock(cow_timestamp_t *out)
+{
+  uv_timeval64_t tv;
+  if (uv_gettimeofday(&tv) != 0) {
+    out->sec = 0; /* cannot fail with a valid argument; an epoch time is recognisable */
+    out->nsec = 0;
+    return;
+  }
+  out->sec = tv.tv_sec;
+  out->nsec = tv.tv_usec * 1000;
+}

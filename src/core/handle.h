@@ -121,7 +121,8 @@ struct cow_process_s {
   unsigned drain_timer_on : 1; /* drain_timer initialised (it also serves expect_exit) */
   unsigned expecting_exit : 1; /* drain_timer runs for cow_process_expect_exit() */
   int64_t exit_code;
-  int exit_status; /* 0, COW_EIO_TIMEOUT, or the error code */
+  cow_timestamp_t exit_time; /* when the backend reported the exit */
+  int exit_status;           /* 0, COW_EIO_TIMEOUT, or the error code */
   cow_error_t exit_err;
   cow_error_t expect_err; /* reported if an expected exit does not come */
   struct cow__stdio stdio[3];
@@ -136,6 +137,7 @@ struct cow_container_s {
   char *id;
   unsigned exited : 1;
   cow_error_t exit_err;
+  cow_timestamp_t exit_time; /* when the exit was observed */
 };
 
 /* ---- handle.c ---- */
@@ -183,6 +185,8 @@ void cow__host_finalize(struct cow__handle *h);
 void cow__container_finalize(struct cow__handle *h);
 /* Offset of backend state after a handle struct of `base_size` bytes (max-aligned). */
 size_t cow__priv_offset(size_t base_size);
+/* The wall-clock time now (what exit times record). */
+void cow__wall_clock(cow_timestamp_t *out);
 
 /* ---- process.c / stdio.c ---- */
 int cow__process_create(cow_host_t *host, struct cow__handle *host_handle, cow_process_t **out,

@@ -213,6 +213,7 @@ void cow_process_report_exit(cow_process_t *p, int64_t exit_code, const cow_erro
     return;
   p->exit_reported = 1;
   p->exit_code = exit_code;
+  cow__wall_clock(&p->exit_time);
   if (p->expecting_exit) { /* the exit came after all: the fallback is not needed */
     p->expecting_exit = 0;
     uv_timer_stop(&p->drain_timer);
@@ -377,6 +378,16 @@ int cow_process_exit_code(int64_t *out, const cow_process_t *p)
   if (!p->exit_published || (p->exit_status != 0 && p->exit_status != COW_EIO_TIMEOUT))
     return COW_ENOT_EXITED;
   *out = p->exit_code;
+  return 0;
+}
+
+int cow_process_exit_time(cow_timestamp_t *out, const cow_process_t *p)
+{
+  if (p == NULL || out == NULL)
+    return COW_EINVAL;
+  if (!p->exit_published || (p->exit_status != 0 && p->exit_status != COW_EIO_TIMEOUT))
+    return COW_ENOT_EXITED;
+  *out = p->exit_time;
   return 0;
 }
 

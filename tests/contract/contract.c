@@ -224,6 +224,18 @@ static void capture_free(void)
 
 /* ---- the contract ---- */
 
+static int64_t ns_of_ts(const cow_timestamp_t *t)
+{
+  return t->sec * 1000000000 + t->nsec;
+}
+
+static int64_t ns_now(void)
+{
+  uv_timeval64_t tv;
+  assert_int_equal(uv_gettimeofday(&tv), 0);
+  return tv.tv_sec * 1000000000 + tv.tv_usec * 1000;
+}
+
 static void exit_codes(void **state)
 {
   static const int codes[] = {0, 1, 7, 42, 255};
@@ -231,18 +243,26 @@ static void exit_codes(void **state)
     char script[32];
     snprintf(script, sizeof script, "exit %d", codes[i]);
     const char *argv[] = {"/bin/sh", "-c", script, NULL};
+    int64_t before = ns_now();
     cow_process_t *p = start(argv, 0);
     assert_true(cow_process_pid(p) >= 0);
     struct result w = {0};
     assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
     TW_UNTIL(&loop, w.done);
+    int64_t after = ns_now();
     assert_int_equal(w.status, 0);
     assert_int_equal(w.code, codes[i]);
     int64_t code = -1;
     assert_int_equal(cow_process_exit_code(&code, p), 0);
     assert_int_equal(code, codes[i]);
+    /* the exit time is wall-clock time between the start and the wait's answer */
+    cow_timestamp_t t;
+    assert_int_equal(cow_process_exit_time(&t, p), 0);
+    assert_true(ns_of_ts(&t) >= before && ns_of_ts(&t) <= after);
     close_process(p);
   }
+  cow_timestamp_t t;
+  assert_int_equal(cow_container_exit_time(&t, cow_host_container(host)), COW_ENOT_EXITED);
 }
 
 static void many_waiters_and_wait_after_exit(void **state)

@@ -822,6 +822,81 @@ static void old_table_without_pause(void **state)
   free(old);
 }
 
+/* ---- exit times ---- */
+
+static int ts_cmp_tv(const cow_timestamp_t *t, const uv_timeval64_t *tv)
+{
+  int64_t a = t->sec * 1000000000 + t->nsec, b = tv->tv_sec * 1000000000 + tv->tv_usec * 1000;
+  return (a > b) - (a < b);
+}
+
+static cow_timestamp_t seen_in_wait;
+static int seen_in_wait_rc = 1;
+static void on_wait_time(cow_process_t *p, int status, int64_t code, const cow_error_t *err,
+                         void *data)
+{
+  seen_in_wait_rc = cow_process_exit_time(&seen_in_wait, p);
+  on_wait(p, status, code, err, data);
+}
+
+static void exit_times(void **state)
+{
+  tb.want_stdio = 1;
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  cow_process_t *p = new_process(h);
+  cow_timestamp_t t = {-1, -1};
+  assert_int_equal(cow_process_exit_time(&t, p), COW_ENOT_EXITED);
+  assert_int_equal(cow_process_exit_time(NULL, p), COW_EINVAL);
+  assert_int_equal(cow_process_exit_time(&t, NULL), COW_EINVAL);
+  assert_int_equal(t.sec, -1); /* untouched */
+  seen_in_wait_rc = 1;
+  CALL(cow_process_wait(p, on_wait_time, "wait"));
+  uv_timeval64_t before, after;
+  assert_int_equal(uv_gettimeofday(&before), 0);
+  cow_process_report_exit(p, 4, NULL);
+  assert_int_equal(uv_gettimeofday(&after), 0);
+  /* The output ends later: the time is the exit's, not the drain's. */
+  uv_sleep(5);
+  assert_int_equal(cow_process_exit_time(&t, p), COW_ENOT_EXITED); /* not published yet */
+  CALL(cow_process_close_stdout(p, on_process, "close_stdout"));
+  CALL(cow_process_close_stderr(p, on_process, "close_stderr"));
+  TW_RUN_IDLE(&loop);
+  assert_int_equal(rec.status[index_of("wait")], 0);
+  assert_int_equal(seen_in_wait_rc, 0); /* readable inside the wait callback */
+  assert_int_equal(cow_process_exit_time(&t, p), 0);
+  assert_int_equal(t.sec, seen_in_wait.sec);
+  assert_int_equal(t.nsec, seen_in_wait.nsec);
+  assert_true(ts_cmp_tv(&t, &before) >= 0);
+  assert_true(ts_cmp_tv(&t, &after) <= 0);
+  assert_true(t.nsec >= 0 && t.nsec < 1000000000);
+  CALL(cow_process_close(p, NULL, NULL));
+  /* No exit observed (connection lost): no exit time either. */
+  tb.want_stdio = 0;
+  cow_process_t *q = new_process(h);
+  cow_error_t lost = COW_ERROR_INIT;
+  lost.code = COW_EBRIDGE_CLOSED;
+  cow_process_report_exit(q, -1, &lost);
+  TW_RUN_IDLE(&loop);
+  assert_int_equal(cow_process_exit_time(&t, q), COW_ENOT_EXITED);
+  CALL(cow_process_close(q, NULL, NULL));
+  CALL(cow_host_close(h, NULL, NULL));
+  /* A container's exit time: when its exit was reported. */
+  cow_container_t *c;
+  assert_int_equal(tb_container_new(&c, &loop, &tb, "t1"), 0);
+  assert_int_equal(cow_container_exit_time(&t, c), COW_ENOT_EXITED);
+  assert_int_equal(cow_container_exit_time(NULL, c), COW_EINVAL);
+  assert_int_equal(uv_gettimeofday(&before), 0);
+  cow_container_report_exit(c, NULL);
+  assert_int_equal(uv_gettimeofday(&after), 0);
+  uv_sleep(5);
+  cow_container_report_exit(c, NULL); /* a second report changes nothing */
+  assert_int_equal(cow_container_exit_time(&t, c), 0);
+  assert_true(ts_cmp_tv(&t, &before) >= 0);
+  assert_true(ts_cmp_tv(&t, &after) <= 0);
+  CALL(cow_container_close(c, NULL, NULL));
+}
+
 /* ---- allocation failure at every allocation of each constructor ---- */
 
 static void oom_every_allocation(void **state)
@@ -901,6 +976,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(missing_slots_and_versions, setup, teardown),
       cmocka_unit_test_setup_teardown(pause_and_resume, setup, teardown),
       cmocka_unit_test_setup_teardown(old_table_without_pause, setup, teardown),
+      cmocka_unit_test_setup_teardown(exit_times, setup, teardown),
       cmocka_unit_test_setup_teardown(oom_every_allocation, setup, teardown),
   };
   return cmocka_run_group_tests_name("core", tests, NULL, NULL);

@@ -588,12 +588,20 @@ static void test_unexpected_exit(void **state)
 {
   (void)state;
   assert_int_equal(cow__emu_parse_faults("exit-unexpected=50"), 0);
+  uv_timeval64_t before, after;
+  assert_int_equal(uv_gettimeofday(&before), 0);
   cow_container_t *c = hf_system(&loop, suite_api, new_id("unexp"), 1, NULL);
   assert_non_null(c);
+  cow_timestamp_t t;
   struct hf_result w = {0};
   assert_int_equal(cow_container_wait(c, hf_container_cb, &w), 0);
   TW_UNTIL(&loop, w.done);
+  assert_int_equal(uv_gettimeofday(&after), 0);
   assert_true(w.status < 0);
+  /* an unexpected exit is an exit: it has a time, between the create and the wait */
+  assert_int_equal(cow_container_exit_time(&t, c), 0);
+  assert_true(t.sec * 1000000 + t.nsec / 1000 >= before.tv_sec * 1000000 + before.tv_usec);
+  assert_true(t.sec * 1000000 + t.nsec / 1000 <= after.tv_sec * 1000000 + after.tv_usec);
   cow_error_t err = COW_ERROR_INIT;
   assert_true(cow_container_wait_error(c, &err) < 0);
   assert_int_equal(err.domain, COW_DOMAIN_HCS);
