@@ -6,18 +6,8 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "guest/frame.h"
-
-/* Memory from json_dumps() belongs to jansson's allocator, which the application may have
- * replaced: free it through jansson's own hook, never with a bare free(). */
-static void jfree(void *p)
-{
-  json_malloc_t m;
-  json_free_t f;
-  json_get_alloc_funcs(&m, &f);
-  (void)m;
-  f(p);
-}
 
 /* ---- builders ---- */
 
@@ -67,11 +57,11 @@ json_t *cow__proto_negotiate(int min_version, int max_version, const struct cow_
 /* A JSON document carried as a string (docs/gcs-bridge-protocol.md §1.7). */
 static json_t *json_text(const json_t *doc)
 {
-  char *s = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+  char *s = cow__json_text(doc, JSON_COMPACT | JSON_ENCODE_ANY);
   if (s == NULL)
     return NULL;
   json_t *v = json_string(s);
-  jfree(s);
+  cow__free(s);
   return v;
 }
 
@@ -178,12 +168,7 @@ json_t *cow__proto_modify(const char *cid, const json_t *request, const struct c
 
 char *cow__proto_dump(const json_t *body)
 {
-  char *s = json_dumps(body, JSON_COMPACT);
-  if (s == NULL)
-    return NULL;
-  char *copy = cow__strdup(s);
-  jfree(s);
-  return copy;
+  return cow__json_text(body, JSON_COMPACT);
 }
 
 int cow__proto_check_size(const json_t *body)
@@ -411,10 +396,10 @@ int cow__proto_resp_error(const struct cow__proto_resp *r, const char *operation
   int code = cow__error_hresult(err, COW_DOMAIN_GUEST, hr, operation, object_id, r->message);
   json_t *records = json_object_get(r->body, "ErrorRecords");
   if (err != NULL && json_is_array(records) && json_array_size(records) > 0) {
-    char *s = json_dumps(records, JSON_COMPACT);
+    char *s = cow__json_text(records, JSON_COMPACT);
     if (s != NULL) {
       cow__error_set_detail(err, s);
-      jfree(s);
+      cow__free(s);
     }
   }
   return code;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/json.h"
 #include "core/error.h"
 #include "cow/hcs.h"
 
@@ -24,18 +25,13 @@ void cow_hcs_system_params_init(cow_hcs_system_params_t *params)
   *params = init;
 }
 
-/* Serialise and release `j` into a cow__malloc'd string (the caller frees with cow_free,
- * which is the library's allocator, not jansson's). */
+/* Serialise and release `j` into a cow__malloc'd string (the caller frees with cow_free). */
 static int finish(json_t *j, char **out)
 {
   if (j == NULL)
     return COW_ENOMEM;
-  char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+  *out = cow__json_text(j, JSON_COMPACT | JSON_ENCODE_ANY);
   json_decref(j);
-  if (text == NULL)
-    return COW_ENOMEM;
-  *out = cow__strdup(text);
-  free(text);
   return *out ? 0 : COW_ENOMEM;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/json.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "hcs/common/hcs-error.h"
@@ -131,12 +132,8 @@ int cow__hcs_process_config_prepare(const char *json, char **out, int *tty)
       return COW_ENOMEM;
     }
   }
-  char *text = json_dumps(j, JSON_COMPACT);
+  *out = cow__json_text(j, JSON_COMPACT);
   json_decref(j);
-  if (text == NULL)
-    return COW_ENOMEM;
-  *out = cow__strdup(text);
-  free(text); /* jansson's allocator */
   return *out ? 0 : COW_ENOMEM;
 }
 

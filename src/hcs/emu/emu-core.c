@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/json.h"
 #include "cow/error.h"
 #include "core/log.h"
 #include "hcs/common/utf16.h"
@@ -367,12 +368,8 @@ char *cow__emu_json_text(json_t *j)
 {
   if (j == NULL)
     return NULL;
-  char *txt = json_dumps(j, JSON_COMPACT);
+  char *r = cow__json_text(j, JSON_COMPACT);
   json_decref(j);
-  if (txt == NULL)
-    return NULL;
-  char *r = cow__strdup(txt);
-  free(txt); /* jansson's allocator, not ours */
   return r;
 }
 
