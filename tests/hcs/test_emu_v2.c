@@ -1,6 +1,7 @@
 /* The emulator's computecore (v2) table driven directly: systems, processes, stdio, pty,
  * signals, state errors, sticky events, and clean shutdown of the emulator. */
 #include <signal.h>
+#include <sys/wait.h>
 
 #include "emu-test.h"
 
@@ -477,6 +478,52 @@ static void CALLBACK op_done(HCS_OPERATION op, void *ctx)
   api.HcsCloseOperation(op);
 }
 
+/* The emulated service lives in the host program: a program that dies (SIGKILL, no close)
+ * takes its systems' processes with it (docs/hcs-api.md §6.5 item 15). */
+static void test_processes_die_with_host(void **state)
+{
+  (void)state;
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  pid_t host = fork();
+  assert_true(host >= 0);
+  if (host == 0) { /* the host program: a system and a process, then it is killed */
+    close(p[0]);
+    HCS_SYSTEM cs = new_system("dies-with-host", 1);
+    HCS_PROCESS_INFORMATION pi;
+    memset(&pi, 0, sizeof pi);
+    new_process(cs, "{\"CommandArgs\":[\"sleep\",\"1000\"]}", &pi);
+    int32_t pid = (int32_t)pi.ProcessId;
+    if (write(p[1], &pid, sizeof pid) != (ssize_t)sizeof pid)
+      _exit(1);
+    raise(SIGKILL);
+  }
+  close(p[1]);
+  int32_t child = 0;
+  assert_int_equal(read(p[0], &child, sizeof child), (ssize_t)sizeof child);
+  close(p[0]);
+  int st;
+  assert_int_equal(waitpid(host, &st, 0), host);
+  assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  /* The orphan goes to init (or a subreaper), which reaps it: gone, or a zombie meanwhile. */
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)child);
+  int alive = 1;
+  for (int i = 0; i < 1000 && alive; i++) { /* 10 s */
+    FILE *f = fopen(path, "r");
+    char *rp = f != NULL && fgets(buf, sizeof buf, f) != NULL ? strrchr(buf, ')') : NULL;
+    alive = rp != NULL && rp[2] != 'Z';
+    if (f != NULL)
+      fclose(f);
+    if (alive)
+      usleep(10000);
+  }
+  if (alive)
+    kill((pid_t)child, SIGKILL);
+  if (alive)
+    fail_msg("the system's process %d outlived the program that hosted the service", (int)child);
+}
+
 static void test_operation_callback(void **state)
 {
   (void)state;
@@ -516,6 +563,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_large_output, setup, emu_teardown),
       cmocka_unit_test_setup_teardown(test_terminate_on_last_close, setup, emu_teardown),
       cmocka_unit_test_setup_teardown(test_operation_callback, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_processes_die_with_host, setup, emu_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -277,9 +278,12 @@ static int open_pty(int *master, int *slave, unsigned rows, unsigned cols)
   return (*master < 0 || *slave < 0) ? -1 : 0;
 }
 
-/* Child side of fork(): async-signal-safe calls only. */
-static void child_exec(const struct spawn_req *r, const int io[3], int slave, int errfd)
+/* Child side of fork(): async-signal-safe calls only. `host` is the pid of the process the
+ * emulated service lives in: the child dies with it (docs/hcs-api.md §6.5). */
+static void child_exec(const struct spawn_req *r, const int io[3], int slave, int errfd, pid_t host)
 {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != host)
+    _exit(127); /* the host died before the child could tie itself to it */
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = SIG_DFL;
@@ -398,6 +402,7 @@ HRESULT cow__emu_process_create(struct emu *e, struct emu_system *s, const char 
   for (int k = 0; k < 3; k++)
     if ((child[k] < 0 && !r.console) || (r.want[k] && !r.console && mine[k] < 0))
       goto out;
+  pid_t host = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     hr = hr_from_errno(0, errno);
@@ -405,7 +410,7 @@ HRESULT cow__emu_process_create(struct emu *e, struct emu_system *s, const char 
     goto out;
   }
   if (pid == 0)
-    child_exec(&r, child, slave, errp[1]);
+    child_exec(&r, child, slave, errp[1], host);
   close_fd(&errp[1]);
   int msg[2];
   ssize_t n;
