@@ -10,7 +10,9 @@
  * one layer with the bundle's scratch), the bundle's config.json the OCI specification with
  * root.path pointing at /run/gcs/c/ID/rootfs. The layer paths are this machine's: the guest
  * must see them at the same paths (a VM sharing the host's filesystem, or cow-gcs-peer). */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 #define LCOW_STOP_GRACE_MS   10000 /* shutdown, then terminate: hcsshim's order */
 #define VM_EXIT_GRACE_MS     10000 /* the launcher's exit after the bridge closed, then SIGKILL */
 #define GUEST_CONTAINER_ROOT "/run/gcs/c"
+#define VM_PID_FILE          "vm.pid" /* in the bundle: "PID PORT_DIR", for `delete` */
 
 struct op {
   struct op *next; /* waiting for the VM */
@@ -269,6 +272,7 @@ static void vm_stopped(void)
   cow_guest_transport_release(vm.transport);
   vm.transport = NULL;
   rmdir(vm.port_dir); /* empty once the listeners are closed */
+  unlink(VM_PID_FILE);
   vm.state = VM_DOWN;
   struct op *o = vm.stopping;
   vm.stopping = NULL;
@@ -378,6 +382,12 @@ static int vm_boot(shim_t *shim, char *err, size_t errlen)
            vm.launcher.pid, vm.port_dir);
   vm.launcher_running = 1;
   shim_argv_free(argv);
+  /* If the shim dies, `delete` stops the VM from this (shim_lcow_cleanup). */
+  FILE *fp = fopen(VM_PID_FILE, "w");
+  if (fp != NULL) {
+    fprintf(fp, "%d %s\n", vm.launcher.pid, vm.port_dir);
+    fclose(fp);
+  }
   return TTRPC_OK;
 }
 
@@ -586,3 +596,80 @@ static void lcow_destroy(shim_task_t *t, shim_backend_cb cb)
 }
 
 const shim_backend_t shim_backend_lcow = {"lcow", lcow_create, lcow_process_doc, lcow_destroy};
+
+/* ---- after a shim died ---- */
+
+/* Remove the port directory `dir` and the sockets in it. */
+static void remove_port_dir(const char *dir)
+{
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  char path[512];
+  while (d != NULL && (e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    unlink(path);
+  }
+  if (d != NULL)
+    closedir(d);
+  rmdir(dir);
+}
+
+/* 1 while `pid` runs (a zombie has stopped running). */
+static int running(int pid)
+{
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  char *rp = f != NULL && fgets(buf, sizeof buf, f) != NULL ? strrchr(buf, ')') : NULL;
+  if (f != NULL)
+    fclose(f);
+  return rp != NULL && rp[1] == ' ' && rp[2] != 'Z';
+}
+
+/* SIGTERM, so that the VM stops what runs in it, then SIGKILL after VM_EXIT_GRACE_MS. */
+static void stop_launcher(int pid)
+{
+  kill(pid, SIGTERM);
+  for (int i = 0; i < VM_EXIT_GRACE_MS / 50 && running(pid); i++) {
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  if (running(pid))
+    kill(pid, SIGKILL);
+}
+
+void shim_lcow_cleanup(const char *socket_path)
+{
+  char dir[128];
+  snprintf(dir, sizeof dir, "%s.vm", socket_path);
+  FILE *fp = fopen(VM_PID_FILE, "r");
+  int pid = 0;
+  char recorded[128] = "";
+  if (fp != NULL) {
+    if (fscanf(fp, "%d %127s", &pid, recorded) != 2)
+      pid = 0;
+    fclose(fp);
+  }
+  /* The launcher, if it still runs: only the process that was given our port directory
+   * (a pid alone may have been reused since). */
+  if (pid > 0 && strcmp(recorded, dir) == 0) {
+    char path[64], cmd[4096];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, cmd, sizeof cmd - 1) : -1;
+    if (fd >= 0)
+      close(fd);
+    for (ssize_t i = 0; i < n; i++)
+      if (cmd[i] == '\0')
+        cmd[i] = ' ';
+    if (n > 0) {
+      cmd[n] = '\0';
+      if (strstr(cmd, dir) != NULL)
+        stop_launcher(pid);
+    }
+  }
+  remove_port_dir(dir);
+  unlink(VM_PID_FILE);
+}

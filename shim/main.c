@@ -329,17 +329,19 @@ static int cmd_delete(const struct flags *f)
   char path[108], address[256] = "";
   if (f->bundle != NULL && chdir(f->bundle) != 0)
     fprintf(stderr, "containerd-shim-cow-v1: bundle %s: %s\n", f->bundle, strerror(errno));
-  /* The shim is gone: its socket may still be there if it was killed. */
+  /* The shim is gone: its socket may still be there if it was killed, and what it ran. */
   FILE *fp = fopen("address", "r");
-  if (fp != NULL) {
-    if (fgets(address, sizeof address, fp) != NULL && strncmp(address, "unix://", 7) == 0 &&
-        address[7] == '/')
-      unlink(address + 7);
-    fclose(fp);
-  } else {
+  if (fp == NULL || fgets(address, sizeof address, fp) == NULL ||
+      strncmp(address, "unix:///", 8) != 0) {
     socket_path(f, path, sizeof path);
-    unlink(path);
+  } else {
+    address[strcspn(address, "\n")] = '\0';
+    snprintf(path, sizeof path, "%s", address + 7);
   }
+  if (fp != NULL)
+    fclose(fp);
+  unlink(path);
+  shim_lcow_cleanup(path);
   Containerd__Task__V2__DeleteResponse r = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
   Google__Protobuf__Timestamp ts;
   struct timespec now;

@@ -113,6 +113,11 @@ struct shim_backend {
 extern const shim_backend_t shim_backend_hcs;
 extern const shim_backend_t shim_backend_lcow;
 
+/* `delete` after the shim whose ttrpc socket was `socket_path` died, in its bundle: stop the
+ * utility VM's launcher if it still runs (SIGTERM, SIGKILL 10 s later), remove the VM's port
+ * directory. */
+void shim_lcow_cleanup(const char *socket_path);
+
 /* ---- the process table (proc.c) ---- */
 
 shim_proc_t *shim_proc_new(shim_task_t *t, const char *exec_id, int terminal,

@@ -31,6 +31,7 @@ SOCK=$D/containerd.sock
 MARK=COW_TEST_MARK=$D
 IDS=()  # container ids the case used: their shim sockets are checked at the end
 CTD_PID=""
+WATCHDOG=""
 FAILED=0
 
 # ---- waiting with deadlines ----
@@ -180,7 +181,11 @@ check_and_clean() {
 
 finish() {
   local rc=$?
-  trap - EXIT
+  trap - EXIT TERM
+  if [[ -n $WATCHDOG ]]; then # its sleep first, then the subshell waiting for it
+    pkill -P "$WATCHDOG" sleep 2>/dev/null || true
+    kill "$WATCHDOG" 2>/dev/null || true
+  fi
   check_and_clean
   # A sanitizer build of the shim reports on its stderr, which containerd logs.
   if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$D/containerd.log" 2>/dev/null; then
@@ -317,6 +322,56 @@ case_kill_all() {
 not_running() {
   ! kill -0 "$1" 2>/dev/null
 }
+shim_pid() { # ID -> the pid of the long-lived shim serving it
+  pgrep -f -- "-address $SOCK .*-id $1 (-debug )?start\$"
+}
+task_gone() {
+  ! ctr -a "$SOCK" task ls -q | grep -qxF "$1"
+}
+
+# The shim dies under a running task: containerd sees its connection drop, runs the shim's
+# delete (which stops what the dead shim left running) and reports the task's exit; the
+# container can then be removed, and nothing of the task is left.
+case_kill_shim() {
+  IDS+=(ks1)
+  c run -d --fifo-dir "$D/fifo" --env "$MARK" "${RT[@]}" local/busybox:1 ks1 sleep 1000 </dev/null >/dev/null
+  expect_eq "status after run -d" RUNNING "$(task_status ks1)"
+  timeout -k 5 120 ctr -a "$SOCK" events >"$D/events" 2>&1 &
+  local events=$! pid
+  sleep 0.5 # ctr events subscribes
+  pid=$(shim_pid ks1) || fail "no shim process for ks1"
+  kill -KILL "$pid"
+  wait_until 30 "containerd dropping the task of the dead shim" task_gone ks1
+  wait_until 30 "the exit of ks1 among containerd's events" grep -q '/tasks/exit.*ks1' "$D/events"
+  kill "$events" 2>/dev/null || true
+  wait "$events" 2>/dev/null || true
+  wait_until 30 "the processes of ks1 ending" [ "$(count_marked '^(/bin/)?sleep 1000$')" = 0 ]
+  c container rm ks1
+  # ctr run -d leaves its fifos to `ctr task delete`, which has no task to delete now: they
+  # are the client's, not the shim's.
+  rm -rf "${D:?}"/fifo/*
+}
+
+# containerd restarts while a task runs: it reconnects to the live shim (the bundle's address
+# file), and the task can be exec'd into, killed and deleted as before.
+case_restart() {
+  IDS+=(rs1)
+  c run -d --fifo-dir "$D/fifo" --env "$MARK" "${RT[@]}" local/busybox:1 rs1 sleep 1000 </dev/null >/dev/null
+  local pid
+  pid=$(shim_pid rs1) || fail "no shim process for rs1"
+  stop_containerd
+  kill -0 "$pid" || fail "the shim died with containerd"
+  start_containerd
+  wait_until 30 "task rs1 running after the restart" task_is rs1 RUNNING
+  expect_eq "the same shim" "$pid" "$(shim_pid rs1)"
+  expect_eq "exec after the restart" "after restart" \
+    "$(c task exec --fifo-dir "$D/fifo" --exec-id r1 rs1 echo after restart </dev/null)"
+  c task kill -s KILL rs1
+  wait_until 30 "task rs1 stopped" task_is rs1 STOPPED
+  c task delete rs1 >/dev/null
+  c container rm rs1
+}
+
 task_status() { # ID -> its STATUS column in ctr task ls
   ctr -a "$SOCK" task ls | awk -v id="$1" '$1 == id { print $3 }'
 }
@@ -348,6 +403,11 @@ printf '{"backend": "lcow", "launcher": ["%s", "--port-dir", "{port_dir}", "--mo
 RT=(--runtime io.containerd.cow.v1 --runtime-config-path "$D/${COW_BACKEND:-hcs}.json")
 write_config
 trap finish EXIT
+# The whole case has a deadline below ctest's (240 s), so that the clean-up above always runs.
+trap 'fail "the case did not finish within $CASE_DEADLINE s"' TERM
+CASE_DEADLINE=200
+(sleep "$CASE_DEADLINE" && kill -TERM $$) >/dev/null 2>&1 &
+WATCHDOG=$!
 start_containerd
 c images import "$COW_IMAGE" >/dev/null
 "case_$CASE"
