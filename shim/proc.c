@@ -140,10 +140,17 @@ static void exited(cow_process_t *cp, int status, int64_t exit_code, const cow_e
   shim_proc_t *p = data;
   if (status == COW_ECANCELED)
     return; /* the handle is being closed: Delete or shutdown own the process now */
-  clock_gettime(CLOCK_REALTIME, &p->exited_at);
+  cow_timestamp_t at;
   if (status == 0 || status == COW_EIO_TIMEOUT) {
     p->exit_status = (uint32_t)exit_code;
+    if (cow_process_exit_time(&at, cp) == 0) { /* when the backend reported it */
+      p->exited_at.tv_sec = (time_t)at.sec;
+      p->exited_at.tv_nsec = at.nsec;
+    } else {
+      clock_gettime(CLOCK_REALTIME, &p->exited_at);
+    }
   } else {
+    clock_gettime(CLOCK_REALTIME, &p->exited_at); /* when the shim lost track of it */
     char msg[512];
     shim_log(SHIM_LOG_ERROR, "process %s of %s: no exit observed: %s", shim_proc_id(p), p->task->id,
              shim_errmsg(msg, sizeof msg, status, err));

@@ -335,20 +335,78 @@ static void h_pids(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)
                   SHIM_RUNTIME);
 }
 
+struct pause_ctx {
+  ttrpc_call_t *call;
+  shim_task_t *t;
+  int pause;
+};
+
+static void paused_or_resumed(cow_container_t *c, int status, const cow_error_t *err, void *data)
+{
+  struct pause_ctx *pc = data;
+  ttrpc_call_t *call = pc->call;
+  shim_task_t *t = pc->t;
+  int pause = pc->pause;
+  free(pc);
+  char msg[512];
+  if (status < 0) {
+    ttrpc_call_fail(call, shim_code(status), "%s: %s", pause ? "pause" : "resume",
+                    shim_errmsg(msg, sizeof msg, status, err));
+    return;
+  }
+  t->paused = pause;
+  if (pause) {
+    Containerd__Events__TaskPaused ev = CONTAINERD__EVENTS__TASK_PAUSED__INIT;
+    ev.container_id = t->id;
+    shim_events_publish(t->shim->events, "/tasks/paused", &ev.base);
+  } else {
+    Containerd__Events__TaskResumed ev = CONTAINERD__EVENTS__TASK_RESUMED__INIT;
+    ev.container_id = t->id;
+    shim_events_publish(t->shim->events, "/tasks/resumed", &ev.base);
+  }
+  empty_reply(call);
+}
+
+/* Pause and Resume: cow_container_pause()/resume(); the guest connection has no pause. */
+static void pause_or_resume(ttrpc_call_t *call, shim_t *shim, const char *id, int pause)
+{
+  shim_task_t *t = find_task(shim, id);
+  if (t == NULL) {
+    ttrpc_call_fail(call, TTRPC_NOT_FOUND, "task %s: not found", id);
+    return;
+  }
+  if (t->container == NULL || t->init == NULL || t->init->state != PROC_RUNNING) {
+    ttrpc_call_fail(call, TTRPC_FAILED_PRECONDITION, "task %s is not running", id);
+    return;
+  }
+  struct pause_ctx *pc = malloc(sizeof *pc);
+  if (pc == NULL) {
+    ttrpc_call_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  pc->call = call;
+  pc->t = t;
+  pc->pause = pause;
+  int rc = pause ? cow_container_pause(t->container, paused_or_resumed, pc)
+                 : cow_container_resume(t->container, paused_or_resumed, pc);
+  if (rc == 0)
+    return;
+  free(pc);
+  if (rc == COW_ENOTSUP)
+    ttrpc_call_fail(call, TTRPC_UNIMPLEMENTED, "%s is not supported by the %s backend",
+                    pause ? "pause" : "resume", t->backend->name);
+  else
+    ttrpc_call_fail(call, shim_code(rc), "%s: %s", pause ? "pause" : "resume", cow_strerror(rc));
+}
+
 static void h_pause(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)
 {
-  /* GAP(libapi): needs cow_container_pause(). */
-  ttrpc_call_fail(call, TTRPC_UNIMPLEMENTED,
-                  "pause is not implemented yet by %s (it needs libcow's container pause)",
-                  SHIM_RUNTIME);
+  pause_or_resume(call, data, ((const Containerd__Task__V2__PauseRequest *)msg)->id, 1);
 }
 
 static void h_resume(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)
 {
-  /* GAP(libapi): needs cow_container_resume(). */
-  ttrpc_call_fail(call, TTRPC_UNIMPLEMENTED,
-                  "resume is not implemented yet by %s (it needs libcow's container resume)",
-                  SHIM_RUNTIME);
+  pause_or_resume(call, data, ((const Containerd__Task__V2__ResumeRequest *)msg)->id, 0);
 }
 
 static void h_checkpoint(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)

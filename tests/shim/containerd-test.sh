@@ -322,6 +322,43 @@ case_kill_all() {
 not_running() {
   ! kill -0 "$1" 2>/dev/null
 }
+# pause and resume (hcs: the emulator stops every process of the system; lcow: the GCS has
+# no pause, and ctr says so), with their events.
+case_pause() {
+  IDS+=(pz1)
+  if [[ $COW_BACKEND == lcow ]]; then
+    c run -d --fifo-dir "$D/fifo" --env "$MARK" "${RT[@]}" local/busybox:1 pz1 sleep 1000 </dev/null >/dev/null
+    local rc=0 out
+    out=$(c task pause pz1 2>&1) || rc=$?
+    [[ $rc -ne 0 ]] || fail "ctr task pause succeeded on lcow"
+    [[ $out == *"pause is not supported by the lcow backend"* ]] || fail "ctr task pause said: $out"
+    expect_eq "status after a refused pause" RUNNING "$(task_status pz1)"
+  else
+    c run -d --fifo-dir "$D/fifo" --env "$MARK" "${RT[@]}" local/busybox:1 pz1 \
+      sh -c "while :; do echo tick >>$D/ticks; sleep 0.05; done" </dev/null >/dev/null
+    wait_until 30 "the container ticking" test -s "$D/ticks"
+    timeout -k 5 120 ctr -a "$SOCK" events >"$D/events" 2>&1 &
+    local events=$! n
+    sleep 0.5 # ctr events subscribes
+    c task pause pz1
+    expect_eq "status after pause" PAUSED "$(task_status pz1)"
+    n=$(wc -l <"$D/ticks")
+    sleep 0.5 # a running container ticks ten times meanwhile
+    expect_eq "ticks while paused" "$n" "$(wc -l <"$D/ticks")"
+    c task resume pz1
+    expect_eq "status after resume" RUNNING "$(task_status pz1)"
+    wait_until 30 "the container ticking again" [ "$(wc -l <"$D/ticks")" -gt "$n" ]
+    wait_until 30 "the paused and resumed events" grep -q '/tasks/resumed' "$D/events"
+    grep -q '/tasks/paused.*pz1' "$D/events" || fail "no /tasks/paused event: $(cat "$D/events")"
+    kill "$events" 2>/dev/null || true
+    wait "$events" 2>/dev/null || true
+  fi
+  c task kill -s KILL pz1
+  wait_until 30 "task pz1 stopped" task_is pz1 STOPPED
+  c task delete pz1 >/dev/null
+  c container rm pz1
+}
+
 shim_pid() { # ID -> the pid of the long-lived shim serving it
   pgrep -f -- "-address $SOCK .*-id $1 (-debug )?start\$"
 }
