@@ -17,15 +17,23 @@ typedef enum cow_log_level {
 /** Receives one log line. `subsystem` ("core", "guest", "hcs", "emu") and `message` are
  *  borrowed for the duration of the call. Environment values and other secrets are
  *  scrubbed from logged requests before they reach this callback.
- *  Thread: called on the thread that produced the line: the loop thread for nearly
- *  everything, the HCS emulator's worker threads for emulator lines. Calls are serialised
- *  by the library, so the callback needs no locking of its own. */
+ *  Thread: called on a thread that produces lines (the loop thread for nearly everything,
+ *  the HCS emulator's worker threads for emulator lines), outside any lock of the library.
+ *  Calls never overlap, so the callback needs no locking of its own; and no thread ever
+ *  waits for a call on another thread: a line produced while the callback runs elsewhere
+ *  is queued and handed over by that thread right after its current call (so it may arrive
+ *  on another thread than the one that produced it, in order per thread). While one call
+ *  is slow, up to 64 lines wait; beyond that lines are dropped and counted, and a WARN
+ *  line from "core" reports how many. A callback may log (its lines follow its own) and
+ *  may call cow_log_set(). */
 typedef void (*cow_log_cb)(cow_log_level_t level, const char *subsystem, const char *message,
                            void *data);
 
 /** Install a log callback that receives lines at `max_level` and more severe ones.
- *  NULL `cb` turns logging off (the default).
- *  Thread: any; takes effect for lines produced after it returns. */
+ *  NULL `cb` turns logging off (the default) and discards queued lines.
+ *  Thread: any; takes effect for lines produced after it returns. When a call of the
+ *  previous callback is in progress on another thread, waits for it to return: once this
+ *  returns, the previous callback is never called again and its `data` may be freed. */
 COW_EXTERN void cow_log_set(cow_log_level_t max_level, cow_log_cb cb, void *data);
 
 COW_END_DECLS
