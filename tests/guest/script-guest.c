@@ -18,7 +18,7 @@
 
 /* The guard of every wait: the suite-wide test deadline (COW_TEST_DEADLINE_MS, scaled up by
  * CI under valgrind), so a slow machine is not mistaken for a missing callback. */
-#define GUARD_MS ((int)tw_deadline_ms())
+#define GUARD_MS ((unsigned long long)tw_deadline_ms())
 
 /* ---- guest side ---- */
 
@@ -279,28 +279,43 @@ void sg_start_ok(sg_t *g, sg_script_fn script, const cow_guest_options_t *opts, 
              g->conn_err.message ? g->conn_err.message : "", g->fail);
 }
 
+/* A wait failed: stop the script (its reads see end of file, its signal wait returns),
+ * join it and close the loop by force before the failure unwinds this test's frame, which
+ * holds `g`: the next test must not meet a script thread or a loop still using it. */
+static void sg_abort(sg_t *g)
+{
+  shutdown(g->fd, SHUT_RDWR);
+  shutdown(g->ctl_host, SHUT_RDWR);
+  pthread_join(g->thread, NULL);
+  tw_loop_close_now(&g->loop, NULL, 0);
+}
+
 void sg_run_until_at(sg_t *g, const int *flag, const char *file, int line)
 {
   g->guard_fired = 0;
-  uv_timer_start(&g->guard, on_guard, GUARD_MS, 0);
+  uv_timer_start(&g->guard, on_guard, (uint64_t)GUARD_MS, 0);
   while (!*flag && !g->guard_fired)
     uv_run(&g->loop, UV_RUN_ONCE);
   uv_timer_stop(&g->guard);
-  if (!*flag)
-    fail_msg("%s:%d: a callback did not run within %d ms (guest: %s)", file, line, GUARD_MS,
+  if (!*flag) {
+    sg_abort(g);
+    fail_msg("%s:%d: a callback did not run within %llu ms (guest: %s)", file, line, GUARD_MS,
              g->fail[0] ? g->fail : "ok");
+  }
 }
 
 void sg_run_count_at(sg_t *g, const int *count, int n, const char *file, int line)
 {
   g->guard_fired = 0;
-  uv_timer_start(&g->guard, on_guard, GUARD_MS, 0);
+  uv_timer_start(&g->guard, on_guard, (uint64_t)GUARD_MS, 0);
   while (*count < n && !g->guard_fired)
     uv_run(&g->loop, UV_RUN_ONCE);
   uv_timer_stop(&g->guard);
-  if (*count < n)
-    fail_msg("%s:%d: %d of %d callbacks within %d ms (guest: %s)", file, line, *count, n, GUARD_MS,
-             g->fail[0] ? g->fail : "ok");
+  if (*count < n) {
+    sg_abort(g);
+    fail_msg("%s:%d: %d of %d callbacks within %llu ms (guest: %s)", file, line, *count, n,
+             GUARD_MS, g->fail[0] ? g->fail : "ok");
+  }
 }
 
 void sg_run_for(sg_t *g, uint64_t ms)

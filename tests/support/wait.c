@@ -164,6 +164,13 @@ static int close_by_force(uv_loop_t *loop)
   return uv_loop_close(loop);
 }
 
+int tw_loop_close_now(uv_loop_t *loop, char *left, size_t len)
+{
+  if (left != NULL && len > 0)
+    tw_describe_handles(loop, NULL, 1, left, len);
+  return close_by_force(loop);
+}
+
 int tw_loop_finish_report(uv_loop_t *loop, char *why, size_t len)
 {
   tw_t w;

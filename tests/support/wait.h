@@ -95,6 +95,11 @@ int tw_loop_finish_at(uv_loop_t *loop, const char *file, int line);
  * must clean up more before they fail). */
 int tw_loop_finish_report(uv_loop_t *loop, char *why, size_t len);
 
+/* After a failure: close every handle of `loop` now (naming them in `left` when given),
+ * then the loop; the library forgets the state of objects left on it. Returns
+ * uv_loop_close()'s result. */
+int tw_loop_close_now(uv_loop_t *loop, char *left, size_t len);
+
 /* "timer, pipe (unref), process" for every handle of `loop` except `skip`, active ones only
  * unless `all`. */
 void tw_describe_handles(uv_loop_t *loop, const void *skip, int all, char *buf, size_t len);
