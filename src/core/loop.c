@@ -45,16 +45,20 @@ static int global_lock(void)
   return 0;
 }
 
-static void async_cb(uv_async_t *async)
+static void drain(struct cow__loop *lp)
 {
-  struct cow__loop *lp = cow__container_of(async, struct cow__loop, async);
   cow__list batch;
   cow__list_init(&batch);
   uv_mutex_lock(&lp->mutex);
   cow__list_move(&lp->queue, &batch);
   uv_mutex_unlock(&lp->mutex);
-  /* Events posted while this batch runs wait for the next wake-up (already signalled by
-   * their uv_async_send), so a chatty producer cannot starve the loop. */
+  if (lp->local) {
+    lp->local = 0;
+    uv_idle_stop(&lp->idle);
+    uv_check_stop(&lp->check);
+  }
+  /* Events posted while this batch runs wait for the next drain: a foreign post has
+   * signalled the async handle again, a local one has restarted idle and check. */
   while (!cow__list_empty(&batch)) {
     cow__list *n = batch.next;
     cow__list_remove(n);
@@ -63,9 +67,26 @@ static void async_cb(uv_async_t *async)
   }
 }
 
+static void async_cb(uv_async_t *async)
+{
+  drain(cow__container_of(async, struct cow__loop, async));
+}
+
+static void check_cb(uv_check_t *check)
+{
+  drain(cow__container_of(check, struct cow__loop, check));
+}
+
+static void idle_cb(uv_idle_t *idle)
+{
+  (void)idle; /* being active is its job: the poll of this turn does not block */
+}
+
 static void loop_free_cb(uv_handle_t *h)
 {
-  struct cow__loop *lp = cow__container_of((uv_async_t *)h, struct cow__loop, async);
+  struct cow__loop *lp = h->data;
+  if (--lp->closing > 0)
+    return;
   uv_mutex_destroy(&lp->mutex);
   cow__free(lp);
 }
@@ -125,9 +146,16 @@ int cow__loop_acquire(uv_loop_t *loop, struct cow__loop **out)
       cow__free(lp);
       goto nomem;
     }
+    /* Cannot fail on a loop that accepted the async handle. */
+    uv_idle_init(loop, &lp->idle);
+    uv_check_init(loop, &lp->check);
+    lp->async.data = lp->idle.data = lp->check.data = lp;
     /* Idle libcow state must not keep the caller's loop alive; pending operations
-     * re-reference the handle through cow__loop_activity(). */
+     * re-reference the async handle through cow__loop_activity(), which covers queued
+     * local events too (each one belongs to an op or a finalisation in progress). */
     uv_unref((uv_handle_t *)&lp->async);
+    uv_unref((uv_handle_t *)&lp->idle);
+    uv_unref((uv_handle_t *)&lp->check);
     lp->loop = loop;
     cow__list_init(&lp->queue);
     cow__list_insert_tail(&loops, &lp->registry_link);
@@ -164,10 +192,26 @@ void cow__loop_release(struct cow__loop *lp)
   cow__list_remove(&lp->registry_link);
   uv_mutex_unlock(&global_mutex);
   /* No handle is left, so nothing can post to it any more (posting needs a live id). */
+  lp->closing = 3;
   uv_close((uv_handle_t *)&lp->async, loop_free_cb);
+  uv_close((uv_handle_t *)&lp->idle, loop_free_cb);
+  uv_close((uv_handle_t *)&lp->check, loop_free_cb);
 }
 
 void cow__loop_post(struct cow__loop *lp, struct cow__event *ev)
+{
+  uv_mutex_lock(&lp->mutex);
+  cow__list_insert_tail(&lp->queue, &ev->link);
+  uv_mutex_unlock(&lp->mutex);
+  if (!lp->local) {
+    lp->local = 1;
+    uv_idle_start(&lp->idle, idle_cb);
+    uv_check_start(&lp->check, check_cb);
+  }
+}
+
+/* From any thread: the loop is woken through the async handle. */
+static void post_foreign(struct cow__loop *lp, struct cow__event *ev)
 {
   uv_mutex_lock(&lp->mutex);
   cow__list_insert_tail(&lp->queue, &ev->link);
@@ -328,7 +372,7 @@ int cow_event_post(uint64_t object_id, cow_event_cb cb, void *payload)
   }
   /* Posting under global_mutex: the loop state cannot be released meanwhile, because
    * releasing needs every id on it unregistered first, which takes this mutex. */
-  cow__loop_post(s->lp, &fe->ev);
+  post_foreign(s->lp, &fe->ev);
   uv_mutex_unlock(&global_mutex);
   return 0;
 }

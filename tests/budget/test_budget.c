@@ -29,9 +29,9 @@
 
 /* The budgets (docs/performance.md lists them with the figures they were set from). */
 #define RPC_ALLOCS      45.0   /* libcow + jansson allocations per SignalProcess round trip */
-#define RPC_SYSCALLS    7.0    /* system calls per SignalProcess round trip */
+#define RPC_SYSCALLS    4.0    /* system calls per SignalProcess round trip */
 #define EXEC_ALLOCS     103.05 /* per exec + wait + close, no stdio */
-#define EXEC_SYSCALLS   13.0   /* per exec + wait + close */
+#define EXEC_SYSCALLS   9.0    /* per exec + wait + close */
 #define LIVE_HEAP_BYTES 2472.0 /* library heap per live process (exec answered, wait pending) */
 #define ROUNDS          64
 

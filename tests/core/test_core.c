@@ -451,6 +451,54 @@ static void events_from_threads(void **state)
   CALL(cow_host_close(h, NULL, NULL));
 }
 
+/* One queue serves both ways onto the loop: completions decided on the loop thread (which
+ * need no wake-up) and events from foreign threads (which wake the loop through its async
+ * handle) run in the order they were posted, whichever drain takes them. */
+struct posting {
+  uint64_t id;
+  const char *what;
+};
+
+static void record_event(void *object, void *payload)
+{
+  assert_non_null(object);
+  record(payload, 0, 0, NULL);
+}
+
+static void *post_from_thread(void *arg)
+{
+  struct posting *po = arg;
+  assert_int_equal(cow_event_post(po->id, record_event, (void *)po->what), 0);
+  return NULL;
+}
+
+static void post_and_join(cow_process_t *p, const char *what)
+{
+  struct posting po = {cow_process_event_id(p), what};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, post_from_thread, &po), 0);
+  pthread_join(t, NULL);
+}
+
+static void local_and_foreign_in_posting_order(void **state)
+{
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  cow_process_t *p = new_process(h);
+  post_and_join(p, "foreign1");
+  CALL(cow_process_kill(p, on_process, "kill1")); /* the backend completes it in the slot */
+  post_and_join(p, "foreign2");
+  CALL(cow_process_kill(p, on_process, "kill2"));
+  TW_RUN_IDLE(&loop);
+  assert_int_equal(count_of("foreign1") + count_of("kill1"), 2);
+  assert_int_equal(count_of("foreign2") + count_of("kill2"), 2);
+  assert_true(index_of("foreign1") < index_of("kill1"));
+  assert_true(index_of("kill1") < index_of("foreign2"));
+  assert_true(index_of("foreign2") < index_of("kill2"));
+  CALL(cow_process_close(p, NULL, NULL));
+  CALL(cow_host_close(h, NULL, NULL));
+}
+
 static atomic_int poster_done;
 
 static void *post_during_close(void *arg)
@@ -966,6 +1014,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(many_waiters_and_late_waiter, setup, teardown),
       cmocka_unit_test_setup_teardown(expected_exit_fallback, setup, teardown),
       cmocka_unit_test_setup_teardown(events_from_threads, setup, teardown),
+      cmocka_unit_test_setup_teardown(local_and_foreign_in_posting_order, setup, teardown),
       cmocka_unit_test_setup_teardown(late_event_after_close, setup, teardown),
       cmocka_unit_test_setup_teardown(exit_after_stdio_eof, setup, teardown),
 #ifndef _WIN32
