@@ -42,6 +42,19 @@ static void missing_command_is_127(void **state)
   assert_non_null(strstr(r.err, "HRESULT 0x80070002"));
 }
 
+/* Fault injection belongs to the tests: the shipped library (what cow-run links) ignores
+ * COW_EMU_FAULTS, which the testing library would obey ("injected failure"). */
+static void emulator_faults_are_not_shipped(void **state)
+{
+  struct result r;
+  assert_int_equal(setenv("COW_EMU_FAULTS", "fail:*=0x80004005", 1), 0);
+  run(&r, NULL, ARGV(COW_RUN, "--", "echo", "hi"));
+  unsetenv("COW_EMU_FAULTS");
+  assert_string_equal(r.err, "");
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.out, "hi\n");
+}
+
 static void usage_errors_and_help(void **state)
 {
   struct result r;
@@ -208,10 +221,15 @@ int main(void)
 {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(output_and_exit_code),   cmocka_unit_test(stdin_is_forwarded),
-      cmocka_unit_test(missing_command_is_127), cmocka_unit_test(usage_errors_and_help),
-      cmocka_unit_test(sigterm_is_forwarded),   cmocka_unit_test(tty_size_and_resize),
-      cmocka_unit_test(tty_raw_mode),           cmocka_unit_test(closed_reader_ends_the_command),
+      cmocka_unit_test(output_and_exit_code),
+      cmocka_unit_test(stdin_is_forwarded),
+      cmocka_unit_test(missing_command_is_127),
+      cmocka_unit_test(usage_errors_and_help),
+      cmocka_unit_test(sigterm_is_forwarded),
+      cmocka_unit_test(tty_size_and_resize),
+      cmocka_unit_test(tty_raw_mode),
+      cmocka_unit_test(closed_reader_ends_the_command),
+      cmocka_unit_test(emulator_faults_are_not_shipped),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

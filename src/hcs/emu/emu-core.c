@@ -38,7 +38,9 @@ static void once_init(void)
   pthread_condattr_destroy(&a);
 }
 
-static int g_env_loaded;
+#ifdef COW_TESTING
+static int g_env_loaded; /* COW_EMU_FAULTS was read */
+#endif
 
 uint64_t cow__emu_now_ns(void)
 {
@@ -115,10 +117,13 @@ fail:
 struct emu *cow__emu_get_locked(void)
 {
   pthread_once(&g_once, once_init);
+#ifdef COW_TESTING
+  /* Test builds only: the shipped library never takes faults from its environment. */
   if (!g_env_loaded) {
     g_env_loaded = 1;
     cow__emu_faults_load_env(); /* once, when the emulator first starts */
   }
+#endif
   while (g_stopping)
     pthread_cond_wait(&g_idle_cv, &cow__emu_lock);
   join_zombie_locked();

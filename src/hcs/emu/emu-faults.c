@@ -230,12 +230,14 @@ int cow__emu_parse_faults(const char *spec)
   return rc;
 }
 
+#ifdef COW_TESTING
 void cow__emu_faults_load_env(void)
 {
   const char *spec = getenv("COW_EMU_FAULTS");
   if (spec != NULL && *spec != '\0' && parse_faults_locked(spec) != 0)
     cow__log(COW_LOG_ERROR, EMU_LOG, "COW_EMU_FAULTS ignored: invalid");
 }
+#endif
 
 int cow__emu_fault_fail(int api, const char *name, HRESULT *hr, int *reject)
 {

@@ -314,7 +314,9 @@ int cow__emu_system_freeze(struct emu_system *s);
 void cow__emu_system_thaw(struct emu_system *s);
 
 /* ---- emu-faults.c ---- */
-void cow__emu_faults_load_env(void); /* lock held */
+#ifdef COW_TESTING
+void cow__emu_faults_load_env(void); /* lock held; test builds only */
+#endif
 /* For a call of `name` through `api`: returns 1 and sets *hr when it must fail;
  * *reject = 1 when the call itself must return it. Lock held. */
 int cow__emu_fault_fail(int api, const char *name, HRESULT *hr, int *reject);

@@ -68,8 +68,10 @@ static inline int cow__emu_handle_fd(HANDLE h)
 /* ---- Fault injection (docs/hcs-api.md §6.6) ----
  *
  * Faults are process-wide, survive emulator restarts and apply to both tables unless
- * `api` restricts them. The environment variable COW_EMU_FAULTS is parsed once, when the
- * emulator first starts, with the grammar (comma separated):
+ * `api` restricts them. They are for tests only: in the testing library (cow_testing,
+ * COW_TESTING) the environment variable COW_EMU_FAULTS is parsed once, when the emulator
+ * first starts; the shipped library ignores it (nothing outside a test can make it fail on
+ * purpose). The grammar (comma separated):
  *   fail:NAME[@N]=HR        the Nth call (every call without @N) of export NAME fails with
  *                           HR. Where the export completes asynchronously (v2 operations,
  *                           v1 Create/Start) the call is accepted and the failure is the
