@@ -24,6 +24,7 @@
 
 #include "bench.h"
 #include "cow.h"
+#include "cow/stdio.h"
 #include "cow/guest.h"
 #include "support/tcp-transport.h"
 

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "cow.h"
+#include "cow/stdio.h"
 #include "cow/sys/host.h"
 #include "cow/sys/process.h"
 

@@ -1,4 +1,9 @@
-/* libcow: the umbrella header for consumers. */
+/* libcow: the umbrella header for consumers: everything except the stdio streams.
+ *
+ * It needs neither libuv's nor jansson's headers, so it compiles under strict ISO C
+ * (-std=c11, no feature macros). The stdio streams are libuv streams: a consumer that
+ * reads or writes them also includes <cow/stdio.h>, which brings <uv.h> (and, under strict
+ * C11 on POSIX, needs _POSIX_C_SOURCE=200809L, as <uv.h> itself does). */
 #ifndef COW_H
 #define COW_H
 
@@ -10,7 +15,6 @@
 #include "cow/process.h"
 #include "cow/host.h"
 #include "cow/container.h"
-#include "cow/stdio.h"
 #include "cow/blocking.h"
 #include "cow/guest.h"
 #include "cow/hcs.h"

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cow/stdio.h"
 #include "io.h"
 #include "log.h"
 

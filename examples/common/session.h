@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "cow.h"
+#include "cow/stdio.h"
 
 /* docker's exit codes for failures of the runner itself, not of the command. */
 #define SESSION_EXIT_USAGE         2   /* bad command line */

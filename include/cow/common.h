@@ -68,7 +68,8 @@
 #endif
 
 /* libuv's own struct tags: the library needs the loop and stdio streams only by pointer,
- * so consumers that do not touch stdio never need <uv.h>. */
+ * so consumers that do not touch stdio never need <uv.h>: <cow.h> does not include it, only
+ * <cow/stdio.h> does. */
 struct uv_loop_s;
 struct uv_stream_s;
 

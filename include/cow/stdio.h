@@ -1,7 +1,8 @@
 /* libcow: the stdio streams of a process.
  *
- * The one consumer header that includes <uv.h>: the streams are plain libuv streams.
- * Under strict C11 on POSIX, define _POSIX_C_SOURCE=200809L (as <uv.h> itself requires). */
+ * The one consumer header that includes <uv.h>: the streams are plain libuv streams. Not
+ * part of the umbrella <cow.h>: include it where the streams are used. Under strict C11 on
+ * POSIX, define _POSIX_C_SOURCE=200809L (as <uv.h> itself requires). */
 #ifndef COW_STDIO_H
 #define COW_STDIO_H
 

@@ -37,6 +37,7 @@
 #include "core/error.h"
 #include "core/list.h"
 #include "core/log.h"
+#include "cow/stdio.h"
 
 #define RELAY_CHUNK 65536
 #define RELAY_HIGH  (1u << 20) /* pause reading above this many queued bytes */

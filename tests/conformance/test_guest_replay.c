@@ -28,6 +28,7 @@
 
 #include "conformance/recording.h"
 #include "cow.h"
+#include "cow/stdio.h"
 #include "cow/guest.h"
 #include "guest/frame.h"
 #include "support/tcp-transport.h"

@@ -1,6 +1,7 @@
 /* The contract suite; see contract.h. Every test uses only the consumer API, real
  * processes of the backend under test and real bytes, and ends with uv_loop_close() == 0. */
 #include "contract/contract.h"
+#include "cow/stdio.h"
 #include "support/wait.h"
 
 #include <setjmp.h>

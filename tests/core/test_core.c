@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cow/stdio.h"
 #include "support/test-backend.h"
 
 /* ---- a record of every callback, to check "exactly once" and ordering ---- */

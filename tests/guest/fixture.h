@@ -11,6 +11,7 @@
 
 #include "cow.h"
 #include "cow/guest.h"
+#include "cow/stdio.h"
 
 /* Path of cow-gcs-peer (from argv[1], set by fx_main_args). */
 extern const char *fx_peer_path;

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cow/stdio.h"
 #include "guest/script-guest.h"
 
 #define NULL_ID "00000000-0000-0000-0000-000000000000"

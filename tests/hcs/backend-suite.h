@@ -16,8 +16,9 @@
 
 #include <cmocka.h>
 
-#include "hcs/hcs-fixture.h"
+#include "cow/stdio.h"
 #include "hcs/emu/emu.h"
+#include "hcs/hcs-fixture.h"
 
 static cow_hcs_api_t suite_api;
 static uv_loop_t loop;

@@ -3,6 +3,7 @@
  * a missing export, a wrong library or a broken link line fails here. Exit 0 only when
  * every result matches. */
 #include <cow.h>
+#include <cow/stdio.h> /* the stdio streams: the one header that brings <uv.h> */
 
 #include <stdio.h>
 #include <string.h>
