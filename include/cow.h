@@ -1,9 +1,11 @@
-/* libcow: the umbrella header for consumers: everything except the stdio streams.
+/** @file cow.h
+ * @brief The umbrella header for consumers: everything except the stdio streams.
  *
  * It needs neither libuv's nor jansson's headers, so it compiles under strict ISO C
  * (-std=c11, no feature macros). The stdio streams are libuv streams: a consumer that
  * reads or writes them also includes <cow/stdio.h>, which brings <uv.h> (and, under strict
- * C11 on POSIX, needs _POSIX_C_SOURCE=200809L, as <uv.h> itself does). */
+ * C11 on POSIX, needs _POSIX_C_SOURCE=200809L, as <uv.h> itself does).
+ */
 #ifndef COW_H
 #define COW_H
 

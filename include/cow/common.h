@@ -1,8 +1,10 @@
-/* libcow: export macros and the forward declarations every public header shares.
+/** @file cow/common.h
+ * @brief Export macros and the forward declarations every public header shares.
  *
  * Included by every other libcow header; consumers do not include it directly. It
  * needs no libuv and no jansson header: the loop and stdio streams appear in the API
- * only as pointers to libuv's own struct tags. */
+ * only as pointers to libuv's own struct tags.
+ */
 #ifndef COW_COMMON_H
 #define COW_COMMON_H
 
@@ -43,8 +45,12 @@
 #  define COW_UNAVAILABLE(reason)
 #endif
 
-/* The functions of a backend exist only when the library was built with it (<cow/config.h>):
- * its headers declare them with these, so that a call compiles only where it can link. */
+/** @def COW_GUEST_EXTERN
+ *  Declares a function of the guest connection: COW_EXTERN when the library was built with
+ *  it (<cow/config.h>), otherwise also COW_UNAVAILABLE, so that a call compiles only where
+ *  it can link.
+ *  @def COW_HCS_EXTERN
+ *  As COW_GUEST_EXTERN, for the HCS backends. */
 #if COW_HAVE_BACKEND_GUEST
 #  define COW_GUEST_EXTERN COW_EXTERN
 #else
@@ -59,6 +65,10 @@
     COW_EXTERN COW_UNAVAILABLE("libcow was built without HCS (COW_BACKEND_HCS=OFF)")
 #endif
 
+/** @def COW_BEGIN_DECLS
+ *  Opens `extern "C"` for C++ consumers (nothing in C).
+ *  @def COW_END_DECLS
+ *  Closes what COW_BEGIN_DECLS opened. */
 #ifdef __cplusplus
 #  define COW_BEGIN_DECLS extern "C" {
 #  define COW_END_DECLS   }

@@ -1,4 +1,6 @@
-/* libcow: the guest connection (LCOW): a process host backed by the GCS agent in a Linux
+/** @file cow/guest.h
+ * @brief The guest connection (LCOW): a process host backed by the GCS agent in a Linux
+ *
  * utility VM, reached over a byte stream (the "bridge").
  *
  * A connection is a cow_host_t: cow_host_create_process() runs processes in the utility
@@ -21,7 +23,8 @@
  *
  * Notifications for containers this connection does not track (closed handles, containers
  * created by someone else) are logged and dropped; they do not kill the bridge (hcsshim
- * treats them as fatal; the guest can legitimately send them). */
+ * treats them as fatal; the guest can legitimately send them).
+ */
 #ifndef COW_GUEST_H
 #define COW_GUEST_H
 
@@ -40,13 +43,18 @@ typedef struct cow_guest_transport_s cow_guest_transport_t;
  *  vsock). `dir` is copied; DIR/N must fit in sun_path (about 100 bytes).
  *  Ownership: the caller owns one reference (cow_guest_transport_release()).
  *  Thread: any. @retval COW_EINVAL NULL, empty or too long a directory
- *  @retval COW_ENOTSUP on platforms without AF_UNIX stream sockets. */
+ *  @retval COW_ENOTSUP on platforms without AF_UNIX stream sockets.
+ *  @param out Receives the transport, one reference (NULL on failure).
+ *  @param dir The port directory; copied.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_GUEST_EXTERN int cow_guest_transport_unix(cow_guest_transport_t **out, const char *dir);
 
 /** AF_VSOCK transport (Linux): listens on VMADDR_CID_ANY:port. It only ever binds and
  *  listens; the guest dials CID 2. Accepted connections are not filtered by peer CID: a
  *  host serving several VMs through one vsock port space must keep their ports apart.
- *  @retval COW_ENOTSUP elsewhere. Thread: any. */
+ *  @retval COW_ENOTSUP elsewhere. Thread: any.
+ *  @param out Receives the transport, one reference (NULL on failure).
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_GUEST_EXTERN int cow_guest_transport_vsock(cow_guest_transport_t **out);
 
 /** Hyper-V socket transport (Windows): listens on AF_HYPERV address (VM id `vm_id`, a GUID
@@ -58,11 +66,15 @@ COW_GUEST_EXTERN int cow_guest_transport_vsock(cow_guest_transport_t **out);
  *  Winsock error (e.g. UV_EADDRINUSE; cow_strerror() names those too).
  *  Ownership: the caller owns one reference (cow_guest_transport_release()).
  *  @retval COW_EINVAL NULL `out`, or `vm_id` not 8-4-4-4-12 hex digits
- *  @retval COW_ENOTSUP on other platforms. Thread: any. */
+ *  @retval COW_ENOTSUP on other platforms. Thread: any.
+ *  @param out Receives the transport, one reference (NULL on failure).
+ *  @param vm_id The utility VM's id, a GUID string (8-4-4-4-12 hex digits).
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_GUEST_EXTERN int cow_guest_transport_hvsock(cow_guest_transport_t **out, const char *vm_id);
 
 /** Drop one reference; the transport is freed with the last one. NULL is allowed.
- *  Thread: any (but not concurrently with a listen on it). */
+ *  Thread: any (but not concurrently with a listen on it).
+ *  @param transport The transport (NULL is allowed). */
 COW_GUEST_EXTERN void cow_guest_transport_release(cow_guest_transport_t *transport);
 
 /** Supplies the W3C `traceparent` (and optionally `tracestate`) for the next request.
@@ -70,8 +82,11 @@ COW_GUEST_EXTERN void cow_guest_transport_release(cow_guest_transport_t *transpo
  *  and copied at once. Return NULL for "no trace context". */
 typedef const char *(*cow_guest_trace_cb)(const char **tracestate, void *data);
 
-#define COW_GUEST_OPTIONS_VERSION  1
-#define COW_GUEST_BRIDGE_PORT      0x40000000u
+/** The version of cow_guest_options_t this header describes. */
+#define COW_GUEST_OPTIONS_VERSION 1
+/** The vsock port the GCS dials for the bridge (hcsshim's LinuxGcsVsockPort). */
+#define COW_GUEST_BRIDGE_PORT 0x40000000u
+/** The first port allocated for stdio when the options say 0. */
 #define COW_GUEST_FIRST_STDIO_PORT 0x40000001u
 
 /** Options of cow_guest_connect(). Start from COW_GUEST_OPTIONS_INIT (or
@@ -92,12 +107,15 @@ typedef struct cow_guest_options {
   void *trace_data;                 /**< handed to trace_cb; must outlive the connection */
 } cow_guest_options_t;
 
+/** The defaults of cow_guest_options_t (no transport). */
 #define COW_GUEST_OPTIONS_INIT                                                                     \
   {                                                                                                \
     COW_GUEST_OPTIONS_VERSION, NULL, 0, 0, 0, 0, NULL, NULL                                        \
   }
 
-/** Fill `opts` with the defaults (same as COW_GUEST_OPTIONS_INIT). Thread: any. */
+/** Fill `opts` with the defaults (same as COW_GUEST_OPTIONS_INIT). Thread: any.
+ *  @param opts The options (started from their _INIT macro or _init() function); read during the
+ *              call only. */
 COW_GUEST_EXTERN void cow_guest_options_init(cow_guest_options_t *opts);
 
 /** Listen for the guest's bridge connection on COW_GUEST_BRIDGE_PORT of opts->transport,
@@ -111,8 +129,15 @@ COW_GUEST_EXTERN void cow_guest_options_init(cow_guest_options_t *opts);
  *  Ownership: `*out` belongs to the caller; the transport is referenced, not taken.
  *  Thread: loop thread. Callback: exactly once when 0 is returned (status 0, or the
  *  failure: COW_ETIMEDOUT, COW_EBRIDGE_CLOSED, COW_EPROTOCOL, a guest error).
- *  @retval COW_EINVAL @retval COW_EVERSION options from a newer library
- *  @retval other the transport could not listen. */
+ *  @retval COW_EINVAL an invalid argument
+ *  @retval COW_EVERSION options from a newer library
+ *  @retval other the transport could not listen.
+ *  @param out Receives the host handle (NULL on failure).
+ *  @param loop The caller's libuv loop; the handle is bound to it and used on its thread.
+ *  @param opts The options (started from COW_GUEST_OPTIONS_INIT); `transport` is required.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_GUEST_EXTERN int cow_guest_connect(cow_host_t **out, struct uv_loop_s *loop,
                                        const cow_guest_options_t *opts, cow_host_cb cb, void *data);
 
@@ -121,7 +146,15 @@ COW_GUEST_EXTERN int cow_guest_connect(cow_host_t **out, struct uv_loop_s *loop,
  *  library reads, writes and uv_close()s it, and it must stay allocated until the host's
  *  close callback has run. opts->transport (may be NULL) is used for stdio only; without
  *  it processes cannot have stdio pipes (COW_ENOTSUP).
- *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+ *  Thread: loop thread. Callback: exactly once when 0 is returned.
+ *  @param out Receives the host handle (NULL on failure).
+ *  @param loop The caller's libuv loop; the handle is bound to it and used on its thread.
+ *  @param stream A libuv stream initialised on @p loop and connected to the guest.
+ *  @param opts The options (started from COW_GUEST_OPTIONS_INIT); may be NULL for the defaults,
+ *              without stdio.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_GUEST_EXTERN int cow_guest_connect_stream(cow_host_t **out, struct uv_loop_s *loop,
                                               struct uv_stream_s *stream,
                                               const cow_guest_options_t *opts, cow_host_cb cb,
@@ -129,7 +162,9 @@ COW_GUEST_EXTERN int cow_guest_connect_stream(cow_host_t **out, struct uv_loop_s
 
 /** The Capabilities object of the negotiate answer, as JSON text, or NULL before the
  *  connection is up. Ownership: owned by the host, valid until its close callback.
- *  Thread: loop thread. */
+ *  Thread: loop thread.
+ *  @param host The host: a guest connection or a container's host view.
+ *  @return The capabilities document, or NULL before the connection is up. */
 COW_GUEST_EXTERN const char *cow_guest_capabilities(const cow_host_t *host);
 
 /** LCOW GuestDefinedCapabilities, as flags. */
@@ -138,24 +173,36 @@ COW_GUEST_EXTERN const char *cow_guest_capabilities(const cow_host_t *host);
 #define COW_GUEST_CAP_DUMP_STACKS            0x4u /**< DumpStacksSupported */
 #define COW_GUEST_CAP_DELETE_CONTAINER_STATE 0x8u /**< DeleteContainerStateSupported */
 
-/** The capability flags above (0 before the connection is up). Thread: loop thread. */
+/** The capability flags above (0 before the connection is up). Thread: loop thread.
+ *  @param host The host: a guest connection or a container's host view.
+ *  @return The COW_GUEST_CAP_* flags, 0 before the connection is up. */
 COW_GUEST_EXTERN unsigned cow_guest_capability_flags(const cow_host_t *host);
 
-/** The protocol version negotiated (4), or 0 before. Thread: loop thread. */
+/** The protocol version negotiated (4), or 0 before. Thread: loop thread.
+ *  @param host The host: a guest connection or a container's host view.
+ *  @return The protocol version, or 0 before the connection is up. */
 COW_GUEST_EXTERN int cow_guest_protocol_version(const cow_host_t *host);
 
 /** Why the bridge died: 0 while it is alive; otherwise the code of the cause
  *  (COW_EOF for a clean close by the guest, COW_EPROTOCOL for malformed input,
  *  COW_ETIMEDOUT for the RPC timeout, COW_ECANCELED for a close by the host, an I/O
  *  error...) with details copied into `out` (may be NULL; the caller clears it).
- *  Thread: loop thread. */
+ *  Thread: loop thread.
+ *  @param host The host: a guest connection or a container's host view.
+ *  @param out Receives the details of the cause (may be NULL; the caller clears it with
+ *             cow_error_clear()).
+ *  @return 0 while the bridge is alive, otherwise the code of the cause. */
 COW_GUEST_EXTERN int cow_guest_bridge_error(const cow_host_t *host, cow_error_t *out);
 
 /** Set the trace context of the requests written from now on (until changed), which
  *  takes precedence over the options' trace_cb: W3C `traceparent` (e.g.
  *  "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") and optional `tracestate`.
  *  NULL traceparent clears it. Strings are copied.
- *  Thread: loop thread. @retval COW_EINVAL malformed traceparent @retval COW_ENOMEM */
+ *  Thread: loop thread. @retval COW_EINVAL malformed traceparent @retval COW_ENOMEM out of memory
+ *  @param host The host: a guest connection or a container's host view.
+ *  @param traceparent The W3C traceparent header value, or NULL to clear the trace context.
+ *  @param tracestate The W3C tracestate header value, or NULL.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_GUEST_EXTERN int cow_guest_set_trace_context(cow_host_t *host, const char *traceparent,
                                                  const char *tracestate);
 
@@ -167,17 +214,31 @@ typedef void (*cow_guest_text_cb)(cow_host_t *host, int status, const char *text
 /** ModifySettings on the utility VM (null container id): `request_json` is the guest's
  *  ModifySettingRequest object ({"ResourceType":..., "RequestType":..., "Settings":{...}}),
  *  copied. Thread: loop thread. Callback: exactly once when 0 is returned.
- *  @retval COW_EINVAL not a JSON object @retval COW_EMSG_TOO_LARGE over 64 KiB */
+ *  @retval COW_EINVAL not a JSON object @retval COW_EMSG_TOO_LARGE over 64 KiB
+ *  @param host The host: a guest connection or a container's host view.
+ *  @param request_json The request document, UTF-8 JSON; copied.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_GUEST_EXTERN int cow_guest_modify(cow_host_t *host, const char *request_json, cow_host_cb cb,
                                       void *data);
 
 /** DumpStacks: the guest's goroutine stacks. @retval COW_ENOTSUP the guest does not
- *  advertise DumpStacksSupported. Thread: loop thread. Callback: exactly once when 0. */
+ *  advertise DumpStacksSupported. Thread: loop thread. Callback: exactly once when 0.
+ *  @param host The host: a guest connection or a container's host view.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_GUEST_EXTERN int cow_guest_dump_stacks(cow_host_t *host, cow_guest_text_cb cb, void *data);
 
 /** DeleteContainerState for container `id` (after its exit and resource release).
  *  @retval COW_ENOTSUP the guest does not advertise DeleteContainerStateSupported.
- *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+ *  Thread: loop thread. Callback: exactly once when 0 is returned.
+ *  @param host The host: a guest connection or a container's host view.
+ *  @param id The id, UTF-8; copied.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_GUEST_EXTERN int cow_guest_delete_container_state(cow_host_t *host, const char *id,
                                                       cow_host_cb cb, void *data);
 
@@ -192,14 +253,26 @@ COW_GUEST_EXTERN int cow_guest_delete_container_state(cow_host_t *host, const ch
  *  closes it with cow_container_close() whatever the outcome.
  *  Thread: loop thread. Callback: exactly once when 0 is returned.
  *  @retval COW_EINVAL bad id or document @retval COW_EEXIST id already used on this
- *  connection @retval COW_EINVALID_STATE not connected @retval COW_EBRIDGE_CLOSED */
+ *  connection @retval COW_EINVALID_STATE not connected @retval COW_EBRIDGE_CLOSED see the
+ * description
+ *  @param out Receives the container handle (NULL on failure).
+ *  @param host The host: a guest connection or a container's host view.
+ *  @param id The id, UTF-8; copied.
+ *  @param config_json The backend configuration document, UTF-8 JSON; copied.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_GUEST_EXTERN int cow_guest_create_container(cow_container_t **out, cow_host_t *host,
                                                 const char *id, const char *config_json,
                                                 cow_container_cb cb, void *data);
 
 /** Attach to container `id` that already exists in the guest (no request is sent). Its
  *  exit notification is delivered only if a WaitForProcess on its init process completes.
- *  Thread: loop thread. @retval COW_EEXIST already tracked on this connection. */
+ *  Thread: loop thread. @retval COW_EEXIST already tracked on this connection.
+ *  @param out Receives the container handle (NULL on failure).
+ *  @param host The host: a guest connection or a container's host view.
+ *  @param id The id, UTF-8; copied.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_GUEST_EXTERN int cow_guest_open_container(cow_container_t **out, cow_host_t *host,
                                               const char *id);
 
@@ -207,7 +280,9 @@ COW_GUEST_EXTERN int cow_guest_open_container(cow_container_t **out, cow_host_t 
  *  SIGTERM through shutdown or a signal to init), "ForcedExit" (SIGKILL),
  *  "UnexpectedExit" (init exited on its own), or NULL when no notification arrived (not
  *  exited, or the connection was lost: see cow_container_wait_error()).
- *  Ownership: owned by the container, valid until its close callback. Thread: loop thread. */
+ *  Ownership: owned by the container, valid until its close callback. Thread: loop thread.
+ *  @param container The container.
+ *  @return The exit type, or NULL when no exit notification arrived. */
 COW_GUEST_EXTERN const char *cow_guest_container_exit_type(const cow_container_t *container);
 
 COW_END_DECLS

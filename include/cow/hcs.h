@@ -1,4 +1,6 @@
-/* libcow: compute systems of the Windows Host Compute Service, through vmcompute.dll (HCS v1,
+/** @file cow/hcs.h
+ * @brief Compute systems of the Windows Host Compute Service, through vmcompute.dll (HCS v1,
+ *
  * schema1 documents) or computecore.dll (HCS v2, schema2 documents, HCS_OPERATION based).
  *
  * A compute system is a cow_container_t: start, shutdown, terminate, pause, resume,
@@ -20,7 +22,8 @@
  * (HcsPause/ResumeComputeSystem; v1: the Pause/ResumeCompleted notification); Windows
  * pauses Hyper-V isolated systems only and answers ERROR_NOT_SUPPORTED (COW_ENOTSUP, in the
  * callback) for process-isolated ones, while the Linux emulator really freezes its process
- * trees. The async contract is the one in <cow/process.h>. */
+ * trees. The async contract is the one in <cow/process.h>.
+ */
 #ifndef COW_HCS_H
 #define COW_HCS_H
 
@@ -37,6 +40,7 @@ typedef enum cow_hcs_api {
   COW_HCS_V2 = 2  /**< computecore.dll (Windows 10 1809 and later; schema2 documents) */
 } cow_hcs_api_t;
 
+/** The version of cow_hcs_options_t this header describes. */
 #define COW_HCS_OPTIONS_VERSION 1
 
 /** How to reach HCS: the options of cow_hcs_create_system() and cow_hcs_open_system().
@@ -55,17 +59,24 @@ typedef struct cow_hcs_options {
   uint64_t create_timeout_ms;
 } cow_hcs_options_t;
 
+/** The defaults of cow_hcs_options_t: HCS v2, the DLL or the emulator, no create bound. */
 #define COW_HCS_OPTIONS_INIT                                                                       \
   {                                                                                                \
     COW_HCS_OPTIONS_VERSION, COW_HCS_V2, NULL, 0                                                   \
   }
 
-/** Fill `opts` with the defaults (same as COW_HCS_OPTIONS_INIT). Thread: any. */
+/** Fill `opts` with the defaults (same as COW_HCS_OPTIONS_INIT). Thread: any.
+ *  @param opts The options (started from their _INIT macro or _init() function); read during the
+ *              call only. */
 COW_HCS_EXTERN void cow_hcs_options_init(cow_hcs_options_t *opts);
 
 /** 0 when `api` can be used on this machine; COW_EBACKEND_UNAVAILABLE otherwise, with
  *  `err` (may be NULL; the caller clears it) naming the missing DLL or export.
- *  Thread: any. */
+ *  Thread: any.
+ *  @param api COW_HCS_V1 or COW_HCS_V2.
+ *  @param err Receives which DLL or export is missing (may be NULL; the caller clears it with
+ *             cow_error_clear()).
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_HCS_EXTERN int cow_hcs_available(cow_hcs_api_t api, cow_error_t *err);
 
 /** Create a compute system `id` (UTF-8, copied) from `config_json` (UTF-8, copied: a schema1
@@ -82,14 +93,32 @@ COW_HCS_EXTERN int cow_hcs_available(cow_hcs_api_t api, cow_error_t *err);
  *  Callback: exactly once on the loop thread when 0 is returned, never inside this call.
  *  @retval COW_EINVAL a NULL argument, `opts` not initialised (version 0), an unknown
  *  `api`, or `id`/`config_json` not valid UTF-8. @retval COW_EVERSION `opts` from a newer
- *  library. @retval COW_EBACKEND_UNAVAILABLE the DLL cannot be loaded. @retval COW_ENOMEM */
+ *  library. @retval COW_EBACKEND_UNAVAILABLE the DLL cannot be loaded. @retval COW_ENOMEM out of
+ * memory
+ *  @param out Receives the container handle (NULL on failure).
+ *  @param loop The caller's libuv loop; the handle is bound to it and used on its thread.
+ *  @param opts The options (started from their _INIT macro or _init() function); read during the
+ *              call only.
+ *  @param id The id, UTF-8; copied.
+ *  @param config_json The backend configuration document, UTF-8 JSON; copied.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_HCS_EXTERN int cow_hcs_create_system(cow_container_t **out, struct uv_loop_s *loop,
                                          const cow_hcs_options_t *opts, const char *id,
                                          const char *config_json, cow_container_cb cb, void *data);
 
 /** Open an existing compute system `id` (hcsshim OpenComputeSystem): a second, independent
  *  handle. Same ownership, thread and callback rules as cow_hcs_create_system(); an unknown
- *  id fails through the callback with COW_ENOENT (HRESULT 0x8037010E/0xC037010E). */
+ *  id fails through the callback with COW_ENOENT (HRESULT 0x8037010E/0xC037010E).
+ *  @param out Receives the container handle (NULL on failure).
+ *  @param loop The caller's libuv loop; the handle is bound to it and used on its thread.
+ *  @param opts The options (started from their _INIT macro or _init() function); read during the
+ *              call only.
+ *  @param id The id, UTF-8; copied.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_HCS_EXTERN int cow_hcs_open_system(cow_container_t **out, struct uv_loop_s *loop,
                                        const cow_hcs_options_t *opts, const char *id,
                                        cow_container_cb cb, void *data);
@@ -100,6 +129,7 @@ COW_HCS_EXTERN int cow_hcs_open_system(cow_container_t **out, struct uv_loop_s *
  * HCS has the last word. The signal document of Linux guests is cow_signal_options_json()
  * (<cow/process.h>). Thread: any. ---- */
 
+/** The version of cow_hcs_process_params_t this header describes. */
 #define COW_HCS_PROCESS_PARAMS_VERSION 1
 
 /** Process parameters shared by schema1 ProcessConfig and schema2 ProcessParameters. A NULL
@@ -107,33 +137,46 @@ COW_HCS_EXTERN int cow_hcs_open_system(cow_container_t **out, struct uv_loop_s *
  *  cow_hcs_process_params_init()); fields are only ever appended. Borrowed by the builder
  *  only. */
 typedef struct cow_hcs_process_params {
-  unsigned int version; /**< COW_HCS_PROCESS_PARAMS_VERSION */
-  const char *application_name;
+  unsigned int version;            /**< COW_HCS_PROCESS_PARAMS_VERSION */
+  const char *application_name;    /**< ApplicationName: the executable (Windows) */
   const char *command_line;        /**< Windows-quoted command line */
   const char *const *command_args; /**< argv (LCOW), NULL-terminated */
   const char *const *environment;  /**< "NAME=VALUE" entries, NULL-terminated */
-  const char *working_directory;
-  const char *user;
-  int emulate_console; /**< a console (tty); forces a stdin pipe (a console process without
-                            stdin exits at once on Windows with 0xC000013A) */
-  int create_stdin, create_stdout, create_stderr;
-  uint16_t console_width, console_height; /**< initial console size; 0,0 = unset */
+  const char *working_directory;   /**< WorkingDirectory */
+  const char *user;                /**< User: the account the process runs as */
+  int emulate_console;     /**< a console (tty); forces a stdin pipe (a console process without
+                                stdin exits at once on Windows with 0xC000013A) */
+  int create_stdin;        /**< CreateStdInPipe: nonzero for a stdin pipe */
+  int create_stdout;       /**< CreateStdOutPipe: nonzero for a stdout pipe */
+  int create_stderr;       /**< CreateStdErrPipe: nonzero for a stderr pipe */
+  uint16_t console_width;  /**< initial console width in columns; 0 with height 0: unset */
+  uint16_t console_height; /**< initial console height in rows */
 } cow_hcs_process_params_t;
 
+/** The defaults of cow_hcs_process_params_t: everything omitted, no pipes, no console. */
 #define COW_HCS_PROCESS_PARAMS_INIT                                                                \
   {                                                                                                \
     COW_HCS_PROCESS_PARAMS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0           \
   }
 
-/** Fill `params` with the defaults (same as COW_HCS_PROCESS_PARAMS_INIT). Thread: any. */
+/** Fill `params` with the defaults (same as COW_HCS_PROCESS_PARAMS_INIT). Thread: any.
+ *  @param params The parameters (started from their _INIT macro or _init() function); read during
+ *                the call only. */
 COW_HCS_EXTERN void cow_hcs_process_params_init(cow_hcs_process_params_t *params);
 
 /** `schema` 1: a schema1 ProcessConfig (ConsoleSize always written, as hcsshim does);
  *  2: a schema2 ProcessParameters (ConsoleSize only when set). An environment entry
- *  without '=' is COW_EINVAL. */
+ *  without '=' is COW_EINVAL.
+ *  @param out Receives the document, NUL-terminated UTF-8, released with cow_free() (NULL on
+ *             failure).
+ *  @param params The parameters (started from their _INIT macro or _init() function); read during
+ *                the call only.
+ *  @param schema 1: a schema1 ProcessConfig; 2: a schema2 ProcessParameters.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_HCS_EXTERN int cow_hcs_process_params_json(char **out, const cow_hcs_process_params_t *params,
                                                int schema);
 
+/** The version of cow_hcs_system_params_t this header describes. */
 #define COW_HCS_SYSTEM_PARAMS_VERSION 1
 
 /** The common fields of a compute system document. Start from COW_HCS_SYSTEM_PARAMS_INIT
@@ -149,33 +192,61 @@ typedef struct cow_hcs_system_params {
   const char *host_name;               /**< schema1 HostName; NULL: omitted */
 } cow_hcs_system_params_t;
 
+/** The defaults of cow_hcs_system_params_t: no owner, an empty Container, no host name. */
 #define COW_HCS_SYSTEM_PARAMS_INIT                                                                 \
   {                                                                                                \
     COW_HCS_SYSTEM_PARAMS_VERSION, NULL, 0, NULL, NULL                                             \
   }
 
-/** Fill `params` with the defaults (same as COW_HCS_SYSTEM_PARAMS_INIT). Thread: any. */
+/** Fill `params` with the defaults (same as COW_HCS_SYSTEM_PARAMS_INIT). Thread: any.
+ *  @param params The parameters (started from their _INIT macro or _init() function); read during
+ *                the call only. */
 COW_HCS_EXTERN void cow_hcs_system_params_init(cow_hcs_system_params_t *params);
 
-/** A schema2 ComputeSystem document, SchemaVersion 2.1, holding a Container. */
+/** A schema2 ComputeSystem document, SchemaVersion 2.1, holding a Container.
+ *  @param out Receives the document, NUL-terminated UTF-8, released with cow_free() (NULL on
+ *             failure).
+ *  @param params The parameters (started from their _INIT macro or _init() function); read during
+ *                the call only.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_HCS_EXTERN int cow_hcs_compute_system_json(char **out, const cow_hcs_system_params_t *params);
 
 /** A schema1 ContainerConfig document for a container named `name` (SystemType "Container",
- *  no layers: an emulator or process-isolated test system). */
+ *  no layers: an emulator or process-isolated test system).
+ *  @param out Receives the document, NUL-terminated UTF-8, released with cow_free() (NULL on
+ *             failure).
+ *  @param name The container's name (copied into the document).
+ *  @param params The parameters (started from their _INIT macro or _init() function); read during
+ *                the call only.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_HCS_EXTERN int cow_hcs_container_config_json(char **out, const char *name,
                                                  const cow_hcs_system_params_t *params);
 
 /** SignalProcessOptions for Windows: {"Signal": "CtrlC"|"CtrlBreak"|"CtrlClose"|
- *  "CtrlLogOff"|"CtrlShutdown"}; any other name is COW_EINVAL. */
+ *  "CtrlLogOff"|"CtrlShutdown"}; any other name is COW_EINVAL.
+ *  @param out Receives the document, NUL-terminated UTF-8, released with cow_free() (NULL on
+ *             failure).
+ *  @param signal_name The console control event's name.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_HCS_EXTERN int cow_hcs_signal_options_windows_json(char **out, const char *signal_name);
 
 /** A property query {"PropertyTypes": [...]} from a NULL-terminated list of type names
- *  ("Statistics", "ProcessList", "Memory", ...); NULL or empty gives {} (basic properties). */
+ *  ("Statistics", "ProcessList", "Memory", ...); NULL or empty gives {} (basic properties).
+ *  @param out Receives the document, NUL-terminated UTF-8, released with cow_free() (NULL on
+ *             failure).
+ *  @param property_types A NULL-terminated list of property type names, or NULL.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_HCS_EXTERN int cow_hcs_property_query_json(char **out, const char *const *property_types);
 
 /** A schema2 ModifySettingRequest: `resource_path` ("Container/Memory/SizeInMB"),
  *  `request_type` ("Add", "Remove", "Update"), `settings_json` (any JSON value as text;
- *  NULL: omitted). */
+ *  NULL: omitted).
+ *  @param out Receives the document, NUL-terminated UTF-8, released with cow_free() (NULL on
+ *             failure).
+ *  @param resource_path The resource path of the setting.
+ *  @param request_type "Add", "Remove" or "Update".
+ *  @param settings_json The settings, any JSON value as text; NULL: omitted.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_HCS_EXTERN int cow_hcs_modify_setting_json(char **out, const char *resource_path,
                                                const char *request_type, const char *settings_json);
 

@@ -1,7 +1,9 @@
-/* libcow: the process-host interface (hcsshim cow.ProcessHost).
+/** @file cow/host.h
+ * @brief The process-host interface (hcsshim cow.ProcessHost).
  *
  * A host runs processes: a guest connection (the GCS in a utility VM) or a container (see
- * cow_container_host()). The async contract is the one described in <cow/process.h>. */
+ * cow_container_host()). The async contract is the one described in <cow/process.h>.
+ */
 #ifndef COW_HOST_H
 #define COW_HOST_H
 
@@ -27,30 +29,55 @@ typedef void (*cow_host_close_cb)(cow_host_t *host, void *data);
  *  way the caller owns `*out` and must cow_process_close() it.
  *  Ownership: `*out` belongs to the caller. Thread: loop thread.
  *  Callback: exactly once when 0 is returned (then `*out` is set); when a negative code is
- *  returned `*out` is NULL and nothing was created. */
+ *  returned `*out` is NULL and nothing was created.
+ *  @param out Receives the process handle (NULL on failure).
+ *  @param host The host: a guest connection or a container's host view.
+ *  @param config_json The backend configuration document, UTF-8 JSON; copied.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_host_create_process(cow_process_t **out, cow_host_t *host,
                                        const char *config_json, cow_process_cb cb, void *data);
 
 /** The operating system processes run on: "linux" or "windows".
- *  Ownership: static storage. Thread: loop thread. */
+ *  Ownership: static storage. Thread: loop thread.
+ *  @param host The host: a guest connection or a container's host view.
+ *  @return "linux" or "windows" (static storage). */
 COW_EXTERN const char *cow_host_os(const cow_host_t *host);
 
-/** 1 when processes take OCI process specifications (LCOW), 0 otherwise. Thread: loop thread. */
+/** 1 when processes take OCI process specifications (LCOW), 0 otherwise. Thread: loop thread.
+ *  @param host The host: a guest connection or a container's host view.
+ *  @return 1 for OCI hosts, 0 otherwise. */
 COW_EXTERN int cow_host_is_oci(const cow_host_t *host);
 
 /** Close the host. For a guest connection, every process and container on it fails with
  *  COW_EBRIDGE_CLOSED. For a container's host view, this closes the container.
- *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+ *  Thread: loop thread. Callback: exactly once when 0 is returned.
+ *  @param host The host: a guest connection or a container's host view.
+ *  @param cb Runs once when the close has finished, on the loop thread (may be NULL).
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_host_close(cow_host_t *host, cow_host_close_cb cb, void *data);
 
-/** Set one timeout of this host; processes created afterwards inherit it. Thread: loop thread. */
+/** Set one timeout of this host; processes created afterwards inherit it. Thread: loop thread.
+ *  @param host The host: a guest connection or a container's host view.
+ *  @param kind Which timeout.
+ *  @param timeout_ms The timeout in milliseconds; 0: none.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_host_set_timeout(cow_host_t *host, cow_timeout_kind_t kind, uint64_t timeout_ms);
 
-/** User data, untouched by the library. Thread: loop thread. */
+/** Attach user data, untouched by the library. Thread: loop thread.
+ *  @param host The host: a guest connection or a container's host view.
+ *  @param data The pointer to keep (never dereferenced by the library). */
 COW_EXTERN void cow_host_set_data(cow_host_t *host, void *data);
+/** The user data set with cow_host_set_data() (NULL until then). Thread: loop thread.
+ *  @param host The host: a guest connection or a container's host view.
+ *  @return The user data. */
 COW_EXTERN void *cow_host_get_data(const cow_host_t *host);
 
-/** The container behind a host view, or NULL when the host is not a container. */
+/** The container behind a host view, or NULL when the host is not a container.
+ *  @param host The host: a guest connection or a container's host view.
+ *  @return The container, or NULL when the host is not a container's host view. */
 COW_EXTERN cow_container_t *cow_host_container(cow_host_t *host);
 
 COW_END_DECLS

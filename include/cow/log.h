@@ -1,4 +1,6 @@
-/* libcow: the level-filtered logging callback. */
+/** @file cow/log.h
+ * @brief The level-filtered logging callback.
+ */
 #ifndef COW_LOG_H
 #define COW_LOG_H
 
@@ -6,12 +8,13 @@
 
 COW_BEGIN_DECLS
 
+/** Severity of a log line, most severe first. The numbering is ABI. */
 typedef enum cow_log_level {
-  COW_LOG_ERROR = 0,
-  COW_LOG_WARN = 1,
-  COW_LOG_INFO = 2,
-  COW_LOG_DEBUG = 3,
-  COW_LOG_TRACE = 4
+  COW_LOG_ERROR = 0, /**< a failure the caller will also see as an error code */
+  COW_LOG_WARN = 1,  /**< something unexpected that was handled (a dropped notification) */
+  COW_LOG_INFO = 2,  /**< life-cycle events: connected, created, exited */
+  COW_LOG_DEBUG = 3, /**< requests and answers, scrubbed of secrets */
+  COW_LOG_TRACE = 4  /**< byte-level detail */
 } cow_log_level_t;
 
 /** Receives one log line. `subsystem` ("core", "guest", "hcs", "emu") and `message` are
@@ -33,7 +36,10 @@ typedef void (*cow_log_cb)(cow_log_level_t level, const char *subsystem, const c
  *  NULL `cb` turns logging off (the default) and discards queued lines.
  *  Thread: any; takes effect for lines produced after it returns. When a call of the
  *  previous callback is in progress on another thread, waits for it to return: once this
- *  returns, the previous callback is never called again and its `data` may be freed. */
+ *  returns, the previous callback is never called again and its `data` may be freed.
+ *  @param max_level The least severe level delivered (more severe ones are delivered too).
+ *  @param cb Receives each line; NULL turns logging off.
+ *  @param data Handed to @p cb unchanged. */
 COW_EXTERN void cow_log_set(cow_log_level_t max_level, cow_log_cb cb, void *data);
 
 COW_END_DECLS

@@ -1,4 +1,5 @@
-/* libcow: the process interface (hcsshim cow.Process).
+/** @file cow/process.h
+ * @brief The process interface (hcsshim cow.Process).
  *
  * The async contract, common to every libcow handle:
  *  - Every function here is called on the thread running the handle's loop.
@@ -13,7 +14,8 @@
  *    process, so when the first libcow handle is created and SIGPIPE is still at its
  *    default disposition, the library sets it to SIG_IGN. A handler or disposition the
  *    application installed itself is left alone.
- * Stdio streams are in <cow/stdio.h>, the one consumer header that needs <uv.h>. */
+ * Stdio streams are in <cow/stdio.h>, the one consumer header that needs <uv.h>.
+ */
 #ifndef COW_PROCESS_H
 #define COW_PROCESS_H
 
@@ -55,12 +57,20 @@ typedef void (*cow_process_close_cb)(cow_process_t *process, void *data);
  *  the stdio streams are closed, then `cb` (may be NULL) runs.
  *  Ownership: the handle must not be used after `cb` runs.
  *  Thread: loop thread. Callback: exactly once when 0 is returned.
- *  @retval COW_EINVAL `process` is NULL. @retval COW_ECLOSING already closing. */
+ *  @retval COW_EINVAL `process` is NULL. @retval COW_ECLOSING already closing.
+ *  @param process The process.
+ *  @param cb Runs once when the close has finished, on the loop thread (may be NULL).
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_close(cow_process_t *process, cow_process_close_cb cb, void *data);
 
 /** Half-close stdin: pending writes are flushed, then the process reads end of file.
  *  Forwarded to the backend even when no stdin stream was requested. Idempotent.
- *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+ *  Thread: loop thread. Callback: exactly once when 0 is returned.
+ *  @param process The process.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_close_stdin(cow_process_t *process, cow_process_cb cb, void *data);
 
 /** Stop reading stdout (or stderr) and close the host's end: the output is no longer
@@ -69,32 +79,58 @@ COW_EXTERN int cow_process_close_stdin(cow_process_t *process, cow_process_cb cb
  *  runs), it is told too, so that the process's next write fails with EPIPE (SIGPIPE)
  *  rather than blocking on a pipe no one reads; the callback then reports that request's
  *  result (bounded by COW_TIMEOUT_CLOSE_STDIN). Idempotent.
- *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+ *  Thread: loop thread. Callback: exactly once when 0 is returned.
+ *  @param process The process.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_close_stdout(cow_process_t *process, cow_process_cb cb, void *data);
+/** As cow_process_close_stdout(), for stderr.
+ *  @param process The process.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_close_stderr(cow_process_t *process, cow_process_cb cb, void *data);
 
 /** The process id in its own namespace (the guest's or the emulated system's).
  *  @return the pid (>= 0), or COW_ENOT_STARTED before create completed successfully.
- *  Thread: loop thread. */
+ *  Thread: loop thread.
+ *  @param process The process. */
 COW_EXTERN int64_t cow_process_pid(const cow_process_t *process);
 
 /** Resize the console of a process created with a console (tty). Resizing a process that
  *  has not started or has exited succeeds and does nothing.
  *  @retval COW_ENOTTY (via the callback or returned) the process has no console.
- *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+ *  Thread: loop thread. Callback: exactly once when 0 is returned.
+ *  @param process The process.
+ *  @param width The console width in columns.
+ *  @param height The console height in rows.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_resize_console(cow_process_t *process, uint16_t width, uint16_t height,
                                           cow_process_cb cb, void *data);
 
 /** Forcibly kill the process. The callback's status is 0 when the kill was delivered,
  *  COW_ESRCH when the process had already exited (not a failure for most callers).
- *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+ *  Thread: loop thread. Callback: exactly once when 0 is returned.
+ *  @param process The process.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_kill(cow_process_t *process, cow_process_cb cb, void *data);
 
 /** Send a signal described by a backend options document (UTF-8 JSON, copied): for the
  *  guest connection {"Signal": 15}; for HCS v2 a SignalProcessOptions document. Build it
  *  with cow_signal_options_json() when in doubt. NULL means the backend's default
  *  (a graceful stop). Status as for cow_process_kill().
- *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+ *  Thread: loop thread. Callback: exactly once when 0 is returned.
+ *  @param process The process.
+ *  @param options_json The signal document, UTF-8 JSON, copied (cow_signal_options_json() builds
+ *                      one); NULL: the backend's graceful default.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_signal(cow_process_t *process, const char *options_json,
                                   cow_process_cb cb, void *data);
 
@@ -114,25 +150,46 @@ typedef void (*cow_process_stop_cb)(cow_process_t *process, int status, int64_t 
  *  that already exited completes with status 0 and its exit code.
  *  Ownership: `signal_json` is copied. The stop keeps the handle alive until it is over;
  *  closing the handle completes it with COW_ECANCELED (the process is left as it is).
- *  @retval COW_EINVAL @retval COW_ECLOSING @retval COW_ENOMEM (nothing started)
- *  Thread: loop thread. Callback: exactly once when 0 is returned, never inside the call. */
+ *  @retval COW_EINVAL an invalid argument
+ *  @retval COW_ECLOSING the handle is closing
+ *  @retval COW_ENOMEM (nothing started)
+ *  Thread: loop thread. Callback: exactly once when 0 is returned, never inside the call.
+ *  @param process The process.
+ *  @param signal_json The signal document of the graceful step, copied; NULL: the backend's
+ *                     graceful default.
+ *  @param grace_ms Milliseconds to wait for an exit after the graceful request before forcing; 0:
+ *                  force at once, without the graceful request.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_stop(cow_process_t *process, const char *signal_json, uint64_t grace_ms,
                                 cow_process_stop_cb cb, void *data);
 
 /** The signal document {"Signal":signo} (signo 1..64) that the guest connection and HCS v2
  *  Linux guests take, for cow_process_signal(), cow_process_stop() and the blocking forms.
  *  Ownership: `*out` is the caller's, released with cow_free(); NULL on failure.
- *  @retval COW_EINVAL NULL `out` or signo out of range @retval COW_ENOMEM. Thread: any. */
+ *  @retval COW_EINVAL NULL `out` or signo out of range @retval COW_ENOMEM. Thread: any.
+ *  @param out Receives the document, NUL-terminated UTF-8, released with cow_free() (NULL on
+ *             failure).
+ *  @param signo The signal number, 1 to 64.
+ *  @return 0, or a negative COW_E* code. */
 COW_EXTERN int cow_signal_options_json(char **out, int signo);
 
 /** Wait for the process to exit. Any number of waiters; each is called exactly once. A
  *  waiter added after the exit is called on the next loop turn with the stored result.
- *  Thread: loop thread. Callback: exactly once when 0 is returned. */
+ *  Thread: loop thread. Callback: exactly once when 0 is returned.
+ *  @param process The process.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_wait(cow_process_t *process, cow_process_wait_cb cb, void *data);
 
 /** The exit code, once the exit has been reported to waiters.
  *  @retval COW_ENOT_EXITED not exited (or stdio not yet drained); `*out` untouched.
- *  Thread: loop thread. */
+ *  Thread: loop thread.
+ *  @param out Receives the exit code (untouched on failure).
+ *  @param process The process.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_exit_code(int64_t *out, const cow_process_t *process);
 
 /** The wall-clock time at which the exit was observed: when the backend reported it (the
@@ -141,19 +198,33 @@ COW_EXTERN int cow_process_exit_code(int64_t *out, const cow_process_t *process)
  *  cow_process_exit_code() is, so a wait or stop callback with status 0 or
  *  COW_EIO_TIMEOUT can read it inside the callback.
  *  @retval 0 `*out` is set @retval COW_ENOT_EXITED no exit observed (yet); `*out`
- *  untouched @retval COW_EINVAL a NULL argument. Thread: loop thread. */
+ *  untouched @retval COW_EINVAL a NULL argument. Thread: loop thread.
+ *  @param out Receives the exit time (untouched on failure).
+ *  @param process The process.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_exit_time(cow_timestamp_t *out, const cow_process_t *process);
 
 /** Set one timeout of this process (see cow_timeout_kind_t). Processes inherit their host's
- *  timeouts at creation. Thread: loop thread. */
+ *  timeouts at creation. Thread: loop thread.
+ *  @param process The process.
+ *  @param kind Which timeout.
+ *  @param timeout_ms The timeout in milliseconds; 0: none.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_set_timeout(cow_process_t *process, cow_timeout_kind_t kind,
                                        uint64_t timeout_ms);
 
-/** User data, untouched by the library. Thread: loop thread. */
+/** Attach user data, untouched by the library. Thread: loop thread.
+ *  @param process The process.
+ *  @param data The pointer to keep (never dereferenced by the library). */
 COW_EXTERN void cow_process_set_data(cow_process_t *process, void *data);
+/** The user data set with cow_process_set_data() (NULL until then). Thread: loop thread.
+ *  @param process The process.
+ *  @return The user data. */
 COW_EXTERN void *cow_process_get_data(const cow_process_t *process);
 
-/** The loop the process is bound to. Thread: any. */
+/** The loop the process is bound to. Thread: any.
+ *  @param process The process.
+ *  @return The loop. */
 COW_EXTERN struct uv_loop_s *cow_process_loop(const cow_process_t *process);
 
 COW_END_DECLS

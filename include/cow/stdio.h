@@ -1,8 +1,10 @@
-/* libcow: the stdio streams of a process.
+/** @file cow/stdio.h
+ * @brief The stdio streams of a process.
  *
  * The one consumer header that includes <uv.h>: the streams are plain libuv streams. Not
  * part of the umbrella <cow.h>: include it where the streams are used. Under strict C11 on
- * POSIX, define _POSIX_C_SOURCE=200809L (as <uv.h> itself requires). */
+ * POSIX, define _POSIX_C_SOURCE=200809L (as <uv.h> itself requires).
+ */
 #ifndef COW_STDIO_H
 #define COW_STDIO_H
 
@@ -20,7 +22,12 @@ COW_BEGIN_DECLS
  *  uv_read_start(): the library must see end of file, because the exit is reported only
  *  after it (a read the library cannot see makes the exit wait for the drain timeout).
  *  @retval COW_ENOT_STARTED create has not completed successfully.
- *  Thread: loop thread. */
+ *  Thread: loop thread.
+ *  @param stdin_stream Receives stdin, or NULL when it was not requested (may be NULL).
+ *  @param stdout_stream Receives stdout, or NULL when it was not requested (may be NULL).
+ *  @param stderr_stream Receives stderr, or NULL when it was not requested (may be NULL).
+ *  @param process The process.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_stdio(uv_stream_t **stdin_stream, uv_stream_t **stdout_stream,
                                  uv_stream_t **stderr_stream, cow_process_t *process);
 
@@ -31,11 +38,19 @@ COW_EXTERN int cow_process_stdio(uv_stream_t **stdin_stream, uv_stream_t **stdou
  *  callback, but is closed. The stream's `data` field stays the caller's.
  *  @retval COW_EINVAL `which` is not stdout/stderr, or that stream was not requested.
  *  @retval COW_EALREADY end of file was already seen or the stream was closed.
- *  Thread: loop thread. Callback: alloc_cb and read_cb run on the loop thread, per read. */
+ *  Thread: loop thread. Callback: alloc_cb and read_cb run on the loop thread, per read.
+ *  @param process The process.
+ *  @param which COW_STDOUT or COW_STDERR.
+ *  @param alloc_cb Allocates read buffers, as for uv_read_start().
+ *  @param read_cb Receives the data, end of file or a read error, as for uv_read_start().
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_read_start(cow_process_t *process, cow_stdio_t which,
                                       uv_alloc_cb alloc_cb, uv_read_cb read_cb);
 
-/** Pause reading (uv_read_stop()); resume with cow_process_read_start(). Thread: loop thread. */
+/** Pause reading (uv_read_stop()); resume with cow_process_read_start(). Thread: loop thread.
+ *  @param process The process.
+ *  @param which COW_STDOUT or COW_STDERR.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_process_read_stop(cow_process_t *process, cow_stdio_t which);
 
 COW_END_DECLS

@@ -1,4 +1,6 @@
-/* libcow systems API: implementing the process-host interface. */
+/** @file cow/sys/host.h
+ * @brief Implementing the process-host interface.
+ */
 #ifndef COW_SYS_HOST_H
 #define COW_SYS_HOST_H
 
@@ -8,8 +10,12 @@
 
 COW_BEGIN_DECLS
 
+/** The newest version of struct cow_host_ops: what a table written against this header sets. */
 #define COW_HOST_OPS_VERSION 1
 
+/** The process-host interface a backend implements (docs/backends.md): the guest
+ *  connection's, or a container's host view (cow_container_ops.host_ops). Slot rules as for
+ *  struct cow_container_ops. */
 struct cow_host_ops {
   unsigned int version; /**< COW_HOST_OPS_VERSION */
   const char *name;     /**< backend name */
@@ -35,19 +41,42 @@ struct cow_host_ops {
 
 /** Create a host handle on `loop` with `ops` (version-checked: COW_EVERSION). Calls
  *  ops->init. Ownership: the caller (the backend's constructor) hands `*out` to the
- *  consumer, who closes it. Thread: loop thread. */
+ *  consumer, who closes it. Thread: loop thread.
+ *  @param out Receives the host handle (NULL on failure).
+ *  @param loop The caller's libuv loop; the handle is bound to it and used on its thread.
+ *  @param ops The host ops table (static storage; version-checked: COW_EVERSION).
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_host_new(cow_host_t **out, struct uv_loop_s *loop,
                             const struct cow_host_ops *ops);
 
-/** Backend state, event id, references: as for processes. */
+/** Backend state, event id, references: as for processes.
+ *  @param h The host: a guest connection or a container's host view.
+ *  @return The backend state, or NULL when `priv_size` is 0. */
 COW_EXTERN void *cow_host_priv(const cow_host_t *h);
+/** The id to post foreign-thread events to this host with cow_event_post().
+ *  @param h The host: a guest connection or a container's host view.
+ *  @return The id. */
 COW_EXTERN uint64_t cow_host_event_id(const cow_host_t *h);
+/** Take an extra reference for backend work that outlives a slot call. Thread: loop thread.
+ *  @param h The host: a guest connection or a container's host view. */
 COW_EXTERN void cow_host_ref(cow_host_t *h);
+/** Drop a reference taken with cow_host_ref(). Thread: loop thread.
+ *  @param h The host: a guest connection or a container's host view. */
 COW_EXTERN void cow_host_unref(cow_host_t *h);
+/** 1 once cow_host_close() has been called, 0 before. Thread: loop thread.
+ *  @param h The host: a guest connection or a container's host view.
+ *  @return 1 once closing, 0 before. */
 COW_EXTERN int cow_host_is_closing(const cow_host_t *h);
 
 /** An op on the host for a backend-defined verb (connect, ...), completed like any op;
- *  `cb` gets the host. Thread: loop thread. */
+ *  `cb` gets the host. Thread: loop thread.
+ *  @param out Receives the new operation (NULL on failure).
+ *  @param h The host: a guest connection or a container's host view.
+ *  @param name The operation's name for logs and errors: static storage, not copied.
+ *  @param timeout Which of the handle's timeouts bounds the operation.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_host_op_new(cow_op_t **out, cow_host_t *h, const char *name,
                                cow_timeout_kind_t timeout, cow_host_cb cb, void *data);
 

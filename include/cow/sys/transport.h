@@ -1,4 +1,5 @@
-/* libcow systems API: guest-connection transports.
+/** @file cow/sys/transport.h
+ * @brief Guest-connection transports.
  *
  * The guest connection (LCOW GCS) needs two things from a transport, both in the form
  * "listen on port N and accept exactly one connection": the bridge (port 0x40000000,
@@ -10,7 +11,8 @@
  * directory, AF_VSOCK on Linux, hvsocket on Windows). A user supplies another one by
  * filling a `struct cow_guest_transport_ops` and calling cow_guest_transport_new().
  *
- * This tier may change in a minor release (see <cow/sys/op.h>). */
+ * This tier may change in a minor release (see <cow/sys/op.h>).
+ */
 #ifndef COW_SYS_TRANSPORT_H
 #define COW_SYS_TRANSPORT_H
 
@@ -21,6 +23,8 @@
 
 COW_BEGIN_DECLS
 
+/** The newest version of struct cow_guest_transport_ops: what a table written against this header
+ * sets. */
 #define COW_GUEST_TRANSPORT_OPS_VERSION 2
 
 /** A transport: an ops table plus the user's data. Opaque, reference counted; created by
@@ -76,24 +80,40 @@ struct cow_guest_transport_ops {
  *  exactly one of listen/listen_tcp and cancel are set) and user data.
  *  Ownership: `ops` must stay valid for the transport's life (normally static); `data` is
  *  handed to ops->release with the last reference. The caller owns one reference.
- *  Thread: any. @retval COW_EINVAL @retval COW_EVERSION @retval COW_ENOMEM */
+ *  Thread: any. @retval COW_EINVAL an invalid argument
+ *  @retval COW_EVERSION a struct or ops table from a newer library
+ *  @retval COW_ENOMEM out of memory
+ *  @param out Receives the transport, one reference (NULL on failure).
+ *  @param ops The transport ops table (static storage; version-checked: COW_EVERSION).
+ *  @param data The transport's own data, handed to its ops; released through the ops' `release`
+ *              slot with the last reference.
+ *  @return 0 on success, or a negative COW_E* code. */
 COW_GUEST_EXTERN int cow_guest_transport_new(cow_guest_transport_t **out,
                                              const struct cow_guest_transport_ops *ops, void *data);
 
-/** The user data of the transport a listener belongs to. Thread: loop thread. */
+/** The user data of the transport a listener belongs to. Thread: loop thread.
+ *  @param l The listener.
+ *  @return The transport's data. */
 COW_GUEST_EXTERN void *cow_guest_listener_transport_data(const cow_guest_listener_t *l);
 
 /** The listener's transport state (`listener_size` bytes, zeroed), NULL when 0.
- *  Thread: loop thread. */
+ *  Thread: loop thread.
+ *  @param l The listener.
+ *  @return The listener's transport state, or NULL when `listener_size` is 0. */
 COW_GUEST_EXTERN void *cow_guest_listener_priv(const cow_guest_listener_t *l);
 
-/** The port the listener was started on. Thread: loop thread. */
+/** The port the listener was started on. Thread: loop thread.
+ *  @param l The listener.
+ *  @return The port. */
 COW_GUEST_EXTERN uint32_t cow_guest_listener_port(const cow_guest_listener_t *l);
 
 /** Report the outcome of a listen: exactly once per successful listen() call, from the
  *  loop thread, never inside listen() or cancel(). 0 means `pipe` (or `tcp`) is
  *  initialised and connected. After this call the transport must not touch `l` or `pipe` again.
- *  Thread: loop thread. */
+ *  Thread: loop thread.
+ *  @param l The listener.
+ *  @param status 0 when the connection was accepted and the stream is ready, or a negative COW_E*
+ *                code. */
 COW_GUEST_EXTERN void cow_guest_listener_done(cow_guest_listener_t *l, int status);
 
 COW_END_DECLS
