@@ -115,7 +115,13 @@ typedef enum cow_timeout_kind {
   COW_TIMEOUT_CONNECT = 11,     /**< a backend's connect (guest: accept + negotiate). The
                                      guest connection sets it from its connect_timeout_ms. */
   COW_TIMEOUT_PAUSE = 12,       /**< each pause / resume of a container. Default 0. */
-  COW_TIMEOUT__MAX = 13         /**< not part of the ABI */
+  COW_TIMEOUT_STOP = 13,        /**< cow_process_stop() / cow_container_stop(): once the forced
+                                     step was asked, or the exit was seen, how long the stop
+                                     waits for what is still missing (the exit, the answers to
+                                     the requests it sent) before it fails with COW_ETIMEDOUT
+                                     naming it. The whole stop is bounded by grace_ms plus this.
+                                     Default 30000. */
+  COW_TIMEOUT__MAX = 14         /**< not part of the ABI */
 } cow_timeout_kind_t;
 
 /** A wall-clock time: seconds and nanoseconds since the Unix epoch (1970-01-01T00:00:00Z),

@@ -70,7 +70,9 @@ COW_EXTERN int cow_container_start(cow_container_t *container, cow_container_cb 
 
 /** Ask the container to stop gracefully. The callback reports that the request was
  *  accepted, not that the container exited: wait for that. "Already stopped" and
- *  "does not exist" answers count as success. Default timeout 30 s.
+ *  "does not exist" answers count as success, and so does a call after the exit was seen;
+ *  after a lost connection (the exit reported as COW_EBRIDGE_CLOSED) the call fails at
+ *  once with COW_EBRIDGE_CLOSED. Default timeout 30 s (COW_TIMEOUT_SHUTDOWN).
  *  Thread: loop thread. Callback: exactly once when 0 is returned.
  *  @param container The container.
  *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
@@ -88,8 +90,9 @@ COW_EXTERN int cow_container_terminate(cow_container_t *container, cow_container
 /** Completion of cow_container_stop(). `status` 0: the container exited (an unexpected
  *  exit too; its error stays available from cow_container_wait_error()), `forced` says
  *  whether the terminate was needed. Negative: no exit was seen (COW_ECANCELED: the handle
- *  was closed; the terminate's own error when it failed; a lost connection), and `err`
- *  (borrowed, non-NULL exactly when `status` < 0) says why. */
+ *  was closed; the terminate's own error when it failed; COW_ETIMEDOUT: COW_TIMEOUT_STOP
+ *  ran out, the message names what never came; a lost connection), and `err` (borrowed,
+ *  non-NULL exactly when `status` < 0) says why. */
 typedef void (*cow_container_stop_cb)(cow_container_t *container, int status, int forced,
                                       const cow_error_t *err, void *data);
 
@@ -98,9 +101,15 @@ typedef void (*cow_container_stop_cb)(cow_container_t *container, int status, in
  *  terminates at once; `grace_ms` 0 terminates at once without a shutdown. A container
  *  that already exited completes with status 0. The stop keeps the handle alive until it
  *  is over; closing the handle completes it with COW_ECANCELED.
+ *  The stop completes only when the exit was seen AND the shutdown and terminate it sent
+ *  were answered (a guest agent may send the exit while it still tears the container down
+ *  for the shutdown; deleting its state before the answer races that). Once the terminate
+ *  was sent or the exit seen, what is still missing must come within COW_TIMEOUT_STOP
+ *  (default 30 s): the whole stop takes at most `grace_ms` plus that.
  *  @retval COW_EINVAL an invalid argument
  *  @retval COW_ECLOSING the handle is closing
  *  @retval COW_ENOMEM (nothing started)
+ *  @retval COW_EBRIDGE_CLOSED contact with the container was lost
  *  Thread: loop thread. Callback: exactly once when 0 is returned, never inside the call.
  *  @param container The container.
  *  @param grace_ms Milliseconds to wait for an exit after the graceful request before forcing; 0:

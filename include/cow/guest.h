@@ -10,11 +10,16 @@
  * Connection loss. When the bridge dies (the guest closed it, sent something malformed,
  * an RPC got no answer within the RPC timeout, a write failed, or the host was closed),
  * every request in flight, every process wait and every container wait completes exactly
- * once with COW_EBRIDGE_CLOSED, whose message carries the cause; later calls fail at once
- * with COW_EBRIDGE_CLOSED. cow_guest_bridge_error() returns the cause.
+ * once with COW_EBRIDGE_CLOSED, whose message carries the cause; so does every create
+ * still waiting for its stdio connections. Later calls on the connection and on every
+ * process and container of it whose exit had not been seen (kill, signal, resize,
+ * close_stdin, shutdown, terminate, stop, ...) fail at once with COW_EBRIDGE_CLOSED, never
+ * with "already exited" or success. cow_guest_bridge_error() returns the cause.
  *
  * Processes. Stdio listeners exist before ExecuteProcess is written; ports are allocated
- * from `first_stdio_port` upward and never reused. A WaitForProcess with an infinite
+ * from `first_stdio_port` upward and never reused. A stream the guest has not connected
+ * `stdio_timeout_ms` after answering ExecuteProcess fails the create (COW_ETIMEDOUT,
+ * naming the stream and port) and its listener is removed. A WaitForProcess with an infinite
  * timeout is sent for every process right after it started. Exit codes are reported as
  * the guest sends them (an unsigned 32-bit value: a UVM process killed by a signal reports
  * 4294967295, a container process 128+signal). Kill/signal answered "not found"
@@ -83,7 +88,7 @@ COW_GUEST_EXTERN void cow_guest_transport_release(cow_guest_transport_t *transpo
 typedef const char *(*cow_guest_trace_cb)(const char **tracestate, void *data);
 
 /** The version of cow_guest_options_t this header describes. */
-#define COW_GUEST_OPTIONS_VERSION 1
+#define COW_GUEST_OPTIONS_VERSION 2
 /** The vsock port the GCS dials for the bridge (hcsshim's LinuxGcsVsockPort). */
 #define COW_GUEST_BRIDGE_PORT 0x40000000u
 /** The first port allocated for stdio when the options say 0. */
@@ -105,12 +110,17 @@ typedef struct cow_guest_options {
   uint64_t connect_timeout_ms;      /**< accept + negotiate; 0: 120000 (hcsshim: 2 min) */
   cow_guest_trace_cb trace_cb;      /**< trace context provider for RequestBase.otsc, or NULL */
   void *trace_data;                 /**< handed to trace_cb; must outlive the connection */
+  /* version 2 */
+  uint64_t stdio_timeout_ms; /**< once ExecuteProcess is answered, how long the guest may take
+                                  to connect the stdio streams it was asked for (the real agent
+                                  connects them before it answers); the create then fails with
+                                  COW_ETIMEDOUT naming the stream. 0: the default, 30000 */
 } cow_guest_options_t;
 
 /** The defaults of cow_guest_options_t (no transport). */
 #define COW_GUEST_OPTIONS_INIT                                                                     \
   {                                                                                                \
-    COW_GUEST_OPTIONS_VERSION, NULL, 0, 0, 0, 0, NULL, NULL                                        \
+    COW_GUEST_OPTIONS_VERSION, NULL, 0, 0, 0, 0, NULL, NULL, 0                                     \
   }
 
 /** Fill `opts` with the defaults (same as COW_GUEST_OPTIONS_INIT). Thread: any.

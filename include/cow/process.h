@@ -99,7 +99,10 @@ COW_EXTERN int cow_process_close_stderr(cow_process_t *process, cow_process_cb c
 COW_EXTERN int64_t cow_process_pid(const cow_process_t *process);
 
 /** Resize the console of a process created with a console (tty). Resizing a process that
- *  has not started or has exited succeeds and does nothing.
+ *  has not started or has exited succeeds and does nothing. Resizes are applied in the
+ *  order asked: at most one request per process is in flight; sizes asked meanwhile are
+ *  coalesced into the next request, which carries the newest one, and each caller's
+ *  callback runs once with the result of the request that served it.
  *  @retval COW_ENOTTY (via the callback or returned) the process has no console.
  *  Thread: loop thread. Callback: exactly once when 0 is returned.
  *  @param process The process.
@@ -137,8 +140,9 @@ COW_EXTERN int cow_process_signal(cow_process_t *process, const char *options_js
 /** Completion of cow_process_stop(). `status` 0: the process exited (`exit_code` as for a
  *  wait; an exit whose output was cut by the drain timeout counts), `forced` says whether
  *  the kill was needed. Negative: no exit was seen (COW_ECANCELED: the handle was closed;
- *  the kill's own error when the kill failed; a lost connection); `exit_code` is -1 and
- *  `err` (borrowed, non-NULL exactly when `status` < 0) says why. */
+ *  the kill's own error when the kill failed; COW_ETIMEDOUT: COW_TIMEOUT_STOP ran out, the
+ *  message names what never came; a lost connection); `exit_code` is -1 and `err`
+ *  (borrowed, non-NULL exactly when `status` < 0) says why. */
 typedef void (*cow_process_stop_cb)(cow_process_t *process, int status, int64_t exit_code,
                                     int forced, const cow_error_t *err, void *data);
 
@@ -148,6 +152,10 @@ typedef void (*cow_process_stop_cb)(cow_process_t *process, int status, int64_t 
  *  process; or any error but COW_ESRCH) kills at once; `grace_ms` 0 kills at once without
  *  a signal. The kill is a separate operation, never queued behind the signal. A process
  *  that already exited completes with status 0 and its exit code.
+ *  The stop completes only when the exit was seen and the signal and kill it sent were
+ *  answered; once the kill was sent (or the exit seen), what is still missing must come
+ *  within COW_TIMEOUT_STOP (default 30 s), so the whole stop takes at most `grace_ms`
+ *  plus that. @retval COW_EBRIDGE_CLOSED contact with the process was lost.
  *  Ownership: `signal_json` is copied. The stop keeps the handle alive until it is over;
  *  closing the handle completes it with COW_ECANCELED (the process is left as it is).
  *  @retval COW_EINVAL an invalid argument

@@ -142,7 +142,11 @@ static int simple_call(cow_container_t *c, const char *name,
   if (slot == NULL)
     return COW_ENOTSUP;
   cow_op_t *op;
-  /* Stopping what has already stopped succeeds (R18), without bothering the backend. */
+  /* Contact lost (the exit was reported with COW_EBRIDGE_CLOSED, not seen): the container
+   * may still run, so this is no "already stopped"; it fails like every later call. */
+  if (ok_after_exit && c->exited && c->exit_err.code == COW_EBRIDGE_CLOSED)
+    return COW_EBRIDGE_CLOSED;
+  /* Stopping what has already stopped succeeds, without bothering the backend. */
   if (ok_after_exit && c->exited) {
     int rc = new_op(c, name, COW__CB_CONTAINER, (void (*)(void))cb, data, t, 0, &op);
     if (rc == 0)

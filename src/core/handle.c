@@ -16,6 +16,7 @@ static const uint64_t default_timeouts[COW_TIMEOUT__MAX] = {
     [COW_TIMEOUT_SHUTDOWN] = 30000,
     [COW_TIMEOUT_TERMINATE] = 30000,
     [COW_TIMEOUT_STDIO_DRAIN] = 1000,
+    [COW_TIMEOUT_STOP] = 30000,
 };
 
 static void finalize_run(struct cow__event *ev)

@@ -72,6 +72,7 @@ struct cow_op_s {
   int64_t exit_code;
   uint64_t timeout_ms;
   void *backend_data;
+  cow_op_t *next_rider; /* resize: the next caller served by the same request */
   uv_timer_t timer;
 };
 
@@ -128,6 +129,11 @@ struct cow_process_s {
   struct cow__stdio stdio[3];
   uv_timer_t drain_timer;
   cow_op_t *close_stdin_op; /* waiting for the local half-close */
+  /* Console resizes, one request at a time (resize.c): the request in flight, the callers
+   * it answers, the callers waiting for the next one and the newest size asked for. */
+  cow_op_t *resize_carrier;
+  cow_op_t *resize_riders, *resize_waiting;
+  uint16_t resize_width, resize_height;
 };
 
 struct cow_container_s {
@@ -197,5 +203,12 @@ void cow__process_stdio_close_all(cow_process_t *p);
 union cow__stream *cow__process_stdio_slot(cow_process_t *p, cow_stdio_t which);
 void cow__process_check_drained(cow_process_t *p);
 void cow__process_publish_exit(cow_process_t *p, int status);
+/* Contact with the process was lost (its exit was reported with COW_EBRIDGE_CLOSED, not
+ * observed): calls on it fail with COW_EBRIDGE_CLOSED instead of "already exited". */
+int cow__process_lost(const cow_process_t *p);
+
+/* ---- resize.c ---- */
+int cow__process_resize(cow_process_t *p, uint16_t width, uint16_t height, cow_process_cb cb,
+                        void *data);
 
 #endif

@@ -230,6 +230,11 @@ void cow_process_report_exit(cow_process_t *p, int64_t exit_code, const cow_erro
   cow__process_check_drained(p);
 }
 
+int cow__process_lost(const cow_process_t *p)
+{
+  return p->exit_reported && p->exit_err.code == COW_EBRIDGE_CLOSED;
+}
+
 /* ---- consumer API ---- */
 
 static void drain_timer_closed(uv_handle_t *t)
@@ -287,15 +292,12 @@ int cow_process_resize_console(cow_process_t *p, uint16_t width, uint16_t height
     return COW_EINVAL;
   if (p->ops->resize_console == NULL)
     return COW_ENOTSUP;
+  if (cow__process_lost(p))
+    return COW_EBRIDGE_CLOSED;
   /* Lenient, as shims need (hcsshim#675): before start or after exit it is a no-op. */
   if (!p->created || p->exit_reported)
     return finish_now(p, "resize_console", cb, data, 0);
-  cow_op_t *op;
-  int rc = start_op(p, "resize_console", COW_TIMEOUT_RESIZE, cb, data, &op);
-  if (rc != 0)
-    return rc;
-  COW__OP_START(op, p->ops->resize_console(p, width, height, op));
-  return 0;
+  return cow__process_resize(p, width, height, cb, data);
 }
 
 /* Kill and signal share their rules: refused before the process runs (containerd's
@@ -311,6 +313,8 @@ static int prepare_signal(cow_process_t *p, const char *name, int has_slot, cow_
     return COW_ENOTSUP;
   if (!p->created && !p->exit_reported)
     return COW_ENOT_STARTED;
+  if (cow__process_lost(p))
+    return COW_EBRIDGE_CLOSED; /* not "already exited": no exit was seen */
   if (p->exit_reported) {
     int rc = finish_now(p, name, cb, data, COW_ESRCH);
     return rc < 0 ? rc : 1;

@@ -207,6 +207,8 @@ int cow_process_close_stdin(cow_process_t *p, cow_process_cb cb, void *data)
     return COW_ECLOSING;
   if (!p->created && !p->exit_reported)
     return COW_ENOT_STARTED;
+  if (cow__process_lost(p))
+    return COW_EBRIDGE_CLOSED; /* nothing can be told to the process any more */
   cow_op_t *op;
   int rc = cow__op_new(&p->base, "close_stdin", COW__CB_PROCESS, (void (*)(void))cb, data,
                        COW_TIMEOUT_CLOSE_STDIN, 1, &op);

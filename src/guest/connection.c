@@ -13,6 +13,7 @@
 
 #define DEFAULT_RPC_TIMEOUT_MS     300000u /* hcsshim bridgeFailureTimeout */
 #define DEFAULT_CONNECT_TIMEOUT_MS 120000u /* hcsshim GCSConnectionTimeout */
+#define DEFAULT_STDIO_TIMEOUT_MS   30000u
 
 void cow_guest_options_init(cow_guest_options_t *opts)
 {
@@ -347,10 +348,15 @@ static void on_bridge_dead(cow__bridge_t *b)
   struct cow__guest_conn *conn = b->data;
   conn->state = COW__GUEST_DEAD;
   cow_error_t err = COW_ERROR_INIT;
-  cow__bridge_closed_error(b, "connect", &err);
-  if (conn->connect_op != NULL)
+  if (conn->connect_op != NULL) {
+    cow__bridge_closed_error(b, "connect", &err);
     connect_finish(conn, COW_EBRIDGE_CLOSED, &err);
+  }
+  /* What the containers' waiters get: their own operation, and the cause. */
+  cow__bridge_closed_error(b, "wait", &err);
   cow__guest_containers_bridge_dead(conn, &err);
+  cow__bridge_closed_error(b, "create_process", &err);
+  cow__guest_processes_bridge_dead(conn, &err);
   cow_error_clear(&err);
 }
 
@@ -444,6 +450,7 @@ static int conn_new(cow_host_t **out, uv_loop_t *loop, const cow_guest_options_t
   conn->loop = loop;
   conn->state = COW__GUEST_LISTENING;
   cow__list_init(&conn->containers);
+  cow__list_init(&conn->creating);
   cow__list_init(&conn->calls);
   uint64_t rpc = opts && opts->rpc_timeout_ms ? opts->rpc_timeout_ms : DEFAULT_RPC_TIMEOUT_MS;
   cow__bridge_init(&conn->bridge, loop, rpc);
@@ -454,6 +461,10 @@ static int conn_new(cow_host_t **out, uv_loop_t *loop, const cow_guest_options_t
       opts && opts->max_message_size ? opts->max_message_size : COW__FRAME_MAX_SIZE;
   conn->connect_timeout_ms =
       opts && opts->connect_timeout_ms ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+  /* Version 1 options end before stdio_timeout_ms: never read past them. */
+  conn->stdio_timeout_ms = opts && opts->version >= 2 && opts->stdio_timeout_ms
+                               ? opts->stdio_timeout_ms
+                               : DEFAULT_STDIO_TIMEOUT_MS;
   if (opts && opts->transport) {
     conn->transport = opts->transport;
     cow__transport_ref(conn->transport);

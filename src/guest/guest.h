@@ -41,6 +41,7 @@ struct cow__guest_conn {
   uint32_t next_port;
   uint32_t max_message_size;
   uint64_t connect_timeout_ms;
+  uint64_t stdio_timeout_ms;
   cow_guest_trace_cb trace_cb;
   void *trace_data;
   char *traceparent, *tracestate; /* cow_guest_set_trace_context() */
@@ -48,6 +49,7 @@ struct cow__guest_conn {
   unsigned caps;                  /* COW_GUEST_CAP_* */
   int version;
   cow__list containers; /* struct cow__guest_container, for notifications */
+  cow__list creating;   /* struct cow__guest_process whose create is not over yet */
   cow__list calls;      /* connection-level calls in flight */
 };
 
@@ -94,9 +96,13 @@ struct cow__guest_process {
   unsigned create_done : 1;  /* create op completed */
   unsigned exit_pending : 1; /* wait answered before create completed */
   unsigned closing : 1;
+  unsigned stdio_failed : 1;   /* a requested stream will never come: the create fails */
+  unsigned stdio_timer_on : 1; /* stdio_timer initialised (closed with the create) */
   int64_t exit_code;
   cow_error_t exit_err;
   cow_op_t *create_op;
+  cow__list create_link;  /* in conn->creating while the create is not over */
+  uv_timer_t stdio_timer; /* the bound on the stdio connections after the exec answer */
   struct cow__guest_call *exec_call;
   struct cow__guest_call *wait_call;
   cow__list calls;
@@ -146,6 +152,9 @@ void cow__guest_container_notify(struct cow__guest_container *gc,
 
 /* Allocate `n` stdio ports (never reused). */
 uint32_t cow__guest_alloc_port(struct cow__guest_conn *conn);
+
+/* The bridge died: every create still waiting for stdio fails with `err`. */
+void cow__guest_processes_bridge_dead(struct cow__guest_conn *conn, const cow_error_t *err);
 
 /* Create a process on `conn` (container `gc` or NULL for the utility VM). */
 int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_container *gc,

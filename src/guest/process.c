@@ -43,6 +43,22 @@ static void close_accepted(struct cow__guest_process *gp, int i)
   uv_close(h, accepted_closed);
 }
 
+static void stdio_timer_closed(uv_handle_t *h)
+{
+  struct cow__guest_process *gp = h->data;
+  cow_process_unref(gp->p);
+}
+
+/* The create is over (completed or abandoned): off the connection's list, no more timer. */
+static void create_over(struct cow__guest_process *gp)
+{
+  cow__list_remove(&gp->create_link);
+  if (gp->stdio_timer_on) {
+    gp->stdio_timer_on = 0;
+    uv_close((uv_handle_t *)&gp->stdio_timer, stdio_timer_closed);
+  }
+}
+
 /* The create op completes once the exec answered and every requested stream has been
  * accepted (the guest dials before answering, but the accepts may still sit in the
  * backlog), or once the failure is known and every listener has reported back. */
@@ -55,7 +71,8 @@ static void maybe_finish_create(struct cow__guest_process *gp)
   cow_op_t *op = gp->create_op;
   gp->create_op = NULL;
   gp->create_done = 1;
-  if (!gp->started) {
+  create_over(gp);
+  if (!gp->started || gp->stdio_failed) {
     /* Streams the guest connected before the failure was known: close them now, not at
      * the close of the handle (E53: the guest may block reading them). */
     for (int i = 0; i < 3; i++)
@@ -90,6 +107,66 @@ static void fail_create(struct cow__guest_process *gp, const cow_error_t *err)
 static void accepted_closed(uv_handle_t *h)
 {
   cow_process_unref(h->data);
+}
+
+/* A requested stream will never be connected: the create fails with `err` (the process
+ * may have run; its waiters get the same error, since its output is lost). */
+static void fail_stdio(struct cow__guest_process *gp, const cow_error_t *err)
+{
+  if (gp->create_done || gp->closing)
+    return;
+  gp->stdio_failed = 1;
+  fail_create(gp, err);
+}
+
+static void stdio_overdue(uv_timer_t *t)
+{
+  struct cow__guest_process *gp = t->data;
+  char missing[160] = "";
+  size_t n = 0;
+  for (int i = 0; i < 3; i++)
+    if (gp->listeners[i] != NULL && n < sizeof missing)
+      n += (size_t)snprintf(missing + n, sizeof missing - n, "%s%s (port %" PRIu32 ")",
+                            n ? " and " : "", stream_names[i], gp->ports[i]);
+  cow_error_t err = COW_ERROR_INIT;
+  cow__error_set(&err, COW_ETIMEDOUT, COW_DOMAIN_LIB, 0, "create_process", NULL,
+                 "the guest answered ExecuteProcess but did not connect %s within %llu ms", missing,
+                 (unsigned long long)gp->conn->stdio_timeout_ms);
+  cow__log(COW_LOG_WARN, "guest", "process %" PRIu32 " in %s: %s", gp->pid, gp->cid, err.message);
+  fail_stdio(gp, &err);
+  cow_error_clear(&err);
+}
+
+/* The exec was answered: the guest has dialled every stream it is going to (it does so
+ * before answering), so the accepts that are still missing get a bounded time. */
+static void bound_stdio(struct cow__guest_process *gp)
+{
+  if (!listeners_pending(gp) || gp->create_done || gp->stdio_timer_on ||
+      uv_timer_init(gp->conn->loop, &gp->stdio_timer) != 0)
+    return;
+  gp->stdio_timer_on = 1;
+  gp->stdio_timer.data = gp;
+  cow_process_ref(gp->p); /* until the timer is closed */
+  uv_timer_start(&gp->stdio_timer, stdio_overdue, gp->conn->stdio_timeout_ms, 0);
+}
+
+void cow__guest_processes_bridge_dead(struct cow__guest_conn *conn, const cow_error_t *err)
+{
+  /* Each failure takes the process off the list once its listeners reported back; take
+   * it off here so the loop ends whatever the order. */
+  cow__list pending;
+  cow__list_init(&pending);
+  while (!cow__list_empty(&conn->creating)) {
+    cow__list *n = conn->creating.next;
+    cow__list_remove(n);
+    cow__list_insert_tail(&pending, n);
+  }
+  while (!cow__list_empty(&pending)) {
+    struct cow__guest_process *gp =
+        cow__container_of(pending.next, struct cow__guest_process, create_link);
+    cow__list_remove(&gp->create_link);
+    fail_stdio(gp, err);
+  }
 }
 
 static void stdio_accepted(cow_guest_listener_t *l, int status, void *arg)
@@ -130,6 +207,7 @@ static void wait_done(struct cow__guest_call *call, int status, const struct cow
   cow_error_t e = COW_ERROR_INIT;
   if (status < 0) {
     cow_error_copy(&e, err);
+    e.operation = "wait"; /* the caller's operation, not the request's name */
   } else if (resp->result == 0) {
     gp->exit_code = cow__proto_int(resp->body, "ExitCode", 0);
   } else {
@@ -198,6 +276,7 @@ static void exec_done(struct cow__guest_call *call, int status, const struct cow
     }
     if (gp->exit_pending && !gp->create_done && gp->exit_err.code < 0)
       cancel_listeners(gp);
+    bound_stdio(gp);
   } else {
     cow_error_t e = COW_ERROR_INIT;
     if (status < 0)
@@ -230,6 +309,7 @@ int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_co
   gp->container = gc;
   gp->exit_code = -1;
   cow__list_init(&gp->calls);
+  cow__list_init(&gp->create_link);
   const char *cid = gc ? cow_container_id(gc->c) : COW__NULL_CONTAINER_ID;
   snprintf(gp->cid, sizeof gp->cid, "%s", cid);
 
@@ -289,6 +369,7 @@ int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_co
   /* Listeners first: the guest dials while it handles ExecuteProcess (§5.1). From here on
    * failures are reported through the op, because a started listener completes later. */
   gp->create_op = op;
+  cow__list_insert_tail(&conn->creating, &gp->create_link);
   int started = 0;
   for (int i = 0; i < 3 && rc == 0; i++) {
     if (!gp->want[i])
@@ -307,6 +388,7 @@ int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_co
     if (started == 0) {
       cow_error_clear(&err);
       gp->create_op = NULL;
+      create_over(gp);
       return rc;
     }
     fail_create(gp, &err);
@@ -322,6 +404,7 @@ int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_co
     if (started == 0) {
       cow_error_clear(&err);
       gp->create_op = NULL;
+      create_over(gp);
       return rc;
     }
     fail_create(gp, &err);
@@ -348,6 +431,7 @@ static void gp_close(cow_process_t *p)
    * are absorbed, not "unknown id" (§5.4). */
   cow__guest_calls_abandon_all(&gp->calls, COW_ECANCELED);
   gp->wait_call = NULL;
+  create_over(gp);
   if (gp->create_op != NULL && !gp->create_done) {
     cow_op_t *op = gp->create_op;
     gp->create_op = NULL;
