@@ -284,7 +284,7 @@ static void process_stop_without_exit_is_bounded(void **state)
   sg_start_ok(&g, s_kill_no_exit, NULL, 0);
   cow_process_t *p = NULL;
   res_t cr = {0}, st = {0};
-  assert_int_equal(cow_host_create_process(g.host, &p, "{\"CommandArgs\":[\"x\"]}", on_proc, &cr),
+  assert_int_equal(cow_host_create_process(&p, g.host, "{\"CommandArgs\":[\"x\"]}", on_proc, &cr),
                    0);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, 0);
@@ -358,7 +358,7 @@ static void resizes_one_at_a_time_newest_last(void **state)
   sg_start_ok(&g, s_resizes, NULL, 0);
   cow_process_t *p = NULL;
   res_t cr = {0}, r[3] = {{0}}, sig = {0};
-  assert_int_equal(cow_host_create_process(g.host, &p,
+  assert_int_equal(cow_host_create_process(&p, g.host,
                                            "{\"CommandArgs\":[\"x\"],\"EmulateConsole\":true}",
                                            on_proc, &cr),
                    0);
@@ -404,7 +404,7 @@ static void resize_queue_cancelled_at_close(void **state)
   sg_start_ok(&g, s_resize_unanswered, NULL, 0);
   cow_process_t *p = NULL;
   res_t cr = {0}, r[3] = {{0}};
-  assert_int_equal(cow_host_create_process(g.host, &p,
+  assert_int_equal(cow_host_create_process(&p, g.host,
                                            "{\"CommandArgs\":[\"x\"],\"EmulateConsole\":true}",
                                            on_proc, &cr),
                    0);
@@ -451,7 +451,7 @@ static void create_without_stdio_dials(int close_bridge, int expect, const char 
   sg_start_ok(&g, s_no_dial, &opts, 1);
   cow_process_t *p = NULL;
   res_t cr = {0}, w = {0};
-  assert_int_equal(cow_host_create_process(g.host, &p,
+  assert_int_equal(cow_host_create_process(&p, g.host,
                                            "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}",
                                            on_proc, &cr),
                    0);
@@ -502,7 +502,7 @@ static void every_call_fails_after_the_loss(void **state)
   cow_container_t *c = create_container(&g);
   cow_process_t *p = NULL;
   res_t cr = {0}, w = {0}, cw = {0}, cb = {0};
-  assert_int_equal(cow_host_create_process(g.host, &p,
+  assert_int_equal(cow_host_create_process(&p, g.host,
                                            "{\"CommandArgs\":[\"x\"],\"EmulateConsole\":true}",
                                            on_proc, &cr),
                    0);
@@ -535,10 +535,10 @@ static void every_call_fails_after_the_loss(void **state)
   assert_int_equal(cow_container_properties_v2(c, NULL, on_json, &cb), COW_EBRIDGE_CLOSED);
   assert_int_equal(cow_container_modify(c, "{}", on_cont, &cb), COW_EBRIDGE_CLOSED);
   cow_process_t *q = NULL;
-  assert_int_equal(cow_host_create_process(cow_container_host(c), &q, "{}", on_proc, &cb),
+  assert_int_equal(cow_host_create_process(&q, cow_container_host(c), "{}", on_proc, &cb),
                    COW_EBRIDGE_CLOSED);
   /* Connection. */
-  assert_int_equal(cow_host_create_process(g.host, &q, "{\"CommandArgs\":[\"x\"]}", on_proc, &cb),
+  assert_int_equal(cow_host_create_process(&q, g.host, "{\"CommandArgs\":[\"x\"]}", on_proc, &cb),
                    COW_EBRIDGE_CLOSED);
   char *doc = sg_container_doc("/b");
   cow_container_t *c2 = NULL;

@@ -49,6 +49,8 @@ static int act(struct tb *tb, enum tb_slot slot, cow_op_t *op)
     if (tb->npending == TB_MAX_PENDING)
       return COW_EBUSY;
     tb->pending[tb->npending++] = op;
+    if (tb->stop_loop != NULL)
+      uv_stop(tb->stop_loop);
     return 0;
   }
   return COW_EINVAL;

@@ -33,6 +33,10 @@ struct tb {
   int closes, finis, timeouts;
   cow_op_t *pending[TB_MAX_PENDING];
   int npending;
+  /* TB_MANUAL: uv_stop() this loop when an op is held, so that the iteration that made the
+   * call (say from a timer at its top) does not then block in its poll until the next
+   * timer. For tests that wait with UV_RUN_ONCE on their own loop; NULL: never. */
+  uv_loop_t *stop_loop;
 };
 
 enum tb_slot {
