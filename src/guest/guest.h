@@ -96,13 +96,13 @@ struct cow__guest_process {
   unsigned create_done : 1;  /* create op completed */
   unsigned exit_pending : 1; /* wait answered before create completed */
   unsigned closing : 1;
-  unsigned stdio_failed : 1;   /* a requested stream will never come: the create fails */
-  unsigned stdio_timer_on : 1; /* stdio_timer initialised (closed with the create) */
+  unsigned stdio_failed : 1; /* a requested stream will never come: the create fails */
   int64_t exit_code;
   cow_error_t exit_err;
   cow_op_t *create_op;
-  cow__list create_link;  /* in conn->creating while the create is not over */
-  uv_timer_t stdio_timer; /* the bound on the stdio connections after the exec answer */
+  cow__list create_link;   /* in conn->creating while the create is not over */
+  uv_timer_t *stdio_timer; /* the bound on the stdio connections after the exec answer
+                              (allocated only when a stream is still missing then) */
   struct cow__guest_call *exec_call;
   struct cow__guest_call *wait_call;
   cow__list calls;

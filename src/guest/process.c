@@ -46,6 +46,7 @@ static void close_accepted(struct cow__guest_process *gp, int i)
 static void stdio_timer_closed(uv_handle_t *h)
 {
   struct cow__guest_process *gp = h->data;
+  cow__free(h);
   cow_process_unref(gp->p);
 }
 
@@ -53,9 +54,9 @@ static void stdio_timer_closed(uv_handle_t *h)
 static void create_over(struct cow__guest_process *gp)
 {
   cow__list_remove(&gp->create_link);
-  if (gp->stdio_timer_on) {
-    gp->stdio_timer_on = 0;
-    uv_close((uv_handle_t *)&gp->stdio_timer, stdio_timer_closed);
+  if (gp->stdio_timer != NULL) {
+    uv_close((uv_handle_t *)gp->stdio_timer, stdio_timer_closed);
+    gp->stdio_timer = NULL;
   }
 }
 
@@ -141,13 +142,18 @@ static void stdio_overdue(uv_timer_t *t)
  * before answering), so the accepts that are still missing get a bounded time. */
 static void bound_stdio(struct cow__guest_process *gp)
 {
-  if (!listeners_pending(gp) || gp->create_done || gp->stdio_timer_on ||
-      uv_timer_init(gp->conn->loop, &gp->stdio_timer) != 0)
+  if (!listeners_pending(gp) || gp->create_done || gp->stdio_timer != NULL)
     return;
-  gp->stdio_timer_on = 1;
-  gp->stdio_timer.data = gp;
+  uv_timer_t *t = cow__malloc(sizeof *t);
+  if (t == NULL || uv_timer_init(gp->conn->loop, t) != 0) {
+    /* Without a timer the bound is the bridge's: its death still fails the create. */
+    cow__free(t);
+    return;
+  }
+  gp->stdio_timer = t;
+  t->data = gp;
   cow_process_ref(gp->p); /* until the timer is closed */
-  uv_timer_start(&gp->stdio_timer, stdio_overdue, gp->conn->stdio_timeout_ms, 0);
+  uv_timer_start(t, stdio_overdue, gp->conn->stdio_timeout_ms, 0);
 }
 
 void cow__guest_processes_bridge_dead(struct cow__guest_conn *conn, const cow_error_t *err)
