@@ -312,7 +312,7 @@ void cow__bridge_close(cow__bridge_t *b)
 
 /* ---- outgoing ---- */
 
-int cow__bridge_call(cow__bridge_t *b, uint32_t type, const json_t *body, int timed,
+int cow__bridge_call(cow__bridge_t *b, uint32_t type, const char *payload, size_t len, int timed,
                      cow__bridge_cb cb, void *ctx, cow__bridge_req_t **out, cow_error_t *err)
 {
   const char *name = cow__frame_rpc_name(type);
@@ -335,39 +335,35 @@ int cow__bridge_call(cow__bridge_t *b, uint32_t type, const json_t *body, int ti
     return cow__error_set(err, COW_EINVALID_STATE, COW_DOMAIN_LIB, 0, name, NULL,
                           "%s before the protocol negotiation completed", name);
   }
+  /* Never more than 64 KiB on the wire (R3): the guest would kill its bridge. */
+  if (len > COW__FRAME_MAX_SIZE - COW__FRAME_HEADER_SIZE)
+    return cow__error_set(err, COW_EMSG_TOO_LARGE, COW_DOMAIN_LIB, 0, name, NULL,
+                          "a %zu-byte payload makes a frame larger than %u bytes", len,
+                          (unsigned)COW__FRAME_MAX_SIZE);
   if (b->count + 1 > b->nbuckets * 2 && table_grow(b) != 0)
     return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, name, NULL, NULL);
-
-  char *payload = cow__proto_dump(body);
-  if (payload == NULL)
-    return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, name, NULL, NULL);
-  uint8_t *frame;
-  size_t frame_len;
-  /* Refuses > 64 KiB with COW_EMSG_TOO_LARGE before anything is written (R3). */
-  int rc = cow__frame_build(type, b->next_id, payload, strlen(payload), &frame, &frame_len, err);
-  if (rc != 0) {
-    cow__free(payload);
-    return rc;
-  }
-  if (cow__log_enabled(COW_LOG_DEBUG)) {
-    char *text = cow__proto_log_text(body);
-    cow__log(COW_LOG_DEBUG, "guest", "-> %s id %" PRIu64 " %s", name, b->next_id, text ? text : "");
-    cow__free(text);
-  }
-  cow__free(payload);
   cow__bridge_req_t *req = cow__calloc(1, sizeof *req);
-  if (req == NULL) {
-    cow__free(frame);
+  if (req == NULL)
     return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, name, NULL, NULL);
-  }
-  rc = cow__wire_send(&b->wire, frame, frame_len);
-  if (rc != 0) {
+  int rc;
+  uint8_t *frame = cow__wire_reserve(&b->wire, COW__FRAME_HEADER_SIZE + len, &rc);
+  if (frame == NULL) {
     cow__free(req);
     if (rc == COW_EBRIDGE_CLOSED)
       cow__bridge_closed_error(b, name, err);
     else
       cow__error_set(err, rc, COW_DOMAIN_LIB, 0, name, NULL, NULL);
     return rc;
+  }
+  cow__frame_header_t hdr = {type, (uint32_t)(COW__FRAME_HEADER_SIZE + len), b->next_id};
+  cow__frame_header_encode(&hdr, frame);
+  if (len > 0)
+    memcpy(frame + COW__FRAME_HEADER_SIZE, payload, len);
+  cow__wire_commit(&b->wire, COW__FRAME_HEADER_SIZE + len);
+  if (cow__log_enabled(COW_LOG_DEBUG)) {
+    char *text = cow__proto_log_payload(payload, len);
+    cow__log(COW_LOG_DEBUG, "guest", "-> %s id %" PRIu64 " %s", name, b->next_id, text ? text : "");
+    cow__free(text);
   }
   req->id = b->next_id++;
   req->type = type;

@@ -75,12 +75,14 @@ void cow__bridge_init(cow__bridge_t *b, uv_loop_t *loop, uint64_t rpc_timeout_ms
 /* Attach the connected stream and start reading. On failure the bridge is killed. */
 int cow__bridge_start(cow__bridge_t *b, uv_stream_t *stream, uint32_t max_frame);
 
-/* Send a request. `body` is borrowed. `timed`: the request counts for the RPC failure
- * timeout (every request except WaitForProcess). Returns 0 (cb runs later, exactly once
- * unless abandoned) or a negative code with err filled (cb never runs; nothing was
- * written): COW_EBRIDGE_CLOSED, COW_EINVALID_STATE (not negotiated yet, or a negotiate in
- * flight), COW_EALREADY (negotiate twice), COW_EMSG_TOO_LARGE, COW_ENOMEM. */
-int cow__bridge_call(cow__bridge_t *b, uint32_t type, const json_t *body, int timed,
+/* Send a request whose body is the `len` bytes at `payload` (encoded JSON, borrowed: they
+ * are copied behind the frame header into the wire's output buffer, written before the loop
+ * next polls). `timed`: the request counts for the RPC failure timeout (every request
+ * except WaitForProcess). Returns 0 (cb runs later, exactly once unless abandoned) or a
+ * negative code with err filled (cb never runs; nothing was queued): COW_EBRIDGE_CLOSED,
+ * COW_EINVALID_STATE (not negotiated yet, or a negotiate in flight), COW_EALREADY
+ * (negotiate twice), COW_EMSG_TOO_LARGE, COW_ENOMEM. */
+int cow__bridge_call(cow__bridge_t *b, uint32_t type, const char *payload, size_t len, int timed,
                      cow__bridge_cb cb, void *ctx, cow__bridge_req_t **out, cow_error_t *err);
 
 /* The caller gives up on `req`: its callback will not run; the id stays registered until

@@ -55,6 +55,23 @@ int cow__guest_call(struct cow__guest_conn *conn, cow__list *list, uint32_t type
 {
   if (out)
     *out = NULL;
+  struct cow__payload payload;
+  int rc = cow__proto_encode(body, &payload);
+  if (rc != 0)
+    return cow__error_set(err, rc, COW_DOMAIN_LIB, 0, cow__frame_rpc_name(type), NULL, NULL);
+  rc = cow__guest_call_payload(conn, list, type, &payload, timed, op, owner, object_id, fn, out,
+                               err);
+  cow__proto_payload_release(&payload);
+  return rc;
+}
+
+int cow__guest_call_payload(struct cow__guest_conn *conn, cow__list *list, uint32_t type,
+                            const struct cow__payload *payload, int timed, cow_op_t *op,
+                            void *owner, const char *object_id, cow__guest_call_fn fn,
+                            struct cow__guest_call **out, cow_error_t *err)
+{
+  if (out)
+    *out = NULL;
   struct cow__guest_call *call = cow__calloc(1, sizeof *call);
   if (call == NULL)
     return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, NULL, NULL, NULL);
@@ -64,7 +81,8 @@ int cow__guest_call(struct cow__guest_conn *conn, cow__list *list, uint32_t type
   call->owner = owner;
   call->object_id = object_id;
   cow__list_init(&call->link);
-  int rc = cow__bridge_call(&conn->bridge, type, body, timed, call_done, call, &call->req, err);
+  int rc = cow__bridge_call(&conn->bridge, type, payload->data, payload->len, timed, call_done,
+                            call, &call->req, err);
   if (rc != 0) {
     cow__free(call);
     return rc;
@@ -681,17 +699,16 @@ int cow_guest_set_trace_context(cow_host_t *host, const char *traceparent, const
 /* ---- connection-level requests ---- */
 
 /* Check everything that could refuse a request before a core op exists, so that a refusal
- * is a synchronous return and the callback never runs. */
-static int precheck(struct cow__guest_conn *conn, const char *name, uint32_t type,
-                    const json_t *body)
+ * is a synchronous return and the callback never runs; the body is encoded once, here. */
+static int precheck(struct cow__guest_conn *conn, const char *name, const json_t *body,
+                    struct cow__payload *payload)
 {
   cow_error_t err = COW_ERROR_INIT;
   int rc = cow__guest_check_ready(conn, name, &err);
   cow_error_clear(&err);
   if (rc != 0)
     return rc;
-  (void)type;
-  return cow__proto_check_size(body);
+  return cow__proto_encode(body, payload);
 }
 
 static int conn_request(cow_host_t *host, const char *name, uint32_t type, json_t *body,
@@ -699,21 +716,22 @@ static int conn_request(cow_host_t *host, const char *name, uint32_t type, json_
                         void *extra)
 {
   struct cow__guest_conn *conn = cow__guest_conn_of(host);
-  int rc = precheck(conn, name, type, body);
-  if (rc != 0) {
-    json_decref(body);
+  struct cow__payload payload;
+  int rc = precheck(conn, name, body, &payload);
+  json_decref(body);
+  if (rc != 0)
     return rc;
-  }
   cow_op_t *op;
   rc = cow_host_op_new(&op, host, name, tk, cb, data);
   if (rc != 0) {
-    json_decref(body);
+    cow__proto_payload_release(&payload);
     return rc;
   }
   cow_error_t err = COW_ERROR_INIT;
   struct cow__guest_call *call;
-  rc = cow__guest_call(conn, &conn->calls, type, body, 1, op, conn, NULL, fn, &call, &err);
-  json_decref(body);
+  rc = cow__guest_call_payload(conn, &conn->calls, type, &payload, 1, op, conn, NULL, fn, &call,
+                               &err);
+  cow__proto_payload_release(&payload);
   if (rc != 0) {
     /* Only an allocation failure can get here after precheck: report it through the op,
      * which exists already. */
@@ -795,24 +813,25 @@ int cow_guest_dump_stacks(cow_host_t *host, cow_guest_text_cb cb, void *data)
   /* The op's user data is `tr`, freed by the delivery callback; the call only borrows
    * it (ctx), so an abandoned call cannot free it twice. */
   struct cow__guest_conn *c = conn;
-  int rc = precheck(c, "dump_stacks", COW__MSG_DUMP_STACKS, body);
+  struct cow__payload payload;
+  int rc = precheck(c, "dump_stacks", body, &payload);
+  json_decref(body);
   if (rc != 0) {
-    json_decref(body);
     cow__free(tr);
     return rc;
   }
   cow_op_t *op;
   rc = cow_host_op_new(&op, host, "dump_stacks", COW_TIMEOUT__MAX, text_delivered, tr);
   if (rc != 0) {
-    json_decref(body);
+    cow__proto_payload_release(&payload);
     cow__free(tr);
     return rc;
   }
   cow_error_t err = COW_ERROR_INIT;
   struct cow__guest_call *call;
-  rc = cow__guest_call(c, &c->calls, COW__MSG_DUMP_STACKS, body, 1, op, c, NULL, stacks_done, &call,
-                       &err);
-  json_decref(body);
+  rc = cow__guest_call_payload(c, &c->calls, COW__MSG_DUMP_STACKS, &payload, 1, op, c, NULL,
+                               stacks_done, &call, &err);
+  cow__proto_payload_release(&payload);
   if (rc != 0)
     cow_op_complete(op, rc, &err);
   else

@@ -139,12 +139,15 @@ int cow_guest_create_container(cow_container_t **out, cow_host_t *host, const ch
   json_decref(cfg);
   if (body == NULL)
     return COW_ENOMEM;
-  rc = cow__proto_check_size(body);
+  struct cow__payload payload;
+  rc = cow__proto_encode(body, &payload);
+  json_decref(body);
+  if (rc != 0)
+    return rc;
   cow_container_t *c = NULL;
-  if (rc == 0)
-    rc = attach(&c, conn, id);
+  rc = attach(&c, conn, id);
   if (rc != 0) {
-    json_decref(body);
+    cow__proto_payload_release(&payload);
     return rc;
   }
   struct cow__guest_container *gc = cow_container_priv(c);
@@ -152,13 +155,13 @@ int cow_guest_create_container(cow_container_t **out, cow_host_t *host, const ch
   cow_op_t *op;
   rc = cow_container_op_new(&op, c, "create", COW_TIMEOUT_CREATE, cb, data);
   if (rc != 0) {
-    json_decref(body);
+    cow__proto_payload_release(&payload);
     cow_container_close(c, NULL, NULL);
     return rc;
   }
-  rc = cow__guest_call(conn, &gc->calls, COW__MSG_CREATE, body, 1, op, gc, cow_container_id(c),
-                       create_done, NULL, &err);
-  json_decref(body);
+  rc = cow__guest_call_payload(conn, &gc->calls, COW__MSG_CREATE, &payload, 1, op, gc,
+                               cow_container_id(c), create_done, NULL, &err);
+  cow__proto_payload_release(&payload);
   if (rc != 0) {
     unregister(gc);
     cow_op_complete(op, rc, &err); /* the op exists: report through it */

@@ -127,6 +127,12 @@ int cow__guest_check_ready(struct cow__guest_conn *conn, const char *operation, 
 int cow__guest_call(struct cow__guest_conn *conn, cow__list *list, uint32_t type,
                     const json_t *body, int timed, cow_op_t *op, void *owner, const char *object_id,
                     cow__guest_call_fn fn, struct cow__guest_call **out, cow_error_t *err);
+/* The same with the body already encoded (cow__proto_encode(), which checked its size):
+ * for requests that must be refused before anything is started, encoded once. */
+int cow__guest_call_payload(struct cow__guest_conn *conn, cow__list *list, uint32_t type,
+                            const struct cow__payload *payload, int timed, cow_op_t *op,
+                            void *owner, const char *object_id, cow__guest_call_fn fn,
+                            struct cow__guest_call **out, cow_error_t *err);
 
 /* Give up on a call: the request stays registered as a tombstone; its op (if any) is
  * completed with `status`; the call is freed. */

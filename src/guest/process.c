@@ -366,11 +366,11 @@ int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_co
   json_decref(params);
   if (body == NULL)
     return COW_ENOMEM;
-  rc = cow__proto_check_size(body);
-  if (rc != 0) {
-    json_decref(body);
+  struct cow__payload payload; /* encoded once: the size check is on these bytes */
+  rc = cow__proto_encode(body, &payload);
+  json_decref(body);
+  if (rc != 0)
     return rc;
-  }
 
   /* Listeners first: the guest dials while it handles ExecuteProcess (§5.1). From here on
    * failures are reported through the op, because a started listener completes later. */
@@ -390,7 +390,7 @@ int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_co
   if (rc != 0) {
     cow__error_set(&err, rc, COW_DOMAIN_OS, 0, "create_process", NULL,
                    "cannot listen for the stdio of the process: %s", cow_strerror(rc));
-    json_decref(body);
+    cow__proto_payload_release(&payload);
     if (started == 0) {
       cow_error_clear(&err);
       gp->create_op = NULL;
@@ -402,9 +402,9 @@ int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_co
     return 0;
   }
   cow_process_ref(p); /* until exec_done: the process must outlive its exec */
-  rc = cow__guest_call(conn, &gp->calls, COW__MSG_EXECUTE_PROCESS, body, 1, NULL, gp, NULL,
-                       exec_done, &gp->exec_call, &err);
-  json_decref(body);
+  rc = cow__guest_call_payload(conn, &gp->calls, COW__MSG_EXECUTE_PROCESS, &payload, 1, NULL, gp,
+                               NULL, exec_done, &gp->exec_call, &err);
+  cow__proto_payload_release(&payload);
   if (rc != 0) {
     cow_process_unref(p);
     if (started == 0) {

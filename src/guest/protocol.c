@@ -171,14 +171,32 @@ char *cow__proto_dump(const json_t *body)
   return cow__json_text(body, JSON_COMPACT);
 }
 
-int cow__proto_check_size(const json_t *body)
+int cow__proto_encode(const json_t *body, struct cow__payload *out)
 {
-  char *text = cow__proto_dump(body);
-  if (text == NULL)
+  out->heap = NULL;
+  out->data = out->small;
+  out->len = body ? json_dumpb(body, out->small, sizeof out->small, JSON_COMPACT) : 0;
+  if (out->len == 0)
+    return COW_ENOMEM; /* jansson reports no other failure for a document it built */
+  if (out->len + COW__FRAME_HEADER_SIZE > COW__FRAME_MAX_SIZE)
+    return COW_EMSG_TOO_LARGE;
+  if (out->len <= sizeof out->small)
+    return 0;
+  /* Longer than the buffer: encoded a second time, into memory of the size it reported. */
+  out->heap = cow__malloc(out->len);
+  if (out->heap == NULL || json_dumpb(body, out->heap, out->len, JSON_COMPACT) != out->len) {
+    cow__free(out->heap);
+    out->heap = NULL;
     return COW_ENOMEM;
-  size_t n = strlen(text);
-  cow__free(text);
-  return n + COW__FRAME_HEADER_SIZE > COW__FRAME_MAX_SIZE ? COW_EMSG_TOO_LARGE : 0;
+  }
+  out->data = out->heap;
+  return 0;
+}
+
+void cow__proto_payload_release(struct cow__payload *p)
+{
+  cow__free(p->heap);
+  p->heap = NULL;
 }
 
 json_t *cow__proto_parse_object(const char *text, const char *what, cow_error_t *err)
@@ -542,5 +560,13 @@ char *cow__proto_log_text(const json_t *body)
   scrub_string_field(copy, "ContainerConfig");
   char *s = cow__proto_dump(copy);
   json_decref(copy);
+  return s;
+}
+
+char *cow__proto_log_payload(const char *payload, size_t len)
+{
+  json_t *body = json_loadb(payload, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+  char *s = body ? cow__proto_log_text(body) : NULL;
+  json_decref(body);
   return s;
 }

@@ -50,13 +50,25 @@ json_t *cow__proto_get_properties(const char *cid, const json_t *query,
                                   const struct cow__proto_trace *t);
 json_t *cow__proto_modify(const char *cid, const json_t *request, const struct cow__proto_trace *t);
 
-/* Serialise a body for the wire (compact, key order kept). NULL on failure. */
+/* Serialise a body (compact, key order kept) into cow__malloc memory. NULL on failure. */
 char *cow__proto_dump(const json_t *body);
 
-/* 0 when `body` fits one frame (header included), COW_EMSG_TOO_LARGE when it does not,
- * COW_ENOMEM. Requests are checked before anything is started so that a refusal is a
- * synchronous error and no callback runs (R3: never send more than 64 KiB). */
-int cow__proto_check_size(const json_t *body);
+/* A request body encoded once, for the wire: the bytes are in `small` when they fit, else
+ * in memory from cow__malloc. Caller-owned (usually on the stack); release it with
+ * cow__proto_payload_release(). */
+struct cow__payload {
+  const char *data;
+  size_t len;
+  char *heap;
+  char small[1024];
+};
+
+/* Encode `body` (compact, key order kept) into `out`. 0; COW_EMSG_TOO_LARGE when it does
+ * not fit one frame (header included: R3, never send more than 64 KiB), checked on the
+ * encoded bytes, so a request is refused before anything is started and the refusal is a
+ * synchronous error; COW_ENOMEM. On failure nothing is left to release. */
+int cow__proto_encode(const json_t *body, struct cow__payload *out);
+void cow__proto_payload_release(struct cow__payload *p);
 
 /* Parse user-supplied JSON text that must be an object. Returns the object or NULL with
  * COW_EINVAL in err. */
@@ -102,6 +114,8 @@ const char *cow__proto_str(const json_t *obj, const char *key);
  * values of OciProcess/OciSpecification env entries become "<redacted>". From cow__malloc;
  * NULL on failure. */
 char *cow__proto_log_text(const json_t *body);
+/* The same for an encoded body (`len` bytes of JSON). */
+char *cow__proto_log_payload(const char *payload, size_t len);
 
 /* 1 when `s` is a GUID in the 8-4-4-4-12 hex form. */
 int cow__proto_is_guid(const char *s);

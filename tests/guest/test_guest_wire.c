@@ -1,5 +1,6 @@
 /* The guest connection against a scripted guest on a socketpair (no peer process): trace
- * context on the wire, hostile responses (unknown id, wrong type, size limits), and the
+ * context on the wire, hostile responses (unknown id, wrong type, size limits), how requests
+ * are written (once per loop turn, flushed at close, in order past a full socket), and the
  * AF_VSOCK transport (bind and listen only: never connect a vsock socket here). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +32,9 @@
   "\"DeleteContainerStateSupported\":true}}}"
 
 /* ---- the scripted guest (its own thread, blocking socket I/O) ---- */
+
+#define BIG_REQUESTS 12 /* ModifySettings of ~60 KB each: far more than a socket buffer */
+#define BIG_PAD      60000
 
 struct guest {
   int fd;
@@ -74,7 +78,14 @@ static void guest_send_sized(struct guest *g, uint32_t type, uint64_t id, const 
   free(frame);
 }
 
-enum scenario { TRACE, UNKNOWN_ID, WRONG_TYPE, SIZE_LIMITS };
+enum scenario {
+  TRACE,
+  UNKNOWN_ID,
+  WRONG_TYPE,
+  SIZE_LIMITS,
+  RECORD,     /* answer nothing, count what arrives until end of stream */
+  SLOW_READER /* read nothing until `go`, then check and answer every request in order */
+};
 
 struct run {
   struct guest g;
@@ -82,6 +93,10 @@ struct run {
   int negotiate_had_otsc;
   int request_had_otsc;
   char traceparent[128];
+  int go[2];    /* SLOW_READER: a byte from the host starts the reading */
+  int received; /* RECORD, SLOW_READER: requests read */
+  uint32_t last_type;
+  char wrong[128]; /* SLOW_READER: what was wrong with a request, if anything */
 };
 
 static void *guest_main(void *arg)
@@ -97,7 +112,31 @@ static void *guest_main(void *arg)
   json_decref(neg);
   guest_send(g, COW__MSG_NEGOTIATE_PROTOCOL_RESPONSE, f.hdr.id, NEGOTIATED);
   cow__frame_release(&f);
+  char go;
+  if (r->scenario == SLOW_READER && read(r->go[0], &go, 1) != 1)
+    goto out;
   while (guest_read(g, &f) == 1) {
+    if (r->scenario == RECORD || r->scenario == SLOW_READER) {
+      r->received++;
+      r->last_type = f.hdr.type;
+      if (r->scenario == RECORD) {
+        cow__frame_release(&f);
+        continue;
+      }
+      /* Every request whole and in the order it was made: ids 1, 2, ... (0 negotiated). */
+      json_t *req = json_loadb((const char *)f.payload, f.payload_len, 0, NULL);
+      const char *pad = json_string_value(
+          json_object_get(json_object_get(json_object_get(req, "Request"), "Settings"), "Pad"));
+      if (r->wrong[0] == '\0' &&
+          (f.hdr.id != (uint64_t)r->received || pad == NULL || strlen(pad) != BIG_PAD))
+        snprintf(r->wrong, sizeof r->wrong, "request %d: id %llu, pad %zu bytes", r->received,
+                 (unsigned long long)f.hdr.id, pad ? strlen(pad) : 0);
+      json_decref(req);
+      guest_send(g, COW__FRAME_RESPONSE_OF(f.hdr.type), f.hdr.id,
+                 "{\"Result\":0,\"ActivityId\":\"834b1e7f-3925-42ca-aa4c-53f30465318e\"}");
+      cow__frame_release(&f);
+      continue;
+    }
     json_t *req = json_loads((const char *)f.payload, 0, NULL);
     json_t *otsc = json_object_get(req, "otsc");
     if (otsc != NULL) {
@@ -124,6 +163,9 @@ static void *guest_main(void *arg)
       guest_send_sized(g, rtype, f.hdr.id, "{\"Result\":0,\"GuestStacks\":\"",
                        f.hdr.id == 1 ? COW__FRAME_MAX_SIZE : COW__FRAME_MAX_SIZE + 1);
       break;
+    case RECORD:
+    case SLOW_READER:
+      break; /* handled above */
     }
     cow__frame_release(&f);
   }
@@ -170,6 +212,7 @@ static void start(enum scenario s)
   memset(&run, 0, sizeof run);
   connected = closed = text_calls = 0;
   run.scenario = s;
+  assert_int_equal(pipe(run.go), 0);
   int sv[2];
   assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   run.g.fd = sv[1];
@@ -190,6 +233,8 @@ static void finish(void)
   run_until(&closed);
   TW_RUN_IDLE(&loop);
   pthread_join(thread, NULL);
+  close(run.go[0]);
+  close(run.go[1]);
   assert_int_equal(TW_LOOP_FINISH(&loop), 0);
 }
 
@@ -251,6 +296,60 @@ static void size_limit_is_inclusive(void **state)
   finish();
 }
 
+/* Requests are written once per loop turn (src/guest/wire.c): one made just before the host
+ * is closed, in the same turn, still reaches the guest, ahead of the end of the stream. */
+static void queued_before_close_is_written(void **state)
+{
+  start(RECORD);
+  assert_int_equal(cow_guest_dump_stacks(host, on_text, NULL), 0);
+  assert_int_equal(cow_host_close(host, on_closed, NULL), 0);
+  run_until(&closed);
+  TW_RUN_IDLE(&loop);
+  pthread_join(thread, NULL);
+  close(run.go[0]);
+  close(run.go[1]);
+  assert_int_equal(text_calls, 1);
+  assert_int_equal(text_status, COW_ECANCELED);
+  assert_int_equal(run.received, 1);
+  assert_int_equal(run.last_type, COW__MSG_DUMP_STACKS);
+  assert_int_equal(TW_LOOP_FINISH(&loop), 0);
+}
+
+static int modified, modify_failures;
+static void on_modified(cow_host_t *h, int status, const cow_error_t *err, void *data)
+{
+  modified++;
+  modify_failures += status != 0;
+}
+
+/* More than the socket takes: what uv_try_write leaves goes to uv_write with its buffer,
+ * later requests queue behind it, and the guest gets every byte in order once it reads. */
+static void full_socket_keeps_order(void **state)
+{
+  start(SLOW_READER);
+  char *doc = malloc(BIG_PAD + 64);
+  assert_non_null(doc);
+  int n = snprintf(doc, 64, "{\"ResourceType\":\"Test\",\"Settings\":{\"Pad\":\"");
+  memset(doc + n, 'p', BIG_PAD);
+  strcpy(doc + n + BIG_PAD, "\"}}");
+  modified = modify_failures = 0;
+  for (int i = 0; i < BIG_REQUESTS; i++) {
+    assert_int_equal(cow_guest_modify(host, doc, on_modified, NULL), 0);
+    if (i % 3 == 2) /* flushes in between: some while earlier bytes still wait */
+      uv_run(&loop, UV_RUN_NOWAIT);
+  }
+  free(doc);
+  for (int i = 0; i < 4; i++)
+    uv_run(&loop, UV_RUN_NOWAIT);
+  assert_int_equal(modified, 0);
+  assert_int_equal(write(run.go[1], "g", 1), 1);
+  TW_UNTIL(&loop, modified == BIG_REQUESTS);
+  assert_int_equal(modify_failures, 0);
+  assert_int_equal(run.received, BIG_REQUESTS);
+  assert_string_equal(run.wrong, "");
+  finish();
+}
+
 #ifdef __linux__
 static void vsock_listens_without_connecting(void **state)
 {
@@ -295,6 +394,8 @@ int main(void)
       cmocka_unit_test(unknown_response_id_kills_bridge),
       cmocka_unit_test(wrong_response_type_kills_bridge),
       cmocka_unit_test(size_limit_is_inclusive),
+      cmocka_unit_test(queued_before_close_is_written),
+      cmocka_unit_test(full_socket_keeps_order),
 #ifdef __linux__
       cmocka_unit_test(vsock_listens_without_connecting),
 #endif
