@@ -19,7 +19,7 @@
 #include "cow/hcs.h"
 #include "hcs/common/state.h"
 #include "support/alloc-count.h"
-#ifdef COW_HAVE_HCS_EMULATOR
+#if COW_HAVE_HCS_EMULATOR
 #  include "hcs/emu/emu-internal.h"
 #endif
 
@@ -70,7 +70,7 @@ static void builders_under_application_allocator(void **state)
   assert_non_null(strstr(prepared, "CommandLine"));
   cow_free(prepared);
   cow_free(doc);
-#ifdef COW_HAVE_HCS_EMULATOR
+#if COW_HAVE_HCS_EMULATOR
   char *text = cow__emu_json_text(json_pack("{s:i}", "Error", 5));
   assert_string_equal(text, "{\"Error\":5}");
   cow__free(text);
