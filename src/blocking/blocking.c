@@ -1,12 +1,8 @@
 /* The blocking API: a private loop on its own thread, and one request per call, handed over
- * through a locked queue + uv_async_t and answered through a condition variable. */
+ * through a locked queue + uv_async_t and answered through a condition variable. This file
+ * is the machinery (requests, the context, run); the wrappers are in process.c,
+ * container.c, guest.c and constructors.c. */
 #include "blocking/blocking.h"
-
-#ifdef _WIN32
-#  define WIN32_LEAN_AND_MEAN
-#  include <io.h>
-#  include <windows.h>
-#endif
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +11,7 @@
 #include "core/error.h"
 #include "core/loop.h"
 
-static void breq_free(struct breq *r)
+void cow__breq_free(struct breq *r)
 {
   if (r->extra_free != NULL)
     r->extra_free(r->extra);
@@ -26,28 +22,17 @@ static void breq_free(struct breq *r)
   cow__free(r);
 }
 
-static void created_closed(void *arg)
-{
-  (void)arg;
-}
-
 void cow__breq_finish(struct breq *r, int status, const cow_error_t *err)
 {
   cow_blocking_t *b = r->b;
   uv_mutex_lock(&b->mutex);
   if (r->abandoned) {
     uv_mutex_unlock(&b->mutex);
-    /* Nobody will take the result: release what it holds. A process created after its
+    /* Nobody will take the result: release what it holds. A handle created after its
      * caller gave up is closed here, so it does not leak. */
-    if (status == 0 && r->obj != NULL) {
-      if (r->creates == COW__BREQ_PROCESS)
-        cow__bproc_close(r->obj, created_closed, NULL);
-      else if (r->creates == COW__BREQ_CONTAINER)
-        cow_container_close(r->obj, NULL, NULL);
-      else if (r->creates == COW__BREQ_HOST)
-        cow_host_close(r->obj, NULL, NULL);
-    }
-    breq_free(r);
+    if (status == 0 && r->obj != NULL && r->creates != COW__BK_NONE)
+      cow__bh_close(b, r->creates, r->obj, NULL, NULL);
+    cow__breq_free(r);
     return;
   }
   r->status = status;
@@ -72,7 +57,23 @@ static void wake_cb(uv_async_t *a)
   while (!cow__list_empty(&batch)) {
     struct breq *r = cow__container_of(batch.next, struct breq, link);
     cow__list_remove(&r->link);
+    uv_mutex_lock(&b->mutex);
+    int drop = r->abandoned && (r->sync || r->borrows); /* its caller's memory may be gone */
+    r->started = 1;
+    uv_mutex_unlock(&b->mutex);
+    if (drop) {
+      cow__breq_free(r);
+      continue;
+    }
+    int borrows = r->borrows; /* a request that does not borrow may be freed by its start */
     int rc = r->start(r);
+    if (borrows) {
+      /* Its caller waits for this before it lets go (or frees it): r is alive. */
+      uv_mutex_lock(&b->mutex);
+      r->start_done = 1;
+      uv_cond_signal(&r->cond);
+      uv_mutex_unlock(&b->mutex);
+    }
     if (rc < 0)
       cow__breq_finish(r, rc, NULL);
   }
@@ -95,6 +96,7 @@ int cow_blocking_new(cow_blocking_t **out)
   if (b == NULL)
     return COW_ENOMEM;
   cow__list_init(&b->queue);
+  cow__list_init(&b->handles);
   int rc = uv_loop_init(&b->loop);
   if (rc != 0)
     goto fail_free;
@@ -123,7 +125,20 @@ fail_free:
  * is marked abandoned, under the same lock that decides it is not done, and belongs to the
  * loop thread, which frees it when the operation ends. Either way the decision and every
  * access to `done` and `abandoned` happen under the mutex, and after a 0 the caller never
- * touches `r` again. */
+ * touches `r` again. A `sync` request that has started is waited for to its end (it
+ * finishes inside its start, which does not block); a `borrows` one until its start has
+ * returned. */
+static int finished(const struct breq *r)
+{
+  return r->done && (!r->borrows || r->start_done);
+}
+
+/* Whether the caller must wait past its deadline: the start uses its memory right now. */
+static int must_wait(const struct breq *r)
+{
+  return (r->sync && r->started) || (r->borrows && r->started && !r->start_done);
+}
+
 static int submit(cow_blocking_t *b, struct breq *r, uint64_t timeout_ms)
 {
   r->b = b;
@@ -133,8 +148,8 @@ static int submit(cow_blocking_t *b, struct breq *r, uint64_t timeout_ms)
   uv_mutex_unlock(&b->mutex);
   uv_async_send(&b->wake);
   uv_mutex_lock(&b->mutex);
-  while (!r->done) {
-    if (deadline == 0) {
+  while (!finished(r)) {
+    if (deadline == 0 || must_wait(r)) {
       uv_cond_wait(&r->cond, &b->mutex);
       continue;
     }
@@ -143,14 +158,14 @@ static int submit(cow_blocking_t *b, struct breq *r, uint64_t timeout_ms)
       break;
     uv_cond_timedwait(&r->cond, &b->mutex, deadline - now); /* the loop re-checks */
   }
-  int done = r->done;
+  int done = finished(r);
   if (!done)
     r->abandoned = 1;
   uv_mutex_unlock(&b->mutex);
   return done;
 }
 
-static struct breq *breq_new(int (*start)(struct breq *r), void *obj, const char *text)
+struct breq *cow__breq_new(int (*start)(struct breq *r), void *obj, const char *text)
 {
   struct breq *r = cow__calloc(1, sizeof *r);
   if (r == NULL)
@@ -163,50 +178,59 @@ static struct breq *breq_new(int (*start)(struct breq *r), void *obj, const char
   r->obj = obj;
   r->code = -1;
   if (text != NULL && (r->text = cow__strdup(text)) == NULL) {
-    breq_free(r);
+    cow__breq_free(r);
     return NULL;
   }
   return r;
 }
 
-/* Submit `r` and collect it: the common tail of every wrapper. With `keep`, a finished
- * request is handed back for its results (the caller frees it); otherwise it is freed. */
-static int run_request(cow_blocking_t *b, struct breq *r, uint64_t timeout_ms, cow_error_t *err,
-                       struct breq **keep)
+int cow__breq_run(cow_blocking_t *b, struct breq *r, uint64_t timeout_ms, cow_error_t *err,
+                  struct breq **keep)
 {
+  uv_thread_t self = uv_thread_self();
+  if (uv_thread_equal(&self, &b->thread)) {
+    /* From inside a cow_blocking_run() function: the answer would need this very thread. */
+    cow__breq_free(r);
+    return cow__error_set(err, COW_EINVALID_STATE, COW_DOMAIN_LIB, 0, "blocking", NULL,
+                          "a blocking call on the loop thread itself would wait forever");
+  }
   if (!submit(b, r, timeout_ms))
     return cow__error_set(err, COW_ETIMEDOUT, COW_DOMAIN_LIB, 0, "blocking", NULL,
                           "no answer within %llu ms", (unsigned long long)timeout_ms);
   int status = r->status;
-  if (err != NULL && status < 0) {
-    cow_error_move(err, &r->err);
-    if (err->message == NULL)
-      err->message = cow__strdup(cow_strerror(status));
+  if (err != NULL) {
+    cow_error_clear(err);
+    if (status < 0) {
+      cow_error_move(err, &r->err);
+      if (err->message == NULL)
+        err->message = cow__strdup(cow_strerror(status));
+    }
   }
   if (keep != NULL)
     *keep = r;
   else
-    breq_free(r);
+    cow__breq_free(r);
   return status;
 }
 
-static int call(cow_blocking_t *b, int (*start)(struct breq *), void *obj, const char *text,
-                uint64_t timeout_ms, cow_error_t *err, struct breq **keep)
+int cow__blocking_call(cow_blocking_t *b, int (*start)(struct breq *), void *obj, const char *text,
+                       uint64_t timeout_ms, cow_error_t *err, struct breq **keep)
 {
   if (b == NULL)
-    return COW_EINVAL;
-  struct breq *r = breq_new(start, obj, text);
+    return cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, "blocking", NULL,
+                          "no blocking context");
+  struct breq *r = cow__breq_new(start, obj, text);
   if (r == NULL)
     return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "blocking", NULL, NULL);
-  return run_request(b, r, timeout_ms, err, keep);
+  return cow__breq_run(b, r, timeout_ms, err, keep);
 }
 
 int cow__blocking_call_extra(cow_blocking_t *b, int (*start)(struct breq *r),
-                             enum cow__breq_creates creates, void *obj, const char *text,
-                             void *extra, void (*extra_free)(void *), uint64_t timeout_ms,
-                             cow_error_t *err, void **obj_out)
+                             enum cow__bkind creates, void *obj, const char *text, void *extra,
+                             void (*extra_free)(void *), uint64_t timeout_ms, cow_error_t *err,
+                             void **obj_out)
 {
-  struct breq *r = b ? breq_new(start, obj, text) : NULL;
+  struct breq *r = b ? cow__breq_new(start, obj, text) : NULL;
   if (r == NULL) {
     if (extra_free != NULL)
       extra_free(extra);
@@ -217,14 +241,83 @@ int cow__blocking_call_extra(cow_blocking_t *b, int (*start)(struct breq *r),
   r->extra = extra;
   r->extra_free = extra_free;
   struct breq *kept = NULL;
-  int rc = run_request(b, r, timeout_ms, err, &kept);
+  int rc = cow__breq_run(b, r, timeout_ms, err, &kept);
   if (kept != NULL) {
     if (rc == 0 && obj_out != NULL)
       *obj_out = kept->obj;
-    breq_free(kept);
+    cow__breq_free(kept);
   }
   return rc;
 }
+
+int cow__blocking_stop(int64_t *exit_code, int *forced, cow_blocking_t *b,
+                       int (*start)(struct breq *r), void *obj, const char *signal_json,
+                       uint64_t grace_ms, uint64_t timeout_ms, cow_error_t *err)
+{
+  if (exit_code != NULL)
+    *exit_code = -1;
+  if (forced != NULL)
+    *forced = 0;
+  if (obj == NULL || b == NULL)
+    return cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, "stop", NULL,
+                          "a required argument is NULL");
+  struct breq *r = cow__breq_new(start, obj, signal_json);
+  if (r == NULL)
+    return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "stop", NULL, NULL);
+  r->grace_ms = grace_ms;
+  struct breq *kept = NULL;
+  int rc = cow__breq_run(b, r, timeout_ms, err, &kept);
+  if (kept != NULL) {
+    if (exit_code != NULL)
+      *exit_code = kept->code;
+    if (forced != NULL)
+      *forced = kept->forced;
+    cow__breq_free(kept);
+  }
+  return rc;
+}
+
+int cow__blocking_set_timeout(cow_blocking_t *b, int (*start)(struct breq *r), void *obj,
+                              cow_timeout_kind_t kind, uint64_t timeout_ms)
+{
+  struct breq *r = obj != NULL && b != NULL ? cow__breq_new(start, obj, NULL) : NULL;
+  if (r == NULL)
+    return obj == NULL || b == NULL ? COW_EINVAL : COW_ENOMEM;
+  r->flag = (int)kind;
+  r->grace_ms = timeout_ms;
+  return cow__breq_run(b, r, 0, NULL, NULL);
+}
+
+int cow__blocking_timestamp(cow_timestamp_t *out, cow_blocking_t *b, int (*start)(struct breq *r),
+                            void *obj)
+{
+  if (out == NULL || obj == NULL)
+    return COW_EINVAL;
+  struct breq *kept = NULL;
+  int rc = cow__blocking_call(b, start, obj, NULL, 0, NULL, &kept);
+  if (kept != NULL) {
+    if (rc == 0) {
+      out->sec = kept->code;
+      out->nsec = (int32_t)kept->flag;
+    }
+    cow__breq_free(kept);
+  }
+  return rc;
+}
+
+int cow__blocking_take_json(char **out, int rc, struct breq *kept)
+{
+  if (kept == NULL)
+    return rc;
+  if (rc == 0) {
+    *out = kept->json;
+    kept->json = NULL;
+  }
+  cow__breq_free(kept);
+  return rc;
+}
+
+/* ---- closing the context ---- */
 
 /* Handles already closing finish within a few loop turns; only handles still open after
  * about a second make cow_blocking_close() refuse. */
@@ -245,17 +338,36 @@ static void idle_timer_fired(uv_timer_t *t)
   check_idle(r);
 }
 
+/* Any handle other than our wake-up that is not closing keeps the loop running: it would
+ * make the loop thread's uv_run() never return. */
+static void count_live(uv_handle_t *h, void *arg)
+{
+  struct breq *r = arg;
+  if (h != (uv_handle_t *)&r->b->wake && !uv_is_closing(h))
+    r->code++;
+}
+
 static void check_idle(struct breq *r)
 {
-  /* Any libcow handle on the loop keeps the core's per-loop state alive. */
-  if (!cow__loop_in_use(&r->b->loop)) {
+  /* Any libcow handle on the loop keeps the core's per-loop state alive; a handle the
+   * caller made through cow_blocking_run() and left open keeps the loop alive. */
+  r->code = 0;
+  if (!cow__loop_in_use(&r->b->loop))
+    uv_walk(&r->b->loop, count_live, r);
+  else
+    r->code = 1;
+  if (r->code == 0) {
     cow__breq_finish(r, 0, NULL);
     return;
   }
   uv_timer_t *t = r->flag++ < IDLE_CHECKS ? cow__malloc(sizeof *t) : NULL;
   if (t == NULL || uv_timer_init(&r->b->loop, t) != 0) {
     cow__free(t);
-    cow__breq_finish(r, COW_EBUSY, NULL);
+    cow_error_t e = COW_ERROR_INIT;
+    cow__error_set(&e, COW_EBUSY, COW_DOMAIN_LIB, 0, "blocking_close", NULL,
+                   "handles on the loop are still open (made through cow_blocking_run()?)");
+    cow__breq_finish(r, COW_EBUSY, &e);
+    cow_error_clear(&e);
     return;
   }
   t->data = r;
@@ -264,6 +376,16 @@ static void check_idle(struct breq *r)
 
 static int start_check_idle(struct breq *r)
 {
+  int open = cow__bh_open_count(r->b);
+  if (open > 0) {
+    cow_error_t e = COW_ERROR_INIT;
+    cow__error_set(&e, COW_EBUSY, COW_DOMAIN_LIB, 0, "blocking_close", NULL,
+                   "%d handle%s handed out by this context %s still open: close them first", open,
+                   open == 1 ? "" : "s", open == 1 ? "is" : "are");
+    cow__breq_finish(r, COW_EBUSY, &e);
+    cow_error_clear(&e);
+    return 0;
+  }
   check_idle(r);
   return 0;
 }
@@ -272,7 +394,7 @@ int cow_blocking_close(cow_blocking_t *b)
 {
   if (b == NULL)
     return COW_EINVAL;
-  int rc = call(b, start_check_idle, NULL, NULL, 0, NULL, NULL);
+  int rc = cow__blocking_call(b, start_check_idle, NULL, NULL, 0, NULL, NULL);
   if (rc != 0)
     return rc;
   uv_mutex_lock(&b->mutex);
@@ -302,418 +424,16 @@ static int start_run(struct breq *r)
   return 0;
 }
 
-int cow_blocking_run(cow_blocking_t *b, int (*fn)(uv_loop_t *, void *), void *arg)
+int cow_blocking_run(cow_blocking_t *b, int (*fn)(uv_loop_t *, void *), void *arg,
+                     uint64_t timeout_ms, cow_error_t *err)
 {
-  if (fn == NULL)
-    return COW_EINVAL;
+  if (b == NULL || fn == NULL)
+    return cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, "blocking_run", NULL,
+                          "no blocking context or function");
   struct run_arg ra = {fn, arg};
-  return call(b, start_run, &ra, NULL, 0, NULL, NULL);
-}
-
-/* ---- processes ---- */
-
-static void created(cow_process_t *p, int status, const cow_error_t *err, void *data)
-{
-  struct breq *r = data;
-  if (status == 0)
-    status = cow__bproc_attach(r->b, p);
-  if (status < 0) {
-    /* the process never ran (or cannot be relayed): close it, the caller gets the error */
-    cow__bproc_close(p, created_closed, NULL);
-    r->obj = NULL;
-    cow__breq_finish(r, status, err);
-    return;
-  }
-  r->obj = p;
-  cow__breq_finish(r, 0, NULL);
-}
-
-static int start_create(struct breq *r)
-{
-  cow_process_t *p;
-  return cow_host_create_process(&p, r->obj, r->text, created, r);
-}
-
-int cow_blocking_create_process(cow_process_t **out, cow_blocking_t *b, cow_host_t *host,
-                                const char *config_json, uint64_t timeout_ms, cow_error_t *err)
-{
-  if (out == NULL || host == NULL || config_json == NULL)
-    return COW_EINVAL;
-  *out = NULL;
-  void *obj = NULL;
-  int rc = cow__blocking_call_extra(b, start_create, COW__BREQ_PROCESS, host, config_json, NULL,
-                                    NULL, timeout_ms, err, &obj);
-  if (rc == 0)
-    *out = obj;
-  return rc;
-}
-
-struct fds_arg {
-  cow_process_t *p;
-  int fds[3];
-};
-
-static int start_fds(struct breq *r)
-{
-  struct fds_arg *fa = r->obj;
-  cow__bproc_take_fds(fa->p, fa->fds);
-  cow__breq_finish(r, 0, NULL);
-  return 0;
-}
-
-int cow_blocking_process_stdio(int *in, int *out, int *errfd, cow_blocking_t *b, cow_process_t *p)
-{
-  if (p == NULL)
-    return COW_EINVAL;
-  struct fds_arg fa = {p, {-1, -1, -1}};
-  int rc = call(b, start_fds, &fa, NULL, 0, NULL, NULL);
-  if (in)
-    *in = fa.fds[0];
-  else if (fa.fds[0] >= 0)
-    uv_fs_close(NULL, NULL, fa.fds[0], NULL);
-  if (out)
-    *out = fa.fds[1];
-  else if (fa.fds[1] >= 0)
-    uv_fs_close(NULL, NULL, fa.fds[1], NULL);
-  if (errfd)
-    *errfd = fa.fds[2];
-  else if (fa.fds[2] >= 0)
-    uv_fs_close(NULL, NULL, fa.fds[2], NULL);
-  return rc;
-}
-
-static void proc_done(cow_process_t *p, int status, const cow_error_t *err, void *data)
-{
-  cow__breq_finish(data, status, err);
-}
-
-static void waited(cow_process_t *p, int status, int64_t code, const cow_error_t *err, void *data)
-{
-  struct breq *r = data;
-  r->code = code; /* read by the caller only after done, under the mutex */
-  cow__breq_finish(r, status, err);
-}
-
-static int start_wait(struct breq *r)
-{
-  return cow_process_wait(r->obj, waited, r);
-}
-
-int cow_blocking_process_wait(int64_t *exit_code, cow_blocking_t *b, cow_process_t *p,
-                              uint64_t timeout_ms, cow_error_t *err)
-{
-  if (p == NULL)
-    return COW_EINVAL;
-  struct breq *r = NULL;
-  int rc = call(b, start_wait, p, NULL, timeout_ms, err, &r);
-  if (r != NULL) {
-    if (exit_code)
-      *exit_code = r->code;
-    breq_free(r);
-  }
-  return rc;
-}
-
-static int start_kill(struct breq *r)
-{
-  return cow_process_kill(r->obj, proc_done, r);
-}
-static int start_signal(struct breq *r)
-{
-  return cow_process_signal(r->obj, r->text, proc_done, r);
-}
-static int start_resize(struct breq *r)
-{
-  return cow_process_resize_console(r->obj, r->width, r->height, proc_done, r);
-}
-static void relay_done(void *arg, int status, const cow_error_t *err)
-{
-  cow__breq_finish(arg, status, err);
-}
-static int start_close_stdin(struct breq *r)
-{
-  cow__bproc_close_stdin(r->obj, relay_done, r);
-  return 0;
-}
-
-int cow_blocking_process_kill(cow_blocking_t *b, cow_process_t *p, uint64_t t, cow_error_t *err)
-{
-  return p ? call(b, start_kill, p, NULL, t, err, NULL) : COW_EINVAL;
-}
-
-int cow_blocking_process_signal(cow_blocking_t *b, cow_process_t *p, const char *options,
-                                uint64_t t, cow_error_t *err)
-{
-  return p ? call(b, start_signal, p, options, t, err, NULL) : COW_EINVAL;
-}
-
-int cow_blocking_process_resize_console(cow_blocking_t *b, cow_process_t *p, uint16_t width,
-                                        uint16_t height, uint64_t t, cow_error_t *err)
-{
-  if (p == NULL || b == NULL)
-    return COW_EINVAL;
-  struct breq *r = breq_new(start_resize, p, NULL);
+  struct breq *r = cow__breq_new(start_run, &ra, NULL);
   if (r == NULL)
-    return COW_ENOMEM;
-  r->width = width;
-  r->height = height;
-  return run_request(b, r, t, err, NULL);
-}
-
-int cow_blocking_process_close_stdin(cow_blocking_t *b, cow_process_t *p, uint64_t t,
-                                     cow_error_t *err)
-{
-  return p ? call(b, start_close_stdin, p, NULL, t, err, NULL) : COW_EINVAL;
-}
-
-/* A descriptor from cow_blocking_process_stdio() as an OS handle the caller owns: the
- * descriptor itself on POSIX; on Windows a duplicate of its HANDLE, the descriptor closed
- * (descriptors are per C runtime, HANDLEs are the process's). -1 when absent or failed. */
-static intptr_t fd_to_os(int fd)
-{
-  if (fd < 0)
-    return -1;
-#ifdef _WIN32
-  HANDLE h = (HANDLE)_get_osfhandle(fd), dup = NULL;
-  BOOL ok =
-      h != INVALID_HANDLE_VALUE && DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(),
-                                                   &dup, 0, FALSE, DUPLICATE_SAME_ACCESS);
-  _close(fd);
-  return ok ? (intptr_t)dup : -1;
-#else
-  return fd;
-#endif
-}
-
-int cow_blocking_process_stdio_os(intptr_t *in, intptr_t *out, intptr_t *errh, cow_blocking_t *b,
-                                  cow_process_t *p)
-{
-  int fds[3] = {-1, -1, -1};
-  int rc = cow_blocking_process_stdio(in ? &fds[0] : NULL, out ? &fds[1] : NULL,
-                                      errh ? &fds[2] : NULL, b, p);
-  intptr_t *dst[3] = {in, out, errh};
-  for (int i = 0; i < 3; i++) {
-    if (dst[i] == NULL)
-      continue;
-    *dst[i] = fd_to_os(fds[i]);
-    if (fds[i] >= 0 && *dst[i] == -1 && rc == 0)
-      rc = COW_EIO;
-  }
-  return rc;
-}
-
-static void proc_stopped(cow_process_t *p, int status, int64_t code, int forced,
-                         const cow_error_t *err, void *data)
-{
-  struct breq *r = data;
-  r->code = code;
-  r->forced = forced;
-  cow__breq_finish(r, status, err);
-}
-
-static int start_stop(struct breq *r)
-{
-  return cow_process_stop(r->obj, r->text, r->grace_ms, proc_stopped, r);
-}
-
-/* Both stops: one request shape, the results copied out while the caller still waits. */
-static int run_stop(cow_blocking_t *b, int (*start)(struct breq *), void *obj,
-                    const char *signal_json, uint64_t grace_ms, uint64_t t, int64_t *exit_code,
-                    int *forced, cow_error_t *err)
-{
-  if (obj == NULL || b == NULL)
-    return COW_EINVAL;
-  struct breq *r = breq_new(start, obj, signal_json);
-  if (r == NULL)
-    return COW_ENOMEM;
-  r->grace_ms = grace_ms;
-  struct breq *kept = NULL;
-  int rc = run_request(b, r, t, err, &kept);
-  if (kept != NULL) {
-    if (exit_code)
-      *exit_code = kept->code;
-    if (forced)
-      *forced = kept->forced;
-    breq_free(kept);
-  }
-  return rc;
-}
-
-int cow_blocking_process_stop(int64_t *exit_code, int *forced, cow_blocking_t *b, cow_process_t *p,
-                              const char *signal_json, uint64_t grace_ms, uint64_t t,
-                              cow_error_t *err)
-{
-  return run_stop(b, start_stop, p, signal_json, grace_ms, t, exit_code, forced, err);
-}
-
-static int start_pid(struct breq *r)
-{
-  r->code = cow_process_pid(r->obj);
-  cow__breq_finish(r, 0, NULL);
-  return 0;
-}
-
-int64_t cow_blocking_process_pid(cow_blocking_t *b, cow_process_t *p)
-{
-  if (p == NULL)
-    return COW_EINVAL;
-  struct breq *r = NULL;
-  int rc = call(b, start_pid, p, NULL, 0, NULL, &r);
-  int64_t pid = rc < 0 ? rc : r->code;
-  if (r != NULL)
-    breq_free(r);
-  return pid;
-}
-
-static void handle_closed(void *arg)
-{
-  cow__breq_finish(arg, 0, NULL);
-}
-
-static int start_close(struct breq *r)
-{
-  cow__bproc_close(r->obj, handle_closed, r);
-  return 0;
-}
-
-int cow_blocking_process_close(cow_blocking_t *b, cow_process_t *p)
-{
-  return p ? call(b, start_close, p, NULL, 0, NULL, NULL) : COW_EINVAL;
-}
-
-/* ---- containers and hosts ---- */
-
-static void ctr_done(cow_container_t *c, int status, const cow_error_t *err, void *data)
-{
-  cow__breq_finish(data, status, err);
-}
-
-static int start_start(struct breq *r)
-{
-  return cow_container_start(r->obj, ctr_done, r);
-}
-static int start_shutdown(struct breq *r)
-{
-  return cow_container_shutdown(r->obj, ctr_done, r);
-}
-static int start_terminate(struct breq *r)
-{
-  return cow_container_terminate(r->obj, ctr_done, r);
-}
-static int start_cwait(struct breq *r)
-{
-  return cow_container_wait(r->obj, ctr_done, r);
-}
-static int start_modify(struct breq *r)
-{
-  return cow_container_modify(r->obj, r->text, ctr_done, r);
-}
-
-int cow_blocking_container_start(cow_blocking_t *b, cow_container_t *c, uint64_t t,
-                                 cow_error_t *err)
-{
-  return c ? call(b, start_start, c, NULL, t, err, NULL) : COW_EINVAL;
-}
-int cow_blocking_container_shutdown(cow_blocking_t *b, cow_container_t *c, uint64_t t,
-                                    cow_error_t *err)
-{
-  return c ? call(b, start_shutdown, c, NULL, t, err, NULL) : COW_EINVAL;
-}
-int cow_blocking_container_terminate(cow_blocking_t *b, cow_container_t *c, uint64_t t,
-                                     cow_error_t *err)
-{
-  return c ? call(b, start_terminate, c, NULL, t, err, NULL) : COW_EINVAL;
-}
-int cow_blocking_container_wait(cow_blocking_t *b, cow_container_t *c, uint64_t t, cow_error_t *err)
-{
-  return c ? call(b, start_cwait, c, NULL, t, err, NULL) : COW_EINVAL;
-}
-int cow_blocking_container_modify(cow_blocking_t *b, cow_container_t *c, const char *request,
-                                  uint64_t t, cow_error_t *err)
-{
-  return c && request ? call(b, start_modify, c, request, t, err, NULL) : COW_EINVAL;
-}
-
-static void ctr_stopped(cow_container_t *c, int status, int forced, const cow_error_t *err,
-                        void *data)
-{
-  struct breq *r = data;
-  r->forced = forced;
-  cow__breq_finish(r, status, err);
-}
-
-static int start_cstop(struct breq *r)
-{
-  return cow_container_stop(r->obj, r->grace_ms, ctr_stopped, r);
-}
-
-int cow_blocking_container_stop(int *forced, cow_blocking_t *b, cow_container_t *c,
-                                uint64_t grace_ms, uint64_t t, cow_error_t *err)
-{
-  return run_stop(b, start_cstop, c, NULL, grace_ms, t, NULL, forced, err);
-}
-
-static void props_done(cow_container_t *c, int status, const char *json, const cow_error_t *err,
-                       void *data)
-{
-  struct breq *r = data;
-  if (status == 0 && json != NULL && (r->json = cow__strdup(json)) == NULL)
-    status = COW_ENOMEM;
-  cow__breq_finish(r, status, err);
-}
-
-static int start_props(struct breq *r)
-{
-  if (r->flag)
-    return cow_container_properties_v2(r->obj, r->text, props_done, r);
-  return cow_container_properties(r->obj, r->text, props_done, r);
-}
-
-int cow_blocking_container_properties(char **json_out, cow_blocking_t *b, cow_container_t *c,
-                                      int v2, const char *query, uint64_t t, cow_error_t *err)
-{
-  if (c == NULL || json_out == NULL || b == NULL)
-    return COW_EINVAL;
-  *json_out = NULL;
-  struct breq *r = breq_new(start_props, c, query);
-  if (r == NULL)
-    return COW_ENOMEM;
-  r->flag = v2 != 0;
-  struct breq *kept = NULL;
-  int rc = run_request(b, r, t, err, &kept);
-  if (kept != NULL) {
-    if (rc == 0) {
-      *json_out = kept->json;
-      kept->json = NULL;
-    }
-    breq_free(kept);
-  }
-  return rc;
-}
-
-static void container_closed(cow_container_t *c, void *data)
-{
-  cow__breq_finish(data, 0, NULL);
-}
-static void host_closed(cow_host_t *h, void *data)
-{
-  cow__breq_finish(data, 0, NULL);
-}
-static int start_cclose(struct breq *r)
-{
-  return cow_container_close(r->obj, container_closed, r);
-}
-static int start_hclose(struct breq *r)
-{
-  return cow_host_close(r->obj, host_closed, r);
-}
-
-int cow_blocking_container_close(cow_blocking_t *b, cow_container_t *c)
-{
-  return c ? call(b, start_cclose, c, NULL, 0, NULL, NULL) : COW_EINVAL;
-}
-
-int cow_blocking_host_close(cow_blocking_t *b, cow_host_t *h)
-{
-  return h ? call(b, start_hclose, h, NULL, 0, NULL, NULL) : COW_EINVAL;
+    return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "blocking_run", NULL, NULL);
+  r->sync = 1; /* `ra` lives on this stack frame */
+  return cow__breq_run(b, r, timeout_ms, err, NULL);
 }

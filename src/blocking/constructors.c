@@ -1,16 +1,18 @@
-/* Blocking wrappers of the backends' constructors: the same request machinery as every
- * other blocking call, with the constructor's arguments copied into the request. */
+/* Blocking wrappers of the constructors (HCS systems, the guest connection, guest
+ * containers): the same request machinery as every other blocking call, with the
+ * constructor's arguments copied into the request, and each handle recorded when it is
+ * handed out (handles.c). */
 #include <string.h>
 
 #include "blocking/blocking.h"
-#include "cow/config.h"
 #include "core/alloc.h"
+#include "cow/config.h"
 #include "core/error.h"
 
 /* Arguments that must outlive the caller's stack frame (the caller may time out). */
 struct ctor_args {
   cow_hcs_options_t hcs;
-  cow_guest_options_t guest;
+  cow_guest_options_t guest; /* its pointers are the caller's: the request `borrows` */
   char *id;
 };
 
@@ -23,12 +25,37 @@ static void ctor_args_free(void *p)
   cow__free(a->id);
   cow__free(a);
 }
+
+static struct ctor_args *ctor_args_new(const char *id, cow_error_t *err)
+{
+  struct ctor_args *a = cow__calloc(1, sizeof *a);
+  if (a != NULL && (id == NULL || (a->id = cow__strdup(id)) != NULL))
+    return a;
+  cow__free(a);
+  cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "blocking", NULL, NULL);
+  return NULL;
+}
+
 #endif
 
-#if COW_HAVE_BACKEND_HCS
-static void system_created(cow_container_t *c, int status, const cow_error_t *err, void *data)
+#if !COW_HAVE_BACKEND_HCS || !COW_HAVE_BACKEND_GUEST
+static int notsup(cow_error_t *err, const char *what)
 {
-  struct breq *r = data;
+  return cow__error_set(err, COW_ENOTSUP, COW_DOMAIN_LIB, 0, "blocking", NULL,
+                        "libcow was built without %s", what);
+}
+#endif
+
+#if COW_HAVE_BACKEND_HCS || COW_HAVE_BACKEND_GUEST
+/* A container handle came back from a constructor: record it, or close it and fail. */
+static void container_made(struct breq *r, cow_container_t *c, void *parent, int status,
+                           const cow_error_t *err)
+{
+  cow_error_t nomem = COW_ERROR_INIT;
+  if (status == 0 && cow__bh_add(r->b, COW__BK_CONTAINER, c, parent) != 0) {
+    status = cow__error_set(&nomem, COW_ENOMEM, COW_DOMAIN_LIB, 0, "blocking", NULL, NULL);
+    err = &nomem;
+  }
   if (status < 0) {
     cow_container_close(c, NULL, NULL); /* the caller gets the error, not a handle */
     r->obj = NULL;
@@ -36,23 +63,61 @@ static void system_created(cow_container_t *c, int status, const cow_error_t *er
     r->obj = c;
   }
   cow__breq_finish(r, status, err);
+  cow_error_clear(&nomem);
+}
+#endif
+
+#if COW_HAVE_BACKEND_HCS
+static void system_made(cow_container_t *c, int status, const cow_error_t *err, void *data)
+{
+  container_made(data, c, NULL, status, err);
+}
+
+/* The constructors have no error out-parameter: when the DLL is missing, ask which DLL
+ * or export, so that the caller's error says it. */
+static int hcs_refused(struct breq *r, int rc, cow_hcs_api_t api)
+{
+  if (rc != COW_EBACKEND_UNAVAILABLE)
+    return rc;
+  cow_error_t e = COW_ERROR_INIT;
+  if (cow_hcs_available(api, &e) != 0 && e.code < 0) {
+    cow__breq_finish(r, rc, &e);
+    cow_error_clear(&e);
+    return 0;
+  }
+  cow_error_clear(&e);
+  return rc;
 }
 
 static int start_system(struct breq *r)
 {
   struct ctor_args *a = r->extra;
   cow_container_t *c;
-  int rc = cow_hcs_create_system(&c, &r->b->loop, &a->hcs, a->id, r->text, system_created, r);
-  if (rc == COW_EBACKEND_UNAVAILABLE) {
-    /* The constructor has no error out-parameter: ask which DLL or export is missing. */
-    cow_error_t e = COW_ERROR_INIT;
-    if (cow_hcs_available(a->hcs.api, &e) != 0 && e.code < 0) {
-      cow__breq_finish(r, rc, &e);
-      cow_error_clear(&e);
-      return 0;
-    }
-    cow_error_clear(&e);
-  }
+  int rc = cow_hcs_create_system(&c, &r->b->loop, &a->hcs, a->id, r->text, system_made, r);
+  return hcs_refused(r, rc, a->hcs.api);
+}
+
+static int start_open_system(struct breq *r)
+{
+  struct ctor_args *a = r->extra;
+  cow_container_t *c;
+  int rc = cow_hcs_open_system(&c, &r->b->loop, &a->hcs, a->id, system_made, r);
+  return hcs_refused(r, rc, a->hcs.api);
+}
+
+static int hcs_call(cow_container_t **out, int (*start)(struct breq *), cow_blocking_t *b,
+                    const cow_hcs_options_t *opts, const char *id, const char *config_json,
+                    uint64_t timeout_ms, cow_error_t *err)
+{
+  struct ctor_args *a = ctor_args_new(id, err);
+  if (a == NULL)
+    return COW_ENOMEM;
+  a->hcs = *opts;
+  void *obj = NULL;
+  int rc = cow__blocking_call_extra(b, start, COW__BK_CONTAINER, NULL, config_json, a,
+                                    ctor_args_free, timeout_ms, err, &obj);
+  if (rc == 0)
+    *out = obj;
   return rc;
 }
 #endif
@@ -61,32 +126,33 @@ int cow_blocking_hcs_create_system(cow_container_t **out, cow_blocking_t *b,
                                    const cow_hcs_options_t *opts, const char *id,
                                    const char *config_json, uint64_t timeout_ms, cow_error_t *err)
 {
-  if (out == NULL)
-    return COW_EINVAL;
-  *out = NULL;
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL || b == NULL || opts == NULL || id == NULL || config_json == NULL)
+    return cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, "create_system", NULL,
+                          "a required argument is NULL");
 #if COW_HAVE_BACKEND_HCS
-  if (b == NULL || opts == NULL || id == NULL || config_json == NULL)
-    return COW_EINVAL;
-  struct ctor_args *a = cow__calloc(1, sizeof *a);
-  if (a == NULL || (a->id = cow__strdup(id)) == NULL) {
-    ctor_args_free(a);
-    return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "blocking", NULL, NULL);
-  }
-  a->hcs = *opts;
-  void *obj = NULL;
-  int rc = cow__blocking_call_extra(b, start_system, COW__BREQ_CONTAINER, NULL, config_json, a,
-                                    ctor_args_free, timeout_ms, err, &obj);
-  if (rc == 0)
-    *out = obj;
-  return rc;
+  return hcs_call(out, start_system, b, opts, id, config_json, timeout_ms, err);
 #else
-  (void)b;
-  (void)opts;
-  (void)id;
-  (void)config_json;
   (void)timeout_ms;
-  return cow__error_set(err, COW_ENOTSUP, COW_DOMAIN_LIB, 0, "blocking", NULL,
-                        "libcow was built without the HCS backends");
+  return notsup(err, "the HCS backends");
+#endif
+}
+
+int cow_blocking_hcs_open_system(cow_container_t **out, cow_blocking_t *b,
+                                 const cow_hcs_options_t *opts, const char *id, uint64_t timeout_ms,
+                                 cow_error_t *err)
+{
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL || b == NULL || opts == NULL || id == NULL)
+    return cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, "open_system", NULL,
+                          "a required argument is NULL");
+#if COW_HAVE_BACKEND_HCS
+  return hcs_call(out, start_open_system, b, opts, id, NULL, timeout_ms, err);
+#else
+  (void)timeout_ms;
+  return notsup(err, "the HCS backends");
 #endif
 }
 
@@ -94,6 +160,11 @@ int cow_blocking_hcs_create_system(cow_container_t **out, cow_blocking_t *b,
 static void guest_connected(cow_host_t *h, int status, const cow_error_t *err, void *data)
 {
   struct breq *r = data;
+  cow_error_t nomem = COW_ERROR_INIT;
+  if (status == 0 && cow__bh_add(r->b, COW__BK_HOST, h, NULL) != 0) {
+    status = cow__error_set(&nomem, COW_ENOMEM, COW_DOMAIN_LIB, 0, "connect", NULL, NULL);
+    err = &nomem;
+  }
   if (status < 0) {
     cow_host_close(h, NULL, NULL);
     r->obj = NULL;
@@ -101,6 +172,7 @@ static void guest_connected(cow_host_t *h, int status, const cow_error_t *err, v
     r->obj = h;
   }
   cow__breq_finish(r, status, err);
+  cow_error_clear(&nomem);
 }
 
 static int start_connect(struct breq *r)
@@ -109,32 +181,113 @@ static int start_connect(struct breq *r)
   cow_host_t *h;
   return cow_guest_connect(&h, &r->b->loop, &a->guest, guest_connected, r);
 }
+
+static void guest_container_made(cow_container_t *c, int status, const cow_error_t *err, void *data)
+{
+  struct breq *r = data;
+  container_made(r, c, r->obj, status, err);
+}
+
+static int start_create_container(struct breq *r)
+{
+  struct ctor_args *a = r->extra;
+  cow_container_t *c;
+  return cow_guest_create_container(&c, r->obj, a->id, r->text, guest_container_made, r);
+}
+
+static int start_open_container(struct breq *r)
+{
+  struct ctor_args *a = r->extra;
+  cow_container_t *c;
+  int rc = cow_guest_open_container(&c, r->obj, a->id);
+  if (rc == 0)
+    container_made(r, c, r->obj, 0, NULL);
+  return rc;
+}
+
+static int guest_container_call(cow_container_t **out, int (*start)(struct breq *),
+                                cow_blocking_t *b, cow_host_t *host, const char *id,
+                                const char *config_json, uint64_t timeout_ms, cow_error_t *err)
+{
+  struct ctor_args *a = ctor_args_new(id, err);
+  if (a == NULL)
+    return COW_ENOMEM;
+  void *obj = NULL;
+  int rc = cow__blocking_call_extra(b, start, COW__BK_CONTAINER, host, config_json, a,
+                                    ctor_args_free, timeout_ms, err, &obj);
+  if (rc == 0)
+    *out = obj;
+  return rc;
+}
 #endif
 
 int cow_blocking_guest_connect(cow_host_t **out, cow_blocking_t *b, const cow_guest_options_t *opts,
                                uint64_t timeout_ms, cow_error_t *err)
 {
-  if (out == NULL)
-    return COW_EINVAL;
-  *out = NULL;
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL || b == NULL || opts == NULL)
+    return cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, "connect", NULL,
+                          "a required argument is NULL");
 #if COW_HAVE_BACKEND_GUEST
-  if (b == NULL || opts == NULL)
-    return COW_EINVAL;
-  struct ctor_args *a = cow__calloc(1, sizeof *a);
+  struct ctor_args *a = ctor_args_new(NULL, err);
   if (a == NULL)
-    return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "blocking", NULL, NULL);
+    return COW_ENOMEM;
   a->guest = *opts;
-  void *obj = NULL;
-  int rc = cow__blocking_call_extra(b, start_connect, COW__BREQ_HOST, NULL, NULL, a, ctor_args_free,
-                                    timeout_ms, err, &obj);
-  if (rc == 0)
-    *out = obj;
+  struct breq *r = cow__breq_new(start_connect, NULL, NULL);
+  if (r == NULL) {
+    ctor_args_free(a);
+    return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "connect", NULL, NULL);
+  }
+  r->creates = COW__BK_HOST;
+  r->extra = a;
+  r->extra_free = ctor_args_free;
+  /* The transport is the caller's, and the connection takes its own reference inside
+   * cow_guest_connect(): this call returns only once that is over (or never began). */
+  r->borrows = 1;
+  struct breq *kept = NULL;
+  int rc = cow__breq_run(b, r, timeout_ms, err, &kept);
+  if (kept != NULL) {
+    if (rc == 0)
+      *out = kept->obj;
+    cow__breq_free(kept);
+  }
   return rc;
 #else
-  (void)b;
-  (void)opts;
   (void)timeout_ms;
-  return cow__error_set(err, COW_ENOTSUP, COW_DOMAIN_LIB, 0, "blocking", NULL,
-                        "libcow was built without the guest connection");
+  return notsup(err, "the guest connection");
+#endif
+}
+
+int cow_blocking_guest_create_container(cow_container_t **out, cow_blocking_t *b, cow_host_t *host,
+                                        const char *id, const char *config_json,
+                                        uint64_t timeout_ms, cow_error_t *err)
+{
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL || b == NULL || host == NULL || id == NULL || config_json == NULL)
+    return cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, "create_container", NULL,
+                          "a required argument is NULL");
+#if COW_HAVE_BACKEND_GUEST
+  return guest_container_call(out, start_create_container, b, host, id, config_json, timeout_ms,
+                              err);
+#else
+  (void)timeout_ms;
+  return notsup(err, "the guest connection");
+#endif
+}
+
+int cow_blocking_guest_open_container(cow_container_t **out, cow_blocking_t *b, cow_host_t *host,
+                                      const char *id, cow_error_t *err)
+{
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL || b == NULL || host == NULL || id == NULL)
+    return cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, "open_container", NULL,
+                          "a required argument is NULL");
+#if COW_HAVE_BACKEND_GUEST
+  return guest_container_call(out, start_open_container, b, host, id, NULL, 0, err);
+#else
+  return notsup(err, "the guest connection");
 #endif
 }

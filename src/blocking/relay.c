@@ -63,7 +63,7 @@ struct relay {
 /* A caller of cow__bproc_close_stdin() waiting for the half-close. */
 struct in_waiter {
   cow__list link;
-  cow__bproc_cb cb;
+  cow__bdone_cb cb;
   void *arg;
 };
 
@@ -370,7 +370,7 @@ static void in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
   in_begin_close(bp);
 }
 
-void cow__bproc_close_stdin(cow_process_t *p, cow__bproc_cb cb, void *arg)
+void cow__bproc_close_stdin(cow_process_t *p, cow__bdone_cb cb, void *arg)
 {
   struct bproc *bp = bp_of(p);
   if (bp == NULL) {
@@ -475,7 +475,7 @@ void cow__bproc_take_fds(cow_process_t *p, int fds[3])
 }
 
 struct out_close {
-  cow__bproc_cb cb;
+  cow__bdone_cb cb;
   void *arg;
 };
 
@@ -486,7 +486,7 @@ static void output_closed(cow_process_t *p, int status, const cow_error_t *err, 
   cow__free(oc);
 }
 
-void cow__bproc_close_output(cow_process_t *p, cow_stdio_t which, cow__bproc_cb cb, void *arg)
+void cow__bproc_close_output(cow_process_t *p, cow_stdio_t which, cow__bdone_cb cb, void *arg)
 {
   struct bproc *bp = bp_of(p);
   struct out_close *oc = cow__malloc(sizeof *oc);

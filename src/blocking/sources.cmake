@@ -1,1 +1,1 @@
-cow_sources(blocking.c relay.c constructors.c)
+cow_sources(blocking.c handles.c process.c container.c guest.c constructors.c relay.c)

@@ -19,7 +19,7 @@
 #  include <windows.h>
 #endif
 
-#include "blocking/blocking.h" /* the request queue, to order the loop thread's events */
+#include "blocking/hold.h"
 #include "support/test-backend.h"
 
 static struct tb tb;
@@ -62,13 +62,14 @@ static int barrier(uv_loop_t *loop, void *arg)
   return 0;
 }
 
-/* A blocking context, a host on the scripted backend, and a process with all three streams. */
-static cow_process_t *start_with_stdio(cow_blocking_t **b)
+/* A blocking context, a host on the scripted backend, and a process: with all three
+ * streams, or with none. */
+static cow_process_t *start_process(cow_blocking_t **b, int stdio)
 {
   memset(&tb, 0, sizeof tb);
-  tb.want_stdio = 1;
+  tb.want_stdio = stdio;
   assert_int_equal(cow_blocking_new(b), 0);
-  assert_int_equal(cow_blocking_run(*b, make_host, NULL), 0);
+  assert_int_equal(cow_blocking_run(*b, make_host, NULL, 0, NULL), 0);
   cow_process_t *p;
   assert_int_equal(cow_blocking_create_process(&p, *b, host, "{}", 5000, NULL), 0);
   return p;
@@ -77,7 +78,7 @@ static cow_process_t *start_with_stdio(cow_blocking_t **b)
 static void lifecycle_with_stdio(void **state)
 {
   cow_blocking_t *b;
-  cow_process_t *p = start_with_stdio(&b);
+  cow_process_t *p = start_process(&b, 1);
   cow_error_t err = COW_ERROR_INIT;
   assert_int_equal(cow_blocking_process_pid(b, p), 4242);
   int in, out, errfd;
@@ -103,7 +104,7 @@ static void lifecycle_with_stdio(void **state)
   assert_memory_equal(buf, "in!", 3);
   /* The local end closes first, then the backend is told, in the same loop callback: a
    * run on the loop thread is a barrier behind it. */
-  assert_int_equal(cow_blocking_run(b, barrier, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, barrier, NULL, 0, NULL), 0);
   assert_int_equal(tb.calls[TB_CLOSE_STDIN], 1);
   /* a wait with a short timeout gives up; the process is still running */
   int64_t code = 99;
@@ -112,9 +113,9 @@ static void lifecycle_with_stdio(void **state)
   cow_error_clear(&err);
   /* exit + end of file on both streams: the wait returns the code */
   struct exit_arg ea = {p, 6};
-  assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
-  assert_int_equal(cow_blocking_run(b, close_test_stdout, p), 0);
-  assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
+  assert_int_equal(cow_blocking_run(b, report_exit, &ea, 0, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stdout, p, 0, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stderr, p, 0, NULL), 0);
   assert_int_equal(cow_blocking_process_wait(&code, b, p, 5000, &err), 0);
   assert_int_equal(code, 6);
   assert_int_equal(read(out, buf, sizeof buf), 0); /* end of file reached the caller */
@@ -124,8 +125,8 @@ static void lifecycle_with_stdio(void **state)
   assert_int_equal(cow_blocking_process_kill(b, p, 0, &err), COW_ESRCH);
   cow_error_clear(&err);
   assert_int_equal(cow_blocking_close(b), COW_EBUSY); /* handles are open */
-  assert_int_equal(cow_blocking_process_close(b, p), 0);
-  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_process_close(b, p, 0, NULL), 0);
+  assert_int_equal(cow_blocking_host_close(b, host, 0, NULL), 0);
   assert_int_equal(cow_blocking_close(b), 0);
 }
 
@@ -134,7 +135,7 @@ static void lifecycle_with_stdio(void **state)
 static void stdio_as_os_handles(void **state)
 {
   cow_blocking_t *b;
-  cow_process_t *p = start_with_stdio(&b);
+  cow_process_t *p = start_process(&b, 1);
   intptr_t out = -1, again = 0;
   assert_int_equal(cow_blocking_process_stdio_os(NULL, &out, NULL, b, p), 0);
   assert_true(out != -1);
@@ -160,14 +161,14 @@ static void stdio_as_os_handles(void **state)
   close((int)out);
 #endif
   struct exit_arg ea = {p, 0};
-  assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
-  assert_int_equal(cow_blocking_run(b, close_test_stdout, p), 0);
-  assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
+  assert_int_equal(cow_blocking_run(b, report_exit, &ea, 0, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stdout, p, 0, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stderr, p, 0, NULL), 0);
   int64_t code = -1;
   assert_int_equal(cow_blocking_process_wait(&code, b, p, 5000, NULL), 0);
   assert_int_equal(code, 0);
-  assert_int_equal(cow_blocking_process_close(b, p), 0);
-  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_process_close(b, p, 0, NULL), 0);
+  assert_int_equal(cow_blocking_host_close(b, host, 0, NULL), 0);
   assert_int_equal(cow_blocking_close(b), 0);
 }
 
@@ -176,19 +177,20 @@ static void stdio_as_os_handles(void **state)
 static void close_without_reading(void **state)
 {
   cow_blocking_t *b;
-  cow_process_t *p = start_with_stdio(&b);
+  cow_process_t *p = start_process(&b, 1);
   int in, out, errfd;
   assert_int_equal(cow_blocking_process_stdio(&in, &out, &errfd, b, p), 0);
   struct tb_process *tp = cow_process_priv(p);
   assert_int_equal(write(tp->stdout_fd, "never read", 10), 10);
   struct exit_arg ea = {p, 0};
-  assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
-  assert_int_equal(cow_blocking_run(b, close_test_stdout, p), 0);
-  assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
+  assert_int_equal(cow_blocking_run(b, report_exit, &ea, 0, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stdout, p, 0, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stderr, p, 0, NULL), 0);
   int64_t code = -1;
   assert_int_equal(cow_blocking_process_wait(&code, b, p, 5000, NULL), 0);
-  assert_int_equal(cow_blocking_process_close(b, p), 0); /* the caller still holds all three */
-  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_process_close(b, p, 0, NULL),
+                   0); /* the caller still holds all three */
+  assert_int_equal(cow_blocking_host_close(b, host, 0, NULL), 0);
   assert_int_equal(cow_blocking_close(b), 0);
   char buf[16]; /* what was relayed is still there, then end of file */
   assert_int_equal(read(out, buf, sizeof buf), 10);
@@ -196,43 +198,6 @@ static void close_without_reading(void **state)
   close(in);
   close(out);
   close(errfd);
-}
-
-/* Hold the loop thread inside a run until released, so that events queue up behind it. */
-struct hold {
-  uv_sem_t running, release;
-};
-static int hold_loop(uv_loop_t *loop, void *arg)
-{
-  struct hold *h = arg;
-  uv_sem_post(&h->running);
-  uv_sem_wait(&h->release);
-  return 0;
-}
-static void *hold_thread(void *arg)
-{
-  cow_blocking_t *b = ((void **)arg)[0];
-  assert_int_equal(cow_blocking_run(b, hold_loop, ((void **)arg)[1]), 0);
-  return NULL;
-}
-/* Release the loop once the next blocking call has been queued behind the hold. */
-struct releaser {
-  cow_blocking_t *b;
-  struct hold *h;
-};
-static void *release_when_queued(void *arg)
-{
-  struct releaser *rl = arg;
-  for (int i = 0; i < 10000; i++) {
-    uv_mutex_lock(&rl->b->mutex);
-    int queued = !cow__list_empty(&rl->b->queue);
-    uv_mutex_unlock(&rl->b->mutex);
-    if (queued)
-      break;
-    uv_sleep(1);
-  }
-  uv_sem_post(&rl->h->release);
-  return NULL;
 }
 
 /* The process side of stdin, read to end of file on a thread of its own: a pipe may hold
@@ -258,16 +223,11 @@ static void *read_stdin(void *arg)
 static void close_stdin_after_writes(void **state)
 {
   cow_blocking_t *b;
-  cow_process_t *p = start_with_stdio(&b);
+  cow_process_t *p = start_process(&b, 1);
   int in;
   assert_int_equal(cow_blocking_process_stdio(&in, NULL, NULL, b, p), 0);
   struct hold h;
-  assert_int_equal(uv_sem_init(&h.running, 0), 0);
-  assert_int_equal(uv_sem_init(&h.release, 0), 0);
-  void *args[2] = {b, &h};
-  pthread_t holder, releaser;
-  assert_int_equal(pthread_create(&holder, NULL, hold_thread, args), 0);
-  uv_sem_wait(&h.running);
+  hold_begin(&h, b);
   static const char msg[] = "eighteen bytes ok\n";
   for (int i = 0; i < 3; i++) /* several writes, 6 bytes each */
     assert_int_equal(write(in, msg + 6 * i, 6), 6);
@@ -275,15 +235,11 @@ static void close_stdin_after_writes(void **state)
   struct stdin_reader sr = {tp->stdin_fd, {0}, 0, 0};
   pthread_t reader;
   assert_int_equal(pthread_create(&reader, NULL, read_stdin, &sr), 0);
-  struct releaser rl = {b, &h};
-  assert_int_equal(pthread_create(&releaser, NULL, release_when_queued, &rl), 0);
+  hold_release_when_queued(&h, 1);
   cow_error_t err = COW_ERROR_INIT;
   assert_int_equal(cow_blocking_process_close_stdin(b, p, 5000, &err), 0);
-  pthread_join(releaser, NULL);
-  pthread_join(holder, NULL);
-  pthread_join(reader, NULL); /* the half-close ended its read */
-  uv_sem_destroy(&h.running);
-  uv_sem_destroy(&h.release);
+  hold_end(&h);
+  pthread_join(reader, NULL);   /* the half-close ended its read */
   assert_int_equal(sr.last, 0); /* end of file */
   if (sr.got != 18)
     fail_msg("the process read %d of the 18 bytes written before close_stdin", (int)sr.got);
@@ -294,12 +250,12 @@ static void close_stdin_after_writes(void **state)
 #endif
   close(in);
   struct exit_arg ea = {p, 0};
-  assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
-  assert_int_equal(cow_blocking_run(b, close_test_stdout, p), 0);
-  assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
+  assert_int_equal(cow_blocking_run(b, report_exit, &ea, 0, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stdout, p, 0, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stderr, p, 0, NULL), 0);
   assert_int_equal(cow_blocking_process_wait(NULL, b, p, 5000, NULL), 0);
-  assert_int_equal(cow_blocking_process_close(b, p), 0);
-  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_process_close(b, p, 0, NULL), 0);
+  assert_int_equal(cow_blocking_host_close(b, host, 0, NULL), 0);
   assert_int_equal(cow_blocking_close(b), 0);
 }
 
@@ -309,7 +265,7 @@ static void close_stdin_after_writes(void **state)
 static void stdout_reader_goes_away(void **state)
 {
   cow_blocking_t *b;
-  cow_process_t *p = start_with_stdio(&b);
+  cow_process_t *p = start_process(&b, 1);
   int out;
   assert_int_equal(cow_blocking_process_stdio(NULL, &out, NULL, b, p), 0);
   struct tb_process *tp = cow_process_priv(p);
@@ -326,14 +282,14 @@ static void stdout_reader_goes_away(void **state)
   if (!failed)
     fail_msg("the process could still write stdout 5000 times after its reader went away");
   struct exit_arg ea = {p, 0};
-  assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
-  assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
+  assert_int_equal(cow_blocking_run(b, report_exit, &ea, 0, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stderr, p, 0, NULL), 0);
   int64_t code = -1;
   assert_int_equal(cow_blocking_process_wait(&code, b, p, 5000, NULL),
                    0); /* stdout counts as drained */
   assert_int_equal(code, 0);
-  assert_int_equal(cow_blocking_process_close(b, p), 0);
-  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_process_close(b, p, 0, NULL), 0);
+  assert_int_equal(cow_blocking_host_close(b, host, 0, NULL), 0);
   assert_int_equal(cow_blocking_close(b), 0);
 }
 
@@ -342,7 +298,7 @@ static void stdout_reader_goes_away(void **state)
 static void stdin_refused_is_reported(void **state)
 {
   cow_blocking_t *b;
-  cow_process_t *p = start_with_stdio(&b);
+  cow_process_t *p = start_process(&b, 1);
   int in;
   assert_int_equal(cow_blocking_process_stdio(&in, NULL, NULL, b, p), 0);
   struct tb_process *tp = cow_process_priv(p);
@@ -369,12 +325,124 @@ static void stdin_refused_is_reported(void **state)
   cow_error_clear(&err);
   close(in);
   struct exit_arg ea = {p, 0};
-  assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
-  assert_int_equal(cow_blocking_run(b, close_test_stdout, p), 0);
-  assert_int_equal(cow_blocking_run(b, close_test_stderr, p), 0);
+  assert_int_equal(cow_blocking_run(b, report_exit, &ea, 0, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stdout, p, 0, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, close_test_stderr, p, 0, NULL), 0);
   assert_int_equal(cow_blocking_process_wait(NULL, b, p, 5000, NULL), 0);
-  assert_int_equal(cow_blocking_process_close(b, p), 0);
-  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_process_close(b, p, 0, NULL), 0);
+  assert_int_equal(cow_blocking_host_close(b, host, 0, NULL), 0);
+  assert_int_equal(cow_blocking_close(b), 0);
+}
+
+static cow_container_t *tb_ctr;
+static int make_container(uv_loop_t *loop, void *arg)
+{
+  return tb_container_new(&tb_ctr, loop, &tb, "tb-container");
+}
+
+/* Closing a parent while a child handle is open fails at once (COW_EBUSY, saying what is
+ * open) instead of waiting for a close only the caller can make; in the right order every
+ * close returns. */
+static void close_order(void **state)
+{
+  memset(&tb, 0, sizeof tb);
+  cow_blocking_t *b;
+  assert_int_equal(cow_blocking_new(&b), 0);
+  assert_int_equal(cow_blocking_run(b, make_host, NULL, 0, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, make_container, NULL, 0, NULL), 0);
+  cow_process_t *p, *q;
+  assert_int_equal(cow_blocking_create_process(&p, b, host, "{}", 5000, NULL), 0);
+  assert_int_equal(cow_blocking_create_process(&q, b, cow_container_host(tb_ctr), "{}", 5000, NULL),
+                   0);
+  cow_error_t err = COW_ERROR_INIT;
+  assert_int_equal(cow_blocking_host_close(b, host, 5000, &err), COW_EBUSY);
+  assert_non_null(strstr(err.message, "1 process and 0 container handles"));
+  assert_int_equal(cow_blocking_container_close(b, tb_ctr, 5000, &err), COW_EBUSY);
+  assert_non_null(strstr(err.message, "1 process and 0 container handles"));
+  /* through the container's host view too */
+  assert_int_equal(cow_blocking_host_close(b, cow_container_host(tb_ctr), 5000, &err), COW_EBUSY);
+  cow_error_clear(&err);
+  assert_int_equal(cow_blocking_close(b), COW_EBUSY); /* at once: handles are open */
+  assert_int_equal(cow_blocking_process_close(b, q, 5000, &err), 0);
+  assert_null(err.message);
+  assert_int_equal(cow_blocking_container_close(b, tb_ctr, 5000, &err), 0);
+  assert_int_equal(cow_blocking_process_close(b, p, 5000, &err), 0);
+  assert_int_equal(cow_blocking_host_close(b, host, 5000, &err), 0);
+  assert_int_equal(cow_blocking_close(b), 0);
+}
+
+struct closer {
+  cow_blocking_t *b;
+  cow_process_t *p;
+  int rc;
+};
+static void *close_thread(void *arg)
+{
+  struct closer *c = arg;
+  c->rc = cow_blocking_process_close(c->b, c->p, 0, NULL);
+  return NULL;
+}
+
+/* Two closes of one handle from two threads: the one the loop thread takes second finds
+ * the first under way and fails with COW_ECLOSING (both are queued behind a held loop, so
+ * both are taken in the same turn, before the close can finish). */
+static void second_close(void **state)
+{
+  cow_blocking_t *b;
+  cow_process_t *p = start_process(&b, 0);
+  struct hold h;
+  hold_begin(&h, b);
+  struct closer c1 = {b, p, 1};
+  pthread_t first;
+  assert_int_equal(pthread_create(&first, NULL, close_thread, &c1), 0);
+  hold_release_when_queued(&h, 2); /* once both closes are queued */
+  cow_error_t err = COW_ERROR_INIT;
+  int rc = cow_blocking_process_close(b, p, 5000, &err);
+  pthread_join(first, NULL);
+  hold_end(&h);
+  /* whichever was queued first closes; the other finds it under way */
+  if (!((rc == 0 && c1.rc == COW_ECLOSING) || (rc == COW_ECLOSING && c1.rc == 0)))
+    fail_msg("two closes of one handle returned %s and %s", cow_err_name(rc), cow_err_name(c1.rc));
+  assert_true(rc == 0 || err.message != NULL);
+  cow_error_clear(&err);
+  assert_int_equal(cow_blocking_host_close(b, host, 5000, NULL), 0);
+  assert_int_equal(cow_blocking_close(b), 0);
+}
+
+static int never_run;
+static int mark_run(uv_loop_t *loop, void *arg)
+{
+  never_run = 1;
+  return 0;
+}
+
+/* A run the loop thread did not start before its timeout never runs; a blocking call from
+ * the loop thread fails at once instead of waiting for itself. */
+static int nested_call(uv_loop_t *loop, void *arg)
+{
+  cow_error_t err = COW_ERROR_INIT;
+  int rc = cow_blocking_run(arg, barrier, NULL, 0, &err);
+  cow_error_clear(&err);
+  return rc;
+}
+
+static void run_timeout_and_loop_thread(void **state)
+{
+  cow_blocking_t *b;
+  assert_int_equal(cow_blocking_new(&b), 0);
+  struct hold h;
+  hold_begin(&h, b);
+  never_run = 0;
+  cow_error_t err = COW_ERROR_INIT;
+  assert_int_equal(cow_blocking_run(b, mark_run, NULL, 20, &err), COW_ETIMEDOUT);
+  assert_non_null(err.message);
+  cow_error_clear(&err);
+  hold_release(&h);
+  hold_end(&h);
+  assert_int_equal(cow_blocking_run(b, barrier, NULL, 0, NULL), 0); /* behind the dropped one */
+  if (never_run)
+    fail_msg("a run whose caller gave up before it started ran anyway");
+  assert_int_equal(cow_blocking_run(b, nested_call, b, 5000, NULL), COW_EINVALID_STATE);
   assert_int_equal(cow_blocking_close(b), 0);
 }
 
@@ -399,12 +467,8 @@ static int complete_it(uv_loop_t *loop, void *arg)
 
 static void concurrent_waiters_and_failures(void **state)
 {
-  memset(&tb, 0, sizeof tb);
   cow_blocking_t *b;
-  assert_int_equal(cow_blocking_new(&b), 0);
-  assert_int_equal(cow_blocking_run(b, make_host, NULL), 0);
-  cow_process_t *p;
-  assert_int_equal(cow_blocking_create_process(&p, b, host, "{}", 0, NULL), 0);
+  cow_process_t *p = start_process(&b, 0);
   int fds[3];
   assert_int_equal(cow_blocking_process_stdio(&fds[0], &fds[1], &fds[2], b, p), 0);
   assert_int_equal(fds[0], -1); /* no stdio requested */
@@ -416,7 +480,7 @@ static void concurrent_waiters_and_failures(void **state)
   }
   usleep(20000);
   struct exit_arg ea = {p, 0};
-  assert_int_equal(cow_blocking_run(b, report_exit, &ea), 0);
+  assert_int_equal(cow_blocking_run(b, report_exit, &ea, 0, NULL), 0);
   for (int i = 0; i < 4; i++) {
     pthread_join(th[i], NULL);
     assert_int_equal(w[i].rc, 0);
@@ -437,9 +501,9 @@ static void concurrent_waiters_and_failures(void **state)
   assert_int_equal(cow_blocking_create_process(&q, b, host, "{}", 20, &err), COW_ETIMEDOUT);
   cow_error_clear(&err);
   assert_null(q);
-  assert_int_equal(cow_blocking_run(b, complete_it, NULL), 0);
-  assert_int_equal(cow_blocking_process_close(b, p), 0);
-  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_run(b, complete_it, NULL, 0, NULL), 0);
+  assert_int_equal(cow_blocking_process_close(b, p, 0, NULL), 0);
+  assert_int_equal(cow_blocking_host_close(b, host, 0, NULL), 0);
   assert_int_equal(cow_blocking_close(b), 0);
   assert_int_equal(cow_blocking_close(NULL), COW_EINVAL);
 }
@@ -454,6 +518,9 @@ int main(void)
       cmocka_unit_test(stdout_reader_goes_away),
       cmocka_unit_test(stdin_refused_is_reported),
       cmocka_unit_test(concurrent_waiters_and_failures),
+      cmocka_unit_test(close_order),
+      cmocka_unit_test(second_close),
+      cmocka_unit_test(run_timeout_and_loop_thread),
   };
   return cmocka_run_group_tests_name("blocking", tests, NULL, NULL);
 }

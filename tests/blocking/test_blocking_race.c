@@ -84,16 +84,16 @@ static void setup_process(void)
 {
   memset(&tb, 0, sizeof tb);
   assert_int_equal(cow_blocking_new(&b), 0);
-  assert_int_equal(cow_blocking_run(b, make_host, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, make_host, NULL, 0, NULL), 0);
   assert_int_equal(cow_blocking_create_process(&proc, b, host, "{}", 5000, NULL), 0);
 }
 
 static void teardown_process(void)
 {
   if (proc != NULL)
-    assert_int_equal(cow_blocking_process_close(b, proc), 0);
+    assert_int_equal(cow_blocking_process_close(b, proc, 0, NULL), 0);
   proc = NULL;
-  assert_int_equal(cow_blocking_host_close(b, host), 0);
+  assert_int_equal(cow_blocking_host_close(b, host, 0, NULL), 0);
   assert_int_equal(cow_blocking_close(b), 0);
 }
 
@@ -148,15 +148,15 @@ static int count_closes(uv_loop_t *loop, void *arg)
 /* Complete the pending create; the abandoned result is closed by the library. */
 static void complete_create(void)
 {
-  assert_int_equal(cow_blocking_run(b, complete_pending, NULL), 0);
-  for (int i = 0; i < 5000 && cow_blocking_run(b, count_closes, NULL) == 0; i++)
+  assert_int_equal(cow_blocking_run(b, complete_pending, NULL, 0, NULL), 0);
+  for (int i = 0; i < 5000 && cow_blocking_run(b, count_closes, NULL, 0, NULL) == 0; i++)
     uv_sleep(1);
 }
 
 static void create_after_abandon(void **state)
 {
   setup_process();
-  assert_int_equal(cow_blocking_run(b, count_closes, NULL), 0);
+  assert_int_equal(cow_blocking_run(b, count_closes, NULL, 0, NULL), 0);
   tb.mode = TB_MANUAL;
   arm(AFTER_ABANDON, complete_create);
   cow_process_t *q = (cow_process_t *)&q;
@@ -165,7 +165,7 @@ static void create_after_abandon(void **state)
   cow_error_clear(&err);
   assert_int_equal(armed, DISARMED);
   assert_null(q);
-  if (cow_blocking_run(b, count_closes, NULL) != 1)
+  if (cow_blocking_run(b, count_closes, NULL, 0, NULL) != 1)
     fail_msg("the process created after its caller gave up was never closed");
   teardown_process(); /* and cow_blocking_close() finds nothing left open */
 }
