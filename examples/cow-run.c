@@ -63,7 +63,6 @@ struct run {
   session_t *s;
   cow_hcs_options_t hopts;
   char id[64];
-  const char *id_arg;
   uint64_t stop_timeout_ms;
   cow_container_t *c;
   int exit_code;
@@ -71,6 +70,14 @@ struct run {
 };
 
 static const char prog[] = "cow-run";
+
+/* session_report() for a step on the compute system, naming it: "WHAT ID: ...". */
+static void report(const struct run *r, const char *what, int status, const cow_error_t *err)
+{
+  char buf[160];
+  snprintf(buf, sizeof buf, "%s %s", what, r->id);
+  session_report(prog, buf, status, err);
+}
 
 static void finish(struct run *r)
 {
@@ -83,7 +90,7 @@ static void finish(struct run *r)
 static void stopped(cow_container_t *c, int status, int forced, const cow_error_t *err, void *data)
 {
   if (status < 0 && status != COW_ECANCELED)
-    session_report(prog, forced ? "terminating" : "shutting down", status, err);
+    report(data, forced ? "terminating" : "shutting down", status, err);
   finish(data);
 }
 
@@ -92,7 +99,7 @@ static void stop_system(struct run *r)
 {
   int rc = cow_container_stop(r->c, r->stop_timeout_ms, stopped, r);
   if (rc != 0) {
-    session_report(prog, "stopping", rc, NULL);
+    report(r, "stopping", rc, NULL);
     finish(r);
   }
 }
@@ -109,7 +116,7 @@ static void started(cow_container_t *c, int status, const cow_error_t *err, void
   struct run *r = data;
   if (status < 0 || r->aborted) {
     if (status < 0 && status != COW_ECANCELED)
-      session_report(prog, "starting the compute system", status, err);
+      report(r, "starting the compute system", status, err);
     stop_system(r);
     return;
   }
@@ -139,12 +146,12 @@ static void created(cow_container_t *c, int status, const cow_error_t *err, void
   struct run *r = data;
   if (status < 0) {
     if (status != COW_ECANCELED)
-      session_report(prog, "creating the compute system", status, err);
+      report(r, "creating the compute system", status, err);
     finish(r);
   } else if (r->aborted) {
     stop_system(r);
   } else if ((status = cow_container_start(c, started, r)) != 0) {
-    session_report(prog, "starting the compute system", status, NULL);
+    report(r, "starting the compute system", status, NULL);
     stop_system(r);
   }
 }
@@ -179,50 +186,64 @@ static int create_system(struct run *r)
   rc = cow_hcs_create_system(&r->c, &r->loop, &r->hopts, r->id, doc, created, r);
   cow_free(doc);
   if (rc != 0)
-    session_report(prog, "creating the compute system", rc, NULL);
+    report(r, "creating the compute system", rc, NULL);
   return rc;
+}
+
+enum { OPT_HCS = SESSION_OPT_OWN, OPT_ID, OPT_STOP_TIMEOUT };
+
+static const struct option own_options[] = {
+    {"hcs", required_argument, NULL, OPT_HCS},
+    {"id", required_argument, NULL, OPT_ID},
+    {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+    {NULL, 0, NULL, 0},
+};
+
+/* Seconds in (0, 86400] (`zero_ok`: [0, 86400]) from an option's value; -1 if it is not. */
+static double seconds(const char *v, int zero_ok)
+{
+  char *end;
+  double d = strtod(v, &end);
+  return end != v && *end == '\0' && (d > 0 || (zero_ok && d == 0)) && d <= 86400 ? d : -1;
+}
+
+static int own_option(int key, const char *v, void *data)
+{
+  struct run *r = data;
+  switch (key) {
+  case OPT_HCS:
+    if (strcmp(v, "v1") != 0 && strcmp(v, "v2") != 0)
+      return session_usage_error(prog, "--hcs takes v1 or v2, not '%s'", v);
+    r->hopts.api = v[1] == '1' ? COW_HCS_V1 : COW_HCS_V2;
+    return -1;
+  case OPT_ID:
+    if (v[0] == '\0' || strlen(v) >= sizeof r->id)
+      return session_usage_error(prog, "bad --id '%s' (1 to %u characters)", v,
+                                 (unsigned)sizeof r->id - 1);
+    snprintf(r->id, sizeof r->id, "%s", v);
+    return -1;
+  default: {
+    double s = seconds(v, 1);
+    if (s < 0)
+      return session_usage_error(prog, "bad --stop-timeout '%s' (seconds, 0 to 86400)", v);
+    r->stop_timeout_ms = (uint64_t)(s * 1000);
+    return -1;
+  }
+  }
 }
 
 /* Returns -1 to go on, or the exit code. */
 static int parse(struct run *r, int argc, char **argv)
 {
-  int i = 1;
-  cow_hcs_api_t api = COW_HCS_V2;
-  double stop_s = 10;
-  int more, exit_code = 0;
-  while ((more = session_next_option(&r->opts, prog, usage, argc, argv, &i, &exit_code)) > 0) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--hcs") == 0 && v != NULL && (!strcmp(v, "v1") || !strcmp(v, "v2"))) {
-      api = v[1] == '1' ? COW_HCS_V1 : COW_HCS_V2;
-    } else if (strcmp(a, "--id") == 0 && v != NULL && v[0] != '\0') {
-      r->id_arg = v;
-    } else if (strcmp(a, "--stop-timeout") == 0 && v != NULL) {
-      char *end;
-      stop_s = strtod(v, &end);
-      if (*end != '\0' || end == v || stop_s < 0 || stop_s > 86400)
-        return session_usage_error(prog, "bad --stop-timeout '%s'", v);
-    } else if (!strcmp(a, "--hcs") || !strcmp(a, "--id") || !strcmp(a, "--stop-timeout")) {
-      return session_usage_error(prog, "option '%s' needs %s", a,
-                                 a[2] == 'h' ? "v1 or v2" : "a value");
-    } else {
-      return session_usage_error(prog, "unknown option '%s'", a);
-    }
-    i += 2;
-  }
-  if (more < 0)
-    return exit_code;
-  if (i >= argc)
+  cow_hcs_options_init(&r->hopts); /* --hcs sets the API; v2 by default */
+  r->stop_timeout_ms = 10000;
+  int rc = session_parse(&r->opts, prog, usage, own_options, NULL, own_option, r, argc, argv);
+  if (rc >= 0)
+    return rc;
+  if (r->opts.argv[0] == NULL)
     return session_usage_error(prog, "no command given");
-  r->opts.argv = argv + i;
-  r->stop_timeout_ms = (uint64_t)(stop_s * 1000);
-  if (r->id_arg != NULL && strlen(r->id_arg) >= sizeof r->id)
-    return session_usage_error(prog, "--id is too long");
-  snprintf(r->id, sizeof r->id, "%s", r->id_arg ? r->id_arg : "");
-  if (r->id_arg == NULL)
+  if (r->id[0] == '\0')
     snprintf(r->id, sizeof r->id, "cow-run-%ld", (long)uv_os_getpid()); /* no getpid on Windows */
-  cow_hcs_options_init(&r->hopts);
-  r->hopts.api = api;
   return -1;
 }
 

@@ -77,13 +77,32 @@ struct lx {
   const char *id, *bundle, *scratch;
   const char **layers;
   size_t nlayers;
-  char root[256]; /* ContainerRootPath in the guest */
+  char root[256];    /* ContainerRootPath in the guest */
+  char address[300]; /* where the guest dials, for messages */
   cow_guest_transport_t *tr;
   cow_host_t *host;
   cow_container_t *c;
+  uv_timer_t waiting; /* says "waiting for the guest" after a second */
+  int waiting_open;
   int created, layers_added, aborted, connecting, finished;
   int exit_code;
 };
+
+static void stop_waiting(struct lx *x)
+{
+  if (x->waiting_open) {
+    x->waiting_open = 0;
+    uv_close((uv_handle_t *)&x->waiting, NULL);
+  }
+}
+
+/* session_report() for a step on the container, naming it: "WHAT ID: ...". */
+static void report(const struct lx *x, const char *what, int status, const cow_error_t *err)
+{
+  char buf[320];
+  snprintf(buf, sizeof buf, "%s %s", what, x->id);
+  session_report(prog, buf, status, err);
+}
 
 /* ---- teardown: layers, container state, handles ---- */
 
@@ -92,6 +111,7 @@ static void finish(struct lx *x)
   if (x->finished)
     return;
   x->finished = 1;
+  stop_waiting(x);
   if (x->c != NULL)
     cow_container_close(x->c, NULL, NULL);
   if (x->host != NULL)
@@ -104,7 +124,7 @@ static void finish(struct lx *x)
 static void state_deleted(cow_host_t *h, int status, const cow_error_t *err, void *data)
 {
   if (status < 0 && status != COW_ECANCELED)
-    session_report(prog, "deleting the container state", status, err);
+    report(data, "deleting the state of container", status, err);
   finish(data);
 }
 
@@ -119,7 +139,7 @@ static void delete_state(struct lx *x)
 static void layers_removed(cow_host_t *h, int status, const cow_error_t *err, void *data)
 {
   if (status < 0 && status != COW_ECANCELED)
-    session_report(prog, "removing the layers", status, err);
+    report(data, "removing the layers of container", status, err);
   delete_state(data);
 }
 
@@ -138,8 +158,7 @@ static void cleanup(struct lx *x)
 static void stopped(cow_container_t *c, int status, int forced, const cow_error_t *err, void *data)
 {
   if (status < 0 && status != COW_ECANCELED)
-    session_report(prog, forced ? "terminating the container" : "shutting down the container",
-                   status, err);
+    report(data, forced ? "terminating container" : "shutting down container", status, err);
   cleanup(data);
 }
 
@@ -152,7 +171,7 @@ static void teardown(struct lx *x)
   /* Shutdown, then terminate after 10 s, as hcsshim does. */
   int rc = cow_container_stop(x->c, 10000, stopped, x);
   if (rc != 0) {
-    session_report(prog, "stopping the container", rc, NULL);
+    report(x, "stopping container", rc, NULL);
     cleanup(x);
   }
 }
@@ -287,7 +306,7 @@ static void container_created(cow_container_t *c, int status, const cow_error_t 
   x->created = status == 0;
   if (status < 0 || x->aborted) {
     if (status < 0 && status != COW_ECANCELED)
-      session_report(prog, "creating the container", status, err);
+      report(x, "creating container", status, err);
     teardown(x);
     return;
   }
@@ -303,7 +322,7 @@ static void create_container(struct lx *x)
   free(doc);
   if (rc != 0) {
     if (doc != NULL)
-      session_report(prog, "creating the container", rc, NULL);
+      report(x, "creating container", rc, NULL);
     x->c = NULL;
     teardown(x);
   }
@@ -314,7 +333,7 @@ static void layers_added(cow_host_t *h, int status, const cow_error_t *err, void
   struct lx *x = data;
   if (status < 0 || x->aborted) {
     if (status < 0 && status != COW_ECANCELED)
-      session_report(prog, "adding the layers", status, err);
+      report(x, "adding the layers of container", status, err);
     x->layers_added = status == 0;
     teardown(x);
     return;
@@ -327,13 +346,11 @@ static void connected(cow_host_t *h, int status, const cow_error_t *err, void *d
 {
   struct lx *x = data;
   x->connecting = 0;
+  stop_waiting(x);
   if (status < 0 || x->aborted) {
     if (status == COW_ETIMEDOUT)
-      fprintf(stderr, "%s: no guest connected to %s%s%u within %g s (%s)\n", prog,
-              x->port_dir ? x->port_dir
-              : x->vsock  ? "vsock port "
-                          : "hvsock port ",
-              x->port_dir ? "/" : "", COW_GUEST_BRIDGE_PORT, x->timeout_s, cow_err_name(status));
+      fprintf(stderr, "%s: no guest connected to %s within %g s (%s)\n", prog, x->address,
+              x->timeout_s, cow_err_name(status));
     else if (status < 0 && !x->aborted)
       session_report(prog, "connecting to the guest", status, err);
     finish(x);
@@ -351,7 +368,7 @@ static void connected(cow_host_t *h, int status, const cow_error_t *err, void *d
   int rc = cow_guest_modify(h, req, layers_added, x);
   free(req);
   if (rc != 0) {
-    session_report(prog, "adding the layers", rc, NULL);
+    report(x, "adding the layers of container", rc, NULL);
     finish(x);
   }
 }
@@ -365,13 +382,23 @@ static void aborted(session_t *s, int signo, void *data)
     finish(x); /* closing the host ends the wait for the guest */
 }
 
+static void still_waiting(uv_timer_t *t)
+{
+  struct lx *x = t->data;
+  fprintf(stderr, "%s: waiting for the guest to connect to %s (up to %g s)\n", prog, x->address,
+          x->timeout_s);
+  stop_waiting(x);
+}
+
 static int connect_guest(struct lx *x)
 {
   int rc = x->vsock      ? cow_guest_transport_vsock(&x->tr)
            : x->hv_vm_id ? cow_guest_transport_hvsock(&x->tr, x->hv_vm_id)
                          : cow_guest_transport_unix(&x->tr, x->port_dir);
+  char what[400];
   if (rc != 0) {
-    session_report(prog, "setting up the transport", rc, NULL);
+    snprintf(what, sizeof what, "setting up the transport for %s", x->address);
+    session_report(prog, what, rc, NULL);
     return rc;
   }
   cow_guest_options_t o = COW_GUEST_OPTIONS_INIT;
@@ -381,100 +408,125 @@ static int connect_guest(struct lx *x)
     o.connect_timeout_ms = 1; /* 0 would mean the library's default (2 minutes) */
   rc = cow_guest_connect(&x->host, &x->loop, &o, connected, x);
   if (rc != 0) {
-    char what[128];
-    snprintf(what, sizeof what, "listening for the guest on %s",
-             x->port_dir ? "the port directory"
-             : x->vsock  ? "AF_VSOCK"
-                         : "Hyper-V sockets");
+    snprintf(what, sizeof what, "listening for the guest on %s", x->address);
     session_report(prog, what, rc, NULL);
+    return rc;
   }
-  x->connecting = rc == 0;
-  return rc;
+  x->connecting = 1;
+  /* After a second of silence, say what we are waiting for (a shorter wait just ends). */
+  if (x->timeout_s > 1 && uv_timer_init(&x->loop, &x->waiting) == 0) {
+    x->waiting_open = 1;
+    x->waiting.data = x;
+    uv_timer_start(&x->waiting, still_waiting, 1000, 0);
+  }
+  return 0;
 }
 
 /* ---- command line ---- */
 
+enum {
+  OPT_PORT_DIR = SESSION_OPT_OWN,
+  OPT_VSOCK_PORT,
+  OPT_HVSOCK,
+  OPT_TIMEOUT,
+  OPT_CONTAINER,
+  OPT_BUNDLE,
+  OPT_LAYER,
+  OPT_SCRATCH
+};
+
+static const struct option own_options[] = {
+    {"port-dir", required_argument, NULL, OPT_PORT_DIR},
+    {"vsock-port", required_argument, NULL, OPT_VSOCK_PORT},
+    {"hvsock", required_argument, NULL, OPT_HVSOCK},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"container", required_argument, NULL, OPT_CONTAINER},
+    {"bundle", required_argument, NULL, OPT_BUNDLE},
+    {"layer", required_argument, NULL, OPT_LAYER},
+    {"scratch", required_argument, NULL, OPT_SCRATCH},
+    {NULL, 0, NULL, 0},
+};
+
+static int own_option(int key, const char *v, void *data)
+{
+  struct lx *x = data;
+  char *end;
+  if (v[0] == '\0')
+    return session_usage_error(prog, "option '--%s' needs a value",
+                               own_options[key - SESSION_OPT_OWN].name);
+  switch (key) {
+  case OPT_PORT_DIR:
+    x->port_dir = v;
+    break;
+  case OPT_VSOCK_PORT:
+    if (strtoul(v, &end, 0) != COW_GUEST_BRIDGE_PORT || *end != '\0')
+      return session_usage_error(prog, "--vsock-port must be the GCS bridge port %u (0x%X)",
+                                 COW_GUEST_BRIDGE_PORT, COW_GUEST_BRIDGE_PORT);
+    x->vsock = 1;
+    break;
+  case OPT_HVSOCK: {
+    /* The library checks the GUID's form (where hvsocket exists): a bad one is a usage
+     * error, not a failure to listen. */
+    cow_guest_transport_t *t = NULL;
+    int bad = cow_guest_transport_hvsock(&t, v) == COW_EINVAL;
+    cow_guest_transport_release(t);
+    if (bad)
+      return session_usage_error(prog,
+                                 "--hvsock needs the utility VM's id as a GUID "
+                                 "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), not '%s'",
+                                 v);
+    x->hv_vm_id = v;
+    break;
+  }
+  case OPT_TIMEOUT:
+    x->timeout_s = strtod(v, &end);
+    if (*end != '\0' || !(x->timeout_s > 0 && x->timeout_s <= 86400))
+      return session_usage_error(prog, "bad --timeout '%s' (seconds, up to 86400)", v);
+    break;
+  case OPT_CONTAINER:
+    x->id = v;
+    break;
+  case OPT_BUNDLE:
+    x->bundle = v;
+    break;
+  case OPT_LAYER: {
+    const char **l = realloc(x->layers, (x->nlayers + 1) * sizeof *l);
+    if (l == NULL)
+      return fprintf(stderr, "%s: out of memory\n", prog), SESSION_EXIT_FAILED;
+    x->layers = l;
+    l[x->nlayers++] = v;
+    break;
+  }
+  default:
+    x->scratch = v;
+    break;
+  }
+  return -1;
+}
+
 static int parse(struct lx *x, int argc, char **argv)
 {
-  int i = 1;
   x->timeout_s = 30;
-  int more, exit_code = 0;
-  while ((more = session_next_option(&x->opts, prog, usage, argc, argv, &i, &exit_code)) > 0) {
-    const char *a = argv[i];
-    static const char *const valued[] = {"--port-dir", "--vsock-port", "--timeout", "--container",
-                                         "--bundle",   "--layer",      "--scratch", "--hvsock"};
-    size_t k = 0;
-    while (k < sizeof valued / sizeof *valued && strcmp(a, valued[k]) != 0)
-      k++;
-    if (k == sizeof valued / sizeof *valued)
-      return session_usage_error(prog, "unknown option '%s'", a);
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (v == NULL || v[0] == '\0')
-      return session_usage_error(prog, "option '%s' needs a value", a);
-    char *end;
-    switch (k) {
-    case 0:
-      x->port_dir = v;
-      break;
-    case 1:
-      if (strtoul(v, &end, 0) != COW_GUEST_BRIDGE_PORT || *end != '\0')
-        return session_usage_error(prog, "--vsock-port must be the GCS bridge port %u (0x%X)",
-                                   COW_GUEST_BRIDGE_PORT, COW_GUEST_BRIDGE_PORT);
-      x->vsock = 1;
-      break;
-    case 2:
-      x->timeout_s = strtod(v, &end);
-      if (*end != '\0' || !(x->timeout_s > 0 && x->timeout_s <= 86400))
-        return session_usage_error(prog, "bad --timeout '%s'", v);
-      break;
-    case 3:
-      x->id = v;
-      break;
-    case 4:
-      x->bundle = v;
-      break;
-    case 5: {
-      const char **l = realloc(x->layers, (x->nlayers + 1) * sizeof *l);
-      if (l == NULL)
-        return SESSION_EXIT_FAILED;
-      x->layers = l;
-      l[x->nlayers++] = v;
-      break;
-    }
-    case 6:
-      x->scratch = v;
-      break;
-    default: {
-      /* The library checks the GUID's form (where hvsocket exists): a bad one is a usage
-       * error, not a failure to listen. */
-      cow_guest_transport_t *t = NULL;
-      int bad = cow_guest_transport_hvsock(&t, v) == COW_EINVAL;
-      cow_guest_transport_release(t);
-      if (bad)
-        return session_usage_error(prog,
-                                   "--hvsock needs the utility VM's id as a GUID "
-                                   "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), not '%s'",
-                                   v);
-      x->hv_vm_id = v;
-      break;
-    }
-    }
-    i += 2;
-  }
-  if (more < 0)
-    return exit_code;
-  x->opts.argv = argv + i;
+  int rc = session_parse(&x->opts, prog, usage, own_options, NULL, own_option, x, argc, argv);
+  if (rc >= 0)
+    return rc;
   if ((x->port_dir != NULL) + x->vsock + (x->hv_vm_id != NULL) != 1)
     return session_usage_error(prog, "give exactly one of --port-dir, --vsock-port and --hvsock");
   if ((x->id != NULL) != (x->bundle != NULL))
     return session_usage_error(prog, "--container and --bundle go together");
   if (x->id == NULL && (x->nlayers > 0 || x->scratch != NULL))
     return session_usage_error(prog, "--layer and --scratch need --container");
-  if (x->id == NULL && i >= argc)
+  if (x->id == NULL && x->opts.argv[0] == NULL)
     return session_usage_error(prog, "no command given");
   if (x->id != NULL &&
       snprintf(x->root, sizeof x->root, "/run/gcs/c/%s/rootfs", x->id) >= (int)sizeof x->root)
     return session_usage_error(prog, "--container ID is too long");
+  if (x->port_dir != NULL)
+    snprintf(x->address, sizeof x->address, "%s/%u", x->port_dir, COW_GUEST_BRIDGE_PORT);
+  else if (x->vsock)
+    snprintf(x->address, sizeof x->address, "AF_VSOCK port %u", COW_GUEST_BRIDGE_PORT);
+  else
+    snprintf(x->address, sizeof x->address, "the Hyper-V sockets of VM %s", x->hv_vm_id);
   return -1;
 }
 

@@ -1,4 +1,5 @@
-/* The command-line flags and messages shared by cow-run and lcow-exec. */
+/* The command line of cow-run and lcow-exec: one getopt_long() loop over the options both
+ * programs share and the ones a program adds, and the messages of a usage error. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,16 +7,34 @@
 
 #include "session.h"
 
+/* Shared options without a short form. */
+enum { OPT_VERSION = 0x100, OPT_LOG_LEVEL };
+
 const char session_common_help[] =
     "  -t, --tty             give the command a console (a pseudo-terminal); its stderr is\n"
-    "                        merged into stdout; window-size changes are forwarded\n"
+    "                        merged into stdout; window-size changes are forwarded; TERM is\n"
+    "                        passed on (this environment's, else xterm) unless -e sets it\n"
     "  -i, --interactive     keep stdin open and forward it (end of file closes the command's\n"
     "                        stdin); with -t and a terminal on stdin, the local terminal is put\n"
     "                        in raw mode, so keys such as Ctrl-C go to the command\n"
     "  -e, --env NAME=VALUE  set an environment variable (repeatable); -e NAME takes the\n"
     "                        value from this environment\n"
     "  -w, --workdir DIR     working directory of the command\n"
-    "  -h, --help            print this help and exit\n";
+    "  -v, --verbose         log libcow's warnings (repeat for info, debug, trace)\n"
+    "      --log-level LEVEL log libcow's messages up to LEVEL: off, error, warn, info, debug,\n"
+    "                        trace (default off)\n"
+    "  -h, --help            print this help and exit\n"
+    "      --version         print the version and exit\n"
+    "A long option's value may also follow it after an equals sign.\n";
+
+static const struct option shared_options[] = {
+    {"tty", no_argument, NULL, 't'},       {"interactive", no_argument, NULL, 'i'},
+    {"env", required_argument, NULL, 'e'}, {"workdir", required_argument, NULL, 'w'},
+    {"verbose", no_argument, NULL, 'v'},   {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, 'h'},      {"version", no_argument, NULL, OPT_VERSION},
+};
+#define NSHARED      (sizeof shared_options / sizeof shared_options[0])
+#define SHARED_SHORT "tie:w:vh"
 
 int session_usage_error(const char *prog, const char *fmt, ...)
 {
@@ -28,113 +47,170 @@ int session_usage_error(const char *prog, const char *fmt, ...)
   return SESSION_EXIT_USAGE;
 }
 
-static int add_env(session_opts_t *o, const char *prog, const char *kv)
+/* Append "NAME=VALUE" (copied). 0, or -1 after a message. */
+static int push_env(session_opts_t *o, const char *prog, const char *name, const char *value)
 {
-  char *entry;
-  if (kv[0] == '=' || kv[0] == '\0')
-    return session_usage_error(prog, "bad environment variable '%s'", kv), -1;
-  if (strchr(kv, '=') != NULL) {
-    entry = strdup(kv);
-  } else {
-    const char *v = getenv(kv); /* docker: -e NAME passes this environment's value */
-    if (v == NULL)
-      return 1;
-    entry = malloc(strlen(kv) + strlen(v) + 2);
-    if (entry != NULL)
-      sprintf(entry, "%s=%s", kv, v);
-  }
+  char *entry = malloc(strlen(name) + strlen(value) + 2);
   char **env = realloc(o->env, (o->nenv + 2) * sizeof *env);
+  if (env != NULL)
+    o->env = env;
   if (entry == NULL || env == NULL) {
     free(entry);
     fprintf(stderr, "%s: out of memory\n", prog);
     return -1;
   }
-  o->env = env;
+  sprintf(entry, "%s=%s", name, value);
   env[o->nenv++] = entry;
   env[o->nenv] = NULL;
-  return 1;
+  return 0;
 }
 
-/* The value of a flag that takes one: "-eX", "--env=X" or the next argument. */
-static const char *flag_value(const char *arg, const char *shrt, const char *lng, int argc,
-                              char **argv, int *i, int *matched)
+/* -e NAME=VALUE, or -e NAME: this environment's value, skipped when unset (docker). */
+static int add_env(session_opts_t *o, const char *prog, const char *kv)
 {
-  size_t ls = strlen(shrt), ll = strlen(lng);
-  *matched = 1;
-  if (strcmp(arg, shrt) == 0 || strcmp(arg, lng) == 0)
-    return *i + 1 < argc ? argv[++*i] : NULL;
-  if (strncmp(arg, shrt, ls) == 0)
-    return arg + ls;
-  if (strncmp(arg, lng, ll) == 0 && arg[ll] == '=')
-    return arg + ll + 1;
-  *matched = 0;
-  return NULL;
+  const char *eq = strchr(kv, '=');
+  if (kv[0] == '=' || kv[0] == '\0')
+    return session_usage_error(prog, "bad environment variable '%s'", kv), -1;
+  if (eq != NULL) {
+    char *name = malloc((size_t)(eq - kv) + 1);
+    if (name == NULL)
+      return fprintf(stderr, "%s: out of memory\n", prog), -1;
+    memcpy(name, kv, (size_t)(eq - kv));
+    name[eq - kv] = '\0';
+    int rc = push_env(o, prog, name, eq + 1);
+    free(name);
+    return rc;
+  }
+  const char *v = getenv(kv);
+  return v != NULL ? push_env(o, prog, kv, v) : 0;
 }
 
-enum { FLAG_OWN, FLAG_TAKEN, FLAG_HELP, FLAG_END, FLAG_BAD };
-
-/* One shared flag at argv[*i]. */
-static int shared_flag(session_opts_t *o, const char *prog, int argc, char **argv, int *i)
+static int has_env(const session_opts_t *o, const char *name)
 {
-  const char *a = argv[*i];
-  int matched;
-  if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-    return FLAG_HELP;
-  if (strcmp(a, "--") == 0 || a[0] != '-') {
-    *i += a[0] == '-';
-    return FLAG_END;
-  }
-  if (strcmp(a, "--tty") == 0 || strcmp(a, "--interactive") == 0) {
-    *(a[2] == 't' ? &o->tty : &o->interactive) = 1;
-    ++*i;
-    return FLAG_TAKEN;
-  }
-  /* Bundled short switches: -t, -i, -it, -ti. */
-  if (a[0] == '-' && a[1] != '\0' && strspn(a + 1, "ti") == strlen(a + 1)) {
-    for (const char *c = a + 1; *c; c++)
-      *(*c == 't' ? &o->tty : &o->interactive) = 1;
-    ++*i;
-    return FLAG_TAKEN;
-  }
-  const char *v = flag_value(a, "-e", "--env", argc, argv, i, &matched);
-  if (matched) {
-    if (v == NULL)
-      return session_usage_error(prog, "option '%s' needs a value", a), FLAG_BAD;
-    ++*i;
-    return add_env(o, prog, v) < 0 ? FLAG_BAD : FLAG_TAKEN;
-  }
-  v = flag_value(a, "-w", "--workdir", argc, argv, i, &matched);
-  if (matched) {
-    if (v == NULL || v[0] == '\0')
-      return session_usage_error(prog, "option '%s' needs a directory", a), FLAG_BAD;
-    o->workdir = v;
-    ++*i;
-    return FLAG_TAKEN;
-  }
-  return FLAG_OWN;
-}
-
-int session_next_option(session_opts_t *o, const char *prog, const char *usage, int argc,
-                        char **argv, int *i, int *exit_code)
-{
-  for (; *i < argc;) {
-    switch (shared_flag(o, prog, argc, argv, i)) {
-    case FLAG_OWN:
+  size_t n = strlen(name);
+  for (size_t k = 0; k < o->nenv; k++)
+    if (strncmp(o->env[k], name, n) == 0 && o->env[k][n] == '=')
       return 1;
-    case FLAG_TAKEN:
-      continue;
-    case FLAG_HELP:
+  return 0;
+}
+
+static int log_level_named(const char *name)
+{
+  static const char *const names[] = {"error", "warn", "info", "debug", "trace"};
+  if (strcmp(name, "off") == 0)
+    return -1;
+  for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
+    if (strcmp(name, names[i]) == 0)
+      return i;
+  return -2;
+}
+
+/* The option as the user wrote it, for messages: "--name" (without "=value"), or "-x". */
+static const char *option_text(char *buf, size_t size, int opt, char **argv)
+{
+  const char *arg = optind > 0 ? argv[optind - 1] : "";
+  if (strncmp(arg, "--", 2) == 0)
+    snprintf(buf, size, "%.*s", (int)strcspn(arg, "="), arg);
+  else
+    snprintf(buf, size, "-%c", opt > 0 && opt < 0x100 ? opt : '?');
+  return buf;
+}
+
+int session_parse(session_opts_t *o, const char *prog, const char *usage, const struct option *own,
+                  const char *own_short, session_option_cb cb, void *data, int argc, char **argv)
+{
+  size_t nown = 0;
+  while (own != NULL && own[nown].name != NULL)
+    nown++;
+  struct option *longopts = calloc(NSHARED + nown + 1, sizeof *longopts);
+  char *shortopts = malloc(strlen(SHARED_SHORT) + (own_short ? strlen(own_short) : 0) + 3);
+  if (longopts == NULL || shortopts == NULL) {
+    free(longopts);
+    free(shortopts);
+    fprintf(stderr, "%s: out of memory\n", prog);
+    return SESSION_EXIT_FAILED;
+  }
+  memcpy(longopts, shared_options, sizeof shared_options);
+  if (nown > 0)
+    memcpy(longopts + NSHARED, own, nown * sizeof *own);
+  /* '+': the options end at the first non-option (the command's own flags are never ours);
+   * ':': a missing value is reported as such, by us. */
+  sprintf(shortopts, "+:%s%s", SHARED_SHORT, own_short ? own_short : "");
+
+  o->log_level = -1;
+  opterr = 0;
+  optind = 1;
+  int rc = -1, opt;
+  char text[256];
+  while (rc < 0 && (opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+    switch (opt) {
+    case 't':
+      o->tty = 1;
+      break;
+    case 'i':
+      o->interactive = 1;
+      break;
+    case 'e':
+      if (add_env(o, prog, optarg) < 0)
+        rc = SESSION_EXIT_USAGE;
+      break;
+    case 'w':
+      if (optarg[0] == '\0')
+        rc = session_usage_error(prog, "option '%s' needs a directory",
+                                 option_text(text, sizeof text, opt, argv));
+      o->workdir = optarg;
+      break;
+    case 'v':
+      if (o->log_level < COW_LOG_TRACE)
+        o->log_level = o->log_level < COW_LOG_WARN ? COW_LOG_WARN : o->log_level + 1;
+      break;
+    case OPT_LOG_LEVEL:
+      o->log_level = log_level_named(optarg);
+      if (o->log_level == -2)
+        rc = session_usage_error(
+            prog, "bad --log-level '%s' (off, error, warn, info, debug or trace)", optarg);
+      break;
+    case 'h':
       printf(usage, session_common_help);
-      *exit_code = 0;
-      return -1;
-    case FLAG_END:
-      return 0;
-    default:
-      *exit_code = SESSION_EXIT_USAGE;
-      return -1;
+      rc = 0;
+      break;
+    case OPT_VERSION:
+      printf("%s (libcow %s)\n", prog, cow_version_string());
+      rc = 0;
+      break;
+    case ':':
+      rc = session_usage_error(prog, "option '%s' needs a value",
+                               option_text(text, sizeof text, optopt, argv));
+      break;
+    case '?': /* unknown or ambiguous, or "--flag=VALUE" for a flag without one */
+      rc = session_usage_error(prog,
+                               optopt != 0 && strchr(argv[optind - 1], '=') != NULL &&
+                                       strncmp(argv[optind - 1], "--", 2) == 0
+                                   ? "option '%s' takes no value"
+                                   : "unknown option '%s'",
+                               option_text(text, sizeof text, optopt, argv));
+      break;
+    default: {
+      int r = cb(opt, optarg, data);
+      if (r >= 0)
+        rc = r;
+    }
     }
   }
-  return 0;
+  free(longopts);
+  free(shortopts);
+  if (rc >= 0)
+    return rc;
+  o->argv = argv + optind;
+  /* docker run -t: the command gets a TERM, the caller's (else xterm), unless -e set one. */
+  if (o->tty && !has_env(o, "TERM")) {
+    const char *term = getenv("TERM");
+    if (push_env(o, prog, "TERM", term != NULL && term[0] != '\0' ? term : "xterm") < 0)
+      return SESSION_EXIT_FAILED;
+  }
+  if (o->log_level >= 0)
+    session_log_enable((cow_log_level_t)o->log_level, prog);
+  return -1;
 }
 
 void session_opts_free(session_opts_t *o)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,12 +95,30 @@ static void unref(session_t *s)
     free(s);
 }
 
+/* The local terminal is raw (no output processing): log lines end in "\r\n" then. Read by
+ * the log callback, which also runs on the HCS emulator's threads. */
+static atomic_int terminal_raw;
+
 static void leave_raw(session_t *s)
 {
   if (s->raw) {
     uv_tty_set_mode(&s->in.u.tty, UV_TTY_MODE_NORMAL);
     s->raw = 0;
+    atomic_store(&terminal_raw, 0);
   }
+}
+
+static void log_line(cow_log_level_t level, const char *subsystem, const char *message, void *data)
+{
+  static const char *const names[] = {"error", "warn", "info", "debug", "trace"};
+  const char *name = (unsigned)level < sizeof names / sizeof names[0] ? names[level] : "log";
+  fprintf(stderr, "%s: %s: %s: %s%s", (const char *)data, name, subsystem, message,
+          atomic_load(&terminal_raw) ? "\r\n" : "\n");
+}
+
+void session_log_enable(cow_log_level_t level, const char *prog)
+{
+  cow_log_set(level, log_line, (void *)prog);
 }
 
 static void process_closed(cow_process_t *p, void *data)
@@ -628,7 +647,7 @@ static void created(cow_process_t *p, int status, const cow_error_t *err, void *
 #endif
     if (s->opts->tty && s->in.kind == K_TTY && s->in.open &&
         uv_tty_set_mode(&s->in.u.tty, raw) == 0)
-      s->raw = 1;
+      s->raw = 1, atomic_store(&terminal_raw, 1);
     start_input(s);
   }
   if (s->opts->tty)

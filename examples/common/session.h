@@ -10,6 +10,7 @@
 #ifndef COW_EXAMPLES_SESSION_H
 #define COW_EXAMPLES_SESSION_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,25 +33,43 @@ typedef struct session_opts {
   size_t nenv;
   const char *workdir; /* -w; borrowed from argv */
   char **argv;         /* the command; borrowed from argv, NULL-terminated, may be empty */
+  int log_level;       /* -v / --log-level: a cow_log_level_t, or -1 for none */
 } session_opts_t;
 
 /* Help text of the shared flags, for the programs' --help. */
 extern const char session_common_help[];
 
-/* Consume the shared flags from argv[*i] on (`-e NAME` without '=' takes NAME's value from
- * this environment, skipped when unset, as docker does). Returns 1 when argv[*i] is an
- * option of the program's own (the caller consumes it and calls again), 0 when the
- * command starts at argv[*i] ("--" consumed, or the first non-option, or the end), and -1
- * when the program should exit with *exit_code: 0 after printing the help (`usage`, a
- * printf format given session_common_help), SESSION_EXIT_USAGE after a usage error. */
-int session_next_option(session_opts_t *o, const char *prog, const char *usage, int argc,
-                        char **argv, int *i, int *exit_code);
+/* The `val` of a program's own long options that have no short form start here (above
+ * every character and the shared options' values). */
+#define SESSION_OPT_OWN 0x200
+
+/* One of the program's own options: `key` is its `val` (or its short character), `arg` its
+ * value (NULL for a flag). Return -1 to go on, or an exit code to stop parsing with (after
+ * a message: session_usage_error()). */
+typedef int (*session_option_cb)(int key, const char *arg, void *data);
+
+/* Parse the command line with getopt_long(): the shared options (-t -i -e -w -v,
+ * --log-level, --help, --version) and the program's own, given as a getopt_long table
+ * `own` (ending with a zeroed entry; may be NULL) and their short letters `own_short` (as
+ * in getopt's optstring; may be NULL). Every long option takes "--opt VALUE" and
+ * "--opt=VALUE"; options end at "--" or at the first non-option, so the command's own
+ * flags are never taken. `-e NAME` without '=' takes NAME's value from this environment
+ * (skipped when unset) and -t adds TERM (this environment's, else xterm) unless -e set it,
+ * as docker does; -v/--log-level install a libcow log callback printing to stderr.
+ * Returns -1 to go on (o->argv is the command, possibly empty), or the exit code: 0 after
+ * --help (`usage` is a printf format given session_common_help) or --version,
+ * SESSION_EXIT_USAGE after a usage error (message printed). */
+int session_parse(session_opts_t *o, const char *prog, const char *usage, const struct option *own,
+                  const char *own_short, session_option_cb cb, void *data, int argc, char **argv);
 
 /* Print "PROG: message" and "Try 'PROG --help'." on stderr; returns SESSION_EXIT_USAGE. */
 int session_usage_error(const char *prog, const char *fmt, ...);
 
-/* Release what session_next_option() allocated. */
+/* Release what session_parse() allocated. */
 void session_opts_free(session_opts_t *o);
+
+/* Send libcow's log lines up to `level` to stderr as "PROG: LEVEL: SUBSYSTEM: message". */
+void session_log_enable(cow_log_level_t level, const char *prog);
 
 /* Print a failure: "PROG: WHAT: message (ENAME, HRESULT 0x...)". `err` may be NULL. */
 void session_report(const char *prog, const char *what, int status, const cow_error_t *err);

@@ -76,6 +76,69 @@ static void usage_errors_and_help(void **state)
   assert_non_null(strstr(r.out, "125"));
 }
 
+/* One getopt_long parser: every long option also as --opt=VALUE, --version, and the
+ * library's log on stderr with -v / --log-level. */
+static void long_options_version_and_log(void **state)
+{
+  struct result r;
+  run(&r, NULL,
+      ARGV(COW_RUN, "--hcs=v1", "--id=eq-form", "--stop-timeout=2", "--env=A=b", "--workdir=/tmp",
+           "--", "sh", "-c", "echo $A $(pwd)"));
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.out, "b /tmp\n");
+  assert_string_equal(r.err, "");
+  run(&r, NULL, ARGV(COW_RUN, "--version"));
+  assert_int_equal(r.code, 0);
+  assert_non_null(strstr(r.out, "cow-run (libcow "));
+  /* The command's own flags are never ours. */
+  run(&r, NULL, ARGV(COW_RUN, "sh", "-c", "echo $0 $1", "-t", "--version"));
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.out, "-t --version\n");
+  /* Off by default; -v warnings; -vvv and --log-level=debug the emulator's debug lines. */
+  run(&r, NULL, ARGV(COW_RUN, "--id", "logged", "--", "true"));
+  assert_string_equal(r.err, "");
+  const char *debug[][2] = {{"-vvv", NULL}, {"--log-level=debug", NULL}, {"--log-level", "debug"}};
+  for (int k = 0; k < 3; k++) {
+    run(&r, NULL,
+        debug[k][1] ? ARGV(COW_RUN, (char *)debug[k][0], (char *)debug[k][1], "--id", "logged",
+                           "--", "true")
+                    : ARGV(COW_RUN, (char *)debug[k][0], "--id", "logged", "--", "true"));
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.err, "cow-run: debug: emu: system logged created"));
+  }
+  run(&r, NULL, ARGV(COW_RUN, "--log-level", "loud", "--", "true"));
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "bad --log-level 'loud'"));
+  run(&r, NULL, ARGV(COW_RUN, "--tty=yes", "--", "true"));
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "option '--tty' takes no value"));
+  run(&r, NULL, ARGV(COW_RUN, "--stop-timeout"));
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "option '--stop-timeout' needs a value"));
+}
+
+/* -t passes TERM as docker run -t does: the caller's, else xterm; -e TERM=... wins. */
+static void tty_passes_term(void **state)
+{
+  struct result r;
+  const char *saved = getenv("TERM");
+  char *keep = saved ? strdup(saved) : NULL;
+  assert_int_equal(setenv("TERM", "vt220", 1), 0);
+  run(&r, NULL, ARGV(COW_RUN, "-t", "--", "sh", "-c", "echo T=$TERM"));
+  assert_non_null(strstr(r.out, "T=vt220"));
+  unsetenv("TERM");
+  run(&r, NULL, ARGV(COW_RUN, "-t", "--", "sh", "-c", "echo T=$TERM"));
+  assert_non_null(strstr(r.out, "T=xterm"));
+  run(&r, NULL, ARGV(COW_RUN, "-t", "-e", "TERM=dumb", "--", "sh", "-c", "echo T=$TERM"));
+  assert_non_null(strstr(r.out, "T=dumb"));
+  /* Without -t the command's environment has no TERM of ours. */
+  run(&r, NULL, ARGV(COW_RUN, "--", "sh", "-c", "echo T=${TERM-unset}"));
+  assert_string_equal(r.out, "T=unset\n");
+  if (keep != NULL)
+    setenv("TERM", keep, 1);
+  free(keep);
+}
+
 /* SIGTERM to cow-run reaches the command; cow-run exits with the command's code. */
 static void sigterm_is_forwarded(void **state)
 {
@@ -230,6 +293,8 @@ int main(void)
       cmocka_unit_test(tty_raw_mode),
       cmocka_unit_test(closed_reader_ends_the_command),
       cmocka_unit_test(emulator_faults_are_not_shipped),
+      cmocka_unit_test(long_options_version_and_log),
+      cmocka_unit_test(tty_passes_term),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

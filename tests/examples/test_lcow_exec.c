@@ -40,10 +40,22 @@ static pid_t start_peer(void)
   return spawn_fds(ARGV(COW_GCS_PEER_PATH, "--port-dir", dir), -1, -1, -1);
 }
 
+/* Remove the line lcow-exec prints when the guest took more than a second to dial: a
+ * loaded machine may delay the peer that long, and the tests compare stderr whole. */
+static void drop_waiting_line(char *err)
+{
+  char *w = strstr(err, "lcow-exec: waiting for the guest to connect to ");
+  if (w != NULL) {
+    char *nl = strchr(w, '\n');
+    memmove(w, nl ? nl + 1 : w + strlen(w), strlen(nl ? nl + 1 : w + strlen(w)) + 1);
+  }
+}
+
 static void run_with_peer(struct result *r, const char *input, char *const argv[])
 {
   pid_t peer = start_peer();
   run(r, input, argv);
+  drop_waiting_line(r->err);
   assert_int_equal(wait_exit(peer), 0);
 }
 
@@ -71,7 +83,8 @@ static void usage_errors_and_help(void **state)
   /* Hyper-V sockets are Windows-only: refused at set-up, before anything listens. */
   run(&r, NULL, ARGV(LCOW, "--hvsock", "d2ae8a2d-5dc4-4b6c-a2c4-2dfb0e3c9b1e", "--", "true"));
   assert_int_equal(r.code, 125);
-  assert_non_null(strstr(r.err, "setting up the transport: "));
+  assert_non_null(strstr(r.err, "setting up the transport for the Hyper-V sockets of VM "
+                                "d2ae8a2d-5dc4-4b6c-a2c4-2dfb0e3c9b1e: "));
   assert_non_null(strstr(r.err, "(ENOTSUP)"));
   run(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--container", "c", "--", "true"));
   assert_int_equal(r.code, 2);
@@ -85,6 +98,62 @@ static void usage_errors_and_help(void **state)
   assert_int_equal(r.code, 0);
   assert_non_null(strstr(r.out, "Usage: lcow-exec"));
   assert_non_null(strstr(r.out, "Exit status:"));
+}
+
+/* Waiting for a guest says so after a second (with the address), and a port directory
+ * that does not exist is named in the failure. */
+static void waiting_and_named_failures(void **state)
+{
+  struct result r;
+  char where[192], expect[600];
+  snprintf(where, sizeof where, "%s/1073741824", dir);
+  run(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--timeout", "3", "--", "true"));
+  assert_int_equal(r.code, 125);
+  snprintf(expect, sizeof expect,
+           "lcow-exec: waiting for the guest to connect to %s (up to 3 s)\n"
+           "lcow-exec: no guest connected to %s within 3 s (ETIMEDOUT)\n",
+           where, where);
+  assert_string_equal(r.err, expect);
+  run(&r, NULL, ARGV(LCOW, "--port-dir", "/nonexistent/uvm", "--", "true"));
+  assert_int_equal(r.code, 125);
+  assert_non_null(strstr(r.err, "lcow-exec: listening for the guest on "
+                                "/nonexistent/uvm/1073741824: "));
+  assert_non_null(strstr(r.err, "(ENOENT)"));
+}
+
+/* --opt=VALUE for every long option, --version, and the library's log with --log-level. */
+static void long_options_version_and_log(void **state)
+{
+  struct result r;
+  char port_dir[192];
+  snprintf(port_dir, sizeof port_dir, "--port-dir=%s", dir);
+  run_with_peer(&r, NULL,
+                ARGV(LCOW, port_dir, "--timeout=20", "--log-level=info", "--env=A=b",
+                     "--workdir=/tmp", "--", "sh", "-c", "echo $A $(pwd)"));
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.out, "b /tmp\n");
+  assert_non_null(strstr(r.err, "lcow-exec: info: guest: connected: protocol "));
+  run_with_peer(&r, NULL, ARGV(LCOW, port_dir, "--", "true"));
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.err, ""); /* no log by default */
+  run(&r, NULL, ARGV(LCOW, "--version"));
+  assert_int_equal(r.code, 0);
+  assert_non_null(strstr(r.out, "lcow-exec (libcow "));
+  /* -t passes TERM on, as docker run -t does (the caller's here). */
+  const char *saved = getenv("TERM");
+  char *keep = saved ? strdup(saved) : NULL;
+  assert_int_equal(setenv("TERM", "vt220", 1), 0);
+  run_with_peer(&r, NULL, ARGV(LCOW, port_dir, "-t", "--", "sh", "-c", "echo T=$TERM"));
+  if (keep != NULL)
+    setenv("TERM", keep, 1);
+  else
+    unsetenv("TERM");
+  free(keep);
+  assert_int_equal(r.code, 0);
+  assert_non_null(strstr(r.out, "T=vt220"));
+  run(&r, NULL, ARGV(LCOW, "--port-dir=", "--", "true"));
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "option '--port-dir' needs a value"));
 }
 
 static void uvm_process(void **state)
@@ -222,10 +291,16 @@ int main(void)
 {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(unreachable_guest),    cmocka_unit_test(usage_errors_and_help),
-      cmocka_unit_test(uvm_process),          cmocka_unit_test(container_from_bundle),
-      cmocka_unit_test(container_sigterm),    cmocka_unit_test(uvm_signal_abandons),
-      cmocka_unit_test(container_tty_resize), cmocka_unit_test(closed_reader_ends_the_command),
+      cmocka_unit_test(unreachable_guest),
+      cmocka_unit_test(usage_errors_and_help),
+      cmocka_unit_test(uvm_process),
+      cmocka_unit_test(container_from_bundle),
+      cmocka_unit_test(container_sigterm),
+      cmocka_unit_test(uvm_signal_abandons),
+      cmocka_unit_test(container_tty_resize),
+      cmocka_unit_test(closed_reader_ends_the_command),
+      cmocka_unit_test(waiting_and_named_failures),
+      cmocka_unit_test(long_options_version_and_log),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
