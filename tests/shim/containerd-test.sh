@@ -93,7 +93,11 @@ EOF
 }
 
 start_containerd() {
-  containerd --config "$D/config.toml" >>"$D/containerd.log" 2>&1 &
+  # A sanitizer build of the shim (or the peer) reports into files of the case: a report at
+  # the shim's exit would find containerd no longer reading the shim's log.
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$D/sanitizer" \
+    UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$D/sanitizer" \
+    containerd --config "$D/config.toml" >>"$D/containerd.log" 2>&1 &
   CTD_PID=$!
   wait_until 20 "containerd answering on $SOCK" ctr -a "$SOCK" version
 }
@@ -187,10 +191,10 @@ finish() {
     kill "$WATCHDOG" 2>/dev/null || true
   fi
   check_and_clean
-  # A sanitizer build of the shim reports on its stderr, which containerd logs.
-  if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$D/containerd.log" 2>/dev/null; then
-    echo "FAIL [$CASE]: a sanitizer reported an error in the shim:" >&2
-    grep -E 'Sanitizer|runtime error:|#[0-9]+ ' "$D/containerd.log" | head -n 40 >&2
+  # A sanitizer build of the shim or the peer reports into $D/sanitizer.PID.
+  if compgen -G "$D/sanitizer.*" >/dev/null; then
+    echo "FAIL [$CASE]: a sanitizer reported an error in the shim or the peer:" >&2
+    head -n 60 "$D"/sanitizer.* >&2
     FAILED=1
   fi
   if [[ $rc -ne 0 || $FAILED -ne 0 ]]; then
