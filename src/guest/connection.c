@@ -50,25 +50,9 @@ static void call_done(void *ctx, int status, const struct cow__proto_resp *resp,
 }
 
 int cow__guest_call(struct cow__guest_conn *conn, cow__list *list, uint32_t type,
-                    const json_t *body, int timed, cow_op_t *op, void *owner, const char *object_id,
-                    cow__guest_call_fn fn, struct cow__guest_call **out, cow_error_t *err)
-{
-  if (out)
-    *out = NULL;
-  struct cow__payload payload;
-  int rc = cow__proto_encode(body, &payload);
-  if (rc != 0)
-    return cow__error_set(err, rc, COW_DOMAIN_LIB, 0, cow__frame_rpc_name(type), NULL, NULL);
-  rc = cow__guest_call_payload(conn, list, type, &payload, timed, op, owner, object_id, fn, out,
-                               err);
-  cow__proto_payload_release(&payload);
-  return rc;
-}
-
-int cow__guest_call_payload(struct cow__guest_conn *conn, cow__list *list, uint32_t type,
-                            const struct cow__payload *payload, int timed, cow_op_t *op,
-                            void *owner, const char *object_id, cow__guest_call_fn fn,
-                            struct cow__guest_call **out, cow_error_t *err)
+                    const struct cow__payload *payload, int timed, cow_op_t *op, void *owner,
+                    const char *object_id, cow__guest_call_fn fn, struct cow__guest_call **out,
+                    cow_error_t *err)
 {
   if (out)
     *out = NULL;
@@ -244,22 +228,22 @@ static void send_host_message(struct cow__guest_conn *conn, uint32_t type)
 {
   struct cow__proto_trace trace;
   cow__guest_trace(conn, &trace);
-  json_t *body;
+  struct cow__payload body;
+  int rc;
   if (type == COW__MSG_CREATE) {
     /* §3.1 step 6: the guest asked for a host Create of the UVM itself. */
     json_t *cfg = json_pack("{s:s}", "SystemType", "Container");
-    body = cfg ? cow__proto_create(COW__NULL_CONTAINER_ID, cfg, &trace) : NULL;
+    rc = cfg ? cow__proto_create(&body, COW__NULL_CONTAINER_ID, cfg, &trace) : COW_ENOMEM;
     json_decref(cfg);
   } else {
-    body = cow__proto_request_base(COW__NULL_CONTAINER_ID, &trace);
+    rc = cow__proto_request_base(&body, COW__NULL_CONTAINER_ID, &trace);
   }
   cow_error_t err = COW_ERROR_INIT;
-  int rc = body ? 0 : COW_ENOMEM;
   if (rc == 0) {
-    rc = cow__guest_call(conn, &conn->calls, type, body, 1, NULL, conn, NULL,
+    rc = cow__guest_call(conn, &conn->calls, type, &body, 1, NULL, conn, NULL,
                          type == COW__MSG_CREATE ? host_create_done : host_start_done, NULL, &err);
+    cow__proto_payload_release(&body);
   }
-  json_decref(body);
   if (rc != 0)
     connect_finish(conn, rc, err.code ? &err : NULL);
   cow_error_clear(&err);
@@ -401,12 +385,14 @@ static void start_bridge(struct cow__guest_conn *conn, uv_stream_t *stream)
     return; /* killed: on_bridge_dead failed the connect */
   struct cow__proto_trace trace;
   cow__guest_trace(conn, &trace);
-  json_t *body = cow__proto_negotiate(COW__PROTOCOL_VERSION, COW__PROTOCOL_VERSION, &trace);
+  struct cow__payload body;
   cow_error_t err = COW_ERROR_INIT;
-  int rc = body ? cow__guest_call(conn, &conn->calls, COW__MSG_NEGOTIATE_PROTOCOL, body, 1, NULL,
-                                  conn, NULL, negotiated, NULL, &err)
-                : COW_ENOMEM;
-  json_decref(body);
+  int rc = cow__proto_negotiate(&body, COW__PROTOCOL_VERSION, COW__PROTOCOL_VERSION, &trace);
+  if (rc == 0) {
+    rc = cow__guest_call(conn, &conn->calls, COW__MSG_NEGOTIATE_PROTOCOL, &body, 1, NULL, conn,
+                         NULL, negotiated, NULL, &err);
+    cow__proto_payload_release(&body);
+  }
   if (rc != 0)
     connect_finish(conn, rc, err.code ? &err : NULL);
   cow_error_clear(&err);
@@ -699,39 +685,34 @@ int cow_guest_set_trace_context(cow_host_t *host, const char *traceparent, const
 /* ---- connection-level requests ---- */
 
 /* Check everything that could refuse a request before a core op exists, so that a refusal
- * is a synchronous return and the callback never runs; the body is encoded once, here. */
-static int precheck(struct cow__guest_conn *conn, const char *name, const json_t *body,
-                    struct cow__payload *payload)
+ * is a synchronous return and the callback never runs: the connection's state here, the
+ * body's size and text where the body was written (cow__proto_*). */
+static int precheck(struct cow__guest_conn *conn, const char *name)
 {
   cow_error_t err = COW_ERROR_INIT;
   int rc = cow__guest_check_ready(conn, name, &err);
   cow_error_clear(&err);
-  if (rc != 0)
-    return rc;
-  return cow__proto_encode(body, payload);
+  return rc;
 }
 
-static int conn_request(cow_host_t *host, const char *name, uint32_t type, json_t *body,
-                        cow_timeout_kind_t tk, cow_host_cb cb, void *data, cow__guest_call_fn fn,
-                        void *extra)
+/* Send `body` (released here, whatever happens) for a new op of `host`. */
+static int conn_request(cow_host_t *host, const char *name, uint32_t type,
+                        struct cow__payload *body, cow_timeout_kind_t tk, cow_host_cb cb,
+                        void *data, cow__guest_call_fn fn, void *extra)
 {
   struct cow__guest_conn *conn = cow__guest_conn_of(host);
-  struct cow__payload payload;
-  int rc = precheck(conn, name, body, &payload);
-  json_decref(body);
-  if (rc != 0)
-    return rc;
+  int rc = precheck(conn, name);
   cow_op_t *op;
-  rc = cow_host_op_new(&op, host, name, tk, cb, data);
+  if (rc == 0)
+    rc = cow_host_op_new(&op, host, name, tk, cb, data);
   if (rc != 0) {
-    cow__proto_payload_release(&payload);
+    cow__proto_payload_release(body);
     return rc;
   }
   cow_error_t err = COW_ERROR_INIT;
   struct cow__guest_call *call;
-  rc = cow__guest_call_payload(conn, &conn->calls, type, &payload, 1, op, conn, NULL, fn, &call,
-                               &err);
-  cow__proto_payload_release(&payload);
+  rc = cow__guest_call(conn, &conn->calls, type, body, 1, op, conn, NULL, fn, &call, &err);
+  cow__proto_payload_release(body);
   if (rc != 0) {
     /* Only an allocation failure can get here after precheck: report it through the op,
      * which exists already. */
@@ -755,11 +736,12 @@ int cow_guest_modify(cow_host_t *host, const char *request_json, cow_host_cb cb,
     return COW_EINVAL;
   struct cow__proto_trace trace;
   cow__guest_trace(conn, &trace);
-  json_t *body = cow__proto_modify(COW__NULL_CONTAINER_ID, req, &trace);
+  struct cow__payload body;
+  int rc = cow__proto_modify(&body, COW__NULL_CONTAINER_ID, req, &trace);
   json_decref(req);
-  if (body == NULL)
-    return COW_ENOMEM;
-  return conn_request(host, "modify", COW__MSG_MODIFY_SETTINGS, body, COW_TIMEOUT_MODIFY, cb, data,
+  if (rc != 0)
+    return rc;
+  return conn_request(host, "modify", COW__MSG_MODIFY_SETTINGS, &body, COW_TIMEOUT_MODIFY, cb, data,
                       cow__guest_call_complete_simple, NULL);
 }
 
@@ -799,39 +781,36 @@ int cow_guest_dump_stacks(cow_host_t *host, cow_guest_text_cb cb, void *data)
     return COW_EINVAL;
   if (conn->state == COW__GUEST_READY && !(conn->caps & COW_GUEST_CAP_DUMP_STACKS))
     return COW_ENOTSUP;
+  int rc = precheck(conn, "dump_stacks");
+  if (rc != 0)
+    return rc;
   struct cow__proto_trace trace;
   cow__guest_trace(conn, &trace);
-  json_t *body = cow__proto_request_base(COW__NULL_CONTAINER_ID, &trace);
+  struct cow__payload body;
+  rc = cow__proto_request_base(&body, COW__NULL_CONTAINER_ID, &trace);
+  if (rc != 0)
+    return rc;
   struct text_req *tr = cow__calloc(1, sizeof *tr);
-  if (body == NULL || tr == NULL) {
-    json_decref(body);
-    cow__free(tr);
+  if (tr == NULL) {
+    cow__proto_payload_release(&body);
     return COW_ENOMEM;
   }
   tr->cb = cb;
   tr->data = data;
   /* The op's user data is `tr`, freed by the delivery callback; the call only borrows
    * it (ctx), so an abandoned call cannot free it twice. */
-  struct cow__guest_conn *c = conn;
-  struct cow__payload payload;
-  int rc = precheck(c, "dump_stacks", body, &payload);
-  json_decref(body);
-  if (rc != 0) {
-    cow__free(tr);
-    return rc;
-  }
   cow_op_t *op;
   rc = cow_host_op_new(&op, host, "dump_stacks", COW_TIMEOUT__MAX, text_delivered, tr);
   if (rc != 0) {
-    cow__proto_payload_release(&payload);
+    cow__proto_payload_release(&body);
     cow__free(tr);
     return rc;
   }
   cow_error_t err = COW_ERROR_INIT;
   struct cow__guest_call *call;
-  rc = cow__guest_call_payload(c, &c->calls, COW__MSG_DUMP_STACKS, &payload, 1, op, c, NULL,
-                               stacks_done, &call, &err);
-  cow__proto_payload_release(&payload);
+  rc = cow__guest_call(conn, &conn->calls, COW__MSG_DUMP_STACKS, &body, 1, op, conn, NULL,
+                       stacks_done, &call, &err);
+  cow__proto_payload_release(&body);
   if (rc != 0)
     cow_op_complete(op, rc, &err);
   else
@@ -849,9 +828,10 @@ int cow_guest_delete_container_state(cow_host_t *host, const char *id, cow_host_
     return COW_ENOTSUP;
   struct cow__proto_trace trace;
   cow__guest_trace(conn, &trace);
-  json_t *body = cow__proto_request_base(id, &trace);
-  if (body == NULL)
-    return COW_ENOMEM;
-  return conn_request(host, "delete_container_state", COW__MSG_DELETE_CONTAINER_STATE, body,
+  struct cow__payload body;
+  int rc = cow__proto_request_base(&body, id, &trace);
+  if (rc != 0)
+    return rc;
+  return conn_request(host, "delete_container_state", COW__MSG_DELETE_CONTAINER_STATE, &body,
                       COW_TIMEOUT__MAX, cb, data, cow__guest_call_complete_simple, NULL);
 }

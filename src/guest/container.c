@@ -135,13 +135,9 @@ int cow_guest_create_container(cow_container_t **out, cow_host_t *host, const ch
       json_object_get(json_object_get(cfg, "OciSpecification"), "process"), "terminal"));
   struct cow__proto_trace trace;
   cow__guest_trace(conn, &trace);
-  json_t *body = cow__proto_create(id, cfg, &trace);
+  struct cow__payload payload; /* written once: its size is checked there (R3) */
+  rc = cow__proto_create(&payload, id, cfg, &trace);
   json_decref(cfg);
-  if (body == NULL)
-    return COW_ENOMEM;
-  struct cow__payload payload;
-  rc = cow__proto_encode(body, &payload);
-  json_decref(body);
   if (rc != 0)
     return rc;
   cow_container_t *c = NULL;
@@ -159,8 +155,8 @@ int cow_guest_create_container(cow_container_t **out, cow_host_t *host, const ch
     cow_container_close(c, NULL, NULL);
     return rc;
   }
-  rc = cow__guest_call_payload(conn, &gc->calls, COW__MSG_CREATE, &payload, 1, op, gc,
-                               cow_container_id(c), create_done, NULL, &err);
+  rc = cow__guest_call(conn, &gc->calls, COW__MSG_CREATE, &payload, 1, op, gc, cow_container_id(c),
+                       create_done, NULL, &err);
   cow__proto_payload_release(&payload);
   if (rc != 0) {
     unregister(gc);
@@ -224,32 +220,38 @@ static void gc_timeout(cow_container_t *c, cow_op_t *op)
     cow__guest_call_abandon(call, COW_ETIMEDOUT);
 }
 
-static int request(cow_container_t *c, uint32_t type, json_t *body, cow_op_t *op,
-                   cow__guest_call_fn fn)
+/* Send `body` (written by a cow__proto_* builder, which returned `rc`; released here). */
+static int request(cow_container_t *c, uint32_t type, int rc, struct cow__payload *body,
+                   cow_op_t *op, cow__guest_call_fn fn)
 {
+  if (rc != 0)
+    return rc;
   struct cow__guest_container *gc = cow_container_priv(c);
   cow_error_t err = COW_ERROR_INIT;
-  int rc = body ? cow__guest_check_ready(gc->conn, cow_op_name(op), &err) : COW_ENOMEM;
+  rc = cow__guest_check_ready(gc->conn, cow_op_name(op), &err);
   if (rc == 0)
     rc = cow__guest_call(gc->conn, &gc->calls, type, body, 1, op, gc, cow_container_id(c), fn, NULL,
                          &err);
-  json_decref(body);
+  cow__proto_payload_release(body);
   cow_error_clear(&err);
   return rc;
 }
 
-static json_t *base(cow_container_t *c)
+/* A message that is the RequestBase alone. */
+static int base_request(cow_container_t *c, uint32_t type, cow_op_t *op, cow__guest_call_fn fn)
 {
   struct cow__guest_container *gc = cow_container_priv(c);
   struct cow__proto_trace trace;
   cow__guest_trace(gc->conn, &trace);
-  return cow__proto_request_base(cow_container_id(c), &trace);
+  struct cow__payload body;
+  int rc = cow__proto_request_base(&body, cow_container_id(c), &trace);
+  return request(c, type, rc, &body, op, fn);
 }
 
 static int gc_start(cow_container_t *c, cow_op_t *op)
 {
   /* A no-op in the Linux guest; the init exec really starts the container (§4.3). */
-  return request(c, COW__MSG_START, base(c), op, cow__guest_call_complete_simple);
+  return base_request(c, COW__MSG_START, op, cow__guest_call_complete_simple);
 }
 
 static void stop_done(struct cow__guest_call *call, int status, const struct cow__proto_resp *resp,
@@ -270,12 +272,12 @@ static void stop_done(struct cow__guest_call *call, int status, const struct cow
 
 static int gc_shutdown(cow_container_t *c, cow_op_t *op)
 {
-  return request(c, COW__MSG_SHUTDOWN_GRACEFUL, base(c), op, stop_done);
+  return base_request(c, COW__MSG_SHUTDOWN_GRACEFUL, op, stop_done);
 }
 
 static int gc_terminate(cow_container_t *c, cow_op_t *op)
 {
-  return request(c, COW__MSG_SHUTDOWN_FORCED, base(c), op, stop_done);
+  return base_request(c, COW__MSG_SHUTDOWN_FORCED, op, stop_done);
 }
 
 static void properties_done(struct cow__guest_call *call, int status,
@@ -300,9 +302,10 @@ static int properties(cow_container_t *c, const char *query_json, const char *de
   struct cow__guest_container *gc = cow_container_priv(c);
   struct cow__proto_trace trace;
   cow__guest_trace(gc->conn, &trace);
-  json_t *body = cow__proto_get_properties(cow_container_id(c), q, &trace);
+  struct cow__payload body;
+  int rc = cow__proto_get_properties(&body, cow_container_id(c), q, &trace);
   json_decref(q);
-  return request(c, COW__MSG_GET_PROPERTIES, body, op, properties_done);
+  return request(c, COW__MSG_GET_PROPERTIES, rc, &body, op, properties_done);
 }
 
 static int gc_properties(cow_container_t *c, const char *query_json, cow_op_t *op)
@@ -323,9 +326,10 @@ static int gc_modify(cow_container_t *c, const char *request_json, cow_op_t *op)
   struct cow__guest_container *gc = cow_container_priv(c);
   struct cow__proto_trace trace;
   cow__guest_trace(gc->conn, &trace);
-  json_t *body = cow__proto_modify(cow_container_id(c), req, &trace);
+  struct cow__payload body;
+  int rc = cow__proto_modify(&body, cow_container_id(c), req, &trace);
   json_decref(req);
-  return request(c, COW__MSG_MODIFY_SETTINGS, body, op, cow__guest_call_complete_simple);
+  return request(c, COW__MSG_MODIFY_SETTINGS, rc, &body, op, cow__guest_call_complete_simple);
 }
 
 static int view_create_process(cow_host_t *h, cow_process_t *p, const char *config_json,

@@ -121,18 +121,13 @@ void cow__guest_trace(struct cow__guest_conn *conn, struct cow__proto_trace *out
 /* 0 when requests may be sent, else a code with err filled. */
 int cow__guest_check_ready(struct cow__guest_conn *conn, const char *operation, cow_error_t *err);
 
-/* Send `body` for `op` (may be NULL) and track the call in `list`. Returns 0 (fn runs
- * once later, unless the call is abandoned) or a negative code (nothing sent; the call is
- * freed; the caller still owns op). */
+/* Send `body` (encoded: cow__proto_*, borrowed) for `op` (may be NULL) and track the call in
+ * `list`. Returns 0 (fn runs once later, unless the call is abandoned) or a negative code
+ * (nothing sent; the call is freed; the caller still owns op). */
 int cow__guest_call(struct cow__guest_conn *conn, cow__list *list, uint32_t type,
-                    const json_t *body, int timed, cow_op_t *op, void *owner, const char *object_id,
-                    cow__guest_call_fn fn, struct cow__guest_call **out, cow_error_t *err);
-/* The same with the body already encoded (cow__proto_encode(), which checked its size):
- * for requests that must be refused before anything is started, encoded once. */
-int cow__guest_call_payload(struct cow__guest_conn *conn, cow__list *list, uint32_t type,
-                            const struct cow__payload *payload, int timed, cow_op_t *op,
-                            void *owner, const char *object_id, cow__guest_call_fn fn,
-                            struct cow__guest_call **out, cow_error_t *err);
+                    const struct cow__payload *body, int timed, cow_op_t *op, void *owner,
+                    const char *object_id, cow__guest_call_fn fn, struct cow__guest_call **out,
+                    cow_error_t *err);
 
 /* Give up on a call: the request stays registered as a tombstone; its op (if any) is
  * completed with `status`; the call is freed. */

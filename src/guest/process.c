@@ -243,13 +243,17 @@ static void send_wait(struct cow__guest_process *gp)
 {
   struct cow__proto_trace trace;
   cow__guest_trace(gp->conn, &trace);
-  json_t *body = cow__proto_wait(gp->cid, gp->pid, COW__WAIT_INFINITE, &trace);
+  struct cow__payload body;
   cow_error_t err = COW_ERROR_INIT;
-  /* Untimed: a wait legitimately lasts as long as the process (§4.1: no timeout at all). */
-  int rc = body ? cow__guest_call(gp->conn, &gp->calls, COW__MSG_WAIT_FOR_PROCESS, body, 0, NULL,
-                                  gp, NULL, wait_done, &gp->wait_call, &err)
-                : cow__error_set(&err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "wait", NULL, NULL);
-  json_decref(body);
+  int rc = cow__proto_wait(&body, gp->cid, gp->pid, COW__WAIT_INFINITE, &trace);
+  if (rc == 0) {
+    /* Untimed: a wait legitimately lasts as long as the process (§4.1: no timeout at all). */
+    rc = cow__guest_call(gp->conn, &gp->calls, COW__MSG_WAIT_FOR_PROCESS, &body, 0, NULL, gp, NULL,
+                         wait_done, &gp->wait_call, &err);
+    cow__proto_payload_release(&body);
+  } else {
+    cow__error_set(&err, rc, COW_DOMAIN_LIB, 0, "wait", NULL, NULL);
+  }
   if (rc != 0) {
     cow__log(COW_LOG_ERROR, "guest", "failed to wait on process %" PRIu32 ": %s", gp->pid,
              err.message ? err.message : "");
@@ -362,13 +366,9 @@ int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_co
     gp->ports[i] = gp->want[i] ? cow__guest_alloc_port(conn) : 0;
   struct cow__proto_trace trace;
   cow__guest_trace(conn, &trace);
-  json_t *body = cow__proto_execute(gp->cid, params, gp->ports, &trace);
+  struct cow__payload payload; /* written once: its size is checked there (R3) */
+  rc = cow__proto_execute(&payload, gp->cid, params, gp->ports, &trace);
   json_decref(params);
-  if (body == NULL)
-    return COW_ENOMEM;
-  struct cow__payload payload; /* encoded once: the size check is on these bytes */
-  rc = cow__proto_encode(body, &payload);
-  json_decref(body);
   if (rc != 0)
     return rc;
 
@@ -402,8 +402,8 @@ int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_co
     return 0;
   }
   cow_process_ref(p); /* until exec_done: the process must outlive its exec */
-  rc = cow__guest_call_payload(conn, &gp->calls, COW__MSG_EXECUTE_PROCESS, &payload, 1, NULL, gp,
-                               NULL, exec_done, &gp->exec_call, &err);
+  rc = cow__guest_call(conn, &gp->calls, COW__MSG_EXECUTE_PROCESS, &payload, 1, NULL, gp, NULL,
+                       exec_done, &gp->exec_call, &err);
   cow__proto_payload_release(&payload);
   if (rc != 0) {
     cow_process_unref(p);
@@ -518,11 +518,13 @@ static int send_signal(cow_process_t *p, const json_t *options, cow_op_t *op)
   if (rc == 0) {
     struct cow__proto_trace trace;
     cow__guest_trace(gp->conn, &trace);
-    json_t *body = cow__proto_signal(gp->cid, gp->pid, options, &trace);
-    rc = body ? cow__guest_call(gp->conn, &gp->calls, COW__MSG_SIGNAL_PROCESS, body, 1, op, gp,
-                                NULL, signal_done, NULL, &err)
-              : COW_ENOMEM;
-    json_decref(body);
+    struct cow__payload body;
+    rc = cow__proto_signal(&body, gp->cid, gp->pid, options, &trace);
+    if (rc == 0) {
+      rc = cow__guest_call(gp->conn, &gp->calls, COW__MSG_SIGNAL_PROCESS, &body, 1, op, gp, NULL,
+                           signal_done, NULL, &err);
+      cow__proto_payload_release(&body);
+    }
   }
   cow_error_clear(&err);
   return rc;
@@ -569,11 +571,13 @@ static int gp_resize(cow_process_t *p, uint16_t width, uint16_t height, cow_op_t
   if (rc == 0) {
     struct cow__proto_trace trace;
     cow__guest_trace(gp->conn, &trace);
-    json_t *body = cow__proto_resize(gp->cid, gp->pid, width, height, &trace);
-    rc = body ? cow__guest_call(gp->conn, &gp->calls, COW__MSG_RESIZE_CONSOLE, body, 1, op, gp,
-                                NULL, resize_done, NULL, &err)
-              : COW_ENOMEM;
-    json_decref(body);
+    struct cow__payload body;
+    rc = cow__proto_resize(&body, gp->cid, gp->pid, width, height, &trace);
+    if (rc == 0) {
+      rc = cow__guest_call(gp->conn, &gp->calls, COW__MSG_RESIZE_CONSOLE, &body, 1, op, gp, NULL,
+                           resize_done, NULL, &err);
+      cow__proto_payload_release(&body);
+    }
   }
   cow_error_clear(&err);
   return rc;

@@ -8,53 +8,161 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "guest/frame.h"
+#include "guest/json-writer.h"
 
-/* ---- builders ---- */
+/* ---- builders: JSON text straight into the payload (json-writer.h) ---- */
 
-static int set_new(json_t *obj, const char *key, json_t *v)
+/* The RequestBase fields, leaving the object open for the message's own. */
+static void base(cow__jw_t *w, const char *container_id, const struct cow__proto_trace *trace)
 {
-  return v == NULL || json_object_set_new(obj, key, v) != 0 ? -1 : 0;
-}
-
-json_t *cow__proto_request_base(const char *container_id, const struct cow__proto_trace *trace)
-{
-  json_t *o = json_object();
-  if (o == NULL)
-    return NULL;
-  if (set_new(o, "ContainerId", json_string(container_id)) != 0 ||
-      set_new(o, "ActivityId", json_string(COW__NULL_CONTAINER_ID)) != 0)
-    goto fail;
+  cow__jw_raw(w, "{\"ContainerId\":");
+  cow__jw_string(w, container_id);
+  cow__jw_raw(w, ",\"ActivityId\":\"" COW__NULL_CONTAINER_ID "\"");
   if (trace != NULL && trace->traceparent != NULL) {
-    json_t *otsc = json_object();
-    if (otsc == NULL || set_new(otsc, "traceparent", json_string(trace->traceparent)) != 0 ||
-        (trace->tracestate != NULL && trace->tracestate[0] != '\0' &&
-         set_new(otsc, "tracestate", json_string(trace->tracestate)) != 0)) {
-      json_decref(otsc);
-      goto fail;
+    cow__jw_raw(w, ",\"otsc\":{\"traceparent\":");
+    cow__jw_string(w, trace->traceparent);
+    if (trace->tracestate != NULL && trace->tracestate[0] != '\0') {
+      cow__jw_raw(w, ",\"tracestate\":");
+      cow__jw_string(w, trace->tracestate);
     }
-    if (set_new(o, "otsc", otsc) != 0)
-      goto fail;
+    cow__jw_raw(w, "}");
   }
-  return o;
-fail:
-  json_decref(o);
-  return NULL;
 }
 
-json_t *cow__proto_negotiate(int min_version, int max_version, const struct cow__proto_trace *t)
+static int end(cow__jw_t *w)
 {
+  cow__jw_raw(w, "}");
+  return cow__jw_finish(w);
+}
+
+int cow__proto_request_base(struct cow__payload *out, const char *container_id,
+                            const struct cow__proto_trace *trace)
+{
+  cow__jw_t w;
+  cow__jw_init(&w, out);
+  base(&w, container_id, trace);
+  return end(&w);
+}
+
+int cow__proto_negotiate(struct cow__payload *out, int min_version, int max_version,
+                         const struct cow__proto_trace *t)
+{
+  cow__jw_t w;
+  cow__jw_init(&w, out);
   /* ContainerId: the null id, as the recordings' host sent it (hcsshim sends ""; the
    * guest ignores it for this request). */
-  json_t *o = cow__proto_request_base(COW__NULL_CONTAINER_ID, t);
-  if (o == NULL || set_new(o, "MinimumVersion", json_integer(min_version)) != 0 ||
-      set_new(o, "MaximumVersion", json_integer(max_version)) != 0) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
+  base(&w, COW__NULL_CONTAINER_ID, t);
+  cow__jw_raw(&w, ",\"MinimumVersion\":");
+  cow__jw_uint(&w, (uint64_t)min_version);
+  cow__jw_raw(&w, ",\"MaximumVersion\":");
+  cow__jw_uint(&w, (uint64_t)max_version);
+  return end(&w);
 }
 
-/* A JSON document carried as a string (docs/gcs-bridge-protocol.md §1.7). */
+int cow__proto_create(struct cow__payload *out, const char *cid, const json_t *config,
+                      const struct cow__proto_trace *t)
+{
+  cow__jw_t w;
+  cow__jw_init(&w, out);
+  base(&w, cid, t);
+  cow__jw_raw(&w, ",\"ContainerConfig\":"); /* a JSON document carried as a string
+                                               (docs/gcs-bridge-protocol.md §1.7) */
+  cow__jw_json_string(&w, config);
+  return end(&w);
+}
+
+int cow__proto_execute(struct cow__payload *out, const char *cid, const json_t *params,
+                       const uint32_t ports[3], const struct cow__proto_trace *t)
+{
+  static const char *const names[3] = {"\"StdIn\":", "\"StdOut\":", "\"StdErr\":"};
+  cow__jw_t w;
+  cow__jw_init(&w, out);
+  base(&w, cid, t);
+  cow__jw_raw(&w, ",\"Settings\":{\"ProcessParameters\":");
+  cow__jw_json_string(&w, params);
+  /* Always present for a Linux guest, {} when no pipe is requested (docs/gcs-bridge-protocol.md
+   * §4.5). */
+  cow__jw_raw(&w, ",\"VsockStdioRelaySettings\":{");
+  const char *sep = "";
+  for (int i = 0; i < 3; i++) {
+    if (ports[i] == 0)
+      continue;
+    cow__jw_raw(&w, sep);
+    cow__jw_raw(&w, names[i]);
+    cow__jw_uint(&w, ports[i]);
+    sep = ",";
+  }
+  cow__jw_raw(&w, "}}");
+  return end(&w);
+}
+
+int cow__proto_wait(struct cow__payload *out, const char *cid, uint32_t pid, uint32_t timeout_ms,
+                    const struct cow__proto_trace *t)
+{
+  cow__jw_t w;
+  cow__jw_init(&w, out);
+  base(&w, cid, t);
+  cow__jw_raw(&w, ",\"ProcessId\":");
+  cow__jw_uint(&w, pid);
+  cow__jw_raw(&w, ",\"TimeoutInMs\":");
+  cow__jw_uint(&w, timeout_ms);
+  return end(&w);
+}
+
+int cow__proto_signal(struct cow__payload *out, const char *cid, uint32_t pid,
+                      const json_t *options, const struct cow__proto_trace *t)
+{
+  cow__jw_t w;
+  cow__jw_init(&w, out);
+  base(&w, cid, t);
+  cow__jw_raw(&w, ",\"ProcessId\":");
+  cow__jw_uint(&w, pid);
+  if (options != NULL) {
+    cow__jw_raw(&w, ",\"Options\":");
+    cow__jw_json(&w, options);
+  }
+  return end(&w);
+}
+
+int cow__proto_resize(struct cow__payload *out, const char *cid, uint32_t pid, uint16_t width,
+                      uint16_t height, const struct cow__proto_trace *t)
+{
+  cow__jw_t w;
+  cow__jw_init(&w, out);
+  base(&w, cid, t);
+  cow__jw_raw(&w, ",\"ProcessId\":");
+  cow__jw_uint(&w, pid);
+  cow__jw_raw(&w, ",\"Height\":");
+  cow__jw_uint(&w, height);
+  cow__jw_raw(&w, ",\"Width\":");
+  cow__jw_uint(&w, width);
+  return end(&w);
+}
+
+int cow__proto_get_properties(struct cow__payload *out, const char *cid, const json_t *query,
+                              const struct cow__proto_trace *t)
+{
+  cow__jw_t w;
+  cow__jw_init(&w, out);
+  base(&w, cid, t);
+  cow__jw_raw(&w, ",\"Query\":");
+  cow__jw_json_string(&w, query);
+  return end(&w);
+}
+
+int cow__proto_modify(struct cow__payload *out, const char *cid, const json_t *request,
+                      const struct cow__proto_trace *t)
+{
+  cow__jw_t w;
+  cow__jw_init(&w, out);
+  base(&w, cid, t);
+  cow__jw_raw(
+      &w, ",\"Request\":"); /* a nested object, not a string (docs/gcs-bridge-protocol.md §1.7) */
+  cow__jw_json(&w, request);
+  return end(&w);
+}
+
+/* A JSON document carried as a string (docs/gcs-bridge-protocol.md §1.7), for the log. */
 static json_t *json_text(const json_t *doc)
 {
   char *s = cow__json_text(doc, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -65,132 +173,9 @@ static json_t *json_text(const json_t *doc)
   return v;
 }
 
-json_t *cow__proto_create(const char *cid, const json_t *config, const struct cow__proto_trace *t)
-{
-  json_t *o = cow__proto_request_base(cid, t);
-  if (o == NULL || set_new(o, "ContainerConfig", json_text(config)) != 0) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
-}
-
-json_t *cow__proto_execute(const char *cid, const json_t *params, const uint32_t ports[3],
-                           const struct cow__proto_trace *t)
-{
-  static const char *const names[3] = {"StdIn", "StdOut", "StdErr"};
-  json_t *o = cow__proto_request_base(cid, t);
-  json_t *settings = json_object();
-  json_t *relay = json_object();
-  if (o == NULL || settings == NULL || relay == NULL)
-    goto fail;
-  for (int i = 0; i < 3; i++)
-    if (ports[i] != 0 && set_new(relay, names[i], json_integer(ports[i])) != 0)
-      goto fail;
-  if (set_new(settings, "ProcessParameters", json_text(params)) != 0)
-    goto fail;
-  /* Always present for a Linux guest, {} when no pipe is requested (§4.5). */
-  if (json_object_set_new(settings, "VsockStdioRelaySettings", relay) != 0) {
-    relay = NULL;
-    goto fail;
-  }
-  relay = NULL;
-  if (json_object_set_new(o, "Settings", settings) != 0) {
-    settings = NULL;
-    goto fail;
-  }
-  return o;
-fail:
-  json_decref(relay);
-  json_decref(settings);
-  json_decref(o);
-  return NULL;
-}
-
-json_t *cow__proto_wait(const char *cid, uint32_t pid, uint32_t timeout_ms,
-                        const struct cow__proto_trace *t)
-{
-  json_t *o = cow__proto_request_base(cid, t);
-  if (o == NULL || set_new(o, "ProcessId", json_integer(pid)) != 0 ||
-      set_new(o, "TimeoutInMs", json_integer(timeout_ms)) != 0) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
-}
-
-json_t *cow__proto_signal(const char *cid, uint32_t pid, const json_t *options,
-                          const struct cow__proto_trace *t)
-{
-  json_t *o = cow__proto_request_base(cid, t);
-  if (o == NULL || set_new(o, "ProcessId", json_integer(pid)) != 0 ||
-      (options != NULL && set_new(o, "Options", json_deep_copy(options)) != 0)) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
-}
-
-json_t *cow__proto_resize(const char *cid, uint32_t pid, uint16_t width, uint16_t height,
-                          const struct cow__proto_trace *t)
-{
-  json_t *o = cow__proto_request_base(cid, t);
-  if (o == NULL || set_new(o, "ProcessId", json_integer(pid)) != 0 ||
-      set_new(o, "Height", json_integer(height)) != 0 ||
-      set_new(o, "Width", json_integer(width)) != 0) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
-}
-
-json_t *cow__proto_get_properties(const char *cid, const json_t *query,
-                                  const struct cow__proto_trace *t)
-{
-  json_t *o = cow__proto_request_base(cid, t);
-  if (o == NULL || set_new(o, "Query", json_text(query)) != 0) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
-}
-
-json_t *cow__proto_modify(const char *cid, const json_t *request, const struct cow__proto_trace *t)
-{
-  json_t *o = cow__proto_request_base(cid, t);
-  /* Request is a nested object, not a string (§1.7). */
-  if (o == NULL || set_new(o, "Request", json_deep_copy(request)) != 0) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
-}
-
 char *cow__proto_dump(const json_t *body)
 {
   return cow__json_text(body, JSON_COMPACT);
-}
-
-int cow__proto_encode(const json_t *body, struct cow__payload *out)
-{
-  out->heap = NULL;
-  out->data = out->small;
-  out->len = body ? json_dumpb(body, out->small, sizeof out->small, JSON_COMPACT) : 0;
-  if (out->len == 0)
-    return COW_ENOMEM; /* jansson reports no other failure for a document it built */
-  if (out->len + COW__FRAME_HEADER_SIZE > COW__FRAME_MAX_SIZE)
-    return COW_EMSG_TOO_LARGE;
-  if (out->len <= sizeof out->small)
-    return 0;
-  /* Longer than the buffer: encoded a second time, into memory of the size it reported. */
-  out->heap = cow__malloc(out->len);
-  if (out->heap == NULL || json_dumpb(body, out->heap, out->len, JSON_COMPACT) != out->len) {
-    cow__free(out->heap);
-    out->heap = NULL;
-    return COW_ENOMEM;
-  }
-  out->data = out->heap;
-  return 0;
 }
 
 void cow__proto_payload_release(struct cow__payload *p)

@@ -28,28 +28,6 @@ struct cow__proto_trace {
   const char *tracestate;
 };
 
-/* {"ContainerId":..,"ActivityId":"0000..","otsc":{..}?}. hcsshim never sets ActivityId,
- * so it is always the null GUID; `ocsc` is deprecated and never emitted. */
-json_t *cow__proto_request_base(const char *container_id, const struct cow__proto_trace *trace);
-
-json_t *cow__proto_negotiate(int min_version, int max_version,
-                             const struct cow__proto_trace *trace);
-/* `config` is serialised into the ContainerConfig string. */
-json_t *cow__proto_create(const char *cid, const json_t *config, const struct cow__proto_trace *t);
-/* ports[i] == 0: stream i not requested (VsockStdioRelaySettings is {} without any). */
-json_t *cow__proto_execute(const char *cid, const json_t *params, const uint32_t ports[3],
-                           const struct cow__proto_trace *t);
-json_t *cow__proto_wait(const char *cid, uint32_t pid, uint32_t timeout_ms,
-                        const struct cow__proto_trace *t);
-/* options NULL: no Options key (SIGKILL in the guest). */
-json_t *cow__proto_signal(const char *cid, uint32_t pid, const json_t *options,
-                          const struct cow__proto_trace *t);
-json_t *cow__proto_resize(const char *cid, uint32_t pid, uint16_t width, uint16_t height,
-                          const struct cow__proto_trace *t);
-json_t *cow__proto_get_properties(const char *cid, const json_t *query,
-                                  const struct cow__proto_trace *t);
-json_t *cow__proto_modify(const char *cid, const json_t *request, const struct cow__proto_trace *t);
-
 /* Serialise a body (compact, key order kept) into cow__malloc memory. NULL on failure. */
 char *cow__proto_dump(const json_t *body);
 
@@ -62,13 +40,37 @@ struct cow__payload {
   char *heap;
   char small[1024];
 };
-
-/* Encode `body` (compact, key order kept) into `out`. 0; COW_EMSG_TOO_LARGE when it does
- * not fit one frame (header included: R3, never send more than 64 KiB), checked on the
- * encoded bytes, so a request is refused before anything is started and the refusal is a
- * synchronous error; COW_ENOMEM. On failure nothing is left to release. */
-int cow__proto_encode(const json_t *body, struct cow__payload *out);
 void cow__proto_payload_release(struct cow__payload *p);
+
+/* The request bodies, written straight into `out` as JSON text (json-writer.h): no jansson
+ * tree, the key order and escapes of the trees they replace. Each returns 0, or
+ * COW_EMSG_TOO_LARGE (more than one frame, header included: R3, so a request is refused
+ * before anything is sent and the refusal is synchronous), COW_EINVAL (a string that is not
+ * UTF-8), COW_ENOMEM; on failure nothing is left to release.
+ *
+ * The RequestBase: {"ContainerId":..,"ActivityId":"0000..","otsc":{..}?}. hcsshim never
+ * sets ActivityId, so it is always the null GUID; `ocsc` is deprecated and never emitted. */
+int cow__proto_request_base(struct cow__payload *out, const char *container_id,
+                            const struct cow__proto_trace *trace);
+int cow__proto_negotiate(struct cow__payload *out, int min_version, int max_version,
+                         const struct cow__proto_trace *trace);
+/* `config` is serialised into the ContainerConfig string. */
+int cow__proto_create(struct cow__payload *out, const char *cid, const json_t *config,
+                      const struct cow__proto_trace *t);
+/* ports[i] == 0: stream i not requested (VsockStdioRelaySettings is {} without any). */
+int cow__proto_execute(struct cow__payload *out, const char *cid, const json_t *params,
+                       const uint32_t ports[3], const struct cow__proto_trace *t);
+int cow__proto_wait(struct cow__payload *out, const char *cid, uint32_t pid, uint32_t timeout_ms,
+                    const struct cow__proto_trace *t);
+/* options NULL: no Options key (SIGKILL in the guest). */
+int cow__proto_signal(struct cow__payload *out, const char *cid, uint32_t pid,
+                      const json_t *options, const struct cow__proto_trace *t);
+int cow__proto_resize(struct cow__payload *out, const char *cid, uint32_t pid, uint16_t width,
+                      uint16_t height, const struct cow__proto_trace *t);
+int cow__proto_get_properties(struct cow__payload *out, const char *cid, const json_t *query,
+                              const struct cow__proto_trace *t);
+int cow__proto_modify(struct cow__payload *out, const char *cid, const json_t *request,
+                      const struct cow__proto_trace *t);
 
 /* Parse user-supplied JSON text that must be an object. Returns the object or NULL with
  * COW_EINVAL in err. */

@@ -1,0 +1,230 @@
+/* JSON text straight into a payload (see json-writer.h). */
+#include "guest/json-writer.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "cow/error.h"
+#include "guest/frame.h"
+
+/* Past this a request cannot be sent (R3): stop growing, report COW_EMSG_TOO_LARGE. */
+#define MAX_PAYLOAD (COW__FRAME_MAX_SIZE - COW__FRAME_HEADER_SIZE)
+
+void cow__jw_init(cow__jw_t *w, struct cow__payload *p)
+{
+  p->heap = NULL;
+  p->data = p->small;
+  p->len = 0;
+  w->p = p;
+  w->buf = p->small;
+  w->cap = sizeof p->small;
+  w->err = 0;
+}
+
+/* Room for `n` more bytes, or NULL (w->err set). */
+static char *room(cow__jw_t *w, size_t n)
+{
+  if (w->err)
+    return NULL;
+  size_t need = w->p->len + n;
+  if (need <= w->cap)
+    return w->buf + w->p->len;
+  if (need > MAX_PAYLOAD) {
+    w->err = COW_EMSG_TOO_LARGE;
+    return NULL;
+  }
+  size_t cap = w->cap * 2 > need ? w->cap * 2 : need;
+  if (cap > MAX_PAYLOAD)
+    cap = MAX_PAYLOAD;
+  char *grown = cow__realloc(w->p->heap, cap);
+  if (grown == NULL) {
+    w->err = COW_ENOMEM;
+    return NULL;
+  }
+  if (w->p->heap == NULL)
+    memcpy(grown, w->p->small, w->p->len);
+  w->p->heap = w->buf = grown;
+  w->p->data = grown;
+  w->cap = cap;
+  return w->buf + w->p->len;
+}
+
+static void put(cow__jw_t *w, const char *s, size_t n)
+{
+  char *d = room(w, n);
+  if (d == NULL)
+    return;
+  memcpy(d, s, n);
+  w->p->len += n;
+}
+
+void cow__jw_raw(cow__jw_t *w, const char *text)
+{
+  put(w, text, strlen(text));
+}
+
+void cow__jw_uint(cow__jw_t *w, uint64_t v)
+{
+  char digits[24];
+  int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
+  put(w, digits, (size_t)n);
+}
+
+/* Length of the UTF-8 sequence at s (1..4), or 0 when it is not valid UTF-8: what jansson's
+ * utf8_check_string() refuses (overlong forms, surrogates, beyond U+10FFFF). */
+static size_t utf8_len(const unsigned char *s, size_t left)
+{
+  unsigned c = s[0];
+  size_t n;
+  uint32_t cp;
+  if (c < 0x80)
+    return 1;
+  if (c < 0xC2) /* a continuation byte, or an overlong two-byte form */
+    return 0;
+  if (c < 0xE0) {
+    n = 2;
+    cp = c & 0x1F;
+  } else if (c < 0xF0) {
+    n = 3;
+    cp = c & 0x0F;
+  } else if (c < 0xF5) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (n > left)
+    return 0;
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+    cp = cp << 6 | (s[i] & 0x3F);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+      (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return n;
+}
+
+static void put_string(cow__jw_t *w, const char *s, size_t len)
+{
+  put(w, "\"", 1);
+  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+  while (p < end && !w->err) {
+    /* The longest run that needs no escape goes in one copy. */
+    const unsigned char *run = p;
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+      p++;
+    put(w, (const char *)run, (size_t)(p - run));
+    if (p == end)
+      break;
+    unsigned c = *p;
+    if (c >= 0x80) {
+      size_t n = utf8_len(p, (size_t)(end - p));
+      if (n == 0) {
+        w->err = COW_EINVAL;
+        return;
+      }
+      put(w, (const char *)p, n);
+      p += n;
+      continue;
+    }
+    char esc[8];
+    switch (c) {
+    case '"':
+      put(w, "\\\"", 2);
+      break;
+    case '\\':
+      put(w, "\\\\", 2);
+      break;
+    case '\b':
+      put(w, "\\b", 2);
+      break;
+    case '\f':
+      put(w, "\\f", 2);
+      break;
+    case '\n':
+      put(w, "\\n", 2);
+      break;
+    case '\r':
+      put(w, "\\r", 2);
+      break;
+    case '\t':
+      put(w, "\\t", 2);
+      break;
+    default: /* the other control characters, as jansson writes them */
+      snprintf(esc, sizeof esc, "\\u%04X", c);
+      put(w, esc, 6);
+      break;
+    }
+    p++;
+  }
+  put(w, "\"", 1);
+}
+
+void cow__jw_string(cow__jw_t *w, const char *s)
+{
+  put_string(w, s, strlen(s));
+}
+
+void cow__jw_json(cow__jw_t *w, const json_t *v)
+{
+  if (w->err)
+    return;
+  size_t avail = w->cap - w->p->len;
+  size_t n = json_dumpb(v, w->buf + w->p->len, avail, JSON_COMPACT);
+  if (n == 0) {
+    w->err = COW_ENOMEM;
+    return;
+  }
+  if (n > avail) { /* did not fit: grow, then dump again */
+    char *d = room(w, n);
+    if (d == NULL)
+      return;
+    if (json_dumpb(v, d, n, JSON_COMPACT) != n) {
+      w->err = COW_ENOMEM;
+      return;
+    }
+  }
+  w->p->len += n;
+}
+
+void cow__jw_json_string(cow__jw_t *w, const json_t *v)
+{
+  if (w->err)
+    return;
+  char small[1024];
+  char *text = small;
+  size_t n = json_dumpb(v, small, sizeof small, JSON_COMPACT | JSON_ENCODE_ANY);
+  if (n == 0) {
+    w->err = COW_ENOMEM;
+    return;
+  }
+  if (n > sizeof small) {
+    if (n > MAX_PAYLOAD) {
+      w->err = COW_EMSG_TOO_LARGE;
+      return;
+    }
+    text = cow__malloc(n);
+    if (text == NULL || json_dumpb(v, text, n, JSON_COMPACT | JSON_ENCODE_ANY) != n) {
+      cow__free(text);
+      w->err = COW_ENOMEM;
+      return;
+    }
+  }
+  put_string(w, text, n);
+  if (text != small)
+    cow__free(text);
+}
+
+int cow__jw_finish(cow__jw_t *w)
+{
+  if (w->err) {
+    cow__free(w->p->heap);
+    w->p->heap = NULL;
+    w->p->data = w->p->small;
+    w->p->len = 0;
+  }
+  return w->err;
+}

@@ -1,0 +1,266 @@
+/* The request bodies (src/guest/protocol.c) are written as text, without jansson trees
+ * (src/guest/json-writer.c). They must be byte for byte what serialising the equivalent
+ * jansson tree gives: the same key order, the same escapes, the same refusal of text that is
+ * not UTF-8. Each builder is compared with a reference tree built here, over fixed edge cases
+ * and 20,000 pseudo-random strings (every byte value, broken and valid UTF-8). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cow/error.h"
+#include "guest/frame.h"
+#include "guest/protocol.h"
+
+/* ---- the reference: the trees the builders replaced ---- */
+
+static json_t *ref_base(const char *cid, const struct cow__proto_trace *t)
+{
+  json_t *o = json_object();
+  json_t *id = json_string(cid);
+  if (id == NULL) {
+    json_decref(o);
+    return NULL; /* not UTF-8 */
+  }
+  json_object_set_new(o, "ContainerId", id);
+  json_object_set_new(o, "ActivityId", json_string(COW__NULL_CONTAINER_ID));
+  if (t != NULL && t->traceparent != NULL) {
+    json_t *otsc = json_object();
+    json_t *tp = json_string(t->traceparent);
+    json_t *ts = t->tracestate && t->tracestate[0] ? json_string(t->tracestate) : NULL;
+    if (tp == NULL || (t->tracestate && t->tracestate[0] && ts == NULL)) {
+      json_decref(tp);
+      json_decref(otsc);
+      json_decref(o);
+      return NULL;
+    }
+    json_object_set_new(otsc, "traceparent", tp);
+    if (ts)
+      json_object_set_new(otsc, "tracestate", ts);
+    json_object_set_new(o, "otsc", otsc);
+  }
+  return o;
+}
+
+static json_t *text_of(const json_t *doc)
+{
+  char *s = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+  json_t *v = json_string(s);
+  free(s);
+  return v;
+}
+
+/* Compare the builder's result with the reference tree (NULL: the reference refused). */
+static void same(int rc, struct cow__payload *p, json_t *ref, const char *what)
+{
+  if (ref == NULL) {
+    if (rc != COW_EINVAL)
+      fail_msg("%s: the reference refused the text, the builder returned %d", what, rc);
+    return;
+  }
+  if (rc != 0)
+    fail_msg("%s: builder returned %d", what, rc);
+  char *want = json_dumps(ref, JSON_COMPACT);
+  if (p->len != strlen(want) || memcmp(p->data, want, p->len) != 0)
+    fail_msg("%s:\n  written   %.*s\n  reference %s", what, (int)p->len, p->data, want);
+  free(want);
+  json_decref(ref);
+  cow__proto_payload_release(p);
+}
+
+static void check_all(const char *cid, const struct cow__proto_trace *t)
+{
+  struct cow__payload p;
+  json_t *ref;
+  json_t *doc = json_pack("{s:[s,s],s:s,s:{s:s},s:b}", "CommandArgs", "sh", cid, "WorkingDirectory",
+                          "/", "Environment", "K", "v\"\\\n", "CreateStdOutPipe", 1);
+  const uint32_t ports[3] = {0, 10001, 10002};
+  if (doc == NULL) /* `cid` is not UTF-8: a document cannot hold it, test the rest */
+    doc = json_pack("{s:[s]}", "CommandArgs", "sh");
+
+  same(cow__proto_request_base(&p, cid, t), &p, ref_base(cid, t), "base");
+
+  ref = ref_base(cid, t);
+  if (ref) {
+    json_object_set_new(ref, "ProcessId", json_integer(4294967295u));
+    json_object_set_new(ref, "TimeoutInMs", json_integer(COW__WAIT_INFINITE));
+  }
+  same(cow__proto_wait(&p, cid, 4294967295u, COW__WAIT_INFINITE, t), &p, ref, "wait");
+
+  json_t *opts = json_pack("{s:i}", "Signal", 15);
+  ref = ref_base(cid, t);
+  if (ref) {
+    json_object_set_new(ref, "ProcessId", json_integer(7));
+    json_object_set(ref, "Options", opts);
+  }
+  same(cow__proto_signal(&p, cid, 7, opts, t), &p, ref, "signal");
+  ref = ref_base(cid, t);
+  if (ref)
+    json_object_set_new(ref, "ProcessId", json_integer(0));
+  same(cow__proto_signal(&p, cid, 0, NULL, t), &p, ref, "kill");
+  json_decref(opts);
+
+  ref = ref_base(cid, t);
+  if (ref) {
+    json_object_set_new(ref, "ProcessId", json_integer(9));
+    json_object_set_new(ref, "Height", json_integer(65535));
+    json_object_set_new(ref, "Width", json_integer(1));
+  }
+  same(cow__proto_resize(&p, cid, 9, 1, 65535, t), &p, ref, "resize");
+
+  ref = ref_base(cid, t);
+  if (ref) {
+    json_t *settings = json_object();
+    json_t *relay = json_object();
+    json_object_set_new(settings, "ProcessParameters", text_of(doc));
+    json_object_set_new(relay, "StdOut", json_integer(ports[1]));
+    json_object_set_new(relay, "StdErr", json_integer(ports[2]));
+    json_object_set_new(settings, "VsockStdioRelaySettings", relay);
+    json_object_set_new(ref, "Settings", settings);
+  }
+  same(cow__proto_execute(&p, cid, doc, ports, t), &p, ref, "execute");
+
+  ref = ref_base(cid, t);
+  if (ref)
+    json_object_set_new(ref, "ContainerConfig", text_of(doc));
+  same(cow__proto_create(&p, cid, doc, t), &p, ref, "create");
+
+  ref = ref_base(cid, t);
+  if (ref)
+    json_object_set_new(ref, "Query", text_of(doc));
+  same(cow__proto_get_properties(&p, cid, doc, t), &p, ref, "get_properties");
+
+  ref = ref_base(cid, t);
+  if (ref)
+    json_object_set(ref, "Request", doc);
+  same(cow__proto_modify(&p, cid, doc, t), &p, ref, "modify");
+
+  ref = ref_base(COW__NULL_CONTAINER_ID, t);
+  if (ref) {
+    json_object_set_new(ref, "MinimumVersion", json_integer(4));
+    json_object_set_new(ref, "MaximumVersion", json_integer(4));
+  }
+  same(cow__proto_negotiate(&p, 4, 4, t), &p, ref, "negotiate");
+  json_decref(doc);
+}
+
+static const struct cow__proto_trace trace = {
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=value,other=\"q\""};
+
+static void edge_cases(void **state)
+{
+  (void)state;
+  static const char *const ids[] = {
+      "",
+      COW__NULL_CONTAINER_ID,
+      "quote\" backslash\\ slash/",
+      "\b\f\n\r\t\x01\x1f\x7f",
+      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x84",
+      "\xc3",             /* truncated sequence */
+      "\xc0\xaf",         /* overlong '/' */
+      "\xed\xa0\x80",     /* a surrogate */
+      "\xf4\x90\x80\x80", /* beyond U+10FFFF */
+      "\xff",
+  };
+  const struct cow__proto_trace no_state = {trace.traceparent, ""};
+  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+    check_all(ids[i], NULL);
+    check_all(ids[i], &trace);
+    check_all(ids[i], &no_state);
+  }
+  const struct cow__proto_trace bad_state = {trace.traceparent, "\xe2\x82"};
+  struct cow__payload p;
+  assert_int_equal(cow__proto_request_base(&p, "c", &bad_state), COW_EINVAL);
+}
+
+static uint64_t rnd_state = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void)
+{
+  rnd_state ^= rnd_state << 13;
+  rnd_state ^= rnd_state >> 7;
+  rnd_state ^= rnd_state << 17;
+  return (uint32_t)(rnd_state >> 11);
+}
+
+static void random_strings(void **state)
+{
+  (void)state;
+  static const char *const pieces[] = {"a",
+                                       "\"",
+                                       "\\",
+                                       "\n",
+                                       "\x01",
+                                       "\x7f",
+                                       "\xc3\xa9",
+                                       "\xe2\x82\xac",
+                                       "\xf0\x9f\x90\x84",
+                                       "\xc3",
+                                       "\x80",
+                                       "\xff",
+                                       "\xed\xa0\x80",
+                                       "\xe0\x80\x80",
+                                       "/"};
+  for (int i = 0; i < 20000; i++) {
+    char s[64] = "";
+    size_t len = 0;
+    int n = (int)(rnd() % 8);
+    for (int k = 0; k < n; k++) {
+      const char *piece = rnd() % 4 ? pieces[rnd() % (sizeof pieces / sizeof pieces[0])] : NULL;
+      char raw[2] = {(char)(1 + rnd() % 255), 0};
+      if (piece == NULL)
+        piece = raw;
+      size_t pl = strlen(piece);
+      if (len + pl >= sizeof s)
+        break;
+      memcpy(s + len, piece, pl + 1);
+      len += pl;
+    }
+    struct cow__payload p;
+    same(cow__proto_request_base(&p, s, i % 2 ? &trace : NULL), &p,
+         ref_base(s, i % 2 ? &trace : NULL), "random base");
+  }
+}
+
+/* More than a frame holds is refused on the written bytes (R3), and nothing is left. */
+static void too_large(void **state)
+{
+  (void)state;
+  size_t n = COW__FRAME_MAX_SIZE;
+  char *big = malloc(n + 1);
+  memset(big, 'x', n);
+  big[n] = '\0';
+  json_t *doc = json_pack("{s:s}", "Pad", big);
+  struct cow__payload p;
+  assert_int_equal(cow__proto_modify(&p, "c", doc, NULL), COW_EMSG_TOO_LARGE);
+  assert_int_equal(cow__proto_execute(&p, "c", doc, (const uint32_t[3]){0, 0, 0}, NULL),
+                   COW_EMSG_TOO_LARGE);
+  assert_int_equal(cow__proto_request_base(&p, big, NULL), COW_EMSG_TOO_LARGE);
+  /* The largest body that fits one frame is written whole. */
+  size_t fixed = strlen("{\"ContainerId\":\"c\",\"ActivityId\":\"" COW__NULL_CONTAINER_ID
+                        "\",\"Request\":{\"Pad\":\"\"}}");
+  big[COW__FRAME_MAX_SIZE - COW__FRAME_HEADER_SIZE - fixed] = '\0';
+  json_decref(doc);
+  doc = json_pack("{s:s}", "Pad", big);
+  assert_int_equal(cow__proto_modify(&p, "c", doc, NULL), 0);
+  assert_int_equal(p.len, COW__FRAME_MAX_SIZE - COW__FRAME_HEADER_SIZE);
+  cow__proto_payload_release(&p);
+  json_decref(doc);
+  free(big);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(edge_cases),
+      cmocka_unit_test(random_strings),
+      cmocka_unit_test(too_large),
+  };
+  return cmocka_run_group_tests_name("guest_protocol", tests, NULL, NULL);
+}
