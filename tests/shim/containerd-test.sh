@@ -378,6 +378,31 @@ case_pause() {
   c container rm pz1
 }
 
+# Events reach containerd in containerd's order: create, start, exec-added, exec-started,
+# the exec's exit (its own id and status), the init's exit, delete.
+case_events() {
+  IDS+=(ev1)
+  timeout -k 5 120 ctr -a "$SOCK" events >"$D/events" 2>&1 &
+  local events=$!
+  sleep 0.5 # ctr events subscribes
+  c run -d --fifo-dir "$D/fifo" --env "$MARK" "${RT[@]}" local/busybox:1 ev1 sleep 1000 </dev/null >/dev/null
+  c task exec --fifo-dir "$D/fifo" --exec-id e1 ev1 sh -c 'exit 3' </dev/null || true
+  c task kill -s KILL ev1
+  wait_until 30 "task ev1 stopped" task_is ev1 STOPPED
+  c task delete ev1 >/dev/null
+  c container rm ev1
+  wait_until 30 "the delete event" grep -q '/tasks/delete.*"ev1"' "$D/events"
+  kill "$events" 2>/dev/null || true
+  wait "$events" 2>/dev/null || true
+  local got
+  got=$(grep -E '/tasks/[a-z-]+ .*"container_id":"ev1"' "$D/events" | awk '{ print $6 }' | tr '\n' ' ')
+  expect_eq "event topics" "/tasks/create /tasks/start /tasks/exec-added /tasks/exec-started /tasks/exit /tasks/exit /tasks/delete " "$got"
+  grep -E '/tasks/exit .*"id":"e1".*"exit_status":3' "$D/events" >/dev/null ||
+    fail "no exit event of e1 with status 3: $(grep /tasks/exit "$D/events")"
+  grep -E '/tasks/exit .*"id":"ev1".*"exit_status":137' "$D/events" >/dev/null ||
+    fail "no exit event of ev1 with status 137: $(grep /tasks/exit "$D/events")"
+}
+
 # The shim's memory with one idle container: under 2 MiB of RSS (the static program only;
 # registered only for that build). Debian's runc shim takes 13 MB (bench/shim-footprint.sh).
 case_footprint() {
