@@ -64,8 +64,9 @@ struct cow_op_s {
   unsigned delivered : 1;    /* user callback has run */
   unsigned backend_done : 1; /* backend called cow_op_complete (or never had a part) */
   unsigned has_timer : 1;
-  unsigned is_wait : 1; /* a waiter: released by the exit, not by a backend */
-  unsigned forced : 1;  /* stops: the forced step was taken */
+  unsigned is_wait : 1;    /* a waiter: released by the exit, not by a backend */
+  unsigned forced : 1;     /* stops: the forced step was taken */
+  unsigned in_timeout : 1; /* the backend's timeout slot runs: it may explain the timeout */
   int status;
   cow_error_t err;
   char *json;

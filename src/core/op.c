@@ -88,7 +88,10 @@ static void op_timeout(uv_timer_t *t)
            (unsigned long long)owner->id);
   if (op->backend_done)
     return;
-  /* Tell the backend it may abandon the work; it still completes its side. */
+  /* Tell the backend it may abandon the work; it still completes its side (and if it does
+   * so right here with COW_ETIMEDOUT and a message, that message says better what was
+   * missing than the generic one: see cow_op_complete). */
+  op->in_timeout = 1;
   switch (owner->type) {
   case COW__PROCESS: {
     cow_process_t *p = (cow_process_t *)owner;
@@ -109,6 +112,7 @@ static void op_timeout(uv_timer_t *t)
     break;
   }
   }
+  op->in_timeout = 0;
 }
 
 int cow__op_new(struct cow__handle *owner, const char *name, enum cow__cb_kind kind,
@@ -193,6 +197,17 @@ void cow_op_complete(cow_op_t *op, int status, const cow_error_t *err)
   op->backend_done = 1;
   if (status > 0)
     status = 0;
+  if (op->user_done && op->in_timeout && !op->delivered && status == COW_ETIMEDOUT &&
+      op->status == COW_ETIMEDOUT && err != NULL && err->message != NULL) {
+    /* The backend explains the timeout it was just told of; the callback is still queued. */
+    cow_error_t better = COW_ERROR_INIT;
+    if (cow_error_copy(&better, err) == 0) {
+      if (better.operation == NULL)
+        better.operation = op->err.operation;
+      cow_error_move(&op->err, &better);
+    }
+    cow_error_clear(&better);
+  }
   if (!op->user_done)
     cow__op_finish(op, status, err);
   else

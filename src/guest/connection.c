@@ -577,9 +577,13 @@ static void conn_timeout(cow_host_t *h, cow_op_t *op)
     /* The guest did not dial and negotiate in time: nothing more goes on this connection. */
     cow__listener_cancel(conn->bridge_listener);
     cow_error_t err = COW_ERROR_INIT;
-    cow__error_set(&err, COW_ETIMEDOUT, COW_DOMAIN_LIB, 0, "connect", NULL,
-                   "the guest did not connect and negotiate within %llu ms",
-                   (unsigned long long)conn->connect_timeout_ms);
+    /* Say which step was missing: a guest that dialled but never answered is not absent. */
+    const char *what = conn->state == COW__GUEST_LISTENING ? "no guest connected to the bridge port"
+                       : conn->state == COW__GUEST_NEGOTIATING
+                           ? "the guest connected but did not answer the protocol negotiation"
+                           : "the guest negotiated but did not answer the host Create/Start";
+    cow__error_set(&err, COW_ETIMEDOUT, COW_DOMAIN_LIB, 0, "connect", NULL, "%s within %llu ms",
+                   what, (unsigned long long)conn->connect_timeout_ms);
     conn->state = COW__GUEST_DEAD;
     conn->connect_op = NULL;
     cow__bridge_kill(&conn->bridge, &err);

@@ -1306,6 +1306,10 @@ static void c37_no_negotiate_response(void **state)
   sg_run_until(&g, &g.connected);
   assert_int_equal(g.conn_status, COW_ETIMEDOUT);
   assert_int_equal(sg_bridge_error(&g, NULL, 0), COW_ETIMEDOUT);
+  /* Connected, then mute: said as such, not as "no guest connected". */
+  if (g.conn_err.message == NULL ||
+      strstr(g.conn_err.message, "connected but did not answer the protocol negotiation") == NULL)
+    fail_msg("connect error \"%s\"", g.conn_err.message ? g.conn_err.message : "(none)");
   sg_finish(&g);
   assert_int_equal(g.connected, 1);
 }
