@@ -20,8 +20,8 @@
  * the call returns COW_ETIMEDOUT and the operation goes on to its end on the loop thread,
  * its result discarded: a handle created after its caller gave up is closed for you, and a
  * close that timed out still completes (the handle is gone either way). Two calls differ,
- * because they lend the loop thread the caller's memory: cow_blocking_run() and
- * cow_blocking_guest_connect() never begin if the loop thread had not begun them when the
+ * because they lend the loop thread the caller's memory: cow_blocking_run() and the guest
+ * connects never begin if the loop thread had not begun them when the
  * timeout expired (and once begun, they return only after the lent memory is no longer
  * used). Queries (pid, exit code, state, ids) take no timeout: the loop thread
  * answers them as soon as it gets to them, and it never blocks except inside a
@@ -148,6 +148,25 @@ COW_EXTERN int cow_blocking_hcs_open_system(cow_container_t **out, cow_blocking_
 COW_EXTERN int cow_blocking_guest_connect(cow_host_t **out, cow_blocking_t *b,
                                           const cow_guest_options_t *opts, uint64_t timeout_ms,
                                           cow_error_t *err);
+
+/** As cow_blocking_guest_connect(), over a socket already connected to the guest (a vsock
+ *  or hvsocket connection accepted elsewhere: cow_guest_connect_stream()). The library
+ *  takes `sock` in every case, also when the call fails: it is closed with the connection,
+ *  or at once. opts->transport (may be NULL) serves stdio only; without it processes have
+ *  no stdio pipes. A call that timed out before the loop thread began it never begins (the
+ *  socket is closed).
+ *  @param out Receives the host handle (NULL on failure).
+ *  @param b The blocking context.
+ *  @param sock The connected socket: a file descriptor on POSIX, a SOCKET on Windows.
+ *  @param opts The options, copied before the call returns.
+ *  @param timeout_ms How long this call waits, in milliseconds; 0: no limit of its own (see
+ *         Timeouts above).
+ *  @param err Receives the error details on failure (may be NULL; cleared first; the caller clears
+ *         it with cow_error_clear()).
+ *  @return 0 on success, or a negative COW_E* code. */
+COW_EXTERN int cow_blocking_guest_connect_socket(cow_host_t **out, cow_blocking_t *b, intptr_t sock,
+                                                 const cow_guest_options_t *opts,
+                                                 uint64_t timeout_ms, cow_error_t *err);
 
 /** Create container `id` in the guest from its hosted-system document
  *  (cow_guest_create_container()) and wait for the guest's answer. Ownership: `*out` (NULL

@@ -106,6 +106,9 @@ typedef void (*cow__bdone_cb)(void *arg, int status, const cow_error_t *err);
 /* Record a handle the API hands out; `parent` is the handle whose close must wait for this
  * one (a process's container or connection, a container's connection), or NULL. */
 int cow__bh_add(cow_blocking_t *b, enum cow__bkind kind, void *obj, void *parent);
+/* A host close callback that frees the memory the API hung on the host (its user data:
+ * the stream of a connection over the caller's socket; NULL otherwise). */
+void cow__bh_host_data_free(cow_host_t *host, void *arg);
 /* Handles handed out and not yet closing. */
 int cow__bh_open_count(cow_blocking_t *b);
 /* Close a handle after checking the ordering rule (no open child; not already closing):

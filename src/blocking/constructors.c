@@ -3,6 +3,11 @@
  * constructor's arguments copied into the request, and each handle recorded when it is
  * handed out (handles.c). */
 #include <string.h>
+#ifdef _WIN32
+#  include <winsock2.h>
+#else
+#  include <unistd.h>
+#endif
 
 #include "blocking/blocking.h"
 #include "core/alloc.h"
@@ -14,7 +19,17 @@ struct ctor_args {
   cow_hcs_options_t hcs;
   cow_guest_options_t guest; /* its pointers are the caller's: the request `borrows` */
   char *id;
+  intptr_t sock; /* a connected socket not yet handed to the library, or -1 */
 };
+
+static void sock_close(intptr_t sock)
+{
+#ifdef _WIN32
+  closesocket((SOCKET)sock);
+#else
+  close((int)sock);
+#endif
+}
 
 #if COW_HAVE_BACKEND_HCS || COW_HAVE_BACKEND_GUEST
 static void ctor_args_free(void *p)
@@ -22,6 +37,8 @@ static void ctor_args_free(void *p)
   struct ctor_args *a = p;
   if (a == NULL)
     return;
+  if (a->sock != -1)
+    sock_close(a->sock);
   cow__free(a->id);
   cow__free(a);
 }
@@ -29,6 +46,8 @@ static void ctor_args_free(void *p)
 static struct ctor_args *ctor_args_new(const char *id, cow_error_t *err)
 {
   struct ctor_args *a = cow__calloc(1, sizeof *a);
+  if (a != NULL)
+    a->sock = -1;
   if (a != NULL && (id == NULL || (a->id = cow__strdup(id)) != NULL))
     return a;
   cow__free(a);
@@ -166,7 +185,7 @@ static void guest_connected(cow_host_t *h, int status, const cow_error_t *err, v
     err = &nomem;
   }
   if (status < 0) {
-    cow_host_close(h, NULL, NULL);
+    cow_host_close(h, cow__bh_host_data_free, NULL);
     r->obj = NULL;
   } else {
     r->obj = h;
@@ -180,6 +199,77 @@ static int start_connect(struct breq *r)
   struct ctor_args *a = r->extra;
   cow_host_t *h;
   return cow_guest_connect(&h, &r->b->loop, &a->guest, guest_connected, r);
+}
+
+/* The stream of a connection over a socket the caller connected: a pipe on POSIX (any
+ * socket: AF_UNIX, AF_VSOCK), a socket stream on Windows (the only libuv stream that takes
+ * a SOCKET). Its memory is the connection's user data, freed after its close callback. */
+union bstream {
+  uv_handle_t handle;
+  uv_stream_t stream;
+  uv_pipe_t pipe;
+  uv_tcp_t tcp;
+};
+
+static void bstream_free(uv_handle_t *h)
+{
+  cow__free(h);
+}
+
+static int start_connect_socket(struct breq *r)
+{
+  struct ctor_args *a = r->extra;
+  union bstream *s = cow__calloc(1, sizeof *s);
+  if (s == NULL)
+    return COW_ENOMEM; /* the request's end closes the socket */
+#  ifdef _WIN32
+  int rc = uv_tcp_init(&r->b->loop, &s->tcp);
+  if (rc == 0 && (rc = uv_tcp_open(&s->tcp, (uv_os_sock_t)a->sock)) != 0)
+    uv_close(&s->handle, bstream_free);
+#  else
+  int rc = uv_pipe_init(&r->b->loop, &s->pipe, 0);
+  if (rc == 0 && (rc = uv_pipe_open(&s->pipe, (uv_file)a->sock)) != 0)
+    uv_close(&s->handle, bstream_free);
+#  endif
+  if (rc != 0) {
+    if (s->handle.type == UV_UNKNOWN_HANDLE)
+      cow__free(s); /* never initialised */
+    return rc;
+  }
+  a->sock = -1; /* the stream has it now */
+  cow_host_t *h;
+  rc = cow_guest_connect_stream(&h, &r->b->loop, &s->stream, &a->guest, guest_connected, r);
+  if (rc != 0) {
+    uv_close(&s->handle, bstream_free); /* not taken: ours to close */
+    return rc;
+  }
+  cow_host_set_data(h, s);
+  return 0;
+}
+
+/* Both connects: `a` is the request's from here on. */
+static int connect_call(cow_host_t **out, int (*start)(struct breq *), cow_blocking_t *b,
+                        struct ctor_args *a, uint64_t timeout_ms, cow_error_t *err)
+{
+  struct breq *r = cow__breq_new(start, NULL, NULL);
+  if (r == NULL) {
+    ctor_args_free(a);
+    return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "connect", NULL, NULL);
+  }
+  r->creates = COW__BK_HOST;
+  r->extra = a;
+  r->extra_free = ctor_args_free;
+  /* The transport is the caller's, and the connection takes its own reference inside
+   * the connect call: this call returns only once that is over (or never began). */
+  r->borrows = 1;
+  struct breq *kept = NULL;
+  int rc = cow__breq_run(b, r, timeout_ms, err, &kept);
+  if (kept != NULL) {
+    if (rc == 0)
+      *out = kept->obj;
+    cow__breq_free(kept);
+  }
+  return rc;
 }
 
 static void guest_container_made(cow_container_t *c, int status, const cow_error_t *err, void *data)
@@ -234,27 +324,37 @@ int cow_blocking_guest_connect(cow_host_t **out, cow_blocking_t *b, const cow_gu
   if (a == NULL)
     return COW_ENOMEM;
   a->guest = *opts;
-  struct breq *r = cow__breq_new(start_connect, NULL, NULL);
-  if (r == NULL) {
-    ctor_args_free(a);
-    return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "connect", NULL, NULL);
-  }
-  r->creates = COW__BK_HOST;
-  r->extra = a;
-  r->extra_free = ctor_args_free;
-  /* The transport is the caller's, and the connection takes its own reference inside
-   * cow_guest_connect(): this call returns only once that is over (or never began). */
-  r->borrows = 1;
-  struct breq *kept = NULL;
-  int rc = cow__breq_run(b, r, timeout_ms, err, &kept);
-  if (kept != NULL) {
-    if (rc == 0)
-      *out = kept->obj;
-    cow__breq_free(kept);
-  }
-  return rc;
+  return connect_call(out, start_connect, b, a, timeout_ms, err);
 #else
   (void)timeout_ms;
+  return notsup(err, "the guest connection");
+#endif
+}
+
+int cow_blocking_guest_connect_socket(cow_host_t **out, cow_blocking_t *b, intptr_t sock,
+                                      const cow_guest_options_t *opts, uint64_t timeout_ms,
+                                      cow_error_t *err)
+{
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL || b == NULL || opts == NULL || sock == -1) {
+    if (sock != -1)
+      sock_close(sock);
+    return cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, "connect", NULL,
+                          "a required argument is NULL or -1");
+  }
+#if COW_HAVE_BACKEND_GUEST
+  struct ctor_args *a = ctor_args_new(NULL, err);
+  if (a == NULL) {
+    sock_close(sock);
+    return COW_ENOMEM;
+  }
+  a->guest = *opts;
+  a->sock = sock;
+  return connect_call(out, start_connect_socket, b, a, timeout_ms, err);
+#else
+  (void)timeout_ms;
+  sock_close(sock);
   return notsup(err, "the guest connection");
 #endif
 }

@@ -20,6 +20,7 @@ struct bhandle {
   void *obj;
   void *parent;
   int closing;
+  int made; /* handed out by the API (not a handle of the caller's, recorded to close it) */
   cow__bdone_cb done; /* while closing */
   void *done_arg;
 };
@@ -43,8 +44,15 @@ int cow__bh_add(cow_blocking_t *b, enum cow__bkind kind, void *obj, void *parent
   h->kind = kind;
   h->obj = obj;
   h->parent = parent;
+  h->made = 1;
   cow__list_insert_tail(&b->handles, &h->link);
   return 0;
+}
+
+void cow__bh_host_data_free(cow_host_t *host, void *arg)
+{
+  (void)arg;
+  cow__free(cow_host_get_data(host));
 }
 
 int cow__bh_open_count(cow_blocking_t *b)
@@ -87,8 +95,10 @@ static void container_closed(cow_container_t *c, void *arg)
 }
 static void host_closed(cow_host_t *host, void *arg)
 {
-  (void)host;
-  closed(arg);
+  struct bhandle *h = arg;
+  if (h->made) /* what the API hung on it (a connection's stream) goes with it */
+    cow__bh_host_data_free(host, NULL);
+  closed(h);
 }
 
 static void refuse(cow__bdone_cb done, void *arg, int code, const char *msg)
@@ -130,6 +140,7 @@ void cow__bh_close(cow_blocking_t *b, enum cow__bkind kind, void *obj, cow__bdon
       return;
     }
     h = find(b, obj);
+    h->made = 0;
   }
   h->closing = 1;
   h->done = done;

@@ -8,10 +8,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -328,8 +332,8 @@ static void guest_connection_lost(void **state)
   backend_close(&be);
 }
 
-/* A port directory nobody dials, its transport, and a blocking context. */
-static cow_guest_transport_t *lonely(char *dir, cow_blocking_t **b)
+/* A fresh port directory, its transport, and a blocking context. */
+static cow_guest_transport_t *port_dir_context(char *dir, cow_blocking_t **b)
 {
   assert_non_null(mkdtemp(dir));
   cow_guest_transport_t *t;
@@ -342,7 +346,7 @@ static void guest_connect_times_out(void **state)
 {
   char dir[] = "/tmp/cow-blocking-XXXXXX";
   cow_blocking_t *b;
-  cow_guest_transport_t *t = lonely(dir, &b);
+  cow_guest_transport_t *t = port_dir_context(dir, &b);
   cow_guest_options_t o = COW_GUEST_OPTIONS_INIT;
   o.transport = t;
   o.connect_timeout_ms = 200; /* nobody will dial */
@@ -361,13 +365,78 @@ static void guest_connect_times_out(void **state)
   rmdir(dir);
 }
 
+/* A connection over a socket accepted by the caller (as a vsock accepted elsewhere): the
+ * test listens on the bridge port of a port directory itself, the peer dials it, and the
+ * accepted socket is handed over; stdio still goes through the directory's transport. */
+static void guest_connect_socket(void **state)
+{
+  char dir[] = "/tmp/cow-blocking-XXXXXX";
+  cow_blocking_t *b;
+  cow_guest_transport_t *t = port_dir_context(dir, &b);
+  int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(lfd >= 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%u", dir, COW_GUEST_BRIDGE_PORT);
+  assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(lfd, 1), 0);
+  char *argv[] = {(char *)peer_path, "--port-dir", dir, NULL};
+  pid_t peer;
+  assert_int_equal(posix_spawn(&peer, peer_path, NULL, NULL, argv, NULL), 0);
+  struct pollfd pf = {lfd, POLLIN, 0};
+  if (poll(&pf, 1, 10000) != 1)
+    fail_msg("cow-gcs-peer never dialed the bridge port");
+  int sock = accept(lfd, NULL, NULL);
+  assert_true(sock >= 0);
+  close(lfd);
+  unlink(sa.sun_path); /* the transport listens on the stdio ports only */
+  cow_guest_options_t o = COW_GUEST_OPTIONS_INIT;
+  o.transport = t;
+  cow_host_t *h = NULL;
+  cow_error_t err = COW_ERROR_INIT;
+  check(cow_blocking_guest_connect_socket(&h, b, sock, &o, 10000, &err), &err, "connect");
+  cow_guest_transport_release(t); /* the connection holds its own */
+  struct backend be = {.name = "guest", .b = b, .host = h, .schema = 2};
+  static const char *const echo[] = {"/bin/sh", "-c", "echo over-the-socket", NULL};
+  cow_process_t *p = start(&be, echo, 0, 1, 0);
+  int out;
+  assert_int_equal(cow_blocking_process_stdio(NULL, &out, NULL, b, p), 0);
+  read_deadline(out);
+  char buf[64];
+  size_t got = read_to_eof(out, buf, sizeof buf - 1, "the process's stdout");
+  buf[got] = '\0';
+  close(out);
+  assert_string_equal(buf, "over-the-socket\n");
+  int64_t code = -1;
+  check(cow_blocking_process_wait(&code, b, p, 10000, &err), &err, "wait");
+  assert_int_equal(code, 0);
+  assert_int_equal(cow_blocking_process_close(b, p, 10000, &err), 0);
+  assert_int_equal(cow_blocking_host_close(b, h, 10000, &err), 0);
+  be.peer = peer;
+  int st = peer_reap(&be); /* it leaves when the bridge closes */
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  /* a socket whose far end is gone: the connect fails, the socket is the library's */
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  close(sv[1]);
+  o.transport = NULL;
+  o.connect_timeout_ms = 5000;
+  assert_true(cow_blocking_guest_connect_socket(&h, b, sv[0], &o, 10000, &err) < 0);
+  assert_null(h);
+  assert_non_null(err.message);
+  cow_error_clear(&err);
+  assert_int_equal(cow_blocking_close(b), 0);
+  char cmd[96];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 /* A connect whose caller gave up before the loop thread got to it never begins: the
  * transport, released by its caller right after, is never touched, nothing listens. */
 static void guest_connect_given_up_before_it_began(void **state)
 {
   char dir[] = "/tmp/cow-blocking-XXXXXX";
   cow_blocking_t *b;
-  cow_guest_transport_t *t = lonely(dir, &b);
+  cow_guest_transport_t *t = port_dir_context(dir, &b);
   struct hold h;
   hold_begin(&h, b);
   cow_guest_options_t o = COW_GUEST_OPTIONS_INIT;
@@ -401,6 +470,7 @@ int main(int argc, char **argv)
       cmocka_unit_test(guest_connection_lost),
       cmocka_unit_test(guest_connect_times_out),
       cmocka_unit_test(guest_connect_given_up_before_it_began),
+      cmocka_unit_test(guest_connect_socket),
   };
   return cmocka_run_group_tests_name("blocking_backends", tests, NULL, NULL);
 }
