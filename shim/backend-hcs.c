@@ -183,4 +183,6 @@ static void hcs_destroy(shim_task_t *t, shim_backend_cb cb)
     cow_container_close(c, destroyed_closed, o);
 }
 
-const shim_backend_t shim_backend_hcs = {"hcs", hcs_create, hcs_process_doc, hcs_destroy};
+/* No update: HCS takes Windows resource settings (schema2 ModifySettingRequest paths), not
+ * an OCI LinuxResources. */
+const shim_backend_t shim_backend_hcs = {"hcs", hcs_create, hcs_process_doc, hcs_destroy, NULL};

@@ -595,7 +595,40 @@ static void lcow_destroy(shim_task_t *t, shim_backend_cb cb)
     cow_container_close(c, container_closed, o);
 }
 
-const shim_backend_t shim_backend_lcow = {"lcow", lcow_create, lcow_process_doc, lcow_destroy};
+/* ---- update ---- */
+
+static void updated(cow_container_t *c, int status, const cow_error_t *err, void *data)
+{
+  struct op *o = data;
+  char why[512];
+  if (status < 0) {
+    op_fail(o, shim_code(status), "updating the container's resources: %s",
+            shim_errmsg(why, sizeof why, status, err));
+    return;
+  }
+  op_done(o, TTRPC_OK, NULL);
+}
+
+/* hcsshim's runc update in the guest: ContainerConstraints with the OCI LinuxResources, sent
+ * with the container's id. */
+static void lcow_update(shim_task_t *t, json_t *resources, shim_backend_cb cb)
+{
+  struct op *o = op_new(t, cb);
+  char *req =
+      o != NULL
+          ? dump(json_pack("{s:s,s:s,s:{s:{},s:O}}", "ResourceType", "ContainerConstraints",
+                           "RequestType", "Update", "Settings", "Windows", "Linux", resources))
+          : NULL;
+  int rc = req != NULL ? cow_container_modify(t->container, req, updated, o) : COW_ENOMEM;
+  free(req);
+  if (rc != 0) {
+    free(o);
+    cb(t, shim_code(rc), cow_strerror(rc));
+  }
+}
+
+const shim_backend_t shim_backend_lcow = {"lcow", lcow_create, lcow_process_doc, lcow_destroy,
+                                          lcow_update};
 
 /* ---- after a shim died ---- */
 

@@ -76,7 +76,8 @@ struct shim_task {
   shim_proc_t *init;
   shim_proc_t *execs;
   int paused;
-  ttrpc_call_t *pending; /* the Create or Delete in progress */
+  ttrpc_call_t *pending;     /* the Create or Delete in progress */
+  ttrpc_call_t *update_call; /* the Update in progress */
 };
 
 struct shim {
@@ -108,6 +109,9 @@ struct shim_backend {
   /* Undo create: the container stopped and released, whatever create set up with it;
    * t->container is NULL from the call on. `cb` once (maybe inside the call). */
   void (*destroy)(shim_task_t *t, shim_backend_cb cb);
+  /* Apply new OCI LinuxResources (`resources`, borrowed) to the running container. NULL: the
+   * backend cannot. `cb` once (maybe inside the call). */
+  void (*update)(shim_task_t *t, json_t *resources, shim_backend_cb cb);
 };
 
 extern const shim_backend_t shim_backend_hcs;

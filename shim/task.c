@@ -414,13 +414,49 @@ static void h_checkpoint(ttrpc_call_t *call, const ProtobufCMessage *msg, void *
   ttrpc_call_fail(call, TTRPC_UNIMPLEMENTED, "checkpoint is not supported by %s", SHIM_RUNTIME);
 }
 
+static void updated(shim_task_t *t, int code, const char *message)
+{
+  ttrpc_call_t *call = t->update_call;
+  t->update_call = NULL;
+  if (code != TTRPC_OK)
+    ttrpc_call_fail(call, code, "%s", message);
+  else
+    empty_reply(call);
+}
+
+/* Update: the resources are an OCI LinuxResources in JSON (containerd marshals types that are
+ * not protobuf messages as JSON in the Any); annotations alone change nothing here. */
 static void h_update(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)
 {
   const Containerd__Task__V2__UpdateTaskRequest *r = (const void *)msg;
-  if (lookup(call, data, r->id, NULL, NULL) == NULL)
+  shim_task_t *t;
+  if (lookup(call, data, r->id, NULL, &t) == NULL)
     return;
-  ttrpc_call_fail(call, TTRPC_UNIMPLEMENTED, "updating resources is not supported by %s",
-                  SHIM_RUNTIME);
+  if (r->resources == NULL || r->resources->value.len == 0) {
+    empty_reply(call);
+    return;
+  }
+  if (t->backend->update == NULL) {
+    ttrpc_call_fail(call, TTRPC_UNIMPLEMENTED,
+                    "updating resources is not supported by the %s backend", t->backend->name);
+    return;
+  }
+  if (t->container == NULL || t->pending != NULL || t->update_call != NULL) {
+    ttrpc_call_fail(call, TTRPC_FAILED_PRECONDITION, "task %s: %s", t->id,
+                    t->container == NULL ? "no container" : "busy");
+    return;
+  }
+  json_error_t je;
+  json_t *res = json_loadb((const char *)r->resources->value.data, r->resources->value.len, 0, &je);
+  if (!json_is_object(res)) {
+    ttrpc_call_fail(call, TTRPC_INVALID_ARGUMENT, "update: the resources (%s) are %s",
+                    r->resources->type_url, res != NULL ? "not a JSON object" : je.text);
+    json_decref(res);
+    return;
+  }
+  t->update_call = call;
+  t->backend->update(t, res, updated);
+  json_decref(res);
 }
 
 static void h_stats(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)

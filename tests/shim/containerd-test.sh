@@ -23,7 +23,7 @@ for tool in containerd ctr script sha256sum; do
   command -v "$tool" >/dev/null ||
     fail "$tool is not installed; the containerd tests need Debian's containerd (apt-get install containerd)"
 done
-: "${COW_SHIM:?}" "${COW_PEER:?}" "${COW_IMAGE:?}" "${COW_WORK:?}"
+: "${COW_SHIM:?}" "${COW_SHIM_CALL:?}" "${COW_PEER:?}" "${COW_IMAGE:?}" "${COW_WORK:?}"
 [[ -f $COW_IMAGE ]] || fail "no image at $COW_IMAGE (the containerd_image test builds it)"
 
 D=$COW_WORK/${COW_BACKEND:-hcs}-$CASE
@@ -311,6 +311,24 @@ case_exec_kill() {
   echo piped | c task exec --fifo-dir "$D/fifo" --exec-id e1 ex1 cat >"$D/out" || rc=$?
   expect_eq "exit code of the second exec" 0 "$rc"
   expect_eq "stdin of the exec" piped "$(cat "$D/out")"
+  local out
+  # what the cow shim does not do, it says so (ctr pauses before it checkpoints: on lcow
+  # the pause is what is refused), and the task goes on running
+  rc=0
+  out=$(c task checkpoint ex1 2>&1) || rc=$?
+  [[ $rc -ne 0 && $out == *"is not supported by"* ]] ||
+    fail "ctr task checkpoint: exit $rc, said: $out"
+  expect_eq "status after a refused checkpoint" RUNNING "$(task_status ex1)"
+  # Update (ctr has no command for it): lcow passes the resources to the guest as
+  # ContainerConstraints; hcs cannot take OCI LinuxResources
+  rc=0
+  out=$(run_for 30 "shim-call update" "$COW_SHIM_CALL" "$(shim_socket ex1)" default update ex1 \
+    '{"memory":{"limit":104857600}}') || rc=$?
+  if [[ $COW_BACKEND == lcow ]]; then
+    expect_eq "Update on lcow" "ok" "$out"
+  else
+    expect_eq "Update on hcs" "error 12: updating resources is not supported by the hcs backend" "$out"
+  fi
   c task kill -s TERM ex1
   wait_until 30 "task ex1 stopped after SIGTERM" task_is ex1 STOPPED
   c task delete ex1 >/dev/null
