@@ -276,6 +276,66 @@ COW_GUEST_EXTERN int cow_guest_create_container(cow_container_t **out, cow_host_
                                                 const char *id, const char *config_json,
                                                 cow_container_cb cb, void *data);
 
+/** The version of cow_guest_container_params_t this header describes. */
+#define COW_GUEST_CONTAINER_PARAMS_VERSION 1
+
+/** What cow_guest_container_config_json() builds the LCOW container documents from. Start
+ *  from COW_GUEST_CONTAINER_PARAMS_INIT (or cow_guest_container_params_init()); fields are
+ *  only ever appended. Every string is UTF-8, borrowed by the builder only. */
+typedef struct cow_guest_container_params {
+  unsigned int version;      /**< COW_GUEST_CONTAINER_PARAMS_VERSION */
+  const char *id;            /**< the container id (required; as cow_guest_create_container) */
+  const char *oci_spec_json; /**< the OCI runtime spec, a JSON object with a `process` (required) */
+  const char *const *layers; /**< guest paths of the read-only layers, in hcsshim's order
+                                  (as mounted in the utility VM), NULL-terminated; may be NULL */
+  const char *scratch_dir;   /**< guest path of the writable scratch directory (ScratchPath
+                                  and ScratchDirPath); NULL: a read-only root file system */
+  const char *network_namespace; /**< the network namespace the guest files the container
+                                      under (windows.network.networkNamespace). NULL: the
+                                      spec's own if it has one, else the container id */
+  const char *root_path;         /**< where the layers are combined; NULL: /run/gcs/c/ID/rootfs */
+} cow_guest_container_params_t;
+
+/** The defaults of cow_guest_container_params_t (nothing set). */
+#define COW_GUEST_CONTAINER_PARAMS_INIT                                                            \
+  {                                                                                                \
+    COW_GUEST_CONTAINER_PARAMS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL                         \
+  }
+
+/** Fill `params` with the defaults (same as COW_GUEST_CONTAINER_PARAMS_INIT). Thread: any.
+ *  @param params The parameters to fill; NULL is ignored. */
+COW_GUEST_EXTERN void cow_guest_container_params_init(cow_guest_container_params_t *params);
+
+/** Build the LCOW container documents as hcsshim does:
+ *  - `*config`: the hosted-system document for cow_guest_create_container() (SchemaVersion
+ *    2.1, OciBundlePath /run/gcs/c/ID (ID: the container id), ScratchDirPath, and the spec adapted
+ * for the guest: `windows` cut down to network.networkNamespace and devices, no hooks, an empty
+ *    linux.cgroupsPath, the resources the guest manages itself removed, root.path at the
+ *    combined layers, and an empty `linux` added when absent);
+ *  - `*layers_add`: the CombinedLayers Add request for cow_guest_modify(), sent before the
+ *    Create; `*layers_remove`: the CombinedLayers Remove request, sent after the container
+ *    exited and before cow_guest_delete_container_state().
+ *  The network namespace is always set: Microsoft's agent v0.11.4 files a standalone
+ *  container's pid under the namespace "" when the spec has none, never removes it, and
+ *  then refuses every later container on the same agent ("previously assigned container
+ *  pid N to network namespace", HRESULT 0x80004005).
+ *  Ownership: each document is the caller's, released with cow_free(); on failure all are
+ *  NULL. Thread: any.
+ *  @param config Receives the hosted-system document, or NULL if not wanted.
+ *  @param layers_add Receives the CombinedLayers Add request, or NULL if not wanted.
+ *  @param layers_remove Receives the CombinedLayers Remove request, or NULL if not wanted.
+ *  @param params What to build from; read during the call only.
+ *  @param err Receives what was wrong (cleared first); may be NULL.
+ *  @retval COW_EINVAL a missing or malformed argument, or a string that is not UTF-8
+ *  (`err` names it)
+ *  @retval COW_EVERSION parameters from a newer library
+ *  @retval COW_ENOMEM out of memory
+ *  @return 0 on success, or a negative COW_E* code. */
+COW_GUEST_EXTERN int cow_guest_container_config_json(char **config, char **layers_add,
+                                                     char **layers_remove,
+                                                     const cow_guest_container_params_t *params,
+                                                     cow_error_t *err);
+
 /** Attach to container `id` that already exists in the guest (no request is sent). Its
  *  exit notification is delivered only if a WaitForProcess on its init process completes.
  *  Thread: loop thread. @retval COW_EEXIST already tracked on this connection.

@@ -551,6 +551,75 @@ static void run_c(fx_t *fx)
   c_calls = 0;
 }
 
+/* The v0.11.4 agent's network namespaces, as the peer models them: a second standalone
+ * container without windows.network.networkNamespace is refused (both land in namespace
+ * ""); the documents of cow_guest_container_config_json() always name one. */
+struct ns_res {
+  int calls, status;
+  uint32_t sys;
+  char msg[256];
+};
+
+static void on_ns(cow_container_t *c, int status, const cow_error_t *err, void *data)
+{
+  (void)c;
+  struct ns_res *r = data;
+  r->calls++;
+  r->status = status;
+  r->sys = err ? err->sys_code : 0;
+  snprintf(r->msg, sizeof r->msg, "%s", err && err->message ? err->message : "");
+}
+
+static void on_ns_closed(cow_container_t *c, void *data)
+{
+  (void)c;
+  ++*(int *)data;
+}
+
+static void test_container_network_namespace(void **state)
+{
+  (void)state;
+  fx_t fx;
+  fx_setup(&fx, NULL, NULL);
+  char *plain = container_config("sleep 100", 0);
+  const char *ids[4] = {"plain-1", "plain-2", "built-1", "built-2"};
+  cow_container_t *c[4];
+  struct ns_res r[4];
+  memset(r, 0, sizeof r);
+  char *docs[4] = {plain, plain, NULL, NULL};
+  json_t *doc = json_loads(plain, 0, NULL);
+  char *spec = json_dumps(json_object_get(doc, "OciSpecification"), JSON_COMPACT);
+  json_decref(doc);
+  for (int i = 2; i < 4; i++) {
+    cow_guest_container_params_t p = COW_GUEST_CONTAINER_PARAMS_INIT;
+    p.id = ids[i];
+    p.oci_spec_json = spec;
+    p.root_path = "/";
+    assert_int_equal(cow_guest_container_config_json(&docs[i], NULL, NULL, &p, NULL), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(cow_guest_create_container(&c[i], fx.host, ids[i], docs[i], on_ns, &r[i]), 0);
+    assert_true(fx_run_until(&fx, &r[i].calls, 10000));
+  }
+  assert_int_equal(r[0].status, 0);
+  assert_int_equal(r[1].status, COW_EGUEST);
+  assert_int_equal(r[1].sys, 0x80004005u);
+  if (strstr(r[1].msg, "previously assigned container pid") == NULL ||
+      strstr(r[1].msg, "network namespace \"\"") == NULL)
+    fail_msg("the second container without a namespace: \"%s\"", r[1].msg);
+  assert_int_equal(r[2].status, 0); /* its own namespace: "built-1" */
+  assert_int_equal(r[3].status, 0);
+  int closed = 0;
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(cow_container_close(c[i], on_ns_closed, &closed), 0);
+  assert_true(fx_run_until_count(&fx, &closed, 4, 5000));
+  free(plain);
+  free(spec);
+  cow_free(docs[2]);
+  cow_free(docs[3]);
+  fx_teardown(&fx);
+}
+
 static void test_container_lifecycle(void **state)
 {
   (void)state;
@@ -762,6 +831,7 @@ int main(int argc, char **argv)
       cmocka_unit_test(test_close_with_pending),
       cmocka_unit_test(test_host_close_fails_everything),
       cmocka_unit_test(test_container_lifecycle),
+      cmocka_unit_test(test_container_network_namespace),
       cmocka_unit_test(test_container_terminate_and_create_failure),
   };
   (void)SH;

@@ -115,11 +115,46 @@ void peer_handle_create(peer_t *peer, const peer_req_t *req)
     json_decref(cfg);
     return;
   }
-  c = calloc(1, sizeof *c);
-  if (!c) {
-    peer_respond_hr(peer, req, HR_E_FAIL);
-    json_decref(cfg);
-    return;
+  {
+    /* A standalone container (no CRI annotation) or a pod's sandbox takes its namespace's
+     * pid slot: refused when that slot was ever taken (hcsv2 CreateContainer,
+     * AssignContainerPid; the message and HRESULT are the agent's). */
+    json_t *win = gj_get(spec, "windows");
+    json_t *ns = gj_get(gj_get(win, "network"), "networkNamespace");
+    const char *nsid = json_is_string(ns) ? json_string_value(ns) : "";
+    const char *cri =
+        json_string_value(gj_get(gj_get(spec, "annotations"), "io.kubernetes.cri.container-type"));
+    peer_netns_t *n;
+    for (n = peer->netns; n && strcmp(n->id, nsid) != 0; n = n->next)
+      ;
+    if ((cri == NULL || !strcmp(cri, "sandbox")) && n != NULL) {
+      long pid = n->owner && n->owner->init ? (long)n->owner->init->pid : 0;
+      peer_log("Create %s: namespace \"%s\" already holds pid %ld", req->container_id, nsid, pid);
+      peer_respond_error(peer, req, HR_E_FAIL,
+                         "previously assigned container pid %ld to network namespace \"%s\"", pid,
+                         nsid);
+      json_decref(cfg);
+      return;
+    }
+    if (cri == NULL || !strcmp(cri, "sandbox")) {
+      n = calloc(1, sizeof *n);
+      if (!n || !(n->id = strdup(nsid))) {
+        free(n);
+        peer_respond_hr(peer, req, HR_E_FAIL);
+        json_decref(cfg);
+        return;
+      }
+      n->next = peer->netns;
+      peer->netns = n;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c) {
+      peer_respond_hr(peer, req, HR_E_FAIL);
+      json_decref(cfg);
+      return;
+    }
+    if (cri == NULL || !strcmp(cri, "sandbox"))
+      peer->netns->owner = c;
   }
   c->peer = peer;
   c->id = strdup(req->container_id);
@@ -346,6 +381,12 @@ void peer_handle_get_properties(peer_t *peer, const peer_req_t *req)
 void peer_container_free_all(peer_t *peer)
 {
   peer_container_t *c;
+  peer_netns_t *n;
+  while ((n = peer->netns)) {
+    peer->netns = n->next;
+    free(n->id);
+    free(n);
+  }
   while ((c = peer->containers)) {
     peer->containers = c->next;
     free(c->id);

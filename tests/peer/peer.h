@@ -47,6 +47,16 @@ typedef struct peer_proc peer_proc_t;
 typedef struct peer_waiter peer_waiter_t;
 typedef struct peer_out peer_out_t;
 
+/* A network namespace of the agent and the standalone container whose pid it holds. The
+ * v0.11.4 agent never removes that pid (not even when the container is deleted), so a
+ * second standalone container in the same namespace is refused at Create; without
+ * windows.network.networkNamespace every standalone container lands in namespace "". */
+typedef struct peer_netns {
+  struct peer_netns *next;
+  char *id;
+  peer_container_t *owner;
+} peer_netns_t;
+
 typedef struct peer {
   uv_loop_t loop;
   const char *port_dir;
@@ -65,6 +75,7 @@ typedef struct peer {
   peer_out_t *held; /* --reorder: responses waiting for the batch to end (LIFO) */
   peer_proc_t *procs;
   peer_container_t *containers;
+  peer_netns_t *netns;
   unsigned ntimers; /* open waiter/delay timers (for teardown) */
 } peer_t;
 
