@@ -215,7 +215,7 @@ static void wait_done(struct cow__guest_call *call, int status, const struct cow
     cow_error_copy(&e, err);
     e.operation = "wait"; /* the caller's operation, not the request's name */
   } else if (resp->result == 0) {
-    gp->exit_code = cow__proto_int(resp->body, "ExitCode", 0);
+    gp->exit_code = cow__proto_resp_int(resp, "ExitCode", 0);
   } else {
     /* Includes 0x80070490: the guest forgot the process (its exit was consumed by another
      * wait), so the code is lost. HEAD hcsshim reads that as "exit 0"; an error (ENOENT
@@ -273,7 +273,7 @@ static void exec_done(struct cow__guest_call *call, int status, const struct cow
   cow_process_t *p = gp->p;
   gp->exec_call = NULL;
   if (status == 0 && resp->result == 0) {
-    gp->pid = (uint32_t)cow__proto_int(resp->body, "ProcessId", 0);
+    gp->pid = (uint32_t)cow__proto_resp_int(resp, "ProcessId", 0);
     gp->started = 1;
     cow_process_set_pid(p, gp->pid);
     /* Every process is waited for, even one whose handle is already closed: the guest

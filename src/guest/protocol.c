@@ -329,12 +329,190 @@ static int check_activity(const json_t *o, const char *what, cow_error_t *err)
   return 0;
 }
 
+/* ---- flat answers without jansson ---- */
+
+/* The value of one member, as the scanner saw it. */
+enum flat_kind { FLAT_ABSENT, FLAT_NULL, FLAT_INT, FLAT_STRING, FLAT_OTHER };
+struct flat_value {
+  enum flat_kind kind;
+  int64_t i;
+  const char *s;
+  size_t len;
+};
+
+/* The members the checks and the callers look at; the rest are skipped. */
+struct flat {
+  struct flat_value result, activity, message, records, process_id, exit_code, selected;
+};
+
+static struct flat_value *flat_member(struct flat *f, const char *key, size_t len)
+{
+#define KEY(name, field)                                                                           \
+  if (len == sizeof name - 1 && memcmp(key, name, len) == 0)                                       \
+    return &f->field;
+  KEY("Result", result)
+  KEY("ActivityId", activity)
+  KEY("ErrorMessage", message)
+  KEY("ErrorRecords", records)
+  KEY("ProcessId", process_id)
+  KEY("ExitCode", exit_code)
+  KEY("SelectedProtocolVersion", selected)
+#undef KEY
+  return NULL;
+}
+
+/* A string without escapes or non-ASCII bytes: returns the byte after the closing quote,
+ * or NULL. */
+static const char *flat_string(const char *p, const char *end, struct flat_value *v)
+{
+  const char *s = ++p;
+  while (p < end && *p != '"') {
+    if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x80 || *p == '\\')
+      return NULL;
+    p++;
+  }
+  if (p == end)
+    return NULL;
+  v->kind = FLAT_STRING;
+  v->s = s;
+  v->len = (size_t)(p - s);
+  return p + 1;
+}
+
+/* An integer as JSON writes it (no leading zero, no fraction or exponent), 18 digits at most. */
+static const char *flat_int(const char *p, const char *end, struct flat_value *v)
+{
+  int neg = *p == '-';
+  p += neg;
+  const char *digits = p;
+  int64_t n = 0;
+  while (p < end && *p >= '0' && *p <= '9' && p - digits < 18)
+    n = n * 10 + (*p++ - '0');
+  size_t nd = (size_t)(p - digits);
+  if (nd == 0 || (nd > 1 && digits[0] == '0') || (p < end && *p != ',' && *p != '}'))
+    return NULL;
+  v->kind = FLAT_INT;
+  v->i = neg ? -n : n;
+  return p;
+}
+
+/* 1 when `payload` is a flat object the scanner can read, with its members in *f. */
+static int flat_scan(const char *p, size_t len, struct flat *f)
+{
+  const char *end = p + len;
+  memset(f, 0, sizeof *f);
+  if (len < 2 || *p++ != '{')
+    return 0;
+  if (*p == '}')
+    return p + 1 == end;
+  for (;;) {
+    struct flat_value key, scratch, *v;
+    if (p >= end || *p != '"' || (p = flat_string(p, end, &key)) == NULL)
+      return 0;
+    if (p >= end || *p++ != ':' || p >= end)
+      return 0;
+    v = flat_member(f, key.s, key.len);
+    if (v == NULL)
+      v = &scratch; /* a member nobody reads: it only has to be well-formed */
+    if (*p == '"') {
+      p = flat_string(p, end, v);
+    } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+      p = flat_int(p, end, v);
+    } else if ((size_t)(end - p) >= 4 && memcmp(p, "null", 4) == 0) {
+      v->kind = FLAT_NULL;
+      p += 4;
+    } else if ((size_t)(end - p) >= 4 && memcmp(p, "true", 4) == 0) {
+      v->kind = FLAT_OTHER;
+      p += 4;
+    } else if ((size_t)(end - p) >= 5 && memcmp(p, "false", 5) == 0) {
+      v->kind = FLAT_OTHER;
+      p += 5;
+    } else {
+      return 0; /* nested, real, malformed: jansson decides */
+    }
+    if (p == NULL || p >= end)
+      return 0;
+    if (*p == '}')
+      return p + 1 == end;
+    if (*p++ != ',')
+      return 0;
+  }
+}
+
+/* absent, null, or an integer in [lo, hi] */
+static int flat_int_ok(const struct flat_value *v, int64_t lo, int64_t hi)
+{
+  return v->kind == FLAT_ABSENT || v->kind == FLAT_NULL ||
+         (v->kind == FLAT_INT && v->i >= lo && v->i <= hi);
+}
+
+static int64_t flat_int_or(const struct flat_value *v, int64_t def)
+{
+  return v->kind == FLAT_INT ? v->i : def;
+}
+
 #define I32_MIN (-2147483647LL - 1)
 #define I32_MAX 2147483647LL
 #define U32_MAX 4294967295LL
 
+/* 1 with `out` filled when the answer is flat and passes every check; 0 otherwise (the
+ * caller then parses it with jansson, which gives the verdict). */
+static int parse_flat(uint32_t req_type, const uint8_t *payload, size_t len,
+                      struct cow__proto_resp *out)
+{
+  struct flat f;
+  if (req_type == COW__MSG_NEGOTIATE_PROTOCOL || req_type == COW__MSG_GET_PROPERTIES ||
+      req_type == COW__MSG_DUMP_STACKS || !flat_scan((const char *)payload, len, &f))
+    return 0;
+  if (!flat_int_ok(&f.result, I32_MIN, I32_MAX))
+    return 0;
+  if (f.activity.kind != FLAT_ABSENT && f.activity.kind != FLAT_NULL) {
+    char guid[37];
+    if (f.activity.kind != FLAT_STRING || f.activity.len != 36)
+      return 0;
+    memcpy(guid, f.activity.s, 36);
+    guid[36] = '\0';
+    if (!cow__proto_is_guid(guid))
+      return 0;
+  }
+  /* An error text is read through jansson (it must be a C string); so are ErrorRecords. */
+  if ((f.message.kind != FLAT_ABSENT && f.message.kind != FLAT_NULL) ||
+      (f.records.kind != FLAT_ABSENT && f.records.kind != FLAT_NULL))
+    return 0;
+  if ((req_type == COW__MSG_CREATE && !flat_int_ok(&f.selected, 0, U32_MAX)) ||
+      (req_type == COW__MSG_EXECUTE_PROCESS && !flat_int_ok(&f.process_id, 0, U32_MAX)) ||
+      (req_type == COW__MSG_WAIT_FOR_PROCESS && !flat_int_ok(&f.exit_code, 0, U32_MAX)))
+    return 0;
+  out->result = (int32_t)flat_int_or(&f.result, 0);
+  out->process_id = f.process_id.i;
+  out->has_process_id = f.process_id.kind == FLAT_INT;
+  out->exit_code = f.exit_code.i;
+  out->has_exit_code = f.exit_code.kind == FLAT_INT;
+  return 1;
+}
+
+int64_t cow__proto_resp_int(const struct cow__proto_resp *r, const char *key, int64_t def)
+{
+  if (r->body != NULL)
+    return cow__proto_int(r->body, key, def);
+  if (strcmp(key, "ProcessId") == 0)
+    return r->has_process_id ? r->process_id : def;
+  if (strcmp(key, "ExitCode") == 0)
+    return r->has_exit_code ? r->exit_code : def;
+  return def;
+}
+
 int cow__proto_parse_response(uint32_t req_type, const uint8_t *payload, size_t len,
                               struct cow__proto_resp *out, cow_error_t *err)
+{
+  memset(out, 0, sizeof *out);
+  if (parse_flat(req_type, payload, len, out))
+    return 0;
+  return cow__proto_parse_response_full(req_type, payload, len, out, err);
+}
+
+int cow__proto_parse_response_full(uint32_t req_type, const uint8_t *payload, size_t len,
+                                   struct cow__proto_resp *out, cow_error_t *err)
 {
   memset(out, 0, sizeof *out);
   const char *what = "response";

@@ -78,16 +78,31 @@ json_t *cow__proto_parse_object(const char *text, const char *what, cow_error_t 
 
 /* A decoded, validated response. */
 struct cow__proto_resp {
-  json_t *body;        /* the object (an empty one for a `null` payload); owned */
+  json_t *body;        /* the object (an empty one for a `null` payload), owned; NULL when the
+                        * answer was flat enough to be read without jansson (below) */
   int32_t result;      /* HRESULT, signed as on the wire */
   const char *message; /* ErrorMessage or NULL; points into body */
+  /* Without a body: the integer fields of the answer that callers read. */
+  int64_t process_id, exit_code;
+  unsigned has_process_id : 1, has_exit_code : 1;
 };
 
 /* Validate a response payload for request type `req_type` (the checks hcsshim's decoder
  * makes: integer ranges, GUID ActivityId, JSON-in-string fields). 0, or COW_EPROTOCOL with
- * the reason in err. */
+ * the reason in err.
+ *
+ * Most answers are a flat object of a few integers and a GUID, like
+ * {"Result":0,"ActivityId":"…","ExitCode":0}: those are read by a small scanner that accepts
+ * only compact JSON without escapes, nesting, reals or non-ASCII text, and only when every
+ * check passes; anything else, valid or not, goes through jansson and the checks above,
+ * which give the verdict and its message. Read fields with cow__proto_resp_int(). */
 int cow__proto_parse_response(uint32_t req_type, const uint8_t *payload, size_t len,
                               struct cow__proto_resp *out, cow_error_t *err);
+/* The same through jansson always (tests compare the two). */
+int cow__proto_parse_response_full(uint32_t req_type, const uint8_t *payload, size_t len,
+                                   struct cow__proto_resp *out, cow_error_t *err);
+/* "ProcessId" or "ExitCode" of a parsed answer, or `def` when absent or null. */
+int64_t cow__proto_resp_int(const struct cow__proto_resp *r, const char *key, int64_t def);
 void cow__proto_resp_clear(struct cow__proto_resp *r);
 
 /* Fill err from a failed response: code from the HRESULT, the guest's message, the

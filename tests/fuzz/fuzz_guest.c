@@ -3,9 +3,10 @@
  * the error built from a failed one, the container notification, and the scrubbed log
  * text of a parsed body. The first byte picks the request type (or the notification); the
  * rest is the payload, handed over NUL-terminated one byte past its end as the frame
- * decoder does. Properties: success gives an object and no error; failure gives exactly
- * the returned code with a message; a failed response's error has a negative code and a
- * message. Seeds: every guest frame of the conformance recordings. */
+ * decoder does. Properties: the flat scanner and jansson give the same verdict and fields;
+ * success gives an object and no error; failure gives exactly the returned code with a
+ * message; a failed response's error has a negative code and a message. Seeds: every guest
+ * frame of the conformance recordings. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,12 +43,25 @@ static void response(uint32_t type, const uint8_t *payload, size_t len)
   memset(&r, 0, sizeof r);
   cow_error_t err = COW_ERROR_INIT;
   int rc = cow__proto_parse_response(type, payload, len, &r, &err);
+  /* The flat scanner (no jansson) and jansson agree: same verdict, same fields. */
+  struct cow__proto_resp full;
+  cow_error_t ferr = COW_ERROR_INIT;
+  int frc = cow__proto_parse_response_full(type, payload, len, &full, &ferr);
+  FUZZ_CHECK(frc == rc);
+  cow_error_clear(&ferr);
   if (rc != 0) {
     FUZZ_CHECK(rc < 0 && err.code == rc && err.message != NULL);
     cow_error_clear(&err);
     return;
   }
-  FUZZ_CHECK(err.code == 0 && json_is_object(r.body));
+  FUZZ_CHECK(json_is_object(full.body) && full.result == r.result);
+  FUZZ_CHECK(cow__proto_resp_int(&full, "ProcessId", -7) ==
+             cow__proto_resp_int(&r, "ProcessId", -7));
+  FUZZ_CHECK(cow__proto_resp_int(&full, "ExitCode", -7) == cow__proto_resp_int(&r, "ExitCode", -7));
+  FUZZ_CHECK((full.message == NULL) == (r.message == NULL));
+  cow__proto_resp_clear(&r);
+  r = full; /* the rest looks at the whole object */
+  FUZZ_CHECK(err.code == 0);
   if (r.result != 0) {
     cow_error_t e = COW_ERROR_INIT;
     int code = cow__proto_resp_error(&r, "fuzz", "id", &e);

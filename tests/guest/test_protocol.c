@@ -2,7 +2,11 @@
  * (src/guest/json-writer.c). They must be byte for byte what serialising the equivalent
  * jansson tree gives: the same key order, the same escapes, the same refusal of text that is
  * not UTF-8. Each builder is compared with a reference tree built here, over fixed edge cases
- * and 20,000 pseudo-random strings (every byte value, broken and valid UTF-8). */
+ * and 20,000 pseudo-random strings (every byte value, broken and valid UTF-8).
+ *
+ * The answers likewise: the flat scanner that reads the common ones without jansson must
+ * give the verdict and the fields jansson gives, over hand-picked answers and 40,000
+ * mutations of them, for each kind of request. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -228,6 +232,144 @@ static void random_strings(void **state)
   }
 }
 
+/* ---- answers: the flat scanner against jansson ---- */
+
+static const uint32_t answer_types[] = {COW__MSG_SIGNAL_PROCESS,   COW__MSG_EXECUTE_PROCESS,
+                                        COW__MSG_WAIT_FOR_PROCESS, COW__MSG_CREATE,
+                                        COW__MSG_MODIFY_SETTINGS,  COW__MSG_NEGOTIATE_PROTOCOL};
+static int flat_accepted;
+
+/* The same verdict and the same fields, whichever way the answer was read. */
+static void agree(const char *payload, size_t len)
+{
+  /* The frame decoder hands payloads over NUL-terminated one byte past their end. */
+  char *copy = malloc(len + 1);
+  memcpy(copy, payload, len);
+  copy[len] = '\0';
+  for (size_t t = 0; t < sizeof answer_types / sizeof answer_types[0]; t++) {
+    struct cow__proto_resp a, b;
+    cow_error_t ea = COW_ERROR_INIT, eb = COW_ERROR_INIT;
+    int ra = cow__proto_parse_response(answer_types[t], (const uint8_t *)copy, len, &a, &ea);
+    int rb = cow__proto_parse_response_full(answer_types[t], (const uint8_t *)copy, len, &b, &eb);
+    if (ra != rb)
+      fail_msg("type 0x%08x, answer %.*s: %d read flat, %d through jansson", answer_types[t],
+               (int)len, payload, ra, rb);
+    if (ra == 0) {
+      flat_accepted += a.body == NULL;
+      assert_int_equal(a.result, b.result);
+      assert_true((a.message == NULL) == (b.message == NULL));
+      static const char *const keys[] = {"ProcessId", "ExitCode"};
+      for (int k = 0; k < 2; k++)
+        if (cow__proto_resp_int(&a, keys[k], -7) != cow__proto_resp_int(&b, keys[k], -7))
+          fail_msg("type 0x%08x, answer %.*s: %s differs", answer_types[t], (int)len, payload,
+                   keys[k]);
+    } else {
+      assert_string_equal(ea.message, eb.message);
+    }
+    cow__proto_resp_clear(&a);
+    cow__proto_resp_clear(&b);
+    cow_error_clear(&ea);
+    cow_error_clear(&eb);
+  }
+  free(copy);
+}
+
+#define GUID "\"834b1e7f-3925-42ca-aa4c-53f30465318e\""
+static const char *const answers[] = {
+    "{\"Result\":0,\"ActivityId\":" GUID "}",
+    "{\"Result\":0,\"ActivityId\":" GUID ",\"ExitCode\":137}",
+    "{\"Result\":0,\"ActivityId\":" GUID ",\"ProcessId\":4294967295}",
+    "{\"Result\":0,\"ProcessId\":4294967296}",
+    "{\"Result\":0,\"ExitCode\":-1}",
+    "{\"Result\":0,\"ExitCode\":\"1\"}",
+    "{\"Result\":0,\"ExitCode\":1.0}",
+    "{\"Result\":0,\"ExitCode\":1e2}",
+    "{\"Result\":0,\"ExitCode\":01}",
+    "{\"Result\":-0,\"ExitCode\":-0}",
+    "{\"Result\":0,\"ExitCode\":null,\"ProcessId\":null}",
+    "{\"Result\":0,\"ExitCode\":1,\"ExitCode\":2}",
+    "{\"Result\":-2147483648}",
+    "{\"Result\":2147483648}",
+    "{\"Result\":-2147024809,\"ActivityId\":" GUID "}",
+    "{\"Result\":\"0\"}",
+    "{\"Result\":true}",
+    "{\"Result\":null,\"ActivityId\":null}",
+    "{\"Result\":123456789012345678901}",
+    "{\"Result\":0,\"ActivityId\":\"not-a-guid\"}",
+    "{\"Result\":0,\"ActivityId\":\"834b1e7f-3925-42ca-aa4c-53f30465318g\"}",
+    "{\"Result\":0,\"ActivityId\":12}",
+    "{\"Result\":-2147024809,\"ErrorMessage\":\"no such process\"}",
+    "{\"Result\":-1,\"ErrorMessage\":null,\"ErrorRecords\":null}",
+    "{\"Result\":-1,\"ErrorMessage\":5}",
+    "{\"Result\":-1,\"ErrorRecords\":[]}",
+    "{\"Result\":-1,\"ErrorRecords\":{}}",
+    "{ \"Result\":0}",
+    "{\"Result\" : 0}",
+    "{\"Result\":0} ",
+    "{\"Result\":0,\"X\":{\"a\":[1,2]}}",
+    "{\"Result\":0,\"X\":\"a\\nb\"}",
+    "{\"Result\":0,\"X\":\"caf\xc3\xa9\"}",
+    "{\"Result\":0,\"X\":\"\xc3\"}",
+    "{\"Result\":0,\"X\":true,\"Y\":false,\"Z\":null,\"\":1}",
+    "{\"Result\":0,\"SelectedProtocolVersion\":4}",
+    "{\"Result\":0,\"SelectedProtocolVersion\":-4}",
+    "{\"Result\":0,",
+    "{\"Result\":0}}",
+    "{\"Result\":}",
+    "{\"Result\"0}",
+    "{\"Result\":0,}",
+    "{}",
+    "{",
+    "null",
+    "[]",
+    "\"\"",
+    "",
+    "{\"Result\":tru}",
+    "{\"Result\":0,\"X\":\"\x01\"}",
+};
+
+static void flat_answers_agree_with_jansson(void **state)
+{
+  (void)state;
+  flat_accepted = 0;
+  for (size_t i = 0; i < sizeof answers / sizeof answers[0]; i++)
+    agree(answers[i], strlen(answers[i]));
+  assert_true(flat_accepted > 0); /* the scanner did read some of them */
+  /* Mutations of each: a byte replaced, inserted or removed, 40,000 times. */
+  static const char bytes[] = "{}[]:,\"\\0123456789-.eE+tfnul xX\x01\xc3\xa9";
+  for (int i = 0; i < 40000; i++) {
+    const char *base = answers[rnd() % (sizeof answers / sizeof answers[0])];
+    char buf[256];
+    size_t len = strlen(base);
+    memcpy(buf, base, len);
+    int edits = 1 + (int)(rnd() % 3);
+    for (int e = 0; e < edits; e++) {
+      size_t at = len ? rnd() % (len + 1) : 0;
+      char c = bytes[rnd() % (sizeof bytes - 1)];
+      switch (rnd() % 3) {
+      case 0:
+        if (at < len)
+          buf[at] = c;
+        break;
+      case 1:
+        if (len + 1 < sizeof buf) {
+          memmove(buf + at + 1, buf + at, len - at);
+          buf[at] = c;
+          len++;
+        }
+        break;
+      default:
+        if (at < len) {
+          memmove(buf + at, buf + at + 1, len - at - 1);
+          len--;
+        }
+        break;
+      }
+    }
+    agree(buf, len);
+  }
+}
+
 /* More than a frame holds is refused on the written bytes (R3), and nothing is left. */
 static void too_large(void **state)
 {
@@ -261,6 +403,7 @@ int main(void)
       cmocka_unit_test(edge_cases),
       cmocka_unit_test(random_strings),
       cmocka_unit_test(too_large),
+      cmocka_unit_test(flat_answers_agree_with_jansson),
   };
   return cmocka_run_group_tests_name("guest_protocol", tests, NULL, NULL);
 }
