@@ -30,6 +30,9 @@ static const char usage[] =
     "      --id NAME         the compute system's id (default: cow-run-PID)\n"
     "      --stop-timeout S  seconds to wait for a graceful shutdown before terminating the\n"
     "                        system (default 10)\n"
+    "      --timeout S       seconds each request to the Host Compute Service may take (create,\n"
+    "                        start, signal, resize, shutdown, terminate; default: no bound but\n"
+    "                        30 for shutdown and terminate)\n"
     "%s"
     "\n"
 #ifdef _WIN32
@@ -40,6 +43,9 @@ static const char usage[] =
     "Signals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to cow-run are\n"
     "forwarded to the command; with -t, SIGWINCH resizes its console to this terminal's.\n"
 #endif
+    "A second SIGINT or SIGTERM (Ctrl-C, Ctrl-Break) abandons whatever is in flight, in any\n"
+    "phase: cow-run says what it abandoned, closes the system's handle (which terminates the\n"
+    "system and its processes) and exits at once with 128+N.\n"
     "When what reads cow-run's output goes away (cow-run -- yes | head -1), the command's\n"
     "output is closed and, where signals exist, it gets SIGPIPE: it ends, and so does cow-run.\n"
     "\n"
@@ -64,9 +70,11 @@ struct run {
   cow_hcs_options_t hopts;
   char id[64];
   uint64_t stop_timeout_ms;
+  uint64_t timeout_ms; /* --timeout: each request to the HCS; 0 none */
   cow_container_t *c;
   int exit_code;
-  int aborted;
+  int aborted, finished;
+  const char *phase; /* what is in flight, for the message of an abandon */
 };
 
 static const char prog[] = "cow-run";
@@ -81,22 +89,41 @@ static void report(const struct run *r, const char *what, int status, const cow_
 
 static void finish(struct run *r)
 {
+  if (r->finished)
+    return;
+  r->finished = 1;
   if (r->c != NULL)
-    cow_container_close(r->c, NULL, NULL);
+    cow_container_close(r->c, NULL, NULL); /* terminates the system (last handle) */
   r->c = NULL;
   session_close(r->s);
 }
 
+/* A second SIGINT/SIGTERM, in any phase: close the system's handle now, which terminates it
+ * and its processes (terminate-on-last-close), and wait for nothing else. */
+static void abandoned(session_t *s, int signo, void *data)
+{
+  struct run *r = data;
+  fprintf(stderr, "%s: second signal: abandoned while %s %s\n", prog, r->phase, r->id);
+  r->exit_code = 128 + signo;
+  finish(r);
+}
+
+/* The callbacks below run after an abandon too (ECANCELED): they then do nothing. */
+
 static void stopped(cow_container_t *c, int status, int forced, const cow_error_t *err, void *data)
 {
+  struct run *r = data;
+  if (r->finished)
+    return;
   if (status < 0 && status != COW_ECANCELED)
-    report(data, forced ? "terminating" : "shutting down", status, err);
-  finish(data);
+    report(r, forced ? "terminating" : "shutting down", status, err);
+  finish(r);
 }
 
 /* hcsshim's and docker's stop: shutdown, then terminate after the timeout. */
 static void stop_system(struct run *r)
 {
+  r->phase = "stopping the compute system";
   int rc = cow_container_stop(r->c, r->stop_timeout_ms, stopped, r);
   if (rc != 0) {
     report(r, "stopping", rc, NULL);
@@ -114,6 +141,8 @@ static void command_done(session_t *s, int exit_code, void *data)
 static void started(cow_container_t *c, int status, const cow_error_t *err, void *data)
 {
   struct run *r = data;
+  if (r->finished)
+    return;
   if (status < 0 || r->aborted) {
     if (status < 0 && status != COW_ECANCELED)
       report(r, "starting the compute system", status, err);
@@ -137,6 +166,7 @@ static void started(cow_container_t *c, int status, const cow_error_t *err, void
     stop_system(r);
     return;
   }
+  r->phase = "running the command in";
   session_start(r->s, cow_container_host(c), doc, command_done, r);
   cow_free(doc);
 }
@@ -144,6 +174,9 @@ static void started(cow_container_t *c, int status, const cow_error_t *err, void
 static void created(cow_container_t *c, int status, const cow_error_t *err, void *data)
 {
   struct run *r = data;
+  if (r->finished)
+    return;
+  r->phase = "starting the compute system";
   if (status < 0) {
     if (status != COW_ECANCELED)
       report(r, "creating the compute system", status, err);
@@ -183,19 +216,28 @@ static int create_system(struct run *r)
     session_report(prog, "building the compute system document", rc, NULL);
     return rc;
   }
+  r->hopts.create_timeout_ms = r->timeout_ms;
+  r->phase = "creating the compute system";
   rc = cow_hcs_create_system(&r->c, &r->loop, &r->hopts, r->id, doc, created, r);
+  /* --timeout bounds every later request too; the command's process inherits it. */
+  static const cow_timeout_kind_t kinds[] = {
+      COW_TIMEOUT_START,  COW_TIMEOUT_SHUTDOWN,    COW_TIMEOUT_TERMINATE,  COW_TIMEOUT_SIGNAL,
+      COW_TIMEOUT_RESIZE, COW_TIMEOUT_CLOSE_STDIN, COW_TIMEOUT_PROPERTIES, COW_TIMEOUT_MODIFY};
+  for (size_t k = 0; rc == 0 && r->timeout_ms > 0 && k < sizeof kinds / sizeof kinds[0]; k++)
+    cow_container_set_timeout(r->c, kinds[k], r->timeout_ms);
   cow_free(doc);
   if (rc != 0)
     report(r, "creating the compute system", rc, NULL);
   return rc;
 }
 
-enum { OPT_HCS = SESSION_OPT_OWN, OPT_ID, OPT_STOP_TIMEOUT };
+enum { OPT_HCS = SESSION_OPT_OWN, OPT_ID, OPT_STOP_TIMEOUT, OPT_TIMEOUT };
 
 static const struct option own_options[] = {
     {"hcs", required_argument, NULL, OPT_HCS},
     {"id", required_argument, NULL, OPT_ID},
     {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {NULL, 0, NULL, 0},
 };
 
@@ -222,6 +264,13 @@ static int own_option(int key, const char *v, void *data)
                                  (unsigned)sizeof r->id - 1);
     snprintf(r->id, sizeof r->id, "%s", v);
     return -1;
+  case OPT_TIMEOUT: {
+    double s = seconds(v, 0);
+    if (s < 0)
+      return session_usage_error(prog, "bad --timeout '%s' (seconds, up to 86400)", v);
+    r->timeout_ms = (uint64_t)(s * 1000);
+    return -1;
+  }
   default: {
     double s = seconds(v, 1);
     if (s < 0)
@@ -251,6 +300,7 @@ int main(int argc, char **argv)
 {
   static struct run r; /* outlives the loop: callbacks refer to it until the end */
   r.exit_code = SESSION_EXIT_FAILED;
+  r.phase = "creating the compute system";
   int rc = parse(&r, argc, argv);
   if (rc >= 0) {
     session_opts_free(&r.opts);
@@ -258,7 +308,8 @@ int main(int argc, char **argv)
   }
   if (uv_loop_init(&r.loop) != 0)
     return SESSION_EXIT_FAILED;
-  if (session_open(&r.s, &r.loop, &r.opts, prog, aborted, &r) != 0 || create_system(&r) != 0)
+  if (session_open(&r.s, &r.loop, &r.opts, prog, aborted, abandoned, &r) != 0 ||
+      create_system(&r) != 0)
     finish(&r);
   uv_run(&r.loop, UV_RUN_DEFAULT);
   rc = uv_loop_close(&r.loop);

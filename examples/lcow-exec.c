@@ -36,6 +36,8 @@ static const char usage[] =
     "                        ids XXXXXXXX-facb-11e6-bd58-64006a7986d3 (XXXXXXXX = the port);\n"
     "                        Windows\n"
     "      --timeout S       seconds to wait for the guest to dial and negotiate (default 30)\n"
+    "      --rpc-timeout S   seconds the guest may take to answer a request before the\n"
+    "                        connection is given up as dead (default 300)\n"
     "Container:\n"
     "      --container ID    create container ID (needs --bundle)\n"
     "      --bundle PATH     OCI bundle on this machine; PATH/config.json is read\n"
@@ -49,8 +51,11 @@ static const char usage[] =
     "\n"
     "Signals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded. The GCS\n"
     "cannot signal or resize processes that run directly in the utility VM: there, SIGINT,\n"
-    "SIGTERM and SIGHUP kill the command instead; when even that is refused, a second\n"
-    "signal abandons the command (lcow-exec exits with 128+N). Their console keeps its size.\n"
+    "SIGTERM and SIGHUP kill the command instead. Their console keeps its size. A second\n"
+    "SIGINT or SIGTERM abandons whatever is in flight, in any phase (waiting for the guest,\n"
+    "creating, running, tearing down): lcow-exec says what it abandoned, closes its\n"
+    "listeners (no socket is left in the port directory) and exits at once with 128+N; the\n"
+    "guest keeps what it has.\n"
     "When what reads lcow-exec's output goes away (lcow-exec ... -- yes | head -1), the\n"
     "command's output is closed and it gets SIGPIPE: it ends, and so does lcow-exec.\n"
     "\n"
@@ -73,7 +78,7 @@ struct lx {
   const char *port_dir;
   int vsock;
   const char *hv_vm_id;
-  double timeout_s;
+  double timeout_s, rpc_timeout_s;
   const char *id, *bundle, *scratch;
   const char **layers;
   size_t nlayers;
@@ -86,7 +91,13 @@ struct lx {
   int waiting_open;
   int created, layers_added, aborted, connecting, finished;
   int exit_code;
+  char phase[360]; /* what is in flight, for the message of an abandon */
 };
+
+static void set_phase(struct lx *x, const char *what, const char *id)
+{
+  snprintf(x->phase, sizeof x->phase, "%s%s%s", what, id ? " " : "", id ? id : "");
+}
 
 static void stop_waiting(struct lx *x)
 {
@@ -121,15 +132,31 @@ static void finish(struct lx *x)
   session_close(x->s);
 }
 
+/* A second SIGINT/SIGTERM, in any phase: close every handle now (the listeners go with the
+ * host, the stdio ones with the process), wait for nothing the guest would have to answer. */
+static void abandoned(session_t *s, int signo, void *data)
+{
+  struct lx *x = data;
+  fprintf(stderr, "%s: second signal: abandoned while %s\n", prog, x->phase);
+  x->exit_code = 128 + signo;
+  finish(x);
+}
+
+/* The callbacks below run after an abandon too (ECANCELED): they then do nothing. */
+
 static void state_deleted(cow_host_t *h, int status, const cow_error_t *err, void *data)
 {
+  struct lx *x = data;
+  if (x->finished)
+    return;
   if (status < 0 && status != COW_ECANCELED)
-    report(data, "deleting the state of container", status, err);
-  finish(data);
+    report(x, "deleting the state of container", status, err);
+  finish(x);
 }
 
 static void delete_state(struct lx *x)
 {
+  set_phase(x, "deleting the state of container", x->id);
   if (x->created && (cow_guest_capability_flags(x->host) & COW_GUEST_CAP_DELETE_CONTAINER_STATE) &&
       cow_guest_delete_container_state(x->host, x->id, state_deleted, x) == 0)
     return;
@@ -138,9 +165,12 @@ static void delete_state(struct lx *x)
 
 static void layers_removed(cow_host_t *h, int status, const cow_error_t *err, void *data)
 {
+  struct lx *x = data;
+  if (x->finished)
+    return;
   if (status < 0 && status != COW_ECANCELED)
-    report(data, "removing the layers of container", status, err);
-  delete_state(data);
+    report(x, "removing the layers of container", status, err);
+  delete_state(x);
 }
 
 static char *layers_request(struct lx *x, const char *type);
@@ -148,6 +178,7 @@ static char *layers_request(struct lx *x, const char *type);
 /* hcsshim's order: the container's resources go first, DeleteContainerState last. */
 static void cleanup(struct lx *x)
 {
+  set_phase(x, "removing the layers of container", x->id);
   char *req = x->layers_added ? layers_request(x, "Remove") : NULL;
   int rc = req != NULL ? cow_guest_modify(x->host, req, layers_removed, x) : -1;
   free(req);
@@ -157,9 +188,12 @@ static void cleanup(struct lx *x)
 
 static void stopped(cow_container_t *c, int status, int forced, const cow_error_t *err, void *data)
 {
+  struct lx *x = data;
+  if (x->finished)
+    return;
   if (status < 0 && status != COW_ECANCELED)
-    report(data, forced ? "terminating container" : "shutting down container", status, err);
-  cleanup(data);
+    report(x, forced ? "terminating container" : "shutting down container", status, err);
+  cleanup(x);
 }
 
 static void teardown(struct lx *x)
@@ -169,6 +203,7 @@ static void teardown(struct lx *x)
     return;
   }
   /* Shutdown, then terminate after 10 s, as hcsshim does. */
+  set_phase(x, "stopping container", x->id);
   int rc = cow_container_stop(x->c, 10000, stopped, x);
   if (rc != 0) {
     report(x, "stopping container", rc, NULL);
@@ -296,6 +331,7 @@ static void run_command(struct lx *x, cow_host_t *host)
     teardown(x);
     return;
   }
+  set_phase(x, "starting and running the command", NULL);
   session_start(x->s, host, doc, command_done, x);
   free(doc);
 }
@@ -303,6 +339,8 @@ static void run_command(struct lx *x, cow_host_t *host)
 static void container_created(cow_container_t *c, int status, const cow_error_t *err, void *data)
 {
   struct lx *x = data;
+  if (x->finished)
+    return;
   x->created = status == 0;
   if (status < 0 || x->aborted) {
     if (status < 0 && status != COW_ECANCELED)
@@ -315,6 +353,7 @@ static void container_created(cow_container_t *c, int status, const cow_error_t 
 
 static void create_container(struct lx *x)
 {
+  set_phase(x, "creating container", x->id);
   char *doc = container_doc(x);
   int rc = doc != NULL
                ? cow_guest_create_container(&x->c, x->host, x->id, doc, container_created, x)
@@ -331,6 +370,8 @@ static void create_container(struct lx *x)
 static void layers_added(cow_host_t *h, int status, const cow_error_t *err, void *data)
 {
   struct lx *x = data;
+  if (x->finished)
+    return;
   if (status < 0 || x->aborted) {
     if (status < 0 && status != COW_ECANCELED)
       report(x, "adding the layers of container", status, err);
@@ -346,6 +387,8 @@ static void connected(cow_host_t *h, int status, const cow_error_t *err, void *d
 {
   struct lx *x = data;
   x->connecting = 0;
+  if (x->finished)
+    return;
   stop_waiting(x);
   if (status < 0 || x->aborted) {
     if (status == COW_ETIMEDOUT)
@@ -365,6 +408,7 @@ static void connected(cow_host_t *h, int status, const cow_error_t *err, void *d
     create_container(x);
     return;
   }
+  set_phase(x, "adding the layers of container", x->id);
   int rc = cow_guest_modify(h, req, layers_added, x);
   free(req);
   if (rc != 0) {
@@ -404,6 +448,7 @@ static int connect_guest(struct lx *x)
   cow_guest_options_t o = COW_GUEST_OPTIONS_INIT;
   o.transport = x->tr;
   o.connect_timeout_ms = (uint64_t)(x->timeout_s * 1000);
+  o.rpc_timeout_ms = (uint64_t)(x->rpc_timeout_s * 1000); /* 0: the library's 5 minutes */
   if (o.connect_timeout_ms == 0)
     o.connect_timeout_ms = 1; /* 0 would mean the library's default (2 minutes) */
   rc = cow_guest_connect(&x->host, &x->loop, &o, connected, x);
@@ -413,6 +458,7 @@ static int connect_guest(struct lx *x)
     return rc;
   }
   x->connecting = 1;
+  snprintf(x->phase, sizeof x->phase, "waiting for the guest on %s", x->address);
   /* After a second of silence, say what we are waiting for (a shorter wait just ends). */
   if (x->timeout_s > 1 && uv_timer_init(&x->loop, &x->waiting) == 0) {
     x->waiting_open = 1;
@@ -432,7 +478,8 @@ enum {
   OPT_CONTAINER,
   OPT_BUNDLE,
   OPT_LAYER,
-  OPT_SCRATCH
+  OPT_SCRATCH,
+  OPT_RPC_TIMEOUT
 };
 
 static const struct option own_options[] = {
@@ -444,6 +491,7 @@ static const struct option own_options[] = {
     {"bundle", required_argument, NULL, OPT_BUNDLE},
     {"layer", required_argument, NULL, OPT_LAYER},
     {"scratch", required_argument, NULL, OPT_SCRATCH},
+    {"rpc-timeout", required_argument, NULL, OPT_RPC_TIMEOUT},
     {NULL, 0, NULL, 0},
 };
 
@@ -479,10 +527,14 @@ static int own_option(int key, const char *v, void *data)
     break;
   }
   case OPT_TIMEOUT:
-    x->timeout_s = strtod(v, &end);
-    if (*end != '\0' || !(x->timeout_s > 0 && x->timeout_s <= 86400))
-      return session_usage_error(prog, "bad --timeout '%s' (seconds, up to 86400)", v);
+  case OPT_RPC_TIMEOUT: {
+    double t = strtod(v, &end);
+    if (*end != '\0' || !(t > 0 && t <= 86400))
+      return session_usage_error(prog, "bad --%s '%s' (seconds, up to 86400)",
+                                 own_options[key - SESSION_OPT_OWN].name, v);
+    *(key == OPT_TIMEOUT ? &x->timeout_s : &x->rpc_timeout_s) = t;
     break;
+  }
   case OPT_CONTAINER:
     x->id = v;
     break;
@@ -536,7 +588,8 @@ int main(int argc, char **argv)
   x.exit_code = SESSION_EXIT_FAILED;
   int rc = parse(&x, argc, argv);
   if (rc < 0 && uv_loop_init(&x.loop) == 0) {
-    if (session_open(&x.s, &x.loop, &x.opts, prog, aborted, &x) != 0 || connect_guest(&x) != 0)
+    if (session_open(&x.s, &x.loop, &x.opts, prog, aborted, abandoned, &x) != 0 ||
+        connect_guest(&x) != 0)
       finish(&x);
     uv_run(&x.loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(&x.loop) == 0 ? x.exit_code : SESSION_EXIT_FAILED;

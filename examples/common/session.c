@@ -79,7 +79,9 @@ struct session {
   session_done_cb done;
   void *done_data;
   session_abort_cb abort_cb;
-  void *abort_data;
+  session_abort_cb abandon_cb;
+  void *cb_data;
+  int stops; /* SIGINT/SIGTERM received */
 };
 
 struct wreq {
@@ -537,16 +539,44 @@ static void forward_signal(session_t *s, int signo)
 #endif
 }
 
+/* SIGINT and SIGTERM (on Windows Ctrl-C and Ctrl-Break): what a user sends to stop. */
+static int stop_signal(int signo)
+{
+#ifdef SIGBREAK
+  if (signo == SIGBREAK)
+    return 1;
+#endif
+  return signo == SIGINT || signo == SIGTERM;
+}
+
 static void on_signal(uv_signal_t *h, int signo)
 {
   session_t *s = h->data;
-  if (s->closing || s->exited)
-    return; /* the command is gone; the teardown is bounded by its own timeouts */
-  if (s->proc == NULL) {
+  if (s->closing)
+    return;
+  if (stop_signal(signo) && s->stops++ > 0) {
+    /* The second one, in any phase: whatever is in flight (a create, a request to a frozen
+     * guest, a stop), the user wants out now. The program closes everything it holds. */
+    leave_raw(s);
+    s->abandon_cb(s, signo, s->cb_data);
+    return;
+  }
+  if (s->exited) {
+    if (stop_signal(signo))
+      fprintf(stderr,
+              "%s: the command has ended; still cleaning up (send the signal again to "
+              "abandon)\n",
+              s->prog);
+  } else if (s->proc == NULL) {
     if (s->abort_cb != NULL)
-      s->abort_cb(s, signo, s->abort_data);
+      s->abort_cb(s, signo, s->cb_data);
   } else if (!s->created) {
     s->pending_signal = signo; /* delivered once the process runs */
+    if (stop_signal(signo))
+      fprintf(stderr,
+              "%s: the command is still starting; it gets the signal once it runs (send "
+              "the signal again to abandon)\n",
+              s->prog);
   } else if (s->undeliverable) {
     s->exit_code = 128 + signo; /* abandoned: the program's teardown closes the rest */
     s->exited = 1;
@@ -678,7 +708,7 @@ void session_start(session_t *s, cow_host_t *host, const char *config_json, sess
 /* ---- open / close ---- */
 
 int session_open(session_t **out, uv_loop_t *loop, const session_opts_t *opts, const char *prog,
-                 session_abort_cb abort_cb, void *data)
+                 session_abort_cb abort_cb, session_abort_cb abandon_cb, void *data)
 {
   session_t *s = calloc(1, sizeof *s);
   if (s == NULL)
@@ -690,7 +720,8 @@ int session_open(session_t **out, uv_loop_t *loop, const session_opts_t *opts, c
   s->opts = opts;
   s->prog = prog;
   s->abort_cb = abort_cb;
-  s->abort_data = data;
+  s->abandon_cb = abandon_cb;
+  s->cb_data = data;
   s->exit_code = SESSION_EXIT_FAILED;
   *out = s;
   int rc = 0;

@@ -84,7 +84,10 @@ typedef struct session session_t;
  * exit with. The process handle is closed by the session afterwards. */
 typedef void (*session_done_cb)(session_t *s, int exit_code, void *data);
 
-/* A signal arrived before session_start(): the program should abort its setup. */
+/* A signal: `abort_cb` gets one that arrived before session_start() (the program aborts its
+ * setup, tearing down what it made); `abandon_cb` the second SIGINT/SIGTERM, in any phase
+ * (the program prints what it abandons, closes every handle without waiting for anything
+ * remote, calls session_close(), and exits with 128+signo). */
 typedef void (*session_abort_cb)(session_t *s, int signo, void *data);
 
 /* Open the local side: fds 1/2 (and 0 with -i) as libuv handles (tty or pipe; a regular
@@ -92,7 +95,7 @@ typedef void (*session_abort_cb)(session_t *s, int signo, void *data);
  * forwarded; SIGWINCH with -t resizes). Returns 0 or a negative libuv code (message
  * printed); `*out` is set either way and must be closed with session_close(). */
 int session_open(session_t **out, uv_loop_t *loop, const session_opts_t *opts, const char *prog,
-                 session_abort_cb abort_cb, void *data);
+                 session_abort_cb abort_cb, session_abort_cb abandon_cb, void *data);
 
 /* The local terminal size for -t (from stdout, else stdin); -1 when there is none. */
 int session_console_size(session_t *s, uint16_t *width, uint16_t *height);

@@ -34,11 +34,43 @@ static inline long long now_ms(void)
   return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+/* Every child not yet collected by wait_exit(): a failed test's are killed by
+ * kill_leftovers(), so that no program or peer outlives the test that started it. */
+static pid_t children[64];
+
+static inline void forget_child(pid_t pid)
+{
+  for (size_t i = 0; i < sizeof children / sizeof children[0]; i++)
+    if (children[i] == pid)
+      children[i] = 0;
+}
+
+/* cmocka teardown: SIGKILL (after SIGCONT: it may be stopped) and reap what is left. */
+static inline int kill_leftovers(void **state)
+{
+  (void)state;
+  for (size_t i = 0; i < sizeof children / sizeof children[0]; i++)
+    if (children[i] > 0) {
+      kill(children[i], SIGCONT);
+      kill(children[i], SIGKILL);
+      waitpid(children[i], NULL, 0);
+      children[i] = 0;
+    }
+  return 0;
+}
+
 /* Fork and exec argv with fd 0/1/2 taken from in/out/err (-1: /dev/null). */
 static inline pid_t spawn_fds(char *const argv[], int in, int out, int err)
 {
   pid_t pid = fork();
   assert_true(pid >= 0);
+  if (pid > 0) {
+    for (size_t i = 0; i < sizeof children / sizeof children[0]; i++)
+      if (children[i] == 0) {
+        children[i] = pid;
+        break;
+      }
+  }
   if (pid == 0) {
     int null = open("/dev/null", O_RDWR);
     dup2(in >= 0 ? in : null, 0);
@@ -75,12 +107,15 @@ static inline int wait_exit(pid_t pid)
   int st;
   for (;;) {
     pid_t r = waitpid(pid, &st, WNOHANG);
-    if (r == pid)
+    if (r == pid) {
+      forget_child(pid);
       return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
     assert_true(r == 0 || (r < 0 && errno == EINTR));
     if (now_ms() > end) {
       kill(pid, SIGKILL);
       waitpid(pid, &st, 0);
+      forget_child(pid);
       fail_msg("process %d did not exit within %d ms", (int)pid, DEADLINE_MS);
     }
     struct timespec ts = {0, 5 * 1000 * 1000}; /* polling a wait, not synchronising */

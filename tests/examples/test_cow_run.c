@@ -112,6 +112,11 @@ static void long_options_version_and_log(void **state)
   run(&r, NULL, ARGV(COW_RUN, "--tty=yes", "--", "true"));
   assert_int_equal(r.code, 2);
   assert_non_null(strstr(r.err, "option '--tty' takes no value"));
+  run(&r, NULL, ARGV(COW_RUN, "--timeout=5", "--", "true")); /* each HCS request bounded */
+  assert_int_equal(r.code, 0);
+  run(&r, NULL, ARGV(COW_RUN, "--timeout", "soon", "--", "true"));
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "bad --timeout 'soon'"));
   run(&r, NULL, ARGV(COW_RUN, "--stop-timeout"));
   assert_int_equal(r.code, 2);
   assert_non_null(strstr(r.err, "option '--stop-timeout' needs a value"));
@@ -206,6 +211,40 @@ static void closed_reader_ends_the_command(void **state)
                             "rest is dropped\n");
 }
 
+/* A second SIGTERM abandons: cow-run closes the system's handle (which terminates it and
+ * its processes) and exits at once with 128+15, saying what it abandoned; the first one
+ * was forwarded as usual. Nothing of the system is left running. */
+static void second_signal_abandons(void **state)
+{
+  int out, err;
+  char buf[256], ebuf[1024];
+  size_t len = 0, elen = 0;
+  pid_t pid = spawn_pipes(ARGV(COW_RUN, "--id", "abandon", "--", "sh", "-c",
+                               "trap 'echo got-TERM' TERM; echo ready $$; "
+                               "while :; do sleep 1; done"),
+                          NULL, &out, &err);
+  EXPECT_OUTPUT(out, buf, len, "\n");
+  int shell = atoi(buf + strlen("ready "));
+  assert_true(shell > 0);
+  kill(pid, SIGTERM);
+  EXPECT_OUTPUT(out, buf, len, "got-TERM\n"); /* forwarded, and handled by the command */
+  kill(pid, SIGTERM);
+  assert_int_equal(wait_exit(pid), 143);
+  assert_true(read_until(err, ebuf, sizeof ebuf, &elen, NULL));
+  assert_string_equal(ebuf, "cow-run: second signal: abandoned while running the command in "
+                            "abandon\n");
+  close(out);
+  close(err);
+  /* The command went with the system (it is not our child: poll until it is gone). */
+  long long end = now_ms() + DEADLINE_MS;
+  while (kill(shell, 0) == 0 && now_ms() < end) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  if (kill(shell, 0) == 0)
+    fail_msg("the command (pid %d) outlived the abandoned compute system", shell);
+}
+
 /* ---- the console, on a pseudo-terminal of our own ---- */
 
 static pid_t spawn_on_pty(char *const argv[], unsigned short rows, unsigned short cols, int *master)
@@ -284,17 +323,18 @@ int main(void)
 {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(output_and_exit_code),
-      cmocka_unit_test(stdin_is_forwarded),
-      cmocka_unit_test(missing_command_is_127),
-      cmocka_unit_test(usage_errors_and_help),
-      cmocka_unit_test(sigterm_is_forwarded),
-      cmocka_unit_test(tty_size_and_resize),
-      cmocka_unit_test(tty_raw_mode),
-      cmocka_unit_test(closed_reader_ends_the_command),
-      cmocka_unit_test(emulator_faults_are_not_shipped),
-      cmocka_unit_test(long_options_version_and_log),
-      cmocka_unit_test(tty_passes_term),
+      cmocka_unit_test_teardown(output_and_exit_code, kill_leftovers),
+      cmocka_unit_test_teardown(stdin_is_forwarded, kill_leftovers),
+      cmocka_unit_test_teardown(missing_command_is_127, kill_leftovers),
+      cmocka_unit_test_teardown(usage_errors_and_help, kill_leftovers),
+      cmocka_unit_test_teardown(sigterm_is_forwarded, kill_leftovers),
+      cmocka_unit_test_teardown(tty_size_and_resize, kill_leftovers),
+      cmocka_unit_test_teardown(tty_raw_mode, kill_leftovers),
+      cmocka_unit_test_teardown(closed_reader_ends_the_command, kill_leftovers),
+      cmocka_unit_test_teardown(emulator_faults_are_not_shipped, kill_leftovers),
+      cmocka_unit_test_teardown(long_options_version_and_log, kill_leftovers),
+      cmocka_unit_test_teardown(tty_passes_term, kill_leftovers),
+      cmocka_unit_test_teardown(second_signal_abandons, kill_leftovers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

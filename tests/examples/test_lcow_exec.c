@@ -1,6 +1,8 @@
 /* lcow-exec from the user's seat, against cow-gcs-peer started in the background on a
  * temporary port directory: utility VM processes, containers from a bundle, stdin,
  * signals, a console on a pty, and a guest that never dials. */
+#include <dirent.h>
+
 #include "driver.h"
 
 #if !defined(LCOW_EXEC_PATH) || !defined(COW_GCS_PEER_PATH)
@@ -261,6 +263,95 @@ static void closed_reader_ends_the_command(void **state)
   }
 }
 
+/* Sockets lcow-exec left in the port directory (listeners of the bridge and of stdio). */
+static int sockets_left(void)
+{
+  int n = 0;
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+      fprintf(stderr, "left behind: %s\n", path);
+      n++;
+    }
+  }
+  closedir(d);
+  return n;
+}
+
+/* The second SIGTERM abandons at once, whatever is in flight, and leaves no socket in the
+ * port directory; `when` is what lcow-exec's debug log says once we are in that phase,
+ * `first` what it says once the first signal was handled (the two must not coalesce). */
+static void abandon_case(char *const lx_argv[], char *const peer_argv[], const char *when,
+                         int stop_peer, const char *first, const char *phase)
+{
+  int err;
+  static char ebuf[1 << 18]; /* the debug log of a whole container's life */
+  size_t elen = 0;
+  pid_t lx = spawn_pipes(lx_argv, NULL, NULL, &err);
+  pid_t peer = spawn_fds(peer_argv, -1, -1, -1);
+  EXPECT_OUTPUT(err, ebuf, elen, when);
+  if (stop_peer)
+    kill(peer, SIGSTOP); /* a frozen guest: nothing it was asked is ever answered */
+  kill(lx, SIGTERM);
+  EXPECT_OUTPUT(err, ebuf, elen, first);
+  kill(lx, SIGTERM);
+  assert_true(read_until(err, ebuf, sizeof ebuf, &elen, NULL));
+  close(err);
+  assert_int_equal(wait_exit(lx), 143);
+  char expect[256];
+  snprintf(expect, sizeof expect, "lcow-exec: second signal: abandoned while %s\n", phase);
+  if (strstr(ebuf, expect) == NULL)
+    fail_msg("no '%s' in: %s", escaped(expect), escaped(ebuf));
+  assert_int_equal(sockets_left(), 0);
+  if (stop_peer)
+    kill(peer, SIGCONT);
+  assert_int_equal(wait_exit(peer), 0); /* the bridge closed: the peer ends */
+}
+
+static void second_signal_abandons_any_phase(void **state)
+{
+  char *const peer_no_exec[] = {COW_GCS_PEER_PATH, "--port-dir",     dir,
+                                "--never-answer",  "ExecuteProcess", NULL};
+  char *const peer[] = {COW_GCS_PEER_PATH, "--port-dir", dir, NULL};
+  char *const peer_no_delete[] = {COW_GCS_PEER_PATH, "--port-dir",           dir,
+                                  "--never-answer",  "DeleteContainerState", NULL};
+  /* Before the create completed: ExecuteProcess is never answered. */
+  abandon_case(ARGV(LCOW, "--port-dir", dir, "--log-level", "debug", "--", "true"), peer_no_exec,
+               "-> ExecuteProcess", 0, "the command is still starting",
+               "starting and running the command");
+  /* While streaming, the guest frozen (SIGSTOP): the forwarded signal is never answered. */
+  abandon_case(ARGV(LCOW, "--port-dir", dir, "--log-level", "debug", "--container", "c7",
+                    "--bundle", bundle, "--", "sh", "-c", "exec sleep 30"),
+               peer, "<- Response(ExecuteProcess)", 1, "-> SignalProcess",
+               "starting and running the command");
+  /* While tearing down: the last step, deleting the container's state, is never answered. */
+  abandon_case(ARGV(LCOW, "--port-dir", dir, "--log-level", "debug", "--container", "c8",
+                    "--bundle", bundle, "--", "true"),
+               peer_no_delete, "-> DeleteContainerState", 0, "still cleaning up",
+               "deleting the state of container c8");
+}
+
+/* --rpc-timeout: a request the guest never answers fails the command after that long
+ * (the bridge is given up as dead), instead of the library's five minutes. */
+static void rpc_timeout_option(void **state)
+{
+  struct result r;
+  pid_t peer = spawn_fds(
+      ARGV(COW_GCS_PEER_PATH, "--port-dir", dir, "--never-answer", "ExecuteProcess"), -1, -1, -1);
+  run(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--rpc-timeout", "1", "--", "true"));
+  assert_int_equal(r.code, 125);
+  assert_non_null(strstr(r.err, "no answer to ExecuteProcess (id 1) within 1000 ms"));
+  assert_int_equal(wait_exit(peer), 0);
+  assert_int_equal(sockets_left(), 0);
+  run(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--rpc-timeout=0", "--", "true"));
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "bad --rpc-timeout '0'"));
+}
+
 /* -t in a container: the console follows our terminal's size. */
 static void container_tty_resize(void **state)
 {
@@ -291,16 +382,18 @@ int main(void)
 {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(unreachable_guest),
-      cmocka_unit_test(usage_errors_and_help),
-      cmocka_unit_test(uvm_process),
-      cmocka_unit_test(container_from_bundle),
-      cmocka_unit_test(container_sigterm),
-      cmocka_unit_test(uvm_signal_abandons),
-      cmocka_unit_test(container_tty_resize),
-      cmocka_unit_test(closed_reader_ends_the_command),
-      cmocka_unit_test(waiting_and_named_failures),
-      cmocka_unit_test(long_options_version_and_log),
+      cmocka_unit_test_teardown(unreachable_guest, kill_leftovers),
+      cmocka_unit_test_teardown(usage_errors_and_help, kill_leftovers),
+      cmocka_unit_test_teardown(uvm_process, kill_leftovers),
+      cmocka_unit_test_teardown(container_from_bundle, kill_leftovers),
+      cmocka_unit_test_teardown(container_sigterm, kill_leftovers),
+      cmocka_unit_test_teardown(uvm_signal_abandons, kill_leftovers),
+      cmocka_unit_test_teardown(container_tty_resize, kill_leftovers),
+      cmocka_unit_test_teardown(closed_reader_ends_the_command, kill_leftovers),
+      cmocka_unit_test_teardown(waiting_and_named_failures, kill_leftovers),
+      cmocka_unit_test_teardown(long_options_version_and_log, kill_leftovers),
+      cmocka_unit_test_teardown(second_signal_abandons_any_phase, kill_leftovers),
+      cmocka_unit_test_teardown(rpc_timeout_option, kill_leftovers),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -27,12 +27,14 @@ static void usage(void)
           "usage: cow-gcs-peer --port-dir DIR [--drop-after N] [--garbage-after N]\n"
           "                    [--oversize-after N] [--truncate-after N] [--delay-ms MS]\n"
           "                    [--reorder] [--notify-unknown] [--background]\n"
-          "                    [--mount-layers]\n"
+          "                    [--mount-layers] [--never-answer RPC]...\n"
           "Dials DIR/1073741824 as the GCS bridge and serves it like hcsshim v0.11.4's GCS.\n"
           "--background: return at once and go on in the background, logging to\n"
           "DIR/cow-gcs-peer.log (DIR must exist).\n"
           "--mount-layers: mount CombinedLayers and run containers in their root filesystem,\n"
-          "in a mount namespace of the peer's own (needs root).\n");
+          "in a mount namespace of the peer's own (needs root).\n"
+          "--never-answer RPC: read requests of RPC (ExecuteProcess, ShutdownGraceful, ...)\n"
+          "and never answer them, as a frozen or hostile agent (repeatable, up to 8).\n");
 }
 
 int peer_faults_parse(peer_faults_t *f, int argc, char **argv, const char **port_dir)
@@ -61,6 +63,9 @@ int peer_faults_parse(peer_faults_t *f, int argc, char **argv, const char **port
       i++;
     } else if (!strcmp(a, "--output-late") && !parse_count(v, &n) && n > 0 && n <= 600000) {
       f->output_late_ms = (unsigned)n;
+      i++;
+    } else if (!strcmp(a, "--never-answer") && v && f->n_never_answer < 8) {
+      f->never_answer[f->n_never_answer++] = v;
       i++;
     } else if (!strcmp(a, "--reorder")) {
       f->reorder = 1;
@@ -145,4 +150,13 @@ void peer_faults_after_send(peer_t *peer)
         peer_stop(peer, 0);
     }
   }
+}
+
+int peer_faults_never_answer(const peer_t *peer, uint32_t type)
+{
+  const char *name = cow__frame_rpc_name(type);
+  for (int i = 0; name != NULL && i < peer->faults.n_never_answer; i++)
+    if (strcmp(name, peer->faults.never_answer[i]) == 0)
+      return 1;
+  return 0;
 }

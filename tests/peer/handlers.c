@@ -705,6 +705,11 @@ void peer_dispatch(peer_t *peer, const cow__frame_t *frame)
       req.container_id = json_string_value(aid);
   }
 
+  if (peer_faults_never_answer(peer, type)) {
+    peer_log("fault: never answering %s id %llu", cow__frame_rpc_name(type),
+             (unsigned long long)req.id);
+    goto out;
+  }
   if (!peer->negotiated && type != COW__MSG_NEGOTIATE_PROTOCOL) {
     respond_notimpl(peer, &req);
     goto out;

@@ -30,16 +30,18 @@
 #define HR_SYSTEM_EXISTS        ((int32_t)0xC037010Fu)
 
 typedef struct peer_faults {
-  long drop_after;         /* close the bridge after N frames sent; -1 off */
-  long garbage_after;      /* send a garbage header after N frames */
-  long oversize_after;     /* send a > 64 KiB frame after N frames */
-  long truncate_after;     /* send half of frame N+1, then close */
-  unsigned delay_ms;       /* delay every response/notification */
-  int reorder;             /* answer pipelined requests in reverse order */
-  int notify_unknown;      /* notification for an unknown container after negotiation */
-  unsigned output_late_ms; /* container stdout/stderr delivered MS after the exit was sent */
-  int background;          /* not a fault: --background, see main.c */
-  int mount_layers;        /* not a fault: --mount-layers, see rootfs.c */
+  long drop_after;             /* close the bridge after N frames sent; -1 off */
+  long garbage_after;          /* send a garbage header after N frames */
+  long oversize_after;         /* send a > 64 KiB frame after N frames */
+  long truncate_after;         /* send half of frame N+1, then close */
+  unsigned delay_ms;           /* delay every response/notification */
+  int reorder;                 /* answer pipelined requests in reverse order */
+  int notify_unknown;          /* notification for an unknown container after negotiation */
+  unsigned output_late_ms;     /* container stdout/stderr delivered MS after the exit was sent */
+  const char *never_answer[8]; /* requests of these RPCs (cow__frame_rpc_name) are dropped */
+  int n_never_answer;
+  int background;   /* not a fault: --background, see main.c */
+  int mount_layers; /* not a fault: --mount-layers, see rootfs.c */
 } peer_faults_t;
 
 typedef struct peer_container peer_container_t;
@@ -89,6 +91,9 @@ typedef struct peer_req {
   const char *activity;     /* the echoed ActivityId, NULL when empty/absent */
   const char *container_id; /* "" when absent */
 } peer_req_t;
+
+/* 1 when a request of this type is to be dropped unanswered (--never-answer). */
+int peer_faults_never_answer(const peer_t *peer, uint32_t type);
 
 /* ---- bridge.c ---- */
 int peer_bridge_start(peer_t *peer, int fd);

@@ -297,6 +297,24 @@ static void test_notify_unknown(void **s)
 }
 
 /* A frame with Size < 16 from the host: the real agent would wedge; the peer exits 1. */
+/* --never-answer RPC: requests of that RPC are read and dropped; the next request is
+ * answered as usual (the peer answers in order, so its answer coming first proves it). */
+static void test_never_answer(void **s)
+{
+  host_t h;
+  cow__frame_t f;
+  (void)s;
+  host_start(&h, "--never-answer", "DumpStacks");
+  negotiate_ok(&h);
+  host_send(&h, COW__MSG_DUMP_STACKS, 1, dump);
+  host_send(&h, COW__MSG_NEGOTIATE_PROTOCOL, 2, negotiate); /* a second one: refused */
+  assert_int_equal(host_recv(&h, &f, 5000), 1);
+  assert_int_equal(f.hdr.id, 2);
+  assert_int_equal(f.hdr.type, COW__MSG_NEGOTIATE_PROTOCOL_RESPONSE);
+  cow__frame_release(&f);
+  host_stop(&h);
+}
+
 static void test_bad_host_header(void **s)
 {
   host_t h;
@@ -318,7 +336,7 @@ int main(void)
       cmocka_unit_test(test_garbage_after),   cmocka_unit_test(test_oversize_after),
       cmocka_unit_test(test_truncate_after),  cmocka_unit_test(test_delay),
       cmocka_unit_test(test_reorder),         cmocka_unit_test(test_notify_unknown),
-      cmocka_unit_test(test_bad_host_header),
+      cmocka_unit_test(test_bad_host_header), cmocka_unit_test(test_never_answer),
   };
   signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, NULL, NULL);
