@@ -181,7 +181,7 @@ static void cleanup(struct lx *x)
   set_phase(x, "removing the layers of container", x->id);
   char *req = x->layers_added ? layers_request(x, "Remove") : NULL;
   int rc = req != NULL ? cow_guest_modify(x->host, req, layers_removed, x) : -1;
-  free(req);
+  cow_free(req);
   if (rc != 0)
     delete_state(x);
 }
@@ -235,20 +235,41 @@ static json_t *strings(char **v)
   return a;
 }
 
+/* The LCOW documents from the library's builder (cow_guest_container_config_json): the
+ * hosted-system document for `spec_json` (NULL: none wanted) and the CombinedLayers request
+ * of `type` ("Add", "Remove"; NULL: none wanted). It sets the network namespace, without
+ * which Microsoft's agent refuses every later container. The text is freed with cow_free. */
+static int guest_docs(struct lx *x, const char *spec_json, const char *root, char **doc,
+                      const char *type, char **req)
+{
+  const char **layers = calloc(x->nlayers + 1, sizeof *layers);
+  if (layers == NULL)
+    return COW_ENOMEM;
+  for (size_t i = 0; i < x->nlayers; i++)
+    layers[i] = x->layers[i];
+  cow_guest_container_params_t p = COW_GUEST_CONTAINER_PARAMS_INIT;
+  p.id = x->id;
+  p.oci_spec_json = spec_json ? spec_json : "{\"process\":{}}";
+  p.layers = layers;
+  p.scratch_dir = x->scratch;
+  p.root_path = root;
+  int add = type != NULL && strcmp(type, "Add") == 0;
+  cow_error_t err = COW_ERROR_INIT;
+  int rc =
+      cow_guest_container_config_json(doc, add ? req : NULL, type && !add ? req : NULL, &p, &err);
+  if (rc != 0)
+    fprintf(stderr, "%s: container %s: %s\n", prog, x->id,
+            err.message ? err.message : cow_strerror(rc));
+  cow_error_clear(&err);
+  free(layers);
+  return rc;
+}
+
 /* CombinedLayers, as hcsshim's lcowLayersCloser sends it (docs/gcs-bridge-protocol.md §6.1). */
 static char *layers_request(struct lx *x, const char *type)
 {
-  json_t *settings = json_pack("{s:s}", "ContainerRootPath", x->root);
-  if (strcmp(type, "Add") == 0) {
-    json_t *layers = json_array();
-    for (size_t i = 0; i < x->nlayers; i++)
-      json_array_append_new(layers, json_pack("{s:s}", "Path", x->layers[i]));
-    json_object_set_new(settings, "ContainerID", json_string(x->id));
-    json_object_set_new(settings, "Layers", layers);
-    json_object_set_new(settings, "ScratchPath", json_string(x->scratch ? x->scratch : ""));
-  }
-  return dump(json_pack("{s:s,s:s,s:o}", "ResourceType", "CombinedLayers", "RequestType", type,
-                        "Settings", settings));
+  char *req = NULL;
+  return guest_docs(x, NULL, x->root, NULL, type, &req) == 0 ? req : NULL;
 }
 
 /* Process parameters of the GCS: a utility VM process, or a container's init (no
@@ -306,19 +327,19 @@ static char *container_doc(struct lx *x)
     json_object_set_new(proc, "terminal", json_true());
   if (x->opts.tty && session_console_size(x->s, &w, &h) == 0) /* what runc applies */
     json_object_set_new(proc, "consoleSize", json_pack("{s:i,s:i}", "height", h, "width", w));
-  if (!json_is_object(json_object_get(spec, "linux")))
-    json_object_set_new(spec, "linux", json_object());
-  if (!json_is_object(json_object_get(spec, "root")))
-    json_object_set_new(spec, "root", json_pack("{s:s}", "path", "rootfs"));
-  if (x->nlayers > 0)
-    json_object_set_new(json_object_get(spec, "root"), "path", json_string(x->root));
-  char bundle[300];
-  snprintf(bundle, sizeof bundle, "/run/gcs/c/%s", x->id);
-  json_t *doc = json_pack("{s:{s:i,s:i},s:s,s:o}", "SchemaVersion", "Major", 2, "Minor", 1,
-                          "OciBundlePath", bundle, "OciSpecification", spec);
-  if (x->scratch != NULL)
-    json_object_set_new(doc, "ScratchDirPath", json_string(x->scratch));
-  return dump(doc);
+  /* With layers the root is where they are combined; without, the bundle's own. */
+  const char *root = json_string_value(json_object_get(json_object_get(spec, "root"), "path"));
+  char *text = json_dumps(spec, JSON_COMPACT);
+  char *doc = NULL;
+  if (text == NULL || guest_docs(x, text,
+                                 x->nlayers > 0 ? x->root
+                                 : root         ? root
+                                                : "rootfs",
+                                 &doc, NULL, NULL) != 0)
+    doc = NULL;
+  free(text);
+  json_decref(spec);
+  return doc;
 }
 
 /* ---- setup ---- */
@@ -358,7 +379,7 @@ static void create_container(struct lx *x)
   int rc = doc != NULL
                ? cow_guest_create_container(&x->c, x->host, x->id, doc, container_created, x)
                : COW_EINVAL;
-  free(doc);
+  cow_free(doc);
   if (rc != 0) {
     if (doc != NULL)
       report(x, "creating container", rc, NULL);
@@ -410,7 +431,7 @@ static void connected(cow_host_t *h, int status, const cow_error_t *err, void *d
   }
   set_phase(x, "adding the layers of container", x->id);
   int rc = cow_guest_modify(h, req, layers_added, x);
-  free(req);
+  cow_free(req);
   if (rc != 0) {
     report(x, "adding the layers of container", rc, NULL);
     finish(x);
