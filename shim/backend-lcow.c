@@ -4,11 +4,12 @@
  * (options.h), whose "{port_dir}" arguments name the AF_UNIX port directory the guest's
  * agent dials (hybrid vsock: port N is the socket PORT_DIR/N), and stopped when the last
  * container is deleted. The VM is reached through cow_guest_connect(); a container is
- * created with cow_guest_create_container() from the bundle, as hcsshim creates LCOW
- * containers: the rootfs mounts containerd passes become a CombinedLayers request (overlay
- * lowerdirs as layers, top first; the snapshot's directory as the scratch; a bind mount as
- * one layer with the bundle's scratch), the bundle's config.json the OCI specification with
- * root.path pointing at /run/gcs/c/ID/rootfs. The layer paths are this machine's: the guest
+ * created with cow_guest_create_container() from the documents libcow builds as hcsshim
+ * does (cow_guest_container_config_json(): the bundle's spec adapted for the guest, its
+ * network namespace set, and the CombinedLayers requests). What the shim decides is the
+ * layers and the scratch: the rootfs mount containerd passes gives them (overlay lowerdirs,
+ * top first; the snapshot's directory as the scratch; a bind mount as one layer with the
+ * bundle's scratch). The layer paths are this machine's: the guest
  * must see them at the same paths (a VM sharing the host's filesystem, or cow-gcs-peer). */
 #include <dirent.h>
 #include <errno.h>
@@ -23,10 +24,9 @@
 #include "log.h"
 #include "shim.h"
 
-#define LCOW_STOP_GRACE_MS   10000 /* shutdown, then terminate: hcsshim's order */
-#define VM_EXIT_GRACE_MS     10000 /* the launcher's exit after the bridge closed, then SIGKILL */
-#define GUEST_CONTAINER_ROOT "/run/gcs/c"
-#define VM_PID_FILE          "vm.pid" /* in the bundle: "PID PORT_DIR", for `delete` */
+#define LCOW_STOP_GRACE_MS 10000    /* shutdown, then terminate: hcsshim's order */
+#define VM_EXIT_GRACE_MS   10000    /* the launcher's exit after the bridge closed, then SIGKILL */
+#define VM_PID_FILE        "vm.pid" /* in the bundle: "PID PORT_DIR", for `delete` */
 
 struct op {
   struct op *next; /* waiting for the VM */
@@ -37,9 +37,23 @@ struct op {
 };
 
 struct lcow_task {
-  char root[300];   /* ContainerRootPath in the guest */
-  int layers_added; /* CombinedLayers Add succeeded: Remove at the end */
+  char *config;        /* the hosted-system document of Create (libcow's, cow_free) */
+  char *layers_add;    /* CombinedLayers Add, NULL without layers (cow_free) */
+  char *layers_remove; /* CombinedLayers Remove (cow_free) */
+  int layers_added;    /* the Add succeeded: Remove at the end */
 };
+
+static void lcow_task_free(shim_task_t *t)
+{
+  struct lcow_task *lt = t->backend_data;
+  if (lt != NULL) {
+    cow_free(lt->config);
+    cow_free(lt->layers_add);
+    cow_free(lt->layers_remove);
+    free(lt);
+  }
+  t->backend_data = NULL;
+}
 
 /* The shim's utility VM. */
 static struct vm {
@@ -82,7 +96,7 @@ static void op_fail(struct op *o, int code, const char *fmt, const char *detail)
   op_done(o, code, msg);
 }
 
-/* ---- documents (GAP(guest): replaced by libcow's LCOW document builder when it lands) ---- */
+/* ---- documents: libcow's builder, from what containerd passed ---- */
 
 static char *dump(json_t *j)
 {
@@ -100,83 +114,104 @@ static const char *mount_option(const Containerd__Types__Mount *m, const char *k
   return NULL;
 }
 
-/* The CombinedLayers request for t's rootfs mounts (NULL when there are none, or with
- * `err` set for mounts this backend cannot map). */
-static char *layers_request(shim_task_t *t, const char *type, char *err, size_t errlen)
+/* The layers (NULL-terminated, malloc'd with their strings) and the scratch directory of
+ * t's rootfs mount: an overlay's lowerdirs, top first (overlayfs's order, and hcsshim's),
+ * with the snapshot's directory (the parent of upperdir) as the scratch; a bind mount's
+ * source as one layer, with BUNDLE/scratch. No mount: no layers. 0, or -1 with `err`. */
+static int map_rootfs(shim_task_t *t, char ***layers, char *scratch, size_t slen, char *err,
+                      size_t errlen)
 {
-  struct lcow_task *lt = t->backend_data;
-  json_t *settings = json_pack("{s:s}", "ContainerRootPath", lt->root);
-  if (strcmp(type, "Add") != 0)
-    return dump(json_pack("{s:s,s:s,s:o}", "ResourceType", "CombinedLayers", "RequestType", type,
-                          "Settings", settings));
-  if (t->nrootfs != 1) {
-    json_decref(settings);
-    if (t->nrootfs > 1)
-      snprintf(err, errlen, "the lcow backend takes one rootfs mount, not %zu", t->nrootfs);
-    return NULL;
+  *layers = NULL;
+  scratch[0] = '\0';
+  if (t->nrootfs == 0)
+    return 0;
+  if (t->nrootfs > 1) {
+    snprintf(err, errlen, "the lcow backend takes one rootfs mount, not %zu", t->nrootfs);
+    return -1;
   }
   const Containerd__Types__Mount *m = t->rootfs[0];
-  json_t *layers = json_array();
-  char scratch[4096] = "";
+  const char *lower = NULL;
   if (strcmp(m->type, "overlay") == 0) {
-    const char *lower = mount_option(m, "lowerdir"), *upper = mount_option(m, "upperdir");
-    for (const char *p = lower; p != NULL && *p != '\0';) {
-      const char *end = strchr(p, ':');
-      size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-      json_array_append_new(layers, json_pack("{s:s%}", "Path", p, n));
-      p = end != NULL ? end + 1 : p + n;
-    }
-    if (upper != NULL) { /* the snapshot's directory: the guest makes upper/ and work/ there */
-      snprintf(scratch, sizeof scratch, "%s", upper);
+    lower = mount_option(m, "lowerdir");
+    const char *upper = mount_option(m, "upperdir");
+    if (upper != NULL) { /* the guest makes upper/ and work/ there */
+      snprintf(scratch, slen, "%s", upper);
       char *slash = strrchr(scratch, '/');
       if (slash != NULL)
         *slash = '\0';
     }
   } else if (strcmp(m->type, "bind") == 0 || strcmp(m->type, "rbind") == 0) {
-    json_array_append_new(layers, json_pack("{s:s}", "Path", m->source));
-    snprintf(scratch, sizeof scratch, "%s/scratch", t->bundle);
+    lower = m->source;
+    snprintf(scratch, slen, "%s/scratch", t->bundle);
     if (mkdir(scratch, 0700) != 0 && errno != EEXIST) {
       snprintf(err, errlen, "mkdir %s: %s", scratch, strerror(errno));
-      json_decref(layers);
-      json_decref(settings);
-      return NULL;
+      return -1;
     }
   } else {
     snprintf(err, errlen, "the lcow backend cannot use a rootfs mount of type %s", m->type);
-    json_decref(layers);
-    json_decref(settings);
-    return NULL;
+    return -1;
   }
-  if (json_array_size(layers) == 0) {
-    snprintf(err, errlen, "the rootfs mount has no layers");
-    json_decref(layers);
-    json_decref(settings);
-    return NULL;
+  size_t n = 0, cap = 4;
+  char **v = calloc(cap + 1, sizeof *v);
+  for (const char *p = lower; v != NULL && p != NULL && *p != '\0';) {
+    const char *end = m->type[0] == 'o' ? strchr(p, ':') : NULL; /* a bind source is one path */
+    size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+    if (n == cap) {
+      char **nv = realloc(v, (2 * cap + 1) * sizeof *v);
+      if (nv == NULL)
+        break;
+      v = nv;
+      cap *= 2;
+    }
+    v[n] = strndup(p, len);
+    v[++n] = NULL;
+    p = end != NULL ? end + 1 : p + len;
   }
-  json_object_set_new(settings, "ContainerID", json_string(t->id));
-  json_object_set_new(settings, "Layers", layers);
-  json_object_set_new(settings, "ScratchPath", json_string(scratch));
-  return dump(json_pack("{s:s,s:s,s:o}", "ResourceType", "CombinedLayers", "RequestType", type,
-                        "Settings", settings));
+  if (v == NULL || n == 0) {
+    snprintf(err, errlen, v == NULL ? "out of memory" : "the rootfs mount has no layers");
+    shim_argv_free(v);
+    return -1;
+  }
+  *layers = v;
+  return 0;
 }
 
-/* The LCOW hosted-system document: the bundle's spec, its root in the guest. */
-static char *container_doc(shim_task_t *t)
+/* Build t's documents with cow_guest_container_config_json(). 0, or a gRPC code with `err`. */
+static int build_documents(shim_task_t *t, struct lcow_task *lt, char *err, size_t errlen)
 {
-  struct lcow_task *lt = t->backend_data;
+  char **layers = NULL, scratch[4096];
+  if (map_rootfs(t, &layers, scratch, sizeof scratch, err, errlen) != 0)
+    return TTRPC_INVALID_ARGUMENT;
   json_t *spec = json_deep_copy(t->spec);
   if (!json_is_object(json_object_get(spec, "process")))
     json_object_set_new(spec, "process", json_object());
   json_object_set_new(json_object_get(spec, "process"), "terminal",
                       json_boolean(t->init->terminal));
-  if (!json_is_object(json_object_get(spec, "linux"))) /* the GCS dereferences it unchecked */
-    json_object_set_new(spec, "linux", json_object());
-  if (t->nrootfs > 0)
-    json_object_set_new(spec, "root", json_pack("{s:s}", "path", lt->root));
-  char bundle[300];
-  snprintf(bundle, sizeof bundle, "%s/%s", GUEST_CONTAINER_ROOT, t->id);
-  return dump(json_pack("{s:{s:i,s:i},s:s,s:o}", "SchemaVersion", "Major", 2, "Minor", 1,
-                        "OciBundlePath", bundle, "OciSpecification", spec));
+  char *spec_text = dump(spec);
+  cow_guest_container_params_t gp = COW_GUEST_CONTAINER_PARAMS_INIT;
+  gp.id = t->id;
+  gp.oci_spec_json = spec_text;
+  gp.layers = (const char *const *)layers;
+  gp.scratch_dir = scratch[0] != '\0' ? scratch : NULL;
+  /* Without mounts the spec's own root is used as it is (ctr --rootfs). */
+  if (layers == NULL)
+    gp.root_path = json_string_value(json_object_get(json_object_get(t->spec, "root"), "path"));
+  cow_error_t e = COW_ERROR_INIT;
+  int rc = spec_text == NULL ? COW_ENOMEM
+                             : cow_guest_container_config_json(&lt->config, &lt->layers_add,
+                                                               &lt->layers_remove, &gp, &e);
+  if (rc != 0)
+    snprintf(err, errlen, "building the container's documents: %s",
+             e.message != NULL ? e.message : cow_strerror(rc));
+  cow_error_clear(&e);
+  if (rc == 0 && layers == NULL) { /* nothing to mount */
+    cow_free(lt->layers_add);
+    cow_free(lt->layers_remove);
+    lt->layers_add = lt->layers_remove = NULL;
+  }
+  free(spec_text);
+  shim_argv_free(layers);
+  return rc == 0 ? TTRPC_OK : shim_code(rc);
 }
 
 static char *lcow_process_doc(shim_task_t *t, shim_proc_t *p, json_t *process, unsigned streams,
@@ -230,8 +265,7 @@ static void fail_waiting(int code, const char *message)
   while (vm.waiting != NULL) {
     struct op *o = vm.waiting;
     vm.waiting = o->next;
-    free(o->t->backend_data);
-    o->t->backend_data = NULL;
+    lcow_task_free(o->t);
     op_done(o, code, message);
   }
 }
@@ -396,8 +430,7 @@ static int vm_boot(shim_t *shim, char *err, size_t errlen)
 static void undo_done(struct op *o)
 {
   shim_task_t *t = o->t;
-  free(t->backend_data);
-  t->backend_data = NULL;
+  lcow_task_free(t);
   if (--vm.containers == 0 && vm.state == VM_UP) {
     vm.stopping = o; /* reported once the VM is down */
     vm_stop_and_wait();
@@ -425,13 +458,9 @@ static void create_failed(struct op *o, int code, const char *what, int status,
     cow_container_close(t->container, NULL, NULL);
     t->container = NULL;
   }
-  char e[256];
-  char *req = lt->layers_added && vm.host != NULL ? layers_request(t, "Remove", e, sizeof e) : NULL;
-  if (req != NULL && cow_guest_modify(vm.host, req, undo_layers_removed, o) == 0) {
-    free(req);
+  if (lt->layers_added && vm.host != NULL &&
+      cow_guest_modify(vm.host, lt->layers_remove, undo_layers_removed, o) == 0)
     return;
-  }
-  free(req);
   undo_done(o);
 }
 
@@ -448,11 +477,9 @@ static void container_created(cow_container_t *c, int status, const cow_error_t 
 static void create_container(struct op *o)
 {
   shim_task_t *t = o->t;
-  char *doc = container_doc(t);
-  int rc = doc != NULL ? cow_guest_create_container(&t->container, vm.host, t->id, doc,
-                                                    container_created, o)
-                       : COW_ENOMEM;
-  free(doc);
+  struct lcow_task *lt = t->backend_data;
+  int rc =
+      cow_guest_create_container(&t->container, vm.host, t->id, lt->config, container_created, o);
   if (rc != 0) {
     t->container = NULL;
     create_failed(o, shim_code(rc), "creating the container in the utility VM", rc, NULL);
@@ -473,19 +500,13 @@ static void layers_added(cow_host_t *h, int status, const cow_error_t *err, void
 static void create_in_vm(struct op *o)
 {
   shim_task_t *t = o->t;
-  char err[512] = "";
+  struct lcow_task *lt = t->backend_data;
   vm.containers++;
-  char *req = layers_request(t, "Add", err, sizeof err);
-  if (req == NULL && err[0] != '\0') {
-    create_failed(o, TTRPC_INVALID_ARGUMENT, err, 0, NULL);
-    return;
-  }
-  if (req == NULL) { /* no rootfs mounts: the spec's root is used as it is */
+  if (lt->layers_add == NULL) { /* no rootfs mounts: the spec's root is used as it is */
     create_container(o);
     return;
   }
-  int rc = cow_guest_modify(vm.host, req, layers_added, o);
-  free(req);
+  int rc = cow_guest_modify(vm.host, lt->layers_add, layers_added, o);
   if (rc != 0)
     create_failed(o, shim_code(rc), "adding the container's layers", rc, NULL);
 }
@@ -500,28 +521,30 @@ static void lcow_create(shim_task_t *t, shim_backend_cb cb)
     cb(t, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
     return;
   }
-  snprintf(lt->root, sizeof lt->root, "%s/%s/rootfs", GUEST_CONTAINER_ROOT, t->id);
   t->backend_data = lt;
   char err[512];
+  int code = build_documents(t, lt, err, sizeof err);
+  if (code != TTRPC_OK) { /* before the VM: a bad bundle boots nothing */
+    lcow_task_free(t);
+    op_fail(o, code, "%s", err);
+    return;
+  }
   switch (vm.state) {
   case VM_UP:
     create_in_vm(o);
     return;
-  case VM_DOWN: {
-    int code = vm_boot(t->shim, err, sizeof err);
+  case VM_DOWN:
+    code = vm_boot(t->shim, err, sizeof err);
     if (code != TTRPC_OK) {
-      free(lt);
-      t->backend_data = NULL;
+      lcow_task_free(t);
       op_fail(o, code, "%s", err);
       return;
     }
     break;
-  }
   case VM_BOOTING:
     break;
   case VM_STOPPING:
-    free(lt);
-    t->backend_data = NULL;
+    lcow_task_free(t);
     op_fail(o, TTRPC_UNAVAILABLE, "%s", "the utility VM is stopping");
     return;
   }
@@ -562,11 +585,9 @@ static void container_closed(cow_container_t *c, void *data)
 {
   struct op *o = data;
   struct lcow_task *lt = o->t->backend_data;
-  char e[256];
-  char *req =
-      lt->layers_added && vm.host != NULL ? layers_request(o->t, "Remove", e, sizeof e) : NULL;
-  int rc = req != NULL ? cow_guest_modify(vm.host, req, layers_removed, o) : -1;
-  free(req);
+  int rc = lt->layers_added && vm.host != NULL
+               ? cow_guest_modify(vm.host, lt->layers_remove, layers_removed, o)
+               : -1;
   if (rc != 0)
     layers_removed(vm.host, 0, NULL, o);
 }
