@@ -242,14 +242,31 @@ void session_report(const char *prog, const char *what, int status, const cow_er
   fprintf(stderr, ")\n");
 }
 
+/* 1 when `msg` contains one of `needles` (NULL-terminated). */
+static int says(const char *msg, const char *const *needles)
+{
+  for (; msg != NULL && *needles != NULL; needles++)
+    if (strstr(msg, *needles) != NULL)
+      return 1;
+  return 0;
+}
+
 int session_create_exit_code(int status, const cow_error_t *err)
 {
-  /* The backends map "file not found" HRESULTs to COW_ENOENT and "access denied" to
-   * COW_EACCES; docker answers those with 127 and 126. */
+  /* The HCS backends map "file not found" HRESULTs to COW_ENOENT and "access denied" to
+   * COW_EACCES. The GCS answers E_FAIL with the runtime's own words ("fork/exec X: no such
+   * file or directory", runc's "executable file not found in $PATH"): docker reads those
+   * words too. Either way: 127 not found, 126 found but not runnable. */
+  static const char *const not_found[] = {"no such file or directory", "executable file not found",
+                                          "The system cannot find the file specified", NULL};
+  static const char *const not_runnable[] = {"permission denied", "exec format error",
+                                             "is a directory", "Access is denied", NULL};
   int code = err != NULL && err->code != 0 ? err->code : status;
-  if (code == COW_ENOENT || cow_error_is_not_found(err))
+  const char *msg = err != NULL ? err->message : NULL;
+  if (code == COW_ENOENT || cow_error_is_not_found(err) || says(msg, not_found))
     return SESSION_EXIT_NOT_FOUND;
-  if (code == COW_EACCES || code == COW_EPERM || cow_error_is_access_denied(err))
+  if (code == COW_EACCES || code == COW_EPERM || cow_error_is_access_denied(err) ||
+      says(msg, not_runnable))
     return SESSION_EXIT_CANNOT_INVOKE;
   return SESSION_EXIT_FAILED;
 }

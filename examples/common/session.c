@@ -622,6 +622,18 @@ static void on_winch(uv_signal_t *h, int signo)
 
 /* ---- the process ---- */
 
+/* "starting the command 'ARGV0'" (a container's init from its bundle has no argv here). */
+static void report_start(session_t *s, int status, const cow_error_t *err)
+{
+  char what[300];
+  const char *cmd = s->opts->argv != NULL ? s->opts->argv[0] : NULL;
+  if (cmd != NULL)
+    snprintf(what, sizeof what, "starting the command '%s'", cmd);
+  else
+    snprintf(what, sizeof what, "starting the command");
+  session_report(s->prog, what, status, err);
+}
+
 static void waited(cow_process_t *p, int status, int64_t code, const cow_error_t *err, void *data)
 {
   session_t *s = data;
@@ -631,7 +643,7 @@ static void waited(cow_process_t *p, int status, int64_t code, const cow_error_t
     /* exit_code was set from the create failure */
   } else if (!s->created && status < 0 && status != COW_EIO_TIMEOUT) {
     /* A backend may release the waiters before the create callback: same failure. */
-    session_report(s->prog, "starting the command", status, err);
+    report_start(s, status, err);
     s->create_failed = 1;
     s->exit_code = session_create_exit_code(status, err);
   } else if (status == 0 || status == COW_EIO_TIMEOUT) {
@@ -652,7 +664,7 @@ static void created(cow_process_t *p, int status, const cow_error_t *err, void *
     return;
   if (status < 0) {
     if (!s->create_failed) /* else the wait reported it first */
-      session_report(s->prog, "starting the command", status, err);
+      report_start(s, status, err);
     s->create_failed = 1;
     if (!s->exited)
       s->exit_code = session_create_exit_code(status, err);
@@ -699,7 +711,7 @@ void session_start(session_t *s, cow_host_t *host, const char *config_json, sess
     if (rc == 0)
       return;
   }
-  session_report(s->prog, "starting the command", rc, NULL);
+  report_start(s, rc, NULL);
   s->exit_code = session_create_exit_code(rc, NULL);
   s->exited = 1;
   maybe_done(s); /* closes the process, if one was made */

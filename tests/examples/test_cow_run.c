@@ -33,13 +33,26 @@ static void stdin_is_forwarded(void **state)
   assert_string_equal(r.out, "end\n");
 }
 
+/* docker's codes for a command that cannot start: 127 not found (a path or a PATH
+ * lookup), 126 found but not runnable (not executable, a directory); the message names it. */
 static void missing_command_is_127(void **state)
 {
-  struct result r;
-  run(&r, NULL, ARGV(COW_RUN, "--", "/nonexistent/program"));
-  assert_int_equal(r.code, 127);
-  assert_non_null(strstr(r.err, "cow-run: starting the command:"));
-  assert_non_null(strstr(r.err, "HRESULT 0x80070002"));
+  const char *apis[] = {"v1", "v2"};
+  for (int i = 0; i < 2; i++) {
+    struct result r;
+    char *api = (char *)apis[i];
+    run(&r, NULL, ARGV(COW_RUN, "--hcs", api, "--", "/nonexistent/program"));
+    assert_int_equal(r.code, 127);
+    assert_non_null(strstr(r.err, "cow-run: starting the command '/nonexistent/program':"));
+    assert_non_null(strstr(r.err, "HRESULT 0x80070002"));
+    run(&r, NULL, ARGV(COW_RUN, "--hcs", api, "--", "no-such-command-anywhere"));
+    assert_int_equal(r.code, 127);
+    run(&r, NULL, ARGV(COW_RUN, "--hcs", api, "--", "/etc/passwd"));
+    assert_int_equal(r.code, 126);
+    assert_non_null(strstr(r.err, "HRESULT 0x80070005"));
+    run(&r, NULL, ARGV(COW_RUN, "--hcs", api, "--", "/tmp"));
+    assert_int_equal(r.code, 126);
+  }
 }
 
 /* Fault injection belongs to the tests: the shipped library (what cow-run links) ignores

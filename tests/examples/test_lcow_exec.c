@@ -170,9 +170,24 @@ static void uvm_process(void **state)
   run_with_peer(&r, "piped\n", ARGV(LCOW, "--port-dir", dir, "-i", "--", "cat"));
   assert_int_equal(r.code, 0);
   assert_string_equal(r.out, "piped\n");
+}
+
+/* docker's codes where the agent's error says why the command did not start: 127 not
+ * found ("no such file or directory", "executable file not found in $PATH"), 126 not
+ * runnable ("permission denied"); the message names the command. */
+static void cannot_start_is_127_or_126(void **state)
+{
+  struct result r;
   run_with_peer(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--", "/nonexistent/program"));
-  assert_int_not_equal(r.code, 0);
-  assert_non_null(strstr(r.err, "lcow-exec: starting the command:"));
+  assert_int_equal(r.code, 127);
+  assert_non_null(strstr(r.err, "lcow-exec: starting the command '/nonexistent/program': "));
+  assert_non_null(strstr(r.err, "no such file or directory"));
+  run_with_peer(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--", "no-such-command-anywhere"));
+  assert_int_equal(r.code, 127);
+  assert_non_null(strstr(r.err, "executable file not found"));
+  run_with_peer(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--", "/etc/passwd"));
+  assert_int_equal(r.code, 126);
+  assert_non_null(strstr(r.err, "permission denied"));
 }
 
 static void container_from_bundle(void **state)
@@ -394,6 +409,7 @@ int main(void)
       cmocka_unit_test_teardown(long_options_version_and_log, kill_leftovers),
       cmocka_unit_test_teardown(second_signal_abandons_any_phase, kill_leftovers),
       cmocka_unit_test_teardown(rpc_timeout_option, kill_leftovers),
+      cmocka_unit_test_teardown(cannot_start_is_127_or_126, kill_leftovers),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
