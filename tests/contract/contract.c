@@ -19,15 +19,6 @@ static uv_loop_t loop;
 static cow_host_t *host;
 static void *ctx;
 
-/* Set while the teardown closes what a failed test left open: the callbacks' data then
- * points into the failed test's stack frame, so they must not touch it. */
-static int tearing_down;
-#define IGNORED_AFTER_FAILURE()                                                                    \
-  do {                                                                                             \
-    if (tearing_down)                                                                              \
-      return;                                                                                      \
-  } while (0)
-
 struct result {
   int done;
   int status;
@@ -37,7 +28,7 @@ struct result {
 
 static void on_proc(cow_process_t *p, int status, const cow_error_t *err, void *data)
 {
-  IGNORED_AFTER_FAILURE();
+  TW_IGNORED_AFTER_FAILURE();
   struct result *r = data;
   assert_int_equal(r->done, 0); /* exactly once */
   r->done = 1;
@@ -51,7 +42,7 @@ static void record_eof_at_wait(const struct result *r);
 
 static void on_wait(cow_process_t *p, int status, int64_t code, const cow_error_t *err, void *data)
 {
-  IGNORED_AFTER_FAILURE();
+  TW_IGNORED_AFTER_FAILURE();
   struct result *r = data;
   record_eof_at_wait(r);
   assert_int_equal(r->done, 0);
@@ -63,7 +54,7 @@ static void on_wait(cow_process_t *p, int status, int64_t code, const cow_error_
 
 static void on_closed(cow_process_t *p, void *data)
 {
-  IGNORED_AFTER_FAILURE();
+  TW_IGNORED_AFTER_FAILURE();
   (*(int *)data)++;
 }
 
@@ -85,7 +76,7 @@ static void track(cow_process_t *p, int add)
 
 static int setup_with(const struct contract_options *opt)
 {
-  tearing_down = 0;
+  tw_tearing_down = 0;
   memset(open_procs, 0, sizeof open_procs);
   assert_int_equal(uv_loop_init(&loop), 0);
   int rc = fx->setup(&loop, opt, &host, &ctx);
@@ -111,7 +102,7 @@ static int setup_output_late(void **state)
 static int teardown(void **state)
 {
   int left = 0;
-  tearing_down = 1; /* nothing of a test that passed is still pending */
+  tw_tearing_down = 1; /* nothing of a test that passed is still pending */
   for (int i = 0; i < MAX_OPEN; i++)
     if (open_procs[i] != NULL) {
       cow_process_close(open_procs[i], NULL, NULL);
@@ -180,7 +171,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void capture_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-  IGNORED_AFTER_FAILURE();
+  TW_IGNORED_AFTER_FAILURE();
   struct capture *c = s->data;
   if (watch_wait && watch_wait->done)
     waited_before_eof = 1; /* the exit must never be reported before the output ended */
@@ -502,7 +493,7 @@ struct stop_result {
 static void on_stopped(cow_process_t *p, int status, int64_t code, int forced,
                        const cow_error_t *err, void *data)
 {
-  IGNORED_AFTER_FAILURE();
+  TW_IGNORED_AFTER_FAILURE();
   struct stop_result *r = data;
   assert_int_equal(r->done, 0);
   r->done = 1;

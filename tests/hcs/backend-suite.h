@@ -43,6 +43,7 @@ static const char *new_id(const char *tag)
 static int setup(void **state)
 {
   (void)state;
+  tw_tearing_down = 0;
   fds_before = count_open_fds();
   assert_int_equal(uv_loop_init(&loop), 0);
   return 0;
@@ -51,8 +52,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   (void)state;
+  tw_tearing_down = 1; /* nothing of a test that passed is still pending */
+  int left = hf_close_tracked();
   cow__emu_clear_faults();
   assert_int_equal(TW_LOOP_FINISH(&loop), 0);
+  if (left)
+    print_message("# the teardown closed %d object(s) the test left open\n", left);
   assert_int_equal(cow__emu_wait_idle(10000), 0); /* every DLL handle was closed */
   assert_int_equal(count_open_fds(), fds_before);
   return 0;
@@ -68,6 +73,7 @@ struct presult {
 
 static void on_proc(cow_process_t *p, int status, const cow_error_t *err, void *data)
 {
+  TW_IGNORED_AFTER_FAILURE();
   struct presult *r = data;
   (void)p;
   r->calls++;
@@ -80,6 +86,7 @@ static void on_proc(cow_process_t *p, int status, const cow_error_t *err, void *
 
 static void on_wait(cow_process_t *p, int status, int64_t code, const cow_error_t *err, void *data)
 {
+  TW_IGNORED_AFTER_FAILURE();
   struct presult *r = data;
   on_proc(p, status, err, data);
   r->code = code;
@@ -99,6 +106,7 @@ static cow_process_t *spawn_env(cow_container_t *c, const char *const *argv, uns
   cow_process_t *p = NULL;
   struct presult r = {0};
   assert_int_equal(cow_host_create_process(&p, cow_container_host(c), doc, on_proc, &r), 0);
+  hf_track(p, 1);
   free(doc);
   TW_UNTIL(&loop, r.done);
   if (status)
@@ -116,6 +124,7 @@ static cow_process_t *spawn(cow_container_t *c, const char *const *argv, unsigne
 
 static void pclosed(cow_process_t *p, void *data)
 {
+  TW_IGNORED_AFTER_FAILURE();
   (void)p;
   (*(int *)data)++;
 }
@@ -123,6 +132,7 @@ static void pclosed(cow_process_t *p, void *data)
 static void pclose_now(cow_process_t *p)
 {
   int closed = 0;
+  hf_untrack(p);
   assert_int_equal(cow_process_close(p, pclosed, &closed), 0);
   TW_UNTIL(&loop, closed);
 }
@@ -162,6 +172,7 @@ static void cap_alloc(uv_handle_t *h, size_t s, uv_buf_t *b)
 
 static void cap_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 {
+  TW_IGNORED_AFTER_FAILURE();
   struct cap *c = st->data;
   if (exit_watch != NULL && exit_watch->done)
     exit_before_eof = 1;
@@ -217,6 +228,7 @@ static void test_echo_out_err_exit7(void **state)
   free(o.buf);
   free(e.buf);
   int closed = 0;
+  hf_untrack(p);
   assert_int_equal(cow_process_close(p, pclosed, &closed), 0);
   code = 0;
   assert_int_equal(cow_process_exit_code(&code, p), 0); /* R14: valid after close() */
@@ -462,6 +474,7 @@ static void test_duplicate_and_unknown(void **state)
   cow_container_t *u = NULL;
   struct hf_result r = {0}, w = {0};
   assert_int_equal(cow_hcs_open_system(&u, &loop, &o, "no-such-system", hf_container_cb, &r), 0);
+  hf_track(u, 0);
   assert_int_equal(cow_container_wait(u, hf_container_cb, &w), 0);
   TW_UNTIL(&loop, r.done);
   assert_int_equal(r.status, COW_ENOENT);
@@ -472,12 +485,14 @@ static void test_duplicate_and_unknown(void **state)
   hf_result_clear(&r);
   hf_result_clear(&w);
   int closed = 0;
+  hf_untrack(u);
   assert_int_equal(cow_container_close(u, hf_closed_cb, &closed), 0);
   TW_UNTIL(&loop, closed);
   /* a rejected document keeps its HRESULT and ResultError document */
   char *vm = "{\"SchemaVersion\":{\"Major\":2,\"Minor\":1},\"VirtualMachine\":{}}";
   cow_container_t *v = NULL;
   assert_int_equal(cow_hcs_create_system(&v, &loop, &o, "vm-doc", vm, hf_container_cb, &r), 0);
+  hf_track(v, 0);
   TW_UNTIL(&loop, r.done);
   assert_true(r.status < 0);
   assert_int_equal(r.err.sys_code, 0x80070032u);
@@ -486,6 +501,7 @@ static void test_duplicate_and_unknown(void **state)
   assert_non_null(strstr(r.err.detail_json, "ErrorMessage"));
   hf_result_clear(&r);
   closed = 0;
+  hf_untrack(v);
   assert_int_equal(cow_container_close(v, hf_closed_cb, &closed), 0);
   TW_UNTIL(&loop, closed);
   hf_system_destroy(&loop, c);
@@ -561,10 +577,12 @@ static void test_second_handle_and_terminate_on_close(void **state)
   cow_container_t *c2 = NULL;
   struct hf_result r = {0};
   assert_int_equal(cow_hcs_open_system(&c2, &loop, &o, id, hf_container_cb, &r), 0);
+  hf_track(c2, 0);
   TW_UNTIL(&loop, r.done);
   assert_int_equal(r.status, 0);
   assert_string_equal(cow_host_os(cow_container_host(c2)), "linux");
   int closed = 0;
+  hf_untrack(c2);
   assert_int_equal(cow_container_close(c2, hf_closed_cb, &closed), 0);
   TW_UNTIL(&loop, closed);
   /* the first handle still works and the system is still up */
@@ -575,6 +593,7 @@ static void test_second_handle_and_terminate_on_close(void **state)
   struct presult w = {0};
   assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
   closed = 0;
+  hf_untrack(c);
   assert_int_equal(cow_container_close(c, hf_closed_cb, &closed), 0);
   TW_UNTIL(&loop, w.done);
   assert_int_equal(w.status, 0);
@@ -806,6 +825,7 @@ static void test_start_timeout_terminates(void **state)
   hf_result_clear(&s);
   hf_result_clear(&w);
   int closed = 0;
+  hf_untrack(c);
   assert_int_equal(cow_container_close(c, hf_closed_cb, &closed), 0);
   TW_UNTIL(&loop, closed);
 }
@@ -987,8 +1007,10 @@ static void test_callback_storm(void **state)
     assert_int_equal(pthread_create(&th[t], NULL, storm_thread, NULL), 0);
   /* close half of the processes while the storm and their real exits are in flight */
   int closed = 0;
-  for (int i = 0; i < STORM_PROCS; i += 2)
+  for (int i = 0; i < STORM_PROCS; i += 2) {
+    hf_untrack(ps[i]);
     assert_int_equal(cow_process_close(ps[i], pclosed, &closed), 0);
+  }
   for (int i = 1; i < STORM_PROCS; i += 2)
     TW_UNTIL(&loop, w[i].done);
   for (int t = 0; t < STORM_THREADS; t++)
@@ -1025,6 +1047,7 @@ static void fault_scenario(const char *export_name)
   cow_container_t *c = NULL;
   struct hf_result r = {0};
   assert_int_equal(cow_hcs_create_system(&c, &loop, &o, id, doc, hf_container_cb, &r), 0);
+  hf_track(c, 0);
   cow_free(doc);
   TW_UNTIL(&loop, r.done);
   cow_container_set_timeout(c, COW_TIMEOUT_WAIT, 5000);
@@ -1040,6 +1063,7 @@ static void fault_scenario(const char *export_name)
     cow_process_t *p = NULL;
     struct presult pr = {0}, s = {0}, k = {0}, cs = {0}, w = {0};
     assert_int_equal(cow_host_create_process(&p, cow_container_host(c), pdoc, on_proc, &pr), 0);
+    hf_track(p, 1);
     free(pdoc);
     assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
     TW_UNTIL(&loop, pr.done);
@@ -1082,6 +1106,7 @@ static void fault_scenario(const char *export_name)
     hf_result_clear(&cw);
   }
   int closed = 0;
+  hf_untrack(c);
   assert_int_equal(cow_container_close(c, hf_closed_cb, &closed), 0);
   TW_UNTIL(&loop, closed);
   TW_RUN_IDLE(&loop);

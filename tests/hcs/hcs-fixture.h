@@ -22,11 +22,9 @@ struct hf_result {
   char *json;
 };
 
-static inline void hf_container_cb(cow_container_t *c, int status, const cow_error_t *err,
-                                   void *data)
+/* Results of the calls the teardown makes itself (never ignored). */
+static inline void hf_record(int status, const cow_error_t *err, struct hf_result *r)
 {
-  struct hf_result *r = data;
-  (void)c;
   r->calls++;
   r->done = 1;
   r->status = status;
@@ -34,9 +32,31 @@ static inline void hf_container_cb(cow_container_t *c, int status, const cow_err
     cow_error_copy(&r->err, err);
 }
 
+static inline void hf_teardown_cb(cow_container_t *c, int status, const cow_error_t *err,
+                                  void *data)
+{
+  (void)c;
+  hf_record(status, err, data);
+}
+
+static inline void hf_teardown_closed_cb(cow_container_t *c, void *data)
+{
+  (void)c;
+  (*(int *)data)++;
+}
+
+static inline void hf_container_cb(cow_container_t *c, int status, const cow_error_t *err,
+                                   void *data)
+{
+  TW_IGNORED_AFTER_FAILURE();
+  (void)c;
+  hf_record(status, err, data);
+}
+
 static inline void hf_json_cb(cow_container_t *c, int status, const char *json,
                               const cow_error_t *err, void *data)
 {
+  TW_IGNORED_AFTER_FAILURE();
   struct hf_result *r = data;
   hf_container_cb(c, status, err, data);
   free(r->json);
@@ -52,8 +72,51 @@ static inline void hf_result_clear(struct hf_result *r)
 
 static inline void hf_closed_cb(cow_container_t *c, void *data)
 {
+  TW_IGNORED_AFTER_FAILURE();
   (void)c;
   (*(int *)data)++;
+}
+
+/* What a test opened and has not closed yet. A test that fails half-way leaves its systems
+ * and processes open, with emulator handles behind them; the teardown closes them
+ * (hf_close_tracked), so that the emulator goes idle and the next test starts clean. */
+#define HF_MAX_OPEN 64
+static void *hf_open[HF_MAX_OPEN];
+static int hf_open_is_process[HF_MAX_OPEN];
+
+static inline void hf_track(void *object, int is_process)
+{
+  for (int i = 0; i < HF_MAX_OPEN; i++)
+    if (hf_open[i] == NULL) {
+      hf_open[i] = object;
+      hf_open_is_process[i] = is_process;
+      return;
+    }
+}
+
+static inline void hf_untrack(void *object)
+{
+  for (int i = 0; i < HF_MAX_OPEN; i++)
+    if (hf_open[i] == object)
+      hf_open[i] = NULL;
+}
+
+/* Close what is still tracked, processes first (their host waits for them); the caller
+ * runs the loop. Returns how many objects were closed. */
+static inline int hf_close_tracked(void)
+{
+  int n = 0;
+  for (int pass = 1; pass >= 0; pass--)
+    for (int i = 0; i < HF_MAX_OPEN; i++)
+      if (hf_open[i] != NULL && hf_open_is_process[i] == pass) {
+        if (pass)
+          cow_process_close((cow_process_t *)hf_open[i], NULL, NULL);
+        else
+          cow_container_close((cow_container_t *)hf_open[i], NULL, NULL);
+        hf_open[i] = NULL;
+        n++;
+      }
+  return n;
 }
 
 /* A system document for `api` (cow_free it). */
@@ -80,6 +143,8 @@ static inline cow_container_t *hf_system(uv_loop_t *loop, cow_hcs_api_t api, con
   struct hf_result r = {0};
   int rc = cow_hcs_create_system(&c, loop, &o, id, doc, hf_container_cb, &r);
   cow_free(doc);
+  if (rc == 0)
+    hf_track(c, 0);
   if (rc == 0) {
     TW_UNTIL(loop, r.done);
     rc = r.status;
@@ -95,7 +160,8 @@ static inline cow_container_t *hf_system(uv_loop_t *loop, cow_hcs_api_t api, con
   }
   if (rc != 0 && c != NULL) {
     int closed = 0;
-    cow_container_close(c, hf_closed_cb, &closed);
+    hf_untrack(c);
+    cow_container_close(c, hf_teardown_closed_cb, &closed);
     TW_UNTIL(loop, closed);
     c = NULL;
   }
@@ -108,14 +174,15 @@ static inline cow_container_t *hf_system(uv_loop_t *loop, cow_hcs_api_t api, con
 static inline void hf_system_destroy(uv_loop_t *loop, cow_container_t *c)
 {
   struct hf_result t = {0}, w = {0};
-  if (cow_container_terminate(c, hf_container_cb, &t) == 0)
+  hf_untrack(c);
+  if (cow_container_terminate(c, hf_teardown_cb, &t) == 0)
     TW_UNTIL(loop, t.done);
-  if (cow_container_wait(c, hf_container_cb, &w) == 0)
+  if (cow_container_wait(c, hf_teardown_cb, &w) == 0)
     TW_UNTIL(loop, w.done);
   hf_result_clear(&t);
   hf_result_clear(&w);
   int closed = 0;
-  if (cow_container_close(c, hf_closed_cb, &closed) == 0)
+  if (cow_container_close(c, hf_teardown_closed_cb, &closed) == 0)
     TW_UNTIL(loop, closed);
 }
 

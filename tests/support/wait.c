@@ -12,6 +12,8 @@
 
 #include "core/loop.h"
 
+int tw_tearing_down;
+
 uint64_t tw_deadline_ms(void)
 {
   const char *s = getenv("COW_TEST_DEADLINE_MS");

@@ -95,6 +95,17 @@ int tw_loop_finish_at(uv_loop_t *loop, const char *file, int line);
  * must clean up more before they fail). */
 int tw_loop_finish_report(uv_loop_t *loop, char *why, size_t len);
 
+/* Set by a teardown while it cleans up after the test (0 again in the next setup): the
+ * callbacks of a test that failed half-way point into its dead stack frame, so a test's
+ * callbacks begin with TW_IGNORED_AFTER_FAILURE(). The teardown's own waits use callbacks
+ * that do not. */
+extern int tw_tearing_down;
+#define TW_IGNORED_AFTER_FAILURE()                                                                 \
+  do {                                                                                             \
+    if (tw_tearing_down)                                                                           \
+      return;                                                                                      \
+  } while (0)
+
 /* After a failure: close every handle of `loop` now (naming them in `left` when given),
  * then the loop; the library forgets the state of objects left on it. Returns
  * uv_loop_close()'s result. */
