@@ -79,34 +79,8 @@ if [[ -f $PREFIX/.complete ]]; then
 else
   rm -rf "$DEPS"
   mkdir -p "$DEPS"
-  # A private apt configuration that only knows Debian's deb-src entries, so the system's
-  # sources, lists and caches are never touched (docs/building.md §2.2).
-  A=$DEPS/aptsrc
-  mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/parts"
-  # shellcheck disable=SC1091 # the image's own file
-  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
-  cat > "$A/parts/debian-src.sources" <<EOF
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: $codename $codename-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb-src
-URIs: http://deb.debian.org/debian-security
-Suites: $codename-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-  APTSRC=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$A/parts"
-          -o "Dir::State::Lists=$A/lists" -o "Dir::Cache=$A/cache"
-          -o APT::Sandbox::User=root -o Acquire::Retries=3)
-  apt-get "${APTSRC[@]}" -qq update
-  mkdir -p "$DEPS/src"
-  (cd "$DEPS/src" &&
-     apt-get "${APTSRC[@]}" -qq source --download-only libuv1 jansson cmocka &&
-     # "cannot verify inline signature": harmless, apt checked the .dsc against InRelease.
-     for d in *.dsc; do dpkg-source -q -x "$d" >/dev/null 2>&1 || dpkg-source -x "$d"; done)
+  # Debian's sources through a private apt configuration (docs/building.md §2.2).
+  bash "$ROOT/.ci/debian-source.sh" "$DEPS" libuv1 jansson cmocka
   common=(-G Ninja "-DCMAKE_TOOLCHAIN_FILE=$TOOLCHAIN" "-DMINGW_DEPS_PREFIX=$PREFIX"
           "-DCMAKE_INSTALL_PREFIX=$PREFIX" -DCMAKE_BUILD_TYPE=Release -Wno-dev)
   build_dep() {   # <name> <source dir pattern> <cmake args...>

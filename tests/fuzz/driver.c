@@ -1,5 +1,6 @@
-/* The fuzz targets without libFuzzer (see fuzz.h): run the seeds, then deterministic
- * mutations of them, then any input files named on the command line.
+/* The fuzz targets without libFuzzer (see fuzz.h): run the seeds (the target's own and the
+ * kept corpus, tests/fuzz/corpus/<target>/), then deterministic mutations of them, then any
+ * input files named on the command line.
  *
  *   test_fuzz_X [--iterations N] [--rng-seed S] [FILE...]
  *   test_fuzz_X --write-seeds DIR        (a starting corpus for the libFuzzer binary)
@@ -7,6 +8,7 @@
  * N defaults to $COW_FUZZ_ITERATIONS, else 100000. The mutations (bit flips, byte sets,
  * cuts, insertions, duplications, splices of two seeds, interesting integers) follow a
  * fixed xorshift sequence, so a failure reproduces with the same arguments. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +16,7 @@
 
 #include "fuzz/fuzz.h"
 
-#define MAX_INPUT 70000u
+#define FUZZ_MAX_INPUT 70000u
 
 struct seeds {
   uint8_t **data;
@@ -25,8 +27,8 @@ struct seeds {
 static void add_seed(const uint8_t *data, size_t size, void *arg)
 {
   struct seeds *s = arg;
-  if (size > MAX_INPUT)
-    size = MAX_INPUT;
+  if (size > FUZZ_MAX_INPUT)
+    size = FUZZ_MAX_INPUT;
   if (s->n == s->cap) {
     s->cap = s->cap ? s->cap * 2 : 64;
     s->data = realloc(s->data, s->cap * sizeof *s->data);
@@ -54,7 +56,7 @@ static size_t below(size_t n)
   return n ? (size_t)(next() % n) : 0;
 }
 
-/* One mutation of buf[0..*len) in place (capacity MAX_INPUT). */
+/* One mutation of buf[0..*len) in place (capacity FUZZ_MAX_INPUT). */
 static void mutate(uint8_t *buf, size_t *len, const struct seeds *s)
 {
   static const uint32_t interesting[] = {0,       1,       15,         16,          17,
@@ -82,7 +84,7 @@ static void mutate(uint8_t *buf, size_t *len, const struct seeds *s)
   case 3: /* insert random bytes */
   {
     size_t add = 1 + below(16), at = below(n + 1);
-    if (n + add > MAX_INPUT)
+    if (n + add > FUZZ_MAX_INPUT)
       break;
     memmove(buf + at + add, buf + at, n - at);
     for (size_t i = 0; i < add; i++)
@@ -93,7 +95,7 @@ static void mutate(uint8_t *buf, size_t *len, const struct seeds *s)
   case 4: /* duplicate a chunk */
     if (n) {
       size_t from = below(n), cnt = 1 + below(n - from < 64 ? n - from : 64);
-      if (n + cnt > MAX_INPUT)
+      if (n + cnt > FUZZ_MAX_INPUT)
         break;
       size_t at = below(n + 1);
       uint8_t tmp[64];
@@ -115,8 +117,8 @@ static void mutate(uint8_t *buf, size_t *len, const struct seeds *s)
     if (s->n) {
       size_t k = below(s->n), from = below(s->size[k] + 1), at = below(n + 1);
       size_t cnt = s->size[k] - from;
-      if (at + cnt > MAX_INPUT)
-        cnt = MAX_INPUT - at;
+      if (at + cnt > FUZZ_MAX_INPUT)
+        cnt = FUZZ_MAX_INPUT - at;
       memcpy(buf + at, s->data[k] + from, cnt);
       *len = at + cnt;
     }
@@ -135,6 +137,36 @@ static void seeds_free(struct seeds *s)
   free(s->size);
 }
 
+/* The corpus kept in the repository: inputs libFuzzer found that reach new code (grown
+ * with tests/fuzz/grow-corpus.sh). Missing is fine: the seeds alone still work. */
+static void add_corpus(struct seeds *s)
+{
+#if !defined(COW_SOURCE_DIR) || !defined(COW_FUZZ_TARGET)
+  (void)s; /* a driver built without them has no kept corpus */
+#else
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/tests/fuzz/corpus/%s", COW_SOURCE_DIR, COW_FUZZ_TARGET);
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return;
+  struct dirent *e;
+  static uint8_t buf[FUZZ_MAX_INPUT];
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.')
+      continue;
+    char path[4096 + 256];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+      continue;
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    add_seed(buf, n, s);
+  }
+  closedir(d);
+#endif
+}
+
 static int run_file(const char *path)
 {
   FILE *f = fopen(path, "rb");
@@ -142,7 +174,7 @@ static int run_file(const char *path)
     fprintf(stderr, "cannot open %s\n", path);
     return -1;
   }
-  static uint8_t buf[MAX_INPUT];
+  static uint8_t buf[FUZZ_MAX_INPUT];
   size_t n = fread(buf, 1, sizeof buf, f);
   fclose(f);
   LLVMFuzzerTestOneInput(buf, n);
@@ -170,7 +202,9 @@ static int write_seeds(const struct seeds *s, const char *dir)
 int main(int argc, char **argv)
 {
   struct seeds s = {0};
-  if (cow_fuzz_seeds(add_seed, &s) != 0 || s.n == 0) {
+  int seeded = cow_fuzz_seeds(add_seed, &s) == 0 && s.n > 0;
+  add_corpus(&s);
+  if (!seeded) {
     fprintf(stderr, "no seeds\n");
     seeds_free(&s);
     return 1;
@@ -195,7 +229,7 @@ int main(int argc, char **argv)
   clock_t t0 = clock();
   for (size_t i = 0; i < s.n; i++)
     LLVMFuzzerTestOneInput(s.data[i], s.size[i]);
-  static uint8_t buf[MAX_INPUT];
+  static uint8_t buf[FUZZ_MAX_INPUT];
   for (long it = 0; it < iterations; it++) {
     size_t k = below(s.n), len = s.size[k];
     memcpy(buf, s.data[k], len);

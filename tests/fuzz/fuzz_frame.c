@@ -1,17 +1,39 @@
 /* Fuzz target: the bridge's frame decoder, on bytes as a guest sends them. The first input
  * byte picks the read sizes (how the stream is cut into chunks) and the size limit; the
  * rest is the stream. Properties: every frame returned is within the limit, its payload is
- * exactly size - 16 bytes and NUL-terminated, its header re-encodes to the same fields;
- * an error is sticky and carries its message. Seeds: every frame of the conformance
- * recordings, both directions. */
+ * exactly size - 16 bytes and NUL-terminated; round trip: the frame rebuilt from what was
+ * decoded (cow__frame_build of its type, id and payload) is byte for byte the part of the
+ * input it was decoded from, and the frames tile the input from its start; an error is
+ * sticky and carries its message. Seeds: every frame of the conformance recordings, both
+ * directions, and tests/fuzz/corpus/frame. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "fuzz/fuzz.h"
 #include "fuzz/recording-seeds.h"
 #include "guest/frame.h"
+
+/* The frame ends at `end` in the stream `in`: it must be exactly in[end - size, end), and
+ * start where the previous one ended. */
+static void check_round_trip(const cow__frame_t *f, const uint8_t *in, size_t end,
+                             size_t *frame_start)
+{
+  FUZZ_CHECK(end >= f->hdr.size && end - f->hdr.size == *frame_start);
+  uint8_t *built = NULL;
+  size_t built_len = 0;
+  cow_error_t err = COW_ERROR_INIT;
+  int rc = cow__frame_build(f->hdr.type, f->hdr.id, f->payload, f->payload_len, &built, &built_len,
+                            &err);
+  FUZZ_CHECK(rc == 0);
+  FUZZ_CHECK(built_len == f->hdr.size);
+  FUZZ_CHECK(memcmp(built, in + *frame_start, built_len) == 0);
+  cow__free(built);
+  cow_error_clear(&err);
+  *frame_start = end;
+}
 
 static void check_frame(const cow__frame_t *f, uint32_t max)
 {
@@ -39,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   size_t chunk = 1 + (size_t)(ctl & 0x3f) * 97;
   cow__frame_decoder_t dec;
   cow__frame_decoder_init(&dec, max);
+  size_t frame_start = 0; /* where the next frame begins in the stream */
   for (size_t off = 0; off < size;) {
     size_t n = size - off < chunk ? size - off : chunk;
     size_t pos = 0;
@@ -62,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       pos += used;
       if (rc == 1) {
         check_frame(&f, max);
+        check_round_trip(&f, data, off + pos, &frame_start);
         cow__frame_release(&f);
       }
     }

@@ -4,9 +4,11 @@
  * text of a parsed body. The first byte picks the request type (or the notification); the
  * rest is the payload, handed over NUL-terminated one byte past its end as the frame
  * decoder does. Properties: the flat scanner and jansson give the same verdict and fields;
- * success gives an object and no error; failure gives exactly the returned code with a
- * message; a failed response's error has a negative code and a message. Seeds: every guest
- * frame of the conformance recordings. */
+ * success gives an object and no error, and (round trip) the decoded body, Result,
+ * ErrorMessage and notification ContainerId and Type are exactly what the input says;
+ * failure gives exactly the returned code with a message; a failed response's error has a
+ * negative code and a message. Seeds: every guest frame of the conformance recordings, and
+ * tests/fuzz/corpus/guest. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,34 @@ static const uint32_t requests[] = {
 };
 #define NREQ (sizeof requests / sizeof requests[0])
 
+/* The payload as jansson alone reads it (null counts as {}), to compare what the library
+ * decoded with its input: NULL when it is not an object. */
+static json_t *reference(const uint8_t *payload, size_t len)
+{
+  json_t *v = json_loadb((const char *)payload, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+  if (json_is_null(v)) {
+    json_decref(v);
+    return json_object();
+  }
+  if (!json_is_object(v)) {
+    json_decref(v);
+    return NULL;
+  }
+  return v;
+}
+
+/* A string field as decoded (`got`, a C string) against the input's: equal, or absent
+ * (NULL) when the input has no string there. */
+static void same_string(const char *got, const json_t *ref, const char *key)
+{
+  const json_t *v = json_object_get(ref, key);
+  if (!json_is_string(v)) {
+    FUZZ_CHECK(got == NULL);
+    return;
+  }
+  FUZZ_CHECK(got != NULL && strcmp(got, json_string_value(v)) == 0);
+}
+
 static void response(uint32_t type, const uint8_t *payload, size_t len)
 {
   struct cow__proto_resp r;
@@ -62,6 +92,14 @@ static void response(uint32_t type, const uint8_t *payload, size_t len)
   cow__proto_resp_clear(&r);
   r = full; /* the rest looks at the whole object */
   FUZZ_CHECK(err.code == 0);
+  FUZZ_CHECK(json_is_object(r.body));
+  /* Round trip: what was decoded is what was sent, nothing added, dropped or altered. */
+  json_t *ref = reference(payload, len);
+  FUZZ_CHECK(ref != NULL && json_equal(ref, r.body));
+  const json_t *result = json_object_get(ref, "Result");
+  FUZZ_CHECK(r.result == (json_is_integer(result) ? (int32_t)json_integer_value(result) : 0));
+  same_string(r.message, ref, "ErrorMessage");
+  json_decref(ref);
   if (r.result != 0) {
     cow_error_t e = COW_ERROR_INIT;
     int code = cow__proto_resp_error(&r, "fuzz", "id", &e);
@@ -86,6 +124,20 @@ static void notification(const uint8_t *payload, size_t len)
     return;
   }
   FUZZ_CHECK(n.container_id != NULL && n.type != NULL);
+  json_t *ref = reference(payload, len);
+  FUZZ_CHECK(ref != NULL && json_equal(ref, n.body));
+  /* The id routes the notification: exactly the input's, or "" (matching no container)
+   * when the input's holds a NUL that a C string would cut short. */
+  const json_t *id = json_object_get(ref, "ContainerId");
+  if (!json_is_string(id))
+    FUZZ_CHECK(n.container_id[0] == '\0');
+  else if (strlen(json_string_value(id)) == json_string_length(id))
+    FUZZ_CHECK(strcmp(n.container_id, json_string_value(id)) == 0);
+  else
+    FUZZ_CHECK(n.container_id[0] == '\0');
+  const json_t *type = json_object_get(ref, "Type");
+  FUZZ_CHECK(strcmp(n.type, json_is_string(type) ? json_string_value(type) : "") == 0);
+  json_decref(ref);
   cow__proto_notification_clear(&n);
 }
 

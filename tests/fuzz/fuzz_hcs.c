@@ -4,7 +4,8 @@
  * backends prepare from the caller's text. The first 4 bytes are an HRESULT; the rest is
  * the document (as a C string, as the DLL hands it over) and, separately, the same bytes as
  * UTF-16 and as UTF-8. Properties: an error always carries its code and a message; an exit
- * code is -1 (flagged) or a 32-bit value; a prepared console document asks for stdin;
+ * code is -1 (flagged) or the document's ExitCode as a 32-bit value; a prepared console
+ * document asks for stdin;
  * UTF-8 -> UTF-16 -> UTF-8 and UTF-16 -> UTF-8 -> UTF-16 give back the input exactly. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,19 @@ static void documents(HRESULT hr, const char *doc)
   int flag = 0;
   int64_t code = cow__hcs_process_status_code(doc, &flag);
   FUZZ_CHECK(code == -1 ? flag == 1 : (code >= 0 && code <= 0xFFFFFFFFll && flag == 0));
+  /* Round trip: the code is the document's ExitCode as a 32-bit value (0 when omitted, Go's
+   * omitempty), and only for an exit that says so with no failed wait. */
+  json_t *st = json_loads(doc, 0, NULL);
+  const json_t *exited = json_object_get(st, "Exited"), *ec = json_object_get(st, "ExitCode");
+  const json_t *lwr = json_object_get(st, "LastWaitResult");
+  int valid = json_is_true(exited) &&
+              (lwr == NULL || (json_is_integer(lwr) && json_integer_value(lwr) == 0));
+  int64_t want = !valid                ? -1
+                 : ec == NULL          ? 0
+                 : json_is_integer(ec) ? (int64_t)(uint32_t)json_integer_value(ec)
+                                       : -1;
+  FUZZ_CHECK(code == want);
+  json_decref(st);
   (void)cow__hcs_exit_status_error(doc);
 
   struct cow__hcs_sys sys;
