@@ -7,8 +7,9 @@
  * success gives an object and no error, and (round trip) the decoded body, Result,
  * ErrorMessage and notification ContainerId and Type are exactly what the input says;
  * failure gives exactly the returned code with a message; a failed response's error has a
- * negative code and a message. Seeds: every guest frame of the conformance recordings, and
- * tests/fuzz/corpus/guest. */
+ * negative code and a message. Also a request body as it is logged: no environment value
+ * of the documents it carries reaches the text. Seeds: every frame of the conformance
+ * recordings, and tests/fuzz/corpus/guest. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,18 +142,100 @@ static void notification(const uint8_t *payload, size_t len)
   cow__proto_notification_clear(&n);
 }
 
+/* How often `needle` occurs in `hay`. */
+static int occurrences(const char *hay, const char *needle)
+{
+  int n = 0;
+  for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle))
+    n++;
+  return n;
+}
+
+/* An environment value worth tracking: long enough not to occur by chance, and written
+ * verbatim at any depth of JSON-in-a-string (printable ASCII without quote or backslash). */
+static int trackable(const char *v)
+{
+  size_t n = strlen(v);
+  if (n < 8)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (v[i] < 0x20 || v[i] > 0x7e || v[i] == '"' || v[i] == '\\')
+      return 0;
+  return 1;
+}
+
+/* A value the plain dump shows exactly once must not show in the scrubbed text. */
+static void hidden(const char *value, const char *plain, const char *scrubbed)
+{
+  if (trackable(value) && occurrences(plain, value) == 1)
+    FUZZ_CHECK(strstr(scrubbed, value) == NULL);
+}
+
+static void env_array_hidden(const json_t *env, const char *plain, const char *scrubbed)
+{
+  size_t i;
+  const json_t *v;
+  json_array_foreach(env, i, v)
+  {
+    const char *eq = json_is_string(v) ? strchr(json_string_value(v), '=') : NULL;
+    if (eq != NULL)
+      hidden(eq + 1, plain, scrubbed);
+  }
+}
+
+/* Every environment value of the document in string field `key` of `obj`. */
+static void doc_hidden(const json_t *obj, const char *key, const char *plain, const char *scrubbed)
+{
+  const json_t *s = json_object_get(obj, key);
+  json_t *doc = json_is_string(s) ? json_loads(json_string_value(s), 0, NULL) : NULL;
+  const char *k;
+  json_t *v;
+  json_object_foreach(json_object_get(doc, "Environment"), k, v)
+  {
+    if (json_is_string(v))
+      hidden(json_string_value(v), plain, scrubbed);
+  }
+  env_array_hidden(json_object_get(json_object_get(doc, "OciProcess"), "env"), plain, scrubbed);
+  env_array_hidden(
+      json_object_get(json_object_get(json_object_get(doc, "OciSpecification"), "process"), "env"),
+      plain, scrubbed);
+  json_decref(doc);
+}
+
+/* A request body as the library logs it (cow__proto_log_text): the values of environment
+ * variables in the documents it carries (ContainerConfig, Settings.ProcessParameters) never
+ * reach the text; secrets stay out of logs. */
+static void request_log(const uint8_t *payload, size_t len)
+{
+  json_t *body = json_loadb((const char *)payload, len, 0, NULL);
+  if (!json_is_object(body)) {
+    json_decref(body);
+    return;
+  }
+  char *scrubbed = cow__proto_log_text(body);
+  char *plain = cow__proto_dump(body);
+  FUZZ_CHECK(scrubbed != NULL && plain != NULL);
+  doc_hidden(body, "ContainerConfig", plain, scrubbed);
+  doc_hidden(json_object_get(body, "Settings"), "ProcessParameters", plain, scrubbed);
+  cow__free(scrubbed);
+  cow__free(plain);
+  json_decref(body);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   if (size < 1)
     return 0;
-  size_t sel = data[0] % (NREQ + 1);
+  size_t sel = data[0] % (NREQ + 2);
   size_t len = size - 1;
   uint8_t *payload = malloc(len + 1); /* exact size: reading past the end is caught */
   if (payload == NULL)
     return 0;
   memcpy(payload, data + 1, len);
   payload[len] = 0;
-  if (sel == NREQ)
+  if (sel == NREQ + 1)
+    request_log(payload, len);
+  else if (sel == NREQ)
     notification(payload, len);
   else
     response(requests[sel], payload, len);
@@ -164,10 +247,12 @@ static void seeds_of(const cow_recording_t *rec, cow_fuzz_add_fn add, void *arg)
 {
   for (size_t k = 0; k < rec->count; k++) {
     const cow_rec_t *r = &rec->recs[k];
-    if (r->kind != COW_REC_FRAME || r->dir != COW_REC_GCS_TO_HOST || r->data_is_b64)
+    if (r->kind != COW_REC_FRAME || r->data_is_b64)
       continue;
     size_t sel = NREQ;
-    if (cow__frame_kind(r->type) == COW__FRAME_KIND_RESPONSE) {
+    if (r->dir == COW_REC_HOST_TO_GCS) {
+      sel = NREQ + 1; /* a request the library sent, as it logs it */
+    } else if (cow__frame_kind(r->type) == COW__FRAME_KIND_RESPONSE) {
       uint32_t req = COW__FRAME_KIND_REQUEST | (r->type & ~COW__FRAME_KIND_MASK);
       for (sel = 0; sel < NREQ && requests[sel] != req; sel++)
         ;
