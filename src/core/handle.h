@@ -63,18 +63,17 @@ struct cow_op_s {
   unsigned user_done : 1;    /* result decided (completion, timeout or cancel) */
   unsigned delivered : 1;    /* user callback has run */
   unsigned backend_done : 1; /* backend called cow_op_complete (or never had a part) */
-  unsigned has_timer : 1;
-  unsigned is_wait : 1;    /* a waiter: released by the exit, not by a backend */
-  unsigned forced : 1;     /* stops: the forced step was taken */
-  unsigned in_timeout : 1; /* the backend's timeout slot runs: it may explain the timeout */
+  unsigned is_wait : 1;      /* a waiter: released by the exit, not by a backend */
+  unsigned forced : 1;       /* stops: the forced step was taken */
+  unsigned in_timeout : 1;   /* the backend's timeout slot runs: it may explain the timeout */
   int status;
   cow_error_t err;
   char *json;
   int64_t exit_code;
   uint64_t timeout_ms;
   void *backend_data;
-  cow_op_t *next_rider; /* resize: the next caller served by the same request */
-  uv_timer_t timer;
+  cow_op_t *next_rider;          /* resize: the next caller served by the same request */
+  struct cow__deadline deadline; /* the op's timeout, armed by cow__op_arm() */
 };
 
 struct cow_host_s {
@@ -120,15 +119,17 @@ struct cow_process_s {
   unsigned created : 1;        /* create op succeeded */
   unsigned exit_reported : 1;  /* backend reported (maybe not yet published) */
   unsigned exit_published : 1; /* waiters released */
-  unsigned drain_timer_on : 1; /* drain_timer initialised (it also serves expect_exit) */
-  unsigned expecting_exit : 1; /* drain_timer runs for cow_process_expect_exit() */
+  unsigned expecting_exit : 1; /* `deadline` runs for cow_process_expect_exit() */
   int64_t exit_code;
   cow_timestamp_t exit_time; /* when the backend reported the exit */
   int exit_status;           /* 0, COW_EIO_TIMEOUT, or the error code */
   cow_error_t exit_err;
   cow_error_t expect_err; /* reported if an expected exit does not come */
   struct cow__stdio stdio[3];
-  uv_timer_t drain_timer;
+  /* The one deadline a process may need: an expected exit before the exit, the stdio drain
+   * (a pause in the output longer than COW_TIMEOUT_STDIO_DRAIN) after it. */
+  struct cow__deadline deadline;
+  uint64_t drain_progress;  /* loop time of the last output while the drain deadline runs */
   cow_op_t *close_stdin_op; /* waiting for the local half-close */
   /* Console resizes, one request at a time (resize.c): the request in flight, the callers
    * it answers, the callers waiting for the next one and the newest size asked for. */

@@ -149,6 +149,8 @@ int cow__loop_acquire(uv_loop_t *loop, struct cow__loop **out)
     /* Cannot fail on a loop that accepted the async handle. */
     uv_idle_init(loop, &lp->idle);
     uv_check_init(loop, &lp->check);
+    lp->loop = loop;
+    cow__deadlines_init(lp);
     lp->async.data = lp->idle.data = lp->check.data = lp;
     /* Idle libcow state must not keep the caller's loop alive; pending operations
      * re-reference the async handle through cow__loop_activity(), which covers queued
@@ -156,7 +158,6 @@ int cow__loop_acquire(uv_loop_t *loop, struct cow__loop **out)
     uv_unref((uv_handle_t *)&lp->async);
     uv_unref((uv_handle_t *)&lp->idle);
     uv_unref((uv_handle_t *)&lp->check);
-    lp->loop = loop;
     cow__list_init(&lp->queue);
     cow__list_insert_tail(&loops, &lp->registry_link);
   }
@@ -191,11 +192,14 @@ void cow__loop_release(struct cow__loop *lp)
   }
   cow__list_remove(&lp->registry_link);
   uv_mutex_unlock(&global_mutex);
-  /* No handle is left, so nothing can post to it any more (posting needs a live id). */
-  lp->closing = 3;
+  /* No handle is left, so nothing can post to it any more (posting needs a live id), and
+   * no deadline is armed (each belongs to a handle or an op). */
+  lp->closing = 4;
   uv_close((uv_handle_t *)&lp->async, loop_free_cb);
   uv_close((uv_handle_t *)&lp->idle, loop_free_cb);
   uv_close((uv_handle_t *)&lp->check, loop_free_cb);
+  lp->timer.data = lp;
+  uv_close((uv_handle_t *)&lp->timer, loop_free_cb);
 }
 
 void cow__loop_post(struct cow__loop *lp, struct cow__event *ev)

@@ -22,6 +22,7 @@
 
 #include <uv.h>
 
+#include "core/deadline.h"
 #include "core/list.h"
 
 struct cow__event {
@@ -34,6 +35,10 @@ struct cow__loop {
   uv_async_t async; /* foreign threads' wake-up */
   uv_idle_t idle;   /* started while loop-thread posts wait: the next poll does not block */
   uv_check_t check; /* started with it: drains after this turn's poll */
+  uv_timer_t timer; /* the earliest deadline (deadline.c) */
+  struct cow__heap_node *dl_root; /* deadlines: min-heap by due time, then arming order */
+  unsigned dl_count;
+  uint64_t dl_seq, timer_due;
   uv_mutex_t mutex; /* guards queue */
   cow__list queue;
   unsigned refs;      /* handles on this loop; loop thread only */

@@ -21,19 +21,10 @@ static void op_free_now(cow_op_t *op)
   cow__handle_unref(owner);
 }
 
-static void op_timer_closed(uv_handle_t *t)
-{
-  op_free_now(cow__container_of((uv_timer_t *)t, cow_op_t, timer));
-}
-
 static void op_maybe_free(cow_op_t *op)
 {
-  if (!op->delivered || !op->backend_done)
-    return;
-  if (op->has_timer)
-    uv_close((uv_handle_t *)&op->timer, op_timer_closed);
-  else
-    op_free_now(op);
+  if (op->delivered && op->backend_done)
+    op_free_now(op); /* its deadline was disarmed when the user side was decided */
 }
 
 static void op_deliver(struct cow__event *ev)
@@ -75,9 +66,9 @@ static void op_deliver(struct cow__event *ev)
   op_maybe_free(op);
 }
 
-static void op_timeout(uv_timer_t *t)
+static void op_timeout(struct cow__deadline *d)
 {
-  cow_op_t *op = cow__container_of(t, cow_op_t, timer);
+  cow_op_t *op = cow__container_of(d, cow_op_t, deadline);
   struct cow__handle *owner = op->owner;
   cow_error_t err = COW_ERROR_INIT;
   cow__error_set(&err, COW_ETIMEDOUT, COW_DOMAIN_LIB, 0, op->name, NULL,
@@ -132,6 +123,7 @@ int cow__op_new(struct cow__handle *owner, const char *name, enum cow__cb_kind k
   op->backend_done = !backend_part;
   op->is_wait = kind == COW__CB_WAIT;
   op->ev.run = op_deliver;
+  cow__deadline_init(&op->deadline, op_timeout);
   cow__handle_ref(owner);
   cow__list_insert_tail(&owner->ops, &op->link);
   cow__loop_activity(owner->lp, +1);
@@ -142,12 +134,9 @@ int cow__op_new(struct cow__handle *owner, const char *name, enum cow__cb_kind k
 
 void cow__op_arm(cow_op_t *op)
 {
-  if (op->user_done || op->has_timer || op->timeout_ms == 0)
+  if (op->user_done || cow__deadline_armed(&op->deadline) || op->timeout_ms == 0)
     return;
-  if (uv_timer_init(op->owner->lp->loop, &op->timer) != 0)
-    return; /* cannot fail on a live loop; without a timer the op simply has no timeout */
-  op->has_timer = 1;
-  uv_timer_start(&op->timer, op_timeout, op->timeout_ms, 0);
+  cow__deadline_arm(op->owner->lp, &op->deadline, op->timeout_ms);
 }
 
 void cow__op_discard(cow_op_t *op)
@@ -166,8 +155,7 @@ void cow__op_finish(cow_op_t *op, int status, const cow_error_t *err)
     return;
   op->user_done = 1;
   cow__list_remove(&op->link);
-  if (op->has_timer)
-    uv_timer_stop(&op->timer);
+  cow__deadline_cancel(op->owner->lp, &op->deadline);
   op->status = status;
   if (status < 0) {
     if (err == NULL || cow_error_copy(&op->err, err) != 0 || op->err.code == 0) {

@@ -16,6 +16,8 @@
       return COW_ECLOSING;                                                                         \
   } while (0)
 
+static void process_deadline(struct cow__deadline *d);
+
 /* ---- creation (called by cow_host_create_process) ---- */
 
 static void create_result(cow_op_t *op)
@@ -61,6 +63,7 @@ int cow__process_create(cow_host_t *host, struct cow__handle *host_handle, cow_p
   p->exit_code = -1;
   for (int i = 0; i < 3; i++)
     p->stdio[i].process = p;
+  cow__deadline_init(&p->deadline, process_deadline);
 
   cow_op_t *op;
   rc = cow__op_new(&p->base, "create_process", COW__CB_PROCESS, (void (*)(void))cb, data,
@@ -88,6 +91,8 @@ fail_fini:
   if (ops->fini != NULL)
     ops->fini(p);
 fail:
+  if (p->base.lp != NULL) /* a backend may have expected an exit before failing */
+    cow__deadline_cancel(p->base.lp, &p->deadline);
   cow__handle_destroy(&p->base);
   process_free(p);
   return rc;
@@ -96,6 +101,7 @@ fail:
 void cow__process_finalize(struct cow__handle *h)
 {
   cow_process_t *p = (cow_process_t *)h;
+  cow__deadline_cancel(h->lp, &p->deadline); /* disarmed at close already; never left armed */
   cow__handle_unref(cow__host_handle(p->host));
   if (p->ops->fini != NULL)
     p->ops->fini(p);
@@ -113,8 +119,7 @@ void cow__process_publish_exit(cow_process_t *p, int status)
     return;
   p->exit_published = 1;
   p->exit_status = status;
-  if (p->drain_timer_on)
-    uv_timer_stop(&p->drain_timer);
+  cow__deadline_cancel(p->base.lp, &p->deadline);
   if (status == COW_EIO_TIMEOUT) {
     cow__error_set(&p->exit_err, COW_EIO_TIMEOUT, COW_DOMAIN_LIB, 0, "wait", NULL,
                    "the process exited with %lld but stdio did not reach end of file within "
@@ -135,41 +140,32 @@ void cow__process_publish_exit(cow_process_t *p, int status)
   }
 }
 
-static void drain_timeout(uv_timer_t *t)
-{
-  cow_process_t *p = cow__container_of(t, cow_process_t, drain_timer);
-  cow__process_publish_exit(p, COW_EIO_TIMEOUT);
-}
-
 void cow__process_drain_progress(cow_process_t *p)
 {
   /* The drain timeout bounds a pause in the output, not the whole drain: a process that
-   * wrote 100 MB just before exiting is not cut short while its bytes still flow. */
-  if (p->drain_timer_on && uv_is_active((uv_handle_t *)&p->drain_timer))
-    uv_timer_again(&p->drain_timer);
+   * wrote 100 MB just before exiting is not cut short while its bytes still flow. The
+   * deadline is not moved at every read: when it fires it looks at the last output. */
+  if (cow__deadline_armed(&p->deadline) && !p->expecting_exit)
+    p->drain_progress = uv_now(p->base.lp->loop);
 }
 
-/* The one timer a process may need: the stdio drain after exit, or an expected exit
- * before it. Initialised on first use; closed with the process. */
-static int process_timer(cow_process_t *p)
+static void process_deadline(struct cow__deadline *d)
 {
-  if (p->drain_timer_on)
-    return 0;
-  if (uv_timer_init(p->base.lp->loop, &p->drain_timer) != 0)
-    return -1;
-  p->drain_timer_on = 1;
-  cow__handle_ref(&p->base); /* released when the timer is closed */
-  return 0;
-}
-
-static void expected_exit_missing(uv_timer_t *t)
-{
-  cow_process_t *p = cow__container_of(t, cow_process_t, drain_timer);
-  uv_timer_stop(t);
-  p->expecting_exit = 0;
-  cow__log(COW_LOG_WARN, "core", "process %lld: gone, but no exit was reported; releasing waiters",
-           (long long)p->pid);
-  cow_process_report_exit(p, -1, &p->expect_err);
+  cow_process_t *p = cow__container_of(d, cow_process_t, deadline);
+  if (p->expecting_exit) {
+    p->expecting_exit = 0;
+    cow__log(COW_LOG_WARN, "core",
+             "process %lld: gone, but no exit was reported; releasing waiters", (long long)p->pid);
+    cow_process_report_exit(p, -1, &p->expect_err);
+    return;
+  }
+  uint64_t quiet_until = p->drain_progress + p->base.timeouts[COW_TIMEOUT_STDIO_DRAIN];
+  uint64_t now = uv_now(p->base.lp->loop);
+  if (now < quiet_until) { /* output came meanwhile: a full quiet period from the last */
+    cow__deadline_arm(p->base.lp, d, quiet_until - now);
+    return;
+  }
+  cow__process_publish_exit(p, COW_EIO_TIMEOUT);
 }
 
 void cow_process_expect_exit(cow_process_t *p, uint64_t timeout_ms, const cow_error_t *err)
@@ -181,10 +177,8 @@ void cow_process_expect_exit(cow_process_t *p, uint64_t timeout_ms, const cow_er
   if (p->expect_err.code >= 0)
     cow__error_set(&p->expect_err, COW_ESRCH, COW_DOMAIN_LIB, 0, "wait", NULL,
                    "the process exited without an exit notification");
-  if (process_timer(p) != 0)
-    return;
   p->expecting_exit = 1;
-  uv_timer_start(&p->drain_timer, expected_exit_missing, timeout_ms, 0);
+  cow__deadline_arm(p->base.lp, &p->deadline, timeout_ms);
 }
 
 void cow__process_check_drained(cow_process_t *p)
@@ -197,10 +191,10 @@ void cow__process_check_drained(cow_process_t *p)
       uint64_t ms = p->base.timeouts[COW_TIMEOUT_STDIO_DRAIN];
       if (ms == 0 || (p->base.flags & COW__CLOSING))
         return;
-      if (process_timer(p) != 0)
-        return;
-      if (!uv_is_active((uv_handle_t *)&p->drain_timer))
-        uv_timer_start(&p->drain_timer, drain_timeout, ms, ms);
+      if (!cow__deadline_armed(&p->deadline)) {
+        p->drain_progress = uv_now(p->base.lp->loop);
+        cow__deadline_arm(p->base.lp, &p->deadline, ms);
+      }
       return;
     }
   }
@@ -216,7 +210,7 @@ void cow_process_report_exit(cow_process_t *p, int64_t exit_code, const cow_erro
   cow__wall_clock(&p->exit_time);
   if (p->expecting_exit) { /* the exit came after all: the fallback is not needed */
     p->expecting_exit = 0;
-    uv_timer_stop(&p->drain_timer);
+    cow__deadline_cancel(p->base.lp, &p->deadline);
   }
   if (err != NULL && err->code < 0) {
     /* No exit was observed (connection lost, create failed): nothing more will come out
@@ -237,20 +231,15 @@ int cow__process_lost(const cow_process_t *p)
 
 /* ---- consumer API ---- */
 
-static void drain_timer_closed(uv_handle_t *t)
-{
-  cow_process_t *p = cow__container_of((uv_timer_t *)t, cow_process_t, drain_timer);
-  cow__handle_unref(&p->base);
-}
-
 static void process_backend_close(struct cow__handle *h)
 {
   cow_process_t *p = (cow_process_t *)h;
   if (p->ops->close != NULL)
     p->ops->close(p);
   cow__process_stdio_close_all(p);
-  if (p->drain_timer_on)
-    uv_close((uv_handle_t *)&p->drain_timer, drain_timer_closed);
+  /* Nothing arms it once the process is closing (check_drained, expect_exit). */
+  p->expecting_exit = 0;
+  cow__deadline_cancel(p->base.lp, &p->deadline);
 }
 
 int cow_process_close(cow_process_t *p, cow_process_close_cb cb, void *data)
