@@ -51,7 +51,7 @@ static const char usage[] =
     "\n"
     "Exit status:\n"
     "  the command's exit code (128+N when a signal N killed it)\n"
-    "  2    bad command line\n"
+    "  2    bad command line, including text that is not UTF-8 (nothing was run)\n"
     "  125  cow-run itself or the Host Compute Service failed (the message gives the\n"
     "       libcow error and the HRESULT)\n"
     "  126  the command exists but cannot be run\n"
@@ -259,6 +259,8 @@ static int own_option(int key, const char *v, void *data)
     r->hopts.api = v[1] == '1' ? COW_HCS_V1 : COW_HCS_V2;
     return -1;
   case OPT_ID:
+    if (!session_valid_utf8(v))
+      return session_not_utf8(prog, "the compute system's id (--id)", v);
     if (v[0] == '\0' || strlen(v) >= sizeof r->id)
       return session_usage_error(prog, "bad --id '%s' (1 to %u characters)", v,
                                  (unsigned)sizeof r->id - 1);

@@ -62,7 +62,7 @@ static const char usage[] =
     "Exit status:\n"
     "  the command's exit code (container processes killed by signal N: 128+N; utility VM\n"
     "       processes killed by a signal report 4294967295, seen as 255)\n"
-    "  2    bad command line\n"
+    "  2    bad command line, including text that is not UTF-8 (nothing was run)\n"
     "  125  lcow-exec or the guest failed, or no guest connected in time (the message gives\n"
     "       the libcow error and the HRESULT)\n"
     "  126, 127  the command could not be run / was not found (as reported by the guest)\n"
@@ -220,19 +220,38 @@ static void command_done(session_t *s, int exit_code, void *data)
 
 /* ---- documents ---- */
 
-static char *dump(json_t *j)
+/* Every jansson result below is checked: a NULL from a constructor (no memory, or text
+ * that is not UTF-8, which parse() already refused) or a failed set must never drop a part
+ * of what the user asked for. `*ok` goes to 0 at the first failure; `v` is consumed. */
+static void put(json_t *o, const char *key, json_t *v, int *ok)
 {
-  char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-  json_decref(j);
-  return s;
+  if (v == NULL || json_object_set_new(o, key, v) != 0)
+    *ok = 0;
 }
 
-static json_t *strings(char **v)
+static json_t *strings(char *const *v, int *ok)
 {
   json_t *a = json_array();
-  for (; v != NULL && *v != NULL; v++)
-    json_array_append_new(a, json_string(*v));
+  for (; a != NULL && v != NULL && *v != NULL; v++) {
+    json_t *s = json_string(*v);
+    if (s == NULL || json_array_append_new(a, s) != 0) {
+      json_decref(a);
+      a = NULL;
+    }
+  }
+  if (a == NULL)
+    *ok = 0;
   return a;
+}
+
+/* The text of `j` (consumed), or NULL after a message when anything failed. */
+static char *dump(json_t *j, int ok, const char *what)
+{
+  char *s = ok && j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  if (s == NULL)
+    fprintf(stderr, "%s: cannot build %s (out of memory)\n", prog, what);
+  return s;
 }
 
 /* The LCOW documents from the library's builder (cow_guest_container_config_json): the
@@ -276,66 +295,73 @@ static char *layers_request(struct lx *x, const char *type)
  * OciProcess: the spec's process is the init). */
 static char *process_params(struct lx *x)
 {
+  int ok = 1;
   json_t *p =
       json_pack("{s:b,s:b,s:b,s:b}", "CreateStdInPipe", x->opts.interactive, "CreateStdOutPipe", 1,
                 "CreateStdErrPipe", !x->opts.tty, "EmulateConsole", x->opts.tty);
-  if (x->c == NULL) {
+  if (p != NULL && x->c == NULL) {
     json_t *env = json_object();
-    for (size_t i = 0; i < x->opts.nenv; i++) {
+    for (size_t i = 0; env != NULL && i < x->opts.nenv; i++) {
       char *kv = x->opts.env[i], *eq = strchr(kv, '=');
       *eq = '\0';
-      json_object_set_new(env, kv, json_string(eq + 1));
+      put(env, kv, json_string(eq + 1), &ok);
       *eq = '=';
     }
-    json_object_set_new(p, "CommandArgs", strings(x->opts.argv));
-    json_object_set_new(p, "Environment", env);
+    put(p, "CommandArgs", strings(x->opts.argv, &ok), &ok);
+    put(p, "Environment", env, &ok);
     if (x->opts.workdir != NULL)
-      json_object_set_new(p, "WorkingDirectory", json_string(x->opts.workdir));
+      put(p, "WorkingDirectory", json_string(x->opts.workdir), &ok);
   }
-  return dump(p);
+  return dump(p, ok, "the process parameters");
 }
 
-/* The LCOW hosted-system document from the bundle's config.json (docs/gcs-bridge-protocol.md §4.2).
- */
+/* The LCOW hosted-system document from the bundle's config.json (docs/gcs-bridge-protocol.md
+ * §4.2): the command line's CMD, -e, -w and -t applied to the spec's process. */
 static char *container_doc(struct lx *x)
 {
   char path[4096];
   json_error_t e;
   snprintf(path, sizeof path, "%s/config.json", x->bundle);
-  json_t *spec = json_load_file(path, 0, &e);
+  json_t *spec = json_load_file(path, 0, &e); /* refuses text that is not UTF-8 */
   if (!json_is_object(spec)) {
+    if (spec != NULL)
+      snprintf(e.text, sizeof e.text, "not a JSON object");
     fprintf(stderr, "%s: %s: %s (line %d)\n", prog, path, e.text, e.line);
     json_decref(spec);
     return NULL;
   }
+  int ok = 1;
   json_t *proc = json_object_get(spec, "process");
   if (!json_is_object(proc)) { /* the GCS dereferences process, root and linux unchecked */
     proc = json_object();
-    json_object_set_new(spec, "process", proc);
+    put(spec, "process", proc, &ok);
   }
-  if (x->opts.argv[0] != NULL)
-    json_object_set_new(proc, "args", strings(x->opts.argv));
-  if (!json_is_array(json_object_get(proc, "env")))
-    json_object_set_new(proc, "env", json_array());
-  json_t *extra = strings(x->opts.env);
-  json_array_extend(json_object_get(proc, "env"), extra); /* later entries win */
+  if (ok && x->opts.argv[0] != NULL)
+    put(proc, "args", strings(x->opts.argv, &ok), &ok);
+  if (ok && !json_is_array(json_object_get(proc, "env")))
+    put(proc, "env", json_array(), &ok);
+  json_t *extra = ok ? strings(x->opts.env, &ok) : NULL;
+  if (ok && json_array_extend(json_object_get(proc, "env"), extra) != 0) /* later ones win */
+    ok = 0;
   json_decref(extra);
-  if (x->opts.workdir != NULL)
-    json_object_set_new(proc, "cwd", json_string(x->opts.workdir));
+  if (ok && x->opts.workdir != NULL)
+    put(proc, "cwd", json_string(x->opts.workdir), &ok);
   uint16_t w, h;
-  if (x->opts.tty)
-    json_object_set_new(proc, "terminal", json_true());
-  if (x->opts.tty && session_console_size(x->s, &w, &h) == 0) /* what runc applies */
-    json_object_set_new(proc, "consoleSize", json_pack("{s:i,s:i}", "height", h, "width", w));
+  if (ok && x->opts.tty)
+    put(proc, "terminal", json_true(), &ok);
+  if (ok && x->opts.tty && session_console_size(x->s, &w, &h) == 0) /* what runc applies */
+    put(proc, "consoleSize", json_pack("{s:i,s:i}", "height", h, "width", w), &ok);
   /* With layers the root is where they are combined; without, the bundle's own. */
   const char *root = json_string_value(json_object_get(json_object_get(spec, "root"), "path"));
-  char *text = json_dumps(spec, JSON_COMPACT);
+  char *text = ok ? json_dumps(spec, JSON_COMPACT) : NULL;
   char *doc = NULL;
-  if (text == NULL || guest_docs(x, text,
-                                 x->nlayers > 0 ? x->root
-                                 : root         ? root
-                                                : "rootfs",
-                                 &doc, NULL, NULL) != 0)
+  if (text == NULL)
+    fprintf(stderr, "%s: cannot build the spec of container %s (out of memory)\n", prog, x->id);
+  else if (guest_docs(x, text,
+                      x->nlayers > 0 ? x->root
+                      : root         ? root
+                                     : "rootfs",
+                      &doc, NULL, NULL) != 0)
     doc = NULL;
   free(text);
   json_decref(spec);
@@ -347,8 +373,7 @@ static char *container_doc(struct lx *x)
 static void run_command(struct lx *x, cow_host_t *host)
 {
   char *doc = process_params(x);
-  if (doc == NULL) {
-    fprintf(stderr, "%s: out of memory\n", prog);
+  if (doc == NULL) { /* the message is out */
     teardown(x);
     return;
   }
@@ -520,9 +545,14 @@ static int own_option(int key, const char *v, void *data)
 {
   struct lx *x = data;
   char *end;
+  const char *name = own_options[key - SESSION_OPT_OWN].name;
   if (v[0] == '\0')
-    return session_usage_error(prog, "option '--%s' needs a value",
-                               own_options[key - SESSION_OPT_OWN].name);
+    return session_usage_error(prog, "option '--%s' needs a value", name);
+  if ((key == OPT_CONTAINER || key == OPT_LAYER || key == OPT_SCRATCH) && !session_valid_utf8(v)) {
+    char what[64];
+    snprintf(what, sizeof what, "the value of --%s", name); /* it goes to the guest */
+    return session_not_utf8(prog, what, v);
+  }
   switch (key) {
   case OPT_PORT_DIR:
     x->port_dir = v;

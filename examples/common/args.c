@@ -25,7 +25,9 @@ const char session_common_help[] =
     "                        trace (default off)\n"
     "  -h, --help            print this help and exit\n"
     "      --version         print the version and exit\n"
-    "A long option's value may also follow it after an equals sign.\n";
+    "A long option's value may also follow it after an equals sign. The command, its\n"
+    "environment and its directory are sent as UTF-8 text: anything else is refused as a\n"
+    "bad command line (exit 2), never dropped or altered.\n";
 
 static const struct option shared_options[] = {
     {"tty", no_argument, NULL, 't'},       {"interactive", no_argument, NULL, 'i'},
@@ -114,6 +116,68 @@ static const char *option_text(char *buf, size_t size, int opt, char **argv)
   else
     snprintf(buf, size, "-%c", opt > 0 && opt < 0x100 ? opt : '?');
   return buf;
+}
+
+int session_valid_utf8(const char *s)
+{
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p != 0) {
+    unsigned c = *p, n, cp;
+    if (c < 0x80) {
+      p++;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF)
+      n = 1, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+      n = 2, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+      n = 3, cp = c & 0x07;
+    else
+      return 0; /* a continuation byte first, or a lead byte of an overlong or too-large form */
+    for (unsigned k = 1; k <= n; k++) {
+      if ((p[k] & 0xC0) != 0x80)
+        return 0;
+      cp = (cp << 6) | (p[k] & 0x3F);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return 0; /* overlong, beyond Unicode, or a UTF-16 surrogate */
+    p += n + 1;
+  }
+  return 1;
+}
+
+int session_not_utf8(const char *prog, const char *what, const char *value)
+{
+  fprintf(stderr, "%s: %s is not valid UTF-8: '", prog, what);
+  for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+    fprintf(stderr, *p >= 0x20 && *p < 0x7F && *p != '\\' ? "%c" : "\\x%02x", *p);
+  fprintf(stderr, "'\n(the service takes text in UTF-8 only; nothing was run)\n");
+  return SESSION_EXIT_USAGE;
+}
+
+/* What the service gets as JSON text must be UTF-8: a byte string that is not cannot be
+ * sent as it is, and is refused here rather than dropped or altered on the way. */
+static int check_utf8(const session_opts_t *o, const char *prog)
+{
+  char what[96];
+  for (size_t i = 0; o->argv[i] != NULL; i++)
+    if (!session_valid_utf8(o->argv[i])) {
+      snprintf(what, sizeof what, "argument %zu of the command", i);
+      return session_not_utf8(prog, what, o->argv[i]);
+    }
+  for (size_t i = 0; i < o->nenv; i++)
+    if (!session_valid_utf8(o->env[i])) {
+      size_t n = strcspn(o->env[i], "=");
+      snprintf(what, sizeof what, "the environment variable %.*s", (int)(n < 40 ? n : 40),
+               o->env[i]);
+      return session_not_utf8(prog, session_valid_utf8(what) ? what : "an environment variable",
+                              o->env[i]);
+    }
+  if (o->workdir != NULL && !session_valid_utf8(o->workdir))
+    return session_not_utf8(prog, "the working directory (-w)", o->workdir);
+  return -1;
 }
 
 int session_parse(session_opts_t *o, const char *prog, const char *usage, const struct option *own,
@@ -208,6 +272,8 @@ int session_parse(session_opts_t *o, const char *prog, const char *usage, const 
     if (push_env(o, prog, "TERM", term != NULL && term[0] != '\0' ? term : "xterm") < 0)
       return SESSION_EXIT_FAILED;
   }
+  if ((rc = check_utf8(o, prog)) >= 0)
+    return rc;
   if (o->log_level >= 0)
     session_log_enable((cow_log_level_t)o->log_level, prog);
   return -1;

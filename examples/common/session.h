@@ -62,6 +62,16 @@ typedef int (*session_option_cb)(int key, const char *arg, void *data);
 int session_parse(session_opts_t *o, const char *prog, const char *usage, const struct option *own,
                   const char *own_short, session_option_cb cb, void *data, int argc, char **argv);
 
+/* 1 when `s` is UTF-8 that JSON text can carry (RFC 3629: no overlong forms, no UTF-16
+ * surrogates, nothing above U+10FFFF), as jansson requires; 0 otherwise. */
+int session_valid_utf8(const char *s);
+
+/* Print "PROG: WHAT is not valid UTF-8: 'VALUE'" (bytes outside ASCII escaped) and that
+ * nothing was run; returns SESSION_EXIT_USAGE. session_parse() checks the command, the
+ * environment and the directory this way; a program checks its own texts (ids, paths
+ * that go to the service) with it. */
+int session_not_utf8(const char *prog, const char *what, const char *value);
+
 /* Print "PROG: message" and "Try 'PROG --help'." on stderr; returns SESSION_EXIT_USAGE. */
 int session_usage_error(const char *prog, const char *fmt, ...);
 

@@ -157,6 +157,31 @@ static void tty_passes_term(void **state)
   free(keep);
 }
 
+/* Text that is not UTF-8 cannot be put in the service's documents: refused as a bad
+ * command line naming it (exit 2, as lcow-exec), never dropped; UTF-8 goes through. */
+static void text_that_is_not_utf8_is_refused(void **state)
+{
+  struct result r;
+  run(&r, NULL, ARGV(COW_RUN, "--", "sh", "-c", "echo $1", "sh", "\xff", "second"));
+  assert_int_equal(r.code, 2);
+  assert_string_equal(r.err, "cow-run: argument 4 of the command is not valid UTF-8: '\\xff'\n"
+                             "(the service takes text in UTF-8 only; nothing was run)\n");
+  run(&r, NULL, ARGV(COW_RUN, "-w", "/tmp/\xff", "--", "pwd"));
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "the working directory (-w) is not valid UTF-8"));
+  run(&r, NULL, ARGV(COW_RUN, "-e", "X=\xff", "--", "env"));
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "the environment variable X is not valid UTF-8"));
+  run(&r, NULL, ARGV(COW_RUN, "--id", "\xc0\xaf", "--", "true")); /* an overlong '/' */
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "the compute system's id (--id) is not valid UTF-8"));
+  run(&r, NULL,
+      ARGV(COW_RUN, "-e", "Y=\xc3\xa9", "--", "sh", "-c", "printf '%s|%s|' \"$1\" \"$Y\"", "sh",
+           "\xf0\x9f\x90\x84"));
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.out, "\xf0\x9f\x90\x84|\xc3\xa9|");
+}
+
 /* SIGTERM to cow-run reaches the command; cow-run exits with the command's code. */
 static void sigterm_is_forwarded(void **state)
 {
@@ -348,6 +373,7 @@ int main(void)
       cmocka_unit_test_teardown(long_options_version_and_log, kill_leftovers),
       cmocka_unit_test_teardown(tty_passes_term, kill_leftovers),
       cmocka_unit_test_teardown(second_signal_abandons, kill_leftovers),
+      cmocka_unit_test_teardown(text_that_is_not_utf8_is_refused, kill_leftovers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -367,6 +367,44 @@ static void rpc_timeout_option(void **state)
   assert_non_null(strstr(r.err, "bad --rpc-timeout '0'"));
 }
 
+/* Text that is not UTF-8 cannot go to the guest as it is (JSON): it is refused, naming
+ * the argument, before anything listens (exit 2), never dropped or altered on the way
+ * (issue 10: `sh -c ... sh $'\\xff' second` ran with $1=second, -w ran in the agent's own
+ * directory, -e vanished). UTF-8 beyond ASCII arrives intact. */
+static void text_that_is_not_utf8_is_refused(void **state)
+{
+  struct result r;
+  run(&r, NULL, ARGV(LCOW, "--port-dir", dir, "--", "sh", "-c", "echo $1", "sh", "\xff", "second"));
+  assert_int_equal(r.code, 2);
+  assert_string_equal(r.err, "lcow-exec: argument 4 of the command is not valid UTF-8: '\\xff'\n"
+                             "(the service takes text in UTF-8 only; nothing was run)\n");
+  assert_string_equal(r.out, "");
+  run(&r, NULL, ARGV(LCOW, "--port-dir", dir, "-w", "/tmp/\xff", "--", "pwd"));
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "the working directory (-w) is not valid UTF-8: '/tmp/\\xff'"));
+  run(&r, NULL, ARGV(LCOW, "--port-dir", dir, "-e", "X=\xff", "--", "env"));
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "the environment variable X is not valid UTF-8: 'X=\\xff'"));
+  run(&r, NULL,
+      ARGV(LCOW, "--port-dir", dir, "--container", "c\xed\xa0\x80", "--bundle", bundle, "--",
+           "true")); /* a UTF-16 surrogate, which jansson refuses too */
+  assert_int_equal(r.code, 2);
+  assert_non_null(strstr(r.err, "the value of --container is not valid UTF-8"));
+  assert_int_equal(sockets_left(), 0);
+  /* UTF-8 arrives as it was given, in a utility VM process and in a container. */
+  run_with_peer(&r, NULL,
+                ARGV(LCOW, "--port-dir", dir, "-e", "Y=\xc3\xa9t\xc3\xa9", "--", "sh", "-c",
+                     "printf '%s|%s|' \"$1\" \"$Y\"", "sh", "\xe2\x82\xac \xf0\x9f\x90\x84"));
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.out, "\xe2\x82\xac \xf0\x9f\x90\x84|\xc3\xa9t\xc3\xa9|");
+  run_with_peer(&r, NULL,
+                ARGV(LCOW, "--port-dir", dir, "--container", "c9", "--bundle", bundle, "-e",
+                     "Y=\xc3\xa9", "--", "sh", "-c", "printf '%s|%s|' \"$1\" \"$Y\"", "sh",
+                     "\xc3\xbc"));
+  assert_int_equal(r.code, 0);
+  assert_string_equal(r.out, "\xc3\xbc|\xc3\xa9|");
+}
+
 /* -t in a container: the console follows our terminal's size. */
 static void container_tty_resize(void **state)
 {
@@ -410,6 +448,7 @@ int main(void)
       cmocka_unit_test_teardown(second_signal_abandons_any_phase, kill_leftovers),
       cmocka_unit_test_teardown(rpc_timeout_option, kill_leftovers),
       cmocka_unit_test_teardown(cannot_start_is_127_or_126, kill_leftovers),
+      cmocka_unit_test_teardown(text_that_is_not_utf8_is_refused, kill_leftovers),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
