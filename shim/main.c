@@ -314,6 +314,11 @@ static int cmd_start(const struct flags *f)
     close(nullfd);
     if (logfd >= 0)
       close(logfd);
+    /* Descriptors containerd left open without close-on-exec (a shim outlives it) are not
+     * the shim's: only the listening socket stays. */
+    if (lfd > 3)
+      close_range(3, (unsigned)lfd - 1, 0);
+    close_range((unsigned)lfd + 1, ~0u, 0);
     exit(serve(f, lfd, &opts, path)); /* exit(): a sanitizer build checks for leaks there */
   }
   printf("%s", address);

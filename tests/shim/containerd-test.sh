@@ -223,6 +223,34 @@ case_run_rm() {
   expect_eq "stderr of ctr run" "to stderr" "$(cat "$D/err")"
 }
 
+# A client that goes away never blocks the shim, nor the container: ctr run -d leaves once
+# the task started, the container writes on without a reader (the shim reads and drops), and
+# the task stays usable. The container counts its writes in a file an exec reads.
+count_above() { # FILE N: the count in FILE, read by an exec in cg1, is over N
+  [ "$(c task exec --exec-id r2 cg1 cat "$1" </dev/null)" -gt "$2" ]
+}
+case_client_gone() {
+  IDS+=(cg1)
+  local count=/tmp/cow-client-gone-count n1
+  [[ $COW_BACKEND == hcs ]] && count=$D/count # the emulator runs on this machine's files
+  # 64 KiB to stdout and 8 KiB to stderr per round, more than a pipe holds: a reader that
+  # stopped reading would stop the count at the first rounds. The count is renamed into
+  # place, so a reader never sees it half written.
+  local prog="l=\$(printf '%01000d' 0); i=0; while :; do
+  for k in 1 2 3 4 5 6 7 8; do echo \$l; echo \$l; echo \$l; echo \$l; echo \$l; echo \$l; echo \$l; echo \$l; echo \$l >&2; done
+  i=\$((i + 1)); echo \$i >$count.new; mv $count.new $count; done"
+  c run -d --fifo-dir "$D/fifo" --env "$MARK" "${RT[@]}" local/busybox:1 cg1 sh -c "$prog" \
+    </dev/null >/dev/null
+  wait_until 30 "the container counting" c task exec --exec-id r0 cg1 test -s "$count"
+  n1=$(c task exec --exec-id r1 cg1 cat "$count" </dev/null)
+  wait_until 30 "20 more rounds (1.4 MB without a reader) after round $n1" \
+    count_above "$count" $((n1 + 20))
+  c task kill -s KILL cg1
+  wait_until 30 "task cg1 stopped" task_is cg1 STOPPED
+  c task delete cg1 >/dev/null
+  c container rm cg1
+}
+
 # The README's ctr run line, exactly as written there (ctr finds this case's containerd
 # through CONTAINERD_ADDRESS; the image is the one the README line before imports).
 case_readme() {
@@ -369,6 +397,10 @@ case_kill_all() {
 not_running() {
   ! kill -0 "$1" 2>/dev/null
 }
+lines_over() { # FILE N: FILE has more than N lines
+  [[ $(wc -l <"$1") -gt $2 ]]
+}
+
 # pause and resume (hcs: the emulator stops every process of the system; lcow: the GCS has
 # no pause, and ctr says so), with their events.
 case_pause() {
@@ -394,7 +426,7 @@ case_pause() {
     expect_eq "ticks while paused" "$n" "$(wc -l <"$D/ticks")"
     c task resume pz1
     expect_eq "status after resume" RUNNING "$(task_status pz1)"
-    wait_until 30 "the container ticking again" [ "$(wc -l <"$D/ticks")" -gt "$n" ]
+    wait_until 30 "the container ticking again" lines_over "$D/ticks" "$n"
     wait_until 30 "the paused and resumed events" grep -q '/tasks/resumed' "$D/events"
     grep -q '/tasks/paused.*pz1' "$D/events" || fail "no /tasks/paused event: $(cat "$D/events")"
     kill "$events" 2>/dev/null || true
@@ -471,7 +503,7 @@ case_kill_shim() {
   wait_until 30 "the exit of ks1 among containerd's events" grep -q '/tasks/exit.*ks1' "$D/events"
   kill "$events" 2>/dev/null || true
   wait "$events" 2>/dev/null || true
-  wait_until 30 "the processes of ks1 ending" [ "$(count_marked '^(/bin/)?sleep 1000$')" = 0 ]
+  wait_until 30 "the processes of ks1 ending" none_marked '^(/bin/)?sleep 1000$'
   c container rm ks1
   # ctr run -d leaves its fifos to `ctr task delete`, which has no task to delete now: they
   # are the client's, not the shim's.
@@ -512,6 +544,9 @@ count_marked() { # PATTERN -> how many processes of this case have a command lin
     fi
   done
   echo "$n"
+}
+none_marked() { # PATTERN: no process of this case has a command line matching it
+  [[ $(count_marked "$1") -eq 0 ]]
 }
 exec_running() { # the init's sleep and the exec's
   [[ $(count_marked '^(/bin/)?sleep 1000$') -ge 2 ]]
