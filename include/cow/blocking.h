@@ -40,7 +40,11 @@
  *
  * Errors. Functions return 0 or a negative COW_E* code (queries document their result).
  * `err` (may be NULL) is cleared, then receives the details of a failure; the caller
- * clears it with cow_error_clear().
+ * clears it with cow_error_clear(). A call on a handle whose guest connection died fails
+ * with COW_EBRIDGE_CLOSED and `err` quotes why it died ("the connection to the guest is
+ * closed: CAUSE", the cause of cow_blocking_guest_bridge_error()), also where the
+ * asynchronous call refused at once with the code alone; on other backends it carries the
+ * handle's recorded loss (its wait error).
  */
 #ifndef COW_BLOCKING_H
 #define COW_BLOCKING_H

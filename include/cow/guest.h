@@ -14,7 +14,11 @@
  * still waiting for its stdio connections. Later calls on the connection and on every
  * process and container of it whose exit had not been seen (kill, signal, resize,
  * close_stdin, shutdown, terminate, stop, ...) fail at once with COW_EBRIDGE_CLOSED, never
- * with "already exited" or success. cow_guest_bridge_error() returns the cause.
+ * with "already exited" or success. Such a synchronous refusal is the return code alone,
+ * which has no room for the cause: cow_guest_bridge_error() returns it, on the connection
+ * or on any host of it (cow_container_host() of a container, cow_process_host() of a
+ * process); the cause stays until the connection is closed. (The blocking API puts the
+ * cause in its `err` for these refusals too.)
  *
  * Processes. Stdio listeners exist before ExecuteProcess is written; ports are allocated
  * from `first_stdio_port` upward and never reused. A stream the guest has not connected

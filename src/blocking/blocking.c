@@ -25,9 +25,13 @@ void cow__breq_free(struct breq *r)
 void cow__breq_finish(struct breq *r, int status, const cow_error_t *err)
 {
   cow_blocking_t *b = r->b;
+  cow_error_t lost = COW_ERROR_INIT;
+  if (status == COW_EBRIDGE_CLOSED && err == NULL) /* refused at once: say why it died */
+    cow__bh_lost_cause(cow__bh_kind(b, r->obj), r->obj, &lost);
   uv_mutex_lock(&b->mutex);
   if (r->abandoned) {
     uv_mutex_unlock(&b->mutex);
+    cow_error_clear(&lost);
     /* Nobody will take the result: release what it holds. A handle created after its
      * caller gave up is closed here, so it does not leak. */
     if (status == 0 && r->obj != NULL && r->creates != COW__BK_NONE)
@@ -38,11 +42,14 @@ void cow__breq_finish(struct breq *r, int status, const cow_error_t *err)
   r->status = status;
   if (err != NULL && status < 0)
     cow_error_copy(&r->err, err);
+  else if (status == COW_EBRIDGE_CLOSED)
+    cow_error_move(&r->err, &lost);
   else if (status < 0)
     r->err.code = status;
   r->done = 1;
   uv_cond_signal(&r->cond);
   uv_mutex_unlock(&b->mutex);
+  cow_error_clear(&lost);
 }
 
 static void wake_cb(uv_async_t *a)

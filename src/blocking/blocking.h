@@ -109,6 +109,14 @@ int cow__bh_add(cow_blocking_t *b, enum cow__bkind kind, void *obj, void *parent
 /* A host close callback that frees the memory the API hung on the host (its user data:
  * the stream of a connection over the caller's socket; NULL otherwise). */
 void cow__bh_host_data_free(cow_host_t *host, void *arg);
+/* What `obj` is, when the API handed it out (a container's host view: COW__BK_HOST);
+ * COW__BK_NONE otherwise. */
+enum cow__bkind cow__bh_kind(cow_blocking_t *b, const void *obj);
+/* The error of a call about `obj` (of `kind`) that the asynchronous API refused at once with
+ * COW_EBRIDGE_CLOSED: a return code has no room for the cause, the blocking API's `err`
+ * has. The cause is the dead guest connection's (cow_guest_bridge_error()), else the loss
+ * the handle recorded (its wait error); without either, the code's text. */
+void cow__bh_lost_cause(enum cow__bkind kind, void *obj, cow_error_t *err);
 /* Handles handed out and not yet closing. */
 int cow__bh_open_count(cow_blocking_t *b);
 /* Close a handle after checking the ordering rule (no open child; not already closing):

@@ -12,6 +12,8 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/handle.h"
+#include "cow/config.h"
 
 struct bhandle {
   cow__list link;
@@ -72,6 +74,57 @@ static void open_children(cow_blocking_t *b, const void *obj, int count[2])
     if (h->parent == obj && !h->closing)
       count[h->kind == COW__BK_PROCESS ? 0 : 1]++;
   }
+}
+
+enum cow__bkind cow__bh_kind(cow_blocking_t *b, const void *obj)
+{
+  struct bhandle *h = obj != NULL ? find(b, obj) : NULL;
+  if (h != NULL)
+    return h->kind;
+  /* A container's host view is not recorded; its container is. */
+  for (cow__list *l = b->handles.next; obj != NULL && l != &b->handles; l = l->next) {
+    h = cow__container_of(l, struct bhandle, link);
+    if (h->kind == COW__BK_CONTAINER && (const void *)cow_container_host(h->obj) == obj)
+      return COW__BK_HOST;
+  }
+  return COW__BK_NONE;
+}
+
+void cow__bh_lost_cause(enum cow__bkind kind, void *obj, cow_error_t *err)
+{
+  cow_host_t *host = NULL;
+  const char *id = NULL;
+  cow_error_t stored = COW_ERROR_INIT; /* the loss the handle itself recorded */
+  if (kind == COW__BK_PROCESS) {
+    cow_process_t *p = obj;
+    host = cow_process_host(p);
+    if (cow__process_lost(p))
+      cow_error_copy(&stored, &p->exit_err);
+  } else if (kind == COW__BK_CONTAINER) {
+    host = cow_container_host(obj);
+    id = cow_container_id(obj);
+    cow_container_wait_error(obj, &stored);
+  } else if (kind == COW__BK_HOST) {
+    host = obj;
+    cow_container_t *c = cow_host_container(host);
+    id = c != NULL ? cow_container_id(c) : NULL;
+  }
+#if COW_HAVE_BACKEND_GUEST
+  /* A guest connection keeps the cause of its death: quote it as its requests do. */
+  cow_error_t cause = COW_ERROR_INIT;
+  if (host != NULL && cow_guest_bridge_error(host, &cause) < 0) {
+    cow__error_bridge_closed(err, NULL, id, cause.message);
+    cow_error_clear(&cause);
+    cow_error_clear(&stored);
+    return;
+  }
+  cow_error_clear(&cause);
+#endif
+  if (stored.code == COW_EBRIDGE_CLOSED)
+    cow_error_move(err, &stored);
+  else
+    cow__error_set(err, COW_EBRIDGE_CLOSED, COW_DOMAIN_LIB, 0, NULL, id, NULL);
+  cow_error_clear(&stored);
 }
 
 static void closed(struct bhandle *h)

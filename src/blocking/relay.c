@@ -268,6 +268,8 @@ static void in_finish(struct bproc *bp, int status, const cow_error_t *err)
     bp->in_status = status;
     if (status < 0 && err != NULL)
       cow_error_copy(&bp->in_err, err);
+    else if (status == COW_EBRIDGE_CLOSED)
+      cow__bh_lost_cause(COW__BK_PROCESS, bp->p, &bp->in_err);
     else if (status < 0)
       cow__error_set(&bp->in_err, status, COW_DOMAIN_LIB, 0, "close_stdin", NULL, NULL);
   }

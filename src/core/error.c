@@ -136,6 +136,14 @@ int cow__error_set(cow_error_t *err, int code, cow_error_domain_t domain, uint32
   return code;
 }
 
+int cow__error_bridge_closed(cow_error_t *err, const char *operation, const char *object_id,
+                             const char *why)
+{
+  return cow__error_set(err, COW_EBRIDGE_CLOSED, COW_DOMAIN_LIB, 0, operation, object_id,
+                        "the connection to the guest is closed: %s",
+                        why != NULL ? why : "the bridge is not connected");
+}
+
 void cow__error_set_detail(cow_error_t *err, const char *json)
 {
   if (err == NULL)

@@ -12,6 +12,13 @@ int cow__error_set(cow_error_t *err, int code, cow_error_domain_t domain, uint32
                    const char *operation, const char *object_id, const char *fmt, ...)
     COW__PRINTF(7, 8);
 
+/* The error of a call that the loss of the guest connection ended or refused:
+ * COW_EBRIDGE_CLOSED, "the connection to the guest is closed: WHY" (`why` NULL: it never
+ * got connected). One text for every place that reports the loss: the bridge's pending
+ * requests, its refusals, and the blocking API's copy of a refusal. */
+int cow__error_bridge_closed(cow_error_t *err, const char *operation, const char *object_id,
+                             const char *why);
+
 /* Attach a JSON detail document (copied). */
 void cow__error_set_detail(cow_error_t *err, const char *json);
 

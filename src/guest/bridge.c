@@ -68,9 +68,7 @@ static void table_remove(cow__bridge_t *b, cow__bridge_req_t *req)
 
 void cow__bridge_closed_error(const cow__bridge_t *b, const char *operation, cow_error_t *err)
 {
-  const char *why = b->cause.message ? b->cause.message : "the bridge is not connected";
-  cow__error_set(err, COW_EBRIDGE_CLOSED, COW_DOMAIN_LIB, 0, operation, NULL,
-                 "the connection to the guest is closed: %s", why);
+  cow__error_bridge_closed(err, operation, NULL, b->cause.message);
 }
 
 static void timer_closed(uv_handle_t *h)

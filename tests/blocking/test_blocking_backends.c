@@ -307,18 +307,36 @@ static void guest_container_lifecycle(void **state)
   backend_close(&be);
 }
 
+/* A call refused because the connection is gone: COW_EBRIDGE_CLOSED, and `err` quotes the
+ * cause (the asynchronous call returned only the code). */
+static void refused_with(int rc, cow_error_t *err, const char *cause, const char *what)
+{
+  if (rc != COW_EBRIDGE_CLOSED)
+    fail_msg("%s after the loss: %s, not EBRIDGE_CLOSED", what, cow_err_name(rc));
+  if (err->code != COW_EBRIDGE_CLOSED || err->message == NULL ||
+      strstr(err->message, cause) == NULL)
+    fail_msg("%s after the loss: the error \"%s\" (%s) does not quote the cause \"%s\"", what,
+             err->message ? err->message : "(none)", cow_err_name(err->code), cause);
+  cow_error_clear(err);
+}
+
 /* The guest dies: a pending wait ends with COW_EBRIDGE_CLOSED, and the bridge error says
- * why; every handle still closes. */
+ * why; every later call fails with COW_EBRIDGE_CLOSED and that cause; every handle still
+ * closes. */
 static void guest_connection_lost(void **state)
 {
   struct backend be;
   guest_open(&be, peer_path);
   static const char *const sleeper[] = {"/bin/sleep", "1000", NULL};
-  cow_process_t *p = start(&be, sleeper, 0, 0, 0);
+  cow_process_t *p = start(&be, sleeper, 1, 0, 0);
+  cow_error_t err = COW_ERROR_INIT;
+  cow_container_t *c = NULL; /* attached: nothing is sent for it */
+  check(cow_blocking_guest_open_container(&c, be.b, be.host, "b10c0003-0000-4000-8000-00000000c0de",
+                                          &err),
+        &err, "open");
   kill(be.peer, SIGKILL);
   int st = peer_reap(&be);
   assert_true(WIFSIGNALED(st));
-  cow_error_t err = COW_ERROR_INIT;
   int64_t code = 0;
   assert_int_equal(cow_blocking_process_wait(&code, be.b, p, 10000, &err), COW_EBRIDGE_CLOSED);
   assert_int_equal(code, -1);
@@ -327,7 +345,33 @@ static void guest_connection_lost(void **state)
   assert_true(rc < 0);
   assert_int_equal(err.code, rc);
   assert_non_null(err.message);
+  char cause[256];
+  snprintf(cause, sizeof cause, "%s", err.message);
   cow_error_clear(&err);
+  assert_int_equal(cow_blocking_container_wait(be.b, c, 10000, &err), COW_EBRIDGE_CLOSED);
+  cow_error_clear(&err);
+  /* every call refused at once names the cause, on every kind of handle */
+  refused_with(cow_blocking_process_kill(be.b, p, 10000, &err), &err, cause, "kill");
+  refused_with(cow_blocking_process_signal(be.b, p, NULL, 10000, &err), &err, cause, "signal");
+  refused_with(cow_blocking_process_resize_console(be.b, p, 80, 25, 10000, &err), &err, cause,
+               "resize");
+  refused_with(cow_blocking_process_close_stdin(be.b, p, 10000, &err), &err, cause, "close_stdin");
+  refused_with(cow_blocking_process_stop(&code, NULL, be.b, p, NULL, 10, 10000, &err), &err, cause,
+               "process stop");
+  refused_with(cow_blocking_container_shutdown(be.b, c, 10000, &err), &err, cause, "shutdown");
+  refused_with(cow_blocking_container_terminate(be.b, c, 10000, &err), &err, cause, "terminate");
+  refused_with(cow_blocking_container_stop(NULL, be.b, c, 10, 10000, &err), &err, cause,
+               "container stop");
+  cow_process_t *q = NULL;
+  refused_with(cow_blocking_create_process(&q, be.b, cow_container_host(c), "{}", 10000, &err),
+               &err, cause, "create_process in the container");
+  refused_with(
+      cow_blocking_create_process(&q, be.b, be.host, "{\"CommandArgs\":[\"x\"]}", 10000, &err),
+      &err, cause, "create_process");
+  refused_with(cow_blocking_guest_modify(be.b, be.host, "{}", 10000, &err), &err, cause, "modify");
+  refused_with(cow_blocking_guest_delete_container_state(be.b, be.host, "x", 10000, &err), &err,
+               cause, "delete_container_state");
+  assert_int_equal(cow_blocking_container_close(be.b, c, 10000, &err), 0);
   assert_int_equal(cow_blocking_process_close(be.b, p, 10000, &err), 0);
   backend_close(&be);
 }
