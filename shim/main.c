@@ -336,12 +336,14 @@ static int cmd_delete(const struct flags *f)
     fprintf(stderr, "containerd-shim-cow-v1: bundle %s: %s\n", f->bundle, strerror(errno));
   /* The shim is gone: its socket may still be there if it was killed, and what it ran. */
   FILE *fp = fopen("address", "r");
-  if (fp == NULL || fgets(address, sizeof address, fp) == NULL ||
-      strncmp(address, "unix:///", 8) != 0) {
-    socket_path(f, path, sizeof path);
-  } else {
+  address[0] = '\0';
+  if (fp != NULL && fgets(address, sizeof address, fp) != NULL)
     address[strcspn(address, "\n")] = '\0';
-    snprintf(path, sizeof path, "%s", address + 7);
+  size_t len = strlen(address);
+  if (strncmp(address, "unix:///", 8) == 0 && len - 7 < sizeof path) {
+    memcpy(path, address + 7, len - 7 + 1);
+  } else {
+    socket_path(f, path, sizeof path);
   }
   if (fp != NULL)
     fclose(fp);

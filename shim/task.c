@@ -36,7 +36,8 @@ static shim_proc_t *lookup(ttrpc_call_t *call, shim_t *shim, const char *id, con
   }
   shim_proc_t *p = shim_proc_find(t, exec_id);
   if (p == NULL) {
-    ttrpc_call_fail(call, TTRPC_NOT_FOUND, "process %s of task %s: not found", exec_id, id);
+    ttrpc_call_fail(call, TTRPC_NOT_FOUND, "process %s of task %s: not found",
+                    exec_id != NULL && exec_id[0] != '\0' ? exec_id : "(init)", id);
     return NULL;
   }
   if (tp != NULL)
