@@ -2,6 +2,7 @@
  * containers): the same request machinery as every other blocking call, with the
  * constructor's arguments copied into the request, and each handle recorded when it is
  * handed out (handles.c). */
+#include <stddef.h>
 #include <string.h>
 #ifdef _WIN32
 #  include <winsock2.h>
@@ -311,6 +312,27 @@ static int guest_container_call(cow_container_t **out, int (*start)(struct breq 
 }
 #endif
 
+#if COW_HAVE_BACKEND_GUEST
+/* The caller's options as far as its version reaches: a version 1 struct ends before
+ * stdio_timeout_ms, so copying sizeof(cow_guest_options_t) would read past the caller's
+ * object. The rest keeps its defaults; a version this library does not know is refused
+ * here, with the same codes cow_guest_connect() gives. */
+static int guest_options_copy(cow_guest_options_t *dst, const cow_guest_options_t *src,
+                              cow_error_t *err)
+{
+  int rc = cow__struct_version_check(src->version, COW_GUEST_OPTIONS_VERSION);
+  if (rc != 0)
+    return cow__error_set(err, rc, COW_DOMAIN_LIB, 0, "connect", NULL,
+                          rc == COW_EVERSION
+                              ? "the options come from a newer libcow (version too high)"
+                              : "the options' version is 0 (start from COW_GUEST_OPTIONS_INIT)");
+  cow_guest_options_init(dst);
+  size_t n = src->version >= 2 ? sizeof *dst : offsetof(cow_guest_options_t, stdio_timeout_ms);
+  memcpy(dst, src, n);
+  return 0;
+}
+#endif
+
 int cow_blocking_guest_connect(cow_host_t **out, cow_blocking_t *b, const cow_guest_options_t *opts,
                                uint64_t timeout_ms, cow_error_t *err)
 {
@@ -320,10 +342,14 @@ int cow_blocking_guest_connect(cow_host_t **out, cow_blocking_t *b, const cow_gu
     return cow__error_set(err, COW_EINVAL, COW_DOMAIN_LIB, 0, "connect", NULL,
                           "a required argument is NULL");
 #if COW_HAVE_BACKEND_GUEST
+  cow_guest_options_t o;
+  int rc = guest_options_copy(&o, opts, err);
+  if (rc != 0)
+    return rc;
   struct ctor_args *a = ctor_args_new(NULL, err);
   if (a == NULL)
     return COW_ENOMEM;
-  a->guest = *opts;
+  a->guest = o;
   return connect_call(out, start_connect, b, a, timeout_ms, err);
 #else
   (void)timeout_ms;
@@ -344,12 +370,18 @@ int cow_blocking_guest_connect_socket(cow_host_t **out, cow_blocking_t *b, intpt
                           "a required argument is NULL or -1");
   }
 #if COW_HAVE_BACKEND_GUEST
+  cow_guest_options_t o;
+  int rc = guest_options_copy(&o, opts, err);
+  if (rc != 0) {
+    sock_close(sock);
+    return rc;
+  }
   struct ctor_args *a = ctor_args_new(NULL, err);
   if (a == NULL) {
     sock_close(sock);
     return COW_ENOMEM;
   }
-  a->guest = *opts;
+  a->guest = o;
   a->sock = sock;
   return connect_call(out, start_connect_socket, b, a, timeout_ms, err);
 #else
