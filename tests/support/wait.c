@@ -26,9 +26,18 @@ uint64_t tw_deadline_ms(void)
   return TW_DEFAULT_DEADLINE_MS;
 }
 
+/* The deadline's timer, with its flag beside it on the heap: a wait can be abandoned with
+ * its frame (an assertion inside a callback unwinds through uv_run), and a timer firing
+ * later must not write into that frame. Abandoned guards are closed by TW_LOOP_FINISH. */
+struct tw_guard {
+  uv_timer_t timer;
+  int fired;
+};
+static const char guard_tag[] = "tw_guard"; /* handle data: one of ours */
+
 static void on_guard(uv_timer_t *t)
 {
-  ((tw_t *)t->data)->fired = 1;
+  ((struct tw_guard *)t)->fired = 1;
 }
 
 static void guard_closed(uv_handle_t *h)
@@ -41,19 +50,28 @@ void tw_begin(tw_t *w, uv_loop_t *loop, uint64_t ms)
   memset(w, 0, sizeof *w);
   w->loop = loop;
   w->ms = ms;
-  w->guard = malloc(sizeof *w->guard);
-  if (w->guard == NULL || uv_timer_init(loop, w->guard) != 0)
+  struct tw_guard *g = calloc(1, sizeof *g);
+  if (g == NULL || uv_timer_init(loop, &g->timer) != 0)
     fail_msg("cannot arm the deadline of a wait");
-  w->guard->data = w;
-  uv_timer_start(w->guard, on_guard, ms, 0);
-  uv_unref((uv_handle_t *)w->guard);
+  w->guard = &g->timer;
+  g->timer.data = (void *)guard_tag;
+  uv_timer_start(&g->timer, on_guard, ms, 0);
+  uv_unref((uv_handle_t *)&g->timer);
+}
+
+static int guard_fired(const tw_t *w)
+{
+  return ((const struct tw_guard *)w->guard)->fired;
 }
 
 int tw_step(tw_t *w)
 {
-  if (w->fired)
+  if (w->fired || guard_fired(w)) {
+    w->fired = 1;
     return 0;
+  }
   int alive = uv_run(w->loop, UV_RUN_ONCE);
+  w->fired = guard_fired(w);
   if (w->fired)
     return 0;
   if (!alive) {
@@ -173,12 +191,19 @@ int tw_loop_close_now(uv_loop_t *loop, char *left, size_t len)
   return close_by_force(loop);
 }
 
+static void close_abandoned_guard(uv_handle_t *h, void *arg)
+{
+  if (h != arg && h->data == guard_tag && !uv_is_closing(h))
+    uv_close(h, guard_closed);
+}
+
 int tw_loop_finish_report(uv_loop_t *loop, char *why, size_t len)
 {
   tw_t w;
   char left[512] = "";
   why[0] = '\0';
   tw_begin(&w, loop, tw_deadline_ms());
+  uv_walk(loop, close_abandoned_guard, w.guard);
   while (tw_step(&w))
     ;
   if (!w.idle) {
