@@ -52,9 +52,14 @@ static void on_wait(cow_process_t *p, int status, int64_t code, const cow_error_
   assert_int_equal(err != NULL, status < 0);
 }
 
+/* Every process of the suite carries this as its user data: the close callback reads it
+ * back, since the handle is valid until the callback returns (cow_process_close_cb). */
+static const char process_marker[] = "contract process";
+
 static void on_closed(cow_process_t *p, void *data)
 {
   TW_IGNORED_AFTER_FAILURE();
+  assert_ptr_equal(cow_process_get_data(p), process_marker);
   (*(int *)data)++;
 }
 
@@ -127,6 +132,7 @@ static cow_process_t *start(const char *const *argv, unsigned flags)
   free(cfg);
   assert_int_equal(rc, 0);
   track(p, 1);
+  cow_process_set_data(p, (void *)process_marker);
   TW_UNTIL(&loop, created.done);
   if (created.status != 0)
     fail_msg("create failed: %s: %s", cow_err_name(created.status), created.message);
@@ -417,6 +423,7 @@ static void bad_input_errors(void **state)
   int rc = cow_host_create_process(&p, host, fx->bad_config, on_proc, &created);
   if (rc == 0) {
     track(p, 1);
+    cow_process_set_data(p, (void *)process_marker);
     fail_msg("%s: %s was accepted at the call", fx->name, fx->bad_config);
   }
   assert_int_equal(rc, COW_EINVAL);
@@ -436,6 +443,7 @@ static void bad_input_errors(void **state)
     return;
   }
   track(p, 1);
+  cow_process_set_data(p, (void *)process_marker);
   assert_int_equal(cow_process_wait(p, on_wait, &w2), 0);
   TW_UNTIL(&loop, c2.done);
   if (c2.status >= 0)
