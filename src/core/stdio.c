@@ -21,15 +21,17 @@ static void stdio_closed(uv_handle_t *h)
 }
 
 /* Close one stream if the backend ever initialised it (uv_pipe_init and uv_tcp_init set
- * the public `type` field, so a zeroed, untouched slot is recognisable). */
+ * the public `type` field, so a zeroed, untouched slot is recognisable). A slot the backend
+ * has not filled yet (close_stdout before the create completed) is only marked drained:
+ * `closed` says that uv_close was issued, and cow_process_stdio_ready() closes the stream
+ * when the backend hands it over; marking it closed here would leave that stream open on
+ * the loop after the process is freed. */
 static void stdio_close(struct cow__stdio *st)
 {
-  if (st->closed)
+  st->drained = 1;
+  if (st->closed || !cow__stream_initialised(&st->s) || uv_is_closing(&st->s.handle))
     return;
   st->closed = 1;
-  st->drained = 1;
-  if (!cow__stream_initialised(&st->s) || uv_is_closing(&st->s.handle))
-    return;
   uv_read_stop(&st->s.stream);
   cow__handle_ref(&st->process->base);
   uv_close(&st->s.handle, stdio_closed);
@@ -64,7 +66,12 @@ void cow_process_stdio_ready(cow_process_t *p, cow_stdio_t which)
 {
   if (p == NULL || !valid_stream(which))
     return;
-  p->stdio[which].ready = 1;
+  struct cow__stdio *st = &p->stdio[which];
+  st->ready = 1;
+  /* Nothing reads a stream before it is ready: drained already means that the caller
+   * closed this direction while the create was in flight. */
+  if (st->drained)
+    stdio_close(st);
 }
 
 int cow_process_stdio(uv_stream_t **in, uv_stream_t **out, uv_stream_t **err, cow_process_t *p)

@@ -409,6 +409,44 @@ static void stdin_roundtrip_and_close_stdin(void **state)
   close_process(p);
 }
 
+/* A consumer that drops an output while the create is still in flight: the stream is closed
+ * as soon as the backend hands it over (nothing of it stays on the loop once the process is
+ * freed), the other stream is read to its end and the exit comes. */
+static void close_output_before_created(void **state)
+{
+  const char *argv[] = {"/bin/sh", "-c", "echo err >&2; exit 4", NULL};
+  char *cfg = fx->process_config(ctx, argv, CONTRACT_STDOUT | CONTRACT_STDERR);
+  assert_non_null(cfg);
+  cow_process_t *p;
+  struct result created = {0}, dropped = {0}, w = {0};
+  int rc = cow_host_create_process(&p, host, cfg, on_proc, &created);
+  free(cfg);
+  assert_int_equal(rc, 0);
+  track(p, 1);
+  cow_process_set_data(p, (void *)process_marker);
+  assert_int_equal(cow_process_close_stdout(p, on_proc, &dropped), 0);
+  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  TW_UNTIL(&loop, created.done && dropped.done);
+  assert_int_equal(created.status, 0);
+  assert_int_equal(dropped.status, 0);
+  uv_stream_t *out = NULL, *err = NULL;
+  assert_int_equal(cow_process_stdio(NULL, &out, &err, p), 0);
+  assert_non_null(out);
+  assert_non_null(err);
+  if (!uv_is_closing((uv_handle_t *)out))
+    fail_msg("%s: stdout, dropped before the create completed, is open on the loop", fx->name);
+  assert_int_equal(cow_process_read_start(p, COW_STDOUT, alloc_cb, capture_read), COW_EALREADY);
+  memset(&cap_err, 0, sizeof cap_err);
+  err->data = &cap_err;
+  assert_int_equal(cow_process_read_start(p, COW_STDERR, alloc_cb, capture_read), 0);
+  TW_UNTIL(&loop, w.done);
+  assert_int_equal(w.status, 0);
+  assert_int_equal(w.code, 4);
+  assert_string_equal(cap_err.buf, "err\n");
+  capture_free();
+  close_process(p);
+}
+
 static void bad_input_errors(void **state)
 {
   cow_process_t *p = NULL;
@@ -727,6 +765,7 @@ int contract_main(const struct contract_fixture *fixture)
       cmocka_unit_test_setup_teardown(stdout_drained_before_late_exit, setup_output_late, teardown),
       cmocka_unit_test_setup_teardown(exit_overtakes_output, setup_output_late, teardown),
       cmocka_unit_test_setup_teardown(stdin_roundtrip_and_close_stdin, setup, teardown),
+      cmocka_unit_test_setup_teardown(close_output_before_created, setup, teardown),
       cmocka_unit_test_setup_teardown(bad_input_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(signal_then_resize_without_console, setup, teardown),
       cmocka_unit_test_setup_teardown(stop_escalates_when_the_signal_is_ignored, setup, teardown),
