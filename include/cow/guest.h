@@ -341,7 +341,19 @@ COW_GUEST_EXTERN int cow_guest_container_config_json(char **config, char **layer
                                                      cow_error_t *err);
 
 /** Attach to container `id` that already exists in the guest (no request is sent). Its
- *  exit notification is delivered only if a WaitForProcess on its init process completes.
+ *  exit notification is delivered only if a WaitForProcess on its init process completes:
+ *  open the init by pid (cow_host_open_process() on cow_container_host(), below) to have
+ *  one sent.
+ *
+ *  Opening a process by pid on a guest connection: the GCS has no "open", so the library
+ *  follows the process with WaitForProcess. For a container's process it first asks the
+ *  container's ProcessList (GetProperties, `runc ps`): a pid the container does not list
+ *  fails the open with COW_ENOENT. A utility-VM process (cow_host_open_process() on the
+ *  connection itself) cannot be listed: the open succeeds and an unknown pid ends in the
+ *  waiters getting COW_ENOENT (the guest's 0x80070490). The guest keeps the exit code of
+ *  an exec'd process only until the first wait that received it, so a process that exits
+ *  after the lookup and before the wait, with another handle's wait taking its code, ends
+ *  the same way (COW_ENOENT for the waiters); a container's init keeps its code.
  *  Thread: loop thread. @retval COW_EEXIST already tracked on this connection.
  *  @param out Receives the container handle (NULL on failure).
  *  @param host The host: a guest connection or a container's host view.

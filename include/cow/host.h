@@ -39,6 +39,35 @@ typedef void (*cow_host_close_cb)(cow_host_t *host, void *data);
 COW_EXTERN int cow_host_create_process(cow_process_t **out, cow_host_t *host,
                                        const char *config_json, cow_process_cb cb, void *data);
 
+/** Open a process that runs on this host but was not created through this handle, by its
+ *  pid (hcsshim OpenProcess): what a shim needs after a restart, in `delete`, or to follow
+ *  the init process of a container it opened. The handle has no stdio (the streams belong
+ *  to whoever created the process); wait, kill, signal, stop, resize_console and
+ *  close_stdin work as for a created process, and its exit time and code are those the
+ *  backend observes from now on. Several handles may be open on one process.
+ *
+ *  HCS v1/v2: HcsOpenProcess on the system's handle, then the process's exit
+ *  notification. A process that has already exited cannot be opened (COW_ENOENT).
+ *  Guest connection: see <cow/guest.h> (cow_guest_open_container()).
+ *
+ *  `*out` is returned at once, as for cow_host_create_process(); `cb` reports whether the
+ *  process was found. Either way the caller owns `*out` and must cow_process_close() it;
+ *  closing never kills the process. A failed open releases the handle's waiters with the
+ *  same error. Timeout: COW_TIMEOUT_CREATE.
+ *  @retval COW_EINVAL a NULL argument, `pid` < 0 or > UINT32_MAX
+ *  @retval COW_ENOTSUP this backend cannot open processes @retval COW_ECLOSING
+ *  @retval COW_ENOMEM out of memory. Via the callback: COW_ENOENT no such running process;
+ *  a backend error.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned, never inside the call.
+ *  @param out Receives the process handle (NULL on failure).
+ *  @param host The host: a guest connection or a container's host view.
+ *  @param pid The process id in the host's namespace (the guest's or the system's).
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
+COW_EXTERN int cow_host_open_process(cow_process_t **out, cow_host_t *host, int64_t pid,
+                                     cow_process_cb cb, void *data);
+
 /** The operating system processes run on: "linux" or "windows".
  *  Ownership: static storage. Thread: loop thread.
  *  @param host The host: a guest connection or a container's host view.

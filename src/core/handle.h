@@ -197,8 +197,10 @@ size_t cow__priv_offset(size_t base_size);
 void cow__wall_clock(cow_timestamp_t *out);
 
 /* ---- process.c / stdio.c ---- */
+/* Create a process from `config_json`, or, when it is NULL, open the running process
+ * `open_pid` (the host's open_process slot). */
 int cow__process_create(cow_host_t *host, struct cow__handle *host_handle, cow_process_t **out,
-                        const char *config_json, cow_process_cb cb, void *data);
+                        const char *config_json, int64_t open_pid, cow_process_cb cb, void *data);
 void cow__process_drain_progress(cow_process_t *p);
 void cow__process_stdio_close_all(cow_process_t *p);
 /* The stream slot behind cow_process_stdio_pipe()/_tcp() (`which` already validated). */

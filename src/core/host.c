@@ -19,7 +19,7 @@ int cow_host_new(cow_host_t **out, struct uv_loop_s *loop, const struct cow_host
   if (loop == NULL || ops == NULL)
     return COW_EINVAL;
   if (ops->version < 1 || ops->version > COW_HOST_OPS_VERSION)
-    return COW_EVERSION;
+    return COW_EVERSION; /* 1..current: each slot is read only if the version has it */
   size_t off = cow__priv_offset(sizeof(cow_host_t));
   cow_host_t *h = cow__calloc(1, off + ops->priv_size);
   if (h == NULL)
@@ -111,7 +111,22 @@ int cow_host_create_process(cow_process_t **out, cow_host_t *h, const char *conf
   struct cow__handle *hd = cow__host_handle(h);
   if (hd->flags & COW__CLOSING)
     return COW_ECLOSING;
-  return cow__process_create(h, hd, out, config_json, cb, data);
+  return cow__process_create(h, hd, out, config_json, -1, cb, data);
+}
+
+int cow_host_open_process(cow_process_t **out, cow_host_t *h, int64_t pid, cow_process_cb cb,
+                          void *data)
+{
+  if (out == NULL)
+    return COW_EINVAL;
+  *out = NULL;
+  /* Process ids of both HCS and the GCS are 32-bit unsigned values. */
+  if (h == NULL || cb == NULL || pid < 0 || pid > (int64_t)UINT32_MAX)
+    return COW_EINVAL;
+  struct cow__handle *hd = cow__host_handle(h);
+  if (hd->flags & COW__CLOSING)
+    return COW_ECLOSING;
+  return cow__process_create(h, hd, out, NULL, pid, cb, data);
 }
 
 const char *cow_host_os(const cow_host_t *h)

@@ -39,10 +39,12 @@ static void process_free(cow_process_t *p)
 }
 
 int cow__process_create(cow_host_t *host, struct cow__handle *host_handle, cow_process_t **out,
-                        const char *config_json, cow_process_cb cb, void *data)
+                        const char *config_json, int64_t open_pid, cow_process_cb cb, void *data)
 {
   const struct cow_process_ops *ops = host->ops->process_ops;
-  if (ops == NULL || host->ops->create_process == NULL)
+  int (*open_slot)(cow_host_t *, cow_process_t *, int64_t, cow_op_t *) =
+      COW__SLOT(host->ops, 2, open_process);
+  if (ops == NULL || (config_json ? host->ops->create_process == NULL : open_slot == NULL))
     return COW_ENOTSUP;
   if (ops->version < 1 || ops->version > COW_PROCESS_OPS_VERSION)
     return COW_EVERSION;
@@ -66,8 +68,8 @@ int cow__process_create(cow_host_t *host, struct cow__handle *host_handle, cow_p
   cow__deadline_init(&p->deadline, process_deadline);
 
   cow_op_t *op;
-  rc = cow__op_new(&p->base, "create_process", COW__CB_PROCESS, (void (*)(void))cb, data,
-                   COW_TIMEOUT_CREATE, 1, &op);
+  rc = cow__op_new(&p->base, config_json ? "create_process" : "open_process", COW__CB_PROCESS,
+                   (void (*)(void))cb, data, COW_TIMEOUT_CREATE, 1, &op);
   if (rc != 0)
     goto fail;
   op->on_result = create_result;
@@ -76,7 +78,8 @@ int cow__process_create(cow_host_t *host, struct cow__handle *host_handle, cow_p
     goto fail_fini;
   }
   cow__handle_ref(host_handle); /* the process keeps its host alive */
-  rc = host->ops->create_process(host, p, config_json, op);
+  rc = config_json ? host->ops->create_process(host, p, config_json, op)
+                   : open_slot(host, p, open_pid, op);
   if (rc < 0) {
     cow__handle_unref(host_handle);
     if (!op->backend_done && !op->user_done)

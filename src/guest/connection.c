@@ -602,6 +602,11 @@ static int conn_create_process(cow_host_t *h, cow_process_t *p, const char *conf
   return cow__guest_create_process(cow_host_priv(h), NULL, p, config_json, op);
 }
 
+static int conn_open_process(cow_host_t *h, cow_process_t *p, int64_t pid, cow_op_t *op)
+{
+  return cow__guest_open_process(cow_host_priv(h), NULL, p, pid, op);
+}
+
 static const char *conn_os(const cow_host_t *h)
 {
   (void)h;
@@ -626,6 +631,7 @@ const struct cow_host_ops cow__guest_host_ops = {
     .create_process = conn_create_process,
     .os = conn_os,
     .is_oci = conn_is_oci,
+    .open_process = conn_open_process,
 };
 
 /* ---- queries ---- */

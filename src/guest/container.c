@@ -339,6 +339,12 @@ static int view_create_process(cow_host_t *h, cow_process_t *p, const char *conf
   return cow__guest_create_process(gc->conn, gc, p, config_json, op);
 }
 
+static int view_open_process(cow_host_t *h, cow_process_t *p, int64_t pid, cow_op_t *op)
+{
+  struct cow__guest_container *gc = cow_container_priv(cow_host_container(h));
+  return cow__guest_open_process(gc->conn, gc, p, pid, op);
+}
+
 static const char *view_os(const cow_host_t *h)
 {
   (void)h;
@@ -359,6 +365,7 @@ const struct cow_host_ops cow__guest_container_host_ops = {
     .create_process = view_create_process,
     .os = view_os,
     .is_oci = view_is_oci,
+    .open_process = view_open_process,
 };
 
 const struct cow_container_ops cow__guest_container_ops = {

@@ -92,6 +92,7 @@ struct cow__guest_process {
   unsigned want[3];
   unsigned accepted[3];
   unsigned tty : 1;
+  unsigned opened : 1;       /* opened by pid: whether it has a console is unknown */
   unsigned started : 1;      /* ExecuteProcess succeeded */
   unsigned create_done : 1;  /* create op completed */
   unsigned exit_pending : 1; /* wait answered before create completed */
@@ -160,5 +161,8 @@ void cow__guest_processes_bridge_dead(struct cow__guest_conn *conn, const cow_er
 /* Create a process on `conn` (container `gc` or NULL for the utility VM). */
 int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_container *gc,
                               cow_process_t *p, const char *config_json, cow_op_t *op);
+/* Follow the running process `pid` of `gc` (NULL: the utility VM) with a WaitForProcess. */
+int cow__guest_open_process(struct cow__guest_conn *conn, struct cow__guest_container *gc,
+                            cow_process_t *p, int64_t pid, cow_op_t *op);
 
 #endif

@@ -424,6 +424,101 @@ int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_co
   return 0;
 }
 
+/* ---- open by pid ---- */
+
+/* The guest has no "open": a process is followed by sending WaitForProcess for its pid
+ * (§4.6, §5.4). A container's processes are looked up first in its ProcessList (`runc ps`,
+ * §4.9), so that an unknown or exited pid fails the open with COW_ENOENT instead of
+ * becoming an open that ends at once; utility-VM processes cannot be listed (GetProperties
+ * refuses the null id), so their open succeeds and an unknown pid ends in the wait's
+ * 0x80070490 (COW_ENOENT for the waiters). */
+static void open_listed(struct cow__guest_call *call, int status,
+                        const struct cow__proto_resp *resp, const cow_error_t *err)
+{
+  struct cow__guest_process *gp = call->owner;
+  cow_process_t *p = gp->p;
+  gp->exec_call = NULL;
+  cow_error_t e = COW_ERROR_INIT;
+  if (status < 0) {
+    cow_error_copy(&e, err);
+  } else if (resp->result != 0) {
+    cow__proto_resp_error(resp, "open_process", NULL, &e);
+  } else {
+    int listed = cow__proto_properties_has_pid(cow__proto_str(resp->body, "Properties"), gp->pid);
+    if (listed < 0)
+      cow__error_set(&e, COW_EPROTOCOL, COW_DOMAIN_GUEST, 0, "open_process", gp->cid,
+                     "the guest's ProcessList is not a list of processes");
+    else if (!listed)
+      cow__error_set(&e, COW_ENOENT, COW_DOMAIN_LIB, 0, "open_process", gp->cid,
+                     "no process %" PRIu32 " runs in container %s", gp->pid, gp->cid);
+  }
+  if (e.code < 0) {
+    fail_create(gp, &e);
+  } else if (!gp->closing) {
+    gp->started = 1;
+    cow_process_set_pid(p, gp->pid);
+    send_wait(gp);
+  }
+  cow_error_clear(&e);
+  maybe_finish_create(gp);
+  cow_process_unref(p); /* taken when the lookup was sent */
+}
+
+int cow__guest_open_process(struct cow__guest_conn *conn, struct cow__guest_container *gc,
+                            cow_process_t *p, int64_t pid, cow_op_t *op)
+{
+  struct cow__guest_process *gp = cow_process_priv(p);
+  gp->p = p;
+  gp->conn = conn;
+  gp->container = gc;
+  gp->exit_code = -1;
+  gp->pid = (uint32_t)pid;
+  gp->opened = 1;
+  cow__list_init(&gp->calls);
+  /* Not on the connection's list of creates: the lookup's own answer (or the bridge's
+   * death, through it) ends the open. */
+  cow__list_init(&gp->create_link);
+  snprintf(gp->cid, sizeof gp->cid, "%s", gc ? cow_container_id(gc->c) : COW__NULL_CONTAINER_ID);
+  cow_error_t err = COW_ERROR_INIT;
+  int rc = cow__guest_check_ready(conn, "open_process", &err);
+  cow_error_clear(&err);
+  if (rc != 0)
+    return rc;
+  gp->create_op = op;
+  if (gc == NULL) {
+    gp->started = 1;
+    cow_process_set_pid(p, gp->pid);
+    send_wait(gp);
+    maybe_finish_create(gp);
+    return 0;
+  }
+  json_t *query = json_pack("{s:[s]}", "PropertyTypes", "ProcessList");
+  struct cow__proto_trace trace;
+  cow__guest_trace(conn, &trace);
+  struct cow__payload body;
+  rc = query ? cow__proto_get_properties(&body, gp->cid, query, &trace) : COW_ENOMEM;
+  json_decref(query);
+  if (rc != 0) {
+    gp->create_op = NULL;
+    return rc;
+  }
+  cow_process_ref(p); /* until open_listed: the process must outlive its lookup */
+  rc = cow__guest_call(conn, &gp->calls, COW__MSG_GET_PROPERTIES, &body, 1, NULL, gp, NULL,
+                       open_listed, &gp->exec_call, &err);
+  cow__proto_payload_release(&body);
+  cow_error_clear(&err);
+  if (rc != 0) {
+    cow_process_unref(p);
+    gp->create_op = NULL;
+    return rc;
+  }
+  /* Like an exec, the lookup outlives a close of the handle: out of the list close
+   * abandons, so that open_listed always runs and releases its reference. */
+  cow__list_remove(&gp->exec_call->link);
+  cow__list_init(&gp->exec_call->link);
+  return 0;
+}
+
 /* ---- process ops ---- */
 
 static void gp_close(cow_process_t *p)
@@ -564,8 +659,8 @@ static int gp_signal(cow_process_t *p, const char *options_json, cow_op_t *op)
 static int gp_resize(cow_process_t *p, uint16_t width, uint16_t height, cow_op_t *op)
 {
   struct cow__guest_process *gp = cow_process_priv(p);
-  if (!gp->tty)
-    return COW_ENOTTY;
+  if (!gp->tty && !gp->opened)
+    return COW_ENOTTY; /* an opened process: the guest says whether it has one */
   cow_error_t err = COW_ERROR_INIT;
   int rc = cow__guest_check_ready(gp->conn, "resize_console", &err);
   if (rc == 0) {

@@ -647,6 +647,28 @@ const char *cow__proto_str(const json_t *obj, const char *key)
   return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+int cow__proto_properties_has_pid(const char *properties, uint32_t pid)
+{
+  json_t *doc = json_loads(properties ? properties : "{}", 0, NULL);
+  json_t *list = json_object_get(doc, "ProcessList");
+  int found =
+      json_is_object(doc) && (list == NULL || json_is_null(list) || json_is_array(list)) ? 0 : -1;
+  size_t i;
+  json_t *item;
+  json_array_foreach(list, i, item)
+  {
+    json_t *id = json_object_get(item, "ProcessId");
+    if (!json_is_integer(id)) {
+      found = -1;
+      break;
+    }
+    if (json_integer_value(id) == (json_int_t)pid)
+      found = 1;
+  }
+  json_decref(doc);
+  return found;
+}
+
 /* ---- log scrubbing ---- */
 
 static void scrub_env_object(json_t *env)

@@ -123,6 +123,10 @@ int cow__proto_parse_notification(const uint8_t *payload, size_t len,
                                   struct cow__proto_notification *out, cow_error_t *err);
 void cow__proto_notification_clear(struct cow__proto_notification *n);
 
+/* Whether the ProcessList of a GetProperties `Properties` document (JSON text, NULL:
+ * none) names `pid`: 1 or 0; -1 when the document or its ProcessList is malformed. */
+int cow__proto_properties_has_pid(const char *properties, uint32_t pid);
+
 /* Integer field helpers for validated bodies: the value or `def` when absent/null. */
 int64_t cow__proto_int(const json_t *obj, const char *key, int64_t def);
 const char *cow__proto_str(const json_t *obj, const char *key);

@@ -646,6 +646,65 @@ static void close_while_stopping(void **state)
   /* the process may still run (closing does not kill); the fixture's teardown reaps it */
 }
 
+/* ---- opening a running process by pid ---- */
+
+static void open_running_process_by_pid(void **state)
+{
+  const char *argv[] = {"/bin/sh", "-c", "exec sleep 30", NULL};
+  cow_process_t *p = start(argv, 0);
+  int64_t pid = cow_process_pid(p);
+  cow_process_t *q = NULL;
+  struct result o = {0};
+  int rc = cow_host_open_process(&q, host, pid, on_proc, &o);
+  if (rc == COW_ENOTSUP) {
+    print_message("# %s: opening processes not supported\n", fx->name);
+    assert_null(q);
+    struct result k = {0}, w = {0};
+    assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+    assert_int_equal(cow_process_kill(p, on_proc, &k), 0);
+    TW_UNTIL(&loop, w.done);
+    close_process(p);
+    return;
+  }
+  assert_int_equal(rc, 0);
+  assert_non_null(q);
+  TW_UNTIL(&loop, o.done);
+  if (o.status != 0)
+    fail_msg("open of pid %lld failed: %s: %s", (long long)pid, cow_err_name(o.status), o.message);
+  assert_int_equal(cow_process_pid(q), pid);
+  uv_stream_t *in = NULL, *out = NULL, *err = NULL;
+  assert_int_equal(cow_process_stdio(&in, &out, &err, q), 0);
+  assert_true(in == NULL && out == NULL && err == NULL); /* the streams are the creator's */
+  /* Killed through the opened handle: both handles see the same exit. */
+  struct result wp = {0}, wq = {0}, k = {0};
+  assert_int_equal(cow_process_wait(p, on_wait, &wp), 0);
+  assert_int_equal(cow_process_wait(q, on_wait, &wq), 0);
+  assert_int_equal(cow_process_kill(q, on_proc, &k), 0);
+  TW_UNTIL(&loop, k.done);
+  assert_int_equal(k.status, 0);
+  TW_UNTIL(&loop, wp.done);
+  TW_UNTIL(&loop, wq.done);
+  assert_int_equal(wp.status, 0);
+  assert_int_equal(wq.status, 0);
+  assert_true(wq.code != 0);
+  assert_int_equal(wq.code, wp.code);
+  cow_timestamp_t t;
+  assert_int_equal(cow_process_exit_time(&t, q), 0);
+  close_process(q);
+  close_process(p);
+  /* A process that has exited cannot be opened. */
+  cow_process_t *gone = NULL;
+  struct result g = {0}, gw = {0};
+  assert_int_equal(cow_host_open_process(&gone, host, pid, on_proc, &g), 0);
+  assert_int_equal(cow_process_wait(gone, on_wait, &gw), 0);
+  TW_UNTIL(&loop, g.done);
+  assert_int_equal(g.status, COW_ENOENT);
+  TW_UNTIL(&loop, gw.done); /* its waiters learn why */
+  assert_int_equal(gw.status, COW_ENOENT);
+  assert_int_equal(gw.code, -1);
+  close_process(gone);
+}
+
 /* ---- pause and resume ---- */
 
 struct cresult {
@@ -772,6 +831,7 @@ int contract_main(const struct contract_fixture *fixture)
       cmocka_unit_test_setup_teardown(stop_without_escalation, setup, teardown),
       cmocka_unit_test_setup_teardown(close_while_stopping, setup, teardown),
       cmocka_unit_test_setup_teardown(pause_freezes_until_resume, setup, teardown),
+      cmocka_unit_test_setup_teardown(open_running_process_by_pid, setup, teardown),
   };
   return _cmocka_run_group_tests(fx->name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

@@ -871,6 +871,97 @@ static void old_table_without_pause(void **state)
   free(old);
 }
 
+/* ---- opening a process by pid (host ops version 2) ---- */
+
+/* A host table as a version 1 backend was compiled: it ends after `is_oci`. */
+struct v1_host_ops {
+  unsigned int version;
+  const char *name;
+  size_t priv_size;
+  int (*init)(cow_host_t *h);
+  void (*close)(cow_host_t *h);
+  void (*fini)(cow_host_t *h);
+  void (*timeout)(cow_host_t *h, cow_op_t *op);
+  const struct cow_process_ops *process_ops;
+  int (*create_process)(cow_host_t *h, cow_process_t *p, const char *config_json, cow_op_t *op);
+  const char *(*os)(const cow_host_t *h);
+  int (*is_oci)(const cow_host_t *h);
+};
+_Static_assert(sizeof(struct v1_host_ops) == offsetof(struct cow_host_ops, open_process),
+               "version 2 appends after is_oci");
+
+static void open_process_by_pid(void **state)
+{
+  tb.want_stdio = 1; /* created processes get stdio; opened ones never do */
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  cow_process_t *p = (cow_process_t *)&p;
+  assert_int_equal(cow_host_open_process(NULL, h, 7, on_process, NULL), COW_EINVAL);
+  assert_int_equal(cow_host_open_process(&p, NULL, 7, on_process, NULL), COW_EINVAL);
+  assert_null(p);
+  assert_int_equal(cow_host_open_process(&p, h, -1, on_process, NULL), COW_EINVAL);
+  assert_int_equal(cow_host_open_process(&p, h, (int64_t)UINT32_MAX + 1, on_process, NULL),
+                   COW_EINVAL);
+  assert_int_equal(cow_host_open_process(&p, h, 7, NULL, NULL), COW_EINVAL);
+  CALL(cow_host_open_process(&p, h, 4243, on_process, "opened"));
+  assert_non_null(p);
+  CALL(cow_process_wait(p, on_wait, "wait"));
+  TW_UNTIL(&loop, count_of("opened") == 1);
+  assert_int_equal(rec.status[index_of("opened")], 0);
+  assert_int_equal(tb.calls[TB_OPEN_PROCESS], 1);
+  assert_int_equal(tb.calls[TB_CREATE], 0);
+  assert_int_equal(cow_process_pid(p), 4243);
+  uv_stream_t *in = (uv_stream_t *)&in, *out = (uv_stream_t *)&out, *err = (uv_stream_t *)&err;
+  assert_int_equal(cow_process_stdio(&in, &out, &err, p), 0);
+  assert_null(in);
+  assert_null(out);
+  assert_null(err);
+  CALL(cow_process_kill(p, on_process, "kill"));
+  cow_process_report_exit(p, 9, NULL); /* no stdio to drain: published at once */
+  TW_RUN_IDLE(&loop);
+  assert_int_equal(rec.status[index_of("wait")], 0);
+  assert_int_equal(rec.code[index_of("wait")], 9);
+  CALL(cow_process_close(p, NULL, NULL));
+  /* Not found: the callback and the waiters get the backend's error. */
+  tb.mode = TB_COMPLETE_FAIL;
+  tb.fail_code = COW_ENOENT;
+  CALL(cow_host_open_process(&p, h, 99, on_process, "missing"));
+  CALL(cow_process_wait(p, on_wait, "wait_missing"));
+  TW_RUN_IDLE(&loop);
+  assert_int_equal(rec.status[index_of("missing")], COW_ENOENT);
+  assert_int_equal(rec.status[index_of("wait_missing")], COW_ENOENT);
+  assert_int_equal(rec.code[index_of("wait_missing")], -1);
+  CALL(cow_process_close(p, NULL, NULL));
+  /* Refused at the call: nothing created. */
+  tb.mode = TB_REFUSE;
+  tb.fail_code = COW_EINVALID_STATE;
+  p = (cow_process_t *)&p;
+  assert_int_equal(cow_host_open_process(&p, h, 99, on_process, "x"), COW_EINVALID_STATE);
+  assert_null(p);
+  CALL(cow_host_close(h, NULL, NULL));
+  TW_RUN_IDLE(&loop);
+  assert_int_equal(count_of("x"), 0);
+}
+
+static void old_host_table_without_open(void **state)
+{
+  struct v1_host_ops *old = malloc(sizeof *old);
+  assert_non_null(old);
+  memset(old, 0, sizeof *old);
+  old->version = 1;
+  old->name = "old";
+  old->process_ops = &tb_process_ops;
+  cow_host_t *h;
+  assert_int_equal(cow_host_new(&h, &loop, (const struct cow_host_ops *)old), 0);
+  cow_process_t *p = (cow_process_t *)&p;
+  assert_int_equal(cow_host_open_process(&p, h, 1, on_process, "x"), COW_ENOTSUP);
+  assert_null(p);
+  CALL(cow_host_close(h, NULL, NULL));
+  TW_RUN_IDLE(&loop);
+  assert_int_equal(count_of("x"), 0);
+  free(old);
+}
+
 /* ---- exit times ---- */
 
 static int ts_cmp_tv(const cow_timestamp_t *t, const uv_timeval64_t *tv)
@@ -1027,6 +1118,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(pause_and_resume, setup, teardown),
       cmocka_unit_test_setup_teardown(old_table_without_pause, setup, teardown),
       cmocka_unit_test_setup_teardown(exit_times, setup, teardown),
+      cmocka_unit_test_setup_teardown(open_process_by_pid, setup, teardown),
+      cmocka_unit_test_setup_teardown(old_host_table_without_open, setup, teardown),
       cmocka_unit_test_setup_teardown(oom_every_allocation, setup, teardown),
   };
   return cmocka_run_group_tests_name("core", tests, NULL, NULL);

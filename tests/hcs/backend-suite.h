@@ -604,6 +604,70 @@ static void test_second_handle_and_terminate_on_close(void **state)
   hf_result_clear(&r);
 }
 
+/* What a shim does after a restart: open the system by id and its process by pid, through
+ * handles that did not create them, and drive them from there. */
+static void test_open_system_and_process(void **state)
+{
+  (void)state;
+  char id[96];
+  snprintf(id, sizeof id, "%s", new_id("reopen"));
+  cow_container_t *c = hf_system(&loop, suite_api, id, 1, NULL);
+  assert_non_null(c);
+  const char *argv[] = {"/bin/sh", "-c", "exit 0 & exec sleep 1000", NULL};
+  cow_process_t *p = spawn(c, argv, HF_STDOUT);
+  int64_t pid = cow_process_pid(p);
+  cow_hcs_options_t o;
+  cow_hcs_options_init(&o);
+  o.api = suite_api;
+  cow_container_t *c2 = NULL;
+  struct hf_result r = {0};
+  assert_int_equal(cow_hcs_open_system(&c2, &loop, &o, id, hf_container_cb, &r), 0);
+  TW_UNTIL(&loop, r.done);
+  assert_int_equal(r.status, 0);
+  cow_process_t *q = NULL;
+  struct presult op = {0}, wq = {0}, wp = {0}, k = {0};
+  assert_int_equal(cow_host_open_process(&q, cow_container_host(c2), pid, on_proc, &op), 0);
+  TW_UNTIL(&loop, op.done);
+  assert_int_equal(op.status, 0);
+  assert_int_equal(cow_process_pid(q), pid);
+  assert_int_equal(cow_process_wait(q, on_wait, &wq), 0);
+  assert_int_equal(cow_process_wait(p, on_wait, &wp), 0);
+  assert_int_equal(cow_process_kill(q, on_proc, &k), 0);
+  TW_UNTIL(&loop, k.done);
+  assert_int_equal(k.status, 0);
+  TW_UNTIL(&loop, wq.done);
+  TW_UNTIL(&loop, wp.done);
+  assert_int_equal(wq.code, 137);
+  assert_int_equal(wp.code, 137);
+  /* unknown pid, or a pid that is not a process of this system */
+  cow_process_t *u = NULL;
+  struct presult ou = {0};
+  assert_int_equal(
+      cow_host_open_process(&u, cow_container_host(c2), (int64_t)getpid(), on_proc, &ou), 0);
+  TW_UNTIL(&loop, ou.done);
+  assert_int_equal(ou.status, COW_ENOENT);
+  assert_true(cow_hresult_equal(ou.err.sys_code, 0x80070490u));
+  pclose_now(u);
+  /* the system stopped through the second handle is seen stopped by the first */
+  struct hf_result t = {0}, w1 = {0};
+  assert_int_equal(cow_container_wait(c, hf_container_cb, &w1), 0);
+  assert_int_equal(cow_container_terminate(c2, hf_container_cb, &t), 0);
+  TW_UNTIL(&loop, w1.done);
+  assert_int_equal(w1.status, 0);
+  presult_clear(&op);
+  presult_clear(&wq);
+  presult_clear(&wp);
+  presult_clear(&k);
+  presult_clear(&ou);
+  pclose_now(q);
+  pclose_now(p);
+  hf_result_clear(&r);
+  hf_result_clear(&t);
+  hf_result_clear(&w1);
+  hf_system_destroy(&loop, c2);
+  hf_system_destroy(&loop, c);
+}
+
 static void test_unexpected_exit(void **state)
 {
   (void)state;
@@ -1182,6 +1246,7 @@ static int suite_main(const char *name, const struct CMUnitTest *extra, size_t n
       cmocka_unit_test_setup_teardown(test_second_handle_and_terminate_on_close, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unexpected_exit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pause_process_tree, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_open_system_and_process, setup, teardown),
       cmocka_unit_test_setup_teardown(test_service_disconnect, setup, teardown),
       cmocka_unit_test_setup_teardown(test_non_ascii_roundtrip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_start_timeout_terminates, setup, teardown),

@@ -234,6 +234,16 @@ static int tb_create_process(cow_host_t *h, cow_process_t *p, const char *config
   return act(tb, TB_CREATE, op);
 }
 
+static int tb_open_process(cow_host_t *h, cow_process_t *p, int64_t pid, cow_op_t *op)
+{
+  struct tb *tb = host_tb(h);
+  struct tb_process *tp = cow_process_priv(p);
+  tp->tb = tb;
+  if (tb->mode == TB_COMPLETE_OK || tb->mode == TB_MANUAL)
+    cow_process_set_pid(p, pid);
+  return act(tb, TB_OPEN_PROCESS, op);
+}
+
 static const char *tb_os(const cow_host_t *h)
 {
   return "linux";
@@ -264,6 +274,7 @@ const struct cow_host_ops tb_host_ops = {
     .create_process = tb_create_process,
     .os = tb_os,
     .is_oci = tb_is_oci,
+    .open_process = tb_open_process,
 };
 
 int tb_host_new(cow_host_t **out, uv_loop_t *loop, struct tb *tb)

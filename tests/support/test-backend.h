@@ -52,7 +52,8 @@ enum tb_slot {
   TB_PROPERTIES_V2,
   TB_MODIFY,
   TB_PAUSE,
-  TB_RESUME
+  TB_RESUME,
+  TB_OPEN_PROCESS
 };
 
 /* Per-process backend state; the test's ends of the stdio pipes. */

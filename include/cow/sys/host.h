@@ -10,8 +10,10 @@
 
 COW_BEGIN_DECLS
 
-/** The newest version of struct cow_host_ops: what a table written against this header sets. */
-#define COW_HOST_OPS_VERSION 1
+/** The newest table layout; version 1 tables (ending after `is_oci`) stay valid, their
+ *  missing slots answer COW_ENOTSUP (see <cow/sys/container.h>). Version 2 added
+ *  open_process. */
+#define COW_HOST_OPS_VERSION 2
 
 /** The process-host interface a backend implements (docs/backends.md): the guest
  *  connection's, or a container's host view (cow_container_ops.host_ops). Slot rules as for
@@ -36,7 +38,17 @@ struct cow_host_ops {
   const char *(*os)(const cow_host_t *h);
   /** 1 for OCI hosts. NULL slot: 0. */
   int (*is_oci)(const cow_host_t *h);
-  /* version 2 slots are appended below this line */
+
+  /* ---- version 2 ---- */
+
+  /** Attach `p` (already allocated and initialised with process_ops) to the process `pid`
+   *  (0..UINT32_MAX, checked by the core) that runs on this host without having been
+   *  created through this handle; complete `op` when it is attached (pid set with
+   *  cow_process_set_pid(), no stdio: a process's streams belong to whoever created it)
+   *  or failed (COW_ENOENT when no such process runs). Its exit is then reported as for a
+   *  created process. NULL: cow_host_open_process() answers COW_ENOTSUP. */
+  int (*open_process)(cow_host_t *h, cow_process_t *p, int64_t pid, cow_op_t *op);
+  /* version 3 slots are appended below this line, never inserted above it */
 };
 
 /** Create a host handle on `loop` with `ops` (version-checked: COW_EVERSION). Calls

@@ -43,8 +43,8 @@
  *     in the process that created it, for as long as one of its handles is open there.
  *     HcsOpenComputeSystem finds systems created by any handle of the same process (v1 or
  *     v2), never those of another process (SYSTEM_NOT_FOUND), and a program that restarts
- *     finds none: its systems went with it (processes still running when the program
- *     ended without closing its handles are orphans nobody tracks, not systems to open). */
+ *     finds none: its systems went with it (their processes die with the program,
+ *     PR_SET_PDEATHSIG). */
 #ifndef COW_HCS_EMU_EMU_H
 #define COW_HCS_EMU_EMU_H
 

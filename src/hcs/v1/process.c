@@ -92,11 +92,18 @@ void cow__hcs1_process_notify(cow_process_t *p, uint32_t type, HRESULT status, c
 
 /* ---- create ---- */
 
+/* Create from w->warg, or open the running w->pid when there is no document (hcsshim
+ * OpenProcess: no stdio); then subscribe, as hcsshim does, after the call returned. */
 static void run_create(struct cow__hcs1_work *w)
 {
   PWSTR result = NULL;
   HCS_PROCESS ph = NULL;
-  w->hr = w->api->HcsCreateProcess(w->sys, w->warg, &w->pi, &ph, &result);
+  if (w->warg != NULL) {
+    w->hr = w->api->HcsCreateProcess(w->sys, w->warg, &w->pi, &ph, &result);
+  } else {
+    w->hr = w->api->HcsOpenProcess(w->sys, w->pid, &ph, &result);
+    w->pi.ProcessId = w->pid;
+  }
   take_result(w, result);
   if (w->hr < 0)
     return;
@@ -176,6 +183,29 @@ int cow__hcs1_create_process(cow_host_t *host, cow_process_t *p, const char *con
     return rc;
   }
   w->sys = s->h;
+  w->ctx = cow__hcs_ctx(cow_process_event_id(p), COW__HCS_CTX_PROCESS);
+  return cow__hcs1_work_queue(w);
+}
+
+int cow__hcs1_open_process(cow_host_t *host, cow_process_t *p, int64_t pid, cow_op_t *op)
+{
+  cow_container_t *c = cow_host_container(host);
+  struct cow__hcs1_system *s = cow_container_priv(c);
+  struct cow__hcs1_process *pp = proc_of(p);
+  pp->api = s->api;
+  int rc = cow__hcs_sys_check(&s->st, COW__HCS_QUERY);
+  if (rc != 0)
+    return rc;
+  pp->os = s->st.os;
+  pp->opened = 1;
+  pp->sys_id = cow__strdup(cow_container_id(c));
+  struct cow__hcs1_work *w =
+      pp->sys_id ? cow__hcs1_work_new(p, COW__HCS_CTX_PROCESS, op, s->api, run_create, after_create)
+                 : NULL;
+  if (w == NULL)
+    return COW_ENOMEM;
+  w->sys = s->h;
+  w->pid = (uint32_t)pid;
   w->ctx = cow__hcs_ctx(cow_process_event_id(p), COW__HCS_CTX_PROCESS);
   return cow__hcs1_work_queue(w);
 }
@@ -261,7 +291,7 @@ static void after_modify(struct cow__hcs1_work *w)
 
 static int v1_resize(cow_process_t *p, uint16_t width, uint16_t height, cow_op_t *op)
 {
-  if (!proc_of(p)->tty)
+  if (!proc_of(p)->tty && !proc_of(p)->opened)
     return COW_ENOTTY;
   char json[128];
   snprintf(json, sizeof json,

@@ -500,6 +500,7 @@ static const struct cow_host_ops v1_host_ops = {
     .process_ops = &cow__hcs1_process_ops,
     .create_process = cow__hcs1_create_process,
     .os = v1_os,
+    .open_process = cow__hcs1_open_process,
 };
 
 static const struct cow_container_ops v1_container_ops = {

@@ -79,6 +79,7 @@ struct cow__hcs1_process {
   const char *os;
   unsigned works; /* threadpool calls in flight that may use `h` */
   unsigned tty : 1, exit_seen : 1, created : 1;
+  unsigned opened : 1;     /* opened by pid: whether it has a console is unknown */
   unsigned handles_closed; /* bit per cow_stdio_t: its CloseHandle was sent */
   unsigned early_exit : 1; /* ProcessExited arrived before the create finished */
   char *early_doc;
@@ -94,5 +95,6 @@ int cow__hcs1_system_new(struct uv_loop_s *loop, const struct cow__vmcompute_api
 
 extern const struct cow_process_ops cow__hcs1_process_ops;
 int cow__hcs1_create_process(cow_host_t *host, cow_process_t *p, const char *config, cow_op_t *op);
+int cow__hcs1_open_process(cow_host_t *host, cow_process_t *p, int64_t pid, cow_op_t *op);
 
 #endif

@@ -16,6 +16,7 @@ struct hcs2_process {
   char *sys_id;   /* for the second handles of a kill */
   const char *os; /* of the system, for the default signal */
   unsigned tty : 1, exit_seen : 1;
+  unsigned opened : 1;     /* opened by pid: whether it has a console is unknown */
   unsigned handles_closed; /* bit per cow_stdio_t: its CloseHandle was sent */
   HRESULT create_hr;       /* the first failure of a create retried with GetProcessInfo */
   char *create_doc;
@@ -134,6 +135,38 @@ int cow__hcs2_create_process(cow_host_t *host, cow_process_t *p, const char *con
     pp->h = NULL;
   cow__free(wdoc);
   cow__hcs2_call_issued(call, hr);
+  return 0;
+}
+
+/* Open by pid (hcsshim OpenProcess): a handle on the process, then its events. HcsOpenProcess
+ * is synchronous; an exited or unknown pid is ERROR_NOT_FOUND (docs/hcs-api.md §6.4). */
+int cow__hcs2_open_process(cow_host_t *host, cow_process_t *p, int64_t pid, cow_op_t *op)
+{
+  cow_container_t *c = cow_host_container(host);
+  struct cow__hcs2_system *s = cow_container_priv(c);
+  struct hcs2_process *pp = proc_of(p);
+  pp->base.api = s->base.api;
+  cow__list_init(&pp->base.calls);
+  int rc = cow__hcs_sys_check(&s->st, COW__HCS_QUERY);
+  if (rc != 0)
+    return rc;
+  pp->os = s->st.os;
+  pp->opened = 1;
+  if ((pp->sys_id = cow__strdup(cow_container_id(c))) == NULL)
+    return COW_ENOMEM;
+  HRESULT hr = s->base.api->HcsOpenProcess(s->h, (DWORD)pid, GENERIC_ALL, &pp->h);
+  if (hr < 0)
+    pp->h = NULL;
+  else
+    hr = s->base.api->HcsSetProcessCallback(
+        pp->h, HcsEventOptionNone, cow__hcs_ctx(cow_process_event_id(p), COW__HCS_CTX_PROCESS),
+        cow__hcs2_event_cb);
+  if (hr < 0) {
+    fail_hr(op, hr, NULL);
+    return 0;
+  }
+  cow_process_set_pid(p, pid);
+  cow_op_complete(op, 0, NULL);
   return 0;
 }
 
@@ -263,7 +296,7 @@ static int v2_signal(cow_process_t *p, const char *options_json, cow_op_t *op)
 static int v2_resize(cow_process_t *p, uint16_t width, uint16_t height, cow_op_t *op)
 {
   struct hcs2_process *pp = proc_of(p);
-  if (!pp->tty)
+  if (!pp->tty && !pp->opened)
     return COW_ENOTTY; /* R12: a process without a console cannot be resized */
   char json[128];
   snprintf(json, sizeof json,

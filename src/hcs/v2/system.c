@@ -304,6 +304,7 @@ static const struct cow_host_ops v2_host_ops = {
     .process_ops = &cow__hcs2_process_ops,
     .create_process = cow__hcs2_create_process,
     .os = v2_os,
+    .open_process = cow__hcs2_open_process,
 };
 
 static const struct cow_container_ops v2_container_ops = {

@@ -76,5 +76,6 @@ int cow__hcs2_system_new(struct uv_loop_s *loop, const struct cow__computecore_a
 /* ---- process.c ---- */
 extern const struct cow_process_ops cow__hcs2_process_ops;
 int cow__hcs2_create_process(cow_host_t *host, cow_process_t *p, const char *config, cow_op_t *op);
+int cow__hcs2_open_process(cow_host_t *host, cow_process_t *p, int64_t pid, cow_op_t *op);
 
 #endif
