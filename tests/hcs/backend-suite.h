@@ -712,6 +712,21 @@ static char proc_state(long pid)
   return r != NULL && r[1] == ' ' ? r[2] : 0;
 }
 
+/* The first child of pid (0 when none), from /proc/PID/task/PID/children. */
+static long first_child(long pid)
+{
+  char path[96];
+  snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", pid, pid);
+  FILE *f = fopen(path, "re");
+  long child = 0;
+  if (f != NULL) {
+    if (fscanf(f, "%ld", &child) != 1)
+      child = 0;
+    fclose(f);
+  }
+  return child;
+}
+
 static int not_stopped(char st)
 {
   return st != 'T' && st != 0;
@@ -801,6 +816,48 @@ static void pause_tree_once(void)
   assert_invalid_state(&r);
   hf_result_clear(&r);
   hf_result_clear(&w);
+  free(o.buf);
+  pclose_now(p);
+  hf_system_destroy(&loop, c);
+}
+
+/* A process that cannot stop in time fails the pause (ERROR_TIMEOUT, COW_ETIMEDOUT): the
+ * system is thawed and stays running, and a pause once nothing is stuck works. */
+static void test_pause_bounded(void **state)
+{
+  (void)state;
+  assert_int_equal(cow__emu_parse_faults("pause-timeout=300"), 0);
+  cow_container_t *c = hf_system(&loop, suite_api, new_id("stuck"), 1, NULL);
+  assert_non_null(c);
+  const char *argv[] = {COW_TEST_VFORK_CHILD, NULL};
+  cow_process_t *p = spawn(c, argv, HF_STDOUT);
+  struct cap o = {.keep = 1};
+  capture(p, &o, NULL);
+  long pid = (long)cow_process_pid(p);
+  TW_UNTIL_WHAT(&loop, o.buf != NULL && strstr(o.buf, "ready") != NULL, "the helper's ready line");
+  TW_SPIN_UNTIL(&loop, proc_state(pid) == 'D'); /* in the vfork wait */
+  /* and its child has stopped itself (else it would stop itself again after the thaw) */
+  TW_SPIN_UNTIL(&loop, proc_state(first_child(pid)) == 'T');
+  struct hf_result r = {0};
+  container_call(c, cow_container_pause, &r);
+  assert_int_equal(r.status, COW_ETIMEDOUT);
+  assert_true(cow_hresult_equal(r.err.sys_code, 0x800705B4u));
+  /* thawed: the child went on, so the parent got out of the kernel and printed */
+  TW_UNTIL_WHAT(&loop, strstr(o.buf, "after") != NULL, "the helper's line after the thaw");
+  struct hf_result props = {0};
+  assert_int_equal(cow_container_properties(c, NULL, hf_json_cb, &props), 0);
+  TW_UNTIL(&loop, props.done);
+  assert_non_null(strstr(props.json, "\"State\":\"Running\""));
+  hf_result_clear(&props);
+  container_call(c, cow_container_pause, &r);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(proc_state(pid), 'T');
+  container_call(c, cow_container_resume, &r);
+  assert_int_equal(r.status, 0);
+  container_call(c, cow_container_terminate, &r);
+  assert_int_equal(r.status, 0);
+  assert_true(wait_code(p, NULL) != 0);
+  hf_result_clear(&r);
   free(o.buf);
   pclose_now(p);
   hf_system_destroy(&loop, c);
@@ -1246,6 +1303,7 @@ static int suite_main(const char *name, const struct CMUnitTest *extra, size_t n
       cmocka_unit_test_setup_teardown(test_second_handle_and_terminate_on_close, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unexpected_exit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pause_process_tree, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pause_bounded, setup, teardown),
       cmocka_unit_test_setup_teardown(test_open_system_and_process, setup, teardown),
       cmocka_unit_test_setup_teardown(test_service_disconnect, setup, teardown),
       cmocka_unit_test_setup_teardown(test_non_ascii_roundtrip, setup, teardown),

@@ -169,6 +169,7 @@ _Static_assert(sizeof(HCS_EVENT) == (sizeof(void *) == 8 ? 24 : 12), "HCS_EVENT 
 #define COW__HR_PROC_NOT_FOUND                        COW__HR(0x8007007Fu)
 #define COW__HR_ALREADY_EXISTS                        COW__HR(0x800700B7u)
 #define COW__HR_NOT_FOUND                             COW__HR(0x80070490u)
+#define COW__HR_TIMEOUT                               COW__HR(0x800705B4u)
 #define COW__HR_V1_OPERATION_PENDING                  COW__HR(0xC0370103u)
 #define COW__HR_V1_INVALID_STATE                      COW__HR(0xC0370105u)
 #define COW__HR_V1_UNEXPECTED_EXIT                    COW__HR(0xC0370106u)

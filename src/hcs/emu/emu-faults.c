@@ -54,7 +54,7 @@ nomem:
 
 static int set_fault_locked(const cow__emu_fault_t *f)
 {
-  if (f == NULL || f->kind < COW__EMU_FAULT_FAIL || f->kind > COW__EMU_FAULT_OUTPUT_LATE ||
+  if (f == NULL || f->kind < COW__EMU_FAULT_FAIL || f->kind > COW__EMU_FAULT_PAUSE_TIMEOUT ||
       f->api < 0 || f->api > 2)
     return COW_EINVAL;
   if ((f->kind == COW__EMU_FAULT_FAIL || f->kind == COW__EMU_FAULT_REJECT ||
@@ -164,6 +164,7 @@ static int parse_item(char *item, cow__emu_fault_t *f)
       {"create-process-quirk", COW__EMU_FAULT_CREATE_PROCESS_QUIRK, -1, -1},
       {"shutdown-grace", COW__EMU_FAULT_SHUTDOWN_GRACE, -1, 1},
       {"output-late", COW__EMU_FAULT_OUTPUT_LATE, -1, 1},
+      {"pause-timeout", COW__EMU_FAULT_PAUSE_TIMEOUT, -1, 1},
   };
   for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
     if (strcmp(item, kinds[i].word) != 0)
@@ -288,7 +289,8 @@ int32_t cow__emu_fault_value(cow__emu_fault_kind_t kind, int32_t dflt)
 {
   for (struct rule *r = g_rules; r != NULL; r = r->next)
     if (r->f.kind == kind)
-      return kind == COW__EMU_FAULT_SHUTDOWN_GRACE || kind == COW__EMU_FAULT_OUTPUT_LATE
+      return kind == COW__EMU_FAULT_SHUTDOWN_GRACE || kind == COW__EMU_FAULT_OUTPUT_LATE ||
+                     kind == COW__EMU_FAULT_PAUSE_TIMEOUT
                  ? (int32_t)r->f.ms
                  : r->f.hr;
   return dflt;

@@ -8,7 +8,11 @@
  *
  * The cgroup freezer would be atomic, but it needs a writable cgroup hierarchy and one
  * cgroup per system, which an unprivileged test run does not have; signals work wherever
- * the emulator's processes are its own children. Lock held throughout: the emulator's
+ * the emulator's processes are its own children. Like runc's freezer, the freeze is
+ * bounded (10 s; the pause-timeout fault sets it): a process not seen stopped by then
+ * fails the pause with ERROR_TIMEOUT and the system is thawed again. That happens for real:
+ * the parent of a vfork child that is itself stopped waits in the kernel (state D) and
+ * cannot stop until the child goes on. Lock held throughout: the emulator's
  * state must not change under the scan. */
 #include <errno.h>
 #include <signal.h>
@@ -19,7 +23,7 @@
 #include "hcs/emu/emu-internal.h"
 
 #define FREEZE_ROUNDS  64
-#define FREEZE_WAIT_NS 2000000000ull /* per round: a process stuck in the kernel */
+#define FREEZE_WAIT_MS 10000 /* the whole freeze, as runc bounds its freezer */
 #define FREEZE_POLL_NS 200000L
 
 static int stopped_state(char st)
@@ -36,33 +40,34 @@ static int seen(const pid_t *set, size_t n, pid_t pid)
   return 0;
 }
 
-/* Wait until every member is stopped; a process in uninterruptible sleep stops only when
- * it returns to user space, which it cannot do without stopping first: after the bound it
- * counts as frozen, with a warning. */
-static void wait_stopped(const struct emu_system *s, const struct emu_member *m, size_t n)
+/* Wait until every member is seen stopped: 0, or -1 at the deadline (a process stuck in
+ * uninterruptible sleep, or one the scheduler has not run since the signal: until it is
+ * seen stopped, a write it had begun may still land, so the pause is not done). */
+static int wait_stopped(const struct emu_system *s, const struct emu_member *m, size_t n,
+                        uint64_t deadline)
 {
-  uint64_t deadline = cow__emu_now_ns() + FREEZE_WAIT_NS;
   for (size_t i = 0; i < n; i++) {
     char st;
     while (!stopped_state(st = cow__emu_procfs_state(m[i].pid))) {
       if (cow__emu_now_ns() >= deadline) {
-        cow__log(COW_LOG_WARN, EMU_LOG,
-                 "system %s: pid %d is not stopped yet (state %c); it stops when it leaves the "
-                 "kernel",
-                 s->id, (int)m[i].pid, st);
-        break;
+        cow__log(COW_LOG_WARN, EMU_LOG, "system %s: pid %d did not stop (state %c)", s->id,
+                 (int)m[i].pid, st);
+        return -1;
       }
       struct timespec ts = {0, FREEZE_POLL_NS};
       nanosleep(&ts, NULL);
     }
   }
+  return 0;
 }
 
-int cow__emu_system_freeze(struct emu_system *s)
+HRESULT cow__emu_system_freeze(struct emu_system *s)
 {
   pid_t *stopped = NULL;
   size_t nstopped = 0, cap = 0;
-  int rc = -1;
+  HRESULT hr = COW__HR_E_FAIL;
+  uint64_t ms = (uint32_t)cow__emu_fault_value(COW__EMU_FAULT_PAUSE_TIMEOUT, FREEZE_WAIT_MS);
+  uint64_t deadline = cow__emu_now_ns() + ms * 1000000u;
   for (int round = 0; round < FREEZE_ROUNDS; round++) {
     struct emu_member *m = NULL;
     size_t n = 0, fresh = 0;
@@ -85,17 +90,22 @@ int cow__emu_system_freeze(struct emu_system *s)
       stopped[nstopped++] = m[i].pid;
       fresh++;
     }
-    wait_stopped(s, m, n);
+    int late = wait_stopped(s, m, n, deadline);
     cow__free(m);
+    if (late != 0) {
+      hr = COW__HR_TIMEOUT;
+      break;
+    }
     if (fresh == 0) { /* everything found was already stopped before this scan */
-      rc = 0;
+      hr = COW__HR_S_OK;
       break;
     }
   }
   cow__free(stopped);
-  if (rc != 0)
-    cow__log(COW_LOG_ERROR, EMU_LOG, "system %s: could not freeze every process", s->id);
-  return rc;
+  if (EMU_FAILED(hr))
+    cow__log(COW_LOG_ERROR, EMU_LOG, "system %s: could not freeze every process (0x%08X)", s->id,
+             (unsigned)hr);
+  return hr;
 }
 
 void cow__emu_system_thaw(struct emu_system *s)

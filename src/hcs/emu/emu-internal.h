@@ -308,8 +308,9 @@ void cow__emu_procfs_statistics(struct emu_system *s, json_t *props);
 
 /* ---- emu-freeze.c ---- */
 /* Stop every member of s and return once each is stopped and no unstopped one is left:
- * 0, or -1 when the scan failed (then some may still run). Lock held. */
-int cow__emu_system_freeze(struct emu_system *s);
+ * S_OK, ERROR_TIMEOUT (0x800705B4) when one did not stop in time, E_FAIL when /proc could
+ * not be scanned; on failure some may still run (thaw them). Lock held. */
+HRESULT cow__emu_system_freeze(struct emu_system *s);
 /* SIGCONT every member of s, children first. Lock held. */
 void cow__emu_system_thaw(struct emu_system *s);
 

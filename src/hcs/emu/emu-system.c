@@ -362,9 +362,8 @@ void cow__emu_system_job(struct emu_event *ev)
       break;
     case EMU_VERB_PAUSE:
       /* Completes only once every process is stopped (emu-freeze.c). */
-      if (cow__emu_system_freeze(s) != 0) {
+      if (EMU_FAILED(hr = cow__emu_system_freeze(s))) {
         cow__emu_system_thaw(s);
-        hr = COW__HR_E_FAIL;
         break;
       }
       s->state = EMU_SYS_PAUSED;

@@ -93,6 +93,8 @@ static inline int cow__emu_handle_fd(HANDLE h)
  *   output-late=MS          stdout/stderr of processes created from now on reach the
  *                           caller only after the process exited, MS ms later: the exit
  *                           notification comes first, the bytes after (emu-late.c).
+ *   pause-timeout=MS        how long a pause waits for every process to stop before it
+ *                           fails with ERROR_TIMEOUT and thaws the system (default 10000).
  * v1 names may be written "v1.NAME" / "v2.NAME" to restrict a rule to one table. */
 typedef enum cow__emu_fault_kind {
   COW__EMU_FAULT_FAIL = 1,
@@ -107,7 +109,8 @@ typedef enum cow__emu_fault_kind {
   COW__EMU_FAULT_LAST_WAIT_RESULT,
   COW__EMU_FAULT_CREATE_PROCESS_QUIRK,
   COW__EMU_FAULT_SHUTDOWN_GRACE,
-  COW__EMU_FAULT_OUTPUT_LATE
+  COW__EMU_FAULT_OUTPUT_LATE,
+  COW__EMU_FAULT_PAUSE_TIMEOUT
 } cow__emu_fault_kind_t;
 
 typedef struct cow__emu_fault {
@@ -116,7 +119,7 @@ typedef struct cow__emu_fault {
   const char *export_name; /* FAIL/REJECT/DELAY/DISCONNECT; "*" = any (DELAY) */
   unsigned nth;            /* FAIL/REJECT: 1-based call number, 0 = every call */
   int32_t hr;              /* FAIL/REJECT/LAST_WAIT_RESULT */
-  unsigned ms;             /* DELAY, EXIT_UNEXPECTED, SHUTDOWN_GRACE, OUTPUT_LATE */
+  unsigned ms;             /* DELAY, EXIT_UNEXPECTED, SHUTDOWN_GRACE, OUTPUT_LATE, PAUSE_TIMEOUT */
   const char *system_id;   /* EXIT_UNEXPECTED: NULL = every system */
 } cow__emu_fault_t;
 
