@@ -223,6 +223,29 @@ COW_EXTERN int cow_blocking_create_process(cow_process_t **out, cow_blocking_t *
                                            const char *config_json, uint64_t timeout_ms,
                                            cow_error_t *err);
 
+/** Open a process that runs on `host` but was not created through this context, by its
+ *  pid, and wait until it is attached (see cow_host_open_process(): the handle has no
+ *  stdio, so cow_blocking_process_stdio() gives -1 for every stream; wait, kill, signal,
+ *  stop and the exit queries work as for a created process; closing it never kills it).
+ *  Ownership: `*out` (NULL on failure) is the caller's; close it with
+ *  cow_blocking_process_close(), before its container or connection.
+ *  @retval COW_EINVAL a NULL argument, `pid` < 0 or > UINT32_MAX
+ *  @retval COW_ENOENT no such running process @retval COW_ENOTSUP the backend cannot open
+ *  processes
+ *  @param out Receives the process handle (NULL on failure).
+ *  @param b The blocking context.
+ *  @param host Where the process runs: a guest connection or cow_container_host() of a container.
+ *  @param pid The process id in the host's namespace (what cow_blocking_process_pid() gave the
+ *         handle that created it).
+ *  @param timeout_ms How long this call waits, in milliseconds; 0: no limit of its own (see
+ *         Timeouts above).
+ *  @param err Receives the error details on failure (may be NULL; cleared first; the caller clears
+ *         it with cow_error_clear()).
+ *  @return 0 on success, or a negative COW_E* code. */
+COW_EXTERN int cow_blocking_host_open_process(cow_process_t **out, cow_blocking_t *b,
+                                              cow_host_t *host, int64_t pid, uint64_t timeout_ms,
+                                              cow_error_t *err);
+
 /* ---- processes ---- */
 
 /** Hand over the process's stdio as file descriptors: sockets on POSIX, C runtime

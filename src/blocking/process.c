@@ -61,6 +61,33 @@ int cow_blocking_create_process(cow_process_t **out, cow_blocking_t *b, cow_host
   return rc;
 }
 
+/* ---- open ---- */
+
+static int start_open(struct breq *r)
+{
+  cow_process_t *p;
+  return cow_host_open_process(&p, r->obj, *(const int64_t *)r->extra, created, r);
+}
+
+int cow_blocking_host_open_process(cow_process_t **out, cow_blocking_t *b, cow_host_t *host,
+                                   int64_t pid, uint64_t timeout_ms, cow_error_t *err)
+{
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL || host == NULL)
+    return einval(err, "open_process");
+  int64_t *arg = cow__malloc(sizeof *arg);
+  if (arg == NULL)
+    return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "open_process", NULL, NULL);
+  *arg = pid;
+  void *obj = NULL;
+  int rc = cow__blocking_call_extra(b, start_open, COW__BK_PROCESS, host, NULL, arg, cow__free,
+                                    timeout_ms, err, &obj);
+  if (rc == 0)
+    *out = obj;
+  return rc;
+}
+
 /* ---- stdio descriptors ---- */
 
 static int start_fds(struct breq *r)

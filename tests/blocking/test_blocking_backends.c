@@ -145,6 +145,42 @@ static void hcs_system_end_to_end(void **state)
   assert_null(dup);
   assert_int_equal(err.domain, COW_DOMAIN_HCS);
   cow_error_clear(&err);
+  /* open_process: a second handle on a running process, without stdio; a kill through it
+   * ends the process both handles see exit; an exited pid cannot be opened */
+  const char *napper[] = {"/bin/sh", "-c", "exec sleep 30", NULL};
+  pp = (cow_hcs_process_params_t)COW_HCS_PROCESS_PARAMS_INIT;
+  pp.command_args = napper;
+  assert_int_equal(cow_hcs_process_params_json(&cfg, &pp, 2), 0);
+  assert_int_equal(cow_blocking_create_process(&p, b, cow_container_host(c), cfg, 10000, &err), 0);
+  cow_free(cfg);
+  int64_t napper_pid = cow_blocking_process_pid(b, p);
+  assert_true(napper_pid > 0);
+  cow_process_t *opened = NULL;
+  check(cow_blocking_host_open_process(&opened, b, cow_container_host(c), napper_pid, 10000, &err),
+        &err, "open_process");
+  assert_int_equal(cow_blocking_process_pid(b, opened), napper_pid);
+  int fds[3] = {0, 0, 0};
+  assert_int_equal(cow_blocking_process_stdio(&fds[0], &fds[1], &fds[2], b, opened), 0);
+  assert_true(fds[0] == -1 && fds[1] == -1 && fds[2] == -1);
+  assert_int_equal(cow_blocking_process_kill(b, opened, 10000, &err), 0);
+  int64_t c1 = 0, c2 = 0;
+  assert_int_equal(cow_blocking_process_wait(&c1, b, opened, 10000, &err), 0);
+  assert_int_equal(cow_blocking_process_wait(&c2, b, p, 10000, &err), 0);
+  assert_int_equal(c1, c2);
+  assert_int_equal(cow_blocking_process_close(b, opened, 0, NULL), 0);
+  assert_int_equal(cow_blocking_process_close(b, p, 0, NULL), 0);
+  opened = (cow_process_t *)&opened;
+  assert_int_equal(
+      cow_blocking_host_open_process(&opened, b, cow_container_host(c), napper_pid, 10000, &err),
+      COW_ENOENT);
+  assert_null(opened);
+  assert_non_null(err.message);
+  cow_error_clear(&err);
+  assert_int_equal(
+      cow_blocking_host_open_process(&opened, b, cow_container_host(c), -1, 10000, &err),
+      COW_EINVAL);
+  assert_null(opened);
+  cow_error_clear(&err);
   /* Stop with escalation: a process that obeys SIGTERM needs no kill... */
   const char *sleeper[] = {"/bin/sh", "-c", "exec sleep 30", NULL};
   pp = (cow_hcs_process_params_t)COW_HCS_PROCESS_PARAMS_INIT;
