@@ -668,6 +668,7 @@ static void open_running_process_by_pid(void **state)
   }
   assert_int_equal(rc, 0);
   assert_non_null(q);
+  cow_process_set_data(q, (void *)process_marker);
   TW_UNTIL(&loop, o.done);
   if (o.status != 0)
     fail_msg("open of pid %lld failed: %s: %s", (long long)pid, cow_err_name(o.status), o.message);
@@ -696,6 +697,7 @@ static void open_running_process_by_pid(void **state)
   cow_process_t *gone = NULL;
   struct result g = {0}, gw = {0};
   assert_int_equal(cow_host_open_process(&gone, host, pid, on_proc, &g), 0);
+  cow_process_set_data(gone, (void *)process_marker);
   assert_int_equal(cow_process_wait(gone, on_wait, &gw), 0);
   TW_UNTIL(&loop, g.done);
   assert_int_equal(g.status, COW_ENOENT);
