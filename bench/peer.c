@@ -211,7 +211,7 @@ static cow_container_t *hcs_system(void)
   o.api = COW_HCS_V2;
   cow_hcs_system_params_t sp = COW_HCS_SYSTEM_PARAMS_INIT;
   char *doc;
-  if (cow_hcs_compute_system_json(&doc, &sp) != 0)
+  if (cow_hcs_compute_system_json(&doc, &sp, NULL) != 0)
     abort();
   cow_container_t *c;
   int n = 0;
@@ -235,7 +235,7 @@ static char *hcs_params(const char *cmd, int out)
   pp.command_args = argv;
   pp.create_stdout = out;
   char *json;
-  if (cow_hcs_process_params_json(&json, &pp, 2) != 0)
+  if (cow_hcs_process_params_json(&json, &pp, 2, NULL) != 0)
     abort();
   return json;
 }

@@ -160,9 +160,11 @@ static void started(cow_container_t *c, int status, const cow_error_t *err, void
   if (r->opts.tty)
     session_console_size(r->s, &pp.console_width, &pp.console_height);
   char *doc = NULL;
-  int rc = cow_hcs_process_params_json(&doc, &pp, r->hopts.api == COW_HCS_V1 ? 1 : 2);
+  cow_error_t berr = COW_ERROR_INIT; /* names what the builder refused */
+  int rc = cow_hcs_process_params_json(&doc, &pp, r->hopts.api == COW_HCS_V1 ? 1 : 2, &berr);
   if (rc != 0) {
-    session_report(prog, "building the process document", rc, NULL);
+    session_report(prog, "building the process document", rc, &berr);
+    cow_error_clear(&berr);
     stop_system(r);
     return;
   }
@@ -210,10 +212,11 @@ static int create_system(struct run *r)
                                 .owner = prog,
                                 .terminate_on_last_handle_closed = 1};
   char *doc = NULL;
-  rc = r->hopts.api == COW_HCS_V1 ? cow_hcs_container_config_json(&doc, r->id, &sp)
-                                  : cow_hcs_compute_system_json(&doc, &sp);
+  rc = r->hopts.api == COW_HCS_V1 ? cow_hcs_container_config_json(&doc, r->id, &sp, &err)
+                                  : cow_hcs_compute_system_json(&doc, &sp, &err);
   if (rc != 0) {
-    session_report(prog, "building the compute system document", rc, NULL);
+    session_report(prog, "building the compute system document", rc, &err);
+    cow_error_clear(&err);
     return rc;
   }
   r->hopts.create_timeout_ms = r->timeout_ms;

@@ -85,7 +85,7 @@ static void hcs_create(shim_task_t *t, shim_backend_cb cb)
   cow_error_t err = COW_ERROR_INIT;
   int rc = o == NULL ? COW_ENOMEM : cow_hcs_available(COW_HCS_V2, &err);
   if (rc == 0)
-    rc = cow_hcs_compute_system_json(&doc, &sp);
+    rc = cow_hcs_compute_system_json(&doc, &sp, &err);
   if (rc == 0)
     rc = cow_hcs_create_system(&t->container, t->shim->loop, &ho, t->id, doc, system_created, o);
   cow_free(doc);
@@ -142,11 +142,14 @@ static char *hcs_process_doc(shim_task_t *t, shim_proc_t *p, json_t *process, un
       pp.console_height = (uint16_t)json_integer_value(json_object_get(size, "height"));
     }
     char *lib = NULL;
-    int rc = cow_hcs_process_params_json(&lib, &pp, 2);
+    cow_error_t berr = COW_ERROR_INIT; /* names what the builder refused */
+    int rc = cow_hcs_process_params_json(&lib, &pp, 2, &berr);
     if (rc != 0)
-      snprintf(err, errlen, "building the process parameters: %s", cow_strerror(rc));
+      snprintf(err, errlen, "building the process parameters: %s",
+               berr.message != NULL ? berr.message : cow_strerror(rc));
     else if ((doc = strdup(lib)) == NULL) /* the caller frees with free() */
       snprintf(err, errlen, "out of memory");
+    cow_error_clear(&berr);
     cow_free(lib);
   }
   free(argv);

@@ -128,9 +128,10 @@ def load(path):
         "cow_hcs_options_init": (None, [POINTER(HcsOptions)]),
         "cow_hcs_system_params_init": (None, [POINTER(SystemParams)]),
         "cow_container_host": (c_void_p, [c_void_p]),
-        "cow_hcs_compute_system_json": (c_int, [POINTER(c_void_p), POINTER(SystemParams)]),
+        "cow_hcs_compute_system_json": (c_int, [POINTER(c_void_p), POINTER(SystemParams),
+                                                POINTER(CowError)]),
         "cow_hcs_container_config_json": (c_int, [POINTER(c_void_p), c_char_p,
-                                                  POINTER(SystemParams)]),
+                                                  POINTER(SystemParams), POINTER(CowError)]),
         "cow_free": (None, [c_void_p]),
     }
     for name, (res, args) in sigs.items():
@@ -171,10 +172,11 @@ class Cow:
         self.lib.cow_hcs_system_params_init(byref(params))
         params.owner, params.terminate_on_last_handle_closed = b"cow_ctypes", 1
         doc = c_void_p()
-        rc = (self.lib.cow_hcs_container_config_json(byref(doc), sysid, byref(params))
+        err = CowError()
+        rc = (self.lib.cow_hcs_container_config_json(byref(doc), sysid, byref(params), byref(err))
               if api == COW_HCS_V1 else
-              self.lib.cow_hcs_compute_system_json(byref(doc), byref(params)))
-        self.check(rc, "building the system document")
+              self.lib.cow_hcs_compute_system_json(byref(doc), byref(params), byref(err)))
+        self.check(rc, "building the system document", err)
         opts = HcsOptions()
         self.lib.cow_hcs_options_init(byref(opts))
         opts.api = api

@@ -125,9 +125,11 @@ COW_HCS_EXTERN int cow_hcs_open_system(cow_container_t **out, struct uv_loop_s *
 
 /* ---- typed builders. Each returns 0 and a NUL-terminated UTF-8 document in `*out`
  * (release it with cow_free()), or COW_EINVAL (bad argument; `*out` NULL), COW_EVERSION
- * (a params struct from a newer library) or COW_ENOMEM. They check shape, not meaning:
- * HCS has the last word. The signal document of Linux guests is cow_signal_options_json()
- * (<cow/process.h>). Thread: any. ---- */
+ * (a params struct from a newer library) or COW_ENOMEM. A string that JSON cannot carry
+ * (not UTF-8) is refused with COW_EINVAL, never dropped or altered, and `err` names it:
+ * the field and, in a list, the index ("CommandArgs[2] is not valid UTF-8"). They check
+ * shape, not meaning: HCS has the last word. The signal document of Linux guests is
+ * cow_signal_options_json() (<cow/process.h>). Thread: any. ---- */
 
 /** The version of cow_hcs_process_params_t this header describes. */
 #define COW_HCS_PROCESS_PARAMS_VERSION 1
@@ -172,9 +174,10 @@ COW_HCS_EXTERN void cow_hcs_process_params_init(cow_hcs_process_params_t *params
  *  @param params The parameters (started from their _INIT macro or _init() function); read during
  *                the call only.
  *  @param schema 1: a schema1 ProcessConfig; 2: a schema2 ProcessParameters.
+ *  @param err Receives what was refused (cleared first); may be NULL.
  *  @return 0 on success, or a negative COW_E* code. */
 COW_HCS_EXTERN int cow_hcs_process_params_json(char **out, const cow_hcs_process_params_t *params,
-                                               int schema);
+                                               int schema, cow_error_t *err);
 
 /** The version of cow_hcs_system_params_t this header describes. */
 #define COW_HCS_SYSTEM_PARAMS_VERSION 1
@@ -208,8 +211,10 @@ COW_HCS_EXTERN void cow_hcs_system_params_init(cow_hcs_system_params_t *params);
  *             failure).
  *  @param params The parameters (started from their _INIT macro or _init() function); read during
  *                the call only.
+ *  @param err Receives what was refused (cleared first); may be NULL.
  *  @return 0 on success, or a negative COW_E* code. */
-COW_HCS_EXTERN int cow_hcs_compute_system_json(char **out, const cow_hcs_system_params_t *params);
+COW_HCS_EXTERN int cow_hcs_compute_system_json(char **out, const cow_hcs_system_params_t *params,
+                                               cow_error_t *err);
 
 /** A schema1 ContainerConfig document for a container named `name` (SystemType "Container",
  *  no layers: an emulator or process-isolated test system).
@@ -218,25 +223,31 @@ COW_HCS_EXTERN int cow_hcs_compute_system_json(char **out, const cow_hcs_system_
  *  @param name The container's name (copied into the document).
  *  @param params The parameters (started from their _INIT macro or _init() function); read during
  *                the call only.
+ *  @param err Receives what was refused (cleared first); may be NULL.
  *  @return 0 on success, or a negative COW_E* code. */
 COW_HCS_EXTERN int cow_hcs_container_config_json(char **out, const char *name,
-                                                 const cow_hcs_system_params_t *params);
+                                                 const cow_hcs_system_params_t *params,
+                                                 cow_error_t *err);
 
 /** SignalProcessOptions for Windows: {"Signal": "CtrlC"|"CtrlBreak"|"CtrlClose"|
  *  "CtrlLogOff"|"CtrlShutdown"}; any other name is COW_EINVAL.
  *  @param out Receives the document, NUL-terminated UTF-8, released with cow_free() (NULL on
  *             failure).
  *  @param signal_name The console control event's name.
+ *  @param err Receives what was refused (cleared first); may be NULL.
  *  @return 0 on success, or a negative COW_E* code. */
-COW_HCS_EXTERN int cow_hcs_signal_options_windows_json(char **out, const char *signal_name);
+COW_HCS_EXTERN int cow_hcs_signal_options_windows_json(char **out, const char *signal_name,
+                                                       cow_error_t *err);
 
 /** A property query {"PropertyTypes": [...]} from a NULL-terminated list of type names
  *  ("Statistics", "ProcessList", "Memory", ...); NULL or empty gives {} (basic properties).
  *  @param out Receives the document, NUL-terminated UTF-8, released with cow_free() (NULL on
  *             failure).
  *  @param property_types A NULL-terminated list of property type names, or NULL.
+ *  @param err Receives what was refused (cleared first); may be NULL.
  *  @return 0 on success, or a negative COW_E* code. */
-COW_HCS_EXTERN int cow_hcs_property_query_json(char **out, const char *const *property_types);
+COW_HCS_EXTERN int cow_hcs_property_query_json(char **out, const char *const *property_types,
+                                               cow_error_t *err);
 
 /** A schema2 ModifySettingRequest: `resource_path` ("Container/Memory/SizeInMB"),
  *  `request_type` ("Add", "Remove", "Update"), `settings_json` (any JSON value as text;
@@ -246,9 +257,11 @@ COW_HCS_EXTERN int cow_hcs_property_query_json(char **out, const char *const *pr
  *  @param resource_path The resource path of the setting.
  *  @param request_type "Add", "Remove" or "Update".
  *  @param settings_json The settings, any JSON value as text; NULL: omitted.
+ *  @param err Receives what was refused (cleared first); may be NULL.
  *  @return 0 on success, or a negative COW_E* code. */
 COW_HCS_EXTERN int cow_hcs_modify_setting_json(char **out, const char *resource_path,
-                                               const char *request_type, const char *settings_json);
+                                               const char *request_type, const char *settings_json,
+                                               cow_error_t *err);
 
 COW_END_DECLS
 

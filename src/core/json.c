@@ -1,6 +1,7 @@
 /* JSON text in the library's memory (see json.h). */
 #include "core/json.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -24,4 +25,57 @@ char *cow__json_text(const json_t *j, size_t flags)
   }
   text[n] = '\0';
   return text;
+}
+
+int cow__json_load_oom(const json_error_t *e)
+{
+  return json_error_code(e) == json_error_out_of_memory || e->text[0] == '\0';
+}
+
+size_t cow__json_utf8_len(const unsigned char *s, size_t left)
+{
+  unsigned c = s[0];
+  size_t n;
+  uint32_t cp;
+  if (c < 0x80)
+    return 1;
+  if (c < 0xC2) /* a continuation byte, or an overlong two-byte form */
+    return 0;
+  if (c < 0xE0) {
+    n = 2;
+    cp = c & 0x1F;
+  } else if (c < 0xF0) {
+    n = 3;
+    cp = c & 0x0F;
+  } else if (c < 0xF5) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (n > left)
+    return 0;
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+    cp = cp << 6 | (s[i] & 0x3F);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+      (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return n;
+}
+
+int cow__json_utf8_valid(const char *s)
+{
+  const unsigned char *p = (const unsigned char *)s;
+  size_t left = strlen(s);
+  while (left > 0) {
+    size_t n = cow__json_utf8_len(p, left);
+    if (n == 0)
+      return 0;
+    p += n;
+    left -= n;
+  }
+  return 1;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/json.h"
 #include "cow/error.h"
 #include "guest/frame.h"
 
@@ -71,42 +72,6 @@ void cow__jw_uint(cow__jw_t *w, uint64_t v)
   put(w, digits, (size_t)n);
 }
 
-/* Length of the UTF-8 sequence at s (1..4), or 0 when it is not valid UTF-8: what jansson's
- * utf8_check_string() refuses (overlong forms, surrogates, beyond U+10FFFF). */
-static size_t utf8_len(const unsigned char *s, size_t left)
-{
-  unsigned c = s[0];
-  size_t n;
-  uint32_t cp;
-  if (c < 0x80)
-    return 1;
-  if (c < 0xC2) /* a continuation byte, or an overlong two-byte form */
-    return 0;
-  if (c < 0xE0) {
-    n = 2;
-    cp = c & 0x1F;
-  } else if (c < 0xF0) {
-    n = 3;
-    cp = c & 0x0F;
-  } else if (c < 0xF5) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (n > left)
-    return 0;
-  for (size_t i = 1; i < n; i++) {
-    if ((s[i] & 0xC0) != 0x80)
-      return 0;
-    cp = cp << 6 | (s[i] & 0x3F);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-      (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0;
-  return n;
-}
-
 static void put_string(cow__jw_t *w, const char *s, size_t len)
 {
   put(w, "\"", 1);
@@ -121,7 +86,7 @@ static void put_string(cow__jw_t *w, const char *s, size_t len)
       break;
     unsigned c = *p;
     if (c >= 0x80) {
-      size_t n = utf8_len(p, (size_t)(end - p));
+      size_t n = cow__json_utf8_len(p, (size_t)(end - p));
       if (n == 0) {
         w->err = COW_EINVAL;
         return;

@@ -38,8 +38,8 @@ void hcs_open(struct backend *be, cow_hcs_api_t api)
   static int systems;
   char id[64];
   snprintf(id, sizeof id, "blocking-test-%d-%d", (int)getpid(), ++systems);
-  assert_int_equal(api == COW_HCS_V1 ? cow_hcs_container_config_json(&doc, id, &sp)
-                                     : cow_hcs_compute_system_json(&doc, &sp),
+  assert_int_equal(api == COW_HCS_V1 ? cow_hcs_container_config_json(&doc, id, &sp, NULL)
+                                     : cow_hcs_compute_system_json(&doc, &sp, NULL),
                    0);
   cow_error_t err = COW_ERROR_INIT;
   int rc = cow_blocking_hcs_create_system(&be->system, be->b, &opts, id, doc, 10000, &err);
@@ -118,7 +118,7 @@ cow_process_t *start(struct backend *be, const char *const *argv, int in, int ou
   pp.create_stdout = out;
   pp.create_stderr = errp;
   char *doc;
-  assert_int_equal(cow_hcs_process_params_json(&doc, &pp, be->schema), 0);
+  assert_int_equal(cow_hcs_process_params_json(&doc, &pp, be->schema, NULL), 0);
   cow_process_t *p;
   cow_error_t err = COW_ERROR_INIT;
   int rc = cow_blocking_create_process(&p, be->b, be->host, doc, 10000, &err);

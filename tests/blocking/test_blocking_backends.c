@@ -41,7 +41,7 @@ static void hcs_system_end_to_end(void **state)
   opts.api = COW_HCS_V2;
   cow_hcs_system_params_t sp = COW_HCS_SYSTEM_PARAMS_INIT;
   char *doc;
-  assert_int_equal(cow_hcs_compute_system_json(&doc, &sp), 0);
+  assert_int_equal(cow_hcs_compute_system_json(&doc, &sp, NULL), 0);
   cow_container_t *c;
   cow_error_t err = COW_ERROR_INIT;
   assert_int_equal(cow_blocking_hcs_create_system(&c, b, &opts, "blocking-1", doc, 10000, &err), 0);
@@ -52,7 +52,7 @@ static void hcs_system_end_to_end(void **state)
   pp.command_args = argv;
   pp.create_stdout = 1;
   char *cfg;
-  assert_int_equal(cow_hcs_process_params_json(&cfg, &pp, 2), 0);
+  assert_int_equal(cow_hcs_process_params_json(&cfg, &pp, 2, NULL), 0);
   cow_process_t *p;
   assert_int_equal(cow_blocking_create_process(&p, b, cow_container_host(c), cfg, 10000, &err), 0);
   cow_free(cfg);
@@ -109,7 +109,7 @@ static void hcs_system_end_to_end(void **state)
   pp = (cow_hcs_process_params_t)COW_HCS_PROCESS_PARAMS_INIT;
   pp.command_args = talker;
   pp.create_stdout = 1;
-  assert_int_equal(cow_hcs_process_params_json(&cfg, &pp, 2), 0);
+  assert_int_equal(cow_hcs_process_params_json(&cfg, &pp, 2, NULL), 0);
   assert_int_equal(cow_blocking_create_process(&p, b, cow_container_host(c), cfg, 10000, &err), 0);
   const char *cfg2 = cfg;
   assert_int_equal(cow_blocking_process_exit_code(&code, b, p), COW_ENOT_EXITED);
@@ -138,7 +138,7 @@ static void hcs_system_end_to_end(void **state)
   assert_int_equal(cow_blocking_process_close(b, p, 0, NULL), 0);
   /* a duplicate id fails with the service's error, and no handle */
   cow_container_t *dup = (cow_container_t *)&dup;
-  assert_int_equal(cow_hcs_compute_system_json(&doc, &sp), 0);
+  assert_int_equal(cow_hcs_compute_system_json(&doc, &sp, NULL), 0);
   assert_int_equal(cow_blocking_hcs_create_system(&dup, b, &opts, "blocking-1", doc, 10000, &err),
                    COW_EEXIST);
   cow_free(doc);
@@ -150,7 +150,7 @@ static void hcs_system_end_to_end(void **state)
   const char *napper[] = {"/bin/sh", "-c", "exec sleep 30", NULL};
   pp = (cow_hcs_process_params_t)COW_HCS_PROCESS_PARAMS_INIT;
   pp.command_args = napper;
-  assert_int_equal(cow_hcs_process_params_json(&cfg, &pp, 2), 0);
+  assert_int_equal(cow_hcs_process_params_json(&cfg, &pp, 2, NULL), 0);
   assert_int_equal(cow_blocking_create_process(&p, b, cow_container_host(c), cfg, 10000, &err), 0);
   cow_free(cfg);
   int64_t napper_pid = cow_blocking_process_pid(b, p);
@@ -185,7 +185,7 @@ static void hcs_system_end_to_end(void **state)
   const char *sleeper[] = {"/bin/sh", "-c", "exec sleep 30", NULL};
   pp = (cow_hcs_process_params_t)COW_HCS_PROCESS_PARAMS_INIT;
   pp.command_args = sleeper;
-  assert_int_equal(cow_hcs_process_params_json(&cfg, &pp, 2), 0);
+  assert_int_equal(cow_hcs_process_params_json(&cfg, &pp, 2, NULL), 0);
   assert_int_equal(cow_blocking_create_process(&p, b, cow_container_host(c), cfg, 10000, &err), 0);
   cow_free(cfg);
   char *sig = NULL;

@@ -539,13 +539,13 @@ static void test_struct_versions(void **state)
   assert_null(sp.owner);
   assert_null(sp.container_json);
   char *doc = NULL;
-  assert_int_equal(cow_hcs_compute_system_json(&doc, &sp), 0);
+  assert_int_equal(cow_hcs_compute_system_json(&doc, &sp, NULL), 0);
   cow_free(doc);
   sp.version = 0;
-  assert_int_equal(cow_hcs_compute_system_json(&doc, &sp), COW_EINVAL);
+  assert_int_equal(cow_hcs_compute_system_json(&doc, &sp, NULL), COW_EINVAL);
   assert_null(doc);
   sp.version = COW_HCS_SYSTEM_PARAMS_VERSION + 1;
-  assert_int_equal(cow_hcs_container_config_json(&doc, "n", &sp), COW_EVERSION);
+  assert_int_equal(cow_hcs_container_config_json(&doc, "n", &sp, NULL), COW_EVERSION);
   assert_null(doc);
 
   cow_hcs_process_params_t pp, pm = COW_HCS_PROCESS_PARAMS_INIT;
@@ -554,13 +554,13 @@ static void test_struct_versions(void **state)
   assert_int_equal(pp.version, pm.version);
   assert_null(pp.command_line);
   assert_int_equal(pp.create_stdin, 0);
-  assert_int_equal(cow_hcs_process_params_json(&doc, &pp, 2), 0);
+  assert_int_equal(cow_hcs_process_params_json(&doc, &pp, 2, NULL), 0);
   assert_string_equal(doc, "{}");
   cow_free(doc);
   pp.version = 0;
-  assert_int_equal(cow_hcs_process_params_json(&doc, &pp, 2), COW_EINVAL);
+  assert_int_equal(cow_hcs_process_params_json(&doc, &pp, 2, NULL), COW_EINVAL);
   pp.version = COW_HCS_PROCESS_PARAMS_VERSION + 1;
-  assert_int_equal(cow_hcs_process_params_json(&doc, &pp, 1), COW_EVERSION);
+  assert_int_equal(cow_hcs_process_params_json(&doc, &pp, 1, NULL), COW_EVERSION);
   assert_null(doc);
 }
 
@@ -960,7 +960,7 @@ static void test_properties_modify(void **state)
   cow_process_t *p = spawn(c, argv, 0);
   const char *types[] = {"ProcessList", NULL};
   char *q = NULL;
-  assert_int_equal(cow_hcs_property_query_json(&q, types), 0);
+  assert_int_equal(cow_hcs_property_query_json(&q, types, NULL), 0);
   struct hf_result r = {0};
   assert_int_equal(cow_container_properties_v2(c, q, hf_json_cb, &r), 0);
   cow_free(q);
@@ -971,8 +971,8 @@ static void test_properties_modify(void **state)
   assert_non_null(strstr(r.json, pid));
   hf_result_clear(&r);
   char *m = NULL;
-  assert_int_equal(cow_hcs_modify_setting_json(&m, "Container/Memory/SizeInMB", "Update", "512"),
-                   0);
+  assert_int_equal(
+      cow_hcs_modify_setting_json(&m, "Container/Memory/SizeInMB", "Update", "512", NULL), 0);
   assert_int_equal(cow_container_modify(c, m, hf_container_cb, &r), 0);
   cow_free(m);
   TW_UNTIL(&loop, r.done);

@@ -126,8 +126,8 @@ static inline char *hf_system_doc(cow_hcs_api_t api, const char *id, int termina
                                 .owner = "libcow-test",
                                 .terminate_on_last_handle_closed = terminate_on_close};
   char *doc = NULL;
-  int rc = api == COW_HCS_V2 ? cow_hcs_compute_system_json(&doc, &sp)
-                             : cow_hcs_container_config_json(&doc, id, &sp);
+  int rc = api == COW_HCS_V2 ? cow_hcs_compute_system_json(&doc, &sp, NULL)
+                             : cow_hcs_container_config_json(&doc, id, &sp, NULL);
   return rc == 0 ? doc : NULL;
 }
 
@@ -203,7 +203,7 @@ static inline char *hf_process_doc(cow_hcs_api_t api, const char *const *argv, u
   pp.create_stderr = (flags & HF_STDERR) != 0;
   pp.emulate_console = (flags & HF_TTY) != 0;
   char *doc = NULL;
-  if (cow_hcs_process_params_json(&doc, &pp, api == COW_HCS_V2 ? 2 : 1) != 0)
+  if (cow_hcs_process_params_json(&doc, &pp, api == COW_HCS_V2 ? 2 : 1, NULL) != 0)
     return NULL;
   char *copy = strdup(doc);
   cow_free(doc);

@@ -54,7 +54,7 @@ static void builders_under_application_allocator(void **state)
   long live = ac_total().live;
   char *doc;
   cow_hcs_system_params_t sp = COW_HCS_SYSTEM_PARAMS_INIT;
-  assert_int_equal(cow_hcs_compute_system_json(&doc, &sp), 0);
+  assert_int_equal(cow_hcs_compute_system_json(&doc, &sp, NULL), 0);
   assert_non_null(strstr(doc, "{"));
   cow_free(doc);
 
@@ -62,7 +62,7 @@ static void builders_under_application_allocator(void **state)
   cow_hcs_process_params_t pp = COW_HCS_PROCESS_PARAMS_INIT;
   pp.command_line = "/bin/true";
   pp.command_args = argv;
-  assert_int_equal(cow_hcs_process_params_json(&doc, &pp, 2), 0);
+  assert_int_equal(cow_hcs_process_params_json(&doc, &pp, 2, NULL), 0);
   char *prepared;
   int tty = -1;
   assert_int_equal(cow__hcs_process_config_prepare(doc, &prepared, &tty), 0);

@@ -29,9 +29,9 @@ static char *win_config_for(cow_hcs_api_t api, const char *owner)
   params.owner = owner;
   char *json = NULL;
   if (api == COW_HCS_V2)
-    assert_int_equal(cow_hcs_compute_system_json(&json, &params), 0);
+    assert_int_equal(cow_hcs_compute_system_json(&json, &params, NULL), 0);
   else
-    assert_int_equal(cow_hcs_container_config_json(&json, owner, &params), 0);
+    assert_int_equal(cow_hcs_container_config_json(&json, owner, &params, NULL), 0);
   return json;
 }
 

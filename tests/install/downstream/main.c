@@ -76,7 +76,7 @@ int main(void)
   /* A builder: jansson inside libcow (a static consumer needs it on its link line). */
   const char *types[] = {"Memory", NULL};
   char *doc = NULL;
-  check_int("cow_hcs_property_query_json()", cow_hcs_property_query_json(&doc, types), 0);
+  check_int("cow_hcs_property_query_json()", cow_hcs_property_query_json(&doc, types, NULL), 0);
   check_str("its document", doc, "{\"PropertyTypes\":[\"Memory\"]}");
   cow_free(doc);
 #endif
