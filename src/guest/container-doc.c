@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "cow/guest.h"
 #include "guest/protocol.h"
 
@@ -29,11 +30,11 @@ static int bad(cow_error_t *err, const char *fmt, const char *arg)
 }
 
 /* A JSON string from `s`, or NULL: jansson refuses text that is not UTF-8, and a refused
- * argument must be reported, never dropped. */
+ * argument must be reported, never dropped. NULL with *rc still 0: out of memory. */
 static json_t *str(const char *s, const char *name, cow_error_t *err, int *rc)
 {
   json_t *j = json_string(s);
-  if (j == NULL && *rc == 0)
+  if (j == NULL && *rc == 0 && !cow__json_utf8_valid(s))
     *rc = bad(err, "%s is not valid UTF-8", name);
   return j;
 }
@@ -54,7 +55,7 @@ static int adapt_spec(json_t *spec, const char *root, const char *netns, const c
   json_t *keep_ns = netns != NULL ? str(netns, "the network namespace", err, &rc)
                     : json_is_string(ns) && json_string_length(ns) > 0
                         ? json_incref(ns)
-                        : str(id, "the id", err, &rc);
+                        : str(id, "the container id", err, &rc);
   if (rc != 0)
     return rc;
   if (keep_ns == NULL)
@@ -66,7 +67,7 @@ static int adapt_spec(json_t *spec, const char *root, const char *netns, const c
                               : json_pack("{s:{s:o}}", "network", "networkNamespace", keep_ns);
   if (w == NULL || json_object_set_new(spec, "windows", w) != 0)
     return COW_ENOMEM;
-  json_object_del(spec, "hooks");
+  (void)json_object_del(spec, "hooks"); /* -1: there was none */
   json_t *linux_ = json_object_get(spec, "linux");
   if (!json_is_object(linux_)) {
     linux_ = json_object();
@@ -79,7 +80,7 @@ static int adapt_spec(json_t *spec, const char *root, const char *netns, const c
   static const char *const guest_managed[] = {"devices", "pids", "blockIO", "hugepageLimits",
                                               "network"};
   for (size_t i = 0; json_is_object(res) && i < sizeof guest_managed / sizeof *guest_managed; i++)
-    json_object_del(res, guest_managed[i]);
+    (void)json_object_del(res, guest_managed[i]); /* -1: not there */
   json_t *r = json_object_get(spec, "root");
   if (!json_is_object(r)) {
     r = json_object();
@@ -155,11 +156,10 @@ int cow_guest_container_config_json(char **config, char **layers_add_out, char *
     return bad(err, "%s", "the container id is missing, too long or contains '/'");
   if (params->oci_spec_json == NULL)
     return bad(err, "%s", "the OCI spec is missing");
-  char root[160];
-  if (params->root_path != NULL)
-    snprintf(root, sizeof root, "%s", params->root_path);
-  else
-    snprintf(root, sizeof root, "/run/gcs/c/%s/rootfs", params->id);
+  /* The caller's root path as it is, whatever its length (never cut short). */
+  char root_default[120];
+  snprintf(root_default, sizeof root_default, "/run/gcs/c/%s/rootfs", params->id);
+  const char *root = params->root_path != NULL ? params->root_path : root_default;
   char bundle[120];
   snprintf(bundle, sizeof bundle, "/run/gcs/c/%s", params->id);
 
@@ -167,29 +167,44 @@ int cow_guest_container_config_json(char **config, char **layers_add_out, char *
   json_t *spec = json_loads(params->oci_spec_json, JSON_REJECT_DUPLICATES, &je);
   if (!json_is_object(spec)) {
     json_decref(spec);
+    if (spec == NULL && cow__json_load_oom(&je))
+      return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, "container_config_json", NULL,
+                            "the OCI spec could not be read (out of memory)");
     return bad(err, "the OCI spec is not a JSON object: %s", je.text);
   }
+  /* What is being built, for the error of a failed allocation. */
+  const char *part = "the OCI spec adapted for the guest";
   rc = adapt_spec(spec, root, params->network_namespace, params->id, err);
   json_t *doc = NULL, *add = NULL, *remove = NULL;
   if (rc == 0) {
+    part = "the hosted-system document";
     json_t *b = str(bundle, "the container id", err, &rc);
     json_t *scratch =
         params->scratch_dir ? str(params->scratch_dir, "the scratch directory", err, &rc) : NULL;
-    if (rc == 0 && b != NULL) {
+    if (rc == 0 && (b == NULL || (params->scratch_dir != NULL && scratch == NULL)))
+      rc = COW_ENOMEM; /* refused text set rc already */
+    if (rc == 0) {
       /* 'o' takes b, even on failure. */
       doc = json_pack("{s:{s:i,s:i},s:o,s:O}", "SchemaVersion", "Major", 2, "Minor", 1,
                       "OciBundlePath", b, "OciSpecification", spec);
       b = NULL;
-      if (doc == NULL || (scratch != NULL && json_object_set_new(doc, "ScratchDirPath", scratch)))
+      if (doc == NULL)
         rc = COW_ENOMEM;
-      scratch = NULL; /* set_new takes it, even on failure */
+      else if (scratch != NULL && json_object_set_new(doc, "ScratchDirPath", scratch) != 0)
+        rc = COW_ENOMEM;
+      if (doc != NULL)
+        scratch = NULL; /* set_new took it, even on failure */
     }
     json_decref(b);
     json_decref(scratch);
   }
+  if (rc == 0)
+    part = "the CombinedLayers Add request";
   if (rc == 0 && layers_add_out != NULL && (add = layers_add(params, root, err, &rc)) == NULL &&
       rc == 0)
     rc = COW_ENOMEM;
+  if (rc == 0)
+    part = "the CombinedLayers Remove request";
   if (rc == 0 && layers_remove_out != NULL) {
     json_t *rp = str(root, "the root path", err, &rc);
     remove = rp ? layers_request("Remove", json_pack("{s:o}", "ContainerRootPath", rp)) : NULL;
@@ -197,9 +212,15 @@ int cow_guest_container_config_json(char **config, char **layers_add_out, char *
       rc = COW_ENOMEM;
   }
   if (rc == 0)
+    part = "the text of the hosted-system document";
+  if (rc == 0)
     rc = dump_to(config, doc);
   if (rc == 0)
+    part = "the text of the CombinedLayers Add request";
+  if (rc == 0)
     rc = dump_to(layers_add_out, add);
+  if (rc == 0)
+    part = "the text of the CombinedLayers Remove request";
   if (rc == 0)
     rc = dump_to(layers_remove_out, remove);
   json_decref(spec);
@@ -213,7 +234,8 @@ int cow_guest_container_config_json(char **config, char **layers_add_out, char *
         *outs[i] = NULL;
       }
     if (rc == COW_ENOMEM && err != NULL && err->code == 0)
-      cow__error_set(err, rc, COW_DOMAIN_LIB, 0, "container_config_json", NULL, NULL);
+      cow__error_set(err, rc, COW_DOMAIN_LIB, 0, "container_config_json", NULL,
+                     "%s could not be built (out of memory)", part);
   }
   return rc;
 }

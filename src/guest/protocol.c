@@ -669,20 +669,24 @@ int cow__proto_properties_has_pid(const char *properties, uint32_t pid)
   return found;
 }
 
-/* ---- log scrubbing ---- */
+/* ---- log scrubbing ----
+ * Every step either replaces what it must or fails the whole scrub: a log line without the
+ * body is better than one with a secret that a failed set left in. */
 
-static void scrub_env_object(json_t *env)
+static int scrub_env_object(json_t *env)
 {
   const char *k;
   json_t *v;
   json_object_foreach(env, k, v)
   {
     (void)v;
-    json_object_set_new(env, k, json_string("<redacted>"));
+    if (json_object_set_new(env, k, json_string("<redacted>")) != 0)
+      return -1;
   }
+  return 0;
 }
 
-static void scrub_env_array(json_t *env)
+static int scrub_env_array(json_t *env)
 {
   size_t i;
   json_t *v;
@@ -698,40 +702,58 @@ static void scrub_env_array(json_t *env)
       n = sizeof buf - 16;
     memcpy(buf, s, n);
     memcpy(buf + n, "=<redacted>", sizeof "=<redacted>");
-    json_array_set_new(env, i, json_string(buf));
+    /* The name cut short may end inside a UTF-8 sequence: then the whole entry goes. */
+    json_t *r = json_string(buf);
+    if (r == NULL)
+      r = json_string("<redacted>");
+    if (json_array_set_new(env, i, r) != 0)
+      return -1;
   }
+  return 0;
 }
 
-static void scrub_doc(json_t *doc)
+static int scrub_doc(json_t *doc)
 {
   if (!json_is_object(doc))
-    return;
-  scrub_env_object(json_object_get(doc, "Environment"));
+    return 0;
+  if (scrub_env_object(json_object_get(doc, "Environment")) != 0)
+    return -1;
   json_t *proc = json_object_get(doc, "OciProcess");
-  if (json_is_object(proc))
-    scrub_env_array(json_object_get(proc, "env"));
+  if (json_is_object(proc) && scrub_env_array(json_object_get(proc, "env")) != 0)
+    return -1;
   json_t *spec = json_object_get(doc, "OciSpecification");
   if (json_is_object(spec)) {
     proc = json_object_get(spec, "process");
-    if (json_is_object(proc))
-      scrub_env_array(json_object_get(proc, "env"));
+    if (json_is_object(proc) && scrub_env_array(json_object_get(proc, "env")) != 0)
+      return -1;
   }
+  return 0;
 }
 
-/* Scrub a JSON-in-a-string field in place. */
-static void scrub_string_field(json_t *obj, const char *key)
+/* Scrub a JSON-in-a-string field in place. A string that does not parse holds nothing to
+ * scrub as JSON, but may still hold a secret: it is replaced whole. 0, or -1 when a step
+ * failed (no memory): then nothing is logged. */
+static int scrub_string_field(json_t *obj, const char *key)
 {
   json_t *v = json_object_get(obj, key);
   if (!json_is_string(v))
-    return;
+    return 0;
   json_t *inner = json_loads(json_string_value(v), 0, NULL);
-  if (inner == NULL)
-    return;
-  scrub_doc(inner);
-  json_t *text = json_text(inner);
+  /* Scrubbed only when read exactly: jansson's parser can lose bytes of a string when an
+   * allocation fails (a key "OciSpecification" read as "OciSpecificatin" hides its env
+   * from the scrub), so the document must write back as the very text it came from. The
+   * library's own documents do (compact, in order); any other text is replaced whole. */
+  char *again = inner != NULL ? cow__json_text(inner, JSON_COMPACT) : NULL;
+  int exact = again != NULL && strcmp(again, json_string_value(v)) == 0;
+  cow__free(again);
+  if (!exact) {
+    json_decref(inner);
+    return json_object_set_new(obj, key, json_string("<redacted: not compact JSON as read>"));
+  }
+  int rc = scrub_doc(inner);
+  json_t *text = rc == 0 ? json_text(inner) : NULL;
   json_decref(inner);
-  if (text != NULL)
-    json_object_set_new(obj, key, text);
+  return text != NULL && json_object_set_new(obj, key, text) == 0 ? 0 : -1;
 }
 
 char *cow__proto_log_text(const json_t *body)
@@ -740,10 +762,10 @@ char *cow__proto_log_text(const json_t *body)
   if (copy == NULL)
     return NULL;
   json_t *settings = json_object_get(copy, "Settings");
-  if (json_is_object(settings))
-    scrub_string_field(settings, "ProcessParameters");
-  scrub_string_field(copy, "ContainerConfig");
-  char *s = cow__proto_dump(copy);
+  char *s = NULL;
+  if ((!json_is_object(settings) || scrub_string_field(settings, "ProcessParameters") == 0) &&
+      scrub_string_field(copy, "ContainerConfig") == 0)
+    s = cow__proto_dump(copy);
   json_decref(copy);
   return s;
 }

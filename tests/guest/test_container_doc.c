@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -146,7 +147,15 @@ static void bad_arguments_named(void **state)
   p.oci_spec_json = SPEC;
   p.id = "a/b";
   refuse(&p, COW_EINVAL, "container id");
+  p.id = "c\xff";
+  refuse(&p, COW_EINVAL, "container id is not valid UTF-8");
   p.id = "c3";
+  p.root_path = "/r\xff";
+  refuse(&p, COW_EINVAL, "root path is not valid UTF-8");
+  p.root_path = NULL;
+  p.oci_spec_json = "{\"process\":{\"args\":[\"\xff\"]}}";
+  refuse(&p, COW_EINVAL, "OCI spec");
+  p.oci_spec_json = SPEC;
   p.version = 0;
   refuse(&p, COW_EINVAL, NULL);
   p.version = COW_GUEST_CONTAINER_PARAMS_VERSION + 1;
@@ -154,12 +163,114 @@ static void bad_arguments_named(void **state)
   refuse(NULL, COW_EINVAL, NULL);
 }
 
+/* A root path of any length arrives whole, in the spec and in both layer requests. */
+static void long_root_path_whole(void **state)
+{
+  (void)state;
+  char root[400];
+  memset(root, 'r', sizeof root - 1);
+  root[0] = '/';
+  root[sizeof root - 1] = '\0';
+  cow_guest_container_params_t p = COW_GUEST_CONTAINER_PARAMS_INIT;
+  p.id = "c4";
+  p.oci_spec_json = SPEC;
+  p.root_path = root;
+  const char *layers[] = {"/l", NULL};
+  p.layers = layers;
+  char *cfg = NULL, *add = NULL, *rm = NULL;
+  cow_error_t err = COW_ERROR_INIT;
+  assert_int_equal(cow_guest_container_config_json(&cfg, &add, &rm, &p, &err), 0);
+  json_t *doc = load(cfg), *a = load(add), *r = load(rm);
+  assert_string_equal(jpath(json_object_get(doc, "OciSpecification"), "root", "path", NULL), root);
+  assert_string_equal(jpath(a, "Settings", "ContainerRootPath", NULL), root);
+  assert_string_equal(jpath(r, "Settings", "ContainerRootPath", NULL), root);
+  json_decref(doc);
+  json_decref(a);
+  json_decref(r);
+  cow_free(cfg);
+  cow_free(add);
+  cow_free(rm);
+}
+
+/* Fails allocation number `fail_at` (1-based) of jansson and of libcow; 0: none. */
+static long allocs, fail_at;
+
+static void *counting_malloc(size_t n)
+{
+  return fail_at != 0 && ++allocs == fail_at ? NULL : malloc(n);
+}
+
+static void *counting_realloc(void *p, size_t n)
+{
+  return fail_at != 0 && ++allocs == fail_at ? NULL : realloc(p, n);
+}
+
+static void *counting_calloc(size_t c, size_t n)
+{
+  return fail_at != 0 && ++allocs == fail_at ? NULL : calloc(c, n);
+}
+
+/* Each allocation of a full build failed in turn: the three documents whole, or none of
+ * them with an error that says what (a part that was silently not set would show as a
+ * success with a member missing). */
+static void no_allocation_failure_drops_a_part(void **state)
+{
+  (void)state;
+  const char *layers[] = {"/l1", "/l2", NULL};
+  cow_guest_container_params_t p = COW_GUEST_CONTAINER_PARAMS_INIT;
+  p.id = "c5";
+  p.oci_spec_json = SPEC;
+  p.layers = layers;
+  p.scratch_dir = "/s";
+  char *whole[3] = {NULL, NULL, NULL};
+  assert_int_equal(cow_guest_container_config_json(&whole[0], &whole[1], &whole[2], &p, NULL), 0);
+  int failed = 0;
+  for (long n = 1;; n++) {
+    char *out[3] = {(char *)1, (char *)1, (char *)1};
+    cow_error_t err = COW_ERROR_INIT;
+    allocs = 0;
+    fail_at = n;
+    int rc = cow_guest_container_config_json(&out[0], &out[1], &out[2], &p, &err);
+    int reached = allocs >= n;
+    fail_at = 0;
+    if (rc == 0) {
+      for (int i = 0; i < 3; i++) {
+        assert_string_equal(out[i], whole[i]);
+        cow_free(out[i]);
+      }
+      if (!reached)
+        break; /* the failing allocation came after the build: all were tried */
+      continue;
+    }
+    for (int i = 0; i < 3; i++)
+      assert_null(out[i]);
+    /* jansson's parser reports some failed allocations as a syntax error: then the spec is
+     * named as the text in question. */
+    if (rc != COW_ENOMEM &&
+        !(rc == COW_EINVAL && err.message != NULL && strstr(err.message, "OCI spec") != NULL))
+      fail_msg("allocation %ld failed: %s (%s)", n, cow_err_name(rc),
+               err.message ? err.message : "no message");
+    if (rc == COW_ENOMEM && err.message != NULL && strstr(err.message, "out of memory") == NULL)
+      fail_msg("allocation %ld: '%s' does not say out of memory", n, err.message);
+    cow_error_clear(&err);
+    failed++;
+  }
+  assert_true(failed > 10);
+  for (int i = 0; i < 3; i++)
+    cow_free(whole[i]);
+}
+
 int main(void)
 {
+  /* Counting from the start (fail_at 0: none fails): the hook is set before any libcow call. */
+  json_set_alloc_funcs(counting_malloc, free);
+  cow_replace_allocator(counting_malloc, counting_realloc, counting_calloc, free);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(builds_what_hcsshim_sends),
       cmocka_unit_test(namespace_from_caller_or_spec),
       cmocka_unit_test(bad_arguments_named),
+      cmocka_unit_test(long_root_path_whole),
+      cmocka_unit_test(no_allocation_failure_drops_a_part),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

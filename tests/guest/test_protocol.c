@@ -19,6 +19,8 @@
 
 #include <jansson.h>
 
+#include "core/alloc.h"
+#include "cow/alloc.h"
 #include "cow/error.h"
 #include "guest/frame.h"
 #include "guest/protocol.h"
@@ -397,13 +399,82 @@ static void too_large(void **state)
   free(big);
 }
 
+/* ---- the log text of a request: no secret, even when an allocation fails ---- */
+
+static long allocs, fail_at; /* fail allocation number fail_at (1-based); 0: none */
+
+static void *counting_malloc(size_t n)
+{
+  return fail_at != 0 && ++allocs == fail_at ? NULL : malloc(n);
+}
+
+static void *counting_realloc(void *p, size_t n)
+{
+  return fail_at != 0 && ++allocs == fail_at ? NULL : realloc(p, n);
+}
+
+static void *counting_calloc(size_t c, size_t n)
+{
+  return fail_at != 0 && ++allocs == fail_at ? NULL : calloc(c, n);
+}
+
+/* Each allocation of cow__proto_log_text() failed in turn: the text is there without any
+ * environment value, or not there at all. A replacement whose failure went unchecked would
+ * leave the value in the copy that is logged. A document carried as a string that does not
+ * parse is replaced whole (it may be anything, a secret included). */
+static void log_text_never_shows_a_secret(void **state)
+{
+  (void)state;
+  json_t *body =
+      json_loads("{\"ContainerId\":\"c\",\"Settings\":{\"ProcessParameters\":"
+                 "\"{\\\"Environment\\\":{\\\"A\\\":\\\"hunter1\\\",\\\"B\\\":\\\"hunter2\\\"},"
+                 "\\\"OciProcess\\\":{\\\"env\\\":[\\\"T=hunter3\\\"]}}\"},"
+                 "\"ContainerConfig\":\"{\\\"OciSpecification\\\":{\\\"process\\\":{\\\"env\\\":"
+                 "[\\\"K=hunter4\\\",\\\"L=hunter5\\\"]}}}\"}",
+                 0, NULL);
+  assert_non_null(body);
+  char *plain = cow__proto_dump(body);
+  assert_non_null(strstr(plain, "hunter5")); /* the values are there to be hidden */
+  cow__free(plain);
+  int complete = 0, failed = 0;
+  for (long n = 1; !complete; n++) {
+    allocs = 0;
+    fail_at = n;
+    char *text = cow__proto_log_text(body);
+    complete = allocs < n; /* the failing allocation came after the call: all were tried */
+    fail_at = 0;
+    if (text == NULL) {
+      failed++;
+      continue;
+    }
+    if (strstr(text, "hunter") != NULL)
+      fail_msg("allocation %ld failed and the log text shows a value: %s", n, text);
+    assert_non_null(strstr(text, "\"ContainerId\":\"c\""));
+    cow__free(text);
+  }
+  assert_true(failed > 5);
+  json_decref(body);
+
+  json_t *odd = json_pack("{s:s}", "ContainerConfig", "not JSON, K=hunter6");
+  assert_non_null(odd);
+  char *text = cow__proto_log_text(odd);
+  assert_non_null(text);
+  assert_null(strstr(text, "hunter6"));
+  cow__free(text);
+  json_decref(odd);
+}
+
 int main(void)
 {
+  /* Counting from the start (fail_at 0: none fails): the hook is set before any libcow call. */
+  json_set_alloc_funcs(counting_malloc, free);
+  cow_replace_allocator(counting_malloc, counting_realloc, counting_calloc, free);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(edge_cases),
       cmocka_unit_test(random_strings),
       cmocka_unit_test(too_large),
       cmocka_unit_test(flat_answers_agree_with_jansson),
+      cmocka_unit_test(log_text_never_shows_a_secret),
   };
   return cmocka_run_group_tests_name("guest_protocol", tests, NULL, NULL);
 }
