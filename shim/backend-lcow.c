@@ -182,11 +182,15 @@ static int build_documents(shim_task_t *t, struct lcow_task *lt, char *err, size
   char **layers = NULL, scratch[4096];
   if (map_rootfs(t, &layers, scratch, sizeof scratch, err, errlen) != 0)
     return TTRPC_INVALID_ARGUMENT;
+  /* The spec with process.terminal as the task asked, whole or not at all. */
   json_t *spec = json_deep_copy(t->spec);
-  if (!json_is_object(json_object_get(spec, "process")))
-    json_object_set_new(spec, "process", json_object());
-  json_object_set_new(json_object_get(spec, "process"), "terminal",
-                      json_boolean(t->init->terminal));
+  if (spec != NULL && ((!json_is_object(json_object_get(spec, "process")) &&
+                        json_object_set_new(spec, "process", json_object()) != 0) ||
+                       json_object_set_new(json_object_get(spec, "process"), "terminal",
+                                           json_boolean(t->init->terminal)) != 0)) {
+    json_decref(spec);
+    spec = NULL;
+  }
   char *spec_text = dump(spec);
   cow_guest_container_params_t gp = COW_GUEST_CONTAINER_PARAMS_INIT;
   gp.id = t->id;
@@ -200,7 +204,11 @@ static int build_documents(shim_task_t *t, struct lcow_task *lt, char *err, size
   int rc = spec_text == NULL ? COW_ENOMEM
                              : cow_guest_container_config_json(&lt->config, &lt->layers_add,
                                                                &lt->layers_remove, &gp, &e);
-  if (rc != 0)
+  if (spec_text == NULL)
+    snprintf(err, errlen,
+             "building the container's documents: the OCI spec with "
+             "process.terminal: out of memory");
+  else if (rc != 0)
     snprintf(err, errlen, "building the container's documents: %s",
              e.message != NULL ? e.message : cow_strerror(rc));
   cow_error_clear(&e);
@@ -220,14 +228,21 @@ static char *lcow_process_doc(shim_task_t *t, shim_proc_t *p, json_t *process, u
   json_t *d = json_pack("{s:b,s:b,s:b,s:b}", "CreateStdInPipe", (streams >> COW_STDIN) & 1,
                         "CreateStdOutPipe", (streams >> COW_STDOUT) & 1, "CreateStdErrPipe",
                         (streams >> COW_STDERR) & 1, "EmulateConsole", p->terminal);
-  if (p != t->init) { /* an exec: its own OCI process; the init's is the spec's */
+  if (d != NULL && p != t->init) { /* an exec: its own OCI process; the init's is the spec's */
     json_t *oci = json_deep_copy(process);
-    json_object_set_new(oci, "terminal", json_boolean(p->terminal));
-    json_object_set_new(d, "OciProcess", oci);
+    /* d takes a reference of its own (set_new consumes it even when it fails) */
+    if (oci == NULL || json_object_set_new(oci, "terminal", json_boolean(p->terminal)) != 0 ||
+        json_object_set_new(d, "OciProcess", json_incref(oci)) != 0) {
+      json_decref(d);
+      d = NULL;
+    }
+    json_decref(oci);
   }
   char *doc = dump(d);
   if (doc == NULL)
-    snprintf(err, errlen, "out of memory");
+    snprintf(err, errlen,
+             "building the process document (the OCI process with terminal): "
+             "out of memory");
   return doc;
 }
 

@@ -392,6 +392,63 @@ static void test_stdin_close_and_properties(void **state)
   terminate_and_close(cs);
 }
 
+/* A process whose executable's name is not UTF-8 (the kernel keeps bytes) is listed, its
+ * ImageName with U+FFFD for each such byte: jansson refuses the raw name, and the process
+ * used to vanish from the list (json_pack's NULL appended, the failure ignored). */
+static void test_image_name_not_utf8(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/cow-emu-comm-XXXXXX", link_path[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(link_path, sizeof link_path, "%s/\xff", dir);
+  assert_int_equal(symlink("/bin/sleep", link_path), 0);
+  HCS_SYSTEM cs = new_system("v2-comm", 1);
+  char params[256];
+  snprintf(
+      params, sizeof params,
+      "{\"CommandArgs\":[\"/bin/sh\",\"-c\",\"exec \\\"$0/$(printf '\\\\377')\\\" 30\",\"%s\"]}",
+      dir);
+  HCS_PROCESS_INFORMATION pi;
+  HCS_PROCESS p = new_process(cs, params, &pi);
+  /* The shell execs the link: its comm becomes the one byte 0xff. */
+  char path[64], comm[32] = "";
+  snprintf(path, sizeof path, "/proc/%u/comm", (unsigned)pi.ProcessId);
+  struct timespec t0, now, pause = {0, 10 * 1000 * 1000};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+      if (fgets(comm, sizeof comm, f) == NULL)
+        comm[0] = '\0';
+      fclose(f);
+    }
+    if (strcmp(comm, "\xff\n") == 0)
+      break;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - t0.tv_sec > 20)
+      fail_msg("process %u never exec'd %s (comm \"%s\")", (unsigned)pi.ProcessId, link_path, comm);
+    nanosleep(&pause, NULL);
+  }
+  char *doc = NULL;
+  uint16_t *q = W("{\"PropertyTypes\":[\"ProcessList\"]}");
+  assert_int_equal(RUN(&doc, api.HcsGetComputeSystemProperties(cs, rop, q)), 0);
+  wfree(q);
+  json_t *j = json_loads(doc, 0, NULL);
+  json_t *list = json_object_get(j, "ProcessList");
+  if (json_array_size(list) != 1)
+    fail_msg("the process is not listed: %s", doc);
+  assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "ProcessId")),
+                   pi.ProcessId);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "ImageName")),
+                      "\xef\xbf\xbd");
+  json_decref(j);
+  cow__free(doc);
+  api.HcsCloseProcess(p);
+  terminate_and_close(cs); /* kills the sleep */
+  assert_int_equal(unlink(link_path), 0);
+  assert_int_equal(rmdir(dir), 0);
+}
+
 /* A process writes 100 MB and exits: every byte arrives, in order. */
 static void test_large_output(void **state)
 {
@@ -560,6 +617,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_signal_terminate, setup, emu_teardown),
       cmocka_unit_test_setup_teardown(test_states_and_errors, setup, emu_teardown),
       cmocka_unit_test_setup_teardown(test_stdin_close_and_properties, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_image_name_not_utf8, setup, emu_teardown),
       cmocka_unit_test_setup_teardown(test_large_output, setup, emu_teardown),
       cmocka_unit_test_setup_teardown(test_terminate_on_last_close, setup, emu_teardown),
       cmocka_unit_test_setup_teardown(test_operation_callback, setup, emu_teardown),

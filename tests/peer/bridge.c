@@ -35,6 +35,37 @@ void peer_log(const char *fmt, ...)
   fprintf(stderr, "cow-gcs-peer[%d]: %s\n", (int)getpid(), buf);
 }
 
+void peer_oom(const char *what)
+{
+  peer_log("out of memory building %s: exiting", what);
+  exit(3);
+}
+
+json_t *pj_checked(json_t *v, const char *what)
+{
+  if (v == NULL)
+    peer_oom(what);
+  return v;
+}
+
+void pj_set(json_t *o, const char *key, json_t *v)
+{
+  if (json_object_set_new(o, key, v) != 0)
+    peer_oom(key);
+}
+
+void pj_set_ref(json_t *o, const char *key, json_t *v)
+{
+  if (json_object_set(o, key, v) != 0)
+    peer_oom(key);
+}
+
+void pj_append(json_t *a, json_t *v)
+{
+  if (json_array_append_new(a, v) != 0)
+    peer_oom("an array element");
+}
+
 static void on_write(uv_write_t *req, int status)
 {
   write_req_t *w = (write_req_t *)req;
@@ -157,10 +188,8 @@ static void frame_send(peer_t *peer, uint32_t type, uint64_t id, json_t *body, i
   cow_error_t err = COW_ERROR_INIT;
   payload = gj_dump(body, &plen);
   json_decref(body);
-  if (!payload) {
-    peer_log("cannot serialise a response");
-    return;
-  }
+  if (!payload)
+    peer_oom("the text of a message"); /* never a message silently not sent */
   if (cow__frame_build(type, id, payload, plen, &frame, &flen, &err) < 0) {
     /* The real agent would send it and kill the host's bridge; we refuse and say so. */
     peer_log("not sending a %zu-byte response: %s", plen, err.message ? err.message : "?");
@@ -197,9 +226,9 @@ static void frame_send(peer_t *peer, uint32_t type, uint64_t id, json_t *body, i
 json_t *peer_resp_base(const peer_req_t *req, int32_t result)
 {
   json_t *o = json_object();
-  json_object_set_new(o, "Result", json_integer(result));
+  pj_set(o, "Result", json_integer(result));
   if (req->activity && *req->activity)
-    json_object_set_new(o, "ActivityId", json_string(req->activity));
+    pj_set(o, "ActivityId", json_string(req->activity));
   return o;
 }
 
@@ -222,14 +251,14 @@ static void respond_error_text(peer_t *peer, const peer_req_t *req, int32_t hr, 
   if (!m) { /* invalid UTF-8 cannot happen after gj_utf8_sanitize, but never send null */
     m = json_string("(unprintable message)");
   }
-  json_object_set(o, "ErrorMessage", m);
-  json_object_set_new(rec, "Result", json_integer(hr));
-  json_object_set(rec, "Message", m);
-  json_object_set_new(rec, "ModuleName", json_string("gcs"));
-  json_object_set_new(rec, "FileName", json_string(""));
-  json_object_set_new(rec, "Line", json_integer(4294967295LL));
-  json_array_append_new(recs, rec);
-  json_object_set_new(o, "ErrorRecords", recs);
+  pj_set_ref(o, "ErrorMessage", m);
+  pj_set(rec, "Result", json_integer(hr));
+  pj_set_ref(rec, "Message", m);
+  pj_set(rec, "ModuleName", json_string("gcs"));
+  pj_set(rec, "FileName", json_string(""));
+  pj_set(rec, "Line", json_integer(4294967295LL));
+  pj_append(recs, rec);
+  pj_set(o, "ErrorRecords", recs);
   json_decref(m);
   peer_respond(peer, req, o);
 }
@@ -244,7 +273,7 @@ void peer_respond_error(peer_t *peer, const peer_req_t *req, int32_t hr, const c
   va_end(ap);
   buf = malloc((size_t)n + 1);
   if (!buf)
-    return;
+    peer_oom("an error response"); /* never a request left unanswered */
   va_start(ap, fmt);
   vsnprintf(buf, (size_t)n + 1, fmt, ap);
   va_end(ap);

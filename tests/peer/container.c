@@ -45,12 +45,12 @@ void peer_container_maybe_notify(peer_container_t *c)
     return;
   c->notified = 1;
   n = json_object();
-  json_object_set_new(n, "ContainerId", json_string(c->id));
+  pj_set(n, "ContainerId", json_string(c->id));
   /* The Create request's ActivityId (m_container seq 29). */
-  json_object_set_new(n, "ActivityId", json_string(c->create_activity ? c->create_activity : ""));
-  json_object_set_new(n, "Type", json_string(c->exit_type));
-  json_object_set_new(n, "Operation", json_string("None"));
-  json_object_set_new(n, "Result", json_integer(0));
+  pj_set(n, "ActivityId", json_string(c->create_activity ? c->create_activity : ""));
+  pj_set(n, "Type", json_string(c->exit_type));
+  pj_set(n, "Operation", json_string("None"));
+  pj_set(n, "Result", json_integer(0));
   peer_send_notification(c->peer, n);
 }
 
@@ -166,7 +166,7 @@ void peer_handle_create(peer_t *peer, const peer_req_t *req)
   json_decref(cfg);
   {
     json_t *o = peer_resp_base(req, 0);
-    json_object_set_new(o, "SelectedProtocolVersion", json_integer(0));
+    pj_set(o, "SelectedProtocolVersion", json_integer(0));
     peer_respond(peer, req, o);
   }
 }
@@ -332,10 +332,10 @@ void peer_handle_get_properties(peer_t *peer, const peer_req_t *req)
       json_t *arr = json_array();
       for (i = 0; i < n; i++) {
         json_t *e = json_object();
-        json_object_set_new(e, "ProcessId", json_integer(pi[i].pid));
-        json_array_append_new(arr, e);
+        pj_set(e, "ProcessId", json_integer(pi[i].pid));
+        pj_append(arr, e);
       }
-      json_object_set_new(props, "ProcessList", arr);
+      pj_set(props, "ProcessList", arr);
     }
     if (want_stats) {
       /* A cgroup-v1-metrics-shaped document built from /proc; zero values are omitted like
@@ -353,25 +353,25 @@ void peer_handle_get_properties(peer_t *peer, const peer_req_t *req)
         ncpu = 1;
       total = total * (1000000000ull / (unsigned long long)hz);
       if (n)
-        json_object_set_new(pids, "current", json_integer((json_int_t)n));
+        pj_set(pids, "current", json_integer((json_int_t)n));
       if (total)
-        json_object_set_new(usage, "total", json_integer((json_int_t)total));
+        pj_set(usage, "total", json_integer((json_int_t)total));
       for (i = 0; i < (size_t)ncpu; i++)
-        json_array_append_new(per, json_integer(i == 0 ? (json_int_t)total : 0));
-      json_object_set_new(usage, "per_cpu", per);
-      json_object_set_new(cpu, "usage", usage);
-      json_object_set_new(cpu, "throttling", json_object());
-      json_object_set_new(m, "pids", pids);
-      json_object_set_new(m, "cpu", cpu);
-      json_object_set_new(m, "blkio", json_object());
-      json_object_set_new(props, "LCOWMetrics", m);
+        pj_append(per, json_integer(i == 0 ? (json_int_t)total : 0));
+      pj_set(usage, "per_cpu", per);
+      pj_set(cpu, "usage", usage);
+      pj_set(cpu, "throttling", json_object());
+      pj_set(m, "pids", pids);
+      pj_set(m, "cpu", cpu);
+      pj_set(m, "blkio", json_object());
+      pj_set(props, "LCOWMetrics", m);
     }
   }
   {
     size_t len;
     char *text = gj_dump(props, &len);
     json_t *o = peer_resp_base(req, 0);
-    json_object_set_new(o, "Properties", json_string(text ? text : "{}"));
+    pj_set(o, "Properties", json_string(text ? text : "{}"));
     free(text);
     json_decref(props);
     peer_respond(peer, req, o);

@@ -48,7 +48,7 @@ json_t *gj_parse_object(const uint8_t *raw, size_t len, const char *go_type, cha
   }
   if (json_is_null(v)) {
     json_decref(v);
-    return json_object();
+    return pj_checked(json_object(), "an empty request body");
   }
   if (!json_is_object(v)) {
     snprintf(err, errlen, "json: cannot unmarshal %s into Go value of type %s", go_kind(v),

@@ -78,30 +78,30 @@ static void handle_negotiate(peer_t *peer, const peer_req_t *req)
   }
   peer->negotiated = 1;
   o = peer_resp_base(req, 0);
-  json_object_set_new(o, "Version", json_integer(4));
+  pj_set(o, "Version", json_integer(4));
   caps = json_object();
   schemas = json_array();
   sv = json_object();
-  json_object_set_new(sv, "Major", json_integer(2));
-  json_object_set_new(sv, "Minor", json_integer(1));
-  json_array_append_new(schemas, sv);
-  json_object_set_new(caps, "SupportedSchemaVersions", schemas);
-  json_object_set_new(caps, "RuntimeOsType", json_string("Linux"));
+  pj_set(sv, "Major", json_integer(2));
+  pj_set(sv, "Minor", json_integer(1));
+  pj_append(schemas, sv);
+  pj_set(caps, "SupportedSchemaVersions", schemas);
+  pj_set(caps, "RuntimeOsType", json_string("Linux"));
   gdc = json_object();
-  json_object_set_new(gdc, "NamespaceAddRequestSupported", json_true());
-  json_object_set_new(gdc, "SignalProcessSupported", json_true());
-  json_object_set_new(gdc, "DumpStacksSupported", json_true());
-  json_object_set_new(gdc, "DeleteContainerStateSupported", json_true());
-  json_object_set_new(caps, "GuestDefinedCapabilities", gdc);
-  json_object_set_new(o, "Capabilities", caps);
+  pj_set(gdc, "NamespaceAddRequestSupported", json_true());
+  pj_set(gdc, "SignalProcessSupported", json_true());
+  pj_set(gdc, "DumpStacksSupported", json_true());
+  pj_set(gdc, "DeleteContainerStateSupported", json_true());
+  pj_set(caps, "GuestDefinedCapabilities", gdc);
+  pj_set(o, "Capabilities", caps);
   peer_respond(peer, req, o);
   if (peer->faults.notify_unknown) {
     json_t *n = json_object();
-    json_object_set_new(n, "ContainerId", json_string("ffffffff-dead-beef-0000-000000000000"));
-    json_object_set_new(n, "ActivityId", json_string(PEER_NULL_ID));
-    json_object_set_new(n, "Type", json_string("UnexpectedExit"));
-    json_object_set_new(n, "Operation", json_string("None"));
-    json_object_set_new(n, "Result", json_integer(0));
+    pj_set(n, "ContainerId", json_string("ffffffff-dead-beef-0000-000000000000"));
+    pj_set(n, "ActivityId", json_string(PEER_NULL_ID));
+    pj_set(n, "Type", json_string("UnexpectedExit"));
+    pj_set(n, "Operation", json_string("None"));
+    pj_set(n, "Result", json_integer(0));
     peer_log("fault: notification for an unknown container");
     peer_send_notification(peer, n);
   }
@@ -423,7 +423,7 @@ static void handle_execute(peer_t *peer, const peer_req_t *req)
   }
   {
     json_t *o = peer_resp_base(req, 0);
-    json_object_set_new(o, "ProcessId", json_integer(p->pid));
+    pj_set(o, "ProcessId", json_integer(p->pid));
     peer_respond(peer, req, o);
   }
 out:
@@ -650,7 +650,7 @@ static void handle_dumpstacks(peer_t *peer, const peer_req_t *req)
   for (p = peer->procs; p && n < sizeof text - 128; p = p->next)
     n += (size_t)snprintf(text + n, sizeof text - n, "process %d container=%s reaped=%d\n",
                           (int)p->pid, p->ctr ? p->ctr->id : "uvm", p->reaped);
-  json_object_set_new(o, "GuestStacks", json_string(text));
+  pj_set(o, "GuestStacks", json_string(text));
   peer_respond(peer, req, o);
 }
 

@@ -120,6 +120,15 @@ void peer_log(const char *fmt, ...)
 #endif
     ;
 
+/* jansson results in the peer, every one checked: a constructor or a set that fails (no
+ * memory) ends the peer with a message naming `what`: a test agent that answers with a part
+ * missing would make a host test pass or fail for the wrong reason. */
+void peer_oom(const char *what);
+json_t *pj_checked(json_t *v, const char *what);        /* v, or peer_oom() when NULL */
+void pj_set(json_t *o, const char *key, json_t *v);     /* json_object_set_new */
+void pj_set_ref(json_t *o, const char *key, json_t *v); /* json_object_set (v borrowed) */
+void pj_append(json_t *a, json_t *v);                   /* json_array_append_new */
+
 /* ---- faults.c ---- */
 int peer_faults_parse(peer_faults_t *f, int argc, char **argv, const char **port_dir);
 /* Called once connected and after every frame written: applies drop/garbage/oversize. */

@@ -592,7 +592,7 @@ static void waiter_respond(peer_waiter_t *w, int32_t hr, uint32_t code)
     peer_respond_hr(w->peer, &req, hr);
   } else {
     json_t *o = peer_resp_base(&req, 0);
-    json_object_set_new(o, "ExitCode", json_integer(code));
+    pj_set(o, "ExitCode", json_integer(code));
     peer_respond(w->peer, &req, o);
   }
 }
@@ -620,7 +620,7 @@ void peer_proc_wait(peer_t *peer, peer_proc_t *p, const peer_req_t *req, uint32_
   if (p->published) {
     peer_req_t r = *req;
     json_t *o = peer_resp_base(&r, 0);
-    json_object_set_new(o, "ExitCode", json_integer(p->exit_code));
+    pj_set(o, "ExitCode", json_integer(p->exit_code));
     peer_respond(peer, &r, o);
     after_delivery(p);
     return;

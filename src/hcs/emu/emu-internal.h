@@ -302,9 +302,10 @@ struct emu_member {
 int cow__emu_procfs_members(const struct emu_system *s, struct emu_member **out, size_t *count);
 /* The state letter of pid in /proc (0 when it is gone). */
 char cow__emu_procfs_state(pid_t pid);
-/* Add "ProcessList" / "Statistics" (schema1 and schema2 shapes agree) to props. */
-void cow__emu_procfs_process_list(struct emu_system *s, json_t *props);
-void cow__emu_procfs_statistics(struct emu_system *s, json_t *props);
+/* Add "ProcessList" / "Statistics" (schema1 and schema2 shapes agree) to props; 0, or -1
+ * when out of memory (nothing added). */
+int cow__emu_procfs_process_list(struct emu_system *s, json_t *props);
+int cow__emu_procfs_statistics(struct emu_system *s, json_t *props);
 
 /* ---- emu-freeze.c ---- */
 /* Stop every member of s and return once each is stopped and no unstopped one is left:

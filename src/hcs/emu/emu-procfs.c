@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/json.h"
 #include "hcs/emu/emu-internal.h"
 
 /* One line of /proc/PID/stat, the fields the membership needs. */
@@ -194,11 +195,31 @@ static uint64_t ticks_to_100ns(uint64_t t)
   return hz > 0 ? t * (10000000u / (uint64_t)hz) : 0;
 }
 
-void cow__emu_procfs_process_list(struct emu_system *s, json_t *props)
+/* A process name from /proc as JSON text: the kernel keeps raw bytes, JSON needs UTF-8, so
+ * a name that is not UTF-8 has each byte outside ASCII shown as U+FFFD (the entry must not
+ * be dropped for it). */
+static json_t *name_text(const char *comm)
+{
+  json_t *j = json_string(comm);
+  if (j != NULL || cow__json_utf8_valid(comm))
+    return j; /* NULL here: no memory */
+  char buf[sizeof(((struct pstat *)0)->comm) * 3 + 1];
+  size_t n = 0;
+  for (const unsigned char *c = (const unsigned char *)comm; *c && n + 4 < sizeof buf; c++) {
+    if (*c < 0x80)
+      buf[n++] = (char)*c;
+    else
+      memcpy(buf + n, "\xef\xbf\xbd", 3), n += 3;
+  }
+  buf[n] = '\0';
+  return json_string(buf);
+}
+
+int cow__emu_procfs_process_list(struct emu_system *s, json_t *props)
 {
   json_t *list = json_array();
   uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-  for (struct emu_process *p = s->procs; p != NULL; p = p->next) {
+  for (struct emu_process *p = s->procs; list != NULL && p != NULL; p = p->next) {
     if (p->exited)
       continue;
     struct pstat ps;
@@ -206,17 +227,20 @@ void cow__emu_procfs_process_list(struct emu_system *s, json_t *props)
       memset(&ps, 0, sizeof(ps));
       snprintf(ps.comm, sizeof(ps.comm), "%s", p->image);
     }
-    json_array_append_new(
-        list, json_pack("{s:I, s:s, s:I, s:I, s:I, s:I}", "ProcessId", (json_int_t)p->pid,
-                        "ImageName", ps.comm, "UserTime100ns", (json_int_t)ticks_to_100ns(ps.utime),
-                        "KernelTime100ns", (json_int_t)ticks_to_100ns(ps.stime),
-                        "MemoryWorkingSetPrivateBytes", (json_int_t)(ps.rss_pages * page),
-                        "MemoryCommitBytes", (json_int_t)(ps.rss_pages * page)));
+    json_t *one = json_pack(
+        "{s:I, s:o, s:I, s:I, s:I, s:I}", "ProcessId", (json_int_t)p->pid, "ImageName",
+        name_text(ps.comm), "UserTime100ns", (json_int_t)ticks_to_100ns(ps.utime),
+        "KernelTime100ns", (json_int_t)ticks_to_100ns(ps.stime), "MemoryWorkingSetPrivateBytes",
+        (json_int_t)(ps.rss_pages * page), "MemoryCommitBytes", (json_int_t)(ps.rss_pages * page));
+    if (json_array_append_new(list, one) != 0) {
+      json_decref(list);
+      list = NULL;
+    }
   }
-  json_object_set_new(props, "ProcessList", list);
+  return json_object_set_new(props, "ProcessList", list) == 0 ? 0 : -1;
 }
 
-void cow__emu_procfs_statistics(struct emu_system *s, json_t *props)
+int cow__emu_procfs_statistics(struct emu_system *s, json_t *props)
 {
   uint64_t ut = 0, st = 0, rss = 0, page = (uint64_t)sysconf(_SC_PAGESIZE);
   for (struct emu_process *p = s->procs; p != NULL; p = p->next) {
@@ -233,13 +257,15 @@ void cow__emu_procfs_statistics(struct emu_system *s, json_t *props)
   strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
   strftime(start, sizeof(start), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t0, &tm));
   uint64_t up = s->start_ns ? (cow__emu_now_ns() - s->start_ns) / 100u : 0;
-  json_object_set_new(props, "Statistics",
-                      json_pack("{s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}",
-                                "Timestamp", now, "ContainerStartTime", start, "Uptime100ns",
-                                (json_int_t)up, "Processor", "TotalRuntime100ns",
-                                (json_int_t)ticks_to_100ns(ut + st), "RuntimeUser100ns",
-                                (json_int_t)ticks_to_100ns(ut), "RuntimeKernel100ns",
-                                (json_int_t)ticks_to_100ns(st), "Memory", "MemoryUsageCommitBytes",
-                                (json_int_t)rss, "MemoryUsageCommitPeakBytes", (json_int_t)rss,
-                                "MemoryUsagePrivateWorkingSetBytes", (json_int_t)rss));
+  return json_object_set_new(
+             props, "Statistics",
+             json_pack("{s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "Timestamp", now,
+                       "ContainerStartTime", start, "Uptime100ns", (json_int_t)up, "Processor",
+                       "TotalRuntime100ns", (json_int_t)ticks_to_100ns(ut + st), "RuntimeUser100ns",
+                       (json_int_t)ticks_to_100ns(ut), "RuntimeKernel100ns",
+                       (json_int_t)ticks_to_100ns(st), "Memory", "MemoryUsageCommitBytes",
+                       (json_int_t)rss, "MemoryUsageCommitPeakBytes", (json_int_t)rss,
+                       "MemoryUsagePrivateWorkingSetBytes", (json_int_t)rss)) == 0
+             ? 0
+             : -1;
 }

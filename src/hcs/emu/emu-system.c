@@ -471,24 +471,31 @@ HRESULT cow__emu_system_properties(struct emu_system *s, const char *query, char
     json_decref(q);
     return COW__HR_E_OUTOFMEMORY;
   }
+  /* Every part asked for is there, or the call fails: never a document with one missing. */
+  int rc = 0;
   if (s->state == EMU_SYS_STOPPED)
-    json_object_set_new(p, "ExitType", json_string(exit_type_name(s->exit_type)));
+    rc = json_object_set_new(p, "ExitType", json_string(exit_type_name(s->exit_type)));
   size_t i;
   json_t *t;
   json_array_foreach(types, i, t)
   {
     const char *name = json_string_value(t);
-    if (name == NULL)
+    if (name == NULL || rc != 0)
       continue;
     if (strcmp(name, "ProcessList") == 0)
-      cow__emu_procfs_process_list(s, p);
+      rc = cow__emu_procfs_process_list(s, p);
     else if (strcmp(name, "Statistics") == 0)
-      cow__emu_procfs_statistics(s, p);
+      rc = cow__emu_procfs_statistics(s, p);
     else if (strcmp(name, "TerminateOnLastHandleClosed") == 0)
-      json_object_set_new(p, "TerminateOnLastHandleClosed", json_boolean(s->terminate_on_close));
+      rc = json_object_set_new(p, "TerminateOnLastHandleClosed",
+                               json_boolean(s->terminate_on_close));
     /* Other types (GuestConnection, Memory, ...) describe VMs: nothing to report. */
   }
   json_decref(q);
+  if (rc != 0) {
+    json_decref(p);
+    return COW__HR_E_OUTOFMEMORY;
+  }
   *out = cow__emu_json_text(p);
   return *out != NULL ? COW__HR_S_OK : COW__HR_E_OUTOFMEMORY;
 }
@@ -527,16 +534,23 @@ HRESULT cow__emu_enumerate(struct emu *e, const char *query, char **out)
     return COW__HR_INVALID_JSON;
   }
   json_t *arr = json_array();
-  for (struct emu_system *s = e->systems; s != NULL; s = s->next) {
+  HRESULT hr = arr != NULL ? COW__HR_S_OK : COW__HR_E_OUTOFMEMORY;
+  for (struct emu_system *s = e->systems; hr == COW__HR_S_OK && s != NULL; s = s->next) {
     if (!query_match(q, "Ids", s->id) || !query_match(q, "Owners", s->owner) ||
         !query_match(q, "Names", s->name) || !query_match(q, "Types", "Container"))
       continue;
     char *one = NULL;
-    if (cow__emu_system_properties(s, NULL, &one) == COW__HR_S_OK)
-      json_array_append_new(arr, json_loads(one, 0, NULL));
+    hr = cow__emu_system_properties(s, NULL, &one);
+    /* A system that matched is listed, or the enumeration fails: none goes missing. */
+    if (hr == COW__HR_S_OK && json_array_append_new(arr, json_loads(one, 0, NULL)) != 0)
+      hr = COW__HR_E_OUTOFMEMORY;
     cow__free(one);
   }
   json_decref(q);
+  if (hr != COW__HR_S_OK) {
+    json_decref(arr);
+    return hr;
+  }
   *out = cow__emu_json_text(arr);
   return *out ? COW__HR_S_OK : COW__HR_E_OUTOFMEMORY;
 }
