@@ -18,6 +18,7 @@
 
 #include "core/alloc.h"
 #include "guest/frame.h"
+#include "support/tjson.h"
 
 #define MAX_PORTS 64
 #define MAX_PIDS  64
@@ -254,7 +255,7 @@ static char *rewrite_body(replay_t *r, const uint8_t *body, size_t len, size_t *
   }
   v = json_object_get(o, "ProcessId");
   if (json_is_integer(v) && map_pid(r, json_integer_value(v)) >= 0) {
-    json_object_set_new(o, "ProcessId", json_integer(map_pid(r, json_integer_value(v))));
+    TJ_OK(json_object_set_new(o, "ProcessId", json_integer(map_pid(r, json_integer_value(v)))));
     changed = 1;
   }
   settings = json_object_get(o, "Settings");
@@ -274,13 +275,13 @@ static char *rewrite_body(replay_t *r, const uint8_t *body, size_t len, size_t *
       if (!*end && map_pid(r, n) >= 0) {
         char num[32];
         snprintf(num, sizeof num, "%lld", (long long)map_pid(r, n));
-        json_array_set_new(args, i, json_string(num));
+        TJ_OK(json_array_set_new(args, i, json_string(num)));
         pchanged = 1;
       }
     }
     if (pchanged) {
       char *inner = json_dumps(params, JSON_COMPACT);
-      json_object_set_new(settings, "ProcessParameters", json_string(inner));
+      TJ_OK(json_object_set_new(settings, "ProcessParameters", json_string(inner)));
       free(inner);
       changed = 1;
     }

@@ -20,6 +20,7 @@
 #include "cow/guest.h"
 #include "support/tcp-transport.h"
 #include "support/wait.h"
+#include "support/tjson.h"
 
 static const char *peer_path;
 static int socket_slot;
@@ -140,18 +141,18 @@ static char *guest_process_config(void *ctx, const char *const *argv, unsigned f
 {
   json_t *args = json_array();
   for (int i = 0; argv[i]; i++)
-    json_array_append_new(args, json_string(argv[i]));
+    TJ_OK(json_array_append_new(args, json_string(argv[i])));
   json_t *oci = json_pack(
       "{s:b, s:o, s:[s], s:s, s:{s:i,s:i}}", "terminal", (flags & CONTRACT_TTY) != 0, "args", args,
       "env", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "cwd", "/", "user", "uid", 0, "gid", 0);
   json_t *o = json_object();
-  json_object_set_new(o, "OciProcess", oci);
+  TJ_OK(json_object_set_new(o, "OciProcess", oci));
   if (flags & CONTRACT_STDIN)
-    json_object_set_new(o, "CreateStdInPipe", json_true());
+    TJ_OK(json_object_set_new(o, "CreateStdInPipe", json_true()));
   if (flags & CONTRACT_STDOUT)
-    json_object_set_new(o, "CreateStdOutPipe", json_true());
+    TJ_OK(json_object_set_new(o, "CreateStdOutPipe", json_true()));
   if (flags & CONTRACT_STDERR)
-    json_object_set_new(o, "CreateStdErrPipe", json_true());
+    TJ_OK(json_object_set_new(o, "CreateStdErrPipe", json_true()));
   char *s = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   return s;

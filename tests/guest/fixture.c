@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include "support/tjson.h"
 
 const char *fx_peer_path = NULL;
 
@@ -285,20 +286,20 @@ char *fx_params(const char *const *argv, int in, int out, int err, int tty)
   json_t *o = json_object();
   json_t *a = json_array();
   for (int i = 0; argv && argv[i]; i++)
-    json_array_append_new(a, json_string(argv[i]));
-  json_object_set_new(o, "CommandArgs", a);
-  json_object_set_new(o, "WorkingDirectory", json_string("/"));
-  json_object_set_new(
+    TJ_OK(json_array_append_new(a, json_string(argv[i])));
+  TJ_OK(json_object_set_new(o, "CommandArgs", a));
+  TJ_OK(json_object_set_new(o, "WorkingDirectory", json_string("/")));
+  TJ_OK(json_object_set_new(
       o, "Environment",
-      json_pack("{s:s}", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+      json_pack("{s:s}", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")));
   if (tty)
-    json_object_set_new(o, "EmulateConsole", json_true());
+    TJ_OK(json_object_set_new(o, "EmulateConsole", json_true()));
   if (in)
-    json_object_set_new(o, "CreateStdInPipe", json_true());
+    TJ_OK(json_object_set_new(o, "CreateStdInPipe", json_true()));
   if (out)
-    json_object_set_new(o, "CreateStdOutPipe", json_true());
+    TJ_OK(json_object_set_new(o, "CreateStdOutPipe", json_true()));
   if (err)
-    json_object_set_new(o, "CreateStdErrPipe", json_true());
+    TJ_OK(json_object_set_new(o, "CreateStdErrPipe", json_true()));
   char *s = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   return s;

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "guest/fixture.h"
+#include "support/tjson.h"
 
 static const char *const SH[] = {"sh", "-c", NULL, NULL};
 
@@ -499,14 +500,14 @@ static char *oci_exec(const char *script, int in, int out, int err, int terminal
                         "/", "user", "uid", 0, "gid", 0);
   json_t *p = json_object();
   if (terminal)
-    json_object_set_new(p, "EmulateConsole", json_true());
+    TJ_OK(json_object_set_new(p, "EmulateConsole", json_true()));
   if (in)
-    json_object_set_new(p, "CreateStdInPipe", json_true());
+    TJ_OK(json_object_set_new(p, "CreateStdInPipe", json_true()));
   if (out)
-    json_object_set_new(p, "CreateStdOutPipe", json_true());
+    TJ_OK(json_object_set_new(p, "CreateStdOutPipe", json_true()));
   if (err)
-    json_object_set_new(p, "CreateStdErrPipe", json_true());
-  json_object_set_new(p, "OciProcess", o);
+    TJ_OK(json_object_set_new(p, "CreateStdErrPipe", json_true()));
+  TJ_OK(json_object_set_new(p, "OciProcess", o));
   char *s = json_dumps(p, JSON_COMPACT);
   json_decref(p);
   return s;

@@ -24,6 +24,7 @@
 #include "cow/error.h"
 #include "guest/frame.h"
 #include "guest/protocol.h"
+#include "support/tjson.h"
 
 /* ---- the reference: the trees the builders replaced ---- */
 
@@ -35,8 +36,8 @@ static json_t *ref_base(const char *cid, const struct cow__proto_trace *t)
     json_decref(o);
     return NULL; /* not UTF-8 */
   }
-  json_object_set_new(o, "ContainerId", id);
-  json_object_set_new(o, "ActivityId", json_string(COW__NULL_CONTAINER_ID));
+  TJ_OK(json_object_set_new(o, "ContainerId", id));
+  TJ_OK(json_object_set_new(o, "ActivityId", json_string(COW__NULL_CONTAINER_ID)));
   if (t != NULL && t->traceparent != NULL) {
     json_t *otsc = json_object();
     json_t *tp = json_string(t->traceparent);
@@ -47,10 +48,10 @@ static json_t *ref_base(const char *cid, const struct cow__proto_trace *t)
       json_decref(o);
       return NULL;
     }
-    json_object_set_new(otsc, "traceparent", tp);
+    TJ_OK(json_object_set_new(otsc, "traceparent", tp));
     if (ts)
-      json_object_set_new(otsc, "tracestate", ts);
-    json_object_set_new(o, "otsc", otsc);
+      TJ_OK(json_object_set_new(otsc, "tracestate", ts));
+    TJ_OK(json_object_set_new(o, "otsc", otsc));
   }
   return o;
 }
@@ -95,29 +96,29 @@ static void check_all(const char *cid, const struct cow__proto_trace *t)
 
   ref = ref_base(cid, t);
   if (ref) {
-    json_object_set_new(ref, "ProcessId", json_integer(4294967295u));
-    json_object_set_new(ref, "TimeoutInMs", json_integer(COW__WAIT_INFINITE));
+    TJ_OK(json_object_set_new(ref, "ProcessId", json_integer(4294967295u)));
+    TJ_OK(json_object_set_new(ref, "TimeoutInMs", json_integer(COW__WAIT_INFINITE)));
   }
   same(cow__proto_wait(&p, cid, 4294967295u, COW__WAIT_INFINITE, t), &p, ref, "wait");
 
   json_t *opts = json_pack("{s:i}", "Signal", 15);
   ref = ref_base(cid, t);
   if (ref) {
-    json_object_set_new(ref, "ProcessId", json_integer(7));
-    json_object_set(ref, "Options", opts);
+    TJ_OK(json_object_set_new(ref, "ProcessId", json_integer(7)));
+    TJ_OK(json_object_set(ref, "Options", opts));
   }
   same(cow__proto_signal(&p, cid, 7, opts, t), &p, ref, "signal");
   ref = ref_base(cid, t);
   if (ref)
-    json_object_set_new(ref, "ProcessId", json_integer(0));
+    TJ_OK(json_object_set_new(ref, "ProcessId", json_integer(0)));
   same(cow__proto_signal(&p, cid, 0, NULL, t), &p, ref, "kill");
   json_decref(opts);
 
   ref = ref_base(cid, t);
   if (ref) {
-    json_object_set_new(ref, "ProcessId", json_integer(9));
-    json_object_set_new(ref, "Height", json_integer(65535));
-    json_object_set_new(ref, "Width", json_integer(1));
+    TJ_OK(json_object_set_new(ref, "ProcessId", json_integer(9)));
+    TJ_OK(json_object_set_new(ref, "Height", json_integer(65535)));
+    TJ_OK(json_object_set_new(ref, "Width", json_integer(1)));
   }
   same(cow__proto_resize(&p, cid, 9, 1, 65535, t), &p, ref, "resize");
 
@@ -125,33 +126,33 @@ static void check_all(const char *cid, const struct cow__proto_trace *t)
   if (ref) {
     json_t *settings = json_object();
     json_t *relay = json_object();
-    json_object_set_new(settings, "ProcessParameters", text_of(doc));
-    json_object_set_new(relay, "StdOut", json_integer(ports[1]));
-    json_object_set_new(relay, "StdErr", json_integer(ports[2]));
-    json_object_set_new(settings, "VsockStdioRelaySettings", relay);
-    json_object_set_new(ref, "Settings", settings);
+    TJ_OK(json_object_set_new(settings, "ProcessParameters", text_of(doc)));
+    TJ_OK(json_object_set_new(relay, "StdOut", json_integer(ports[1])));
+    TJ_OK(json_object_set_new(relay, "StdErr", json_integer(ports[2])));
+    TJ_OK(json_object_set_new(settings, "VsockStdioRelaySettings", relay));
+    TJ_OK(json_object_set_new(ref, "Settings", settings));
   }
   same(cow__proto_execute(&p, cid, doc, ports, t), &p, ref, "execute");
 
   ref = ref_base(cid, t);
   if (ref)
-    json_object_set_new(ref, "ContainerConfig", text_of(doc));
+    TJ_OK(json_object_set_new(ref, "ContainerConfig", text_of(doc)));
   same(cow__proto_create(&p, cid, doc, t), &p, ref, "create");
 
   ref = ref_base(cid, t);
   if (ref)
-    json_object_set_new(ref, "Query", text_of(doc));
+    TJ_OK(json_object_set_new(ref, "Query", text_of(doc)));
   same(cow__proto_get_properties(&p, cid, doc, t), &p, ref, "get_properties");
 
   ref = ref_base(cid, t);
   if (ref)
-    json_object_set(ref, "Request", doc);
+    TJ_OK(json_object_set(ref, "Request", doc));
   same(cow__proto_modify(&p, cid, doc, t), &p, ref, "modify");
 
   ref = ref_base(COW__NULL_CONTAINER_ID, t);
   if (ref) {
-    json_object_set_new(ref, "MinimumVersion", json_integer(4));
-    json_object_set_new(ref, "MaximumVersion", json_integer(4));
+    TJ_OK(json_object_set_new(ref, "MinimumVersion", json_integer(4)));
+    TJ_OK(json_object_set_new(ref, "MaximumVersion", json_integer(4)));
   }
   same(cow__proto_negotiate(&p, 4, 4, t), &p, ref, "negotiate");
   json_decref(doc);

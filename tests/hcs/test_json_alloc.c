@@ -19,6 +19,7 @@
 #include "cow/hcs.h"
 #include "hcs/common/state.h"
 #include "support/alloc-count.h"
+#include "support/tjson.h"
 #if COW_HAVE_HCS_EMULATOR
 #  include "hcs/emu/emu-internal.h"
 #endif
@@ -30,7 +31,7 @@ static void text_matches_jansson(void **state)
   json_t *small = json_pack("{s:s, s:i}", "a", "b\"c", "n", 7);
   json_t *large = json_array();
   for (int i = 0; i < 500; i++)
-    json_array_append_new(large, json_string("0123456789"));
+    TJ_OK(json_array_append_new(large, json_string("0123456789")));
   const json_t *docs[] = {small, large};
   for (int i = 0; i < 2; i++) {
     char *ours = cow__json_text(docs[i], JSON_COMPACT);
