@@ -78,6 +78,11 @@ bad:
 static int local_create(cow_host_t *h, cow_process_t *p, const char *config, cow_op_t *op)
 {
   struct local_process *lp = cow_process_priv(p);
+  /* The core owns the pipes; their storage is allocated on first use (NULL without memory). */
+  uv_pipe_t *pipes[3] = {NULL, cow_process_stdio_pipe(p, COW_STDOUT),
+                         cow_process_stdio_pipe(p, COW_STDERR)};
+  if (pipes[1] == NULL || pipes[2] == NULL)
+    return COW_ENOMEM;
   char **argv;
   int rc = parse_argv(config, &argv);
   if (rc != 0)
@@ -86,10 +91,10 @@ static int local_create(cow_host_t *h, cow_process_t *p, const char *config, cow
   uv_stdio_container_t stdio[3];
   stdio[0].flags = UV_IGNORE;
   for (int i = 1; i <= 2; i++) {
-    /* The core owns the pipes: initialise them on the loop, libuv's spawn creates them. */
-    uv_pipe_init(loop, cow_process_stdio_pipe(p, (cow_stdio_t)i), 0);
+    /* Initialised on the loop; libuv's spawn creates them. */
+    uv_pipe_init(loop, pipes[i], 0);
     stdio[i].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[i].data.stream = (uv_stream_t *)cow_process_stdio_pipe(p, (cow_stdio_t)i);
+    stdio[i].data.stream = (uv_stream_t *)pipes[i];
   }
   uv_process_options_t opts = {0};
   opts.file = argv[0];

@@ -116,16 +116,17 @@ struct cow_process_s {
   const struct cow_process_ops *ops;
   cow_host_t *host;
   int64_t pid;
-  unsigned created : 1;        /* create op succeeded */
-  unsigned exit_reported : 1;  /* backend reported (maybe not yet published) */
-  unsigned exit_published : 1; /* waiters released */
-  unsigned expecting_exit : 1; /* `deadline` runs for cow_process_expect_exit() */
+  unsigned created : 1;            /* create op succeeded */
+  unsigned exit_reported : 1;      /* backend reported (maybe not yet published) */
+  unsigned exit_published : 1;     /* waiters released */
+  unsigned expecting_exit : 1;     /* `deadline` runs for cow_process_expect_exit() */
+  unsigned stdio_closed_early : 3; /* directions closed before `stdio` existed (stdio.c) */
   int64_t exit_code;
   cow_timestamp_t exit_time; /* when the backend reported the exit */
   int exit_status;           /* 0, COW_EIO_TIMEOUT, or the error code */
   cow_error_t exit_err;
-  cow_error_t expect_err; /* reported if an expected exit does not come */
-  struct cow__stdio stdio[3];
+  cow_error_t expect_err;   /* reported if an expected exit does not come */
+  struct cow__stdio *stdio; /* [3], allocated when a backend first asks for a slot (stdio.c) */
   /* The one deadline a process may need: an expected exit before the exit, the stdio drain
    * (a pause in the output longer than COW_TIMEOUT_STDIO_DRAIN) after it. */
   struct cow__deadline deadline;
@@ -206,6 +207,8 @@ void cow__process_stdio_close_all(cow_process_t *p);
 /* The stream slot behind cow_process_stdio_pipe()/_tcp() (`which` already validated). */
 union cow__stream *cow__process_stdio_slot(cow_process_t *p, cow_stdio_t which);
 void cow__process_check_drained(cow_process_t *p);
+/* 1 while stdout or stderr is usable and has not reached end of file. */
+int cow__process_stdio_pending(const cow_process_t *p);
 void cow__process_publish_exit(cow_process_t *p, int status);
 /* Contact with the process was lost (its exit was reported with COW_EBRIDGE_CLOSED, not
  * observed): calls on it fail with COW_EBRIDGE_CLOSED instead of "already exited". */

@@ -33,6 +33,7 @@ static void create_result(cow_op_t *op)
 
 static void process_free(cow_process_t *p)
 {
+  cow__free(p->stdio); /* every stream in it is closed: each held a reference */
   cow_error_clear(&p->exit_err);
   cow_error_clear(&p->expect_err);
   cow__free(p);
@@ -63,8 +64,6 @@ int cow__process_create(cow_host_t *host, struct cow__handle *host_handle, cow_p
   p->host = host;
   p->pid = -1;
   p->exit_code = -1;
-  for (int i = 0; i < 3; i++)
-    p->stdio[i].process = p;
   cow__deadline_init(&p->deadline, process_deadline);
 
   cow_op_t *op;
@@ -188,18 +187,15 @@ void cow__process_check_drained(cow_process_t *p)
 {
   if (!p->exit_reported || p->exit_published)
     return;
-  for (int i = COW_STDOUT; i <= COW_STDERR; i++) {
-    struct cow__stdio *st = &p->stdio[i];
-    if (st->ready && !st->drained) {
-      uint64_t ms = p->base.timeouts[COW_TIMEOUT_STDIO_DRAIN];
-      if (ms == 0 || (p->base.flags & COW__CLOSING))
-        return;
-      if (!cow__deadline_armed(&p->deadline)) {
-        p->drain_progress = uv_now(p->base.lp->loop);
-        cow__deadline_arm(p->base.lp, &p->deadline, ms);
-      }
+  if (cow__process_stdio_pending(p)) {
+    uint64_t ms = p->base.timeouts[COW_TIMEOUT_STDIO_DRAIN];
+    if (ms == 0 || (p->base.flags & COW__CLOSING))
       return;
+    if (!cow__deadline_armed(&p->deadline)) {
+      p->drain_progress = uv_now(p->base.lp->loop);
+      cow__deadline_arm(p->base.lp, &p->deadline, ms);
     }
+    return;
   }
   cow__process_publish_exit(p, 0);
 }

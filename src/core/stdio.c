@@ -1,6 +1,10 @@
 /* Stdio of a process: core-owned stream handles (pipe or socket) that the backend opens, reads the
  * library can see (so the exit waits for end of file, as containerd and the GCS require), and the
- * per-direction close calls. */
+ * per-direction close calls.
+ *
+ * The three slots (about 1.1 KB: a libuv stream and a shutdown request each) are allocated
+ * together the first time a backend asks for one, so a process without stdio (an exec probe,
+ * a signal target) carries none; p->stdio stays NULL for it. */
 #include <string.h>
 
 #include "core/alloc.h"
@@ -37,39 +41,80 @@ static void stdio_close(struct cow__stdio *st)
   uv_close(&st->s.handle, stdio_closed);
 }
 
+/* Slot `which`, or NULL when the process never had stdio. */
+static struct cow__stdio *slot_of(const cow_process_t *p, int which)
+{
+  return p->stdio ? &p->stdio[which] : NULL;
+}
+
+/* The slots, allocated on first use; NULL when out of memory. A direction closed before
+ * then starts drained, so that its stream is closed when the backend hands it over. */
+static struct cow__stdio *slots(cow_process_t *p)
+{
+  if (p->stdio == NULL) {
+    p->stdio = cow__calloc(3, sizeof *p->stdio);
+    if (p->stdio == NULL)
+      return NULL;
+    for (int i = 0; i < 3; i++) {
+      p->stdio[i].process = p;
+      p->stdio[i].drained = (p->stdio_closed_early >> i) & 1u;
+    }
+  }
+  return p->stdio;
+}
+
+/* Close direction `which`, or remember it when its slot does not exist yet. */
+static void close_direction(cow_process_t *p, int which)
+{
+  if (p->stdio != NULL)
+    stdio_close(&p->stdio[which]);
+  else
+    p->stdio_closed_early |= 1u << which;
+}
+
 void cow__process_stdio_close_all(cow_process_t *p)
 {
   for (int i = 0; i < 3; i++)
-    stdio_close(&p->stdio[i]);
+    close_direction(p, i);
+}
+
+int cow__process_stdio_pending(const cow_process_t *p)
+{
+  for (int i = COW_STDOUT; i <= COW_STDERR; i++) {
+    const struct cow__stdio *st = slot_of(p, i);
+    if (st != NULL && st->ready && !st->drained)
+      return 1;
+  }
+  return 0;
 }
 
 uv_pipe_t *cow_process_stdio_pipe(cow_process_t *p, cow_stdio_t which)
 {
-  if (p == NULL || !valid_stream(which))
+  if (p == NULL || !valid_stream(which) || slots(p) == NULL)
     return NULL;
   return &p->stdio[which].s.pipe;
 }
 
 uv_tcp_t *cow_process_stdio_tcp(cow_process_t *p, cow_stdio_t which)
 {
-  if (p == NULL || !valid_stream(which))
+  if (p == NULL || !valid_stream(which) || slots(p) == NULL)
     return NULL;
   return &p->stdio[which].s.tcp;
 }
 
 union cow__stream *cow__process_stdio_slot(cow_process_t *p, cow_stdio_t which)
 {
-  return &p->stdio[which].s;
+  return slots(p) ? &p->stdio[which].s : NULL;
 }
 
 void cow_process_stdio_ready(cow_process_t *p, cow_stdio_t which)
 {
-  if (p == NULL || !valid_stream(which))
-    return;
+  if (p == NULL || !valid_stream(which) || p->stdio == NULL)
+    return; /* no slot was ever handed out: nothing can have been made ready */
   struct cow__stdio *st = &p->stdio[which];
   st->ready = 1;
   /* Nothing reads a stream before it is ready: drained already means that the caller
-   * closed this direction while the create was in flight. */
+   * closed this direction (or the process) while the create was in flight. */
   if (st->drained)
     stdio_close(st);
 }
@@ -81,9 +126,11 @@ int cow_process_stdio(uv_stream_t **in, uv_stream_t **out, uv_stream_t **err, co
   if (!p->created)
     return COW_ENOT_STARTED;
   uv_stream_t **dst[3] = {in, out, err};
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < 3; i++) {
+    struct cow__stdio *st = slot_of(p, i);
     if (dst[i] != NULL)
-      *dst[i] = p->stdio[i].ready ? &p->stdio[i].s.stream : NULL;
+      *dst[i] = st && st->ready ? &st->s.stream : NULL;
+  }
   return 0;
 }
 
@@ -115,10 +162,10 @@ int cow_process_read_start(cow_process_t *p, cow_stdio_t which, uv_alloc_cb allo
     return COW_ECLOSING;
   if (which != COW_STDOUT && which != COW_STDERR)
     return COW_EINVAL;
-  struct cow__stdio *st = &p->stdio[which];
+  struct cow__stdio *st = slot_of(p, which);
   if (!p->created)
     return COW_ENOT_STARTED;
-  if (!st->ready)
+  if (st == NULL || !st->ready)
     return COW_EINVAL;
   if (st->closed)
     return COW_EALREADY;
@@ -130,8 +177,8 @@ int cow_process_read_stop(cow_process_t *p, cow_stdio_t which)
 {
   if (p == NULL || (which != COW_STDOUT && which != COW_STDERR))
     return COW_EINVAL;
-  struct cow__stdio *st = &p->stdio[which];
-  if (!st->ready || st->closed)
+  struct cow__stdio *st = slot_of(p, which);
+  if (st == NULL || !st->ready || st->closed)
     return 0;
   return uv_read_stop(&st->s.stream);
 }
@@ -153,7 +200,7 @@ static int close_output(cow_process_t *p, cow_stdio_t which, const char *name, c
                        forward ? COW_TIMEOUT_CLOSE_STDIN : COW_TIMEOUT__MAX, forward, &op);
   if (rc != 0)
     return rc;
-  stdio_close(&p->stdio[which]);
+  close_direction(p, which);
   cow__process_check_drained(p);
   if (!forward) {
     cow__op_finish(op, 0, NULL);
@@ -222,8 +269,8 @@ int cow_process_close_stdin(cow_process_t *p, cow_process_cb cb, void *data)
   if (rc != 0)
     return rc;
   cow__op_arm(op);
-  struct cow__stdio *st = &p->stdio[COW_STDIN];
-  if (st->ready && !st->closed && !st->shutting) {
+  struct cow__stdio *st = slot_of(p, COW_STDIN);
+  if (st != NULL && st->ready && !st->closed && !st->shutting) {
     st->shutdown_req.data = op;
     if (uv_shutdown(&st->shutdown_req, &st->s.stream, stdin_shutdown_done) == 0) {
       st->shutting = 1;

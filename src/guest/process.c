@@ -380,8 +380,10 @@ int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_co
   for (int i = 0; i < 3 && rc == 0; i++) {
     if (!gp->want[i])
       continue;
-    rc = cow__listener_start(&gp->listeners[i], conn->transport, conn->loop, gp->ports[i],
-                             cow__process_stdio_slot(p, (cow_stdio_t)i), stdio_accepted, gp);
+    union cow__stream *slot = cow__process_stdio_slot(p, (cow_stdio_t)i);
+    rc = slot ? cow__listener_start(&gp->listeners[i], conn->transport, conn->loop, gp->ports[i],
+                                    slot, stdio_accepted, gp)
+              : COW_ENOMEM;
     if (rc == 0) {
       cow_process_ref(p);
       started++;

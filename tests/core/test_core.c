@@ -1039,6 +1039,44 @@ static void exit_times(void **state)
 
 /* ---- allocation failure at every allocation of each constructor ---- */
 
+/* The stdio slots are allocated when the backend first asks for one: a failure there is a
+ * clean COW_ENOMEM for the create, and nothing leaks. */
+static void oom_stdio_slots(void **state)
+{
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  tb.want_stdio = 1;
+  int failed_create = 0, ok = 0;
+  for (long n = 0; n < 16 && !ok; n++) {
+    long before = tb_alloc_outstanding();
+    cow_process_t *p = NULL;
+    rec.n = 0;
+    tb_alloc_fail_at(n);
+    int rc = cow_host_create_process(&p, h, "{}", on_process, "created");
+    tb_alloc_fail_at(-1);
+    if (rc != 0) {
+      assert_int_equal(rc, COW_ENOMEM);
+      continue;
+    }
+    TW_UNTIL(&loop, count_of("created") == 1);
+    int status = rec.status[index_of("created")];
+    if (status == 0) {
+      ok = 1;
+      uv_stream_t *out;
+      assert_int_equal(cow_process_stdio(NULL, &out, NULL, p), 0);
+      assert_non_null(out);
+    } else {
+      assert_int_equal(status, COW_ENOMEM);
+      failed_create = 1;
+    }
+    CALL(cow_process_close(p, NULL, NULL));
+    TW_RUN_IDLE(&loop);
+    assert_int_equal(tb_alloc_outstanding(), before);
+  }
+  assert_true(ok && failed_create);
+  CALL(cow_host_close(h, NULL, NULL));
+}
+
 static void oom_every_allocation(void **state)
 {
   int host_ok = 0, proc_ok = 0, ctr_ok = 0;
@@ -1121,6 +1159,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(open_process_by_pid, setup, teardown),
       cmocka_unit_test_setup_teardown(old_host_table_without_open, setup, teardown),
       cmocka_unit_test_setup_teardown(oom_every_allocation, setup, teardown),
+      cmocka_unit_test_setup_teardown(oom_stdio_slots, setup, teardown),
   };
   return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -86,11 +86,11 @@ static int socket_into(cow_process_t *p, cow_stdio_t which, int *test_end)
     return COW_EIO;
   *test_end = sv[1];
   uv_tcp_t *tcp = cow_process_stdio_tcp(p, which);
-  if (uv_tcp_init(cow_process_loop(p), tcp) != 0 || uv_tcp_open(tcp, sv[0]) != 0) {
+  if (tcp == NULL || uv_tcp_init(cow_process_loop(p), tcp) != 0 || uv_tcp_open(tcp, sv[0]) != 0) {
     close(sv[0]);
     close(sv[1]);
     *test_end = -1;
-    return COW_EIO;
+    return tcp == NULL ? COW_ENOMEM : COW_EIO;
   }
   cow_process_stdio_ready(p, which);
   return 0;
@@ -119,11 +119,11 @@ static int pipe_into(cow_process_t *p, cow_stdio_t which, int *test_end)
   *test_end = which == COW_STDIN ? fds[0] : fds[1];
   uv_pipe_t *pipe = cow_process_stdio_pipe(p, which);
   uv_loop_t *loop = cow_process_loop(p);
-  if (uv_pipe_init(loop, pipe, 0) != 0 || uv_pipe_open(pipe, ours) != 0) {
+  if (pipe == NULL || uv_pipe_init(loop, pipe, 0) != 0 || uv_pipe_open(pipe, ours) != 0) {
     close(fds[0]);
     close(fds[1]);
     *test_end = -1;
-    return COW_EIO;
+    return pipe == NULL ? COW_ENOMEM : COW_EIO;
   }
   cow_process_stdio_ready(p, which);
   return 0;

@@ -89,7 +89,9 @@ COW_EXTERN void cow_process_set_pid(cow_process_t *p, int64_t pid);
 /** The core-owned storage for one stdio stream, as a libuv pipe: the backend calls
  *  uv_pipe_init() on the process's loop and then opens (uv_pipe_open) or accepts into it.
  *  Call cow_process_stdio_ready() once it is usable. The core reads, shuts down and closes
- *  it. NULL for a bad argument. Thread: loop thread.
+ *  it. The storage of a process's three streams is allocated on the first call, so that a
+ *  process without stdio carries none: NULL for a bad argument or when that allocation
+ *  fails (report COW_ENOMEM). Thread: loop thread.
  *  @param p The process.
  *  @param which Which standard stream.
  *  @return The pipe storage, owned by the core. */
@@ -99,7 +101,8 @@ COW_EXTERN uv_pipe_t *cow_process_stdio_pipe(cow_process_t *p, cow_stdio_t which
  *  whose stream is a socket libuv can only carry in a uv_tcp_t (uv_tcp_init() then
  *  uv_tcp_open() or uv_accept(); on Windows every non-pipe socket, AF_HYPERV included).
  *  Initialise the slot as one kind or the other, never both; the core closes whichever it
- *  finds. NULL for a bad argument. Thread: loop thread.
+ *  finds. NULL for a bad argument or without memory, as cow_process_stdio_pipe(). Thread:
+ *  loop thread.
  *  @param p The process.
  *  @param which Which standard stream.
  *  @return The socket storage, owned by the core. */

@@ -46,7 +46,7 @@ static int open_one(cow_process_t *p, cow_stdio_t which, HANDLE h)
     return COW_EBADF;
   }
   uv_pipe_t *pipe = cow_process_stdio_pipe(p, which);
-  int rc = uv_pipe_init(cow_process_loop(p), pipe, 0);
+  int rc = pipe ? uv_pipe_init(cow_process_loop(p), pipe, 0) : COW_ENOMEM;
   if (rc == 0)
     rc = uv_pipe_open(pipe, fd);
   if (rc != 0) {
