@@ -196,11 +196,12 @@ COW_EXTERN int cow_container_modify(cow_container_t *container, const char *requ
  *  @return The host view (owned by the container, valid as long as it is). */
 COW_EXTERN cow_host_t *cow_container_host(cow_container_t *container);
 
-/** Set one timeout of this container; its processes inherit it. Thread: loop thread.
+/** Set one timeout of this container; its processes created afterwards inherit it (see
+ *  cow_process_set_timeout() for when this allocates). Thread: loop thread.
  *  @param container The container.
  *  @param kind Which timeout.
  *  @param timeout_ms The timeout in milliseconds; 0: none.
- *  @return 0 on success, or a negative COW_E* code. */
+ *  @return 0 on success, or a negative COW_E* code (COW_ENOMEM: no timeout changed). */
 COW_EXTERN int cow_container_set_timeout(cow_container_t *container, cow_timeout_kind_t kind,
                                          uint64_t timeout_ms);
 

@@ -88,11 +88,12 @@ COW_EXTERN int cow_host_is_oci(const cow_host_t *host);
  *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_host_close(cow_host_t *host, cow_host_close_cb cb, void *data);
 
-/** Set one timeout of this host; processes created afterwards inherit it. Thread: loop thread.
+/** Set one timeout of this host; processes created afterwards inherit it (see
+ *  cow_process_set_timeout() for when this allocates). Thread: loop thread.
  *  @param host The host: a guest connection or a container's host view.
  *  @param kind Which timeout.
  *  @param timeout_ms The timeout in milliseconds; 0: none.
- *  @return 0 on success, or a negative COW_E* code. */
+ *  @return 0 on success, or a negative COW_E* code (COW_ENOMEM: no timeout changed). */
 COW_EXTERN int cow_host_set_timeout(cow_host_t *host, cow_timeout_kind_t kind, uint64_t timeout_ms);
 
 /** Attach user data, untouched by the library. Thread: loop thread.

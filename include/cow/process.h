@@ -213,11 +213,14 @@ COW_EXTERN int cow_process_exit_code(int64_t *out, const cow_process_t *process)
 COW_EXTERN int cow_process_exit_time(cow_timestamp_t *out, const cow_process_t *process);
 
 /** Set one timeout of this process (see cow_timeout_kind_t). Processes inherit their host's
- *  timeouts at creation. Thread: loop thread.
+ *  timeouts at creation; a process shares them with its host until one of the two sets a
+ *  different value, which then takes a copy (the only time this call allocates).
+ *  Thread: loop thread.
  *  @param process The process.
  *  @param kind Which timeout.
  *  @param timeout_ms The timeout in milliseconds; 0: none.
- *  @return 0 on success, or a negative COW_E* code. */
+ *  @return 0 on success, or a negative COW_E* code (COW_ENOMEM: the copy could not be
+ *          made; no timeout changed). */
 COW_EXTERN int cow_process_set_timeout(cow_process_t *process, cow_timeout_kind_t kind,
                                        uint64_t timeout_ms);
 

@@ -15,6 +15,7 @@
 
 static void container_free(cow_container_t *c)
 {
+  cow__handle_free_timeouts(&c->base);
   cow_error_clear(&c->exit_err);
   cow__free(c->id);
   cow__free(c);
@@ -42,7 +43,7 @@ int cow_container_new(cow_container_t **out, struct uv_loop_s *loop,
     cow__free(c);
     return COW_ENOMEM;
   }
-  int rc = cow__handle_init(&c->base, COW__CONTAINER, loop, c, ops->priv_size);
+  int rc = cow__handle_init(&c->base, COW__CONTAINER, loop, c, NULL);
   if (rc != 0) {
     container_free(c);
     return rc;

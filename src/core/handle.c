@@ -40,25 +40,48 @@ static void finalize_run(struct cow__event *ev)
   cow__loop_release(lp);
 }
 
-int cow__handle_init(struct cow__handle *h, enum cow__htype type, uv_loop_t *loop, void *object,
-                     size_t priv_size)
+/* A table of its own with `ms` (refs 1), or NULL without memory. */
+static struct cow__timeouts *timeouts_new(const uint64_t ms[COW_TIMEOUT__MAX])
 {
-  (void)priv_size;
+  struct cow__timeouts *t = cow__malloc(sizeof *t);
+  if (t == NULL)
+    return NULL;
+  t->refs = 1;
+  memcpy(t->ms, ms, sizeof t->ms);
+  return t;
+}
+
+void cow__handle_free_timeouts(struct cow__handle *h)
+{
+  struct cow__timeouts *t = h->timeouts;
+  h->timeouts = NULL;
+  if (t != NULL && --t->refs == 0)
+    cow__free(t);
+}
+
+int cow__handle_init(struct cow__handle *h, enum cow__htype type, uv_loop_t *loop, void *object,
+                     const struct cow__handle *inherit)
+{
   h->type = type;
   h->refs = 1;
   cow__list_init(&h->ops);
-  memcpy(h->timeouts, default_timeouts, sizeof h->timeouts);
   h->fin_ev.run = finalize_run;
+  if (inherit != NULL) {
+    h->timeouts = inherit->timeouts;
+    h->timeouts->refs++;
+  } else if ((h->timeouts = timeouts_new(default_timeouts)) == NULL) {
+    return COW_ENOMEM;
+  }
   int rc = cow__loop_acquire(loop, &h->lp);
-  if (rc != 0)
-    return rc;
-  rc = cow__id_register(h->lp, object, &h->id);
-  if (rc != 0) {
+  if (rc == 0) {
+    rc = cow__id_register(h->lp, object, &h->id);
+    if (rc == 0)
+      return 0;
     cow__loop_release(h->lp);
     h->lp = NULL;
-    return rc;
   }
-  return 0;
+  cow__handle_free_timeouts(h);
+  return rc;
 }
 
 void cow__handle_destroy(struct cow__handle *h)
@@ -112,7 +135,17 @@ int cow__handle_set_timeout(struct cow__handle *h, cow_timeout_kind_t kind, uint
 {
   if ((int)kind < 0 || kind >= COW_TIMEOUT__MAX)
     return COW_EINVAL;
-  h->timeouts[kind] = ms;
+  struct cow__timeouts *t = h->timeouts;
+  if (t->ms[kind] == ms)
+    return 0;
+  if (t->refs > 1) { /* shared: the others keep the values they have */
+    struct cow__timeouts *own = timeouts_new(t->ms);
+    if (own == NULL)
+      return COW_ENOMEM;
+    t->refs--;
+    h->timeouts = t = own;
+  }
+  t->ms[kind] = ms;
   return 0;
 }
 

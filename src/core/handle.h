@@ -22,6 +22,15 @@ enum cow__htype { COW__HOST = 1, COW__CONTAINER = 2, COW__PROCESS = 3 };
 
 #define COW__CLOSING 0x1u
 
+/* A handle's timeouts (milliseconds per cow_timeout_kind_t), shared copy-on-write: a
+ * process starts with its host's table (the values the host had when the process was
+ * created) and gets a copy of its own only when a timeout of either is set, so a process
+ * carries a pointer rather than 14 values. Loop thread only, like the handles. */
+struct cow__timeouts {
+  unsigned refs;
+  uint64_t ms[COW_TIMEOUT__MAX];
+};
+
 /* The base of every handle (libuv's UV_HANDLE_FIELDS, kept private). */
 struct cow__handle {
   enum cow__htype type;
@@ -32,8 +41,8 @@ struct cow__handle {
   void *data;             /* the user's */
   void (*close_cb)(void); /* typed per handle type; cast back before the call */
   void *close_data;
-  cow__list ops; /* ops whose user side is still pending */
-  uint64_t timeouts[COW_TIMEOUT__MAX];
+  cow__list ops;                  /* ops whose user side is still pending */
+  struct cow__timeouts *timeouts; /* never NULL once initialised */
   void *priv;
   struct cow__event fin_ev; /* finalisation, queued when refs reach 0 */
 };
@@ -124,8 +133,10 @@ struct cow_process_s {
   int64_t exit_code;
   cow_timestamp_t exit_time; /* when the backend reported the exit */
   int exit_status;           /* 0, COW_EIO_TIMEOUT, or the error code */
+  /* The exit's error once the exit is reported; before that, while expecting_exit, the
+   * error to report if the expected exit does not come (cow_process_expect_exit). One
+   * field serves both: the second is given up when the first is set. */
   cow_error_t exit_err;
-  cow_error_t expect_err;   /* reported if an expected exit does not come */
   struct cow__stdio *stdio; /* [3], allocated when a backend first asks for a slot (stdio.c) */
   /* The one deadline a process may need: an expected exit before the exit, the stdio drain
    * (a pause in the output longer than COW_TIMEOUT_STDIO_DRAIN) after it. */
@@ -150,10 +161,20 @@ struct cow_container_s {
 };
 
 /* ---- handle.c ---- */
+/* `inherit`: the handle whose timeouts the new one starts with (a process's host), or NULL
+ * for the defaults. On failure nothing is left to undo. */
 int cow__handle_init(struct cow__handle *h, enum cow__htype type, uv_loop_t *loop, void *object,
-                     size_t priv_size);
-/* Undo cow__handle_init for a handle that never reached the user. */
+                     const struct cow__handle *inherit);
+/* Undo cow__handle_init for a handle that never reached the user (the id, the loop); its
+ * free function still calls cow__handle_free_timeouts(). */
 void cow__handle_destroy(struct cow__handle *h);
+/* Drop the handle's share of its timeouts: the last thing before the handle is freed. */
+void cow__handle_free_timeouts(struct cow__handle *h);
+/* One timeout of the handle (`kind` valid). */
+static inline uint64_t cow__handle_timeout(const struct cow__handle *h, cow_timeout_kind_t kind)
+{
+  return h->timeouts->ms[kind];
+}
 void cow__handle_ref(struct cow__handle *h);
 void cow__handle_unref(struct cow__handle *h);
 /* Start closing: cancel pending ops (COW_ECANCELED), then drop the user's reference. The

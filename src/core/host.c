@@ -11,6 +11,12 @@ struct cow__handle *cow__host_handle(const cow_host_t *h)
   return h->container ? &h->container->base : (struct cow__handle *)&h->base;
 }
 
+static void host_free(cow_host_t *h)
+{
+  cow__handle_free_timeouts(&h->base);
+  cow__free(h);
+}
+
 int cow_host_new(cow_host_t **out, struct uv_loop_s *loop, const struct cow_host_ops *ops)
 {
   if (out == NULL)
@@ -24,7 +30,7 @@ int cow_host_new(cow_host_t **out, struct uv_loop_s *loop, const struct cow_host
   cow_host_t *h = cow__calloc(1, off + ops->priv_size);
   if (h == NULL)
     return COW_ENOMEM;
-  int rc = cow__handle_init(&h->base, COW__HOST, loop, h, ops->priv_size);
+  int rc = cow__handle_init(&h->base, COW__HOST, loop, h, NULL);
   if (rc != 0) {
     cow__free(h);
     return rc;
@@ -35,7 +41,7 @@ int cow_host_new(cow_host_t **out, struct uv_loop_s *loop, const struct cow_host
     if (ops->fini != NULL)
       ops->fini(h);
     cow__handle_destroy(&h->base);
-    cow__free(h);
+    host_free(h);
     return rc;
   }
   *out = h;
@@ -50,7 +56,7 @@ void cow__host_finalize(struct cow__handle *hd)
   cow_host_close_cb cb = (cow_host_close_cb)hd->close_cb;
   if (cb != NULL)
     cb(h, hd->close_data);
-  cow__free(h);
+  host_free(h);
 }
 
 static void host_backend_close(struct cow__handle *hd)

@@ -127,7 +127,8 @@ int cow__op_new(struct cow__handle *owner, const char *name, enum cow__cb_kind k
   cow__handle_ref(owner);
   cow__list_insert_tail(&owner->ops, &op->link);
   cow__loop_activity(owner->lp, +1);
-  op->timeout_ms = (int)timeout >= 0 && timeout < COW_TIMEOUT__MAX ? owner->timeouts[timeout] : 0;
+  op->timeout_ms =
+      (int)timeout >= 0 && timeout < COW_TIMEOUT__MAX ? cow__handle_timeout(owner, timeout) : 0;
   *out = op;
   return 0;
 }

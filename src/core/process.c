@@ -33,9 +33,9 @@ static void create_result(cow_op_t *op)
 
 static void process_free(cow_process_t *p)
 {
+  cow__handle_free_timeouts(&p->base);
   cow__free(p->stdio); /* every stream in it is closed: each held a reference */
   cow_error_clear(&p->exit_err);
-  cow_error_clear(&p->expect_err);
   cow__free(p);
 }
 
@@ -53,13 +53,12 @@ int cow__process_create(cow_host_t *host, struct cow__handle *host_handle, cow_p
   cow_process_t *p = cow__calloc(1, off + ops->priv_size);
   if (p == NULL)
     return COW_ENOMEM;
-  int rc = cow__handle_init(&p->base, COW__PROCESS, host_handle->lp->loop, p, ops->priv_size);
+  int rc = cow__handle_init(&p->base, COW__PROCESS, host_handle->lp->loop, p, host_handle);
   if (rc != 0) {
     cow__free(p);
     return rc;
   }
   p->base.priv = ops->priv_size ? (char *)p + off : NULL;
-  memcpy(p->base.timeouts, host_handle->timeouts, sizeof p->base.timeouts);
   p->ops = ops;
   p->host = host;
   p->pid = -1;
@@ -127,7 +126,7 @@ void cow__process_publish_exit(cow_process_t *p, int status)
                    "the process exited with %lld but stdio did not reach end of file within "
                    "%llu ms",
                    (long long)p->exit_code,
-                   (unsigned long long)p->base.timeouts[COW_TIMEOUT_STDIO_DRAIN]);
+                   (unsigned long long)cow__handle_timeout(&p->base, COW_TIMEOUT_STDIO_DRAIN));
     cow__log(COW_LOG_WARN, "core", "process %lld: exit reported before stdio drained",
              (long long)p->pid);
   }
@@ -158,10 +157,10 @@ static void process_deadline(struct cow__deadline *d)
     p->expecting_exit = 0;
     cow__log(COW_LOG_WARN, "core",
              "process %lld: gone, but no exit was reported; releasing waiters", (long long)p->pid);
-    cow_process_report_exit(p, -1, &p->expect_err);
+    cow_process_report_exit(p, -1, &p->exit_err); /* the error expect_exit left there */
     return;
   }
-  uint64_t quiet_until = p->drain_progress + p->base.timeouts[COW_TIMEOUT_STDIO_DRAIN];
+  uint64_t quiet_until = p->drain_progress + cow__handle_timeout(&p->base, COW_TIMEOUT_STDIO_DRAIN);
   uint64_t now = uv_now(p->base.lp->loop);
   if (now < quiet_until) { /* output came meanwhile: a full quiet period from the last */
     cow__deadline_arm(p->base.lp, d, quiet_until - now);
@@ -175,12 +174,23 @@ void cow_process_expect_exit(cow_process_t *p, uint64_t timeout_ms, const cow_er
   if (p == NULL || p->exit_reported || p->expecting_exit || (p->base.flags & COW__CLOSING))
     return;
   if (err != NULL && err->code < 0)
-    cow_error_copy(&p->expect_err, err);
-  if (p->expect_err.code >= 0)
-    cow__error_set(&p->expect_err, COW_ESRCH, COW_DOMAIN_LIB, 0, "wait", NULL,
+    cow_error_copy(&p->exit_err, err);
+  if (p->exit_err.code >= 0)
+    cow__error_set(&p->exit_err, COW_ESRCH, COW_DOMAIN_LIB, 0, "wait", NULL,
                    "the process exited without an exit notification");
   p->expecting_exit = 1;
   cow__deadline_arm(p->base.lp, &p->deadline, timeout_ms);
+}
+
+/* The expected exit is not awaited any more (it came, or the process is closing): no
+ * deadline, and the error kept for it is dropped. */
+static void stop_expecting(cow_process_t *p)
+{
+  if (!p->expecting_exit)
+    return;
+  p->expecting_exit = 0;
+  cow__deadline_cancel(p->base.lp, &p->deadline);
+  cow_error_clear(&p->exit_err);
 }
 
 void cow__process_check_drained(cow_process_t *p)
@@ -188,7 +198,7 @@ void cow__process_check_drained(cow_process_t *p)
   if (!p->exit_reported || p->exit_published)
     return;
   if (cow__process_stdio_pending(p)) {
-    uint64_t ms = p->base.timeouts[COW_TIMEOUT_STDIO_DRAIN];
+    uint64_t ms = cow__handle_timeout(&p->base, COW_TIMEOUT_STDIO_DRAIN);
     if (ms == 0 || (p->base.flags & COW__CLOSING))
       return;
     if (!cow__deadline_armed(&p->deadline)) {
@@ -207,14 +217,12 @@ void cow_process_report_exit(cow_process_t *p, int64_t exit_code, const cow_erro
   p->exit_reported = 1;
   p->exit_code = exit_code;
   cow__wall_clock(&p->exit_time);
-  if (p->expecting_exit) { /* the exit came after all: the fallback is not needed */
-    p->expecting_exit = 0;
-    cow__deadline_cancel(p->base.lp, &p->deadline);
-  }
+  stop_expecting(p); /* the exit came after all: the fallback is not needed */
   if (err != NULL && err->code < 0) {
-    /* No exit was observed (connection lost, create failed): nothing more will come out
-     * of stdio that could be waited for, so release the waiters now. */
-    if (cow_error_copy(&p->exit_err, err) != 0)
+    /* No exit was observed (connection lost, create failed, the expected exit never came):
+     * nothing more will come out of stdio that could be waited for, so release the
+     * waiters now. The last case finds its error in place. */
+    if (err != &p->exit_err && cow_error_copy(&p->exit_err, err) != 0)
       p->exit_err.code = err->code;
     p->exit_code = -1;
     cow__process_publish_exit(p, err->code);
@@ -237,7 +245,7 @@ static void process_backend_close(struct cow__handle *h)
     p->ops->close(p);
   cow__process_stdio_close_all(p);
   /* Nothing arms it once the process is closing (check_drained, expect_exit). */
-  p->expecting_exit = 0;
+  stop_expecting(p);
   cow__deadline_cancel(p->base.lp, &p->deadline);
 }
 

@@ -85,7 +85,7 @@ static void start_bound(struct stop *s)
     return;
   s->bounded = 1;
   uv_timer_stop(&s->timer);
-  uint64_t ms = s->h->timeouts[COW_TIMEOUT_STOP];
+  uint64_t ms = cow__handle_timeout(s->h, COW_TIMEOUT_STOP);
   if (ms > 0)
     uv_timer_start(&s->timer, bound_over, ms, 0);
 }
@@ -117,7 +117,7 @@ static void decide(struct stop *s, int status, int64_t exit_code, const cow_erro
 static void bound_over(uv_timer_t *t)
 {
   struct stop *s = t->data;
-  uint64_t ms = s->h->timeouts[COW_TIMEOUT_STOP];
+  uint64_t ms = cow__handle_timeout(s->h, COW_TIMEOUT_STOP);
   char missing[160];
   int n = snprintf(missing, sizeof missing, "%s", s->decided ? "" : "no exit");
   if (s->graceful_out)

@@ -85,12 +85,14 @@ struct cow__guest_process {
   cow_process_t *p;
   struct cow__guest_conn *conn;
   struct cow__guest_container *container; /* NULL: a process in the utility VM */
-  char cid[80];                           /* ContainerId of every request about it */
+  /* ContainerId of every request about it: the container's id, which outlives the process
+   * (a process holds its host, here the container), or the static null id. */
+  const char *cid;
   uint32_t pid;
   uint32_t ports[3];
   cow_guest_listener_t *listeners[3];
-  unsigned want[3];
-  unsigned accepted[3];
+  unsigned char want[3];
+  unsigned char accepted[3];
   unsigned tty : 1;
   unsigned opened : 1;       /* opened by pid: whether it has a console is unknown */
   unsigned started : 1;      /* ExecuteProcess succeeded */

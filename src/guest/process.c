@@ -320,8 +320,7 @@ int cow__guest_create_process(struct cow__guest_conn *conn, struct cow__guest_co
   gp->exit_code = -1;
   cow__list_init(&gp->calls);
   cow__list_init(&gp->create_link);
-  const char *cid = gc ? cow_container_id(gc->c) : COW__NULL_CONTAINER_ID;
-  snprintf(gp->cid, sizeof gp->cid, "%s", cid);
+  gp->cid = gc ? cow_container_id(gc->c) : COW__NULL_CONTAINER_ID;
 
   cow_error_t err = COW_ERROR_INIT;
   int rc = cow__guest_check_ready(conn, "create_process", &err);
@@ -480,7 +479,7 @@ int cow__guest_open_process(struct cow__guest_conn *conn, struct cow__guest_cont
   /* Not on the connection's list of creates: the lookup's own answer (or the bridge's
    * death, through it) ends the open. */
   cow__list_init(&gp->create_link);
-  snprintf(gp->cid, sizeof gp->cid, "%s", gc ? cow_container_id(gc->c) : COW__NULL_CONTAINER_ID);
+  gp->cid = gc ? cow_container_id(gc->c) : COW__NULL_CONTAINER_ID;
   cow_error_t err = COW_ERROR_INIT;
   int rc = cow__guest_check_ready(conn, "open_process", &err);
   cow_error_clear(&err);

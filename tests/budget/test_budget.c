@@ -33,7 +33,7 @@
 #define PIPELINED_SYSCALLS 0.05   /* per RPC, 64 made in one loop turn */
 #define EXEC_ALLOCS        26.05  /* per exec + wait + close, no stdio */
 #define EXEC_SYSCALLS      7.0    /* per exec + wait + close */
-#define LIVE_HEAP_BYTES    1272.0 /* library heap per live process (exec answered, wait pending) */
+#define LIVE_HEAP_BYTES    1016.0 /* library heap per live process (exec answered, wait pending) */
 #define ROUNDS             64
 
 static uv_loop_t loop;

@@ -268,6 +268,48 @@ static void op_times_out(void **state)
   CALL(cow_container_close(c, NULL, NULL));
 }
 
+/* Timeouts are per handle and taken at creation: a process starts with the values its host
+ * has then, a change to the host reaches only processes created afterwards, a change to one
+ * process reaches nobody else. (The values are shared copy-on-write, so the changes that
+ * must copy can fail for want of memory; then nothing changes.) */
+static void timeouts_per_handle(void **state)
+{
+  cow_host_t *h;
+  assert_int_equal(tb_host_new(&h, &loop, &tb), 0);
+  cow_process_t *before = new_process(h); /* no signal timeout, the default */
+  assert_int_equal(cow_host_set_timeout(h, COW_TIMEOUT_SIGNAL, 10), 0);
+  cow_process_t *after = new_process(h); /* 10 ms */
+  cow_process_t *own = new_process(h);
+  tb_alloc_fail_at(0);
+  assert_int_equal(cow_process_set_timeout(own, COW_TIMEOUT_SIGNAL, 0), COW_ENOMEM);
+  assert_int_equal(cow_process_set_timeout(own, COW_TIMEOUT_SIGNAL, 0), 0);
+  tb_alloc_fail_at(0);
+  assert_int_equal(cow_host_set_timeout(h, COW_TIMEOUT_SIGNAL, 0), COW_ENOMEM);
+  tb_alloc_fail_at(-1);
+  assert_int_equal(cow_host_set_timeout(h, COW_TIMEOUT_SIGNAL, 0), 0);
+  cow_process_t *later = new_process(h); /* no signal timeout again */
+  tb.mode = TB_MANUAL;
+  CALL(cow_process_kill(before, on_process, "kill_before"));
+  CALL(cow_process_kill(after, on_process, "kill_after"));
+  CALL(cow_process_kill(own, on_process, "kill_own"));
+  CALL(cow_process_kill(later, on_process, "kill_later"));
+  TW_UNTIL(&loop, count_of("kill_after") == 1);
+  assert_int_equal(rec.status[index_of("kill_after")], COW_ETIMEDOUT);
+  /* With the same 10 ms the others' deadlines would have fired in the same pass (armed in
+   * the same loop turn) and been delivered in the same turn. */
+  assert_int_equal(count_of("kill_before") + count_of("kill_own") + count_of("kill_later"), 0);
+  tb_complete_all(&tb, 0);
+  TW_RUN_IDLE(&loop);
+  assert_int_equal(rec.status[index_of("kill_before")], 0);
+  assert_int_equal(rec.status[index_of("kill_own")], 0);
+  assert_int_equal(rec.status[index_of("kill_later")], 0);
+  assert_int_equal(count_of("kill_after"), 1);
+  cow_process_t *all[] = {before, after, own, later};
+  for (int i = 0; i < 4; i++)
+    CALL(cow_process_close(all[i], NULL, NULL));
+  CALL(cow_host_close(h, NULL, NULL));
+}
+
 static void close_with_pending(void **state)
 {
   cow_host_t *h;
@@ -361,14 +403,27 @@ static void expected_exit_fallback(void **state)
   TW_RUN_IDLE(&loop);
   assert_int_equal(rec.status[index_of("wait")], COW_ESRCH);
   assert_int_equal(rec.code[index_of("wait")], -1);
-  /* the exit does come in time: the fallback stays silent */
+  /* the exit does come in time: the fallback stays silent, and the error it kept is
+   * forgotten (the process was not lost: a kill says it exited) */
   cow_process_t *q = new_process(h);
   CALL(cow_process_wait(q, on_wait, "wait2"));
-  cow_process_expect_exit(q, 10000, NULL);
+  char why[] = "the bridge closed";
+  cow_error_t lost = {.code = COW_EBRIDGE_CLOSED, .domain = COW_DOMAIN_LIB, .message = why};
+  cow_process_expect_exit(q, 10000, &lost);
   cow_process_report_exit(q, 3, NULL);
   TW_RUN_IDLE(&loop); /* returns at once: no timer left running */
   assert_int_equal(rec.status[index_of("wait2")], 0);
   assert_int_equal(rec.code[index_of("wait2")], 3);
+  CALL(cow_process_kill(q, on_process, "kill2"));
+  TW_RUN_IDLE(&loop);
+  assert_int_equal(rec.status[index_of("kill2")], COW_ESRCH);
+  /* the fallback with the backend's error: waiters get that one */
+  cow_process_t *r = new_process(h);
+  CALL(cow_process_wait(r, on_wait, "wait3"));
+  cow_process_expect_exit(r, 1, &lost);
+  TW_RUN_IDLE(&loop);
+  assert_int_equal(rec.status[index_of("wait3")], COW_EBRIDGE_CLOSED);
+  CALL(cow_process_close(r, NULL, NULL));
   CALL(cow_process_close(p, NULL, NULL));
   CALL(cow_process_close(q, NULL, NULL));
   CALL(cow_host_close(h, NULL, NULL));
@@ -1160,6 +1215,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(old_host_table_without_open, setup, teardown),
       cmocka_unit_test_setup_teardown(oom_every_allocation, setup, teardown),
       cmocka_unit_test_setup_teardown(oom_stdio_slots, setup, teardown),
+      cmocka_unit_test_setup_teardown(timeouts_per_handle, setup, teardown),
   };
   return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
