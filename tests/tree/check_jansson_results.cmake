@@ -26,8 +26,11 @@ foreach(v SOURCE_DIR BUILD_DIR CLANG)
   endif()
 endforeach()
 if(NOT EXISTS "${CLANG}")
-  message(FATAL_ERROR "jansson_results needs clang (it honours a (void) cast of a "
-                      "warn_unused_result call; gcc does not): ${CLANG} not found")
+  # Reported as skipped (SKIP_REGULAR_EXPRESSION), never as passed: the README's test
+  # command does not install clang; CI does (.ci/run phase 1), so the check runs there.
+  message("COW-JANSSON-RESULTS-SKIPPED: jansson_results needs clang (it honours a (void) "
+          "cast of a warn_unused_result call; gcc does not): ${CLANG} not found")
+  return()
 endif()
 set(_db "${BUILD_DIR}/compile_commands.json")
 if(NOT EXISTS "${_db}")
