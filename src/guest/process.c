@@ -606,7 +606,8 @@ static void resize_done(struct cow__guest_call *call, int status,
   cow__guest_call_complete_simple(call, status, resp, err);
 }
 
-static int send_signal(cow_process_t *p, const json_t *options, cow_op_t *op)
+/* Options: `options`, else {"Signal":signo} when signo >= 0, else none (a kill). */
+static int send_signal(cow_process_t *p, const json_t *options, int signo, cow_op_t *op)
 {
   struct cow__guest_process *gp = cow_process_priv(p);
   cow_error_t err = COW_ERROR_INIT;
@@ -615,7 +616,9 @@ static int send_signal(cow_process_t *p, const json_t *options, cow_op_t *op)
     struct cow__proto_trace trace;
     cow__guest_trace(gp->conn, &trace);
     struct cow__payload body;
-    rc = cow__proto_signal(&body, gp->cid, gp->pid, options, &trace);
+    rc = options || signo < 0
+             ? cow__proto_signal(&body, gp->cid, gp->pid, options, &trace)
+             : cow__proto_signal_number(&body, gp->cid, gp->pid, (uint32_t)signo, &trace);
     if (rc == 0) {
       rc = cow__guest_call(gp->conn, &gp->calls, COW__MSG_SIGNAL_PROCESS, &body, 1, op, gp, NULL,
                            signal_done, NULL, &err);
@@ -628,16 +631,25 @@ static int send_signal(cow_process_t *p, const json_t *options, cow_op_t *op)
 
 static int gp_kill(cow_process_t *p, cow_op_t *op)
 {
-  return send_signal(p, NULL, op); /* no Options: SIGKILL in the guest (§4.7) */
+  return send_signal(p, NULL, -1, op); /* no Options: SIGKILL in the guest (§4.7) */
 }
 
 static int gp_signal(cow_process_t *p, const char *options_json, cow_op_t *op)
 {
   struct cow__guest_process *gp = cow_process_priv(p);
-  json_t *opts = options_json ? cow__proto_parse_object(options_json, "signal options", NULL)
-                              : json_pack("{s:i}", "Signal", 15); /* graceful by default */
+  int signal_process = (gp->conn->caps & COW_GUEST_CAP_SIGNAL_PROCESS) != 0;
+  uint32_t n = 15; /* graceful by default */
+  if (options_json == NULL || cow__proto_signal_flat(options_json, &n)) {
+    /* {"Signal":N}, as nearly every caller writes it: no JSON tree (the checks below) */
+    if (n > 64)
+      return COW_EINVAL;
+    if (!signal_process)
+      return n == 0 || n == 9 || n == 15 ? send_signal(p, NULL, -1, op) : COW_ENOTSUP;
+    return send_signal(p, NULL, (int)n, op);
+  }
+  json_t *opts = cow__proto_parse_object(options_json, "signal options", NULL);
   if (opts == NULL)
-    return options_json ? COW_EINVAL : COW_ENOMEM;
+    return COW_EINVAL;
   json_t *sig = json_object_get(opts, "Signal");
   if (sig != NULL && !json_is_null(sig) &&
       (!json_is_integer(sig) || json_integer_value(sig) < 0 || json_integer_value(sig) > 64)) {
@@ -646,12 +658,12 @@ static int gp_signal(cow_process_t *p, const char *options_json, cow_op_t *op)
   }
   json_int_t signo = json_integer_value(sig);
   int rc;
-  if (!(gp->conn->caps & COW_GUEST_CAP_SIGNAL_PROCESS)) {
+  if (!signal_process) {
     /* hcsshim: without SignalProcessSupported only TERM and KILL exist, both delivered as
      * a kill without options (§3.2). */
-    rc = signo == 0 || signo == 9 || signo == 15 ? send_signal(p, NULL, op) : COW_ENOTSUP;
+    rc = signo == 0 || signo == 9 || signo == 15 ? send_signal(p, NULL, -1, op) : COW_ENOTSUP;
   } else {
-    rc = send_signal(p, opts, op);
+    rc = send_signal(p, opts, -1, op);
   }
   json_decref(opts);
   return rc;

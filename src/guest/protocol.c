@@ -124,6 +124,37 @@ int cow__proto_signal(struct cow__payload *out, const char *cid, uint32_t pid,
   return end(&w);
 }
 
+int cow__proto_signal_number(struct cow__payload *out, const char *cid, uint32_t pid,
+                             uint32_t signo, const struct cow__proto_trace *t)
+{
+  cow__jw_t w;
+  cow__jw_init(&w, out);
+  base(&w, cid, t);
+  cow__jw_raw(&w, ",\"ProcessId\":");
+  cow__jw_uint(&w, pid);
+  cow__jw_raw(&w, ",\"Options\":{\"Signal\":");
+  cow__jw_uint(&w, signo);
+  cow__jw_raw(&w, "}");
+  return end(&w);
+}
+
+int cow__proto_signal_flat(const char *text, uint32_t *signo)
+{
+  static const char head[] = "{\"Signal\":";
+  if (strncmp(text, head, sizeof head - 1) != 0)
+    return 0;
+  const char *p = text + sizeof head - 1;
+  if (*p < '0' || *p > '9')
+    return 0;
+  uint32_t v = (uint32_t)(*p++ - '0');
+  if (v != 0 && *p >= '0' && *p <= '9') /* a second digit; a leading zero is not JSON */
+    v = v * 10 + (uint32_t)(*p++ - '0');
+  if (p[0] != '}' || p[1] != '\0')
+    return 0;
+  *signo = v;
+  return 1;
+}
+
 int cow__proto_resize(struct cow__payload *out, const char *cid, uint32_t pid, uint16_t width,
                       uint16_t height, const struct cow__proto_trace *t)
 {

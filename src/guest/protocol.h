@@ -65,6 +65,14 @@ int cow__proto_wait(struct cow__payload *out, const char *cid, uint32_t pid, uin
 /* options NULL: no Options key (SIGKILL in the guest). */
 int cow__proto_signal(struct cow__payload *out, const char *cid, uint32_t pid,
                       const json_t *options, const struct cow__proto_trace *t);
+/* The same with Options {"Signal":signo}: the bytes cow__proto_signal() writes for that
+ * object, without building it. */
+int cow__proto_signal_number(struct cow__payload *out, const char *cid, uint32_t pid,
+                             uint32_t signo, const struct cow__proto_trace *t);
+/* 1 with the number in *signo when `text` is exactly {"Signal":N} (compact, N a JSON integer
+ * of one or two digits), as a caller of cow_process_signal() nearly always writes it; else 0,
+ * and the text is for jansson, which gives the verdict. */
+int cow__proto_signal_flat(const char *text, uint32_t *signo);
 int cow__proto_resize(struct cow__payload *out, const char *cid, uint32_t pid, uint16_t width,
                       uint16_t height, const struct cow__proto_trace *t);
 int cow__proto_get_properties(struct cow__payload *out, const char *cid, const json_t *query,

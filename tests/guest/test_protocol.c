@@ -331,6 +331,54 @@ static const char *const answers[] = {
     "{\"Result\":0,\"X\":\"\x01\"}",
 };
 
+/* Signal options read without jansson: only exactly {"Signal":N} with one or two digits, and
+ * then the request is byte for byte what the jansson path writes for the same text. */
+static void signal_options_flat(void **state)
+{
+  (void)state;
+  const char *const yes[] = {"{\"Signal\":0}", "{\"Signal\":9}", "{\"Signal\":15}",
+                             "{\"Signal\":64}", "{\"Signal\":99}"};
+  for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+    uint32_t n = 1000;
+    assert_int_equal(cow__proto_signal_flat(yes[i], &n), 1);
+    json_t *o = json_loads(yes[i], 0, NULL);
+    assert_non_null(o);
+    assert_int_equal(n, json_integer_value(json_object_get(o, "Signal")));
+    struct cow__payload a, b;
+    assert_int_equal(cow__proto_signal_number(&a, "c1", 7, n, NULL), 0);
+    assert_int_equal(cow__proto_signal(&b, "c1", 7, o, NULL), 0);
+    if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
+      fail_msg("%s:\n  flat    %.*s\n  jansson %.*s", yes[i], (int)a.len, a.data, (int)b.len,
+               b.data);
+    cow__proto_payload_release(&a);
+    cow__proto_payload_release(&b);
+    json_decref(o);
+  }
+  const char *const no[] = {"",
+                            "{}",
+                            "{\"Signal\":",
+                            "{\"Signal\": 15}",
+                            "{\"Signal\":15 }",
+                            "{\"Signal\":15} ",
+                            "{\"Signal\":015}",
+                            "{\"Signal\":00}",
+                            "{\"Signal\":-1}",
+                            "{\"Signal\":100}",
+                            "{\"Signal\":1e1}",
+                            "{\"Signal\":1.0}",
+                            "{\"Signal\":null}",
+                            "{\"Signal\":\"15\"}",
+                            "{\"signal\":15}",
+                            "{\"Signal\":15,\"X\":1}",
+                            "{\"Signal\":15}}"};
+  for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+    uint32_t n = 1000;
+    if (cow__proto_signal_flat(no[i], &n) != 0)
+      fail_msg("read without jansson: %s", no[i]);
+    assert_int_equal(n, 1000); /* untouched */
+  }
+}
+
 static void flat_answers_agree_with_jansson(void **state)
 {
   (void)state;
@@ -471,11 +519,9 @@ int main(void)
   json_set_alloc_funcs(counting_malloc, free);
   cow_replace_allocator(counting_malloc, counting_realloc, counting_calloc, free);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(edge_cases),
-      cmocka_unit_test(random_strings),
-      cmocka_unit_test(too_large),
-      cmocka_unit_test(flat_answers_agree_with_jansson),
-      cmocka_unit_test(log_text_never_shows_a_secret),
+      cmocka_unit_test(edge_cases),          cmocka_unit_test(random_strings),
+      cmocka_unit_test(too_large),           cmocka_unit_test(flat_answers_agree_with_jansson),
+      cmocka_unit_test(signal_options_flat), cmocka_unit_test(log_text_never_shows_a_secret),
   };
   return cmocka_run_group_tests_name("guest_protocol", tests, NULL, NULL);
 }
