@@ -504,6 +504,40 @@ static void log_text_never_shows_a_secret(void **state)
   assert_true(failed > 5);
   json_decref(body);
 
+  /* The same from the payload as written (the outer body read by jansson too). */
+  char *payload = NULL;
+  {
+    json_t *b = json_loads("{\"ContainerId\":\"c\",\"Settings\":{\"ProcessParameters\":"
+                           "\"{\\\"Environment\\\":{\\\"A\\\":\\\"hunter7\\\"}}\"}}",
+                           0, NULL);
+    assert_non_null(b);
+    payload = cow__proto_dump(b);
+    json_decref(b);
+  }
+  assert_non_null(payload);
+  complete = 0;
+  failed = 0;
+  for (long n = 1; !complete; n++) {
+    allocs = 0;
+    fail_at = n;
+    char *text = cow__proto_log_payload(payload, strlen(payload));
+    complete = allocs < n;
+    fail_at = 0;
+    if (text == NULL) {
+      failed++;
+      continue;
+    }
+    if (strstr(text, "hunter") != NULL)
+      fail_msg("allocation %ld failed and the logged payload shows a value: %s", n, text);
+    cow__free(text);
+  }
+  assert_true(failed > 5);
+  char *whole = cow__proto_log_payload(payload, strlen(payload));
+  assert_non_null(whole); /* the library's own text is logged */
+  assert_non_null(strstr(whole, "<redacted>"));
+  cow__free(whole);
+  cow__free(payload);
+
   json_t *odd = json_pack("{s:s}", "ContainerConfig", "not JSON, K=hunter6");
   assert_non_null(odd);
   char *text = cow__proto_log_text(odd);
