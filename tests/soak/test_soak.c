@@ -73,7 +73,7 @@ static uint64_t mix(uint64_t x) /* splitmix64's finaliser */
 /* ---- one round's state ---- */
 
 enum kind {
-  K_OUTPUT,          /* 300000 bytes on stdout, exit 3 */
+  K_OUTPUT,          /* 300000 bytes on stdout, 4 on stderr, exit 3 */
   K_CAT,             /* 64 KiB on stdin echoed to stdout, then stdin closed: exit 0 */
   K_SLEEP,           /* runs until killed (containers only: the agent signals only those) */
   K_CLOSED_CONSUMER, /* stdout closed as soon as the create completed */
@@ -100,7 +100,7 @@ struct proc {
   int stop_cb, stop_status, kill_cb, stdin_cb, stdout_cb, stdout_status;
   int closing, closed;
   int reading;
-  uint64_t got;
+  uint64_t got, got_err;
   uv_write_t wr;
 };
 
@@ -204,6 +204,14 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     pr->got += (uint64_t)n;
 }
 
+static void read_err_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+  (void)b;
+  struct proc *pr = s->data;
+  if (n > 0)
+    pr->got_err += (uint64_t)n;
+}
+
 static void on_stdout_closed(cow_process_t *p, int status, const cow_error_t *err, void *data)
 {
   (void)p;
@@ -244,6 +252,12 @@ static void on_created(cow_process_t *p, int status, const cow_error_t *err, voi
   if (pr->kind != K_DROP_EARLY && cow_process_stdio(NULL, &out, NULL, p) == 0 && out != NULL) {
     out->data = pr;
     start_reading(pr);
+  }
+  uv_stream_t *errs = NULL;
+  if (pr->kind == K_OUTPUT && cow_process_stdio(NULL, NULL, &errs, p) == 0 && errs != NULL) {
+    errs->data = pr;
+    if (cow_process_read_start(p, COW_STDERR, alloc_cb, read_err_cb) != 0)
+      fail_msg("%s: cannot read the stderr of a new process", where);
   }
   if (pr->kind == K_CLOSED_CONSUMER) /* the reader goes away at once */
     OP_STARTED(cow_process_close_stdout(p, on_stdout_closed, pr));
@@ -325,7 +339,7 @@ static char *process_doc(enum kind k, int in_container)
   switch (k) {
   case K_OUTPUT:
   case K_ABANDON:
-    script = "head -c 300000 /dev/zero; exit 3";
+    script = "head -c 300000 /dev/zero; echo err >&2; exit 3";
     break;
   case K_CAT:
     script = "exec cat";
@@ -347,13 +361,14 @@ static char *process_doc(enum kind k, int in_container)
                              : json_pack("[s,s,s]", "/bin/sh", "-c", script);
   json_t *o = NULL;
   if (a != NULL && in_container)
-    o = json_pack("{s:{s:b, s:o, s:[s], s:s, s:{s:i,s:i}}, s:s, s:b, s:b}", "OciProcess",
+    o = json_pack("{s:{s:b, s:o, s:[s], s:s, s:{s:i,s:i}}, s:s, s:b, s:b, s:b}", "OciProcess",
                   "terminal", 0, "args", a, "env", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "cwd", "/",
                   "user", "uid", 0, "gid", 0, "WorkingDirectory", "/", "CreateStdOutPipe", 1,
-                  "CreateStdInPipe", k == K_CAT);
+                  "CreateStdInPipe", k == K_CAT, "CreateStdErrPipe", k == K_OUTPUT);
   else if (a != NULL)
-    o = json_pack("{s:o, s:s, s:b, s:b}", "CommandArgs", a, "WorkingDirectory", "/",
-                  "CreateStdOutPipe", 1, "CreateStdInPipe", k == K_CAT);
+    o = json_pack("{s:o, s:s, s:b, s:b, s:b}", "CommandArgs", a, "WorkingDirectory", "/",
+                  "CreateStdOutPipe", 1, "CreateStdInPipe", k == K_CAT, "CreateStdErrPipe",
+                  k == K_OUTPUT);
   if (o == NULL)
     fail_msg("%s: cannot build a process document", where);
   char *s = json_dumps(o, JSON_COMPACT);
@@ -762,9 +777,11 @@ static void check_results(void)
     if (pr->create_status != 0 || pr->wait_status != 0)
       fail_msg("%s: p%d (%s): create %s, wait %s", where, i, kn, cow_err_name(pr->create_status),
                cow_err_name(pr->wait_status));
-    if (pr->kind == K_OUTPUT && (pr->code != 3 || pr->got != OUTPUT_BYTES))
-      fail_msg("%s: p%d (%s): exit %lld with %llu bytes, not 3 with %u", where, i, kn,
-               (long long)pr->code, (unsigned long long)pr->got, OUTPUT_BYTES);
+    if (pr->kind == K_OUTPUT && (pr->code != 3 || pr->got != OUTPUT_BYTES || pr->got_err != 4))
+      fail_msg("%s: p%d (%s): exit %lld with %llu bytes on stdout and %llu on stderr, not 3 "
+               "with %u and 4",
+               where, i, kn, (long long)pr->code, (unsigned long long)pr->got,
+               (unsigned long long)pr->got_err, OUTPUT_BYTES);
     if (pr->kind == K_CAT && (pr->code != 0 || pr->got != sizeof payload))
       fail_msg("%s: p%d (%s): exit %lld with %llu bytes echoed, not 0 with %zu", where, i, kn,
                (long long)pr->code, (unsigned long long)pr->got, sizeof payload);
