@@ -61,6 +61,107 @@ COW_EXTERN int cow_container_properties(cow_container_t *container, const char *
 COW_EXTERN int cow_container_properties_v2(cow_container_t *container, const char *query_json,
                                            cow_container_json_cb cb, void *data);
 
+/* ---- typed process list and statistics ---- */
+
+/** @name Figures a backend reported (bits of cow_process_info_t.have and cow_statistics_t.have)
+ *  A figure whose bit is clear was not in the backend's answer: it is 0 and means
+ *  "unknown", never "none". @{ */
+#define COW_STATS_CPU_TOTAL     0x01u /**< cpu_total_ns */
+#define COW_STATS_CPU_KERNEL    0x02u /**< cpu_kernel_ns */
+#define COW_STATS_CPU_USER      0x04u /**< cpu_user_ns */
+#define COW_STATS_MEMORY_USAGE  0x08u /**< memory_usage_bytes */
+#define COW_STATS_MEMORY_LIMIT  0x10u /**< memory_limit_bytes */
+#define COW_STATS_PROCESS_COUNT 0x20u /**< process_count */
+/** @} */
+
+/** One process of a container (cow_container_process_list()). Allocated by the library
+ *  only (callers never allocate it, so members may be appended in a later version). */
+typedef struct cow_process_info {
+  /** The process id in the container's namespace: the number cow_process_pid() gives for a
+   *  process created or opened through libcow on this container, so a caller matches its
+   *  own processes by it (HCS: the system's pid; guest connection: the guest's pid). */
+  int64_t pid;
+  /** The image name (HCS ImageName; the emulator gives the process's command name from
+   *  /proc), or NULL when the backend does not say (the guest connection lists pids only).
+   *  Owned by the list. */
+  const char *image_name;
+  unsigned int have;      /**< COW_STATS_CPU_* and COW_STATS_MEMORY_USAGE bits */
+  uint64_t cpu_kernel_ns; /**< CPU time in kernel mode, in nanoseconds */
+  uint64_t cpu_user_ns;   /**< CPU time in user mode, in nanoseconds */
+  /** Memory in use, in bytes (HCS MemoryWorkingSetPrivateBytes). */
+  uint64_t memory_usage_bytes;
+} cow_process_info_t;
+
+/** The processes of a container: `count` entries in `items`, in the backend's order.
+ *  Ownership: one block of memory with its entries and strings; the callback's list is
+ *  borrowed for the callback, the blocking form's is released with cow_free(). */
+typedef struct cow_process_list {
+  size_t count;              /**< number of entries in `items` */
+  cow_process_info_t *items; /**< the entries (NULL when `count` is 0) */
+} cow_process_list_t;
+
+/** Statistics of a container (cow_container_statistics()). Allocated by the library only
+ *  (members may be appended in a later version). */
+typedef struct cow_statistics {
+  unsigned int have; /**< which figures the backend reported: COW_STATS_* bits */
+  /** When the figures were taken: the service's `Timestamp` (HCS), or the host's clock when
+   *  the answer arrived when the backend gives none (guest connection). */
+  cow_timestamp_t timestamp;
+  uint64_t cpu_total_ns;       /**< CPU time of all its processes, in nanoseconds */
+  uint64_t cpu_kernel_ns;      /**< of which in kernel mode */
+  uint64_t cpu_user_ns;        /**< of which in user mode */
+  uint64_t memory_usage_bytes; /**< memory in use, in bytes */
+  uint64_t memory_limit_bytes; /**< its limit, in bytes, where the backend knows one */
+  uint64_t process_count;      /**< how many processes it runs */
+} cow_statistics_t;
+
+/** Completion of cow_container_process_list(): `list` is non-NULL exactly when `status` is
+ *  0, and borrowed for the duration of the callback. */
+typedef void (*cow_container_process_list_cb)(cow_container_t *container, int status,
+                                              const cow_process_list_t *list,
+                                              const cow_error_t *err, void *data);
+
+/** Completion of cow_container_statistics(): `stats` is non-NULL exactly when `status` is
+ *  0, and borrowed for the duration of the callback. */
+typedef void (*cow_container_statistics_cb)(cow_container_t *container, int status,
+                                            const cow_statistics_t *stats, const cow_error_t *err,
+                                            void *data);
+
+/** List the processes running in the container, parsed from the backend's answer:
+ *  HCS v1 and v2 ask for the `ProcessList` property (schema1 PropertyTypes, schema2
+ *  PropertyQuery; the emulator lists every process of the system's process tree from /proc);
+ *  the guest connection sends GetProperties with a ProcessList query (the guest answers pids
+ *  only). The answer is untrusted: a malformed document fails with COW_EPROTOCOL naming what
+ *  was wrong, nothing is guessed. Timeout: COW_TIMEOUT_PROPERTIES.
+ *  @retval COW_EINVAL a NULL argument @retval COW_ECLOSING
+ *  @retval COW_ENOTSUP the backend cannot list processes. Via the callback: COW_EPROTOCOL a
+ *  malformed answer; the backend's error.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned, never inside the call.
+ *  @param container The container.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
+COW_EXTERN int cow_container_process_list(cow_container_t *container,
+                                          cow_container_process_list_cb cb, void *data);
+
+/** Read the container's statistics, parsed from the backend's answer: HCS v1 and v2 ask
+ *  for `Statistics` and `ProcessList` (CPU from `Processor`, in 100 ns units, memory from
+ *  `Memory.MemoryUsagePrivateWorkingSetBytes`, the count of the list, the `Timestamp`; no
+ *  limit); the guest connection asks for `Statistics` and reads the guest's `LCOWMetrics`
+ *  (cgroup v1 metrics: `cpu.usage`, `memory.usage`, `pids.current`; a figure the guest
+ *  leaves out stays unknown). Figures are never made up: `have` says which arrived.
+ *  Malformed answers fail with COW_EPROTOCOL. Timeout: COW_TIMEOUT_PROPERTIES.
+ *  @retval COW_EINVAL a NULL argument @retval COW_ECLOSING
+ *  @retval COW_ENOTSUP the backend has no statistics. Via the callback: COW_EPROTOCOL a
+ *  malformed answer; the backend's error.
+ *  Thread: loop thread. Callback: exactly once when 0 is returned, never inside the call.
+ *  @param container The container.
+ *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.
+ *  @param data User data, handed to @p cb unchanged.
+ *  @return 0 on success, or a negative COW_E* code. */
+COW_EXTERN int cow_container_statistics(cow_container_t *container, cow_container_statistics_cb cb,
+                                        void *data);
+
 /** Start the container. Thread: loop thread. Callback: exactly once when 0 is returned.
  *  @param container The container.
  *  @param cb Completion callback: runs exactly once, later, on the loop thread, when 0 is returned.

@@ -133,6 +133,35 @@ int cow_container_properties_v2(cow_container_t *c, const char *query_json,
                   COW_TIMEOUT_PROPERTIES, (void (*)(void))cb, data);
 }
 
+/* The typed queries: the backend attaches the result before completing. */
+static int typed_call(cow_container_t *c, const char *name, enum cow__cb_kind kind,
+                      int (*slot)(cow_container_t *, cow_op_t *), void (*cb)(void), void *data)
+{
+  CHECK_OPEN(c);
+  if (cb == NULL)
+    return COW_EINVAL;
+  if (slot == NULL)
+    return COW_ENOTSUP;
+  cow_op_t *op;
+  int rc = new_op(c, name, kind, cb, data, COW_TIMEOUT_PROPERTIES, 1, &op);
+  if (rc != 0)
+    return rc;
+  COW__OP_START(op, slot(c, op));
+  return 0;
+}
+
+int cow_container_process_list(cow_container_t *c, cow_container_process_list_cb cb, void *data)
+{
+  return typed_call(c, "process_list", COW__CB_PROCESS_LIST,
+                    c ? COW__SLOT(c->ops, 3, process_list) : NULL, (void (*)(void))cb, data);
+}
+
+int cow_container_statistics(cow_container_t *c, cow_container_statistics_cb cb, void *data)
+{
+  return typed_call(c, "statistics", COW__CB_STATISTICS,
+                    c ? COW__SLOT(c->ops, 3, statistics) : NULL, (void (*)(void))cb, data);
+}
+
 static int simple_call(cow_container_t *c, const char *name,
                        int (*slot)(cow_container_t *, cow_op_t *), cow_timeout_kind_t t,
                        int ok_after_exit, cow_container_cb cb, void *data)

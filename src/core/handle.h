@@ -55,7 +55,9 @@ enum cow__cb_kind {
   COW__CB_JSON,
   COW__CB_HOST,
   COW__CB_PROCESS_STOP,
-  COW__CB_CONTAINER_STOP
+  COW__CB_CONTAINER_STOP,
+  COW__CB_PROCESS_LIST,
+  COW__CB_STATISTICS
 };
 
 struct cow_op_s {
@@ -77,7 +79,12 @@ struct cow_op_s {
   unsigned in_timeout : 1;   /* the backend's timeout slot runs: it may explain the timeout */
   int status;
   cow_error_t err;
-  char *json;
+  /* The result a backend attached: the document of a JSON op, or the typed result (one
+   * block, core/stats.h) of a process list / statistics op; the kind says which. */
+  union {
+    char *json;
+    void *result;
+  };
   int64_t exit_code;
   uint64_t timeout_ms;
   void *backend_data;

@@ -11,12 +11,13 @@
 #include "core/error.h"
 #include "core/handle.h"
 #include "core/log.h"
+#include "core/stats.h"
 
 static void op_free_now(cow_op_t *op)
 {
   struct cow__handle *owner = op->owner;
   cow_error_clear(&op->err);
-  cow__free(op->json);
+  cow__free(op->json); /* or op->result: the same storage */
   cow__free(op);
   cow__handle_unref(owner);
 }
@@ -45,6 +46,14 @@ static void op_deliver(struct cow__event *ev)
   case COW__CB_JSON:
     ((cow_container_json_cb)op->cb)(owner, op->status, op->status == 0 ? op->json : NULL, err,
                                     op->data);
+    break;
+  case COW__CB_PROCESS_LIST:
+    ((cow_container_process_list_cb)op->cb)(owner, op->status, op->status == 0 ? op->result : NULL,
+                                            err, op->data);
+    break;
+  case COW__CB_STATISTICS:
+    ((cow_container_statistics_cb)op->cb)(owner, op->status, op->status == 0 ? op->result : NULL,
+                                          err, op->data);
     break;
   case COW__CB_PROCESS_STOP:
     ((cow_process_stop_cb)op->cb)(owner, op->status, op->status == 0 ? op->exit_code : -1,
@@ -157,6 +166,15 @@ void cow__op_finish(cow_op_t *op, int status, const cow_error_t *err)
   op->user_done = 1;
   cow__list_remove(&op->link);
   cow__deadline_cancel(op->owner->lp, &op->deadline);
+  cow_error_t missing = COW_ERROR_INIT;
+  if (status == 0 && op->result == NULL &&
+      (op->kind == COW__CB_PROCESS_LIST || op->kind == COW__CB_STATISTICS)) {
+    /* A backend that reports success without its result: the callback is promised one. */
+    status = COW_EPROTOCOL;
+    cow__error_set(&missing, status, COW_DOMAIN_LIB, 0, op->name, NULL,
+                   "the backend completed %s without a result", op->name);
+    err = &missing;
+  }
   op->status = status;
   if (status < 0) {
     if (err == NULL || cow_error_copy(&op->err, err) != 0 || op->err.code == 0) {
@@ -170,6 +188,7 @@ void cow__op_finish(cow_op_t *op, int status, const cow_error_t *err)
     if (op->err.operation == NULL)
       op->err.operation = op->name;
   }
+  cow_error_clear(&missing);
   if (op->on_result)
     op->on_result(op);
   cow__loop_post(op->owner->lp, &op->ev);
@@ -205,13 +224,39 @@ void cow_op_complete(cow_op_t *op, int status, const cow_error_t *err)
 
 int cow_op_set_json(cow_op_t *op, const char *json)
 {
-  if (op == NULL || json == NULL)
+  /* The document and the typed results share storage: each op takes only its own kind. */
+  if (op == NULL || json == NULL || op->kind == COW__CB_PROCESS_LIST ||
+      op->kind == COW__CB_STATISTICS)
     return COW_EINVAL;
   char *copy = cow__strdup(json);
   if (copy == NULL)
     return COW_ENOMEM;
   cow__free(op->json);
   op->json = copy;
+  return 0;
+}
+
+int cow_op_set_process_list(cow_op_t *op, const cow_process_info_t *items, size_t count)
+{
+  if (op == NULL || (items == NULL && count > 0) || op->kind != COW__CB_PROCESS_LIST)
+    return COW_EINVAL;
+  cow_process_list_t *list = cow__process_list_new(items, count);
+  if (list == NULL)
+    return COW_ENOMEM;
+  cow__free(op->result);
+  op->result = list;
+  return 0;
+}
+
+int cow_op_set_statistics(cow_op_t *op, const cow_statistics_t *stats)
+{
+  if (op == NULL || stats == NULL || op->kind != COW__CB_STATISTICS)
+    return COW_EINVAL;
+  cow_statistics_t *copy = cow__statistics_dup(stats);
+  if (copy == NULL)
+    return COW_ENOMEM;
+  cow__free(op->result);
+  op->result = copy;
   return 0;
 }
 

@@ -294,18 +294,22 @@ static void properties_done(struct cow__guest_call *call, int status,
   cow__guest_call_complete_simple(call, status, resp, err);
 }
 
-static int properties(cow_container_t *c, const char *query_json, const char *def, cow_op_t *op)
+/* Send GetProperties with query `q` (released here), answered through `fn`. */
+static int get_properties(cow_container_t *c, json_t *q, cow_op_t *op, cow__guest_call_fn fn)
 {
-  json_t *q = cow__proto_parse_object(query_json ? query_json : def, "the properties query", NULL);
-  if (q == NULL)
-    return COW_EINVAL;
   struct cow__guest_container *gc = cow_container_priv(c);
   struct cow__proto_trace trace;
   cow__guest_trace(gc->conn, &trace);
   struct cow__payload body;
   int rc = cow__proto_get_properties(&body, cow_container_id(c), q, &trace);
   json_decref(q);
-  return request(c, COW__MSG_GET_PROPERTIES, rc, &body, op, properties_done);
+  return request(c, COW__MSG_GET_PROPERTIES, rc, &body, op, fn);
+}
+
+static int properties(cow_container_t *c, const char *query_json, const char *def, cow_op_t *op)
+{
+  json_t *q = cow__proto_parse_object(query_json ? query_json : def, "the properties query", NULL);
+  return q != NULL ? get_properties(c, q, op, properties_done) : COW_EINVAL;
 }
 
 static int gc_properties(cow_container_t *c, const char *query_json, cow_op_t *op)
@@ -316,6 +320,58 @@ static int gc_properties(cow_container_t *c, const char *query_json, cow_op_t *o
 static int gc_properties_v2(cow_container_t *c, const char *query_json, cow_op_t *op)
 {
   return properties(c, query_json, "{\"PropertyTypes\":[\"Statistics\"]}", op);
+}
+
+/* The typed queries: GetProperties, then the `Properties` string parsed (untrusted). */
+static void process_list_done(struct cow__guest_call *call, int status,
+                              const struct cow__proto_resp *resp, const cow_error_t *err)
+{
+  if (status != 0 || resp->result != 0) {
+    cow__guest_call_complete_simple(call, status, resp, err);
+    return;
+  }
+  cow_error_t perr = COW_ERROR_INIT;
+  cow_process_list_t *list = NULL;
+  int rc = cow__proto_parse_process_list(&list, cow__proto_str(resp->body, "Properties"),
+                                         cow_op_name(call->op), call->object_id, &perr);
+  if (rc == 0 && (rc = cow_op_set_process_list(call->op, list->items, list->count)) != 0)
+    cow__error_set(&perr, rc, COW_DOMAIN_LIB, 0, cow_op_name(call->op), call->object_id, NULL);
+  cow__free(list);
+  cow_op_complete(call->op, rc, rc ? &perr : NULL);
+  cow_error_clear(&perr);
+}
+
+static void statistics_done(struct cow__guest_call *call, int status,
+                            const struct cow__proto_resp *resp, const cow_error_t *err)
+{
+  if (status != 0 || resp->result != 0) {
+    cow__guest_call_complete_simple(call, status, resp, err);
+    return;
+  }
+  cow_error_t perr = COW_ERROR_INIT;
+  cow_statistics_t stats;
+  int rc = cow__proto_parse_lcow_metrics(&stats, cow__proto_str(resp->body, "Properties"),
+                                         cow_op_name(call->op), call->object_id, &perr);
+  if (rc == 0 && (rc = cow_op_set_statistics(call->op, &stats)) != 0)
+    cow__error_set(&perr, rc, COW_DOMAIN_LIB, 0, cow_op_name(call->op), call->object_id, NULL);
+  cow_op_complete(call->op, rc, rc ? &perr : NULL);
+  cow_error_clear(&perr);
+}
+
+static int typed_query(cow_container_t *c, const char *type, cow_op_t *op, cow__guest_call_fn fn)
+{
+  json_t *q = json_pack("{s:[s]}", "PropertyTypes", type);
+  return q != NULL ? get_properties(c, q, op, fn) : COW_ENOMEM;
+}
+
+static int gc_process_list(cow_container_t *c, cow_op_t *op)
+{
+  return typed_query(c, "ProcessList", op, process_list_done);
+}
+
+static int gc_statistics(cow_container_t *c, cow_op_t *op)
+{
+  return typed_query(c, "Statistics", op, statistics_done);
 }
 
 static int gc_modify(cow_container_t *c, const char *request_json, cow_op_t *op)
@@ -383,4 +439,6 @@ const struct cow_container_ops cow__guest_container_ops = {
     .properties = gc_properties,
     .properties_v2 = gc_properties_v2,
     .modify = gc_modify,
+    .process_list = gc_process_list,
+    .statistics = gc_statistics,
 };

@@ -6,7 +6,9 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/handle.h"
 #include "core/json.h"
+#include "core/stats.h"
 #include "guest/frame.h"
 #include "guest/json-writer.h"
 
@@ -678,26 +680,117 @@ const char *cow__proto_str(const json_t *obj, const char *key)
   return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-int cow__proto_properties_has_pid(const char *properties, uint32_t pid)
+static int bad_properties(cow_error_t *err, const char *operation, const char *id, const char *what)
 {
-  json_t *doc = json_loads(properties ? properties : "{}", 0, NULL);
+  return cow__error_set(err, COW_EPROTOCOL, COW_DOMAIN_GUEST, 0, operation, id,
+                        "unexpected properties from the guest: %s", what);
+}
+
+int cow__proto_parse_process_list(cow_process_list_t **out, const char *properties,
+                                  const char *operation, const char *id, cow_error_t *err)
+{
+  *out = NULL;
+  json_t *doc = json_loads(properties ? properties : "{}", JSON_REJECT_DUPLICATES, NULL);
   json_t *list = json_object_get(doc, "ProcessList");
-  int found =
-      json_is_object(doc) && (list == NULL || json_is_null(list) || json_is_array(list)) ? 0 : -1;
-  size_t i;
-  json_t *item;
-  json_array_foreach(list, i, item)
-  {
-    json_t *id = json_object_get(item, "ProcessId");
-    if (!json_is_integer(id)) {
-      found = -1;
-      break;
-    }
-    if (json_integer_value(id) == (json_int_t)pid)
-      found = 1;
+  size_t n = json_array_size(list);
+  const char *what = NULL;
+  if (!json_is_object(doc))
+    what = "the Properties string is not a JSON object";
+  else if (list != NULL && !json_is_null(list) && !json_is_array(list))
+    what = "ProcessList is not an array";
+  cow_process_info_t *items = what == NULL && n ? cow__calloc(n, sizeof *items) : NULL;
+  if (what == NULL && n && items == NULL) {
+    json_decref(doc);
+    return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, operation, id, NULL);
+  }
+  for (size_t i = 0; what == NULL && i < n; i++) {
+    uint64_t pid;
+    json_t *e = json_array_get(list, i);
+    if (!json_is_object(e) || cow__json_u64(e, "ProcessId", &pid) <= 0 || pid > UINT32_MAX)
+      what = "a ProcessList entry has no valid ProcessId";
+    else
+      items[i].pid = (int64_t)pid;
   }
   json_decref(doc);
+  int rc = 0;
+  if (what != NULL)
+    rc = bad_properties(err, operation, id, what);
+  else if ((*out = cow__process_list_new(items, n)) == NULL)
+    rc = cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, operation, id, NULL);
+  cow__free(items);
+  return rc;
+}
+
+int cow__proto_properties_has_pid(const char *properties, uint32_t pid)
+{
+  cow_process_list_t *list = NULL;
+  if (cow__proto_parse_process_list(&list, properties, NULL, NULL, NULL) != 0)
+    return -1;
+  int found = 0;
+  for (size_t i = 0; i < list->count; i++)
+    found |= list->items[i].pid == (int64_t)pid;
+  cow__free(list);
   return found;
+}
+
+/* An object member that may be absent (protobuf JSON leaves empty messages out): 1 when it
+ * is an object, 0 when absent or null, -1 otherwise. */
+static int sub_object(const json_t *obj, const char *key, json_t **out)
+{
+  *out = obj != NULL ? json_object_get(obj, key) : NULL;
+  if (*out == NULL || json_is_null(*out)) {
+    *out = NULL;
+    return 0;
+  }
+  return json_is_object(*out) ? 1 : -1;
+}
+
+/* Read `key` of `obj` into `*v`; the figure is known (`bit` in `*have`) when `obj` is. */
+static int figure(const json_t *obj, const char *key, uint64_t *v, unsigned *have, unsigned bit)
+{
+  if (cow__json_u64(obj, key, v) < 0)
+    return -1;
+  if (obj != NULL)
+    *have |= bit;
+  return 0;
+}
+
+int cow__proto_parse_lcow_metrics(cow_statistics_t *out, const char *properties,
+                                  const char *operation, const char *id, cow_error_t *err)
+{
+  memset(out, 0, sizeof *out);
+  json_t *doc = json_loads(properties ? properties : "{}", JSON_REJECT_DUPLICATES, NULL);
+  json_t *m = NULL, *cpu = NULL, *usage = NULL, *mem = NULL, *mu = NULL, *pids = NULL;
+  const char *what = NULL;
+  uint64_t limit = 0;
+  unsigned limit_known = 0;
+  if (!json_is_object(doc))
+    what = "the Properties string is not a JSON object";
+  else if (sub_object(doc, "LCOWMetrics", &m) <= 0)
+    what = "no LCOWMetrics object (the guest sent no statistics)";
+  else if (sub_object(m, "cpu", &cpu) < 0 || sub_object(cpu, "usage", &usage) < 0 ||
+           sub_object(m, "memory", &mem) < 0 || sub_object(mem, "usage", &mu) < 0 ||
+           sub_object(m, "pids", &pids) < 0)
+    what = "LCOWMetrics cpu, cpu.usage, memory, memory.usage or pids is not an object";
+  else if (figure(usage, "total", &out->cpu_total_ns, &out->have, COW_STATS_CPU_TOTAL) ||
+           figure(usage, "kernel", &out->cpu_kernel_ns, &out->have, COW_STATS_CPU_KERNEL) ||
+           figure(usage, "user", &out->cpu_user_ns, &out->have, COW_STATS_CPU_USER) ||
+           figure(mu, "usage", &out->memory_usage_bytes, &out->have, COW_STATS_MEMORY_USAGE) ||
+           figure(mu, "limit", &limit, &limit_known, 1) ||
+           figure(pids, "current", &out->process_count, &out->have, COW_STATS_PROCESS_COUNT))
+    what = "an LCOWMetrics figure is not a non-negative integer";
+  json_decref(doc);
+  if (what != NULL) {
+    memset(out, 0, sizeof *out);
+    return bad_properties(err, operation, id, what);
+  }
+  /* cgroup v1 says "no limit" with the largest page-aligned value: no limit is no figure. */
+  if (limit_known && limit != 0 && limit < (UINT64_C(1) << 62)) {
+    out->memory_limit_bytes = limit;
+    out->have |= COW_STATS_MEMORY_LIMIT;
+  }
+  cow__wall_clock(&out->timestamp);
+  return 0;
 }
 
 /* ---- log scrubbing ----

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "cow/container.h"
 #include "cow/error.h"
 
 #define COW__NULL_CONTAINER_ID "00000000-0000-0000-0000-000000000000"
@@ -134,6 +135,18 @@ void cow__proto_notification_clear(struct cow__proto_notification *n);
 /* Whether the ProcessList of a GetProperties `Properties` document (JSON text, NULL:
  * none) names `pid`: 1 or 0; -1 when the document or its ProcessList is malformed. */
 int cow__proto_properties_has_pid(const char *properties, uint32_t pid);
+
+/* The ProcessList of a `Properties` document (§4.9: entries with a ProcessId, nothing
+ * else; absent or null: no process) as a list (one block, cow__free): 0, or COW_EPROTOCOL
+ * with `*err` naming the flaw (COW_ENOMEM). `operation`/`id` name the call in errors. */
+int cow__proto_parse_process_list(cow_process_list_t **out, const char *properties,
+                                  const char *operation, const char *id, cow_error_t *err);
+/* The LCOWMetrics of a `Properties` document (§4.9: containerd's cgroup v1 Metrics in
+ * protobuf JSON, zeros left out) as statistics: cpu.usage (ns), memory.usage, pids.current;
+ * the timestamp is the host's clock now (the guest gives none). A document without
+ * LCOWMetrics, or with a member of the wrong shape, is COW_EPROTOCOL. */
+int cow__proto_parse_lcow_metrics(cow_statistics_t *out, const char *properties,
+                                  const char *operation, const char *id, cow_error_t *err);
 
 /* Integer field helpers for validated bodies: the value or `def` when absent/null. */
 int64_t cow__proto_int(const json_t *obj, const char *key, int64_t def);

@@ -6,6 +6,7 @@ cow_sources(
   common/state.c
   common/stdio.c
   common/builders.c
+  common/props.c
   common/api.c
   v2/call.c
   v2/system.c

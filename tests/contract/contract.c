@@ -766,6 +766,124 @@ static void end_process(cow_process_t *p)
   close_process(p);
 }
 
+/* ---- typed process list and statistics ---- */
+
+struct list_result {
+  int done, status;
+  size_t count;
+  int64_t pids[32];
+  int named; /* entries with a non-empty image name */
+  char message[256];
+};
+
+static void on_list(cow_container_t *c, int status, const cow_process_list_t *list,
+                    const cow_error_t *err, void *data)
+{
+  TW_IGNORED_AFTER_FAILURE();
+  struct list_result *r = data;
+  assert_int_equal(r->done, 0);
+  r->done = 1;
+  r->status = status;
+  assert_int_equal(list != NULL, status == 0);
+  assert_int_equal(err != NULL, status < 0);
+  if (err != NULL)
+    snprintf(r->message, sizeof r->message, "%s", err->message ? err->message : "");
+  for (size_t i = 0; list != NULL && i < list->count && i < 32; i++) {
+    r->pids[i] = list->items[i].pid;
+    r->named += list->items[i].image_name != NULL && list->items[i].image_name[0] != '\0';
+  }
+  r->count = list != NULL ? list->count : 0;
+}
+
+struct stats_result {
+  int done, status;
+  cow_statistics_t st;
+  char message[256];
+};
+
+static void on_stats(cow_container_t *c, int status, const cow_statistics_t *st,
+                     const cow_error_t *err, void *data)
+{
+  TW_IGNORED_AFTER_FAILURE();
+  struct stats_result *r = data;
+  assert_int_equal(r->done, 0);
+  r->done = 1;
+  r->status = status;
+  assert_int_equal(st != NULL, status == 0);
+  if (err != NULL)
+    snprintf(r->message, sizeof r->message, "%s", err->message ? err->message : "");
+  if (st != NULL)
+    r->st = *st;
+}
+
+static struct list_result list_now(cow_container_t *c)
+{
+  struct list_result r = {0};
+  assert_int_equal(cow_container_process_list(c, on_list, &r), 0);
+  assert_int_equal(r.done, 0); /* never inside the call */
+  TW_UNTIL(&loop, r.done);
+  if (r.status != 0)
+    fail_msg("%s: process list failed: %s: %s", fx->name, cow_err_name(r.status), r.message);
+  return r;
+}
+
+static int listed(const struct list_result *r, int64_t pid)
+{
+  for (size_t i = 0; i < r->count && i < 32; i++)
+    if (r->pids[i] == pid)
+      return 1;
+  return 0;
+}
+
+/* The container's processes as the backend lists them, matched by the pids the process
+ * handles give; real figures (CPU burnt by a process, resident memory) in the statistics. */
+static void process_list_and_statistics(void **state)
+{
+  cow_container_t *c = cow_host_container(host);
+  assert_non_null(c);
+  const char *burner[] = {
+      "/bin/sh", "-c",
+      "i=0; while [ $i -lt 40000 ]; do i=$((i+1)); done; echo ready; exec sleep 30", NULL};
+  const char *sleeper[] = {"/bin/sh", "-c", "exec sleep 30", NULL};
+  cow_process_t *a = start_ready(burner, "ready");
+  cow_process_t *b = start(sleeper, 0);
+  int64_t pa = cow_process_pid(a), pb = cow_process_pid(b);
+  struct list_result l = list_now(c);
+  if (!listed(&l, pa) || !listed(&l, pb))
+    fail_msg("%s: pids %lld and %lld not both in the list of %zu", fx->name, (long long)pa,
+             (long long)pb, l.count);
+  if (strncmp(fx->name, "hcs", 3) == 0)
+    assert_int_equal(l.named, (int)l.count); /* HCS names every image; the guest none */
+  struct stats_result s = {0};
+  assert_int_equal(cow_container_statistics(c, on_stats, &s), 0);
+  TW_UNTIL(&loop, s.done);
+  if (s.status != 0)
+    fail_msg("%s: statistics failed: %s: %s", fx->name, cow_err_name(s.status), s.message);
+  unsigned want = COW_STATS_CPU_TOTAL | COW_STATS_MEMORY_USAGE | COW_STATS_PROCESS_COUNT;
+  if ((s.st.have & want) != want)
+    fail_msg("%s: statistics have 0x%x, want 0x%x", fx->name, s.st.have, want);
+  assert_true(s.st.process_count >= 2);
+  assert_true(s.st.cpu_total_ns > 0); /* the burner's loop */
+  assert_true(s.st.memory_usage_bytes > 0);
+  if (s.st.have & COW_STATS_CPU_KERNEL)
+    assert_true(s.st.cpu_kernel_ns <= s.st.cpu_total_ns);
+  assert_true(s.st.timestamp.sec > 1700000000 && s.st.timestamp.nsec >= 0 &&
+              s.st.timestamp.nsec < 1000000000);
+  /* An exited process leaves the list. */
+  struct result k = {0}, w = {0};
+  assert_int_equal(cow_process_wait(b, on_wait, &w), 0);
+  assert_int_equal(cow_process_kill(b, on_proc, &k), 0);
+  TW_UNTIL(&loop, w.done);
+  close_process(b);
+  l = list_now(c);
+  assert_true(listed(&l, pa));
+  if (listed(&l, pb))
+    fail_msg("%s: pid %lld is still listed after its exit", fx->name, (long long)pb);
+  end_process(a);
+  assert_int_equal(cow_container_process_list(NULL, on_list, &l), COW_EINVAL);
+  assert_int_equal(cow_container_statistics(c, NULL, NULL), COW_EINVAL);
+}
+
 static void pause_freezes_until_resume(void **state)
 {
   cow_container_t *c = cow_host_container(host);
@@ -834,6 +952,7 @@ int contract_main(const struct contract_fixture *fixture)
       cmocka_unit_test_setup_teardown(close_while_stopping, setup, teardown),
       cmocka_unit_test_setup_teardown(pause_freezes_until_resume, setup, teardown),
       cmocka_unit_test_setup_teardown(open_running_process_by_pid, setup, teardown),
+      cmocka_unit_test_setup_teardown(process_list_and_statistics, setup, teardown),
   };
   return _cmocka_run_group_tests(fx->name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

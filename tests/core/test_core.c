@@ -833,6 +833,132 @@ static void missing_slots_and_versions(void **state)
   assert_int_equal(count_of("container_closed"), 1);
 }
 
+/* ---- typed process list and statistics (container ops version 3) ---- */
+
+static cow_process_list_t got_list;
+static cow_process_info_t got_items[4];
+static char got_image[32];
+static cow_statistics_t got_stats;
+
+static void on_list(cow_container_t *c, int status, const cow_process_list_t *list,
+                    const cow_error_t *err, void *data)
+{
+  record(data, status, 0, err);
+  assert_int_equal(list != NULL, status == 0);
+  assert_int_equal(err != NULL, status < 0);
+  if (list != NULL) {
+    assert_true(list->count <= 4);
+    got_list = *list;
+    for (size_t i = 0; i < list->count; i++)
+      got_items[i] = list->items[i];
+    /* borrowed for the callback only: keep a copy of the string to compare later */
+    snprintf(got_image, sizeof got_image, "%s",
+             list->count && list->items[0].image_name ? list->items[0].image_name : "");
+  }
+}
+
+static void on_stats(cow_container_t *c, int status, const cow_statistics_t *stats,
+                     const cow_error_t *err, void *data)
+{
+  record(data, status, 0, err);
+  assert_int_equal(stats != NULL, status == 0);
+  if (stats != NULL)
+    got_stats = *stats;
+}
+
+/* What the typed slots do, per test step. */
+static int typed_mode;
+
+static int typed_process_list(cow_container_t *c, cow_op_t *op)
+{
+  if (typed_mode == 1) /* success without a result: the core refuses to pass that on */
+    cow_op_complete(op, 0, NULL);
+  else if (typed_mode == 2) /* a refusal at the call: the callback never runs */
+    return COW_EINVALID_STATE;
+  else {
+    char *name = strdup("sleep"); /* the backend's own memory, gone before the callback */
+    assert_non_null(name);
+    cow_process_info_t items[2] = {
+        {.pid = 42, .image_name = name, .have = COW_STATS_CPU_USER, .cpu_user_ns = 7}, {.pid = 43}};
+    assert_int_equal(cow_op_set_process_list(op, NULL, 1), COW_EINVAL);
+    /* each op takes only its own kind of result */
+    assert_int_equal(cow_op_set_json(op, "{}"), COW_EINVAL);
+    cow_statistics_t wrong = {0};
+    assert_int_equal(cow_op_set_statistics(op, &wrong), COW_EINVAL);
+    assert_int_equal(cow_op_set_process_list(op, items, 2), 0);
+    free(name);
+    cow_op_complete(op, 0, NULL);
+  }
+  return 0;
+}
+
+static int typed_statistics(cow_container_t *c, cow_op_t *op)
+{
+  if (typed_mode == 1) {
+    cow_op_complete(op, 0, NULL);
+    return 0;
+  }
+  cow_statistics_t st = {.have = COW_STATS_MEMORY_USAGE | COW_STATS_PROCESS_COUNT,
+                         .memory_usage_bytes = 4096,
+                         .process_count = 2,
+                         .timestamp = {1800000000, 5}};
+  assert_int_equal(cow_op_set_statistics(op, NULL), COW_EINVAL);
+  assert_int_equal(cow_op_set_process_list(op, NULL, 0), COW_EINVAL);
+  assert_int_equal(cow_op_set_statistics(op, &st), 0);
+  cow_op_complete(op, 0, NULL);
+  return 0;
+}
+
+static const struct cow_container_ops typed_ops = {
+    .version = COW_CONTAINER_OPS_VERSION,
+    .name = "typed",
+    .process_list = typed_process_list,
+    .statistics = typed_statistics,
+};
+
+static void typed_queries(void **state)
+{
+  cow_container_t *c;
+  assert_int_equal(cow_container_new(&c, &loop, &typed_ops, "typed"), 0);
+  typed_mode = 0;
+  CALL(cow_container_process_list(c, on_list, "list"));
+  CALL(cow_container_statistics(c, on_stats, "stats"));
+  assert_int_equal(count_of("list"), 0); /* never inside the call */
+  TW_RUN_IDLE(&loop);
+  assert_int_equal(rec.status[index_of("list")], 0);
+  assert_int_equal(got_list.count, 2);
+  assert_int_equal(got_items[0].pid, 42);
+  assert_int_equal(got_items[0].cpu_user_ns, 7);
+  assert_int_equal(got_items[0].have, COW_STATS_CPU_USER);
+  assert_string_equal(got_image, "sleep"); /* copied when attached */
+  assert_int_equal(got_items[1].pid, 43);
+  assert_null(got_items[1].image_name);
+  assert_int_equal(rec.status[index_of("stats")], 0);
+  assert_int_equal(got_stats.memory_usage_bytes, 4096);
+  assert_int_equal(got_stats.process_count, 2);
+  assert_int_equal(got_stats.timestamp.sec, 1800000000);
+  /* a backend that reports success without the result: COW_EPROTOCOL, never NULL + 0 */
+  typed_mode = 1;
+  CALL(cow_container_process_list(c, on_list, "empty-list"));
+  CALL(cow_container_statistics(c, on_stats, "empty-stats"));
+  TW_RUN_IDLE(&loop);
+  assert_int_equal(rec.status[index_of("empty-list")], COW_EPROTOCOL);
+  assert_int_equal(rec.status[index_of("empty-stats")], COW_EPROTOCOL);
+  /* refused at the call; bad arguments */
+  typed_mode = 2;
+  in_call = 1;
+  assert_int_equal(cow_container_process_list(c, on_list, "refused"), COW_EINVALID_STATE);
+  assert_int_equal(cow_container_process_list(NULL, on_list, "x"), COW_EINVAL);
+  assert_int_equal(cow_container_process_list(c, NULL, NULL), COW_EINVAL);
+  assert_int_equal(cow_container_statistics(NULL, on_stats, "x"), COW_EINVAL);
+  assert_int_equal(cow_container_statistics(c, NULL, NULL), COW_EINVAL);
+  in_call = 0;
+  CALL(cow_container_close(c, on_container_closed, NULL));
+  TW_RUN_IDLE(&loop);
+  assert_int_equal(count_of("refused"), 0);
+  assert_int_equal(count_of("x"), 0);
+}
+
 /* ---- pause and resume (container ops version 2) ---- */
 
 /* A container table as a version 1 backend was compiled: it ends after `modify`. */
@@ -917,6 +1043,8 @@ static void old_table_without_pause(void **state)
   in_call = 1;
   assert_int_equal(cow_container_pause(c, on_container, "x"), COW_ENOTSUP);
   assert_int_equal(cow_container_resume(c, on_container, "x"), COW_ENOTSUP);
+  assert_int_equal(cow_container_process_list(c, on_list, "x"), COW_ENOTSUP);
+  assert_int_equal(cow_container_statistics(c, on_stats, "x"), COW_ENOTSUP);
   in_call = 0;
   CALL(cow_container_start(c, on_container, "start"));
   CALL(cow_container_close(c, on_container_closed, NULL));
@@ -1210,6 +1338,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(missing_slots_and_versions, setup, teardown),
       cmocka_unit_test_setup_teardown(pause_and_resume, setup, teardown),
       cmocka_unit_test_setup_teardown(old_table_without_pause, setup, teardown),
+      cmocka_unit_test_setup_teardown(typed_queries, setup, teardown),
       cmocka_unit_test_setup_teardown(exit_times, setup, teardown),
       cmocka_unit_test_setup_teardown(open_process_by_pid, setup, teardown),
       cmocka_unit_test_setup_teardown(old_host_table_without_open, setup, teardown),

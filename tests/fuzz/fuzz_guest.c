@@ -68,6 +68,32 @@ static void same_string(const char *got, const json_t *ref, const char *key)
   FUZZ_CHECK(got != NULL && strcmp(got, json_string_value(v)) == 0);
 }
 
+/* The typed results of a GetProperties answer's Properties string: a list whose pids are
+ * all 0..UINT32_MAX, or COW_EPROTOCOL with a message; statistics whose bits name only
+ * figures that may be non-zero, or COW_EPROTOCOL with all figures zero. */
+static void properties(const char *props)
+{
+  cow_process_list_t *l = NULL;
+  cow_error_t err = COW_ERROR_INIT;
+  int rc = cow__proto_parse_process_list(&l, props, "fuzz", "id", &err);
+  FUZZ_CHECK(rc == 0 ? l != NULL && err.code == 0
+                     : rc == COW_EPROTOCOL && l == NULL && err.message != NULL);
+  for (size_t i = 0; l != NULL && i < l->count; i++)
+    FUZZ_CHECK(l->items[i].pid >= 0 && l->items[i].pid <= 0xFFFFFFFFll &&
+               l->items[i].image_name == NULL);
+  cow__free(l);
+  cow_error_clear(&err);
+  cow_statistics_t st;
+  rc = cow__proto_parse_lcow_metrics(&st, props, "fuzz", "id", &err);
+  FUZZ_CHECK(rc == 0 || (rc == COW_EPROTOCOL && err.message != NULL && st.have == 0 &&
+                         st.cpu_total_ns == 0 && st.memory_usage_bytes == 0));
+  if (!(st.have & COW_STATS_MEMORY_LIMIT))
+    FUZZ_CHECK(st.memory_limit_bytes == 0);
+  if (!(st.have & COW_STATS_PROCESS_COUNT))
+    FUZZ_CHECK(st.process_count == 0);
+  cow_error_clear(&err);
+}
+
 static void response(uint32_t type, const uint8_t *payload, size_t len)
 {
   struct cow__proto_resp r;
@@ -110,6 +136,8 @@ static void response(uint32_t type, const uint8_t *payload, size_t len)
   char *text = cow__proto_log_text(r.body);
   FUZZ_CHECK(text != NULL);
   cow__free(text);
+  if (type == COW__MSG_GET_PROPERTIES)
+    properties(cow__proto_str(r.body, "Properties"));
   cow__proto_resp_clear(&r);
 }
 

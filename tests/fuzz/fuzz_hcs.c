@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "fuzz/fuzz.h"
 #include "hcs/common/hcs-error.h"
+#include "hcs/common/props.h"
 #include "hcs/common/state.h"
 #include "hcs/common/utf16.h"
 
@@ -44,6 +45,21 @@ static void documents(HRESULT hr, const char *doc)
   FUZZ_CHECK(code == want);
   json_decref(st);
   (void)cow__hcs_exit_status_error(doc);
+
+  /* The typed process list and statistics: a result, or COW_EPROTOCOL with a message. */
+  cow_process_list_t *l = NULL;
+  rc = cow__hcs_parse_process_list(&l, doc, "fuzz", "id", &err);
+  FUZZ_CHECK(rc == 0 ? l != NULL : rc == COW_EPROTOCOL && l == NULL && err.message != NULL);
+  for (size_t i = 0; l != NULL && i < l->count; i++)
+    FUZZ_CHECK(l->items[i].pid >= 0 && l->items[i].pid <= 0xFFFFFFFFll);
+  cow__free(l);
+  cow_error_clear(&err);
+  cow_statistics_t stats;
+  rc = cow__hcs_parse_statistics(&stats, doc, "fuzz", "id", &err);
+  FUZZ_CHECK(rc == 0 ? stats.timestamp.nsec >= 0 && stats.timestamp.nsec < 1000000000
+                     : rc == COW_EPROTOCOL && stats.have == 0 && err.message != NULL);
+  FUZZ_CHECK(stats.cpu_total_ns % 100 == 0); /* from 100 ns units */
+  cow_error_clear(&err);
 
   struct cow__hcs_sys sys;
   memset(&sys, 0, sizeof sys);
@@ -135,6 +151,11 @@ static const struct {
         "\"EmulateConsole\":true,\"ConsoleSize\":[25,80],\"CreateStdOutPipe\":true}"},
     {0, "{\"CommandArgs\":[\"sh\",\"-c\",\"exit "
         "3\"],\"Environment\":{\"A\":\"\\u00e9\\ud83d\\ude00\"}}"},
+    {0, "{\"Statistics\":{\"Timestamp\":\"2026-12-02T05:35:43.1234567Z\",\"Processor\":"
+        "{\"TotalRuntime100ns\":30,\"RuntimeUser100ns\":20,\"RuntimeKernel100ns\":10},"
+        "\"Memory\":{\"MemoryUsagePrivateWorkingSetBytes\":8000}},\"ProcessList\":["
+        "{\"ProcessId\":42,\"ImageName\":\"sleep\",\"UserTime100ns\":12,\"KernelTime100ns\":3,"
+        "\"MemoryWorkingSetPrivateBytes\":4096}]}"},
     {0, "null"},
     {0, "[1,2,3]"},
 };

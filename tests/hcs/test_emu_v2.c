@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include "emu-test.h"
+#include "core/stats.h"
 
 static struct cow__computecore_api api;
 
@@ -449,6 +450,64 @@ static void test_image_name_not_utf8(void **state)
   assert_int_equal(rmdir(dir), 0);
 }
 
+/* ProcessList and Statistics cover the system's whole process tree from /proc: a child the
+ * started process forked (never started through the DLL) is listed with its command name, and
+ * the Statistics carry a parseable Timestamp and the resident memory of the tree. */
+static void test_process_tree_properties(void **state)
+{
+  (void)state;
+  HCS_SYSTEM cs = new_system("v2-tree", 1);
+  HCS_PROCESS_INFORMATION pi;
+  HCS_PROCESS p = new_process(
+      cs,
+      "{\"CommandLine\":\"/bin/sh -c \\\"sleep 30 & echo $!; wait\\\"\",\"CreateStdOutPipe\":true}",
+      &pi);
+  int out = cow__emu_handle_fd(pi.StdOutput);
+  char line[32];
+  size_t got = 0;
+  while (got < sizeof line - 1 && (got == 0 || line[got - 1] != '\n')) {
+    ssize_t r = read(out, line + got, 1);
+    assert_true(r == 1); /* the child's pid, then the shell waits */
+    got++;
+  }
+  line[got] = '\0';
+  long child = strtol(line, NULL, 10);
+  assert_true(child > 0);
+  char *doc = NULL;
+  uint16_t *q = W("{\"PropertyTypes\":[\"ProcessList\",\"Statistics\"]}");
+  assert_int_equal(RUN(&doc, api.HcsGetComputeSystemProperties(cs, rop, q)), 0);
+  wfree(q);
+  json_t *j = json_loads(doc, 0, NULL);
+  json_t *list = json_object_get(j, "ProcessList");
+  int saw_shell = 0, saw_child = 0;
+  size_t i;
+  json_t *e;
+  json_array_foreach(list, i, e)
+  {
+    json_int_t pid = json_integer_value(json_object_get(e, "ProcessId"));
+    saw_shell |= pid == (json_int_t)pi.ProcessId;
+    if (pid == child) {
+      saw_child = 1;
+      /* "sh" until the forked child has exec'd sleep: either way its command name */
+      const char *image = json_string_value(json_object_get(e, "ImageName"));
+      assert_true(image != NULL && (strcmp(image, "sh") == 0 || strcmp(image, "sleep") == 0));
+    }
+  }
+  assert_true(saw_shell);
+  assert_true(saw_child);
+  json_t *st = json_object_get(j, "Statistics");
+  cow_timestamp_t ts;
+  assert_int_equal(cow__rfc3339_parse(json_string_value(json_object_get(st, "Timestamp")), &ts), 0);
+  assert_true(ts.sec > 1700000000);
+  assert_true(json_integer_value(json_object_get(json_object_get(st, "Memory"),
+                                                 "MemoryUsagePrivateWorkingSetBytes")) > 0);
+  json_decref(j);
+  cow__free(doc);
+  close(out);
+  api.HcsCloseProcess(p);
+  terminate_and_close(cs); /* the whole tree goes */
+}
+
 /* A process writes 100 MB and exits: every byte arrives, in order. */
 static void test_large_output(void **state)
 {
@@ -617,6 +676,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_signal_terminate, setup, emu_teardown),
       cmocka_unit_test_setup_teardown(test_states_and_errors, setup, emu_teardown),
       cmocka_unit_test_setup_teardown(test_stdin_close_and_properties, setup, emu_teardown),
+      cmocka_unit_test_setup_teardown(test_process_tree_properties, setup, emu_teardown),
       cmocka_unit_test_setup_teardown(test_image_name_not_utf8, setup, emu_teardown),
       cmocka_unit_test_setup_teardown(test_large_output, setup, emu_teardown),
       cmocka_unit_test_setup_teardown(test_terminate_on_last_close, setup, emu_teardown),

@@ -213,7 +213,8 @@ void peer_handle_delete(peer_t *peer, const peer_req_t *req)
 
 typedef struct pinfo {
   pid_t pid;
-  unsigned long long ticks;
+  unsigned long long ticks, kernel_ticks;
+  unsigned long long rss_bytes;
 } pinfo_t;
 
 /* Processes whose process group belongs to the container (what `runc ps` would list). */
@@ -229,6 +230,7 @@ static size_t list_container_pids(peer_container_t *c, pinfo_t *out, size_t max)
     FILE *f;
     long pgrp = 0;
     unsigned long long ut = 0, st = 0;
+    long long rss = 0;
     size_t i;
     if (!isdigit((unsigned char)e->d_name[0]))
       continue;
@@ -242,8 +244,11 @@ static size_t list_container_pids(peer_container_t *c, pinfo_t *out, size_t max)
     }
     fclose(f);
     rp = strrchr(buf, ')'); /* comm may contain spaces */
-    if (!rp || sscanf(rp + 2, "%*c %*d %ld %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &pgrp, &ut,
-                      &st) != 3)
+    /* Fields after the name: 3 state, 5 pgrp, 14 utime, 15 stime, 24 rss (pages). */
+    if (!rp || sscanf(rp + 2,
+                      "%*c %*d %ld %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d "
+                      "%*d %*u %*u %lld",
+                      &pgrp, &ut, &st, &rss) != 4)
       continue;
     if (rp[2] == 'Z')
       continue;
@@ -251,6 +256,9 @@ static size_t list_container_pids(peer_container_t *c, pinfo_t *out, size_t max)
       if (c->pgids[i] == (pid_t)pgrp) {
         out[n].pid = (pid_t)atol(e->d_name);
         out[n].ticks = ut + st;
+        out[n].kernel_ticks = st;
+        out[n].rss_bytes =
+            rss > 0 ? (unsigned long long)rss * (unsigned long long)sysconf(_SC_PAGESIZE) : 0;
         n++;
         break;
       }
@@ -339,23 +347,35 @@ void peer_handle_get_properties(peer_t *peer, const peer_req_t *req)
     }
     if (want_stats) {
       /* A cgroup-v1-metrics-shaped document built from /proc; zero values are omitted like
-       * the protobuf JSON the agent sends. */
-      unsigned long long total = 0;
+       * the protobuf JSON the agent sends. Memory is what an agent whose host has a memory
+       * cgroup adds (memory.usage.usage; the recorded agent's host had none, so its answer
+       * has no memory): here the resident sets of the container's processes. */
+      unsigned long long total = 0, kernel = 0, rss = 0;
       long hz = sysconf(_SC_CLK_TCK);
       long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
       json_t *m = json_object(), *pids = json_object(), *cpu = json_object(),
              *usage = json_object(), *per = json_array();
-      for (i = 0; i < n; i++)
+      for (i = 0; i < n; i++) {
         total += pi[i].ticks;
+        kernel += pi[i].kernel_ticks;
+        rss += pi[i].rss_bytes;
+      }
       if (hz <= 0)
         hz = 100;
       if (ncpu <= 0)
         ncpu = 1;
       total = total * (1000000000ull / (unsigned long long)hz);
+      kernel = kernel * (1000000000ull / (unsigned long long)hz);
       if (n)
         pj_set(pids, "current", json_integer((json_int_t)n));
       if (total)
         pj_set(usage, "total", json_integer((json_int_t)total));
+      if (kernel)
+        pj_set(usage, "kernel", json_integer((json_int_t)kernel));
+      if (total - kernel)
+        pj_set(usage, "user", json_integer((json_int_t)(total - kernel)));
+      if (rss)
+        pj_set(m, "memory", json_pack("{s:{s:I}}", "usage", "usage", (json_int_t)rss));
       for (i = 0; i < (size_t)ncpu; i++)
         pj_append(per, json_integer(i == 0 ? (json_int_t)total : 0));
       pj_set(usage, "per_cpu", per);

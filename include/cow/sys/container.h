@@ -13,8 +13,8 @@ COW_BEGIN_DECLS
 /** The newest table layout. A table says which layout it was written against in
  *  `version`; the core reads a slot only when the table's version has it, so a version 1
  *  table (which ends after `modify`) stays valid and its missing slots answer COW_ENOTSUP.
- *  Version 2 added pause and resume. */
-#define COW_CONTAINER_OPS_VERSION 2
+ *  Version 2 added pause and resume, version 3 process_list and statistics. */
+#define COW_CONTAINER_OPS_VERSION 3
 
 /** The container interface a backend implements (docs/backends.md). Every slot that takes
  *  a cow_op_t returns 0 and completes the op exactly once with cow_op_complete(), or returns
@@ -57,7 +57,16 @@ struct cow_container_ops {
   int (*pause)(cow_container_t *c, cow_op_t *op);
   /** Thaw what pause froze; as `pause` otherwise. */
   int (*resume)(cow_container_t *c, cow_op_t *op);
-  /* version 3 slots are appended below this line, never inserted above it */
+
+  /* ---- version 3 ---- */
+
+  /** cow_container_process_list(): attach the list with cow_op_set_process_list(), then
+   *  complete `op`; a malformed answer completes it with COW_EPROTOCOL. NULL: COW_ENOTSUP. */
+  int (*process_list)(cow_container_t *c, cow_op_t *op);
+  /** cow_container_statistics(): attach the figures with cow_op_set_statistics(), then
+   *  complete `op`; as `process_list` otherwise. */
+  int (*statistics)(cow_container_t *c, cow_op_t *op);
+  /* version 4 slots are appended below this line, never inserted above it */
 };
 
 /** Create a container handle with id `id` (copied). Calls ops->init.

@@ -14,6 +14,7 @@
 #define COW_SYS_OP_H
 
 #include "../common.h"
+#include "../container.h"
 #include "../error.h"
 
 COW_BEGIN_DECLS
@@ -34,11 +35,29 @@ typedef struct cow_op_s cow_op_t;
 COW_EXTERN void cow_op_complete(cow_op_t *op, int status, const cow_error_t *err);
 
 /** Attach a JSON result (properties document) to `op` before completing it successfully;
- *  the text is copied. Returns 0 or COW_ENOMEM. Thread: loop thread.
+ *  the text is copied. Returns 0, COW_ENOMEM, or COW_EINVAL for an op of the typed
+ *  queries (they take cow_op_set_process_list() / cow_op_set_statistics()). Thread: loop
+ *  thread.
  *  @param op The operation.
  *  @param json The result document, UTF-8 JSON; copied.
  *  @return 0 on success, or a negative COW_E* code. */
 COW_EXTERN int cow_op_set_json(cow_op_t *op, const char *json);
+
+/** Attach a process list (cow_container_process_list()) to `op` before completing it
+ *  successfully; the entries and their strings are copied. Thread: loop thread.
+ *  @param op The operation.
+ *  @param items The entries (may be NULL when @p count is 0); copied.
+ *  @param count The number of entries.
+ *  @return 0, COW_EINVAL (NULL op, NULL items with a count, an op that is not a
+ *          process list's) or COW_ENOMEM. */
+COW_EXTERN int cow_op_set_process_list(cow_op_t *op, const cow_process_info_t *items, size_t count);
+
+/** Attach statistics (cow_container_statistics()) to `op` before completing it
+ *  successfully; copied. Thread: loop thread.
+ *  @param op The operation.
+ *  @param stats The figures; copied.
+ *  @return 0, COW_EINVAL (NULL, an op that is not a statistics') or COW_ENOMEM. */
+COW_EXTERN int cow_op_set_statistics(cow_op_t *op, const cow_statistics_t *stats);
 
 /** The static name of the operation ("start", "signal", ...), for logs and errors.
  *  @param op The operation.

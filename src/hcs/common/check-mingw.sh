@@ -44,7 +44,8 @@ if [ -f "$hostinc/uv.h" ] && [ -f "$hostinc/uv/win.h" ] && [ -f "$hostinc/jansso
   cp "$hostinc"/uv/*.h "$tmp/inc/uv/"
   for f in "$root"/src/hcs/common/stdio.c "$root"/src/hcs/common/api.c \
            "$root"/src/hcs/common/state.c "$root"/src/hcs/common/hcs-error.c \
-           "$root"/src/hcs/common/builders.c "$root"/src/hcs/v1/*.c "$root"/src/hcs/v2/*.c; do
+           "$root"/src/hcs/common/builders.c "$root"/src/hcs/common/props.c \
+           "$root"/src/hcs/v1/*.c "$root"/src/hcs/v2/*.c; do
     if ! "$cc" -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wno-unused-parameter -Werror -fsyntax-only -D_WIN32_WINNT=0x0A00 \
         -I "$root/include" -I "$tmp/gen" -I "$root/src" -I "$tmp/inc" "$f"; then

@@ -215,20 +215,23 @@ static json_t *name_text(const char *comm)
   return json_string(buf);
 }
 
+/* Every process of the system's tree (cow__emu_procfs_members: the processes it started and
+ * their descendants), as HCS lists them: a vanished one is left out. -1: no memory, or the
+ * tree could not be read. */
 int cow__emu_procfs_process_list(struct emu_system *s, json_t *props)
 {
+  struct emu_member *m = NULL;
+  size_t n = 0;
+  if (cow__emu_procfs_members(s, &m, &n) != 0)
+    return -1;
   json_t *list = json_array();
   uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-  for (struct emu_process *p = s->procs; list != NULL && p != NULL; p = p->next) {
-    if (p->exited)
-      continue;
+  for (size_t i = 0; list != NULL && i < n; i++) {
     struct pstat ps;
-    if (read_stat(p->pid, &ps) != 0) {
-      memset(&ps, 0, sizeof(ps));
-      snprintf(ps.comm, sizeof(ps.comm), "%s", p->image);
-    }
+    if (read_stat(m[i].pid, &ps) != 0)
+      continue; /* gone meanwhile */
     json_t *one = json_pack(
-        "{s:I, s:o, s:I, s:I, s:I, s:I}", "ProcessId", (json_int_t)p->pid, "ImageName",
+        "{s:I, s:o, s:I, s:I, s:I, s:I}", "ProcessId", (json_int_t)m[i].pid, "ImageName",
         name_text(ps.comm), "UserTime100ns", (json_int_t)ticks_to_100ns(ps.utime),
         "KernelTime100ns", (json_int_t)ticks_to_100ns(ps.stime), "MemoryWorkingSetPrivateBytes",
         (json_int_t)(ps.rss_pages * page), "MemoryCommitBytes", (json_int_t)(ps.rss_pages * page));
@@ -237,24 +240,33 @@ int cow__emu_procfs_process_list(struct emu_system *s, json_t *props)
       list = NULL;
     }
   }
+  cow__free(m);
   return json_object_set_new(props, "ProcessList", list) == 0 ? 0 : -1;
 }
 
 int cow__emu_procfs_statistics(struct emu_system *s, json_t *props)
 {
   uint64_t ut = 0, st = 0, rss = 0, page = (uint64_t)sysconf(_SC_PAGESIZE);
-  for (struct emu_process *p = s->procs; p != NULL; p = p->next) {
+  struct emu_member *m = NULL;
+  size_t n = 0;
+  if (cow__emu_procfs_members(s, &m, &n) != 0)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
     struct pstat ps;
-    if (!p->exited && read_stat(p->pid, &ps) == 0) {
+    if (read_stat(m[i].pid, &ps) == 0) {
       ut += ps.utime;
       st += ps.stime;
       rss += ps.rss_pages * page;
     }
   }
-  char now[32], start[32];
-  time_t t = time(NULL), t0 = (time_t)s->start_wall;
+  cow__free(m);
+  char now[40], start[32];
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  time_t t = ts.tv_sec, t0 = (time_t)s->start_wall;
   struct tm tm;
-  strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+  size_t len = strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tm));
+  snprintf(now + len, sizeof(now) - len, ".%07ldZ", ts.tv_nsec / 100); /* .NET's 100 ns */
   strftime(start, sizeof(start), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t0, &tm));
   uint64_t up = s->start_ns ? (cow__emu_now_ns() - s->start_ns) / 100u : 0;
   return json_object_set_new(

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "hcs/common/hcs-error.h"
+#include "hcs/common/props.h"
 #include "hcs/common/utf16.h"
 #include "hcs/v1/v1.h"
 
@@ -351,6 +352,33 @@ static int v1_properties(cow_container_t *c, const char *query_json, cow_op_t *o
   return queue(c, op, COW__HCS_QUERY, run_properties, after_json, query_json ? query_json : "{}");
 }
 
+static void after_process_list(struct cow__hcs1_work *w)
+{
+  if (w->hr < 0)
+    cow__hcs1_complete(w, cow_container_id(w->owner));
+  else
+    cow__hcs_finish_process_list(w->op, w->payload, cow_container_id(w->owner));
+}
+
+static void after_statistics(struct cow__hcs1_work *w)
+{
+  if (w->hr < 0)
+    cow__hcs1_complete(w, cow_container_id(w->owner));
+  else
+    cow__hcs_finish_statistics(w->op, w->payload, cow_container_id(w->owner));
+}
+
+static int v1_process_list(cow_container_t *c, cow_op_t *op)
+{
+  return queue(c, op, COW__HCS_QUERY, run_properties, after_process_list,
+               COW__HCS_QUERY_PROCESS_LIST);
+}
+
+static int v1_statistics(cow_container_t *c, cow_op_t *op)
+{
+  return queue(c, op, COW__HCS_QUERY, run_properties, after_statistics, COW__HCS_QUERY_STATISTICS);
+}
+
 static void run_modify(struct cow__hcs1_work *w)
 {
   PWSTR result = NULL;
@@ -519,6 +547,8 @@ static const struct cow_container_ops v1_container_ops = {
     .modify = v1_modify,
     .pause = v1_pause,
     .resume = v1_resume,
+    .process_list = v1_process_list,
+    .statistics = v1_statistics,
 };
 
 int cow__hcs1_system_new(struct uv_loop_s *loop, const struct cow__vmcompute_api *api,

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "hcs/common/hcs-error.h"
+#include "hcs/common/props.h"
 #include "hcs/common/utf16.h"
 #include "hcs/v2/v2.h"
 
@@ -222,7 +223,25 @@ static void json_done(struct cow__hcs2_call *call, HRESULT hr, const char *doc)
   cow_op_complete(call->cop, rc, NULL);
 }
 
-static int query(cow_container_t *c, const char *query_json, cow_op_t *op)
+static void process_list_done(struct cow__hcs2_call *call, HRESULT hr, const char *doc)
+{
+  if (hr < 0)
+    complete_hr(call->cop, hr, cow_container_id(call->owner), doc);
+  else
+    cow__hcs_finish_process_list(call->cop, doc, cow_container_id(call->owner));
+}
+
+static void statistics_done(struct cow__hcs2_call *call, HRESULT hr, const char *doc)
+{
+  if (hr < 0)
+    complete_hr(call->cop, hr, cow_container_id(call->owner), doc);
+  else
+    cow__hcs_finish_statistics(call->cop, doc, cow_container_id(call->owner));
+}
+
+/* HcsGetComputeSystemProperties with `query_json`, answered through `done`. */
+static int query_with(cow_container_t *c, const char *query_json, cow_op_t *op,
+                      void (*done)(struct cow__hcs2_call *, HRESULT, const char *))
 {
   struct cow__hcs2_system *s = sys_of(c);
   int rc = cow__hcs_sys_check(&s->st, COW__HCS_QUERY);
@@ -231,7 +250,7 @@ static int query(cow_container_t *c, const char *query_json, cow_op_t *op)
   uint16_t *wq = NULL;
   if ((rc = cow__utf16_from_utf8(query_json ? query_json : "{}", &wq)) != 0)
     return rc;
-  struct cow__hcs2_call *call = cow__hcs2_call_new(c, COW__HCS_CTX_SYSTEM, op, json_done);
+  struct cow__hcs2_call *call = cow__hcs2_call_new(c, COW__HCS_CTX_SYSTEM, op, done);
   if (call == NULL) {
     cow__free(wq);
     return COW_ENOMEM;
@@ -239,6 +258,21 @@ static int query(cow_container_t *c, const char *query_json, cow_op_t *op)
   cow__hcs2_call_issued(call, s->base.api->HcsGetComputeSystemProperties(s->h, call->op, wq));
   cow__free(wq);
   return 0;
+}
+
+static int query(cow_container_t *c, const char *query_json, cow_op_t *op)
+{
+  return query_with(c, query_json, op, json_done);
+}
+
+static int v2_process_list(cow_container_t *c, cow_op_t *op)
+{
+  return query_with(c, COW__HCS_QUERY_PROCESS_LIST, op, process_list_done);
+}
+
+static int v2_statistics(cow_container_t *c, cow_op_t *op)
+{
+  return query_with(c, COW__HCS_QUERY_STATISTICS, op, statistics_done);
 }
 
 static int v2_modify(cow_container_t *c, const char *request_json, cow_op_t *op)
@@ -322,6 +356,8 @@ static const struct cow_container_ops v2_container_ops = {
     .modify = v2_modify,
     .pause = v2_pause,
     .resume = v2_resume,
+    .process_list = v2_process_list,
+    .statistics = v2_statistics,
 };
 
 int cow__hcs2_system_new(struct uv_loop_s *loop, const struct cow__computecore_api *api,
