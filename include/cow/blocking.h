@@ -533,6 +533,41 @@ COW_EXTERN int cow_blocking_container_properties(char **json_out, cow_blocking_t
                                                  cow_container_t *c, int v2, const char *query_json,
                                                  uint64_t timeout_ms, cow_error_t *err);
 
+/** cow_container_process_list(): the processes running in the container, matched to the
+ *  caller's by pid (cow_blocking_process_pid()).
+ *  Ownership: `*out` (NULL on failure) is the caller's: one block with its entries and
+ *  strings, released with cow_free().
+ *  @retval COW_ENOTSUP the backend cannot list processes @retval COW_EPROTOCOL a malformed
+ *  answer (`err` names the flaw)
+ *  @param out Receives the list (NULL on failure); release it with cow_free().
+ *  @param b The blocking context.
+ *  @param c The container.
+ *  @param timeout_ms How long this call waits, in milliseconds; 0: no limit of its own (see
+ *         Timeouts above).
+ *  @param err Receives the error details on failure (may be NULL; cleared first; the caller clears
+ *         it with cow_error_clear()).
+ *  @return 0 on success, or a negative COW_E* code. */
+COW_EXTERN int cow_blocking_container_process_list(cow_process_list_t **out, cow_blocking_t *b,
+                                                   cow_container_t *c, uint64_t timeout_ms,
+                                                   cow_error_t *err);
+
+/** cow_container_statistics(): the container's CPU, memory and process figures (`have`
+ *  says which the backend reported).
+ *  Ownership: `*out` (NULL on failure) is the caller's, released with cow_free().
+ *  @retval COW_ENOTSUP the backend has no statistics @retval COW_EPROTOCOL a malformed
+ *  answer (`err` names the flaw)
+ *  @param out Receives the statistics (NULL on failure); release them with cow_free().
+ *  @param b The blocking context.
+ *  @param c The container.
+ *  @param timeout_ms How long this call waits, in milliseconds; 0: no limit of its own (see
+ *         Timeouts above).
+ *  @param err Receives the error details on failure (may be NULL; cleared first; the caller clears
+ *         it with cow_error_clear()).
+ *  @return 0 on success, or a negative COW_E* code. */
+COW_EXTERN int cow_blocking_container_statistics(cow_statistics_t **out, cow_blocking_t *b,
+                                                 cow_container_t *c, uint64_t timeout_ms,
+                                                 cow_error_t *err);
+
 /** cow_container_pause(): every process of the container stops, keeping its state.
  *  @retval COW_ENOTSUP the backend cannot pause (the guest connection).
  *  @param b The blocking context.

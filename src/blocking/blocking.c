@@ -18,6 +18,7 @@ void cow__breq_free(struct breq *r)
   uv_cond_destroy(&r->cond);
   cow_error_clear(&r->err);
   cow__free(r->json);
+  cow__free(r->result);
   cow__free(r->text);
   cow__free(r);
 }

@@ -53,9 +53,10 @@ struct breq {
   int status;
   cow_error_t err;
   int64_t code;
-  char *json; /* a string result, handed to the caller (cow_free) */
-  void *obj;  /* the handle the call is about, or the one it created */
-  int forced; /* result of a stop */
+  char *json;   /* a string result, handed to the caller (cow_free) */
+  void *result; /* a typed result of one block (core/stats.h), handed over likewise */
+  void *obj;    /* the handle the call is about, or the one it created */
+  int forced;   /* result of a stop */
   /* Arguments, owned by the request. */
   char *text;
   uint16_t width, height;

@@ -3,6 +3,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/stats.h"
 
 static int einval(cow_error_t *err, const char *what)
 {
@@ -136,6 +137,81 @@ int cow_blocking_container_properties(char **json_out, cow_blocking_t *b, cow_co
   struct breq *kept = NULL;
   int rc = cow__breq_run(b, r, t, err, &kept);
   return cow__blocking_take_json(json_out, rc, kept);
+}
+
+/* ---- typed process list and statistics ---- */
+
+static void list_done(cow_container_t *c, int status, const cow_process_list_t *list,
+                      const cow_error_t *err, void *data)
+{
+  struct breq *r = data;
+  if (status == 0 && (r->result = cow__process_list_new(list->items, list->count)) == NULL)
+    status = COW_ENOMEM;
+  cow__breq_finish(r, status, err);
+}
+
+static void stats_done(cow_container_t *c, int status, const cow_statistics_t *stats,
+                       const cow_error_t *err, void *data)
+{
+  struct breq *r = data;
+  if (status == 0 && (r->result = cow__statistics_dup(stats)) == NULL)
+    status = COW_ENOMEM;
+  cow__breq_finish(r, status, err);
+}
+
+static int start_list(struct breq *r)
+{
+  return cow_container_process_list(r->obj, list_done, r);
+}
+
+static int start_stats(struct breq *r)
+{
+  return cow_container_statistics(r->obj, stats_done, r);
+}
+
+/* Run a typed query and hand its block over in `*out` (NULL on failure). */
+static int typed_query(void **out, int (*start)(struct breq *r), const char *what,
+                       cow_blocking_t *b, cow_container_t *c, uint64_t t, cow_error_t *err)
+{
+  if (out != NULL)
+    *out = NULL;
+  if (c == NULL || out == NULL || b == NULL)
+    return einval(err, what);
+  struct breq *r = cow__breq_new(start, c, NULL);
+  if (r == NULL)
+    return cow__error_set(err, COW_ENOMEM, COW_DOMAIN_LIB, 0, what, NULL, NULL);
+  struct breq *kept = NULL;
+  int rc = cow__breq_run(b, r, t, err, &kept);
+  if (kept != NULL) {
+    if (rc == 0) {
+      *out = kept->result;
+      kept->result = NULL;
+    }
+    cow__breq_free(kept);
+  }
+  return rc;
+}
+
+int cow_blocking_container_process_list(cow_process_list_t **out, cow_blocking_t *b,
+                                        cow_container_t *c, uint64_t t, cow_error_t *err)
+{
+  if (out == NULL)
+    return einval(err, "process_list");
+  void *got = NULL;
+  int rc = typed_query(&got, start_list, "process_list", b, c, t, err);
+  *out = got;
+  return rc;
+}
+
+int cow_blocking_container_statistics(cow_statistics_t **out, cow_blocking_t *b, cow_container_t *c,
+                                      uint64_t t, cow_error_t *err)
+{
+  if (out == NULL)
+    return einval(err, "statistics");
+  void *got = NULL;
+  int rc = typed_query(&got, start_stats, "statistics", b, c, t, err);
+  *out = got;
+  return rc;
 }
 
 /* ---- queries (finished inside their start) ---- */

@@ -162,6 +162,28 @@ static void hcs_system_end_to_end(void **state)
   int fds[3] = {0, 0, 0};
   assert_int_equal(cow_blocking_process_stdio(&fds[0], &fds[1], &fds[2], b, opened), 0);
   assert_true(fds[0] == -1 && fds[1] == -1 && fds[2] == -1);
+  /* the typed process list names it; the statistics count it and its memory */
+  cow_process_list_t *list = (cow_process_list_t *)&list;
+  check(cow_blocking_container_process_list(&list, b, c, 10000, &err), &err, "process_list");
+  int listed = 0;
+  for (size_t i = 0; i < list->count; i++)
+    listed |= list->items[i].pid == napper_pid;
+  assert_true(listed);
+  cow_free(list);
+  cow_statistics_t *stats = NULL;
+  check(cow_blocking_container_statistics(&stats, b, c, 10000, &err), &err, "statistics");
+  assert_true(stats->have & COW_STATS_PROCESS_COUNT);
+  assert_true(stats->process_count >= 1);
+  /* known; its value may be 0 while the process is between fork and exec (the contract
+   * suite checks the figure with processes that have settled) */
+  assert_true(stats->have & COW_STATS_MEMORY_USAGE);
+  cow_free(stats);
+  assert_int_equal(cow_blocking_container_statistics(NULL, b, c, 10000, &err), COW_EINVAL);
+  cow_error_clear(&err);
+  list = (cow_process_list_t *)&list;
+  assert_int_equal(cow_blocking_container_process_list(&list, b, NULL, 10000, &err), COW_EINVAL);
+  assert_null(list);
+  cow_error_clear(&err);
   assert_int_equal(cow_blocking_process_kill(b, opened, 10000, &err), 0);
   int64_t c1 = 0, c2 = 0;
   assert_int_equal(cow_blocking_process_wait(&c1, b, opened, 10000, &err), 0);
@@ -305,6 +327,18 @@ static void guest_container_lifecycle(void **state)
         &err, "properties");
   assert_non_null(strstr(props, "ProcessList"));
   cow_free(props);
+  /* typed: the init is listed by the pid its handle gives; the guest counts its processes */
+  cow_process_list_t *list = NULL;
+  check(cow_blocking_container_process_list(&list, b, c, 10000, &err), &err, "process_list");
+  int init_listed = 0;
+  for (size_t i = 0; i < list->count; i++)
+    init_listed |= list->items[i].pid == cow_blocking_process_pid(b, init);
+  assert_true(init_listed);
+  cow_free(list);
+  cow_statistics_t *stats = NULL;
+  check(cow_blocking_container_statistics(&stats, b, c, 10000, &err), &err, "statistics");
+  assert_true((stats->have & COW_STATS_PROCESS_COUNT) && stats->process_count >= 1);
+  cow_free(stats);
   /* the order of closes: children first, or COW_EBUSY at once */
   assert_int_equal(cow_blocking_container_close(b, c, 10000, &err), COW_EBUSY);
   assert_int_equal(cow_blocking_host_close(b, h, 10000, &err), COW_EBUSY);
