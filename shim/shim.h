@@ -5,6 +5,7 @@
  *   main.c      the command line: start, delete, and the long-lived shim
  *   ttrpc-*.c   the ttrpc protocol (frames, server, client)
  *   task.c      containerd.task.v2.Task: one handler per method
+ *   stats.c     Pids and Stats, from libcow's typed process list and statistics
  *   proc.c      the process table: init and execs, their state, exits and waiters
  *   io.c        containerd's fifos <-> the processes' libcow streams
  *   events.c    events to containerd
@@ -151,6 +152,11 @@ const char *shim_proc_id(const shim_proc_t *p);
 int shim_task_service(shim_t *shim, ttrpc_service_t *out);
 /* The init exited and its output is out: stop what is left of the container. */
 void shim_task_init_exited(shim_task_t *t);
+/* The task with this id, or NULL. */
+shim_task_t *shim_task_find(shim_t *shim, const char *id);
+/* Pids and Stats (stats.c): the typed process list and statistics of the task's container. */
+void shim_task_pids(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data);
+void shim_task_stats(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data);
 
 /* ---- helpers ---- */
 

@@ -17,7 +17,7 @@
 
 typedef Containerd__Task__V2__CreateTaskRequest CreateReq;
 
-static shim_task_t *find_task(shim_t *shim, const char *id)
+shim_task_t *shim_task_find(shim_t *shim, const char *id)
 {
   for (shim_task_t *t = shim->tasks; t != NULL; t = t->next)
     if (strcmp(t->id, id) == 0)
@@ -29,7 +29,7 @@ static shim_task_t *find_task(shim_t *shim, const char *id)
 static shim_proc_t *lookup(ttrpc_call_t *call, shim_t *shim, const char *id, const char *exec_id,
                            shim_task_t **tp)
 {
-  shim_task_t *t = find_task(shim, id);
+  shim_task_t *t = shim_task_find(shim, id);
   if (t == NULL) {
     ttrpc_call_fail(call, TTRPC_NOT_FOUND, "task %s: not found", id);
     return NULL;
@@ -148,7 +148,7 @@ static void h_create(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data
   shim_t *shim = data;
   const CreateReq *r = (const void *)msg;
   char err[768];
-  if (find_task(shim, r->id) != NULL) {
+  if (shim_task_find(shim, r->id) != NULL) {
     ttrpc_call_fail(call, TTRPC_ALREADY_EXISTS, "task %s: already exists", r->id);
     return;
   }
@@ -325,16 +325,7 @@ static void h_delete(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data
   t->backend->destroy(t, destroyed);
 }
 
-/* ---- Pids, Pause, Resume, Checkpoint, Update, Stats ---- */
-
-static void h_pids(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)
-{
-  /* GAP(libapi): needs the library's typed process list of a container. */
-  ttrpc_call_fail(call, TTRPC_UNIMPLEMENTED,
-                  "listing a task's processes is not implemented yet by %s (it needs libcow's "
-                  "typed process list)",
-                  SHIM_RUNTIME);
-}
+/* ---- Pause, Resume, Checkpoint, Update (Pids and Stats: stats.c) ---- */
 
 struct pause_ctx {
   ttrpc_call_t *call;
@@ -371,7 +362,7 @@ static void paused_or_resumed(cow_container_t *c, int status, const cow_error_t 
 /* Pause and Resume: cow_container_pause()/resume(); the guest connection has no pause. */
 static void pause_or_resume(ttrpc_call_t *call, shim_t *shim, const char *id, int pause)
 {
-  shim_task_t *t = find_task(shim, id);
+  shim_task_t *t = shim_task_find(shim, id);
   if (t == NULL) {
     ttrpc_call_fail(call, TTRPC_NOT_FOUND, "task %s: not found", id);
     return;
@@ -458,14 +449,6 @@ static void h_update(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data
   t->update_call = call;
   t->backend->update(t, res, updated);
   json_decref(res);
-}
-
-static void h_stats(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)
-{
-  /* GAP(libapi): needs the library's typed container statistics. */
-  ttrpc_call_fail(call, TTRPC_UNIMPLEMENTED,
-                  "metrics are not implemented yet by %s (they need libcow's typed statistics)",
-                  SHIM_RUNTIME);
 }
 
 /* ---- Kill ---- */
@@ -595,7 +578,7 @@ static void exec_io_opened(shim_proc_t *p, int code, const char *message)
 static void h_exec(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)
 {
   const Containerd__Task__V2__ExecProcessRequest *r = (const void *)msg;
-  shim_task_t *t = find_task(data, r->id);
+  shim_task_t *t = shim_task_find(data, r->id);
   if (t == NULL) {
     ttrpc_call_fail(call, TTRPC_NOT_FOUND, "task %s: not found", r->id);
     return;
@@ -693,7 +676,7 @@ static void h_wait(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)
 static void h_connect(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)
 {
   const Containerd__Task__V2__ConnectRequest *r = (const void *)msg;
-  shim_task_t *t = find_task(data, r->id);
+  shim_task_t *t = shim_task_find(data, r->id);
   Containerd__Task__V2__ConnectResponse resp = CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
   resp.shim_pid = (uint32_t)getpid();
   resp.task_pid = t != NULL && t->init != NULL ? t->init->pid : 0;
@@ -740,7 +723,7 @@ static const struct {
     {"Create", h_create},
     {"Start", h_start},
     {"Delete", h_delete},
-    {"Pids", h_pids},
+    {"Pids", shim_task_pids},
     {"Pause", h_pause},
     {"Resume", h_resume},
     {"Checkpoint", h_checkpoint},
@@ -750,7 +733,7 @@ static const struct {
     {"CloseIO", h_close_io},
     {"Update", h_update},
     {"Wait", h_wait},
-    {"Stats", h_stats},
+    {"Stats", shim_task_stats},
     {"Connect", h_connect},
     {"Shutdown", h_shutdown},
 };

@@ -340,16 +340,29 @@ case_exec_kill() {
   expect_eq "exit code of the second exec" 0 "$rc"
   expect_eq "stdin of the exec" piped "$(cat "$D/out")"
   local out
-  # GAP(libapi): Pids and Stats wait for libcow's typed process list and statistics; until
-  # then ctr says so (when they land, this asserts the PID table and the metrics instead)
-  rc=0
-  out=$(c task ps ex1 2>&1) || rc=$?
-  [[ $rc -ne 0 && $out == *"listing a task's processes is not implemented yet"* ]] ||
-    fail "ctr task ps: exit $rc, said: $out"
-  rc=0
-  out=$(c task metrics ex1 2>&1) || rc=$?
-  [[ $rc -ne 0 && $out == *"no metrics received"* ]] || # containerd drops the shim's error
-    fail "ctr task metrics: exit $rc, said: $out"
+  # Pids: ctr task ps lists the init (the pid ctr task ls gives) and a running exec (named by
+  # its exec id), each a live process running what was started
+  # (ctr stays attached to the exec, so that it deletes the exec and its fifos at the end)
+  c task exec --fifo-dir "$D/fifo" --exec-id e2 ex1 sleep 2000 </dev/null >/dev/null 2>&1 &
+  local exec_ctr=$! init_pid exec_pid
+  wait_until 30 "exec e2 in ctr task ps" eval "ctr -a '$SOCK' task ps ex1 | grep -q e2"
+  init_pid=$(ctr -a "$SOCK" task ls | awk '$1 == "ex1" { print $2 }')
+  out=$(c task ps ex1 2>&1) || fail "ctr task ps: $out"
+  [[ -n $init_pid && -n $(awk -v p="$init_pid" '$1 == p' <<<"$out") ]] ||
+    fail "ctr task ps does not list the init's pid '$init_pid': $out"
+  exec_pid=$(awk '/e2/ { print $1 }' <<<"$out")
+  [[ $exec_pid =~ ^[0-9]+$ && $exec_pid != "$init_pid" ]] || fail "ctr task ps names no exec e2: $out"
+  expect_eq "command line of the init pid ctr task ps lists" "sleep 1000" \
+    "$(tr '\0' ' ' <"/proc/$init_pid/cmdline" | sed 's/ $//')"
+  expect_eq "command line of the exec pid ctr task ps lists" "sleep 2000" \
+    "$(tr '\0' ' ' <"/proc/$exec_pid/cmdline" | sed 's/ $//')"
+  # Stats: cgroup v1 metrics with the container's real figures (two processes, their memory)
+  out=$(c task metrics ex1 2>&1) || fail "ctr task metrics: $out"
+  local mem pids
+  mem=$(awk '$1 == "memory.usage_in_bytes" { print $2 }' <<<"$out")
+  pids=$(awk '$1 == "pids.current" { print $2 }' <<<"$out")
+  [[ $mem =~ ^[0-9]+$ && $mem -gt 0 ]] || fail "ctr task metrics: no memory usage: $out"
+  [[ $pids =~ ^[0-9]+$ && $pids -ge 2 ]] || fail "ctr task metrics: pids.current '$pids': $out"
   # what the cow shim does not do, it says so (ctr pauses before it checkpoints: on lcow
   # the pause is what is refused), and the task goes on running
   rc=0
@@ -369,6 +382,7 @@ case_exec_kill() {
   fi
   c task kill -s TERM ex1
   wait_until 30 "task ex1 stopped after SIGTERM" task_is ex1 STOPPED
+  wait "$exec_ctr" || true # the exec went with the container; ctr deleted it
   c task delete ex1 >/dev/null
   c container rm ex1
 }
