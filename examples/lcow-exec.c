@@ -154,12 +154,32 @@ static void state_deleted(cow_host_t *h, int status, const cow_error_t *err, voi
   finish(x);
 }
 
+/* A clean-up step that could not even be sent (the connection is gone, most often) is said,
+ * with why the bridge died, never skipped in silence: what it would have removed is left
+ * in the guest. */
+static void skipped(struct lx *x, const char *what, int rc)
+{
+  cow_error_t cause = COW_ERROR_INIT;
+  if (rc == COW_EBRIDGE_CLOSED)
+    cow_guest_bridge_error(x->host, &cause);
+  char buf[320];
+  snprintf(buf, sizeof buf, "%s %s skipped, left in the guest", what, x->id);
+  session_report(prog, buf, rc, cause.message != NULL ? &cause : NULL);
+  cow_error_clear(&cause);
+}
+
 static void delete_state(struct lx *x)
 {
   set_phase(x, "deleting the state of container", x->id);
-  if (x->created && (cow_guest_capability_flags(x->host) & COW_GUEST_CAP_DELETE_CONTAINER_STATE) &&
-      cow_guest_delete_container_state(x->host, x->id, state_deleted, x) == 0)
+  if (!x->created ||
+      !(cow_guest_capability_flags(x->host) & COW_GUEST_CAP_DELETE_CONTAINER_STATE)) {
+    finish(x);
     return;
+  }
+  int rc = cow_guest_delete_container_state(x->host, x->id, state_deleted, x);
+  if (rc == 0)
+    return;
+  skipped(x, "deleting the state of container", rc);
   finish(x);
 }
 
@@ -179,11 +199,17 @@ static char *layers_request(struct lx *x, const char *type);
 static void cleanup(struct lx *x)
 {
   set_phase(x, "removing the layers of container", x->id);
-  char *req = x->layers_added ? layers_request(x, "Remove") : NULL;
-  int rc = req != NULL ? cow_guest_modify(x->host, req, layers_removed, x) : -1;
-  cow_free(req);
-  if (rc != 0)
+  if (!x->layers_added) {
     delete_state(x);
+    return;
+  }
+  char *req = layers_request(x, "Remove");
+  int rc = req != NULL ? cow_guest_modify(x->host, req, layers_removed, x) : COW_ENOMEM;
+  cow_free(req);
+  if (rc != 0) {
+    skipped(x, "removing the layers of container", rc);
+    delete_state(x);
+  }
 }
 
 static void stopped(cow_container_t *c, int status, int forced, const cow_error_t *err, void *data)
