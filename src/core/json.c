@@ -29,7 +29,10 @@ char *cow__json_text(const json_t *j, size_t flags)
 
 int cow__json_load_oom(const json_error_t *e)
 {
-  return json_error_code(e) == json_error_out_of_memory || e->text[0] == '\0';
+  /* jansson initialises `e` (empty text) before it parses and sets text and code together
+   * only when it reports an error; an allocation that fails inside the lexer returns NULL
+   * with nothing set. The code byte is then uninitialised: read it only after the text. */
+  return e->text[0] == '\0' || json_error_code(e) == json_error_out_of_memory;
 }
 
 size_t cow__json_utf8_len(const unsigned char *s, size_t left)
