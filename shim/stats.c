@@ -50,6 +50,19 @@ static shim_task_t *running_task(ttrpc_call_t *call, shim_t *shim, const char *i
   return t != NULL && t->container != NULL ? t : NULL;
 }
 
+/* A query about the task `id` names, or NULL with the call failed (no such task, no
+ * container, no memory). */
+static struct query *query_begin(ttrpc_call_t *call, shim_t *shim, const char *id, shim_task_t **t)
+{
+  *t = running_task(call, shim, id);
+  if (*t == NULL)
+    return NULL;
+  struct query *q = query_new(call, shim, id);
+  if (q == NULL)
+    ttrpc_call_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
+  return q;
+}
+
 /* Start a query, or fail the call with what libcow said. */
 static void started(struct query *q, int rc, const char *what, const shim_task_t *t)
 {
@@ -119,15 +132,10 @@ static void listed(cow_container_t *c, int status, const cow_process_list_t *lis
 void shim_task_pids(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)
 {
   const Containerd__Task__V2__PidsRequest *r = (const void *)msg;
-  shim_task_t *t = running_task(call, data, r->id);
-  if (t == NULL)
-    return;
-  struct query *q = query_new(call, data, r->id);
-  if (q == NULL) {
-    ttrpc_call_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
-    return;
-  }
-  started(q, cow_container_process_list(t->container, listed, q), "listing processes", t);
+  shim_task_t *t;
+  struct query *q = query_begin(call, data, r->id, &t);
+  if (q != NULL)
+    started(q, cow_container_process_list(t->container, listed, q), "listing processes", t);
 }
 
 /* ---- Stats ---- */
@@ -181,13 +189,8 @@ static void measured(cow_container_t *c, int status, const cow_statistics_t *st,
 void shim_task_stats(ttrpc_call_t *call, const ProtobufCMessage *msg, void *data)
 {
   const Containerd__Task__V2__StatsRequest *r = (const void *)msg;
-  shim_task_t *t = running_task(call, data, r->id);
-  if (t == NULL)
-    return;
-  struct query *q = query_new(call, data, r->id);
-  if (q == NULL) {
-    ttrpc_call_fail(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
-    return;
-  }
-  started(q, cow_container_statistics(t->container, measured, q), "statistics", t);
+  shim_task_t *t;
+  struct query *q = query_begin(call, data, r->id, &t);
+  if (q != NULL)
+    started(q, cow_container_statistics(t->container, measured, q), "statistics", t);
 }
