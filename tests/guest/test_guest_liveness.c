@@ -18,112 +18,18 @@
 #include "cow/sys/container.h"
 #include "cow/sys/op.h"
 #include "cow/sys/process.h"
+#include "guest/host-results.h"
 #include "guest/script-guest.h"
 
 #define CID     "c1"
 #define OK_BODY "{\"Result\":0}"
 
-typedef struct res {
-  int calls, status, forced;
-  char msg[512];
-  char op[64];
-} res_t;
-
-static void res_set(res_t *r, int status, const cow_error_t *err)
-{
-  r->calls++;
-  r->status = status;
-  snprintf(r->msg, sizeof r->msg, "%s", err && err->message ? err->message : "");
-  snprintf(r->op, sizeof r->op, "%s", err && err->operation ? err->operation : "");
-}
-
-static void on_host(cow_host_t *h, int status, const cow_error_t *err, void *data)
-{
-  (void)h;
-  res_set(data, status, err);
-}
-
-static void on_cont(cow_container_t *c, int status, const cow_error_t *err, void *data)
-{
-  (void)c;
-  res_set(data, status, err);
-}
-
-static void on_json(cow_container_t *c, int status, const char *json, const cow_error_t *err,
-                    void *data)
-{
-  (void)c, (void)json;
-  res_set(data, status, err);
-}
-
-static void on_proc(cow_process_t *p, int status, const cow_error_t *err, void *data)
-{
-  (void)p;
-  res_set(data, status, err);
-}
-
-static void on_wait(cow_process_t *p, int status, int64_t code, const cow_error_t *err, void *data)
-{
-  (void)p, (void)code;
-  res_set(data, status, err);
-}
-
-static void on_cstop(cow_container_t *c, int status, int forced, const cow_error_t *err, void *data)
-{
-  (void)c;
-  res_t *r = data;
-  res_set(r, status, err);
-  r->forced = forced;
-}
-
-static void on_pstop(cow_process_t *p, int status, int64_t code, int forced, const cow_error_t *err,
-                     void *data)
-{
-  (void)p, (void)code;
-  res_t *r = data;
-  res_set(r, status, err);
-  r->forced = forced;
-}
-
-static void on_pclosed(cow_process_t *p, void *data)
-{
-  (void)p;
-  ((res_t *)data)->calls++;
-}
-
-static void on_cclosed(cow_container_t *c, void *data)
-{
-  (void)c;
-  ((res_t *)data)->calls++;
-}
-
-static void close_process(sg_t *g, cow_process_t *p)
-{
-  res_t r = {0};
-  assert_int_equal(cow_process_close(p, on_pclosed, &r), 0);
-  sg_run_until(g, &r.calls);
-}
-
-static void close_container(sg_t *g, cow_container_t *c)
-{
-  res_t r = {0};
-  assert_int_equal(cow_container_close(c, on_cclosed, &r), 0);
-  sg_run_until(g, &r.calls);
-}
-
-static void drain_bridge(sg_t *g)
-{
-  cow__frame_t f = {0};
-  while (sg_read(g, &f) == 1)
-    cow__frame_release(&f);
-}
-
 static cow_container_t *create_container(sg_t *g)
 {
   char *doc = sg_container_doc("/b");
   cow_container_t *c = NULL;
-  res_t r = {0};
-  assert_int_equal(cow_guest_create_container(&c, g->host, CID, doc, on_cont, &r), 0);
+  sg_res_t r = {0};
+  assert_int_equal(cow_guest_create_container(&c, g->host, CID, doc, sg_on_cont, &r), 0);
   free(doc);
   sg_run_until(g, &r.calls);
   assert_int_equal(r.status, 0);
@@ -167,13 +73,13 @@ static void s_answer_after_exit(sg_t *g)
   sg_send(g, COW__MSG_SHUTDOWN_GRACEFUL_RESPONSE, s, OK_BODY);
   json_decref(sg_expect(g, COW__MSG_DELETE_CONTAINER_STATE, &id));
   sg_send(g, COW__MSG_DELETE_CONTAINER_STATE_RESPONSE, id, OK_BODY);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 struct stop_ctx {
   sg_t *g;
   cow_container_t *c;
-  res_t stop, exit, marker, del;
+  sg_res_t stop, exit, marker, del;
   int stop_done_at_marker;
 };
 
@@ -184,13 +90,13 @@ static void send_marker(void *object, void *payload)
   /* Two loop-queue hops after the exit: a stop that completed on the exit alone has been
    * delivered by now, and its DeleteContainerState is already on the wire. */
   x->stop_done_at_marker = x->stop.calls;
-  assert_int_equal(cow_container_properties(x->c, NULL, on_json, &x->marker), 0);
+  assert_int_equal(cow_container_properties(x->c, NULL, sg_on_json, &x->marker), 0);
 }
 
 static void on_exit_seen(cow_container_t *c, int status, const cow_error_t *err, void *data)
 {
   struct stop_ctx *x = data;
-  res_set(&x->exit, status, err);
+  sg_res_set(&x->exit, status, err);
   assert_int_equal(cow_event_post(cow_container_event_id(c), send_marker, x), 0);
 }
 
@@ -199,9 +105,9 @@ static void on_stop_then_delete(cow_container_t *c, int status, int forced, cons
 {
   (void)c;
   struct stop_ctx *x = data;
-  res_set(&x->stop, status, err);
+  sg_res_set(&x->stop, status, err);
   x->stop.forced = forced;
-  assert_int_equal(cow_guest_delete_container_state(x->g->host, CID, on_host, &x->del), 0);
+  assert_int_equal(cow_guest_delete_container_state(x->g->host, CID, sg_on_host, &x->del), 0);
 }
 
 static void stop_waits_for_the_shutdown_answer(void **state)
@@ -223,7 +129,7 @@ static void stop_waits_for_the_shutdown_answer(void **state)
   assert_int_equal(x.stop.status, 0);
   assert_int_equal(x.stop.forced, 0);
   assert_int_equal(x.del.status, 0);
-  close_container(&g, x.c);
+  sg_close_container(&g, x.c);
   sg_finish(&g);
   assert_int_equal(x.stop.calls + x.exit.calls + x.marker.calls + x.del.calls, 4);
 }
@@ -240,7 +146,7 @@ static void s_no_exit(sg_t *g)
   sg_send(g, COW__MSG_SHUTDOWN_GRACEFUL_RESPONSE, id, OK_BODY);
   json_decref(sg_expect(g, COW__MSG_SHUTDOWN_FORCED, &id));
   sg_send(g, COW__MSG_SHUTDOWN_FORCED_RESPONSE, id, OK_BODY);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void stop_without_exit_is_bounded(void **state)
@@ -250,8 +156,8 @@ static void stop_without_exit_is_bounded(void **state)
   sg_start_ok(&g, s_no_exit, NULL, 0);
   cow_container_t *c = create_container(&g);
   assert_int_equal(cow_container_set_timeout(c, COW_TIMEOUT_STOP, 40), 0);
-  res_t st = {0};
-  assert_int_equal(cow_container_stop(c, 20, on_cstop, &st), 0);
+  sg_res_t st = {0};
+  assert_int_equal(cow_container_stop(c, 20, sg_on_cstop, &st), 0);
   sg_run_until(&g, &st.calls);
   assert_int_equal(st.status, COW_ETIMEDOUT);
   assert_int_equal(st.forced, 1);
@@ -259,7 +165,7 @@ static void stop_without_exit_is_bounded(void **state)
     fail_msg("the stop's error does not say what was missing: \"%s\"", st.msg);
   assert_int_equal(sg_bridge_error(&g, NULL, 0), 0); /* the connection is fine */
   assert_false(cow_container_exited(c));
-  close_container(&g, c);
+  sg_close_container(&g, c);
   sg_finish(&g);
   assert_int_equal(st.calls, 1);
 }
@@ -274,7 +180,7 @@ static void s_kill_no_exit(sg_t *g)
   json_decref(sg_expect(g, COW__MSG_WAIT_FOR_PROCESS, &id));
   json_decref(sg_expect(g, COW__MSG_SIGNAL_PROCESS, &id));
   sg_send(g, COW__MSG_SIGNAL_PROCESS_RESPONSE, id, OK_BODY);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void process_stop_without_exit_is_bounded(void **state)
@@ -283,18 +189,18 @@ static void process_stop_without_exit_is_bounded(void **state)
   sg_t g = {0};
   sg_start_ok(&g, s_kill_no_exit, NULL, 0);
   cow_process_t *p = NULL;
-  res_t cr = {0}, st = {0};
-  assert_int_equal(cow_host_create_process(&p, g.host, "{\"CommandArgs\":[\"x\"]}", on_proc, &cr),
-                   0);
+  sg_res_t cr = {0}, st = {0};
+  assert_int_equal(
+      cow_host_create_process(&p, g.host, "{\"CommandArgs\":[\"x\"]}", sg_on_proc, &cr), 0);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, 0);
   assert_int_equal(cow_process_set_timeout(p, COW_TIMEOUT_STOP, 30), 0);
-  assert_int_equal(cow_process_stop(p, NULL, 0, on_pstop, &st), 0);
+  assert_int_equal(cow_process_stop(p, NULL, 0, sg_on_pstop, &st), 0);
   sg_run_until(&g, &st.calls);
   assert_int_equal(st.status, COW_ETIMEDOUT);
   if (strstr(st.msg, "no exit") == NULL)
     fail_msg("the stop's error does not say what was missing: \"%s\"", st.msg);
-  close_process(&g, p);
+  sg_close_process(&g, p);
   sg_finish(&g);
   assert_int_equal(st.calls + cr.calls, 2);
 }
@@ -357,24 +263,24 @@ static void resizes_one_at_a_time_newest_last(void **state)
   sg_t g = {0};
   sg_start_ok(&g, s_resizes, NULL, 0);
   cow_process_t *p = NULL;
-  res_t cr = {0}, r[3] = {{0}}, sig = {0};
+  sg_res_t cr = {0}, r[3] = {{0}}, sig = {0};
   assert_int_equal(cow_host_create_process(&p, g.host,
                                            "{\"CommandArgs\":[\"x\"],\"EmulateConsole\":true}",
-                                           on_proc, &cr),
+                                           sg_on_proc, &cr),
                    0);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, 0);
   static const uint16_t widths[3] = {80, 100, 120};
   for (int i = 0; i < 3; i++)
-    assert_int_equal(cow_process_resize_console(p, widths[i], 40, on_proc, &r[i]), 0);
-  assert_int_equal(cow_process_signal(p, "{\"Signal\":28}", on_proc, &sig), 0);
+    assert_int_equal(cow_process_resize_console(p, widths[i], 40, sg_on_proc, &r[i]), 0);
+  assert_int_equal(cow_process_signal(p, "{\"Signal\":28}", sg_on_proc, &sig), 0);
   sg_run_until(&g, &r[2].calls);
   sg_run_until(&g, &sig.calls);
   for (int i = 0; i < 3; i++) {
     assert_int_equal(r[i].calls, 1);
     assert_int_equal(r[i].status, 0);
   }
-  close_process(&g, p);
+  sg_close_process(&g, p);
   sg_finish(&g);
   /* The guest saw 80 alone, and 120 (100 coalesced into it) only after answering 80. */
   assert_int_equal(g.result[0], 2);
@@ -394,7 +300,7 @@ static void s_resize_unanswered(sg_t *g)
   sg_send(g, COW__MSG_EXECUTE_PROCESS_RESPONSE, id, "{\"Result\":0,\"ProcessId\":9}");
   json_decref(sg_expect(g, COW__MSG_WAIT_FOR_PROCESS, &id));
   json_decref(sg_expect(g, COW__MSG_RESIZE_CONSOLE, &id));
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void resize_queue_cancelled_at_close(void **state)
@@ -403,16 +309,16 @@ static void resize_queue_cancelled_at_close(void **state)
   sg_t g = {0};
   sg_start_ok(&g, s_resize_unanswered, NULL, 0);
   cow_process_t *p = NULL;
-  res_t cr = {0}, r[3] = {{0}};
+  sg_res_t cr = {0}, r[3] = {{0}};
   assert_int_equal(cow_host_create_process(&p, g.host,
                                            "{\"CommandArgs\":[\"x\"],\"EmulateConsole\":true}",
-                                           on_proc, &cr),
+                                           sg_on_proc, &cr),
                    0);
   sg_run_until(&g, &cr.calls);
   for (int i = 0; i < 3; i++)
-    assert_int_equal(cow_process_resize_console(p, (uint16_t)(10 + i), 5, on_proc, &r[i]), 0);
+    assert_int_equal(cow_process_resize_console(p, (uint16_t)(10 + i), 5, sg_on_proc, &r[i]), 0);
   sg_run_for(&g, 10);
-  close_process(&g, p);
+  sg_close_process(&g, p);
   for (int i = 0; i < 3; i++) {
     assert_int_equal(r[i].calls, 1);
     assert_int_equal(r[i].status, COW_ECANCELED);
@@ -438,7 +344,7 @@ static void s_no_dial(sg_t *g)
     shutdown(g->fd, SHUT_RDWR);
     return;
   }
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void create_without_stdio_dials(int close_bridge, int expect, const char *part)
@@ -450,19 +356,19 @@ static void create_without_stdio_dials(int close_bridge, int expect, const char 
     opts.stdio_timeout_ms = 50;
   sg_start_ok(&g, s_no_dial, &opts, 1);
   cow_process_t *p = NULL;
-  res_t cr = {0}, w = {0};
+  sg_res_t cr = {0}, w = {0};
   assert_int_equal(cow_host_create_process(&p, g.host,
                                            "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}",
-                                           on_proc, &cr),
+                                           sg_on_proc, &cr),
                    0);
-  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  assert_int_equal(cow_process_wait(p, sg_on_wait, &w), 0);
   sg_run_until(&g, &cr.calls);
   sg_run_until(&g, &w.calls);
   assert_int_equal(cr.status, expect);
   if (strstr(cr.msg, part) == NULL)
     fail_msg("create's error \"%s\" lacks \"%s\"", cr.msg, part);
   assert_int_equal(w.status, expect); /* the waiters learn why */
-  close_process(&g, p);
+  sg_close_process(&g, p);
   sg_finish(&g); /* fails if the stdout listener is still in the port directory */
   assert_int_equal(cr.calls + w.calls, 2);
 }
@@ -491,7 +397,7 @@ static void s_lost(sg_t *g)
   json_decref(sg_expect(g, COW__MSG_WAIT_FOR_PROCESS, &id));
   /* A second negotiate answer kills the bridge: a protocol violation with a cause. */
   sg_send(g, COW__MSG_NEGOTIATE_PROTOCOL_RESPONSE, 0, SG_NEGOTIATED);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void every_call_fails_after_the_loss(void **state)
@@ -501,13 +407,13 @@ static void every_call_fails_after_the_loss(void **state)
   sg_start_ok(&g, s_lost, NULL, 0);
   cow_container_t *c = create_container(&g);
   cow_process_t *p = NULL;
-  res_t cr = {0}, w = {0}, cw = {0}, cb = {0};
+  sg_res_t cr = {0}, w = {0}, cw = {0}, cb = {0};
   assert_int_equal(cow_host_create_process(&p, g.host,
                                            "{\"CommandArgs\":[\"x\"],\"EmulateConsole\":true}",
-                                           on_proc, &cr),
+                                           sg_on_proc, &cr),
                    0);
-  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
-  assert_int_equal(cow_container_wait(c, on_cont, &cw), 0);
+  assert_int_equal(cow_process_wait(p, sg_on_wait, &w), 0);
+  assert_int_equal(cow_container_wait(c, sg_on_cont, &cw), 0);
   sg_run_until(&g, &w.calls);
   sg_run_until(&g, &cw.calls);
   char cause[512];
@@ -521,32 +427,34 @@ static void every_call_fails_after_the_loss(void **state)
   assert_string_equal(cw.op, "wait");
 
   /* Process: every call refused at once, no callback. */
-  assert_int_equal(cow_process_kill(p, on_proc, &cb), COW_EBRIDGE_CLOSED);
-  assert_int_equal(cow_process_signal(p, NULL, on_proc, &cb), COW_EBRIDGE_CLOSED);
-  assert_int_equal(cow_process_resize_console(p, 10, 10, on_proc, &cb), COW_EBRIDGE_CLOSED);
-  assert_int_equal(cow_process_close_stdin(p, on_proc, &cb), COW_EBRIDGE_CLOSED);
-  assert_int_equal(cow_process_stop(p, NULL, 10, on_pstop, &cb), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_process_kill(p, sg_on_proc, &cb), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_process_signal(p, NULL, sg_on_proc, &cb), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_process_resize_console(p, 10, 10, sg_on_proc, &cb), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_process_close_stdin(p, sg_on_proc, &cb), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_process_stop(p, NULL, 10, sg_on_pstop, &cb), COW_EBRIDGE_CLOSED);
   /* Container. */
-  assert_int_equal(cow_container_start(c, on_cont, &cb), COW_EBRIDGE_CLOSED);
-  assert_int_equal(cow_container_shutdown(c, on_cont, &cb), COW_EBRIDGE_CLOSED);
-  assert_int_equal(cow_container_terminate(c, on_cont, &cb), COW_EBRIDGE_CLOSED);
-  assert_int_equal(cow_container_stop(c, 10, on_cstop, &cb), COW_EBRIDGE_CLOSED);
-  assert_int_equal(cow_container_properties(c, NULL, on_json, &cb), COW_EBRIDGE_CLOSED);
-  assert_int_equal(cow_container_properties_v2(c, NULL, on_json, &cb), COW_EBRIDGE_CLOSED);
-  assert_int_equal(cow_container_modify(c, "{}", on_cont, &cb), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_container_start(c, sg_on_cont, &cb), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_container_shutdown(c, sg_on_cont, &cb), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_container_terminate(c, sg_on_cont, &cb), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_container_stop(c, 10, sg_on_cstop, &cb), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_container_properties(c, NULL, sg_on_json, &cb), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_container_properties_v2(c, NULL, sg_on_json, &cb), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_container_modify(c, "{}", sg_on_cont, &cb), COW_EBRIDGE_CLOSED);
   cow_process_t *q = NULL;
-  assert_int_equal(cow_host_create_process(&q, cow_container_host(c), "{}", on_proc, &cb),
+  assert_int_equal(cow_host_create_process(&q, cow_container_host(c), "{}", sg_on_proc, &cb),
                    COW_EBRIDGE_CLOSED);
   /* Connection. */
-  assert_int_equal(cow_host_create_process(&q, g.host, "{\"CommandArgs\":[\"x\"]}", on_proc, &cb),
-                   COW_EBRIDGE_CLOSED);
+  assert_int_equal(
+      cow_host_create_process(&q, g.host, "{\"CommandArgs\":[\"x\"]}", sg_on_proc, &cb),
+      COW_EBRIDGE_CLOSED);
   char *doc = sg_container_doc("/b");
   cow_container_t *c2 = NULL;
-  assert_int_equal(cow_guest_create_container(&c2, g.host, "c2", doc, on_cont, &cb),
+  assert_int_equal(cow_guest_create_container(&c2, g.host, "c2", doc, sg_on_cont, &cb),
                    COW_EBRIDGE_CLOSED);
   free(doc);
-  assert_int_equal(cow_guest_modify(g.host, "{}", on_host, &cb), COW_EBRIDGE_CLOSED);
-  assert_int_equal(cow_guest_delete_container_state(g.host, CID, on_host, &cb), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_guest_modify(g.host, "{}", sg_on_host, &cb), COW_EBRIDGE_CLOSED);
+  assert_int_equal(cow_guest_delete_container_state(g.host, CID, sg_on_host, &cb),
+                   COW_EBRIDGE_CLOSED);
   /* The reason is one call away from every handle. */
   cow_error_t e = COW_ERROR_INIT;
   assert_int_equal(cow_guest_bridge_error(cow_process_host(p), &e), COW_EPROTOCOL);
@@ -555,8 +463,8 @@ static void every_call_fails_after_the_loss(void **state)
   cow_error_clear(&e);
   sg_run_for(&g, 10);
   assert_int_equal(cb.calls, 0);
-  close_process(&g, p);
-  close_container(&g, c);
+  sg_close_process(&g, p);
+  sg_close_container(&g, c);
   sg_finish(&g);
   assert_int_equal(cb.calls, 0);
 }

@@ -17,108 +17,22 @@
 #include <unistd.h>
 
 #include "cow/stdio.h"
+#include "guest/host-results.h"
 #include "guest/script-guest.h"
 
 #define NULL_ID "00000000-0000-0000-0000-000000000000"
 #define HR(x)   ((int)(int32_t)(uint32_t)(x)) /* an HRESULT as the guest puts it on the wire */
 #define OK_BODY "{\"Result\":0}"
 
-/* ---- host-side results ---- */
-
-typedef struct res {
-  int calls, status;
-  uint32_t sys;
-  int64_t code;
-  char msg[512];
-  char text[1024];
-} res_t;
-
-static void res_set(res_t *r, int status, const cow_error_t *err)
-{
-  r->calls++;
-  r->status = status;
-  r->sys = err ? err->sys_code : 0;
-  snprintf(r->msg, sizeof r->msg, "%s", err && err->message ? err->message : "");
-}
-
-static void on_host(cow_host_t *h, int status, const cow_error_t *err, void *data)
-{
-  (void)h;
-  res_set(data, status, err);
-}
-
-static void on_text(cow_host_t *h, int status, const char *text, const cow_error_t *err, void *data)
-{
-  (void)h;
-  res_t *r = data;
-  res_set(r, status, err);
-  snprintf(r->text, sizeof r->text, "%s", text ? text : "(null)");
-}
-
-static void on_proc(cow_process_t *p, int status, const cow_error_t *err, void *data)
-{
-  (void)p;
-  res_set(data, status, err);
-}
-
-static void on_wait(cow_process_t *p, int status, int64_t code, const cow_error_t *err, void *data)
-{
-  (void)p;
-  res_t *r = data;
-  res_set(r, status, err);
-  r->code = code;
-}
+/* ---- host-side results (the records: guest/host-results.h) ---- */
 
 /* Start an exec on the connection with its create result in `cr` and a waiter in `w`. */
-static cow_process_t *exec_and_wait(sg_t *g, const char *cfg, res_t *cr, res_t *w)
+static cow_process_t *exec_and_wait(sg_t *g, const char *cfg, sg_res_t *cr, sg_res_t *w)
 {
   cow_process_t *p = NULL;
-  assert_int_equal(cow_host_create_process(&p, g->host, cfg, on_proc, cr), 0);
-  assert_int_equal(cow_process_wait(p, on_wait, w), 0);
+  assert_int_equal(cow_host_create_process(&p, g->host, cfg, sg_on_proc, cr), 0);
+  assert_int_equal(cow_process_wait(p, sg_on_wait, w), 0);
   return p;
-}
-
-static void on_cont(cow_container_t *c, int status, const cow_error_t *err, void *data)
-{
-  (void)c;
-  res_set(data, status, err);
-}
-
-static void on_json(cow_container_t *c, int status, const char *json, const cow_error_t *err,
-                    void *data)
-{
-  (void)c;
-  res_t *r = data;
-  res_set(r, status, err);
-  snprintf(r->text, sizeof r->text, "%s", json ? json : "(null)");
-}
-
-static void on_pclosed(cow_process_t *p, void *data)
-{
-  (void)p;
-  ((res_t *)data)->calls++;
-}
-
-static void on_cclosed(cow_container_t *c, void *data)
-{
-  (void)c;
-  ((res_t *)data)->calls++;
-}
-
-static void close_process(sg_t *g, cow_process_t *p)
-{
-  res_t r = {0};
-  assert_int_equal(cow_process_close(p, on_pclosed, &r), 0);
-  sg_run_until(g, &r.calls);
-  assert_int_equal(r.calls, 1);
-}
-
-static void close_container(sg_t *g, cow_container_t *c)
-{
-  res_t r = {0};
-  assert_int_equal(cow_container_close(c, on_cclosed, &r), 0);
-  sg_run_until(g, &r.calls);
-  assert_int_equal(r.calls, 1);
 }
 
 /* stdout capture: one per stream, found by the stream pointer */
@@ -185,18 +99,10 @@ static void expect_fatal(sg_t *g, int cause, const char *part)
   if (part && strstr(msg, part) == NULL)
     fail_msg("bridge cause \"%s\" lacks \"%s\"", msg, part);
   /* later calls fail at once, without a callback */
-  res_t r = {0};
-  assert_int_equal(cow_guest_dump_stacks(g->host, on_text, &r), COW_EBRIDGE_CLOSED);
+  sg_res_t r = {0};
+  assert_int_equal(cow_guest_dump_stacks(g->host, sg_on_text, &r), COW_EBRIDGE_CLOSED);
   uv_run(&g->loop, UV_RUN_NOWAIT);
   assert_int_equal(r.calls, 0);
-}
-
-/* Read and discard frames until the host closes the bridge. */
-static void drain_bridge(sg_t *g)
-{
-  cow__frame_t f = {0};
-  while (sg_read(g, &f) == 1)
-    cow__frame_release(&f);
 }
 
 /* Two frames of the given types in either order (the host's own request and the test's
@@ -270,7 +176,7 @@ static void s_first_message(sg_t *g)
   json_decref(sg_expect(g, COW__MSG_DUMP_STACKS, &id));
   SG_CHECK(g, id == 1);
   sg_send(g, COW__MSG_DUMP_STACKS_RESPONSE, id, "{\"Result\":0,\"GuestStacks\":\"ok\"}");
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void a01_first_message_c31_happy_path(void **state)
@@ -278,9 +184,9 @@ static void a01_first_message_c31_happy_path(void **state)
   (void)state;
   sg_t g = {0};
   sg_start(&g, s_first_message, NULL, 0);
-  res_t r = {0};
+  sg_res_t r = {0};
   /* Before the answer nothing may be sent: refused at once, no callback. */
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &r), COW_EINVALID_STATE);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &r), COW_EINVALID_STATE);
   sg_run_until(&g, &g.connected);
   assert_int_equal(g.conn_status, 0);
   assert_int_equal(cow_guest_protocol_version(g.host), 4);
@@ -290,7 +196,7 @@ static void a01_first_message_c31_happy_path(void **state)
   assert_true(f & COW_GUEST_CAP_DUMP_STACKS);
   assert_true(f & COW_GUEST_CAP_DELETE_CONTAINER_STATE);
   assert_non_null(strstr(cow_guest_capabilities(g.host), "\"RuntimeOsType\":\"Linux\""));
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &r), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &r), 0);
   sg_run_until(&g, &r.calls);
   assert_int_equal(r.status, 0);
   assert_string_equal(r.text, "ok");
@@ -329,7 +235,7 @@ static void a02_id_monotonicity(void **state)
   sg_t g = {0};
   sg_start_ok(&g, s_ids, NULL, 0);
   enum { N = 100 };
-  static res_t r[N], w[N];
+  static sg_res_t r[N], w[N];
   static cow_process_t *p[N];
   memset(r, 0, sizeof r);
   memset(w, 0, sizeof w);
@@ -337,22 +243,22 @@ static void a02_id_monotonicity(void **state)
   for (int i = 0; i < N; i++) {
     switch (i % 4) {
     case 0:
-      assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &r[i]), 0);
+      assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &r[i]), 0);
       frames++;
       break;
     case 1:
-      assert_int_equal(cow_guest_modify(g.host, "{\"ResourceType\":\"X\"}", on_host, &r[i]), 0);
+      assert_int_equal(cow_guest_modify(g.host, "{\"ResourceType\":\"X\"}", sg_on_host, &r[i]), 0);
       frames++;
       break;
     case 2:
-      assert_int_equal(cow_guest_delete_container_state(g.host, "c1", on_host, &r[i]), 0);
+      assert_int_equal(cow_guest_delete_container_state(g.host, "c1", sg_on_host, &r[i]), 0);
       frames++;
       break;
     default:
       assert_int_equal(cow_host_create_process(&p[procs], g.host, "{\"CommandArgs\":[\"true\"]}",
-                                               on_proc, &r[i]),
+                                               sg_on_proc, &r[i]),
                        0);
-      assert_int_equal(cow_process_wait(p[procs], on_wait, &w[i]), 0);
+      assert_int_equal(cow_process_wait(p[procs], sg_on_wait, &w[i]), 0);
       procs++;
       frames += 2; /* exec + wait */
       break;
@@ -368,7 +274,7 @@ static void a02_id_monotonicity(void **state)
     }
   }
   for (int i = 0; i < procs; i++)
-    close_process(&g, p[i]);
+    sg_close_process(&g, p[i]);
   sg_finish(&g);
   assert_int_equal(g.result[0], frames);
   for (int i = 0; i < N; i++) {
@@ -387,7 +293,7 @@ static void s_reverse(sg_t *g)
   for (int i = 2; i >= 0; i--)
     sg_sendf(g, COW__MSG_DUMP_STACKS_RESPONSE, id[i], "{\"Result\":0,\"GuestStacks\":\"s%llu\"}",
              (unsigned long long)id[i]);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void a03_out_of_order_responses(void **state)
@@ -395,9 +301,9 @@ static void a03_out_of_order_responses(void **state)
   (void)state;
   sg_t g = {0};
   sg_start_ok(&g, s_reverse, NULL, 0);
-  res_t r[3] = {{0}};
+  sg_res_t r[3] = {{0}};
   for (int i = 0; i < 3; i++)
-    assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &r[i]), 0);
+    assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &r[i]), 0);
   for (int i = 0; i < 3; i++) {
     sg_run_until(&g, &r[i].calls);
     char want[8];
@@ -423,7 +329,7 @@ static void s_bytewise(sg_t *g)
     sg_raw(g, frame + i, 1);
     usleep(200); /* the scenario: delays between the bytes, not synchronisation */
   }
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void a04_byte_at_a_time(void **state)
@@ -431,8 +337,8 @@ static void a04_byte_at_a_time(void **state)
   (void)state;
   sg_t g = {0};
   sg_start_ok(&g, s_bytewise, NULL, 0);
-  res_t r = {0};
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &r), 0);
+  sg_res_t r = {0};
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &r), 0);
   sg_run_until(&g, &r.calls);
   assert_int_equal(r.status, 0);
   assert_string_equal(r.text, "one byte at a time");
@@ -467,7 +373,7 @@ static void s_shutdown_notify(sg_t *g)
     sg_wait_host(g); /* the host saw the response alone */
     sg_send(g, COW__MSG_CONTAINER_NOTIFICATION, 0, note);
   }
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void shutdown_notify(int coalesced)
@@ -477,13 +383,13 @@ static void shutdown_notify(int coalesced)
   sg_start_ok(&g, s_shutdown_notify, NULL, 0);
   char *doc = sg_container_doc("/b");
   cow_container_t *c;
-  res_t cr = {0}, t = {0}, w = {0};
-  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, on_cont, &cr), 0);
+  sg_res_t cr = {0}, t = {0}, w = {0};
+  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, sg_on_cont, &cr), 0);
   free(doc);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, 0);
-  assert_int_equal(cow_container_wait(c, on_cont, &w), 0);
-  assert_int_equal(cow_container_terminate(c, on_cont, &t), 0);
+  assert_int_equal(cow_container_wait(c, sg_on_cont, &w), 0);
+  assert_int_equal(cow_container_terminate(c, sg_on_cont, &t), 0);
   sg_run_until(&g, &t.calls);
   assert_int_equal(t.status, 0);
   if (!coalesced) {
@@ -495,7 +401,7 @@ static void shutdown_notify(int coalesced)
   assert_string_equal(cow_guest_container_exit_type(c),
                       coalesced ? "ForcedExit" : "UnexpectedExit");
   assert_int_equal(sg_bridge_error(&g, NULL, 0), 0);
-  close_container(&g, c);
+  sg_close_container(&g, c);
   sg_finish(&g);
   assert_int_equal(cr.calls + t.calls + w.calls, 3);
 }
@@ -523,7 +429,7 @@ static void s_bad_size(sg_t *g)
   cow__frame_header_t hdr = {COW__MSG_DUMP_STACKS_RESPONSE, (uint32_t)g->iarg, id};
   cow__frame_header_encode(&hdr, h);
   sg_raw(g, h, 16);
-  drain_bridge(g); /* until the host closes */
+  sg_drain_bridge(g); /* until the host closes */
 }
 
 static void bad_size(uint32_t size, const char *part)
@@ -531,8 +437,8 @@ static void bad_size(uint32_t size, const char *part)
   sg_t g = {0};
   g.iarg = (int)size;
   sg_start_ok(&g, s_bad_size, NULL, 0);
-  res_t r = {0};
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &r), 0);
+  sg_res_t r = {0};
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &r), 0);
   sg_run_until(&g, &r.calls);
   assert_int_equal(r.status, COW_EBRIDGE_CLOSED);
   expect_fatal(&g, COW_EPROTOCOL, part);
@@ -572,7 +478,7 @@ static void s_truncated(sg_t *g)
   else if (g->iarg == 9)
     sg_raw(g, buf, 16 + 50);
   shutdown(g->fd, SHUT_WR);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void truncated(int scenario, int cause, const char *part)
@@ -580,8 +486,8 @@ static void truncated(int scenario, int cause, const char *part)
   sg_t g = {0};
   g.iarg = scenario;
   sg_start_ok(&g, s_truncated, NULL, 0);
-  res_t r = {0};
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &r), 0);
+  sg_res_t r = {0};
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &r), 0);
   sg_run_until(&g, &r.calls);
   assert_int_equal(r.status, COW_EBRIDGE_CLOSED);
   assert_non_null(strstr(r.msg, part)); /* the caller learns why */
@@ -615,7 +521,7 @@ static void s_kind(sg_t *g)
   uint64_t id;
   json_decref(sg_expect(g, COW__MSG_DUMP_STACKS, &id));
   sg_send(g, (uint32_t)g->iarg, id, OK_BODY);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void a11_unknown_message_kind(void **state)
@@ -626,8 +532,8 @@ static void a11_unknown_message_kind(void **state)
     sg_t g = {0};
     g.iarg = (int)types[i];
     sg_start_ok(&g, s_kind, NULL, 0);
-    res_t r = {0};
-    assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &r), 0);
+    sg_res_t r = {0};
+    assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &r), 0);
     sg_run_until(&g, &r.calls);
     assert_int_equal(r.status, COW_EBRIDGE_CLOSED);
     expect_fatal(&g, COW_EPROTOCOL, NULL);
@@ -645,7 +551,7 @@ static void s_duplicate(sg_t *g)
   json_decref(sg_expect(g, COW__MSG_DUMP_STACKS, &b));
   sg_send(g, COW__MSG_DUMP_STACKS_RESPONSE, a, "{\"Result\":0,\"GuestStacks\":\"first\"}");
   sg_send(g, COW__MSG_DUMP_STACKS_RESPONSE, a, "{\"Result\":0,\"GuestStacks\":\"again\"}");
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void a14_duplicate_response(void **state)
@@ -653,9 +559,9 @@ static void a14_duplicate_response(void **state)
   (void)state;
   sg_t g = {0};
   sg_start_ok(&g, s_duplicate, NULL, 0);
-  res_t a = {0}, b = {0};
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &a), 0);
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &b), 0);
+  sg_res_t a = {0}, b = {0};
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &a), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &b), 0);
   sg_run_until(&g, &b.calls);
   assert_int_equal(a.status, 0);
   assert_string_equal(a.text, "first");
@@ -677,7 +583,7 @@ static void s_late_properties(sg_t *g)
   sg_send(g, COW__MSG_GET_PROPERTIES_RESPONSE, p, "{\"Result\":0,\"Properties\":\"{}\"}");
   json_decref(sg_expect(g, COW__MSG_DUMP_STACKS, &id));
   sg_send(g, COW__MSG_DUMP_STACKS_RESPONSE, id, OK_BODY);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void a15_late_response_to_cancelled_request(void **state)
@@ -687,20 +593,20 @@ static void a15_late_response_to_cancelled_request(void **state)
   sg_start_ok(&g, s_late_properties, NULL, 0);
   char *doc = sg_container_doc("/b");
   cow_container_t *c;
-  res_t cr = {0}, pr = {0}, d = {0};
-  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, on_cont, &cr), 0);
+  sg_res_t cr = {0}, pr = {0}, d = {0};
+  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, sg_on_cont, &cr), 0);
   free(doc);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cow_container_set_timeout(c, COW_TIMEOUT_PROPERTIES, 30), 0);
-  assert_int_equal(cow_container_properties(c, NULL, on_json, &pr), 0);
+  assert_int_equal(cow_container_properties(c, NULL, sg_on_json, &pr), 0);
   sg_run_until(&g, &pr.calls);
   assert_int_equal(pr.status, COW_ETIMEDOUT);
   sg_signal(&g);
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d), 0);
   sg_run_until(&g, &d.calls);
   assert_int_equal(d.status, 0);
   assert_int_equal(sg_bridge_error(&g, NULL, 0), 0);
-  close_container(&g, c);
+  sg_close_container(&g, c);
   sg_finish(&g);
   assert_int_equal(cr.calls + pr.calls + d.calls, 3);
 }
@@ -716,7 +622,7 @@ static void s_silent(sg_t *g)
   json_decref(sg_expect(g, COW__MSG_WAIT_FOR_PROCESS, &id));
   json_decref(sg_expect(g, COW__MSG_DUMP_STACKS, &id));
   json_decref(sg_expect(g, COW__MSG_MODIFY_SETTINGS, &id));
-  drain_bridge(g); /* never answers */
+  sg_drain_bridge(g); /* never answers */
 }
 
 static void a16_bridge_timeout(void **state)
@@ -727,13 +633,13 @@ static void a16_bridge_timeout(void **state)
   o.rpc_timeout_ms = 100;
   sg_start_ok(&g, s_silent, &o, 0);
   cow_process_t *p;
-  res_t cr = {0}, w = {0}, d = {0}, m = {0};
+  sg_res_t cr = {0}, w = {0}, d = {0}, m = {0};
   p = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"]}", &cr, &w);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, 0);
   uint64_t t0 = uv_now(&g.loop);
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d), 0);
-  assert_int_equal(cow_guest_modify(g.host, "{}", on_host, &m), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d), 0);
+  assert_int_equal(cow_guest_modify(g.host, "{}", sg_on_host, &m), 0);
   sg_run_until(&g, &d.calls);
   sg_run_until(&g, &m.calls);
   sg_run_until(&g, &w.calls);
@@ -743,7 +649,7 @@ static void a16_bridge_timeout(void **state)
   assert_int_equal(w.status, COW_EBRIDGE_CLOSED);
   assert_non_null(strstr(d.msg, "message timeout"));
   expect_fatal(&g, COW_ETIMEDOUT, "message timeout");
-  close_process(&g, p);
+  sg_close_process(&g, p);
   sg_finish(&g);
   assert_int_equal(cr.calls + w.calls + d.calls + m.calls, 4);
 }
@@ -777,7 +683,7 @@ static void s_late_exec(sg_t *g)
   }
   sg_send(g, COW__MSG_WAIT_FOR_PROCESS_RESPONSE, wid, "{\"Result\":0,\"ExitCode\":0}");
   sg_send(g, COW__MSG_DUMP_STACKS_RESPONSE, did, OK_BODY);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void a17_noncancellable_exec_after_caller_deadline(void **state)
@@ -787,17 +693,17 @@ static void a17_noncancellable_exec_after_caller_deadline(void **state)
   sg_start_ok(&g, s_late_exec, NULL, 0);
   assert_int_equal(cow_host_set_timeout(g.host, COW_TIMEOUT_CREATE, 30), 0);
   cow_process_t *p;
-  res_t cr = {0}, d = {0};
-  assert_int_equal(cow_host_create_process(&p, g.host, "{\"CommandArgs\":[\"x\"]}", on_proc, &cr),
-                   0);
+  sg_res_t cr = {0}, d = {0};
+  assert_int_equal(
+      cow_host_create_process(&p, g.host, "{\"CommandArgs\":[\"x\"]}", sg_on_proc, &cr), 0);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, COW_ETIMEDOUT);
   sg_signal(&g);
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d), 0);
   sg_run_until(&g, &d.calls);
   assert_int_equal(d.status, 0);
   assert_int_equal(sg_bridge_error(&g, NULL, 0), 0);
-  close_process(&g, p);
+  sg_close_process(&g, p);
   sg_finish(&g);
   assert_int_equal(g.result[0], 1); /* the late exec answer was taken: pid 77 waited for */
   assert_int_equal(cr.calls + d.calls, 2);
@@ -834,7 +740,7 @@ static void s_answer(sg_t *g)
     sg_send(g, COW__MSG_CONTAINER_NOTIFICATION, 0, g->sarg);
     break;
   }
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 /* The outcome of one answer: status (of the caller), bridge code, message, text/code. */
@@ -853,33 +759,33 @@ static void answer(enum rk kind, const char *body, outcome_t *out)
   g.iarg = kind;
   g.sarg = body;
   sg_start_ok(&g, s_answer, NULL, 0);
-  res_t r = {0}, x = {0};
+  sg_res_t r = {0}, x = {0};
   cow_process_t *p = NULL;
   cow_container_t *c = NULL;
   switch (kind) {
   case RK_STACKS:
-    assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &r), 0);
+    assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &r), 0);
     sg_run_until(&g, &r.calls);
     break;
   case RK_WAIT:
-    assert_int_equal(cow_host_create_process(&p, g.host, "{\"CommandArgs\":[\"x\"]}", on_proc, &x),
-                     0);
-    assert_int_equal(cow_process_wait(p, on_wait, &r), 0);
+    assert_int_equal(
+        cow_host_create_process(&p, g.host, "{\"CommandArgs\":[\"x\"]}", sg_on_proc, &x), 0);
+    assert_int_equal(cow_process_wait(p, sg_on_wait, &r), 0);
     sg_run_until(&g, &r.calls);
     assert_int_equal(x.calls, 1);
     break;
   case RK_PROPS: {
     char *doc = sg_container_doc("/b");
-    assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, on_cont, &x), 0);
+    assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, sg_on_cont, &x), 0);
     free(doc);
     sg_run_until(&g, &x.calls);
-    assert_int_equal(cow_container_properties(c, NULL, on_json, &r), 0);
+    assert_int_equal(cow_container_properties(c, NULL, sg_on_json, &r), 0);
     sg_run_until(&g, &r.calls);
     break;
   }
   case RK_NOTIFY:
     assert_int_equal(cow_guest_open_container(&c, g.host, CID), 0);
-    assert_int_equal(cow_container_wait(c, on_cont, &r), 0);
+    assert_int_equal(cow_container_wait(c, sg_on_cont, &r), 0);
     sg_signal(&g);
     sg_run_until(&g, &r.calls);
     if (r.status == 0)
@@ -893,9 +799,9 @@ static void answer(enum rk kind, const char *body, outcome_t *out)
   memcpy(out->text, r.text, sizeof out->text);
   out->bridge = sg_bridge_error(&g, NULL, 0);
   if (p)
-    close_process(&g, p);
+    sg_close_process(&g, p);
   if (c)
-    close_container(&g, c);
+    sg_close_container(&g, c);
   sg_finish(&g);
   assert_int_equal(r.calls, 1);
 }
@@ -1012,7 +918,7 @@ static void s_nul_id(sg_t *g)
   sg_send(g, COW__MSG_CONTAINER_NOTIFICATION, 0,
           "{\"ContainerId\":\"" CID "\\u0000x\",\"Type\":\"ForcedExit\",\"Result\":0}");
   sg_send(g, COW__MSG_DUMP_STACKS_RESPONSE, id, OK_BODY);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 /* B26: C choice: \u0000 is kept in the document (C strings handed to the caller end at
@@ -1034,15 +940,15 @@ static void b26_odd_strings(void **state)
   sg_t g = {0};
   sg_start_ok(&g, s_nul_id, NULL, 0);
   cow_container_t *c;
-  res_t w = {0}, d = {0};
+  sg_res_t w = {0}, d = {0};
   assert_int_equal(cow_guest_open_container(&c, g.host, CID), 0);
-  assert_int_equal(cow_container_wait(c, on_cont, &w), 0);
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d), 0);
+  assert_int_equal(cow_container_wait(c, sg_on_cont, &w), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d), 0);
   sg_run_until(&g, &d.calls); /* answered after the notification */
   assert_int_equal(d.status, 0);
   assert_int_equal(w.calls, 0);
   assert_int_equal(sg_bridge_error(&g, NULL, 0), 0);
-  close_container(&g, c);
+  sg_close_container(&g, c);
   sg_finish(&g);
   assert_int_equal(w.calls, 1); /* released by the close */
   assert_int_equal(d.calls, 1);
@@ -1144,7 +1050,7 @@ static void s_negotiate_with(sg_t *g)
     sg_expect_eof(g);
     return;
   }
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static int negotiate_with(const char *answer, int expect_ok, cow_error_t *err)
@@ -1260,7 +1166,7 @@ static void s_host_create(sg_t *g)
     SG_CHECK(g, f.hdr.type == COW__MSG_MODIFY_SETTINGS);
     sg_send(g, COW__FRAME_RESPONSE_OF(f.hdr.type), f.hdr.id, OK_BODY);
     cow__frame_release(&f);
-    drain_bridge(g);
+    sg_drain_bridge(g);
   }
 }
 
@@ -1274,11 +1180,11 @@ static void c36_host_create_and_start(void **state)
     int ok = !(modes[mode] & 6);
     sg_start(&g, s_host_create, NULL, 0);
     sg_run_until(&g, &g.connected);
-    res_t d = {0};
+    sg_res_t d = {0};
     if (ok) {
       assert_int_equal(g.conn_status, 0);
-      assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d), COW_ENOTSUP);
-      assert_int_equal(cow_guest_modify(g.host, "{}", on_host, &d), 0);
+      assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d), COW_ENOTSUP);
+      assert_int_equal(cow_guest_modify(g.host, "{}", sg_on_host, &d), 0);
       sg_run_until(&g, &d.calls);
     } else {
       assert_true(g.conn_status < 0);
@@ -1323,7 +1229,7 @@ static void s_early_notification(sg_t *g)
   sg_send(g, COW__MSG_CONTAINER_NOTIFICATION, 0,
           "{\"ContainerId\":\"early\",\"Type\":\"UnexpectedExit\",\"Result\":0}");
   sg_send(g, COW__MSG_NEGOTIATE_PROTOCOL_RESPONSE, id, SG_NEGOTIATED);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void c38_notification_before_negotiate_response(void **state)
@@ -1419,7 +1325,7 @@ static void s_container_rpcs(sg_t *g)
   SG_CHECK(g, strcmp(jstr(j, "ContainerId"), NULL_ID) == 0);
   json_decref(j);
   sg_send(g, COW__MSG_DUMP_STACKS_RESPONSE, id, "{\"Result\":0,\"GuestStacks\":\"gs\"}");
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void d39_d41_d47_d48_d49_d50_container_rpcs(void **state)
@@ -1429,20 +1335,20 @@ static void d39_d41_d47_d48_d49_d50_container_rpcs(void **state)
   sg_start_ok(&g, s_container_rpcs, NULL, 0);
   char *doc = sg_container_doc("/run/gcs/c/" CID);
   cow_container_t *c = NULL;
-  res_t r = {0};
-  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, on_cont, &r), 0);
+  sg_res_t r = {0};
+  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, sg_on_cont, &r), 0);
   free(doc);
   assert_non_null(c);
   sg_run_until(&g, &r.calls);
   assert_int_equal(r.status, 0);
   memset(&r, 0, sizeof r);
-  assert_int_equal(cow_container_start(c, on_cont, &r), 0);
+  assert_int_equal(cow_container_start(c, sg_on_cont, &r), 0);
   sg_run_until(&g, &r.calls);
   assert_int_equal(r.status, 0);
   for (int i = 0; i < 2; i++) {
     memset(&r, 0, sizeof r);
-    assert_int_equal(i == 0 ? cow_container_properties(c, NULL, on_json, &r)
-                            : cow_container_properties_v2(c, NULL, on_json, &r),
+    assert_int_equal(i == 0 ? cow_container_properties(c, NULL, sg_on_json, &r)
+                            : cow_container_properties_v2(c, NULL, sg_on_json, &r),
                      0);
     sg_run_until(&g, &r.calls);
     assert_int_equal(r.status, 0);
@@ -1461,7 +1367,7 @@ static void d39_d41_d47_d48_d49_d50_container_rpcs(void **state)
       cow_container_modify(c,
                            "{\"ResourceType\":\"ContainerConstraints\",\"RequestType\":"
                            "\"Update\",\"Settings\":{\"Linux\":{}}}",
-                           on_cont, &r),
+                           sg_on_cont, &r),
       0);
   sg_run_until(&g, &r.calls);
   assert_int_equal(r.status, 0);
@@ -1470,25 +1376,25 @@ static void d39_d41_d47_d48_d49_d50_container_rpcs(void **state)
       cow_guest_modify(g.host,
                        "{\"ResourceType\":\"MappedVirtualDisk\",\"RequestType\":\"Add\","
                        "\"Settings\":{\"Controller\":0}}",
-                       on_host, &r),
+                       sg_on_host, &r),
       0);
   sg_run_until(&g, &r.calls);
   assert_int_equal(r.status, 0);
   memset(&r, 0, sizeof r);
-  assert_int_equal(cow_guest_modify(g.host, "{}", on_host, &r), 0);
+  assert_int_equal(cow_guest_modify(g.host, "{}", sg_on_host, &r), 0);
   sg_run_until(&g, &r.calls);
   assert_int_equal(r.status, guest_code(0x80004001u));
   assert_int_equal(r.sys, 0x80004001u);
   assert_int_equal(sg_bridge_error(&g, NULL, 0), 0);
   memset(&r, 0, sizeof r);
-  assert_int_equal(cow_guest_delete_container_state(g.host, CID, on_host, &r), 0);
+  assert_int_equal(cow_guest_delete_container_state(g.host, CID, sg_on_host, &r), 0);
   sg_run_until(&g, &r.calls);
   assert_int_equal(r.status, 0);
   memset(&r, 0, sizeof r);
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &r), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &r), 0);
   sg_run_until(&g, &r.calls);
   assert_string_equal(r.text, "gs");
-  close_container(&g, c);
+  sg_close_container(&g, c);
   sg_finish(&g);
   assert_int_equal(r.calls, 1);
 }
@@ -1503,7 +1409,7 @@ static void s_create_fail(sg_t *g)
            HR(0xC037010F));
   json_decref(sg_expect(g, COW__MSG_CREATE, &id));
   sg_send(g, COW__MSG_CREATE_RESPONSE, id, OK_BODY);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void d40_create_failure_and_retry(void **state)
@@ -1513,9 +1419,9 @@ static void d40_create_failure_and_retry(void **state)
   sg_start_ok(&g, s_create_fail, NULL, 0);
   char *doc = sg_container_doc("/b");
   cow_container_t *c;
-  res_t r = {0}, w = {0};
-  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, on_cont, &r), 0);
-  assert_int_equal(cow_container_wait(c, on_cont, &w), 0);
+  sg_res_t r = {0}, w = {0};
+  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, sg_on_cont, &r), 0);
+  assert_int_equal(cow_container_wait(c, sg_on_cont, &w), 0);
   sg_run_until(&g, &r.calls);
   assert_int_equal(r.status, guest_code(0xC037010Fu));
   assert_int_equal(r.sys, 0xC037010Fu);
@@ -1523,13 +1429,13 @@ static void d40_create_failure_and_retry(void **state)
   sg_run_until(&g, &w.calls);
   assert_int_equal(w.status, r.status);
   cow_container_t *c2;
-  res_t r2 = {0};
-  assert_int_equal(cow_guest_create_container(&c2, g.host, CID, doc, on_cont, &r2), 0);
+  sg_res_t r2 = {0};
+  assert_int_equal(cow_guest_create_container(&c2, g.host, CID, doc, sg_on_cont, &r2), 0);
   free(doc);
   sg_run_until(&g, &r2.calls);
   assert_int_equal(r2.status, 0);
-  close_container(&g, c);
-  close_container(&g, c2);
+  sg_close_container(&g, c);
+  sg_close_container(&g, c2);
   sg_finish(&g);
   assert_int_equal(r.calls + w.calls + r2.calls, 3);
 }
@@ -1550,7 +1456,7 @@ static void s_already_stopped(sg_t *g)
     sg_sendf(g, COW__FRAME_RESPONSE_OF(f.hdr.type), f.hdr.id, "{\"Result\":%d}", HR(hr[i]));
     cow__frame_release(&f);
   }
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void d43_shutdown_already_stopped(void **state)
@@ -1560,14 +1466,14 @@ static void d43_shutdown_already_stopped(void **state)
   sg_start_ok(&g, s_already_stopped, NULL, 0);
   char *doc = sg_container_doc("/b");
   cow_container_t *c;
-  res_t r = {0};
-  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, on_cont, &r), 0);
+  sg_res_t r = {0};
+  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, sg_on_cont, &r), 0);
   free(doc);
   sg_run_until(&g, &r.calls);
   for (int i = 0; i < 4; i++) {
     memset(&r, 0, sizeof r);
-    assert_int_equal(i % 2 ? cow_container_terminate(c, on_cont, &r)
-                           : cow_container_shutdown(c, on_cont, &r),
+    assert_int_equal(i % 2 ? cow_container_terminate(c, sg_on_cont, &r)
+                           : cow_container_shutdown(c, sg_on_cont, &r),
                      0);
     sg_run_until(&g, &r.calls);
     if (i < 3)
@@ -1575,7 +1481,7 @@ static void d43_shutdown_already_stopped(void **state)
     else
       assert_int_equal(r.status, guest_code(0x80004005u)); /* a real error is one */
   }
-  close_container(&g, c);
+  sg_close_container(&g, c);
   sg_finish(&g);
   assert_int_equal(r.calls, 1);
 }
@@ -1593,7 +1499,7 @@ static void s_shutdown_late(sg_t *g)
   sg_send(g, COW__MSG_SHUTDOWN_GRACEFUL_RESPONSE, s, OK_BODY);
   json_decref(sg_expect(g, COW__MSG_DUMP_STACKS, &id));
   sg_send(g, COW__MSG_DUMP_STACKS_RESPONSE, id, OK_BODY);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void d44_shutdown_never_answered(void **state)
@@ -1603,21 +1509,21 @@ static void d44_shutdown_never_answered(void **state)
   sg_start_ok(&g, s_shutdown_late, NULL, 0);
   char *doc = sg_container_doc("/b");
   cow_container_t *c;
-  res_t r = {0}, s = {0}, d = {0};
-  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, on_cont, &r), 0);
+  sg_res_t r = {0}, s = {0}, d = {0};
+  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, sg_on_cont, &r), 0);
   free(doc);
   sg_run_until(&g, &r.calls);
   assert_int_equal(cow_container_set_timeout(c, COW_TIMEOUT_SHUTDOWN, 30), 0);
-  assert_int_equal(cow_container_shutdown(c, on_cont, &s), 0);
+  assert_int_equal(cow_container_shutdown(c, sg_on_cont, &s), 0);
   sg_run_until(&g, &s.calls);
   assert_int_equal(s.status, COW_ETIMEDOUT);
   assert_int_equal(sg_bridge_error(&g, NULL, 0), 0);
   sg_signal(&g);
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d), 0);
   sg_run_until(&g, &d.calls);
   assert_int_equal(d.status, 0);
   assert_int_equal(sg_bridge_error(&g, NULL, 0), 0);
-  close_container(&g, c);
+  sg_close_container(&g, c);
   sg_finish(&g);
   assert_int_equal(r.calls + s.calls + d.calls, 3);
 }
@@ -1637,7 +1543,7 @@ static void s_notifications(sg_t *g)
   sg_send(g, COW__MSG_DUMP_STACKS_RESPONSE, id, OK_BODY);
   json_decref(sg_expect(g, COW__MSG_DUMP_STACKS, &id));
   sg_send(g, 0x30100201u, 0, "{\"ContainerId\":\"k1\"}");
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void d45_notification_routing(void **state)
@@ -1646,20 +1552,20 @@ static void d45_notification_routing(void **state)
   sg_t g = {0};
   sg_start_ok(&g, s_notifications, NULL, 0);
   cow_container_t *c;
-  res_t w = {0}, d = {0}, d2 = {0};
+  sg_res_t w = {0}, d = {0}, d2 = {0};
   assert_int_equal(cow_guest_open_container(&c, g.host, "k1"), 0);
-  assert_int_equal(cow_container_wait(c, on_cont, &w), 0);
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d), 0);
+  assert_int_equal(cow_container_wait(c, sg_on_cont, &w), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d), 0);
   sg_run_until(&g, &d.calls);
   sg_run_until(&g, &w.calls);
   assert_int_equal(w.status, 0);
   assert_string_equal(cow_guest_container_exit_type(c), "GracefulExit");
   assert_int_equal(sg_bridge_error(&g, NULL, 0), 0);
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d2), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d2), 0);
   sg_run_until(&g, &d2.calls);
   assert_int_equal(d2.status, COW_EBRIDGE_CLOSED);
   expect_fatal(&g, COW_EPROTOCOL, "unknown notification");
-  close_container(&g, c);
+  sg_close_container(&g, c);
   sg_finish(&g);
   assert_int_equal(w.calls + d.calls + d2.calls, 3);
 }
@@ -1704,7 +1610,7 @@ static void s_ports(sg_t *g)
     close(fds[i]);
   for (int e = 0; e < 3; e++)
     sg_send(g, COW__MSG_WAIT_FOR_PROCESS_RESPONSE, waits[e], "{\"Result\":0,\"ExitCode\":0}");
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void e51_port_allocation(void **state)
@@ -1719,11 +1625,11 @@ static void e51_port_allocation(void **state)
       "\"CreateStdErrPipe\":true}",
       "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}"};
   cow_process_t *p[3];
-  res_t cr[3] = {{0}}, w[3] = {{0}};
+  sg_res_t cr[3] = {{0}}, w[3] = {{0}};
   cap_t out[3], err[2];
   for (int i = 0; i < 3; i++) {
-    assert_int_equal(cow_host_create_process(&p[i], g.host, cfg[i], on_proc, &cr[i]), 0);
-    assert_int_equal(cow_process_wait(p[i], on_wait, &w[i]), 0);
+    assert_int_equal(cow_host_create_process(&p[i], g.host, cfg[i], sg_on_proc, &cr[i]), 0);
+    assert_int_equal(cow_process_wait(p[i], sg_on_wait, &w[i]), 0);
     sg_run_until(&g, &cr[i].calls);
     assert_int_equal(cr[i].status, 0);
     capture(p[i], COW_STDOUT, &out[i]);
@@ -1733,7 +1639,7 @@ static void e51_port_allocation(void **state)
   for (int i = 0; i < 3; i++) {
     sg_run_until(&g, &w[i].calls);
     assert_int_equal(w[i].status, 0);
-    close_process(&g, p[i]);
+    sg_close_process(&g, p[i]);
   }
   uncapture();
   sg_finish(&g);
@@ -1759,7 +1665,7 @@ static void s_no_pipes(sg_t *g)
   sg_send(g, COW__MSG_EXECUTE_PROCESS_RESPONSE, id, "{\"Result\":0,\"ProcessId\":3}");
   json_decref(sg_expect(g, COW__MSG_WAIT_FOR_PROCESS, &id));
   sg_send(g, COW__MSG_WAIT_FOR_PROCESS_RESPONSE, id, "{\"Result\":0,\"ExitCode\":0}");
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void e52_no_pipes(void **state)
@@ -1768,12 +1674,12 @@ static void e52_no_pipes(void **state)
   sg_t g = {0};
   sg_start_ok(&g, s_no_pipes, NULL, 1);
   cow_process_t *p;
-  res_t cr = {0}, w = {0};
+  sg_res_t cr = {0}, w = {0};
   p = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"]}", &cr, &w);
   sg_run_until(&g, &w.calls);
   assert_int_equal(cr.status, 0);
   assert_int_equal(w.status, 0);
-  close_process(&g, p);
+  sg_close_process(&g, p);
   sg_finish(&g);
   assert_int_equal(cr.calls + w.calls, 2);
 }
@@ -1800,7 +1706,7 @@ static void s_exec_fail(sg_t *g)
   SG_CHECK(g, relay_port(j, "StdOut") == 0x40000004u);
   json_decref(j);
   sg_sendf(g, COW__MSG_EXECUTE_PROCESS_RESPONSE, id, "{\"Result\":%d}", HR(0x80004005));
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void e53_exec_failure_after_dials(void **state)
@@ -1809,7 +1715,7 @@ static void e53_exec_failure_after_dials(void **state)
   sg_t g = {0};
   sg_start_ok(&g, s_exec_fail, NULL, 1);
   cow_process_t *p, *q;
-  res_t cr = {0}, cq = {0}, w = {0};
+  sg_res_t cr = {0}, cq = {0}, w = {0};
   p = exec_and_wait(&g,
                     "{\"CommandArgs\":[\"x\"],\"CreateStdInPipe\":true,\"CreateStdOutPipe\":true,"
                     "\"CreateStdErrPipe\":true}",
@@ -1821,12 +1727,12 @@ static void e53_exec_failure_after_dials(void **state)
   assert_true(w.status < 0);
   assert_int_equal(cow_host_create_process(&q, g.host,
                                            "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}",
-                                           on_proc, &cq),
+                                           sg_on_proc, &cq),
                    0);
   sg_run_until(&g, &cq.calls);
   assert_true(cq.status < 0);
-  close_process(&g, p);
-  close_process(&g, q);
+  sg_close_process(&g, p);
+  sg_close_process(&g, q);
   sg_finish(&g); /* also: the port directory is empty, every listener released */
   assert_int_equal(cr.calls + cq.calls + w.calls, 3);
 }
@@ -1850,7 +1756,7 @@ static void s_wait_shape(sg_t *g)
   json_decref(w);
   sg_wait_host(g);
   sg_send(g, COW__MSG_WAIT_FOR_PROCESS_RESPONSE, id, "{\"Result\":0,\"ExitCode\":6}");
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void e54_wait_after_exec(void **state)
@@ -1862,13 +1768,13 @@ static void e54_wait_after_exec(void **state)
   sg_start_ok(&g, s_wait_shape, &o, 0);
   char *doc = sg_container_doc("/b");
   cow_container_t *c;
-  res_t r = {0}, cr = {0}, w = {0};
-  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, on_cont, &r), 0);
+  sg_res_t r = {0}, cr = {0}, w = {0};
+  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, sg_on_cont, &r), 0);
   free(doc);
   sg_run_until(&g, &r.calls);
   cow_process_t *p;
-  assert_int_equal(cow_host_create_process(&p, cow_container_host(c), "{}", on_proc, &cr), 0);
-  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  assert_int_equal(cow_host_create_process(&p, cow_container_host(c), "{}", sg_on_proc, &cr), 0);
+  assert_int_equal(cow_process_wait(p, sg_on_wait, &w), 0);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, 0);
   sg_run_for(&g, 250); /* well past the RPC timeout */
@@ -1878,8 +1784,8 @@ static void e54_wait_after_exec(void **state)
   sg_run_until(&g, &w.calls);
   assert_int_equal(w.status, 0);
   assert_int_equal(w.code, 6);
-  close_process(&g, p);
-  close_container(&g, c);
+  sg_close_process(&g, p);
+  sg_close_container(&g, c);
   sg_finish(&g);
   assert_int_equal(r.calls + cr.calls + w.calls, 3);
 }
@@ -1920,7 +1826,7 @@ static void s_stdin(sg_t *g)
   sg_write_all(out, "after stdin", 11);
   close(out);
   sg_send(g, COW__MSG_WAIT_FOR_PROCESS_RESPONSE, w, "{\"Result\":0,\"ExitCode\":0}");
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static int writes;
@@ -1937,7 +1843,7 @@ static void e57_stdin_then_close_stdin(void **state)
   sg_t g = {0};
   sg_start_ok(&g, s_stdin, NULL, 1);
   cow_process_t *p;
-  res_t cr = {0}, w = {0}, cs = {0};
+  sg_res_t cr = {0}, w = {0}, cs = {0};
   p = exec_and_wait(
       &g, "{\"CommandArgs\":[\"cat\"],\"CreateStdInPipe\":true,\"CreateStdOutPipe\":true}", &cr,
       &w);
@@ -1952,13 +1858,13 @@ static void e57_stdin_then_close_stdin(void **state)
   uv_write_t wr;
   writes = 0;
   assert_int_equal(uv_write(&wr, in, &b, 1, on_written), 0);
-  assert_int_equal(cow_process_close_stdin(p, on_proc, &cs), 0);
+  assert_int_equal(cow_process_close_stdin(p, sg_on_proc, &cs), 0);
   sg_run_until(&g, &w.calls);
   assert_int_equal(w.status, 0);
   assert_int_equal(cs.status, 0);
   assert_string_equal(out.data, "after stdin");
   assert_true(out.eof >= 1);
-  close_process(&g, p);
+  sg_close_process(&g, p);
   uncapture();
   sg_finish(&g);
   assert_string_equal(g.text, "to the guest");
@@ -1983,7 +1889,7 @@ static void s_handshake(sg_t *g)
   sg_drain(out, buf, sizeof buf); /* blocks until the host closes its end */
   close(out);
   sg_send(g, COW__MSG_WAIT_FOR_PROCESS_RESPONSE, w, "{\"Result\":0,\"ExitCode\":0}");
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void e58_clean_close_handshake(void **state)
@@ -1992,7 +1898,7 @@ static void e58_clean_close_handshake(void **state)
   sg_t g = {0};
   sg_start_ok(&g, s_handshake, NULL, 1);
   cow_process_t *p;
-  res_t cr = {0}, w = {0};
+  sg_res_t cr = {0}, w = {0};
   p = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}", &cr, &w);
   sg_run_until(&g, &cr.calls);
   cap_t out;
@@ -2000,7 +1906,7 @@ static void e58_clean_close_handshake(void **state)
   sg_run_until(&g, &w.calls);
   assert_int_equal(w.status, 0);
   assert_string_equal(out.data, "handshake");
-  close_process(&g, p);
+  sg_close_process(&g, p);
   uncapture();
   sg_finish(&g);
   assert_int_equal(cr.calls + w.calls, 2);
@@ -2014,7 +1920,7 @@ static void on_wait_e59(cow_process_t *p, int status, int64_t code, const cow_er
                         void *data)
 {
   e59_len_at_exit = e59_out->len;
-  on_wait(p, status, code, err, data);
+  sg_on_wait(p, status, code, err, data);
 }
 
 static void s_exit_first(sg_t *g)
@@ -2030,7 +1936,7 @@ static void s_exit_first(sg_t *g)
   sg_wait_host(g); /* the host has the wait answer */
   sg_write_all(out, "late bytes", 10);
   close(out);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void e59_exit_before_final_stdout(void **state)
@@ -2039,10 +1945,10 @@ static void e59_exit_before_final_stdout(void **state)
   sg_t g = {0};
   sg_start_ok(&g, s_exit_first, NULL, 1);
   cow_process_t *p;
-  res_t cr = {0}, w = {0};
+  sg_res_t cr = {0}, w = {0};
   assert_int_equal(cow_host_create_process(&p, g.host,
                                            "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}",
-                                           on_proc, &cr),
+                                           sg_on_proc, &cr),
                    0);
   assert_int_equal(cow_process_wait(p, on_wait_e59, &w), 0);
   sg_run_until(&g, &cr.calls);
@@ -2057,7 +1963,7 @@ static void e59_exit_before_final_stdout(void **state)
   assert_int_equal(w.code, 3);
   assert_int_equal(e59_len_at_exit, 10);
   assert_string_equal(out.data, "late bytes");
-  close_process(&g, p);
+  sg_close_process(&g, p);
   uncapture();
   sg_finish(&g);
   assert_int_equal(cr.calls + w.calls, 2);
@@ -2079,7 +1985,7 @@ static void s_no_dial(sg_t *g)
   sg_send(g, COW__MSG_WAIT_FOR_PROCESS_RESPONSE, w, "{\"Result\":0,\"ExitCode\":0}");
   json_decref(sg_expect(g, COW__MSG_DUMP_STACKS, &id));
   sg_send(g, COW__MSG_DUMP_STACKS_RESPONSE, id, OK_BODY);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void e60_guest_never_dials(void **state)
@@ -2088,21 +1994,21 @@ static void e60_guest_never_dials(void **state)
   sg_t g = {0};
   sg_start_ok(&g, s_no_dial, NULL, 1);
   cow_process_t *p;
-  res_t cr = {0}, w = {0}, d = {0};
+  sg_res_t cr = {0}, w = {0}, d = {0};
   p = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}", &cr, &w);
-  res_t d0 = {0};
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d0), 0);
+  sg_res_t d0 = {0};
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d0), 0);
   sg_run_until(&g, &d0.calls); /* the exec was answered and the wait sent */
   sg_run_for(&g, 20);
   assert_int_equal(cr.calls, 0); /* still waiting for the stdout connection */
-  res_t pc = {0};
-  assert_int_equal(cow_process_close(p, on_pclosed, &pc), 0);
+  sg_res_t pc = {0};
+  assert_int_equal(cow_process_close(p, sg_on_pclosed, &pc), 0);
   sg_run_until(&g, &pc.calls);
   assert_int_equal(cr.calls, 1);
   assert_int_equal(cr.status, COW_ECANCELED);
   assert_int_equal(w.calls, 1);
   sg_signal(&g);
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d), 0);
   sg_run_until(&g, &d.calls);
   assert_int_equal(d.status, 0);
   assert_int_equal(sg_bridge_error(&g, NULL, 0), 0);
@@ -2128,7 +2034,7 @@ static void s_second_dial(sg_t *g)
     close(again);
   close(out);
   sg_send(g, COW__MSG_WAIT_FOR_PROCESS_RESPONSE, w, "{\"Result\":0,\"ExitCode\":0}");
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void e61_second_dial_refused(void **state)
@@ -2137,7 +2043,7 @@ static void e61_second_dial_refused(void **state)
   sg_t g = {0};
   sg_start_ok(&g, s_second_dial, NULL, 1);
   cow_process_t *p;
-  res_t cr = {0}, w = {0};
+  sg_res_t cr = {0}, w = {0};
   p = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}", &cr, &w);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, 0);
@@ -2145,7 +2051,7 @@ static void e61_second_dial_refused(void **state)
   capture(p, COW_STDOUT, &out);
   sg_signal(&g);
   sg_run_until(&g, &w.calls);
-  close_process(&g, p);
+  sg_close_process(&g, p);
   uncapture();
   sg_finish(&g);
   assert_int_equal(g.result[0], 1);
@@ -2194,7 +2100,7 @@ static void s_signals(sg_t *g)
   sg_send(g, COW__MSG_WAIT_FOR_PROCESS_RESPONSE, w, "{\"Result\":0,\"ExitCode\":137}");
   json_decref(sg_expect(g, COW__MSG_DUMP_STACKS, &id));
   sg_send(g, COW__MSG_DUMP_STACKS_RESPONSE, id, OK_BODY);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static void e62_e63_e64_signal_resize_close(void **state)
@@ -2204,46 +2110,46 @@ static void e62_e63_e64_signal_resize_close(void **state)
   sg_start_ok(&g, s_signals, NULL, 0);
   char *doc = sg_container_doc("/b");
   cow_container_t *c;
-  res_t r = {0}, cr = {0}, w = {0}, k1 = {0}, s15 = {0}, k2 = {0}, rz = {0}, d = {0}, d2 = {0};
-  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, on_cont, &r), 0);
+  sg_res_t r = {0}, cr = {0}, w = {0}, k1 = {0}, s15 = {0}, k2 = {0}, rz = {0}, d = {0}, d2 = {0};
+  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, sg_on_cont, &r), 0);
   free(doc);
   sg_run_until(&g, &r.calls);
   cow_process_t *p;
   assert_int_equal(cow_host_create_process(&p, cow_container_host(c),
                                            "{\"OciProcess\":{\"terminal\":true,\"args\":[\"sh\"]}}",
-                                           on_proc, &cr),
+                                           sg_on_proc, &cr),
                    0);
-  assert_int_equal(cow_process_wait(p, on_wait, &w), 0);
+  assert_int_equal(cow_process_wait(p, sg_on_wait, &w), 0);
   sg_run_until(&g, &cr.calls);
   assert_int_equal(cr.status, 0);
-  assert_int_equal(cow_process_kill(p, on_proc, &k1), 0);
+  assert_int_equal(cow_process_kill(p, sg_on_proc, &k1), 0);
   sg_run_until(&g, &k1.calls);
   assert_int_equal(k1.status, 0);
-  assert_int_equal(cow_process_signal(p, "{\"Signal\":15}", on_proc, &s15), 0);
+  assert_int_equal(cow_process_signal(p, "{\"Signal\":15}", sg_on_proc, &s15), 0);
   sg_run_until(&g, &s15.calls);
   assert_int_equal(s15.status, COW_ESRCH); /* not delivered, not a failure of the call */
-  assert_int_equal(cow_process_kill(p, on_proc, &k2), 0);
+  assert_int_equal(cow_process_kill(p, sg_on_proc, &k2), 0);
   sg_run_until(&g, &k2.calls);
   assert_true(k2.status < 0 && k2.status != COW_ESRCH);
   assert_int_equal(k2.sys, 0xC037010Eu);
   assert_int_equal(cow_process_set_timeout(p, COW_TIMEOUT_RESIZE, 30), 0);
-  assert_int_equal(cow_process_resize_console(p, 80, 25, on_proc, &rz), 0);
+  assert_int_equal(cow_process_resize_console(p, 80, 25, sg_on_proc, &rz), 0);
   sg_run_until(&g, &rz.calls);
   assert_int_equal(rz.status, COW_ETIMEDOUT);
   sg_signal(&g);
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d), 0);
   sg_run_until(&g, &d.calls);
   assert_int_equal(d.status, 0);
   /* E64 */
-  close_process(&g, p);
+  sg_close_process(&g, p);
   assert_int_equal(w.calls, 1);
   assert_int_equal(w.status, COW_ECANCELED);
   sg_signal(&g);
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d2), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d2), 0);
   sg_run_until(&g, &d2.calls);
   assert_int_equal(d2.status, 0);
   assert_int_equal(sg_bridge_error(&g, NULL, 0), 0);
-  close_container(&g, c);
+  sg_close_container(&g, c);
   sg_finish(&g);
   assert_int_equal(r.calls + cr.calls + w.calls + k1.calls + s15.calls + k2.calls + rz.calls +
                        d.calls + d2.calls,
@@ -2282,11 +2188,11 @@ static void f65_guest_closes_with_requests_pending(void **state)
   sg_start_ok(&g, s_drop, NULL, 1);
   char *doc = sg_container_doc("/b");
   cow_container_t *c;
-  res_t r = {0}, cw = {0}, c1 = {0}, c2 = {0}, c3 = {0}, w1 = {0}, w2 = {0}, w3 = {0}, pr = {0};
-  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, on_cont, &r), 0);
+  sg_res_t r = {0}, cw = {0}, c1 = {0}, c2 = {0}, c3 = {0}, w1 = {0}, w2 = {0}, w3 = {0}, pr = {0};
+  assert_int_equal(cow_guest_create_container(&c, g.host, CID, doc, sg_on_cont, &r), 0);
   free(doc);
   sg_run_until(&g, &r.calls);
-  assert_int_equal(cow_container_wait(c, on_cont, &cw), 0);
+  assert_int_equal(cow_container_wait(c, sg_on_cont, &cw), 0);
   cow_process_t *p1, *p2, *p3;
   p1 = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"],\"CreateStdOutPipe\":true}", &c1, &w1);
   sg_run_until(&g, &c1.calls);
@@ -2295,7 +2201,7 @@ static void f65_guest_closes_with_requests_pending(void **state)
   p2 = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"]}", &c2, &w2);
   sg_run_until(&g, &c2.calls);
   p3 = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"]}", &c3, &w3);
-  assert_int_equal(cow_container_properties(c, NULL, on_json, &pr), 0);
+  assert_int_equal(cow_container_properties(c, NULL, sg_on_json, &pr), 0);
   sg_run_until(&g, &c3.calls);
   sg_run_until(&g, &pr.calls);
   sg_run_until(&g, &w2.calls);
@@ -2317,10 +2223,10 @@ static void f65_guest_closes_with_requests_pending(void **state)
   sg_signal(&g);
   sg_run_until(&g, &out.eof);
   assert_string_equal(out.data, "tail");
-  close_process(&g, p1);
-  close_process(&g, p2);
-  close_process(&g, p3);
-  close_container(&g, c);
+  sg_close_process(&g, p1);
+  sg_close_process(&g, p2);
+  sg_close_process(&g, p3);
+  sg_close_container(&g, c);
   uncapture();
   sg_finish(&g);
   assert_int_equal(r.calls + cw.calls + c1.calls + c2.calls + c3.calls + w1.calls + w2.calls +
@@ -2347,8 +2253,8 @@ static void f66_write_failure(void **state)
   sg_signal(&g);
   char c;
   assert_int_equal(read(g.ctl_host, &c, 1), 1);
-  res_t d = {0};
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d), 0);
+  sg_res_t d = {0};
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d), 0);
   sg_run_until(&g, &d.calls);
   assert_int_equal(d.status, COW_EBRIDGE_CLOSED);
   assert_non_null(strstr(d.msg, "write"));
@@ -2372,11 +2278,11 @@ static void f67_host_close_with_pending(void **state)
   (void)state;
   sg_t g = {0};
   sg_start_ok(&g, s_pending, NULL, 0);
-  res_t d = {0}, cr = {0}, w = {0}, hc = {0};
+  sg_res_t d = {0}, cr = {0}, w = {0}, hc = {0};
   cow_process_t *p;
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d), 0);
   p = exec_and_wait(&g, "{\"CommandArgs\":[\"x\"]}", &cr, &w);
-  assert_int_equal(cow_host_close(g.host, (cow_host_close_cb)on_pclosed, &hc), 0);
+  assert_int_equal(cow_host_close(g.host, (cow_host_close_cb)sg_on_pclosed, &hc), 0);
   assert_int_equal(cow_host_close(g.host, NULL, NULL), COW_ECLOSING);
   sg_run_until(&g, &d.calls);
   sg_run_until(&g, &cr.calls);
@@ -2384,7 +2290,7 @@ static void f67_host_close_with_pending(void **state)
   assert_true(d.status == COW_ECANCELED || d.status == COW_EBRIDGE_CLOSED);
   assert_true(cr.status == COW_ECANCELED || cr.status == COW_EBRIDGE_CLOSED);
   assert_true(w.status == COW_ECANCELED || w.status == COW_EBRIDGE_CLOSED);
-  close_process(&g, p);
+  sg_close_process(&g, p);
   sg_run_until(&g, &hc.calls);
   g.host = NULL;
   sg_finish(&g);
@@ -2419,7 +2325,7 @@ static void s_storm(sg_t *g)
   while (next_req < STORM_REQS)
     sg_send(g, COW__MSG_DUMP_STACKS_RESPONSE, ids[next_req++], OK_BODY);
   free(buf);
-  drain_bridge(g);
+  sg_drain_bridge(g);
 }
 
 static int storm_done;
@@ -2446,20 +2352,20 @@ static void g69_notification_storm(void **state)
     assert_int_equal(cow_guest_open_container(&c[i], g.host, id), 0);
     assert_int_equal(cow_container_wait(c[i], on_storm_wait, &calls[i]), 0);
   }
-  res_t d[STORM_REQS];
+  sg_res_t d[STORM_REQS];
   memset(d, 0, sizeof d);
   for (int i = 0; i < STORM_REQS; i++)
-    assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &d[i]), 0);
+    assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &d[i]), 0);
   sg_run_count(&g, &storm_done, STORM);
   for (int i = 0; i < STORM_REQS; i++) {
     sg_run_until(&g, &d[i].calls);
     assert_int_equal(d[i].status, 0);
   }
   assert_int_equal(sg_bridge_error(&g, NULL, 0), 0);
-  res_t closed = {0};
+  sg_res_t closed = {0};
   for (int i = 0; i < STORM; i++) {
     assert_int_equal(calls[i], 1);
-    assert_int_equal(cow_container_close(c[i], on_cclosed, &closed), 0);
+    assert_int_equal(cow_container_close(c[i], sg_on_cclosed, &closed), 0);
   }
   sg_run_count(&g, &closed.calls, STORM);
   sg_finish(&g);
@@ -2505,14 +2411,14 @@ static void g70_slow_loris(void **state)
    * loaded machine (the trickle itself would take a minute). */
   o.rpc_timeout_ms = 3000;
   sg_start_ok(&g, s_slow, &o, 0);
-  res_t a = {0}, b = {0}, c = {0};
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &a), 0);
+  sg_res_t a = {0}, b = {0}, c = {0};
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &a), 0);
   char ch;
   /* wait for the trickle, running the loop so that the request goes out */
   uv_run(&g.loop, UV_RUN_NOWAIT);
   assert_int_equal(read(g.ctl_host, &ch, 1), 1);
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &b), 0);
-  assert_int_equal(cow_guest_dump_stacks(g.host, on_text, &c), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &b), 0);
+  assert_int_equal(cow_guest_dump_stacks(g.host, sg_on_text, &c), 0);
   sg_run_until(&g, &a.calls);
   sg_run_until(&g, &b.calls);
   sg_run_until(&g, &c.calls);
@@ -2545,10 +2451,10 @@ static void g71_guest_never_reads(void **state)
   int k = snprintf(req, 128, "{\"ResourceType\":\"X\",\"Settings\":{\"Pad\":\"");
   memset(req + k, 'p', big);
   strcpy(req + k + big, "\"}}");
-  res_t r[N];
+  sg_res_t r[N];
   memset(r, 0, sizeof r);
   for (int i = 0; i < N; i++) {
-    assert_int_equal(cow_guest_modify(g.host, req, on_host, &r[i]), 0);
+    assert_int_equal(cow_guest_modify(g.host, req, sg_on_host, &r[i]), 0);
     uv_run(&g.loop, UV_RUN_NOWAIT);
   }
   free(req);
