@@ -31,7 +31,8 @@ failed=0
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # row WHAT EXPECT_CODE EXPECT_TEXT PEER_ARGS -- LCOW_ARGS...
-# PEER_ARGS "none" starts no peer; "kill:MS" starts a plain peer and SIGKILLs it after MS.
+# PEER_ARGS "none" starts no peer; "kill:MS" starts a plain peer and SIGKILLs it MS after
+# the command started in it.
 row() {
   local what=$1 want_code=$2 want_text=$3 pflags=$4
   shift 5
@@ -42,7 +43,13 @@ row() {
     "$peer" --port-dir "$dir" 2>/dev/null &
     ppid=$!
     disown "$ppid"
-    (sleep "$(awk "BEGIN{print ${pflags#kill:}/1000}")"; kill -KILL "$ppid" 2>/dev/null) &
+    # Killed once the command runs (the peer's child `sleep`) plus MS: a loaded machine
+    # makes this later, never a kill before the guest connected.
+    (
+      for _ in $(seq 400); do pgrep -P "$ppid" -x sleep >/dev/null && break; sleep 0.05; done
+      sleep "$(awk "BEGIN{print ${pflags#kill:}/1000}")"
+      kill -KILL "$ppid" 2>/dev/null
+    ) &
     killer=$!
     ;;
   *)
@@ -92,7 +99,7 @@ row "guest never answers DeleteContainerState (--rpc-timeout 2)" 0 \
   --rpc-timeout 2 "${C[@]}" -- true
 row "guest drops the bridge before the clean-up" 0 "skipped, left in the guest" \
   "--drop-after 6" -- "${C[@]}" -- true
-row "guest killed (SIGKILL) 500 ms into sleep 30" 125 "EBRIDGE_CLOSED" "kill:500" -- -- sleep 30
+row "guest killed (SIGKILL) 500 ms into the command (sleep 30)" 125 "EBRIDGE_CLOSED" "kill:500" -- -- sleep 30
 row "no guest dials (--timeout 1)" 125 "no guest connected" none -- --timeout 1 -- true
 row "caller: an argument that is not UTF-8" 2 "is not valid UTF-8" none -- -- echo $'\xff'
 row "caller: an unknown option" 2 "unknown option" none -- --no-such-option -- true
