@@ -80,17 +80,23 @@ int shim_options_from_any(shim_options_t *o, const uint8_t *data, size_t len, ch
 {
   if (len == 0)
     return 0;
-  Google__Protobuf__Any *any = google__protobuf__any__unpack(NULL, len, data);
+  char why[256];
+  Google__Protobuf__Any *any = (Google__Protobuf__Any *)pb_unpack(
+      &google__protobuf__any__descriptor, len, data, why, sizeof why);
   if (any == NULL) {
-    snprintf(err, errlen, "the runtime options on stdin are not a protobuf Any");
+    snprintf(err, errlen, "the runtime options on stdin are not a protobuf Any: %s", why);
     return -1;
   }
   int rc = 0;
+  const ProtobufCMessageDescriptor *want = &runtimeoptions__v1__options__descriptor;
   Runtimeoptions__V1__Options *ro =
-      (Runtimeoptions__V1__Options *)pb_any_unpack(any, &runtimeoptions__v1__options__descriptor);
-  if (ro == NULL) {
+      (Runtimeoptions__V1__Options *)pb_any_unpack(any, want, why, sizeof why);
+  if (ro == NULL && !pb_any_is(any, PB_TYPE_URL(want))) {
     snprintf(err, errlen, "runtime options of type \"%s\": the cow shim takes %s (a ConfigPath)",
-             any->type_url, PB_TYPE_URL(&runtimeoptions__v1__options__descriptor));
+             any->type_url, PB_TYPE_URL(want));
+    rc = -1;
+  } else if (ro == NULL) {
+    snprintf(err, errlen, "runtime options: %s", why);
     rc = -1;
   } else if (ro->config_path != NULL && ro->config_path[0] != '\0') {
     rc = shim_options_load(o, ro->config_path, err, errlen);

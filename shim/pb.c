@@ -1,4 +1,5 @@
 /* Protobuf glue. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,11 +35,15 @@ int pb_any_is(const Google__Protobuf__Any *any, const char *name)
 }
 
 ProtobufCMessage *pb_any_unpack(const Google__Protobuf__Any *any,
-                                const ProtobufCMessageDescriptor *desc)
+                                const ProtobufCMessageDescriptor *desc, char *why, size_t why_len)
 {
-  if (!pb_any_is(any, PB_TYPE_URL(desc)))
+  if (!pb_any_is(any, PB_TYPE_URL(desc))) {
+    if (why_len > 0)
+      snprintf(why, why_len, "type \"%s\", not %s",
+               any != NULL && any->type_url != NULL ? any->type_url : "", PB_TYPE_URL(desc));
     return NULL;
-  return protobuf_c_message_unpack(desc, NULL, any->value.len, any->value.data);
+  }
+  return pb_unpack(desc, any->value.len, any->value.data, why, why_len);
 }
 
 void pb_timestamp(Google__Protobuf__Timestamp *ts, const struct timespec *t)

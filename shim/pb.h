@@ -28,11 +28,26 @@
 int pb_any_pack(Google__Protobuf__Any *any, const ProtobufCMessage *msg);
 void pb_any_clear(Google__Protobuf__Any *any);
 
+/* Check `len` bytes from a peer against `desc` (shim/pb-check.c): 0 when protobuf-c can
+ * unpack them without changing them, and re-read what it packs from them; -1 otherwise,
+ * with the reason ("containerd.task.v2.CreateTaskRequest field 2: string contains a NUL
+ * byte") in `why` (always NUL-terminated when why_len > 0). Nothing is allocated. Refused:
+ * field number 0 or above 2^29-1, group and undefined wire types, truncated or overflowing
+ * varints and lengths, strings with a NUL byte or not UTF-8, the same in nested messages. */
+int pb_check(const ProtobufCMessageDescriptor *desc, size_t len, const uint8_t *data, char *why,
+             size_t why_len);
+
+/* pb_check(), then protobuf_c_message_unpack(): every message from a peer is read with this.
+ * NULL with the reason in `why` (a wire type that does not fit a known field, or memory, is
+ * what protobuf-c refuses after the check). Release with protobuf_c_message_free_unpacked(). */
+ProtobufCMessage *pb_unpack(const ProtobufCMessageDescriptor *desc, size_t len, const uint8_t *data,
+                            char *why, size_t why_len);
+
 /* Unpack `any` as `desc` when its type URL names it (a "type.googleapis.com/" prefix is
- * accepted). NULL when the type differs or the bytes do not parse.
- * Release with protobuf_c_message_free_unpacked(). */
+ * accepted), with pb_unpack(). NULL when the type differs or the bytes are refused, with
+ * the reason in `why` as pb_unpack() gives it. Release with protobuf_c_message_free_unpacked(). */
 ProtobufCMessage *pb_any_unpack(const Google__Protobuf__Any *any,
-                                const ProtobufCMessageDescriptor *desc);
+                                const ProtobufCMessageDescriptor *desc, char *why, size_t why_len);
 
 /* 1 when `any` carries the type `name` (with or without the googleapis prefix). */
 int pb_any_is(const Google__Protobuf__Any *any, const char *name);

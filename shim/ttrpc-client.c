@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "google/rpc/status.pb-c.h"
+#include "pb.h"
 #include "ttrpc.h"
 #include "ttrpc.pb-c.h"
 
@@ -160,9 +161,12 @@ static int on_frame(uint32_t sid, uint8_t type, uint8_t flags, const uint8_t *pa
     call_finish(call, TTRPC_RESOURCE_EXHAUSTED, "response larger than 4 MiB", NULL);
     return 0;
   }
-  Ttrpc__Response *resp = ttrpc__response__unpack(NULL, length, payload);
+  char why[256], msg[300];
+  Ttrpc__Response *resp =
+      (Ttrpc__Response *)pb_unpack(&ttrpc__response__descriptor, length, payload, why, sizeof why);
   if (resp == NULL) {
-    call_finish(call, TTRPC_INTERNAL, "malformed ttrpc response", NULL);
+    snprintf(msg, sizeof msg, "malformed ttrpc response: %s", why);
+    call_finish(call, TTRPC_INTERNAL, msg, NULL);
     return 0;
   }
   if (resp->status != NULL && resp->status->code != TTRPC_OK) {
@@ -171,10 +175,11 @@ static int on_frame(uint32_t sid, uint8_t type, uint8_t flags, const uint8_t *pa
     call_finish(call, TTRPC_OK, NULL, NULL);
   } else {
     ProtobufCMessage *m =
-        protobuf_c_message_unpack(call->response, NULL, resp->payload.len, resp->payload.data);
-    if (m == NULL)
-      call_finish(call, TTRPC_INTERNAL, "malformed response payload", NULL);
-    else
+        pb_unpack(call->response, resp->payload.len, resp->payload.data, why, sizeof why);
+    if (m == NULL) {
+      snprintf(msg, sizeof msg, "malformed response payload: %s", why);
+      call_finish(call, TTRPC_INTERNAL, msg, NULL);
+    } else
       call_finish(call, TTRPC_OK, NULL, m);
     if (m != NULL)
       protobuf_c_message_free_unpacked(m, NULL);

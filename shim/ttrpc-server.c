@@ -8,6 +8,7 @@
 
 #include "google/rpc/status.pb-c.h"
 #include "log.h"
+#include "pb.h"
 #include "ttrpc.h"
 #include "ttrpc.pb-c.h"
 
@@ -251,12 +252,12 @@ static void dispatch(struct conn *c, uint32_t sid, Ttrpc__Request *env)
     ttrpc__request__free_unpacked(env, NULL);
     return;
   }
-  ProtobufCMessage *req =
-      protobuf_c_message_unpack(m->input, NULL, env->payload.len, env->payload.data);
+  char why[256];
+  ProtobufCMessage *req = pb_unpack(m->input, env->payload.len, env->payload.data, why, sizeof why);
   ttrpc_call_t *call = req != NULL ? malloc(sizeof *call) : NULL;
   if (call == NULL) {
-    snprintf(msg, sizeof msg, "ttrpc: error unmarshalling payload of %s.%s", env->service,
-             env->method);
+    snprintf(msg, sizeof msg, "ttrpc: error unmarshalling payload of %s.%s: %s", env->service,
+             env->method, req == NULL ? why : "out of memory");
     respond_status(c, sid, req == NULL ? TTRPC_INVALID_ARGUMENT : TTRPC_RESOURCE_EXHAUSTED, msg);
     if (req != NULL)
       protobuf_c_message_free_unpacked(req, NULL);
@@ -277,7 +278,7 @@ static int on_frame(uint32_t sid, uint8_t type, uint8_t flags, const uint8_t *pa
                     uint32_t length, void *data)
 {
   struct conn *c = data;
-  char msg[128];
+  char msg[320], why[256];
   if (payload == NULL) {
     snprintf(msg, sizeof msg, "message length %u exceed maximum message size of %u", length,
              TTRPC_MAX_MESSAGE);
@@ -286,9 +287,11 @@ static int on_frame(uint32_t sid, uint8_t type, uint8_t flags, const uint8_t *pa
   }
   if (type != TTRPC_TYPE_REQUEST)
     return 0; /* ttrpc ignores other types, for future compatibility */
-  Ttrpc__Request *env = ttrpc__request__unpack(NULL, length, payload);
+  Ttrpc__Request *env =
+      (Ttrpc__Request *)pb_unpack(&ttrpc__request__descriptor, length, payload, why, sizeof why);
   if (env == NULL) {
-    respond_status(c, sid, TTRPC_INVALID_ARGUMENT, "unmarshal request error");
+    snprintf(msg, sizeof msg, "unmarshal request error: %s", why);
+    respond_status(c, sid, TTRPC_INVALID_ARGUMENT, msg);
   } else if (sid % 2 != 1) {
     ttrpc__request__free_unpacked(env, NULL);
     respond_status(c, sid, TTRPC_INVALID_ARGUMENT,

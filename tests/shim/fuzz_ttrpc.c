@@ -2,11 +2,13 @@
  * The first input byte picks how the stream is cut into reads; the rest is the stream.
  * Every frame goes through the ttrpc decoder; each request's envelope is unpacked, its
  * method looked up in the Task service, and its payload unpacked as that method's request,
- * as the server does; Any payloads the shim reads (Exec's spec, runtime options) are unpacked
- * as the shim would. Properties: a frame's payload is exactly its announced length unless
- * it was over the cap (then NULL); what unpacks repacks to bytes that unpack to the same
- * repacked bytes. Seeds: requests as containerd sends them (Create with an overlay mount,
- * State, Exec with an OCI process, Kill --all, Wait), split and concatenated. */
+ * with pb_unpack() as the server does; Any payloads the shim reads (Exec's spec, runtime
+ * options) are unpacked as the shim would. Properties: a frame's payload is exactly its
+ * announced length unless it was over the cap (then NULL); a refusal says why; what
+ * pb_unpack() accepts repacks to bytes that pb_check() accepts and that unpack to the same
+ * repacked bytes (protobuf-c alone does not promise that: shim/pb-check.c). Seeds: requests
+ * as containerd sends them (Create with an overlay mount, State, Exec with an OCI process,
+ * Kill --all, Wait), split and concatenated; the kept corpus tests/fuzz/corpus/ttrpc. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +18,23 @@
 #include "ttrpc.h"
 #include "ttrpc.pb-c.h"
 
+static char why[256];
+
+static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc, size_t len,
+                                const uint8_t *data)
+{
+  ProtobufCMessage *m = pb_unpack(desc, len, data, why, sizeof why);
+  FUZZ_CHECK(m != NULL || why[0] != '\0');
+  return m;
+}
+
 static void roundtrip(const ProtobufCMessage *m)
 {
   size_t n = protobuf_c_message_get_packed_size(m);
   uint8_t *a = malloc(n + 1), *b = malloc(n + 1);
   FUZZ_CHECK(a != NULL && b != NULL);
   FUZZ_CHECK(protobuf_c_message_pack(m, a) == n);
+  FUZZ_CHECK(pb_check(m->descriptor, n, a, why, sizeof why) == 0);
   ProtobufCMessage *again = protobuf_c_message_unpack(m->descriptor, NULL, n, a);
   FUZZ_CHECK(again != NULL);
   FUZZ_CHECK(protobuf_c_message_get_packed_size(again) == n);
@@ -42,15 +55,14 @@ static int on_frame(uint32_t sid, uint8_t type, uint8_t flags, const uint8_t *pa
   FUZZ_CHECK(length <= TTRPC_MAX_MESSAGE);
   if (type != TTRPC_TYPE_REQUEST)
     return 0;
-  Ttrpc__Request *env = ttrpc__request__unpack(NULL, length, payload);
+  Ttrpc__Request *env = (Ttrpc__Request *)unpack(&ttrpc__request__descriptor, length, payload);
   if (env == NULL)
     return 0;
   roundtrip(&env->base);
   const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(
       &containerd__task__v2__task__descriptor, env->method);
   if (m != NULL) {
-    ProtobufCMessage *req =
-        protobuf_c_message_unpack(m->input, NULL, env->payload.len, env->payload.data);
+    ProtobufCMessage *req = unpack(m->input, env->payload.len, env->payload.data);
     if (req != NULL) {
       roundtrip(req);
       if (req->descriptor == &containerd__task__v2__exec_process_request__descriptor) {
@@ -59,7 +71,8 @@ static int on_frame(uint32_t sid, uint8_t type, uint8_t flags, const uint8_t *pa
       }
       if (req->descriptor == &containerd__task__v2__create_task_request__descriptor) {
         const Containerd__Task__V2__CreateTaskRequest *c = (const void *)req;
-        ProtobufCMessage *o = pb_any_unpack(c->options, &runtimeoptions__v1__options__descriptor);
+        ProtobufCMessage *o =
+            pb_any_unpack(c->options, &runtimeoptions__v1__options__descriptor, why, sizeof why);
         if (o != NULL) {
           roundtrip(o);
           protobuf_c_message_free_unpacked(o, NULL);

@@ -66,7 +66,7 @@ static void h_forward(ttrpc_call_t *call, const ProtobufCMessage *msg, void *dat
   const char *ns = ttrpc_call_metadata(call, "containerd-namespace-ttrpc");
   snprintf(seen.ns[seen.n], 32, "%s|%s", ns != NULL ? ns : "-", r->envelope->namespace_);
   Containerd__Events__TaskExit *ev = (Containerd__Events__TaskExit *)pb_any_unpack(
-      r->envelope->event, &containerd__events__task_exit__descriptor);
+      r->envelope->event, &containerd__events__task_exit__descriptor, NULL, 0);
   assert_non_null(ev);
   seen.pids[seen.n] = ev->pid;
   containerd__events__task_exit__free_unpacked(ev, NULL);
@@ -222,7 +222,7 @@ static void test_publish_binary(void **state)
   assert_non_null(any);
   assert_string_equal(any->type_url, "containerd.events.TaskExit");
   Containerd__Events__TaskExit *e = (Containerd__Events__TaskExit *)pb_any_unpack(
-      any, &containerd__events__task_exit__descriptor);
+      any, &containerd__events__task_exit__descriptor, NULL, 0);
   assert_non_null(e);
   assert_int_equal(e->pid, 21);
   assert_int_equal(e->exit_status, 3);

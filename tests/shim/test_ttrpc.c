@@ -351,6 +351,64 @@ static void test_bad_requests(void **state)
   raw_close();
 }
 
+/* A request payload of raw bytes on stream `sid`. */
+static void raw_payload(uint32_t sid, const char *method, const uint8_t *bytes, size_t n)
+{
+  Ttrpc__Request env = TTRPC__REQUEST__INIT;
+  env.service = (char *)TASK;
+  env.method = (char *)method;
+  env.payload.data = (uint8_t *)bytes;
+  env.payload.len = n;
+  uv_buf_t f;
+  assert_int_equal(ttrpc_frame(sid, TTRPC_TYPE_REQUEST, &env.base, &f), 0);
+  raw_send(f.base, f.len);
+  free(f.base);
+}
+
+/* What protobuf-c alone would accept and alter (shim/pb-check.c) is refused with the reason,
+ * on its own stream, and the connection goes on. */
+static void test_refused_payloads(void **state)
+{
+  raw_open();
+  /* State{id: "t1\0x"}: protobuf-c would hand the handler "t1" */
+  static const uint8_t nul_id[] = {0x0a, 4, 't', '1', 0, 'x'};
+  raw_payload(3, "State", nul_id, sizeof nul_id);
+  /* Create{rootfs: [Mount{type: "overlay", field 0 = 5}]}, field 0's key as 0x80 0x00 */
+  static const uint8_t zero_in_mount[] = {0x1a, 12,  0x0a, 7,   'o',  'v',  'e',
+                                          'r',  'l', 'a',  'y', 0x80, 0x00, 0x05};
+  raw_payload(5, "Create", zero_in_mount, sizeof zero_in_mount);
+  /* the envelope itself: State{} with field 0 after its method */
+  static const char env_zero[] = "\0\0\0\x23"
+                                 "\0\0\0\x07"
+                                 "\x01"
+                                 "\0" /* 35 bytes, stream 7 */
+                                 "\x0a\x17"
+                                 "containerd.task.v2.Task"
+                                 "\x12\x05"
+                                 "State"
+                                 "\x80\x00\x01";
+  raw_send(env_zero, sizeof env_zero - 1);
+  /* State{id: "\xc0\xaf"} (an overlong '/') */
+  static const uint8_t overlong[] = {0x0a, 2, 0xc0, 0xaf};
+  raw_payload(9, "State", overlong, sizeof overlong);
+  Containerd__Task__V2__StateRequest s = CONTAINERD__TASK__V2__STATE_REQUEST__INIT;
+  s.id = "after";
+  raw_request(11, TASK, "State", &s.base);
+  want_frames = 5;
+  run_until(have_frames, "four refusals and the next answer");
+  expect_status(0, 3, TTRPC_INVALID_ARGUMENT,
+                "payload of containerd.task.v2.Task.State: containerd.task.v2.StateRequest "
+                "field 1: string contains a NUL byte");
+  expect_status(1, 5, TTRPC_INVALID_ARGUMENT,
+                "containerd.types.Mount field 0: not a valid field number");
+  expect_status(2, 7, TTRPC_INVALID_ARGUMENT,
+                "unmarshal request error: ttrpc.Request field 0: not a valid field number");
+  expect_status(3, 9, TTRPC_INVALID_ARGUMENT, "field 1: string is not valid UTF-8");
+  assert_int_equal(raw.got[4].sid, 11);
+  assert_null(raw.got[4].resp->status);
+  raw_close();
+}
+
 /* Every byte on its own: the decoder keeps partial headers and payloads across reads. */
 static void test_byte_by_byte(void **state)
 {
@@ -515,6 +573,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_oversized_frame, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_refused_payloads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_byte_by_byte, setup, teardown),
       cmocka_unit_test_setup_teardown(test_client_leaves, setup, teardown),
       cmocka_unit_test_setup_teardown(test_client, setup, teardown),
