@@ -133,38 +133,12 @@ int cow_container_properties_v2(cow_container_t *c, const char *query_json,
                   COW_TIMEOUT_PROPERTIES, (void (*)(void))cb, data);
 }
 
-/* The typed queries: the backend attaches the result before completing. */
-static int typed_call(cow_container_t *c, const char *name, enum cow__cb_kind kind,
-                      int (*slot)(cow_container_t *, cow_op_t *), void (*cb)(void), void *data)
-{
-  CHECK_OPEN(c);
-  if (cb == NULL)
-    return COW_EINVAL;
-  if (slot == NULL)
-    return COW_ENOTSUP;
-  cow_op_t *op;
-  int rc = new_op(c, name, kind, cb, data, COW_TIMEOUT_PROPERTIES, 1, &op);
-  if (rc != 0)
-    return rc;
-  COW__OP_START(op, slot(c, op));
-  return 0;
-}
-
-int cow_container_process_list(cow_container_t *c, cow_container_process_list_cb cb, void *data)
-{
-  return typed_call(c, "process_list", COW__CB_PROCESS_LIST,
-                    c ? COW__SLOT(c->ops, 3, process_list) : NULL, (void (*)(void))cb, data);
-}
-
-int cow_container_statistics(cow_container_t *c, cow_container_statistics_cb cb, void *data)
-{
-  return typed_call(c, "statistics", COW__CB_STATISTICS,
-                    c ? COW__SLOT(c->ops, 3, statistics) : NULL, (void (*)(void))cb, data);
-}
-
-static int simple_call(cow_container_t *c, const char *name,
+/* The calls whose slot takes only the op: start, shutdown, terminate, pause, resume, and the
+ * typed queries (kind COW__CB_PROCESS_LIST, COW__CB_STATISTICS: the backend attaches the
+ * result before completing). ok_after_exit: stopping what has stopped succeeds. */
+static int simple_call(cow_container_t *c, const char *name, enum cow__cb_kind kind,
                        int (*slot)(cow_container_t *, cow_op_t *), cow_timeout_kind_t t,
-                       int ok_after_exit, cow_container_cb cb, void *data)
+                       int ok_after_exit, void (*cb)(void), void *data)
 {
   CHECK_OPEN(c);
   if (cb == NULL)
@@ -178,12 +152,12 @@ static int simple_call(cow_container_t *c, const char *name,
     return COW_EBRIDGE_CLOSED;
   /* Stopping what has already stopped succeeds, without bothering the backend. */
   if (ok_after_exit && c->exited) {
-    int rc = new_op(c, name, COW__CB_CONTAINER, (void (*)(void))cb, data, t, 0, &op);
+    int rc = new_op(c, name, kind, cb, data, t, 0, &op);
     if (rc == 0)
       cow__op_finish(op, 0, NULL);
     return rc;
   }
-  int rc = new_op(c, name, COW__CB_CONTAINER, (void (*)(void))cb, data, t, 1, &op);
+  int rc = new_op(c, name, kind, cb, data, t, 1, &op);
   if (rc != 0)
     return rc;
   COW__OP_START(op, slot(c, op));
@@ -192,30 +166,46 @@ static int simple_call(cow_container_t *c, const char *name,
 
 int cow_container_start(cow_container_t *c, cow_container_cb cb, void *data)
 {
-  return simple_call(c, "start", c ? c->ops->start : NULL, COW_TIMEOUT_START, 0, cb, data);
+  return simple_call(c, "start", COW__CB_CONTAINER, c ? c->ops->start : NULL, COW_TIMEOUT_START, 0,
+                     (void (*)(void))cb, data);
 }
 
 int cow_container_shutdown(cow_container_t *c, cow_container_cb cb, void *data)
 {
-  return simple_call(c, "shutdown", c ? c->ops->shutdown : NULL, COW_TIMEOUT_SHUTDOWN, 1, cb, data);
+  return simple_call(c, "shutdown", COW__CB_CONTAINER, c ? c->ops->shutdown : NULL,
+                     COW_TIMEOUT_SHUTDOWN, 1, (void (*)(void))cb, data);
 }
 
 int cow_container_terminate(cow_container_t *c, cow_container_cb cb, void *data)
 {
-  return simple_call(c, "terminate", c ? c->ops->terminate : NULL, COW_TIMEOUT_TERMINATE, 1, cb,
-                     data);
+  return simple_call(c, "terminate", COW__CB_CONTAINER, c ? c->ops->terminate : NULL,
+                     COW_TIMEOUT_TERMINATE, 1, (void (*)(void))cb, data);
 }
 
 int cow_container_pause(cow_container_t *c, cow_container_cb cb, void *data)
 {
-  return simple_call(c, "pause", c ? COW__SLOT(c->ops, 2, pause) : NULL, COW_TIMEOUT_PAUSE, 0, cb,
-                     data);
+  return simple_call(c, "pause", COW__CB_CONTAINER, c ? COW__SLOT(c->ops, 2, pause) : NULL,
+                     COW_TIMEOUT_PAUSE, 0, (void (*)(void))cb, data);
 }
 
 int cow_container_resume(cow_container_t *c, cow_container_cb cb, void *data)
 {
-  return simple_call(c, "resume", c ? COW__SLOT(c->ops, 2, resume) : NULL, COW_TIMEOUT_PAUSE, 0, cb,
-                     data);
+  return simple_call(c, "resume", COW__CB_CONTAINER, c ? COW__SLOT(c->ops, 2, resume) : NULL,
+                     COW_TIMEOUT_PAUSE, 0, (void (*)(void))cb, data);
+}
+
+int cow_container_process_list(cow_container_t *c, cow_container_process_list_cb cb, void *data)
+{
+  return simple_call(c, "process_list", COW__CB_PROCESS_LIST,
+                     c ? COW__SLOT(c->ops, 3, process_list) : NULL, COW_TIMEOUT_PROPERTIES, 0,
+                     (void (*)(void))cb, data);
+}
+
+int cow_container_statistics(cow_container_t *c, cow_container_statistics_cb cb, void *data)
+{
+  return simple_call(c, "statistics", COW__CB_STATISTICS,
+                     c ? COW__SLOT(c->ops, 3, statistics) : NULL, COW_TIMEOUT_PROPERTIES, 0,
+                     (void (*)(void))cb, data);
 }
 
 int cow_container_modify(cow_container_t *c, const char *request_json, cow_container_cb cb,
