@@ -285,24 +285,51 @@ int cow__blocking_stop(int64_t *exit_code, int *forced, cow_blocking_t *b,
   return rc;
 }
 
-int cow__blocking_set_timeout(cow_blocking_t *b, int (*start)(struct breq *r), void *obj,
+/* The set_timeout and exit time of every kind of handle: one start each, by r->about. */
+static int start_set_timeout(struct breq *r)
+{
+  cow_timeout_kind_t kind = (cow_timeout_kind_t)r->flag;
+  int rc = r->about == COW__BK_PROCESS     ? cow_process_set_timeout(r->obj, kind, r->grace_ms)
+           : r->about == COW__BK_CONTAINER ? cow_container_set_timeout(r->obj, kind, r->grace_ms)
+                                           : cow_host_set_timeout(r->obj, kind, r->grace_ms);
+  cow__breq_finish(r, rc, NULL);
+  return 0;
+}
+
+int cow__blocking_set_timeout(cow_blocking_t *b, enum cow__bkind about, void *obj,
                               cow_timeout_kind_t kind, uint64_t timeout_ms)
 {
-  struct breq *r = obj != NULL && b != NULL ? cow__breq_new(start, obj, NULL) : NULL;
+  struct breq *r = obj != NULL && b != NULL ? cow__breq_new(start_set_timeout, obj, NULL) : NULL;
   if (r == NULL)
     return obj == NULL || b == NULL ? COW_EINVAL : COW_ENOMEM;
+  r->about = about;
   r->flag = (int)kind;
   r->grace_ms = timeout_ms;
   return cow__breq_run(b, r, 0, NULL, NULL);
 }
 
-int cow__blocking_timestamp(cow_timestamp_t *out, cow_blocking_t *b, int (*start)(struct breq *r),
+static int start_exit_time(struct breq *r)
+{
+  cow_timestamp_t ts = {0, 0};
+  int rc = r->about == COW__BK_PROCESS ? cow_process_exit_time(&ts, r->obj)
+                                       : cow_container_exit_time(&ts, r->obj);
+  r->code = ts.sec;
+  r->flag = ts.nsec;
+  cow__breq_finish(r, rc, NULL);
+  return 0;
+}
+
+int cow__blocking_exit_time(cow_timestamp_t *out, cow_blocking_t *b, enum cow__bkind about,
                             void *obj)
 {
-  if (out == NULL || obj == NULL)
+  if (out == NULL || obj == NULL || b == NULL)
     return COW_EINVAL;
+  struct breq *r = cow__breq_new(start_exit_time, obj, NULL);
+  if (r == NULL)
+    return COW_ENOMEM;
+  r->about = about;
   struct breq *kept = NULL;
-  int rc = cow__blocking_call(b, start, obj, NULL, 0, NULL, &kept);
+  int rc = cow__breq_run(b, r, 0, NULL, &kept);
   if (kept != NULL) {
     if (rc == 0) {
       out->sec = kept->code;

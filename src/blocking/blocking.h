@@ -43,6 +43,7 @@ struct breq {
   int abandoned;  /* b->mutex */
   /* Set by the caller, read-only afterwards. */
   enum cow__bkind creates; /* what the request creates */
+  enum cow__bkind about;   /* what obj is, for the starts that serve every kind */
   int sync;    /* start finishes at once and uses the caller's memory: dropped when abandoned
                   before it started, waited for to the end once it has */
   int borrows; /* start reads the caller's memory (and only start): dropped when abandoned
@@ -89,12 +90,12 @@ int cow__blocking_call_extra(cow_blocking_t *b, int (*start)(struct breq *r),
 int cow__blocking_stop(int64_t *exit_code, int *forced, cow_blocking_t *b,
                        int (*start)(struct breq *r), void *obj, const char *signal_json,
                        uint64_t grace_ms, uint64_t timeout_ms, cow_error_t *err);
-/* The set_timeout of each handle: `start` applies r->flag (the kind), r->grace_ms (ms). */
-int cow__blocking_set_timeout(cow_blocking_t *b, int (*start)(struct breq *r), void *obj,
+/* The set_timeout of a handle of kind `about` (process, container or host). */
+int cow__blocking_set_timeout(cow_blocking_t *b, enum cow__bkind about, void *obj,
                               cow_timeout_kind_t kind, uint64_t timeout_ms);
-/* The exit-time queries: `start` leaves the time in r->code (sec) and r->flag (nsec);
- * `*out` is untouched unless the call succeeded. */
-int cow__blocking_timestamp(cow_timestamp_t *out, cow_blocking_t *b, int (*start)(struct breq *r),
+/* The exit time of a handle of kind `about` (process or container); `*out` is untouched
+ * unless the call succeeded. */
+int cow__blocking_exit_time(cow_timestamp_t *out, cow_blocking_t *b, enum cow__bkind about,
                             void *obj);
 /* Hand a string result over: `*out` takes r->json (NULL when the call failed). */
 int cow__blocking_take_json(char **out, int rc, struct breq *kept);

@@ -265,43 +265,21 @@ int cow_blocking_container_wait_error(cow_blocking_t *b, cow_container_t *c, cow
   return rc;
 }
 
-static int start_exit_time(struct breq *r)
-{
-  cow_timestamp_t ts = {0, 0};
-  int rc = cow_container_exit_time(&ts, r->obj);
-  r->code = ts.sec;
-  r->flag = ts.nsec;
-  cow__breq_finish(r, rc, NULL);
-  return 0;
-}
-
 int cow_blocking_container_exit_time(cow_timestamp_t *out, cow_blocking_t *b, cow_container_t *c)
 {
-  return cow__blocking_timestamp(out, b, start_exit_time, c);
-}
-
-static int start_ctr_timeout(struct breq *r)
-{
-  cow__breq_finish(r, cow_container_set_timeout(r->obj, (cow_timeout_kind_t)r->flag, r->grace_ms),
-                   NULL);
-  return 0;
-}
-static int start_host_timeout(struct breq *r)
-{
-  cow__breq_finish(r, cow_host_set_timeout(r->obj, (cow_timeout_kind_t)r->flag, r->grace_ms), NULL);
-  return 0;
+  return cow__blocking_exit_time(out, b, COW__BK_CONTAINER, c);
 }
 
 int cow_blocking_container_set_timeout(cow_blocking_t *b, cow_container_t *c,
                                        cow_timeout_kind_t kind, uint64_t timeout_ms)
 {
-  return cow__blocking_set_timeout(b, start_ctr_timeout, c, kind, timeout_ms);
+  return cow__blocking_set_timeout(b, COW__BK_CONTAINER, c, kind, timeout_ms);
 }
 
 int cow_blocking_host_set_timeout(cow_blocking_t *b, cow_host_t *h, cow_timeout_kind_t kind,
                                   uint64_t timeout_ms)
 {
-  return cow__blocking_set_timeout(b, start_host_timeout, h, kind, timeout_ms);
+  return cow__blocking_set_timeout(b, COW__BK_HOST, h, kind, timeout_ms);
 }
 
 static int start_host_os(struct breq *r)

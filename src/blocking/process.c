@@ -363,32 +363,15 @@ int cow_blocking_process_exit_code(int64_t *exit_code, cow_blocking_t *b, cow_pr
   return rc;
 }
 
-static int start_exit_time(struct breq *r)
-{
-  cow_timestamp_t ts = {0, 0};
-  int rc = cow_process_exit_time(&ts, r->obj);
-  r->code = ts.sec;
-  r->flag = ts.nsec;
-  cow__breq_finish(r, rc, NULL);
-  return 0;
-}
-
 int cow_blocking_process_exit_time(cow_timestamp_t *out, cow_blocking_t *b, cow_process_t *p)
 {
-  return cow__blocking_timestamp(out, b, start_exit_time, p);
-}
-
-static int start_set_timeout(struct breq *r)
-{
-  cow__breq_finish(r, cow_process_set_timeout(r->obj, (cow_timeout_kind_t)r->flag, r->grace_ms),
-                   NULL);
-  return 0;
+  return cow__blocking_exit_time(out, b, COW__BK_PROCESS, p);
 }
 
 int cow_blocking_process_set_timeout(cow_blocking_t *b, cow_process_t *p, cow_timeout_kind_t kind,
                                      uint64_t timeout_ms)
 {
-  return cow__blocking_set_timeout(b, start_set_timeout, p, kind, timeout_ms);
+  return cow__blocking_set_timeout(b, COW__BK_PROCESS, p, kind, timeout_ms);
 }
 
 int cow_blocking_process_close(cow_blocking_t *b, cow_process_t *p, uint64_t timeout_ms,
