@@ -13,6 +13,7 @@
 
 #include "cow.h"
 #include "cow/guest.h"
+#include "support/alloc-fail.h"
 
 #define SPEC                                                                                       \
   "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\"},"                       \
@@ -192,24 +193,6 @@ static void long_root_path_whole(void **state)
   cow_free(rm);
 }
 
-/* Fails allocation number `fail_at` (1-based) of jansson and of libcow; 0: none. */
-static long allocs, fail_at;
-
-static void *counting_malloc(size_t n)
-{
-  return fail_at != 0 && ++allocs == fail_at ? NULL : malloc(n);
-}
-
-static void *counting_realloc(void *p, size_t n)
-{
-  return fail_at != 0 && ++allocs == fail_at ? NULL : realloc(p, n);
-}
-
-static void *counting_calloc(size_t c, size_t n)
-{
-  return fail_at != 0 && ++allocs == fail_at ? NULL : calloc(c, n);
-}
-
 /* Each allocation of a full build failed in turn: the three documents whole, or none of
  * them with an error that says what (a part that was silently not set would show as a
  * success with a member missing). */
@@ -228,11 +211,9 @@ static void no_allocation_failure_drops_a_part(void **state)
   for (long n = 1;; n++) {
     char *out[3] = {(char *)1, (char *)1, (char *)1};
     cow_error_t err = COW_ERROR_INIT;
-    allocs = 0;
-    fail_at = n;
+    af_arm(n);
     int rc = cow_guest_container_config_json(&out[0], &out[1], &out[2], &p, &err);
-    int reached = allocs >= n;
-    fail_at = 0;
+    int reached = af_disarm();
     if (rc == 0) {
       for (int i = 0; i < 3; i++) {
         assert_string_equal(out[i], whole[i]);
@@ -262,9 +243,7 @@ static void no_allocation_failure_drops_a_part(void **state)
 
 int main(void)
 {
-  /* Counting from the start (fail_at 0: none fails): the hook is set before any libcow call. */
-  json_set_alloc_funcs(counting_malloc, free);
-  cow_replace_allocator(counting_malloc, counting_realloc, counting_calloc, free);
+  af_install(); /* before any libcow call, as the hook requires; nothing fails until af_arm() */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(builds_what_hcsshim_sends),
       cmocka_unit_test(namespace_from_caller_or_spec),

@@ -25,6 +25,7 @@
 #include "guest/frame.h"
 #include "guest/protocol.h"
 #include "support/tjson.h"
+#include "support/alloc-fail.h"
 
 /* ---- the reference: the trees the builders replaced ---- */
 
@@ -450,23 +451,6 @@ static void too_large(void **state)
 
 /* ---- the log text of a request: no secret, even when an allocation fails ---- */
 
-static long allocs, fail_at; /* fail allocation number fail_at (1-based); 0: none */
-
-static void *counting_malloc(size_t n)
-{
-  return fail_at != 0 && ++allocs == fail_at ? NULL : malloc(n);
-}
-
-static void *counting_realloc(void *p, size_t n)
-{
-  return fail_at != 0 && ++allocs == fail_at ? NULL : realloc(p, n);
-}
-
-static void *counting_calloc(size_t c, size_t n)
-{
-  return fail_at != 0 && ++allocs == fail_at ? NULL : calloc(c, n);
-}
-
 /* Each allocation of cow__proto_log_text() failed in turn: the text is there without any
  * environment value, or not there at all. A replacement whose failure went unchecked would
  * leave the value in the copy that is logged. A document carried as a string that does not
@@ -487,11 +471,9 @@ static void log_text_never_shows_a_secret(void **state)
   cow__free(plain);
   int complete = 0, failed = 0;
   for (long n = 1; !complete; n++) {
-    allocs = 0;
-    fail_at = n;
+    af_arm(n);
     char *text = cow__proto_log_text(body);
-    complete = allocs < n; /* the failing allocation came after the call: all were tried */
-    fail_at = 0;
+    complete = !af_disarm(); /* the failing allocation came after the call: all were tried */
     if (text == NULL) {
       failed++;
       continue;
@@ -518,11 +500,9 @@ static void log_text_never_shows_a_secret(void **state)
   complete = 0;
   failed = 0;
   for (long n = 1; !complete; n++) {
-    allocs = 0;
-    fail_at = n;
+    af_arm(n);
     char *text = cow__proto_log_payload(payload, strlen(payload));
-    complete = allocs < n;
-    fail_at = 0;
+    complete = !af_disarm();
     if (text == NULL) {
       failed++;
       continue;
@@ -549,9 +529,7 @@ static void log_text_never_shows_a_secret(void **state)
 
 int main(void)
 {
-  /* Counting from the start (fail_at 0: none fails): the hook is set before any libcow call. */
-  json_set_alloc_funcs(counting_malloc, free);
-  cow_replace_allocator(counting_malloc, counting_realloc, counting_calloc, free);
+  af_install(); /* before any libcow call, as the hook requires; nothing fails until af_arm() */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(edge_cases),          cmocka_unit_test(random_strings),
       cmocka_unit_test(too_large),           cmocka_unit_test(flat_answers_agree_with_jansson),

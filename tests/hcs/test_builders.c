@@ -14,24 +14,7 @@
 #include <jansson.h>
 
 #include "cow/hcs.h"
-
-/* Fails the allocation number `fail_at` (1-based) of jansson and of libcow; 0: none. */
-static long allocs, fail_at;
-
-static void *counting_malloc(size_t n)
-{
-  return fail_at != 0 && ++allocs == fail_at ? NULL : malloc(n);
-}
-
-static void *counting_realloc(void *p, size_t n)
-{
-  return fail_at != 0 && ++allocs == fail_at ? NULL : realloc(p, n);
-}
-
-static void *counting_calloc(size_t c, size_t n)
-{
-  return fail_at != 0 && ++allocs == fail_at ? NULL : calloc(c, n);
-}
+#include "support/alloc-fail.h"
 
 /* rc and message of one build, `*doc` set on success. */
 static void expect_refused(int rc, char *doc, cow_error_t *err, const char *op, const char *msg)
@@ -218,11 +201,9 @@ static void under_failures(int (*build)(char **, cow_error_t *), const char *op,
   for (long n = 1;; n++) {
     char *doc = NULL;
     cow_error_t err = COW_ERROR_INIT;
-    allocs = 0;
-    fail_at = n;
+    af_arm(n);
     int rc = build(&doc, &err);
-    int reached = allocs >= n;
-    fail_at = 0;
+    int reached = af_disarm();
     if (rc == 0) {
       assert_string_equal(doc, whole); /* every part there */
       cow_free(doc);
@@ -269,10 +250,9 @@ static void an_allocation_failure_names_the_part(void **state)
   cow_error_t err = COW_ERROR_INIT;
   int named = 0;
   for (long n = 1; n < 200; n++) {
-    allocs = 0;
-    fail_at = n;
+    af_arm(n);
     int rc = build_process(&doc, &err);
-    fail_at = 0;
+    af_disarm();
     if (rc == 0) {
       cow_free(doc);
       break;
@@ -287,8 +267,7 @@ static void an_allocation_failure_names_the_part(void **state)
 
 int main(void)
 {
-  json_set_alloc_funcs(counting_malloc, free);
-  cow_replace_allocator(counting_malloc, counting_realloc, counting_calloc, free);
+  af_install(); /* before any libcow call, as the hook requires; nothing fails until af_arm() */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(process_params_name_what_they_refuse),
       cmocka_unit_test(utf8_beyond_ascii_arrives_as_given),
