@@ -7,8 +7,8 @@
 # them already: callers start from an empty DIR). A private apt
 # configuration under DIR/aptsrc knows only Debian's deb-src entries for this release, so
 # the system's sources, lists and caches are never changed (docs/building.md §2.2). Used by
-# .ci/windows.sh (libuv, jansson, cmocka for mingw-w64) and tests/fuzz/build-jansson.sh
-# (jansson instrumented for the fuzzers).
+# .ci/windows.sh (libuv, jansson, cmocka for mingw-w64) and tests/fuzz/build-deps.sh
+# (jansson and protobuf-c instrumented for the fuzzers).
 set -euo pipefail
 if (($# < 2)); then
   echo "usage: $0 DIR PACKAGE..." >&2

@@ -8,10 +8,10 @@
 #
 #   tests/fuzz/grow-corpus.sh BUILD_DIR [SECONDS] [TARGET...]
 #
-# BUILD_DIR is a clang build with -DCOW_BUILD_FUZZERS=ON, best with an instrumented jansson
-# (-DCOW_FUZZ_JANSSON=PREFIX from tests/fuzz/build-jansson.sh), or libFuzzer cannot see
-# inside the JSON parser. SECONDS per target (default 120). TARGETs default to every fuzz_*
-# binary in BUILD_DIR. Review the result with `git status tests/fuzz/corpus` and commit it.
+# BUILD_DIR is a clang build with -DCOW_BUILD_FUZZERS=ON, best with jansson and protobuf-c
+# instrumented (-DCOW_FUZZ_DEPS=PREFIX from tests/fuzz/build-deps.sh), or libFuzzer cannot
+# see inside the JSON and protobuf parsers. SECONDS per target (default 120). TARGETs
+# default to every fuzz_* binary in BUILD_DIR. Review the result with `git status tests/fuzz/corpus` and commit it.
 set -euo pipefail
 if (($# < 1)); then
   echo "usage: $0 BUILD_DIR [SECONDS] [TARGET...]" >&2
@@ -48,11 +48,24 @@ for t in "${targets[@]}"; do
     exit 1
   }
   "$fz" -merge=1 "$work/$t/merged" "$work/$t/run" >"$work/$t/merge.log" 2>&1
-  # libFuzzer names an input by the SHA-1 of its bytes: a seed is dropped by that name.
-  for s in "$work/$t/seeds"/*; do
-    rm -f "$work/$t/merged/$(sha1sum <"$s" | cut -c1-40)"
+  # libFuzzer names an input by the SHA-1 of its bytes: a seed is dropped by that name, and
+  # so is a copy of a regression input. Regression inputs are the kept files with names of
+  # their own (field-zero-mount): they stay whatever coverage they add. --write-seeds
+  # writes the kept corpus too, and those inputs are not seeds.
+  declare -A kept_sum=() named_sum=()
+  for k in "$kept"/*; do
+    [[ -f $k ]] || continue
+    h=$(sha1sum <"$k" | cut -c1-40)
+    kept_sum[$h]=1
+    [[ ${k##*/} =~ ^[0-9a-f]{40}$ ]] || named_sum[$h]=1
   done
-  rm -rf "$kept" && mkdir -p "$kept" && cp -r "$work/$t/merged"/. "$kept/"
+  for s in "$work/$t/seeds"/*; do
+    h=$(sha1sum <"$s" | cut -c1-40)
+    [[ -n ${kept_sum[$h]:-} && -z ${named_sum[$h]:-} ]] || rm -f "$work/$t/merged/$h"
+  done
+  find "$kept" -type f -regextype posix-extended -regex '.*/[0-9a-f]{40}' -delete
+  mkdir -p "$kept" && cp -r "$work/$t/merged"/. "$kept/"
+  unset kept_sum named_sum
   echo "grow-corpus: $t: $(find "$kept" -type f | wc -l) inputs kept," \
     "$(grep -E '^#[0-9]+.*cov:' "$work/$t/log" | tail -n 1 | grep -oE 'cov: [0-9]+ ft: [0-9]+')"
 done
