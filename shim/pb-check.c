@@ -117,9 +117,7 @@ static int check_message(struct check *c, const ProtobufCMessageDescriptor *desc
       off += n;
       break;
     default:
-      return refuse(c, desc, number,
-                    "wire type is a group or not defined (protobuf-c "
-                    "reads neither)");
+      return refuse(c, desc, number, "group or undefined wire type (protobuf-c reads neither)");
     }
     const uint8_t *value = p + off;
     off += (size_t)v;

@@ -28,10 +28,11 @@
 int pb_any_pack(Google__Protobuf__Any *any, const ProtobufCMessage *msg);
 void pb_any_clear(Google__Protobuf__Any *any);
 
-/* Check `len` bytes from a peer against `desc` (shim/pb-check.c): 0 when protobuf-c can
- * unpack them without changing them, and re-read what it packs from them; -1 otherwise,
- * with the reason ("containerd.task.v2.CreateTaskRequest field 2: string contains a NUL
- * byte") in `why` (always NUL-terminated when why_len > 0). Nothing is allocated. Refused:
+/* Check `len` bytes from a peer against `desc` (shim/pb-check.c): 0 when they hold nothing
+ * protobuf-c would change while unpacking or could not re-read once it packed it again
+ * (protobuf-c may still refuse them, e.g. a wire type that does not fit a known field);
+ * -1 otherwise, with the reason ("containerd.task.v2.CreateTaskRequest field 2: string contains a
+ * NUL byte") in `why` (always NUL-terminated when why_len > 0). Nothing is allocated. Refused:
  * field number 0 or above 2^29-1, group and undefined wire types, truncated or overflowing
  * varints and lengths, strings with a NUL byte or not UTF-8, the same in nested messages. */
 int pb_check(const ProtobufCMessageDescriptor *desc, size_t len, const uint8_t *data, char *why,

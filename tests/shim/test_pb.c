@@ -31,7 +31,7 @@ struct refusal {
     name, desc, bytes, sizeof bytes - 1, why                                                       \
   }
 #define SR    "containerd.task.v2.StateRequest field "
-#define GROUP "wire type is a group or not defined (protobuf-c reads neither)"
+#define GROUP "group or undefined wire type (protobuf-c reads neither)"
 
 static const struct refusal refusals[] = {
     R("field 0, two-byte key", STATE, "\x80\x00\x01", SR "0: not a valid field number"),
