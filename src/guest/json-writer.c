@@ -6,6 +6,7 @@
 
 #include "core/alloc.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "cow/error.h"
 #include "guest/frame.h"
 
@@ -21,6 +22,8 @@ void cow__jw_init(cow__jw_t *w, struct cow__payload *p)
   w->buf = p->small;
   w->cap = sizeof p->small;
   w->err = 0;
+  w->last_raw = NULL;
+  w->bad_key = NULL;
 }
 
 /* Room for `n` more bytes, or NULL (w->err set). */
@@ -62,6 +65,7 @@ static void put(cow__jw_t *w, const char *s, size_t n)
 
 void cow__jw_raw(cow__jw_t *w, const char *text)
 {
+  w->last_raw = text;
   put(w, text, strlen(text));
 }
 
@@ -89,6 +93,7 @@ static void put_string(cow__jw_t *w, const char *s, size_t len)
       size_t n = cow__json_utf8_len(p, (size_t)(end - p));
       if (n == 0) {
         w->err = COW_EINVAL;
+        w->bad_key = w->last_raw;
         return;
       }
       put(w, (const char *)p, n);
@@ -183,8 +188,28 @@ void cow__jw_json_string(cow__jw_t *w, const json_t *v)
     cow__free(text);
 }
 
+/* The last key in `raw` (`,"otsc":{"traceparent":` gives traceparent): its length, *at. */
+static int last_key(const char *raw, const char **at)
+{
+  size_t n = raw != NULL ? strlen(raw) : 0;
+  if (n < 3 || raw[n - 1] != ':' || raw[n - 2] != '"')
+    return 0;
+  size_t end = n - 2, start = end;
+  while (start > 0 && raw[start - 1] != '"')
+    start--;
+  *at = raw + start;
+  return start > 0 ? (int)(end - start) : 0;
+}
+
 int cow__jw_finish(cow__jw_t *w)
 {
+  if (w->err == COW_EINVAL) {
+    const char *key = NULL;
+    int len = last_key(w->bad_key, &key);
+    cow__log(COW_LOG_ERROR, "guest", "request refused (COW_EINVAL): %s%.*s%s is not valid UTF-8",
+             len > 0 ? "the value of \"" : "a string", len, len > 0 ? key : "",
+             len > 0 ? "\"" : "");
+  }
   if (w->err) {
     cow__free(w->p->heap);
     w->p->heap = NULL;

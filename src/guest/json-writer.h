@@ -23,11 +23,14 @@ typedef struct cow__jw {
   char *buf; /* p->small or p->heap */
   size_t cap;
   int err; /* 0, COW_ENOMEM, COW_EMSG_TOO_LARGE (more than one frame), COW_EINVAL (bad UTF-8) */
+  const char *last_raw; /* the text before the string being written: its key */
+  const char *bad_key;  /* with COW_EINVAL: last_raw when the string was refused */
 } cow__jw_t;
 
 /* Start writing into `p` (whatever it held is forgotten: release it first). */
 void cow__jw_init(cow__jw_t *w, struct cow__payload *p);
-/* Literal JSON text (punctuation, keys, constants), appended as is. */
+/* Literal JSON text (punctuation, keys, constants), appended as is. `text` must outlive
+ * the writer (a string literal): a string refused after it is reported by its key. */
 void cow__jw_raw(cow__jw_t *w, const char *text);
 /* A JSON string with `s` (NUL-terminated) as its value. */
 void cow__jw_string(cow__jw_t *w, const char *s);
@@ -36,7 +39,10 @@ void cow__jw_uint(cow__jw_t *w, uint64_t v);
 void cow__jw_json(cow__jw_t *w, const json_t *v);
 /* `v` serialised compactly, as the value of a JSON string (a document in a string, §1.7). */
 void cow__jw_json_string(cow__jw_t *w, const json_t *v);
-/* 0 with the payload complete, or the first error with the payload released. */
+/* 0 with the payload complete, or the first error with the payload released. A string that
+ * is not UTF-8 is also logged (COW_LOG_ERROR, subsystem "guest") with its key: the
+ * asynchronous calls return only COW_EINVAL, and the log is where the caller learns which
+ * argument it was. */
 int cow__jw_finish(cow__jw_t *w);
 
 #endif

@@ -22,6 +22,7 @@
 #include "core/alloc.h"
 #include "cow/alloc.h"
 #include "cow/error.h"
+#include "cow/log.h"
 #include "guest/frame.h"
 #include "guest/protocol.h"
 #include "support/tjson.h"
@@ -449,6 +450,45 @@ static void too_large(void **state)
   free(big);
 }
 
+/* A string that is not UTF-8 is refused with COW_EINVAL, and the log says which key: the
+ * asynchronous calls have no error to carry the name. Other failures log nothing here. */
+static char logged[4][256];
+static int nlogged;
+
+static void capture(cow_log_level_t level, const char *subsystem, const char *message, void *data)
+{
+  (void)data;
+  assert_int_equal(level, COW_LOG_ERROR);
+  assert_string_equal(subsystem, "guest");
+  assert_true(nlogged < 4);
+  snprintf(logged[nlogged++], sizeof logged[0], "%s", message);
+}
+
+static void bad_utf8_is_logged_with_its_key(void **state)
+{
+  (void)state;
+  struct cow__payload p;
+  cow_log_set(COW_LOG_ERROR, capture, NULL);
+  nlogged = 0;
+  assert_int_equal(cow__proto_request_base(&p, "c\xff", NULL), COW_EINVAL);
+  struct cow__proto_trace t = {"00-\xc0\xaf", NULL};
+  assert_int_equal(cow__proto_request_base(&p, "c", &t), COW_EINVAL);
+  t.traceparent = "00-ok";
+  t.tracestate = "k=v";
+  assert_int_equal(cow__proto_signal_number(&p, "c", 1, 15, &t), 0); /* nothing logged */
+  cow__proto_payload_release(&p);
+  t.tracestate = "k=\xed\xa0\x80";
+  assert_int_equal(cow__proto_request_base(&p, "c", &t), COW_EINVAL);
+  cow_log_set(COW_LOG_ERROR, NULL, NULL);
+  assert_int_equal(nlogged, 3);
+  assert_string_equal(
+      logged[0], "request refused (COW_EINVAL): the value of \"ContainerId\" is not valid UTF-8");
+  assert_string_equal(
+      logged[1], "request refused (COW_EINVAL): the value of \"traceparent\" is not valid UTF-8");
+  assert_string_equal(
+      logged[2], "request refused (COW_EINVAL): the value of \"tracestate\" is not valid UTF-8");
+}
+
 /* ---- the log text of a request: no secret, even when an allocation fails ---- */
 
 /* Each allocation of cow__proto_log_text() failed in turn: the text is there without any
@@ -531,9 +571,13 @@ int main(void)
 {
   af_install(); /* before any libcow call, as the hook requires; nothing fails until af_arm() */
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(edge_cases),          cmocka_unit_test(random_strings),
-      cmocka_unit_test(too_large),           cmocka_unit_test(flat_answers_agree_with_jansson),
-      cmocka_unit_test(signal_options_flat), cmocka_unit_test(log_text_never_shows_a_secret),
+      cmocka_unit_test(edge_cases),
+      cmocka_unit_test(random_strings),
+      cmocka_unit_test(too_large),
+      cmocka_unit_test(flat_answers_agree_with_jansson),
+      cmocka_unit_test(signal_options_flat),
+      cmocka_unit_test(log_text_never_shows_a_secret),
+      cmocka_unit_test(bad_utf8_is_logged_with_its_key),
   };
   return cmocka_run_group_tests_name("guest_protocol", tests, NULL, NULL);
 }
