@@ -2,6 +2,7 @@
  * and the ProcessList and Statistics documents (docs/hcs-api.md §5.3, §5.6, §6.5 item 23). */
 #include <ctype.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,11 +71,28 @@ static int by_depth(const void *a, const void *b)
   return (x->depth > y->depth) - (x->depth < y->depth);
 }
 
+/* /proc as a directory stream, through open() and fdopendir() rather than opendir(): this
+ * runs on the emulator's dispatcher thread, and ThreadSanitizer registers a descriptor that
+ * open() creates but not one that opendir() creates. libuv closes descriptors with a raw
+ * close syscall TSan does not see either, so when this thread got a number the loop thread
+ * had read from, closedir() looked to TSan like a close racing with that read (seen in CI
+ * under the shim). Same behaviour, and nothing for TSan to misread. */
+static DIR *open_proc(void)
+{
+  int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return NULL;
+  DIR *d = fdopendir(fd);
+  if (d == NULL)
+    close(fd);
+  return d;
+}
+
 int cow__emu_procfs_members(const struct emu_system *s, struct emu_member **out, size_t *count)
 {
   *out = NULL;
   *count = 0;
-  DIR *d = opendir("/proc");
+  DIR *d = open_proc();
   if (d == NULL)
     return -1;
   struct stat_row *rows = NULL;
