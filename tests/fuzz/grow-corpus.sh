@@ -11,7 +11,8 @@
 # BUILD_DIR is a clang build with -DCOW_BUILD_FUZZERS=ON, best with jansson and protobuf-c
 # instrumented (-DCOW_FUZZ_DEPS=PREFIX from tests/fuzz/build-deps.sh), or libFuzzer cannot
 # see inside the JSON and protobuf parsers. SECONDS per target (default 120). TARGETs
-# default to every fuzz_* binary in BUILD_DIR. Review the result with `git status tests/fuzz/corpus` and commit it.
+# default to every fuzz_* binary in BUILD_DIR. Review the result with
+# `git status tests/fuzz/corpus` and commit it.
 set -euo pipefail
 if (($# < 1)); then
   echo "usage: $0 BUILD_DIR [SECONDS] [TARGET...]" >&2
