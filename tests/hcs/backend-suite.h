@@ -863,6 +863,47 @@ static void test_pause_bounded(void **state)
   hf_system_destroy(&loop, c);
 }
 
+/* A shell starts its commands with vfork (busybox, dash): when the freezer stops such a
+ * child before its exec, the parent stays in the kernel (state D) and cannot stop. The
+ * freezer lets a child it stopped itself go on, and the pause completes (found under
+ * containerd: `ctr task pause` of a busybox shell loop timed out). */
+static void test_pause_vfork_window(void **state)
+{
+  (void)state;
+  cow_container_t *c = hf_system(&loop, suite_api, new_id("vfork"), 1, NULL);
+  assert_non_null(c);
+  const char *argv[] = {COW_TEST_VFORK_CHILD, "spin", NULL};
+  cow_process_t *p = spawn(c, argv, HF_STDOUT);
+  struct cap o = {.keep = 1};
+  capture(p, &o, NULL);
+  long pid = (long)cow_process_pid(p);
+  TW_UNTIL_WHAT(&loop, o.buf != NULL && strstr(o.buf, "spinning") != NULL,
+                "the vfork child's spinning line");
+  long child = first_child(pid);
+  assert_true(child > 0);
+  TW_SPIN_UNTIL(&loop, proc_state(pid) == 'D'); /* in the vfork wait */
+  struct hf_result r = {0};
+  container_call(c, cow_container_pause, &r); /* while the child spins (1.5 s) */
+  if (r.status != 0)
+    fail_msg("pause during a vfork: %s (%s)", cow_err_name(r.status),
+             r.err.message ? r.err.message : "no message");
+  assert_int_equal(proc_state(pid), 'T');
+  char cst = proc_state(child);
+  assert_true(cst == 'Z' ||
+              cst == 0); /* it went on and exited; the stopped parent has not reaped it */
+  assert_null(strstr(o.buf, "after"));
+  container_call(c, cow_container_resume, &r);
+  assert_int_equal(r.status, 0);
+  TW_UNTIL_WHAT(&loop, strstr(o.buf, "after") != NULL, "the helper's line after the resume");
+  container_call(c, cow_container_terminate, &r);
+  assert_int_equal(r.status, 0);
+  assert_true(wait_code(p, NULL) != 0);
+  hf_result_clear(&r);
+  free(o.buf);
+  pclose_now(p);
+  hf_system_destroy(&loop, c);
+}
+
 static void test_pause_process_tree(void **state)
 {
   (void)state;
@@ -1306,6 +1347,7 @@ static int suite_main(const char *name, const struct CMUnitTest *extra, size_t n
       cmocka_unit_test_setup_teardown(test_unexpected_exit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pause_process_tree, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pause_bounded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pause_vfork_window, setup, teardown),
       cmocka_unit_test_setup_teardown(test_open_system_and_process, setup, teardown),
       cmocka_unit_test_setup_teardown(test_service_disconnect, setup, teardown),
       cmocka_unit_test_setup_teardown(test_non_ascii_roundtrip, setup, teardown),

@@ -10,10 +10,19 @@
  * cgroup per system, which an unprivileged test run does not have; signals work wherever
  * the emulator's processes are its own children. Like runc's freezer, the freeze is
  * bounded (10 s; the pause-timeout fault sets it): a process not seen stopped by then
- * fails the pause with ERROR_TIMEOUT and the system is thawed again. That happens for real:
- * the parent of a vfork child that is itself stopped waits in the kernel (state D) and
- * cannot stop until the child goes on. Lock held throughout: the emulator's
- * state must not change under the scan. */
+ * fails the pause with ERROR_TIMEOUT and the system is thawed again.
+ *
+ * vfork: the parent of a vfork child waits in the kernel (state D), where SIGSTOP cannot
+ * stop it, until the child execs or exits. A shell that starts its commands with vfork
+ * (busybox and dash do) is caught there whenever the freezer's SIGSTOP reaches the child
+ * before its exec: the child is stopped, so the parent never leaves the kernel. So a
+ * member seen in state D whose child the freezer itself stopped gets that child continued
+ * (SIGCONT): it execs, the parent leaves the kernel and stops on its pending SIGSTOP, and
+ * the next round stops the child again. A child that was already stopped before the freeze
+ * (it stopped itself, or a debugger stopped it) is left alone: continuing it would change
+ * what the program does, so its parent stays in D and the pause times out, as it must
+ * (tests/hcs/vfork-stopped-child.c). Lock held throughout: the emulator's state must not
+ * change under the scan. */
 #include <errno.h>
 #include <signal.h>
 #include <time.h>
@@ -22,9 +31,10 @@
 #include "core/log.h"
 #include "hcs/emu/emu-internal.h"
 
-#define FREEZE_ROUNDS  64
-#define FREEZE_WAIT_MS 10000 /* the whole freeze, as runc bounds its freezer */
-#define FREEZE_POLL_NS 200000L
+#define FREEZE_ROUNDS    64
+#define FREEZE_WAIT_MS   10000 /* the whole freeze, as runc bounds its freezer */
+#define FREEZE_POLL_NS   200000L
+#define VFORK_SUSPECT_NS 20000000u /* 20 ms in state D: waiting for a vfork child? */
 
 static int stopped_state(char st)
 {
@@ -32,24 +42,59 @@ static int stopped_state(char st)
   return st == 'T' || st == 't' || st == 'Z' || st == 'X' || st == 0;
 }
 
-static int seen(const pid_t *set, size_t n, pid_t pid)
+/* What the freezer sent SIGSTOP to. `ours`: the process was not stopped before, so the
+ * stop is the freezer's own and it may undo it (the vfork case above). */
+struct frozen {
+  pid_t pid;
+  int ours;
+};
+
+static struct frozen *find(struct frozen *set, size_t n, pid_t pid)
 {
   for (size_t i = 0; i < n; i++)
-    if (set[i] == pid)
-      return 1;
-  return 0;
+    if (set[i].pid == pid)
+      return &set[i];
+  return NULL;
+}
+
+/* `parent` is in state D: continue each child of it the freezer stopped (a vfork child
+ * stopped before its exec holds its parent there), and forget that it was stopped, so
+ * that the next round stops it again once it has gone on. */
+static void release_vfork_children(const struct emu_system *s, const struct emu_member *m, size_t n,
+                                   pid_t parent, struct frozen *set, size_t nset)
+{
+  for (size_t j = 0; j < n; j++) {
+    struct frozen *f = m[j].ppid == parent ? find(set, nset, m[j].pid) : NULL;
+    if (f == NULL || !f->ours || f->pid == 0 || cow__emu_procfs_state(f->pid) != 'T')
+      continue;
+    cow__log(COW_LOG_DEBUG, EMU_LOG,
+             "system %s: pid %d waits for its stopped child %d "
+             "(vfork): continuing the child",
+             s->id, (int)parent, (int)f->pid);
+    kill(f->pid, SIGCONT);
+    f->pid = 0; /* not stopped any more: the next round stops it again */
+  }
 }
 
 /* Wait until every member is seen stopped: 0, or -1 at the deadline (a process stuck in
  * uninterruptible sleep, or one the scheduler has not run since the signal: until it is
  * seen stopped, a write it had begun may still land, so the pause is not done). */
 static int wait_stopped(const struct emu_system *s, const struct emu_member *m, size_t n,
-                        uint64_t deadline)
+                        struct frozen *set, size_t nset, uint64_t deadline)
 {
   for (size_t i = 0; i < n; i++) {
     char st;
-    while (!stopped_state(st = cow__emu_procfs_state(m[i].pid))) {
-      if (cow__emu_now_ns() >= deadline) {
+    uint64_t d_since = 0; /* when m[i] was first seen in state D, in this wait */
+    /* A child released above is not waited for: it is to go on, and the next round stops it */
+    while (find(set, nset, m[i].pid) != NULL &&
+           !stopped_state(st = cow__emu_procfs_state(m[i].pid))) {
+      uint64_t now = cow__emu_now_ns();
+      /* In D for a while: not a disk wait (those are short) but, likely, a vfork wait. The
+       * child is looked at on every poll: the SIGSTOP may not have landed yet. */
+      d_since = st != 'D' ? 0 : d_since != 0 ? d_since : now;
+      if (d_since != 0 && now - d_since >= VFORK_SUSPECT_NS)
+        release_vfork_children(s, m, n, m[i].pid, set, nset);
+      if (now >= deadline) {
         cow__log(COW_LOG_WARN, EMU_LOG, "system %s: pid %d did not stop (state %c)", s->id,
                  (int)m[i].pid, st);
         return -1;
@@ -63,7 +108,7 @@ static int wait_stopped(const struct emu_system *s, const struct emu_member *m, 
 
 HRESULT cow__emu_system_freeze(struct emu_system *s)
 {
-  pid_t *stopped = NULL;
+  struct frozen *stopped = NULL;
   size_t nstopped = 0, cap = 0;
   HRESULT hr = COW__HR_E_FAIL;
   uint64_t ms = (uint32_t)cow__emu_fault_value(COW__EMU_FAULT_PAUSE_TIMEOUT, FREEZE_WAIT_MS);
@@ -74,23 +119,24 @@ HRESULT cow__emu_system_freeze(struct emu_system *s)
     if (cow__emu_procfs_members(s, &m, &n) != 0)
       break;
     for (size_t i = 0; i < n; i++) { /* sorted: parents first */
-      if (seen(stopped, nstopped, m[i].pid))
+      if (find(stopped, nstopped, m[i].pid) != NULL)
         continue;
       if (nstopped == cap) {
         size_t nc = cap ? cap * 2 : 16;
-        pid_t *ns = cow__realloc(stopped, nc * sizeof(*ns));
+        struct frozen *ns = cow__realloc(stopped, nc * sizeof(*ns));
         if (ns == NULL)
           break;
         stopped = ns;
         cap = nc;
       }
+      int ours = cow__emu_procfs_state(m[i].pid) != 'T';
       if (kill(m[i].pid, SIGSTOP) != 0 && errno != ESRCH)
         cow__log(COW_LOG_WARN, EMU_LOG, "system %s: SIGSTOP to %d failed: errno %d", s->id,
                  (int)m[i].pid, errno);
-      stopped[nstopped++] = m[i].pid;
+      stopped[nstopped++] = (struct frozen){m[i].pid, ours};
       fresh++;
     }
-    int late = wait_stopped(s, m, n, deadline);
+    int late = wait_stopped(s, m, n, stopped, nstopped, deadline);
     cow__free(m);
     if (late != 0) {
       hr = COW__HR_TIMEOUT;

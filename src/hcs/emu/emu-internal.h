@@ -294,6 +294,7 @@ int cow__emu_late_relays_running(void);
  * process of their sessions, and every descendant of those. */
 struct emu_member {
   pid_t pid;
+  pid_t ppid; /* its parent at the scan */
   int depth;  /* member ancestors above it */
   char state; /* /proc/PID/stat state letter at the scan */
 };

@@ -158,6 +158,7 @@ int cow__emu_procfs_members(const struct emu_system *s, struct emu_member **out,
       up = rows[j].ppid;
     }
     list[k].pid = rows[i].pid;
+    list[k].ppid = rows[i].ppid;
     list[k].depth = depth;
     list[k].state = rows[i].state;
     k++;
