@@ -821,6 +821,20 @@ static void pause_tree_once(void)
   hf_system_destroy(&loop, c);
 }
 
+/* The end of a pause test with tests/hcs/vfork-stopped-child: the system terminated, the
+ * helper killed with it, everything released. */
+static void end_vfork_helper(cow_container_t *c, cow_process_t *p, struct cap *o,
+                             struct hf_result *r)
+{
+  container_call(c, cow_container_terminate, r);
+  assert_int_equal(r->status, 0);
+  assert_true(wait_code(p, NULL) != 0);
+  hf_result_clear(r);
+  free(o->buf);
+  pclose_now(p);
+  hf_system_destroy(&loop, c);
+}
+
 /* A process that cannot stop in time fails the pause (ERROR_TIMEOUT, COW_ETIMEDOUT): the
  * system is thawed and stays running, and a pause once nothing is stuck works. */
 static void test_pause_bounded(void **state)
@@ -854,13 +868,7 @@ static void test_pause_bounded(void **state)
   assert_int_equal(proc_state(pid), 'T');
   container_call(c, cow_container_resume, &r);
   assert_int_equal(r.status, 0);
-  container_call(c, cow_container_terminate, &r);
-  assert_int_equal(r.status, 0);
-  assert_true(wait_code(p, NULL) != 0);
-  hf_result_clear(&r);
-  free(o.buf);
-  pclose_now(p);
-  hf_system_destroy(&loop, c);
+  end_vfork_helper(c, p, &o, &r);
 }
 
 /* A shell starts its commands with vfork (busybox, dash): when the freezer stops such a
@@ -888,20 +896,14 @@ static void test_pause_vfork_window(void **state)
     fail_msg("pause during a vfork: %s (%s)", cow_err_name(r.status),
              r.err.message ? r.err.message : "no message");
   assert_int_equal(proc_state(pid), 'T');
+  /* it went on and exited; the stopped parent has not reaped it */
   char cst = proc_state(child);
-  assert_true(cst == 'Z' ||
-              cst == 0); /* it went on and exited; the stopped parent has not reaped it */
+  assert_true(cst == 'Z' || cst == 0);
   assert_null(strstr(o.buf, "after"));
   container_call(c, cow_container_resume, &r);
   assert_int_equal(r.status, 0);
   TW_UNTIL_WHAT(&loop, strstr(o.buf, "after") != NULL, "the helper's line after the resume");
-  container_call(c, cow_container_terminate, &r);
-  assert_int_equal(r.status, 0);
-  assert_true(wait_code(p, NULL) != 0);
-  hf_result_clear(&r);
-  free(o.buf);
-  pclose_now(p);
-  hf_system_destroy(&loop, c);
+  end_vfork_helper(c, p, &o, &r);
 }
 
 static void test_pause_process_tree(void **state)

@@ -67,9 +67,7 @@ static void release_vfork_children(const struct emu_system *s, const struct emu_
     struct frozen *f = m[j].ppid == parent ? find(set, nset, m[j].pid) : NULL;
     if (f == NULL || !f->ours || f->pid == 0 || cow__emu_procfs_state(f->pid) != 'T')
       continue;
-    cow__log(COW_LOG_DEBUG, EMU_LOG,
-             "system %s: pid %d waits for its stopped child %d "
-             "(vfork): continuing the child",
+    cow__log(COW_LOG_DEBUG, EMU_LOG, "system %s: pid %d waits for stopped child %d: continued",
              s->id, (int)parent, (int)f->pid);
     kill(f->pid, SIGCONT);
     f->pid = 0; /* not stopped any more: the next round stops it again */
