@@ -18,7 +18,10 @@ never modified; the first run builds everything there (a few minutes), later run
 incremental. The build is clang with ASan and UBSan, as in CI (a use after free is a bug
 the suite must catch, and only a sanitizer sees it). With --in-place --build DIR the
 checkout itself is mutated and DIR (an existing, fully built build tree, such as CI's
-build-asan) rebuilt; every file is restored at the end, also after an error or ^C.
+build-asan) rebuilt; every file is restored at the end, also after an error or ^C, and the
+targets the mutations rebuilt are built again from the restored files, so that DIR holds
+no mutated binary afterwards (before, the last mutation stayed in DIR: lcow tests run
+there after CI timed out against a cow-gcs-peer with frame-size-off-by-one built in).
 Waits in the tests are bounded by COW_TEST_DEADLINE_MS (15000 here: the longest legitimate
 wait is a 5 s library timeout): a mutation caught only by ctest's own timeout counts as
 NOT caught, because a test must fail with a message.
@@ -288,6 +291,7 @@ def main():
     log("baseline: %d tests pass (%.0f s)" % (len(base_names), time.time() - t0))
 
     results = []
+    rebuilt = set()  # what the mutations rebuilt: built again once the files are restored
     restore_on_signal()
     try:
         for m in chosen:
@@ -296,6 +300,7 @@ def main():
             with open(path, "w") as f:
                 f.write(mutate(originals[path], m))
             names, targets = tests_and_targets(build, selection(m))
+            rebuilt.update(targets)
             ok, out = build_targets(build, targets)
             if not ok:
                 log(out[-3000:])
@@ -324,6 +329,14 @@ def main():
             if open(path).read() != text:
                 with open(path, "w") as f:
                     f.write(text)
+                os.utime(path)
+        if a.in_place and rebuilt:
+            ok, out = build_targets(build, sorted(rebuilt))
+            if not ok:
+                log(out[-3000:])
+                log("mutation: rebuilding %s from the restored files failed: it may still "
+                    "hold a mutation" % build)
+                return 2
 
     survived = [m["name"] for m, caught, _ in results if not caught]
     log("\n%d mutations, %d caught, %d survived%s (%.0f s)"
