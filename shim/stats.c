@@ -76,19 +76,27 @@ static void started(struct query *q, int rc, const char *what, const shim_task_t
   query_free(q);
 }
 
+/* A query's answer: 1 with the call failed and the query freed when libcow said it failed,
+ * 0 when there is a result to answer with. */
+static int answer_failed(struct query *q, const char *what, int status, const cow_error_t *err)
+{
+  if (status >= 0)
+    return 0;
+  char msg[512];
+  ttrpc_call_fail(q->call, shim_code(status), "%s: %s", what,
+                  shim_errmsg(msg, sizeof msg, status, err));
+  query_free(q);
+  return 1;
+}
+
 /* ---- Pids ---- */
 
 static void listed(cow_container_t *c, int status, const cow_process_list_t *list,
                    const cow_error_t *err, void *data)
 {
   struct query *q = data;
-  char msg[512];
-  if (status < 0) {
-    ttrpc_call_fail(q->call, shim_code(status), "pids: %s",
-                    shim_errmsg(msg, sizeof msg, status, err));
-    query_free(q);
+  if (answer_failed(q, "pids", status, err))
     return;
-  }
   shim_task_t *t = shim_task_find(q->shim, q->id);
   size_t n = list->count;
   Containerd__V1__Types__ProcessInfo *infos = calloc(n ? n : 1, sizeof *infos);
@@ -144,13 +152,8 @@ static void measured(cow_container_t *c, int status, const cow_statistics_t *st,
                      const cow_error_t *err, void *data)
 {
   struct query *q = data;
-  char msg[512];
-  if (status < 0) {
-    ttrpc_call_fail(q->call, shim_code(status), "stats: %s",
-                    shim_errmsg(msg, sizeof msg, status, err));
-    query_free(q);
+  if (answer_failed(q, "stats", status, err))
     return;
-  }
   Io__Containerd__Cgroups__V1__Metrics m = IO__CONTAINERD__CGROUPS__V1__METRICS__INIT;
   Io__Containerd__Cgroups__V1__PidsStat pids = IO__CONTAINERD__CGROUPS__V1__PIDS_STAT__INIT;
   Io__Containerd__Cgroups__V1__CPUStat cpu = IO__CONTAINERD__CGROUPS__V1__CPUSTAT__INIT;
